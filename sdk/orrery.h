@@ -1,0 +1,16 @@
+/* orrery.h: the umbrella header of the Orrery SDK.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#define ORRERY_INSIDE
+
+#include "orrery-version.h"
+#include "orrery-types.h"
+#include "orrery-enum-types.h"
+#include "orrery-event.h"
+#include "orrery-observer.h"
+#include "orrery-event-bus.h"
+
+#undef ORRERY_INSIDE
