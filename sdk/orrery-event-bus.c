@@ -256,7 +256,7 @@ sub_call_sync (Subscription *sub,
     }
   if (error == NULL)
     error = g_error_new (ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_OBSERVER_FAILED,
-                         "handler returned FALSE without an error");
+                         "handler failed without an error (an exception raised in a language binding?)");
   /* The handler may have unsubscribed itself before failing. */
   if (sub->bus != NULL)
     sub_report (sub, event, error);
@@ -317,7 +317,7 @@ sub_async_done (GObject      *source,
         {
           if (error == NULL)
             error = g_error_new (ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_OBSERVER_FAILED,
-                                 "handler returned FALSE without an error");
+                                 "handler failed without an error (an exception raised in a language binding?)");
           sub_report (sub, event, error);
         }
       if (sub->bus != NULL)
