@@ -165,6 +165,23 @@ typedef enum {
   ORRERY_DELIVERY_QUEUED,
 } OrreryDeliveryMode;
 
+/**
+ * OrreryDispatchStrategy:
+ * @ORRERY_STRATEGY_ROUND_ROBIN: take the eligible devices in turn
+ * @ORRERY_STRATEGY_CAPABILITY_MATCH: prefer the eligible device whose
+ *   capabilities match the task's best
+ * @ORRERY_STRATEGY_LOAD_BALANCE: prefer the eligible device with the lowest
+ *   load (running tasks over its concurrency limit)
+ *
+ * How the device manager picks a device for a task (the names UFO Galaxy
+ * uses).
+ */
+typedef enum {
+  ORRERY_STRATEGY_ROUND_ROBIN,
+  ORRERY_STRATEGY_CAPABILITY_MATCH,
+  ORRERY_STRATEGY_LOAD_BALANCE,
+} OrreryDispatchStrategy;
+
 ORRERY_EXPORT
 const char *orrery_event_type_to_nick (OrreryEventType type);
 ORRERY_EXPORT
