@@ -12,5 +12,8 @@
 #include "orrery-event.h"
 #include "orrery-observer.h"
 #include "orrery-event-bus.h"
+#include "orrery-config.h"
+#include "orrery-plugin.h"
+#include "orrery-plugin-engine.h"
 
 #undef ORRERY_INSIDE

@@ -1,0 +1,1828 @@
+/* orrery-plugin-engine.c: finds, checks, loads and watches plugins.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Plugins"
+
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gmodule.h>
+
+#include "orrery-plugin-private.h"
+
+/* ------------------------------------------------------------------------ */
+/* Uninstalled or installed */
+
+gboolean
+_orrery_is_uninstalled (void)
+{
+  static gsize once = 0;
+  static gboolean uninstalled = FALSE;
+
+  if (g_once_init_enter (&once))
+    {
+      Dl_info info;
+
+      if (dladdr ((gpointer) orrery_plugin_engine_new, &info) != 0 && info.dli_fname != NULL)
+        {
+          g_autofree char *lib = realpath (info.dli_fname, NULL);
+          g_autofree char *root = realpath (ORRERY_BUILD_ROOT, NULL);
+
+          if (lib != NULL && root != NULL)
+            {
+              g_autofree char *prefix = g_strconcat (root, "/", NULL);
+
+              uninstalled = g_str_has_prefix (lib, prefix);
+            }
+        }
+      g_once_init_leave (&once, 1);
+    }
+  return uninstalled;
+}
+
+/* ------------------------------------------------------------------------ */
+/* OrreryPluginInfo */
+
+/**
+ * OrreryPluginInfo:
+ *
+ * What the engine knows of one plugin file (or of one plugin the
+ * configuration asks for and no file provides): its name, version,
+ * description and file, its state and the error of its failure.
+ */
+struct _OrreryPluginInfo
+{
+  GObject            parent_instance;
+
+  char              *name;
+  char              *version;
+  char              *description;
+  char              *file;
+  OrreryPluginState  state;
+  GError            *error;
+};
+
+G_DEFINE_TYPE (OrreryPluginInfo, orrery_plugin_info, G_TYPE_OBJECT)
+
+enum {
+  INFO_PROP_0,
+  INFO_PROP_NAME,
+  INFO_PROP_VERSION,
+  INFO_PROP_DESCRIPTION,
+  INFO_PROP_FILE,
+  INFO_PROP_STATE,
+  INFO_N_PROPS
+};
+
+static GParamSpec *info_properties[INFO_N_PROPS];
+
+static void
+orrery_plugin_info_finalize (GObject *object)
+{
+  OrreryPluginInfo *self = ORRERY_PLUGIN_INFO (object);
+
+  g_free (self->name);
+  g_free (self->version);
+  g_free (self->description);
+  g_free (self->file);
+  g_clear_error (&self->error);
+  G_OBJECT_CLASS (orrery_plugin_info_parent_class)->finalize (object);
+}
+
+static void
+orrery_plugin_info_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  OrreryPluginInfo *self = ORRERY_PLUGIN_INFO (object);
+
+  switch (prop_id)
+    {
+    case INFO_PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+    case INFO_PROP_VERSION:
+      g_value_set_string (value, self->version);
+      break;
+    case INFO_PROP_DESCRIPTION:
+      g_value_set_string (value, self->description);
+      break;
+    case INFO_PROP_FILE:
+      g_value_set_string (value, self->file);
+      break;
+    case INFO_PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_plugin_info_class_init (OrreryPluginInfoClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = orrery_plugin_info_finalize;
+  object_class->get_property = orrery_plugin_info_get_property;
+
+  /**
+   * OrreryPluginInfo:name:
+   *
+   * The plugin's name, once its descriptor was read.
+   */
+  info_properties[INFO_PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryPluginInfo:version:
+   *
+   * The plugin's version, once its descriptor was read.
+   */
+  info_properties[INFO_PROP_VERSION] =
+    g_param_spec_string ("version", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryPluginInfo:description:
+   *
+   * The plugin's description, once its descriptor was read.
+   */
+  info_properties[INFO_PROP_DESCRIPTION] =
+    g_param_spec_string ("description", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryPluginInfo:file:
+   *
+   * The plugin's shared object.
+   */
+  info_properties[INFO_PROP_FILE] =
+    g_param_spec_string ("file", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryPluginInfo:state:
+   *
+   * The plugin's state.
+   */
+  info_properties[INFO_PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, ORRERY_TYPE_PLUGIN_STATE, ORRERY_PLUGIN_STATE_FOUND,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, INFO_N_PROPS, info_properties);
+}
+
+static void
+orrery_plugin_info_init (OrreryPluginInfo *self)
+{
+}
+
+OrreryPluginInfo *
+_orrery_plugin_info_new (const char *file)
+{
+  OrreryPluginInfo *self = g_object_new (ORRERY_TYPE_PLUGIN_INFO, NULL);
+
+  self->file = g_strdup (file);
+  return self;
+}
+
+void
+_orrery_plugin_info_set_metadata (OrreryPluginInfo *self,
+                                  const char       *name,
+                                  const char       *version,
+                                  const char       *description)
+{
+  g_free (self->name);
+  self->name = g_strdup (name);
+  g_free (self->version);
+  self->version = g_strdup (version);
+  g_free (self->description);
+  self->description = g_strdup (description);
+}
+
+void
+_orrery_plugin_info_set_state (OrreryPluginInfo  *self,
+                               OrreryPluginState  state,
+                               const GError      *error)
+{
+  g_clear_error (&self->error);
+  if (error != NULL)
+    self->error = g_error_copy (error);
+  if (self->state != state)
+    {
+      self->state = state;
+      g_object_notify_by_pspec (G_OBJECT (self), info_properties[INFO_PROP_STATE]);
+    }
+}
+
+/**
+ * orrery_plugin_info_get_name:
+ * @self: a plugin info
+ *
+ * Returns: (nullable): the plugin's name, or %NULL if its descriptor could
+ *   not be read
+ */
+const char *
+orrery_plugin_info_get_name (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  return self->name;
+}
+
+/**
+ * orrery_plugin_info_get_version:
+ * @self: a plugin info
+ *
+ * Returns: (nullable): the plugin's version
+ */
+const char *
+orrery_plugin_info_get_version (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  return self->version;
+}
+
+/**
+ * orrery_plugin_info_get_description:
+ * @self: a plugin info
+ *
+ * Returns: (nullable): the plugin's description
+ */
+const char *
+orrery_plugin_info_get_description (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  return self->description;
+}
+
+/**
+ * orrery_plugin_info_get_file:
+ * @self: a plugin info
+ *
+ * Returns: (nullable) (type filename): the plugin's file, or %NULL for a
+ *   plugin that was not found
+ */
+const char *
+orrery_plugin_info_get_file (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  return self->file;
+}
+
+/**
+ * orrery_plugin_info_get_state:
+ * @self: a plugin info
+ *
+ * Returns: the plugin's state
+ */
+OrreryPluginState
+orrery_plugin_info_get_state (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), ORRERY_PLUGIN_STATE_FAILED);
+  return self->state;
+}
+
+/**
+ * orrery_plugin_info_get_error:
+ * @self: a plugin info
+ *
+ * Returns: (nullable) (transfer none): why the plugin failed or was not
+ *   found (an %ORRERY_PLUGIN_ERROR), or %NULL
+ */
+const GError *
+orrery_plugin_info_get_error (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  return self->error;
+}
+
+/**
+ * orrery_plugin_state_to_nick:
+ * @state: a plugin state
+ *
+ * Returns: (transfer none): the nick of @state (`enabled`, `failed`, ...)
+ */
+const char *
+orrery_plugin_state_to_nick (OrreryPluginState state)
+{
+  static gsize once = 0;
+  static GEnumClass *klass = NULL;
+  GEnumValue *value;
+
+  if (g_once_init_enter (&once))
+    {
+      klass = g_type_class_ref (ORRERY_TYPE_PLUGIN_STATE);
+      g_once_init_leave (&once, 1);
+    }
+  value = g_enum_get_value (klass, state);
+  return value != NULL ? value->value_nick : "invalid";
+}
+
+/* ------------------------------------------------------------------------ */
+/* OrreryPluginEngine */
+
+/**
+ * OrreryPluginEngine:
+ *
+ * Finds plugins (`.so` files) in its search path, checks them, loads them
+ * with `RTLD_LOCAL` (and keeps them resident), runs the init of those
+ * enabled in the configuration, enables and disables them at run time,
+ * and watches its directories for plugins added or removed while it runs.
+ *
+ * The search path, first found wins per plugin name: the directories added
+ * with orrery_plugin_engine_add_search_path() (the command line), then
+ * `ORRERY_PLUGIN_PATH` (`:`-separated), then `PluginPath` of the `[Host]`
+ * group (`;`-separated), then orrery_plugin_engine_get_default_path()
+ * unless #OrreryPluginEngine:use-default-path is %FALSE. Each directory is
+ * read in name order, its `*.so` files and those of its immediate
+ * subdirectories (the layout of the build tree's `plugins/`).
+ *
+ * A plugin is enabled when its group's `Enabled` key says so; without the
+ * key, when `[Host] AutoEnable` (default %TRUE) says so. Disabling a plugin
+ * detaches its observers, then calls its shutdown.
+ * orrery_plugin_engine_shutdown() disables every enabled plugin in the
+ * reverse of the order they were enabled in.
+ */
+
+typedef struct
+{
+  OrreryPluginInfo             *info;
+  char                         *dir;         /* the search path entry it came from */
+  GModule                      *module;
+  const OrreryPluginDescriptor *descriptor;
+  OrreryPluginContext          *context;     /* while enabled */
+} Entry;
+
+typedef struct
+{
+  OrreryPluginEngine *engine;
+  char               *path;
+  char               *dir;
+  guint               source_id;
+  gboolean            seen;
+  goffset             size;
+  gint64              mtime_ns;
+} Pending;
+
+struct _OrreryPluginEngine
+{
+  GObject         parent_instance;
+
+  OrreryEventBus *bus;
+  OrreryConfig   *config;
+
+  GPtrArray      *command_line_path;
+  gboolean        use_default_path;
+  guint           settle_ms;
+
+  GPtrArray      *entries;        /* of Entry, in the order found */
+  GPtrArray      *enabled_order;  /* of Entry, borrowed */
+  GHashTable     *scanned_dirs;   /* canonical dir -> TRUE */
+
+  GPtrArray      *monitors;       /* of GFileMonitor */
+  GHashTable     *pending;        /* path -> Pending */
+};
+
+G_DEFINE_TYPE (OrreryPluginEngine, orrery_plugin_engine, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_BUS,
+  PROP_CONFIG,
+  PROP_USE_DEFAULT_PATH,
+  PROP_SETTLE_MS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_PLUGIN_ADDED,
+  SIGNAL_PLUGIN_STATE_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+#define DEFAULT_SETTLE_MS 100
+
+static void
+entry_free (Entry *entry)
+{
+  g_clear_object (&entry->context);
+  g_clear_object (&entry->info);
+  g_free (entry->dir);
+  /* Modules stay resident: GTypes cannot be unregistered. */
+  if (entry->module != NULL)
+    g_module_close (entry->module);
+  g_free (entry);
+}
+
+static void
+pending_free (Pending *pending)
+{
+  g_clear_handle_id (&pending->source_id, g_source_remove);
+  g_free (pending->path);
+  g_free (pending->dir);
+  g_free (pending);
+}
+
+static void
+orrery_plugin_engine_dispose (GObject *object)
+{
+  OrreryPluginEngine *self = ORRERY_PLUGIN_ENGINE (object);
+
+  orrery_plugin_engine_unwatch (self);
+  if (self->entries != NULL)
+    orrery_plugin_engine_shutdown (self);
+  G_OBJECT_CLASS (orrery_plugin_engine_parent_class)->dispose (object);
+}
+
+static void
+orrery_plugin_engine_finalize (GObject *object)
+{
+  OrreryPluginEngine *self = ORRERY_PLUGIN_ENGINE (object);
+
+  g_ptr_array_unref (self->enabled_order);
+  g_ptr_array_unref (self->entries);
+  g_ptr_array_unref (self->command_line_path);
+  g_hash_table_unref (self->scanned_dirs);
+  g_ptr_array_unref (self->monitors);
+  g_hash_table_unref (self->pending);
+  g_clear_object (&self->bus);
+  g_clear_object (&self->config);
+  G_OBJECT_CLASS (orrery_plugin_engine_parent_class)->finalize (object);
+}
+
+static void
+orrery_plugin_engine_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  OrreryPluginEngine *self = ORRERY_PLUGIN_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUS:
+      g_value_set_object (value, self->bus);
+      break;
+    case PROP_CONFIG:
+      g_value_set_object (value, self->config);
+      break;
+    case PROP_USE_DEFAULT_PATH:
+      g_value_set_boolean (value, self->use_default_path);
+      break;
+    case PROP_SETTLE_MS:
+      g_value_set_uint (value, self->settle_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_plugin_engine_set_property (GObject      *object,
+                                   guint         prop_id,
+                                   const GValue *value,
+                                   GParamSpec   *pspec)
+{
+  OrreryPluginEngine *self = ORRERY_PLUGIN_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUS:
+      self->bus = g_value_dup_object (value);
+      break;
+    case PROP_CONFIG:
+      self->config = g_value_dup_object (value);
+      break;
+    case PROP_USE_DEFAULT_PATH:
+      orrery_plugin_engine_set_use_default_path (self, g_value_get_boolean (value));
+      break;
+    case PROP_SETTLE_MS:
+      orrery_plugin_engine_set_settle_ms (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_plugin_engine_constructed (GObject *object)
+{
+  OrreryPluginEngine *self = ORRERY_PLUGIN_ENGINE (object);
+
+  G_OBJECT_CLASS (orrery_plugin_engine_parent_class)->constructed (object);
+  if (self->bus == NULL)
+    self->bus = orrery_event_bus_new ();
+  if (self->config == NULL)
+    self->config = orrery_config_new ();
+}
+
+static void
+orrery_plugin_engine_class_init (OrreryPluginEngineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = orrery_plugin_engine_dispose;
+  object_class->finalize = orrery_plugin_engine_finalize;
+  object_class->get_property = orrery_plugin_engine_get_property;
+  object_class->set_property = orrery_plugin_engine_set_property;
+  object_class->constructed = orrery_plugin_engine_constructed;
+
+  /**
+   * OrreryPluginEngine:bus:
+   *
+   * The bus plugins subscribe their observers to.
+   */
+  properties[PROP_BUS] =
+    g_param_spec_object ("bus", NULL, NULL, ORRERY_TYPE_EVENT_BUS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryPluginEngine:config:
+   *
+   * The host configuration.
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_object ("config", NULL, NULL, ORRERY_TYPE_CONFIG,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryPluginEngine:use-default-path:
+   *
+   * Whether the default plugin directory ends the search path.
+   */
+  properties[PROP_USE_DEFAULT_PATH] =
+    g_param_spec_boolean ("use-default-path", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * OrreryPluginEngine:settle-ms:
+   *
+   * How long a file that appears in a watched directory must stay
+   * unchanged (size and modification time) before it is loaded.
+   */
+  properties[PROP_SETTLE_MS] =
+    g_param_spec_uint ("settle-ms", NULL, NULL, 1, 60000, DEFAULT_SETTLE_MS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * OrreryPluginEngine::plugin-added:
+   * @self: the engine
+   * @info: the new plugin
+   *
+   * A plugin file was found (or a configured plugin was not).
+   */
+  signals[SIGNAL_PLUGIN_ADDED] =
+    g_signal_new ("plugin-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, ORRERY_TYPE_PLUGIN_INFO);
+
+  /**
+   * OrreryPluginEngine::plugin-state-changed:
+   * @self: the engine
+   * @info: the plugin
+   *
+   * A plugin changed state (see orrery_plugin_info_get_state()).
+   */
+  signals[SIGNAL_PLUGIN_STATE_CHANGED] =
+    g_signal_new ("plugin-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, ORRERY_TYPE_PLUGIN_INFO);
+}
+
+static void
+orrery_plugin_engine_init (OrreryPluginEngine *self)
+{
+  self->command_line_path = g_ptr_array_new_with_free_func (g_free);
+  self->use_default_path = TRUE;
+  self->settle_ms = DEFAULT_SETTLE_MS;
+  self->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
+  self->enabled_order = g_ptr_array_new ();
+  self->scanned_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->monitors = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify) pending_free);
+}
+
+/**
+ * orrery_plugin_engine_new:
+ * @bus: (nullable): the bus plugins subscribe to; a new one if %NULL
+ * @config: (nullable): the host configuration; an empty one if %NULL
+ *
+ * Returns: (transfer full): a new plugin engine
+ */
+OrreryPluginEngine *
+orrery_plugin_engine_new (OrreryEventBus *bus,
+                          OrreryConfig   *config)
+{
+  g_return_val_if_fail (bus == NULL || ORRERY_IS_EVENT_BUS (bus), NULL);
+  g_return_val_if_fail (config == NULL || ORRERY_IS_CONFIG (config), NULL);
+  return g_object_new (ORRERY_TYPE_PLUGIN_ENGINE, "bus", bus, "config", config, NULL);
+}
+
+/**
+ * orrery_plugin_engine_get_bus:
+ * @self: an engine
+ *
+ * Returns: (transfer none): the bus
+ */
+OrreryEventBus *
+orrery_plugin_engine_get_bus (OrreryPluginEngine *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
+  return self->bus;
+}
+
+/**
+ * orrery_plugin_engine_get_config:
+ * @self: an engine
+ *
+ * Returns: (transfer none): the configuration
+ */
+OrreryConfig *
+orrery_plugin_engine_get_config (OrreryPluginEngine *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
+  return self->config;
+}
+
+/**
+ * orrery_plugin_engine_get_default_path:
+ *
+ * The directory that ends the search path: the build tree's `plugins/`
+ * when this liborrery is the one of the build tree, else the installed
+ * plugin directory (`LIBDIR/orrery-1.0/plugins`).
+ *
+ * Returns: (type filename): the default plugin directory
+ */
+const char *
+orrery_plugin_engine_get_default_path (void)
+{
+  return _orrery_is_uninstalled () ? ORRERY_BUILD_PLUGINDIR : ORRERY_PLUGINDIR;
+}
+
+/**
+ * orrery_plugin_engine_add_search_path:
+ * @self: an engine
+ * @directory: (type filename): a directory
+ *
+ * Adds a directory from the command line: these come first, in the order
+ * they are added.
+ */
+void
+orrery_plugin_engine_add_search_path (OrreryPluginEngine *self,
+                                      const char         *directory)
+{
+  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
+  g_return_if_fail (directory != NULL);
+  g_ptr_array_add (self->command_line_path, g_strdup (directory));
+}
+
+/**
+ * orrery_plugin_engine_set_use_default_path:
+ * @self: an engine
+ * @use_default: whether to search the default directory last
+ *
+ * Sets #OrreryPluginEngine:use-default-path.
+ */
+void
+orrery_plugin_engine_set_use_default_path (OrreryPluginEngine *self,
+                                           gboolean            use_default)
+{
+  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
+  use_default = !!use_default;
+  if (self->use_default_path == use_default)
+    return;
+  self->use_default_path = use_default;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USE_DEFAULT_PATH]);
+}
+
+/**
+ * orrery_plugin_engine_get_use_default_path:
+ * @self: an engine
+ *
+ * Returns: whether the default directory ends the search path
+ */
+gboolean
+orrery_plugin_engine_get_use_default_path (OrreryPluginEngine *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
+  return self->use_default_path;
+}
+
+/**
+ * orrery_plugin_engine_set_settle_ms:
+ * @self: an engine
+ * @settle_ms: milliseconds, at least 1
+ *
+ * Sets #OrreryPluginEngine:settle-ms.
+ */
+void
+orrery_plugin_engine_set_settle_ms (OrreryPluginEngine *self,
+                                    guint               settle_ms)
+{
+  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
+  settle_ms = MAX (settle_ms, 1);
+  if (self->settle_ms == settle_ms)
+    return;
+  self->settle_ms = settle_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SETTLE_MS]);
+}
+
+static void
+add_path_unique (GPtrArray  *out,
+                 const char *dir)
+{
+  if (dir == NULL || *dir == '\0')
+    return;
+  if (!g_ptr_array_find_with_equal_func (out, dir, g_str_equal, NULL))
+    g_ptr_array_add (out, g_strdup (dir));
+}
+
+/**
+ * orrery_plugin_engine_get_search_path:
+ * @self: an engine
+ *
+ * The directories searched for plugins, in order (see #OrreryPluginEngine),
+ * whether they exist or not.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the directories
+ */
+char **
+orrery_plugin_engine_get_search_path (OrreryPluginEngine *self)
+{
+  GPtrArray *out;
+  const char *env;
+  g_auto(GStrv) configured = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
+
+  out = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < self->command_line_path->len; i++)
+    add_path_unique (out, g_ptr_array_index (self->command_line_path, i));
+
+  env = g_getenv ("ORRERY_PLUGIN_PATH");
+  if (env != NULL)
+    {
+      g_auto(GStrv) dirs = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
+
+      for (guint i = 0; dirs[i] != NULL; i++)
+        add_path_unique (out, dirs[i]);
+    }
+
+  configured = orrery_config_get_string_list (self->config, ORRERY_CONFIG_HOST_GROUP,
+                                              "PluginPath");
+  for (guint i = 0; configured != NULL && configured[i] != NULL; i++)
+    add_path_unique (out, g_strstrip (configured[i]));
+
+  if (self->use_default_path)
+    add_path_unique (out, orrery_plugin_engine_get_default_path ());
+
+  g_ptr_array_add (out, NULL);
+  g_ptr_array_set_free_func (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* State changes */
+
+static void
+set_state (OrreryPluginEngine *self,
+           Entry              *entry,
+           OrreryPluginState   state,
+           const GError       *error)
+{
+  gboolean changed = entry->info->state != state || error != NULL ||
+                     entry->info->error != NULL;
+
+  _orrery_plugin_info_set_state (entry->info, state, error);
+  if (error != NULL)
+    g_debug ("%s: %s: %s", entry->info->file ? entry->info->file : entry->info->name,
+             orrery_plugin_state_to_nick (state), error->message);
+  if (changed)
+    g_signal_emit (self, signals[SIGNAL_PLUGIN_STATE_CHANGED], 0, entry->info);
+}
+
+static void
+fail (OrreryPluginEngine *self,
+      Entry              *entry,
+      GError             *error)
+{
+  set_state (self, entry, ORRERY_PLUGIN_STATE_FAILED, error);
+  g_error_free (error);
+}
+
+static Entry *
+add_entry (OrreryPluginEngine *self,
+           const char         *file,
+           const char         *dir)
+{
+  Entry *entry = g_new0 (Entry, 1);
+
+  entry->info = _orrery_plugin_info_new (file);
+  entry->dir = g_strdup (dir);
+  g_ptr_array_add (self->entries, entry);
+  g_signal_emit (self, signals[SIGNAL_PLUGIN_ADDED], 0, entry->info);
+  return entry;
+}
+
+static Entry *
+find_entry_by_file (OrreryPluginEngine *self,
+                    const char         *file)
+{
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (g_strcmp0 (entry->info->file, file) == 0)
+        return entry;
+    }
+  return NULL;
+}
+
+/* The live entry that owns @name: loaded (enabled or not) or failing after
+ * its descriptor was read, but neither a duplicate, removed nor missing. */
+static Entry *
+find_entry_by_name (OrreryPluginEngine *self,
+                    const char         *name)
+{
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (entry->descriptor == NULL || g_strcmp0 (entry->info->name, name) != 0)
+        continue;
+      if (entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
+        continue;
+      if (entry->info->error != NULL &&
+          g_error_matches (entry->info->error, ORRERY_PLUGIN_ERROR,
+                           ORRERY_PLUGIN_ERROR_DUPLICATE_NAME))
+        continue;
+      return entry;
+    }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Discovery */
+
+static gboolean
+is_plugin_file_name (const char *name)
+{
+  return name[0] != '.' && g_str_has_suffix (name, ".so") && strlen (name) > 3;
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static GPtrArray *
+list_dir_sorted (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  if (d == NULL)
+    return names;
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_strings);
+  return names;
+}
+
+static guint
+discover_dir (OrreryPluginEngine *self,
+              const char         *dir,
+              gboolean            recurse)
+{
+  g_autoptr(GPtrArray) names = list_dir_sorted (dir);
+  guint found = 0;
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (name[0] == '.')
+        continue;
+      if (is_plugin_file_name (name))
+        {
+          if (find_entry_by_file (self, path) == NULL)
+            {
+              add_entry (self, path, dir);
+              found++;
+            }
+        }
+      else if (recurse && !g_str_has_suffix (name, ".p") &&
+               g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          g_autoptr(GPtrArray) sub = list_dir_sorted (path);
+
+          for (guint j = 0; j < sub->len; j++)
+            {
+              const char *subname = g_ptr_array_index (sub, j);
+              g_autofree char *subpath = g_build_filename (path, subname, NULL);
+
+              if (is_plugin_file_name (subname) && find_entry_by_file (self, subpath) == NULL)
+                {
+                  add_entry (self, subpath, path);
+                  found++;
+                }
+            }
+        }
+    }
+  return found;
+}
+
+/**
+ * orrery_plugin_engine_discover:
+ * @self: an engine
+ *
+ * Lists the `.so` files of the search path that the engine does not know
+ * yet, as plugins in state %ORRERY_PLUGIN_STATE_FOUND. Nothing is opened.
+ *
+ * Returns: the number of new files
+ */
+guint
+orrery_plugin_engine_discover (OrreryPluginEngine *self)
+{
+  g_auto(GStrv) path = NULL;
+  guint found = 0;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), 0);
+
+  path = orrery_plugin_engine_get_search_path (self);
+  for (guint i = 0; path[i] != NULL; i++)
+    {
+      if (!g_file_test (path[i], G_FILE_TEST_IS_DIR))
+        {
+          g_debug ("Plugin directory %s: not a directory, skipped", path[i]);
+          continue;
+        }
+      g_hash_table_add (self->scanned_dirs, g_strdup (path[i]));
+      found += discover_dir (self, path[i], TRUE);
+    }
+  return found;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checks */
+
+static gboolean
+check_permissions (const char  *file,
+                   const char  *dir,
+                   GError     **error)
+{
+  struct stat st;
+
+  if (stat (file, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: %s", file, g_strerror (saved));
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: not a regular file", file);
+      return FALSE;
+    }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS,
+                   "%s: refused: the file is writable by %s (mode %04o)", file,
+                   (st.st_mode & S_IWOTH) ? "others" : "its group",
+                   (unsigned) (st.st_mode & 07777));
+      return FALSE;
+    }
+  if (stat (dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS,
+                   "%s: refused: its directory %s is writable by %s (mode %04o)", file, dir,
+                   (st.st_mode & S_IWOTH) ? "others" : "its group",
+                   (unsigned) (st.st_mode & 07777));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef enum {
+  ELF_DESCRIPTOR_UNKNOWN,  /* could not tell: let the loader decide */
+  ELF_DESCRIPTOR_ABSENT,
+  ELF_DESCRIPTOR_PRESENT,
+} ElfDescriptor;
+
+/* Checks that @file is a complete ELF shared object of this machine's class
+ * and byte order, and reads the ABI numbers of its descriptor from the file,
+ * before the dynamic loader runs any of its code. */
+static gboolean
+check_elf (const char     *file,
+           ElfDescriptor  *found,
+           guint32        *abi_major,
+           guint32        *abi_minor,
+           GError        **error)
+{
+  g_autoptr(GMappedFile) mapped = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const guint8 *data;
+  gsize size;
+  const ElfW(Ehdr) *ehdr;
+  const ElfW(Shdr) *shdrs;
+
+  *found = ELF_DESCRIPTOR_UNKNOWN;
+  mapped = g_mapped_file_new (file, FALSE, &local_error);
+  if (mapped == NULL)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: %s", file, local_error->message);
+      return FALSE;
+    }
+  data = (const guint8 *) g_mapped_file_get_contents (mapped);
+  size = g_mapped_file_get_length (mapped);
+
+  if (size < sizeof (ElfW(Ehdr)) || memcmp (data, ELFMAG, SELFMAG) != 0)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: not an ELF file", file);
+      return FALSE;
+    }
+  ehdr = (const ElfW(Ehdr) *) data;
+  if (ehdr->e_ident[EI_CLASS] != (sizeof (gpointer) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+      ehdr->e_ident[EI_DATA] != (G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB))
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: an ELF file for another architecture", file);
+      return FALSE;
+    }
+  if (ehdr->e_type != ET_DYN)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: an ELF file but not a shared object", file);
+      return FALSE;
+    }
+  /* The program headers come first, the section headers last: both must be
+   * inside the file, or it is still being written (or truncated). */
+  if ((guint64) ehdr->e_phoff + (guint64) ehdr->e_phnum * ehdr->e_phentsize > size ||
+      (guint64) ehdr->e_shoff + (guint64) ehdr->e_shnum * ehdr->e_shentsize > size)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: an incomplete ELF file (%" G_GSIZE_FORMAT " bytes)", file, size);
+      return FALSE;
+    }
+
+  if (ehdr->e_shoff == 0 || ehdr->e_shnum == 0 || ehdr->e_shentsize != sizeof (ElfW(Shdr)))
+    return TRUE;  /* no section headers: let the loader tell */
+
+  shdrs = (const ElfW(Shdr) *) (data + ehdr->e_shoff);
+  for (guint i = 0; i < ehdr->e_shnum; i++)
+    {
+      const ElfW(Shdr) *symtab = &shdrs[i];
+      const ElfW(Shdr) *strtab;
+      gsize n_syms;
+
+      if (symtab->sh_type != SHT_DYNSYM || symtab->sh_link >= ehdr->e_shnum ||
+          symtab->sh_entsize != sizeof (ElfW(Sym)) ||
+          symtab->sh_offset + symtab->sh_size > size)
+        continue;
+      strtab = &shdrs[symtab->sh_link];
+      if (strtab->sh_offset + strtab->sh_size > size)
+        continue;
+
+      *found = ELF_DESCRIPTOR_ABSENT;
+      n_syms = symtab->sh_size / sizeof (ElfW(Sym));
+      for (gsize s = 0; s < n_syms; s++)
+        {
+          const ElfW(Sym) *sym = (const ElfW(Sym) *) (data + symtab->sh_offset) + s;
+          const char *name;
+          const ElfW(Shdr) *section;
+          guint64 offset;
+
+          if (sym->st_name >= strtab->sh_size || sym->st_shndx == SHN_UNDEF ||
+              sym->st_shndx >= ehdr->e_shnum)
+            continue;
+          name = (const char *) data + strtab->sh_offset + sym->st_name;
+          if (strnlen (name, strtab->sh_size - sym->st_name) == strtab->sh_size - sym->st_name ||
+              strcmp (name, ORRERY_PLUGIN_SYMBOL) != 0)
+            continue;
+
+          *found = ELF_DESCRIPTOR_PRESENT;
+          section = &shdrs[sym->st_shndx];
+          if (section->sh_type == SHT_NOBITS || sym->st_value < section->sh_addr)
+            {
+              *abi_major = *abi_minor = 0;
+              return TRUE;
+            }
+          offset = section->sh_offset + (sym->st_value - section->sh_addr);
+          if (offset + 2 * sizeof (guint32) > size)
+            {
+              g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                           "%s: the descriptor lies outside the file", file);
+              return FALSE;
+            }
+          memcpy (abi_major, data + offset, sizeof (guint32));
+          memcpy (abi_minor, data + offset + sizeof (guint32), sizeof (guint32));
+          return TRUE;
+        }
+      break;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_abi (const char  *file,
+           guint32      abi_major,
+           guint32      abi_minor,
+           GError     **error)
+{
+  if (abi_major != ORRERY_PLUGIN_ABI_MAJOR || abi_minor > ORRERY_PLUGIN_ABI_MINOR)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_ABI_MISMATCH,
+                   "%s: built for plugin ABI %u.%u, this SDK has %d.%d (the major must be "
+                   "equal, the minor not newer)", file, abi_major, abi_minor,
+                   ORRERY_PLUGIN_ABI_MAJOR, ORRERY_PLUGIN_ABI_MINOR);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+name_from_file (const char *file)
+{
+  g_autofree char *base = g_path_get_basename (file);
+  const char *start = base;
+
+  if (g_str_has_prefix (start, "lib") && strlen (start) > 6)
+    start += 3;
+  return g_strndup (start, strlen (start) - 3);
+}
+
+static gboolean
+is_valid_name (const char *name)
+{
+  if (name == NULL || *name == '\0')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
+
+/* Checks and opens one found file; leaves it DISABLED (loaded) or FAILED. */
+static void
+load_entry (OrreryPluginEngine *self,
+            Entry              *entry)
+{
+  const char *file = entry->info->file;
+  GError *error = NULL;
+  ElfDescriptor elf_found;
+  guint32 abi_major = 0, abi_minor = 0;
+  gpointer symbol = NULL;
+  const OrreryPluginDescriptor *desc;
+  g_autofree char *name = NULL;
+  g_autofree char *defaults = NULL;
+  g_autofree char *group = NULL;
+  Entry *owner;
+
+  if (!check_permissions (file, entry->dir, &error) ||
+      !check_elf (file, &elf_found, &abi_major, &abi_minor, &error))
+    {
+      fail (self, entry, error);
+      return;
+    }
+  if (elf_found == ELF_DESCRIPTOR_ABSENT)
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                                      "%s: a shared object without the “%s” symbol: not an "
+                                      "Orrery plugin", file, ORRERY_PLUGIN_SYMBOL));
+      return;
+    }
+  if (elf_found == ELF_DESCRIPTOR_PRESENT && !check_abi (file, abi_major, abi_minor, &error))
+    {
+      fail (self, entry, error);
+      return;
+    }
+
+  entry->module = g_module_open (file, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+  if (entry->module == NULL)
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
+                                      "%s: %s", file, g_module_error ()));
+      return;
+    }
+  /* Whatever happens next, it stays: its constructors may have registered
+   * types. */
+  g_module_make_resident (entry->module);
+
+  if (!g_module_symbol (entry->module, ORRERY_PLUGIN_SYMBOL, &symbol) || symbol == NULL)
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                                      "%s: a shared object without the “%s” symbol: not an "
+                                      "Orrery plugin", file, ORRERY_PLUGIN_SYMBOL));
+      return;
+    }
+  desc = symbol;
+  if (!check_abi (file, desc->abi_major, desc->abi_minor, &error))
+    {
+      fail (self, entry, error);
+      return;
+    }
+  if (desc->struct_size < G_STRUCT_OFFSET (OrreryPluginDescriptor, reserved) ||
+      desc->init == NULL)
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                                      "%s: the descriptor is malformed (size %u, init %s)",
+                                      file, desc->struct_size,
+                                      desc->init ? "set" : "missing"));
+      return;
+    }
+
+  name = desc->name != NULL ? g_strdup (desc->name) : name_from_file (file);
+  _orrery_plugin_info_set_metadata (entry->info, name, desc->version, desc->description);
+  if (!is_valid_name (name))
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                                      "%s: “%s” is not a valid plugin name (letters, digits, "
+                                      "-, _ and .)", file, name));
+      return;
+    }
+
+  owner = find_entry_by_name (self, name);
+  if (owner != NULL && owner != entry)
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_DUPLICATE_NAME,
+                                      "%s: a plugin named “%s” was found first in %s", file,
+                                      name, owner->info->file));
+      return;
+    }
+  entry->descriptor = desc;
+
+  group = orrery_config_plugin_group (name);
+  defaults = g_strconcat (entry->dir, G_DIR_SEPARATOR_S, name, ".conf", NULL);
+  if (g_file_test (defaults, G_FILE_TEST_IS_REGULAR) &&
+      !orrery_config_add_defaults_file (self->config, group, defaults, &error))
+    {
+      GError *wrapped = g_error_new_literal (ORRERY_PLUGIN_ERROR,
+                                             ORRERY_PLUGIN_ERROR_BAD_CONFIG, error->message);
+
+      g_error_free (error);
+      fail (self, entry, wrapped);
+      return;
+    }
+
+  set_state (self, entry, ORRERY_PLUGIN_STATE_DISABLED, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enable and disable */
+
+static gboolean
+enable_entry (OrreryPluginEngine  *self,
+              Entry               *entry,
+              GError             **error)
+{
+  g_autoptr(OrreryPluginContext) context = NULL;
+  GError *local_error = NULL;
+
+  if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
+    return TRUE;
+  if (entry->descriptor == NULL || entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
+    {
+      if (entry->info->error != NULL)
+        g_propagate_error (error, g_error_copy (entry->info->error));
+      else
+        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNKNOWN,
+                     "plugin “%s” is not loaded", entry->info->name);
+      return FALSE;
+    }
+
+  context = _orrery_plugin_context_new (self->bus, self->config, entry->info->name,
+                                        entry->descriptor);
+  if (!_orrery_plugin_context_configure (context, &local_error))
+    {
+      g_propagate_error (error, g_error_copy (local_error));
+      fail (self, entry, local_error);
+      return FALSE;
+    }
+
+  if (!entry->descriptor->init (context, &local_error))
+    {
+      GError *wrapped = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_INIT_FAILED,
+                                     "%s: init of plugin “%s” failed: %s", entry->info->file,
+                                     entry->info->name,
+                                     local_error != NULL ? local_error->message
+                                                         : "no reason given");
+
+      g_clear_error (&local_error);
+      _orrery_plugin_context_detach (context);
+      g_propagate_error (error, g_error_copy (wrapped));
+      fail (self, entry, wrapped);
+      return FALSE;
+    }
+  g_clear_error (&local_error);  /* a sloppy init that set an error and succeeded */
+
+  entry->context = g_steal_pointer (&context);
+  g_ptr_array_add (self->enabled_order, entry);
+  g_debug ("Plugin “%s” enabled (%u observers)", entry->info->name,
+           orrery_plugin_context_get_n_observers (entry->context));
+  set_state (self, entry, ORRERY_PLUGIN_STATE_ENABLED, NULL);
+  return TRUE;
+}
+
+static void
+disable_entry (OrreryPluginEngine *self,
+               Entry              *entry,
+               OrreryPluginState   new_state)
+{
+  if (entry->context != NULL)
+    {
+      OrreryPluginContext *context = g_steal_pointer (&entry->context);
+
+      _orrery_plugin_context_detach (context);
+      if (entry->descriptor->shutdown != NULL)
+        entry->descriptor->shutdown (context);
+      g_object_run_dispose (G_OBJECT (context));
+      g_object_unref (context);
+      g_ptr_array_remove (self->enabled_order, entry);
+      g_debug ("Plugin “%s” disabled", entry->info->name);
+    }
+  set_state (self, entry, new_state, NULL);
+}
+
+/* Whether the configuration enables the plugin of @entry. */
+static gboolean
+configured_enabled (OrreryPluginEngine  *self,
+                    Entry               *entry,
+                    GError             **error)
+{
+  g_autofree char *group = orrery_config_plugin_group (entry->info->name);
+  GError *local_error = NULL;
+  gboolean auto_enable;
+  gboolean enabled;
+
+  auto_enable = orrery_config_get_boolean (self->config, ORRERY_CONFIG_HOST_GROUP,
+                                           "AutoEnable", TRUE, NULL);
+  enabled = orrery_config_get_boolean (self->config, group, "Enabled", auto_enable,
+                                       &local_error);
+  if (local_error != NULL)
+    {
+      g_set_error_literal (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                           local_error->message);
+      g_error_free (local_error);
+      return FALSE;
+    }
+  return enabled;
+}
+
+static void
+load_and_maybe_enable (OrreryPluginEngine *self,
+                       Entry              *entry)
+{
+  GError *error = NULL;
+
+  load_entry (self, entry);
+  if (entry->info->state != ORRERY_PLUGIN_STATE_DISABLED)
+    return;
+  if (configured_enabled (self, entry, &error))
+    enable_entry (self, entry, NULL);
+  else if (error != NULL)
+    fail (self, entry, error);
+}
+
+/* Forgets the configured plugins marked as not found that were found since. */
+static void
+prune_not_found (OrreryPluginEngine *self)
+{
+  for (guint i = self->entries->len; i > 0; i--)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i - 1);
+
+      if (entry->info->state == ORRERY_PLUGIN_STATE_NOT_FOUND &&
+          find_entry_by_name (self, entry->info->name) != NULL)
+        g_ptr_array_remove_index (self->entries, i - 1);
+    }
+}
+
+static void
+add_not_found (OrreryPluginEngine *self)
+{
+  g_auto(GStrv) names = orrery_config_get_plugin_names (self->config);
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      g_autofree char *group = orrery_config_plugin_group (names[i]);
+      gboolean listed = FALSE;
+      Entry *entry;
+
+      if (!orrery_config_get_boolean (self->config, group, "Enabled", FALSE, NULL))
+        continue;
+      for (guint j = 0; j < self->entries->len && !listed; j++)
+        {
+          Entry *other = g_ptr_array_index (self->entries, j);
+
+          listed = g_strcmp0 (other->info->name, names[i]) == 0;
+        }
+      if (listed)
+        continue;
+      entry = g_new0 (Entry, 1);
+      entry->info = _orrery_plugin_info_new (NULL);
+      _orrery_plugin_info_set_metadata (entry->info, names[i], NULL, NULL);
+      g_ptr_array_add (self->entries, entry);
+      g_signal_emit (self, signals[SIGNAL_PLUGIN_ADDED], 0, entry->info);
+      {
+        GError *error = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_FOUND,
+                                     "plugin “%s” is enabled in the configuration but was "
+                                     "not found in the search path", names[i]);
+
+        set_state (self, entry, ORRERY_PLUGIN_STATE_NOT_FOUND, error);
+        g_error_free (error);
+      }
+    }
+}
+
+/**
+ * orrery_plugin_engine_load_all:
+ * @self: an engine
+ *
+ * Discovers the plugins of the search path, checks and loads every one
+ * found and not yet loaded, in search-path order, and enables those the
+ * configuration enables. Plugins enabled in the configuration that no file
+ * provides are listed as %ORRERY_PLUGIN_STATE_NOT_FOUND. Failures stay on
+ * each plugin's #OrreryPluginInfo and stop nothing else.
+ *
+ * Returns: the number of plugins enabled after the call
+ */
+guint
+orrery_plugin_engine_load_all (OrreryPluginEngine *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), 0);
+
+  orrery_plugin_engine_discover (self);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND)
+        load_and_maybe_enable (self, entry);
+    }
+  prune_not_found (self);
+  add_not_found (self);
+  return self->enabled_order->len;
+}
+
+static Entry *
+lookup_entry (OrreryPluginEngine  *self,
+              const char          *name,
+              GError             **error)
+{
+  Entry *entry = find_entry_by_name (self, name);
+
+  if (entry == NULL)
+    g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNKNOWN,
+                 "no plugin named “%s” is loaded", name);
+  return entry;
+}
+
+/**
+ * orrery_plugin_engine_enable:
+ * @self: an engine
+ * @name: a plugin's name
+ * @error: return location for an error
+ *
+ * Enables a loaded plugin: checks its configuration, runs its init and
+ * attaches its observers. Enabling an enabled plugin does nothing; a
+ * plugin whose configuration or init failed is tried again.
+ *
+ * Returns: %TRUE if the plugin is enabled
+ */
+gboolean
+orrery_plugin_engine_enable (OrreryPluginEngine  *self,
+                             const char          *name,
+                             GError             **error)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  entry = lookup_entry (self, name, error);
+  return entry != NULL && enable_entry (self, entry, error);
+}
+
+/**
+ * orrery_plugin_engine_disable:
+ * @self: an engine
+ * @name: a plugin's name
+ * @error: return location for an error
+ *
+ * Disables a plugin: detaches its observers, then calls its shutdown. Its
+ * code stays loaded; orrery_plugin_engine_enable() starts it again.
+ *
+ * Returns: %TRUE if the plugin is known (and now disabled)
+ */
+gboolean
+orrery_plugin_engine_disable (OrreryPluginEngine  *self,
+                              const char          *name,
+                              GError             **error)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  entry = lookup_entry (self, name, error);
+  if (entry == NULL)
+    return FALSE;
+  if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
+    disable_entry (self, entry, ORRERY_PLUGIN_STATE_DISABLED);
+  return TRUE;
+}
+
+/**
+ * orrery_plugin_engine_shutdown:
+ * @self: an engine
+ *
+ * Stops watching and disables every enabled plugin, in the reverse of the
+ * order they were enabled in (so the first plugin loaded is the last one
+ * shut down). Plugins can be enabled again afterwards.
+ */
+void
+orrery_plugin_engine_shutdown (OrreryPluginEngine *self)
+{
+  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
+
+  orrery_plugin_engine_unwatch (self);
+  while (self->enabled_order->len > 0)
+    disable_entry (self, g_ptr_array_index (self->enabled_order, self->enabled_order->len - 1),
+                   ORRERY_PLUGIN_STATE_DISABLED);
+}
+
+/**
+ * orrery_plugin_engine_get_plugins:
+ * @self: an engine
+ *
+ * Every plugin the engine knows, in the order found (plugins that were
+ * configured but not found last).
+ *
+ * Returns: (transfer container) (element-type OrreryPluginInfo): the plugins
+ */
+GPtrArray *
+orrery_plugin_engine_get_plugins (OrreryPluginEngine *self)
+{
+  GPtrArray *out;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
+
+  out = g_ptr_array_new_full (self->entries->len, g_object_unref);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      g_ptr_array_add (out, g_object_ref (entry->info));
+    }
+  return out;
+}
+
+/**
+ * orrery_plugin_engine_lookup:
+ * @self: an engine
+ * @name: a plugin's name
+ *
+ * The plugin that owns @name: the first found of that name that is not a
+ * duplicate nor removed; else any plugin of that name (a failed one, a
+ * missing one).
+ *
+ * Returns: (transfer none) (nullable): the plugin, or %NULL
+ */
+OrreryPluginInfo *
+orrery_plugin_engine_lookup (OrreryPluginEngine *self,
+                             const char         *name)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  entry = find_entry_by_name (self, name);
+  if (entry != NULL)
+    return entry->info;
+  for (guint i = self->entries->len; i > 0; i--)
+    {
+      entry = g_ptr_array_index (self->entries, i - 1);
+      if (g_strcmp0 (entry->info->name, name) == 0)
+        return entry->info;
+    }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hot plug */
+
+static gboolean
+on_settled (gpointer user_data)
+{
+  Pending *pending = user_data;
+  OrreryPluginEngine *self = pending->engine;
+  struct stat st;
+  gint64 mtime_ns;
+  Entry *entry;
+
+  if (stat (pending->path, &st) != 0)
+    {
+      pending->source_id = 0;
+      g_hash_table_remove (self->pending, pending->path);
+      return G_SOURCE_REMOVE;
+    }
+  mtime_ns = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+  if (!pending->seen || pending->size != st.st_size || pending->mtime_ns != mtime_ns)
+    {
+      /* Still changing (or first look): wait another settle period. */
+      pending->seen = TRUE;
+      pending->size = st.st_size;
+      pending->mtime_ns = mtime_ns;
+      return G_SOURCE_CONTINUE;
+    }
+
+  pending->source_id = 0;
+  entry = find_entry_by_file (self, pending->path);
+  if (entry != NULL && entry->module != NULL &&
+      (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ||
+       entry->info->state == ORRERY_PLUGIN_STATE_DISABLED))
+    {
+      g_warning ("%s changed while loaded: the change takes effect after a restart (install "
+                 "plugins by copying, then renaming)", pending->path);
+    }
+  else
+    {
+      if (entry != NULL)
+        g_ptr_array_remove (self->entries, entry);  /* failed or removed: try again */
+      entry = add_entry (self, pending->path, pending->dir);
+      load_and_maybe_enable (self, entry);
+      prune_not_found (self);
+      if (entry->info->state == ORRERY_PLUGIN_STATE_FAILED)
+        g_message ("Plugin %s: %s", pending->path, entry->info->error->message);
+      else
+        g_message ("Plugin “%s” added from %s: %s", entry->info->name, pending->path,
+                   orrery_plugin_state_to_nick (entry->info->state));
+    }
+  g_hash_table_remove (self->pending, pending->path);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+file_appeared (OrreryPluginEngine *self,
+               GFile              *file,
+               const char         *dir)
+{
+  g_autofree char *path = g_file_get_path (file);
+  g_autofree char *base = g_file_get_basename (file);
+  Pending *pending;
+
+  if (path == NULL || !is_plugin_file_name (base))
+    return;
+  pending = g_hash_table_lookup (self->pending, path);
+  if (pending == NULL)
+    {
+      pending = g_new0 (Pending, 1);
+      pending->engine = self;
+      pending->path = g_strdup (path);
+      pending->dir = g_strdup (dir);
+      g_hash_table_insert (self->pending, pending->path, pending);
+    }
+  /* Every change restarts the wait. */
+  pending->seen = FALSE;
+  g_clear_handle_id (&pending->source_id, g_source_remove);
+  pending->source_id = g_timeout_add (self->settle_ms, on_settled, pending);
+}
+
+static void
+file_disappeared (OrreryPluginEngine *self,
+                  GFile              *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+  Entry *entry;
+
+  if (path == NULL)
+    return;
+  g_hash_table_remove (self->pending, path);
+  entry = find_entry_by_file (self, path);
+  if (entry == NULL || entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
+    return;
+  g_message ("Plugin file %s removed%s", path,
+             entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ? ": plugin disabled" : "");
+  disable_entry (self, entry, ORRERY_PLUGIN_STATE_REMOVED);
+}
+
+static void
+on_monitor_changed (GFileMonitor      *monitor,
+                    GFile             *file,
+                    GFile             *other_file,
+                    GFileMonitorEvent  event,
+                    gpointer           user_data)
+{
+  OrreryPluginEngine *self = user_data;
+  const char *dir = g_object_get_data (G_OBJECT (monitor), "orrery-dir");
+
+  switch (event)
+    {
+    case G_FILE_MONITOR_EVENT_CREATED:
+    case G_FILE_MONITOR_EVENT_CHANGED:
+    case G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT:
+    case G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED:
+    case G_FILE_MONITOR_EVENT_MOVED_IN:
+      file_appeared (self, file, dir);
+      break;
+    case G_FILE_MONITOR_EVENT_DELETED:
+    case G_FILE_MONITOR_EVENT_MOVED_OUT:
+      file_disappeared (self, file);
+      break;
+    case G_FILE_MONITOR_EVENT_RENAMED:
+      file_disappeared (self, file);
+      if (other_file != NULL)
+        file_appeared (self, other_file, dir);
+      break;
+    case G_FILE_MONITOR_EVENT_PRE_UNMOUNT:
+    case G_FILE_MONITOR_EVENT_UNMOUNTED:
+    case G_FILE_MONITOR_EVENT_MOVED:
+    default:
+      break;
+    }
+}
+
+/**
+ * orrery_plugin_engine_watch:
+ * @self: an engine
+ * @error: return location for an error
+ *
+ * Watches the directories of the search path that exist (in the thread-
+ * default main context): a `.so` that appears (created, or renamed into
+ * place) is loaded, once its size and time stayed unchanged for
+ * #OrreryPluginEngine:settle-ms and it is a complete ELF shared object, and
+ * enabled as the configuration says; one that is removed is disabled and
+ * becomes %ORRERY_PLUGIN_STATE_REMOVED. Names starting with a dot and names
+ * not ending in `.so` are ignored, so copying to a temporary name and then
+ * renaming is the safe way to install a plugin.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+orrery_plugin_engine_watch (OrreryPluginEngine  *self,
+                            GError             **error)
+{
+  g_auto(GStrv) path = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
+
+  orrery_plugin_engine_unwatch (self);
+  path = orrery_plugin_engine_get_search_path (self);
+  for (guint i = 0; path[i] != NULL; i++)
+    {
+      g_autoptr(GFile) dir = NULL;
+      GFileMonitor *monitor;
+
+      if (!g_file_test (path[i], G_FILE_TEST_IS_DIR))
+        continue;
+      dir = g_file_new_for_path (path[i]);
+      monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
+      if (monitor == NULL)
+        {
+          orrery_plugin_engine_unwatch (self);
+          return FALSE;
+        }
+      g_object_set_data_full (G_OBJECT (monitor), "orrery-dir", g_strdup (path[i]), g_free);
+      g_signal_connect (monitor, "changed", G_CALLBACK (on_monitor_changed), self);
+      g_ptr_array_add (self->monitors, monitor);
+    }
+  return TRUE;
+}
+
+/**
+ * orrery_plugin_engine_unwatch:
+ * @self: an engine
+ *
+ * Stops watching the directories; files waiting to settle are forgotten.
+ */
+void
+orrery_plugin_engine_unwatch (OrreryPluginEngine *self)
+{
+  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
+
+  for (guint i = 0; i < self->monitors->len; i++)
+    {
+      GFileMonitor *monitor = g_ptr_array_index (self->monitors, i);
+
+      g_signal_handlers_disconnect_by_data (monitor, self);
+      g_file_monitor_cancel (monitor);
+    }
+  g_ptr_array_set_size (self->monitors, 0);
+  g_hash_table_remove_all (self->pending);
+}
