@@ -1,0 +1,1033 @@
+/* orrery-device-manager.c: the devices of a host and how tasks pick one.
+ *
+ * The manager keeps the devices in the order they were added, with the
+ * number of tasks the orchestrator runs on each (acquire/release). Picking
+ * a device is a scan of that short list: the device count is small, the
+ * task count is not, so select() allocates nothing on the common path (a
+ * task that names no target, no type and no capability).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Devices"
+
+#include <string.h>
+
+#include "orrery-device-private.h"
+
+typedef struct
+{
+  OrreryDevice *device;
+  char         *id;
+  guint         max;
+  guint         running;
+} Entry;
+
+struct _OrreryDeviceManager
+{
+  GObject                 parent_instance;
+
+  GPtrArray              *entries;     /* of Entry, in the order added */
+  GHashTable             *by_id;       /* id -> Entry */
+  GHashTable             *by_device;   /* device -> Entry */
+  OrreryDispatchStrategy  strategy;
+  guint                   cursor;      /* index of the last device picked */
+};
+
+G_DEFINE_FINAL_TYPE (OrreryDeviceManager, orrery_device_manager, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_STRATEGY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_DEVICE_ADDED,
+  SIGNAL_DEVICE_REMOVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+entry_free (Entry *entry)
+{
+  g_object_unref (entry->device);
+  g_free (entry->id);
+  g_free (entry);
+}
+
+static void
+orrery_device_manager_finalize (GObject *object)
+{
+  OrreryDeviceManager *self = ORRERY_DEVICE_MANAGER (object);
+
+  g_hash_table_unref (self->by_id);
+  g_hash_table_unref (self->by_device);
+  g_ptr_array_unref (self->entries);
+
+  G_OBJECT_CLASS (orrery_device_manager_parent_class)->finalize (object);
+}
+
+static void
+orrery_device_manager_get_property (GObject    *object,
+                                    guint       prop_id,
+                                    GValue     *value,
+                                    GParamSpec *pspec)
+{
+  OrreryDeviceManager *self = ORRERY_DEVICE_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_STRATEGY: g_value_set_enum (value, self->strategy); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_device_manager_set_property (GObject      *object,
+                                    guint         prop_id,
+                                    const GValue *value,
+                                    GParamSpec   *pspec)
+{
+  OrreryDeviceManager *self = ORRERY_DEVICE_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_STRATEGY: orrery_device_manager_set_strategy (self, g_value_get_enum (value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_device_manager_class_init (OrreryDeviceManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = orrery_device_manager_finalize;
+  object_class->get_property = orrery_device_manager_get_property;
+  object_class->set_property = orrery_device_manager_set_property;
+
+  /**
+   * OrreryDeviceManager:strategy:
+   *
+   * How orrery_device_manager_select() picks among the devices that can
+   * take a task.
+   */
+  properties[PROP_STRATEGY] =
+    g_param_spec_enum ("strategy", NULL, NULL,
+                       ORRERY_TYPE_DISPATCH_STRATEGY, ORRERY_STRATEGY_ROUND_ROBIN,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * OrreryDeviceManager::device-added:
+   * @self: the manager
+   * @device: the device
+   *
+   * Emitted when a device is added.
+   */
+  signals[SIGNAL_DEVICE_ADDED] =
+    g_signal_new ("device-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, ORRERY_TYPE_DEVICE);
+
+  /**
+   * OrreryDeviceManager::device-removed:
+   * @self: the manager
+   * @device: the device
+   *
+   * Emitted when a device is removed.
+   */
+  signals[SIGNAL_DEVICE_REMOVED] =
+    g_signal_new ("device-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, ORRERY_TYPE_DEVICE);
+}
+
+static void
+orrery_device_manager_init (OrreryDeviceManager *self)
+{
+  self->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
+  self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->by_device = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->strategy = ORRERY_STRATEGY_ROUND_ROBIN;
+  self->cursor = G_MAXUINT;
+}
+
+/**
+ * orrery_device_manager_new:
+ *
+ * Creates a manager with no device and the round-robin strategy.
+ *
+ * Returns: (transfer full): a new device manager
+ */
+OrreryDeviceManager *
+orrery_device_manager_new (void)
+{
+  return g_object_new (ORRERY_TYPE_DEVICE_MANAGER, NULL);
+}
+
+/**
+ * orrery_device_manager_add_device:
+ * @self: a device manager
+ * @device: the device to add
+ * @error: return location for an error
+ *
+ * Adds @device, which must have an id no other device of @self has, and
+ * emits #OrreryDeviceManager::device-added.
+ *
+ * Returns: %TRUE if the device was added; %FALSE with
+ *   %ORRERY_DEVICE_ERROR_BAD_CONFIG if the id is taken or empty
+ */
+gboolean
+orrery_device_manager_add_device (OrreryDeviceManager  *self,
+                                  OrreryDevice         *device,
+                                  GError              **error)
+{
+  const char *id;
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (ORRERY_IS_DEVICE (device), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  id = orrery_device_get_id (device);
+  if (id == NULL || *id == '\0')
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                   "a device (%s) has no id", G_OBJECT_TYPE_NAME (device));
+      return FALSE;
+    }
+  if (g_hash_table_contains (self->by_id, id) ||
+      g_hash_table_contains (self->by_device, device))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                   "there is already a device “%s”", id);
+      return FALSE;
+    }
+
+  entry = g_new0 (Entry, 1);
+  entry->device = g_object_ref (device);
+  entry->id = g_strdup (id);
+  entry->max = orrery_device_get_max_concurrency (device);
+  g_ptr_array_add (self->entries, entry);
+  g_hash_table_insert (self->by_id, entry->id, entry);
+  g_hash_table_insert (self->by_device, device, entry);
+
+  g_debug ("device “%s” added (type %s, %u slots)", id,
+           orrery_device_get_device_type (device), entry->max);
+  g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0, device);
+  return TRUE;
+}
+
+/**
+ * orrery_device_manager_remove_device:
+ * @self: a device manager
+ * @device_id: the id of the device to remove
+ *
+ * Removes a device and emits #OrreryDeviceManager::device-removed. Tasks
+ * running on it go on; releasing them later is harmless.
+ *
+ * Returns: %TRUE if there was such a device
+ */
+gboolean
+orrery_device_manager_remove_device (OrreryDeviceManager *self,
+                                     const char          *device_id)
+{
+  g_autoptr(OrreryDevice) device = NULL;
+  Entry *entry;
+  guint index;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (device_id != NULL, FALSE);
+
+  entry = g_hash_table_lookup (self->by_id, device_id);
+  if (entry == NULL)
+    return FALSE;
+
+  device = g_object_ref (entry->device);
+  g_hash_table_remove (self->by_id, entry->id);
+  g_hash_table_remove (self->by_device, entry->device);
+  if (g_ptr_array_find (self->entries, entry, &index))
+    {
+      g_ptr_array_remove_index (self->entries, index);
+      if (self->cursor != G_MAXUINT && self->cursor >= index)
+        self->cursor = self->cursor > 0 ? self->cursor - 1 : G_MAXUINT;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
+  return TRUE;
+}
+
+/**
+ * orrery_device_manager_get_device:
+ * @self: a device manager
+ * @device_id: a device id
+ *
+ * Returns: (transfer none) (nullable): the device with that id, if any
+ */
+OrreryDevice *
+orrery_device_manager_get_device (OrreryDeviceManager *self,
+                                  const char          *device_id)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
+  g_return_val_if_fail (device_id != NULL, NULL);
+
+  entry = g_hash_table_lookup (self->by_id, device_id);
+  return entry ? entry->device : NULL;
+}
+
+/**
+ * orrery_device_manager_get_devices:
+ * @self: a device manager
+ *
+ * Returns: (transfer container) (element-type OrreryDevice): the devices,
+ *   in the order they were added
+ */
+GList *
+orrery_device_manager_get_devices (OrreryDeviceManager *self)
+{
+  GList *list = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
+
+  for (guint i = self->entries->len; i > 0; i--)
+    list = g_list_prepend (list, ((Entry *) self->entries->pdata[i - 1])->device);
+  return list;
+}
+
+/**
+ * orrery_device_manager_get_n_devices:
+ * @self: a device manager
+ *
+ * Returns: how many devices @self has
+ */
+guint
+orrery_device_manager_get_n_devices (OrreryDeviceManager *self)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), 0);
+  return self->entries->len;
+}
+
+/**
+ * orrery_device_manager_set_strategy:
+ * @self: a device manager
+ * @strategy: how to pick a device
+ *
+ * Sets the dispatch strategy.
+ */
+void
+orrery_device_manager_set_strategy (OrreryDeviceManager    *self,
+                                    OrreryDispatchStrategy  strategy)
+{
+  g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
+  g_return_if_fail (strategy <= ORRERY_STRATEGY_LOAD_BALANCE);
+
+  if (self->strategy == strategy)
+    return;
+  self->strategy = strategy;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STRATEGY]);
+}
+
+/**
+ * orrery_device_manager_get_strategy:
+ * @self: a device manager
+ *
+ * Returns: the dispatch strategy
+ */
+OrreryDispatchStrategy
+orrery_device_manager_get_strategy (OrreryDeviceManager *self)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), ORRERY_STRATEGY_ROUND_ROBIN);
+  return self->strategy;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Eligibility and selection. */
+
+typedef struct
+{
+  const char  *device_type;   /* NULL: any */
+  char       **caps;          /* NULL: none */
+} Requirements;
+
+static void
+requirements_clear (Requirements *req)
+{
+  g_clear_pointer (&req->caps, g_strfreev);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Requirements, requirements_clear)
+
+static gboolean
+requirements_init (Requirements  *req,
+                   OrreryTask    *task,
+                   GError       **error)
+{
+  const char *type = orrery_task_get_device_type (task);
+
+  req->device_type = type && *type ? type : NULL;
+  req->caps = NULL;
+  return _orrery_task_dup_capabilities (task, &req->caps, error);
+}
+
+static gboolean
+has_all_caps (Entry              *entry,
+              const Requirements *req)
+{
+  if (req->caps == NULL)
+    return TRUE;
+  for (char **c = req->caps; *c; c++)
+    if (!orrery_device_has_capability (entry->device, *c))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+is_eligible (Entry              *entry,
+             const Requirements *req)
+{
+  if (req->device_type != NULL &&
+      g_ascii_strcasecmp (orrery_device_get_device_type (entry->device), req->device_type) != 0)
+    return FALSE;
+  return has_all_caps (entry, req);
+}
+
+static char *
+join_caps (char **caps)
+{
+  GString *s = g_string_new (NULL);
+
+  for (char **c = caps; *c; c++)
+    g_string_append_printf (s, "%s“%s”", c == caps ? "" : ", ", *c);
+  return g_string_free (s, FALSE);
+}
+
+static char *
+missing_caps (Entry              *entry,
+              const Requirements *req)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) missing = NULL;
+
+  for (char **c = req->caps; *c; c++)
+    if (!orrery_device_has_capability (entry->device, *c))
+      g_strv_builder_add (builder, *c);
+  missing = g_strv_builder_end (builder);
+  return join_caps (missing);
+}
+
+/* Why no device could ever take @task. */
+static void
+set_no_device_error (OrreryDeviceManager *self,
+                     OrreryTask          *task,
+                     Entry               *target,
+                     const Requirements  *req,
+                     GError             **error)
+{
+  const char *task_id = orrery_task_get_id (task);
+  const char *target_id = orrery_task_get_target_device_id (task);
+  g_autofree char *caps = req->caps ? join_caps (req->caps) : NULL;
+  g_autofree char *reason = NULL;
+
+  if (target_id && *target_id)
+    {
+      if (target == NULL)
+        reason = g_strdup_printf ("target device “%s” does not exist", target_id);
+      else if (req->device_type &&
+               g_ascii_strcasecmp (orrery_device_get_device_type (target->device),
+                                   req->device_type) != 0)
+        reason = g_strdup_printf ("target device “%s” is of type “%s”, not “%s”",
+                                  target_id, orrery_device_get_device_type (target->device),
+                                  req->device_type);
+      else
+        {
+          g_autofree char *missing = missing_caps (target, req);
+
+          reason = g_strdup_printf ("target device “%s” lacks the capabilities %s",
+                                    target_id, missing);
+        }
+    }
+  else if (self->entries->len == 0)
+    reason = g_strdup ("there is no device");
+  else if (req->device_type && caps)
+    reason = g_strdup_printf ("no device of type “%s” with capabilities %s",
+                              req->device_type, caps);
+  else if (req->device_type)
+    reason = g_strdup_printf ("no device of type “%s”", req->device_type);
+  else
+    reason = g_strdup_printf ("no device with capabilities %s", caps);
+
+  g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_NO_DEVICE,
+               "no device can run task “%s”: %s", task_id, reason);
+}
+
+static inline gboolean
+has_free_slot (Entry *entry)
+{
+  return entry->running < entry->max;
+}
+
+/* Whether a's load (running / max) is below b's. */
+static inline gboolean
+less_loaded (Entry *a,
+             Entry *b)
+{
+  return (guint64) a->running * b->max < (guint64) b->running * a->max;
+}
+
+/* The share of the device's capabilities that the task uses: 1 for a
+ * device that has exactly what the task needs (or nothing, for a task that
+ * needs nothing). */
+static double
+match_score (Entry              *entry,
+             const Requirements *req)
+{
+  guint n_caps = g_strv_length ((char **) orrery_device_get_capabilities (entry->device));
+  guint n_req = req->caps ? g_strv_length (req->caps) : 0;
+
+  if (n_caps == 0)
+    return 1.0;
+  return (double) MIN (n_req, n_caps) / n_caps;
+}
+
+/* Picks among the eligible entries with a free slot, scanning from the one
+ * after the last pick so that ties rotate. Sets *out_eligible to whether
+ * any entry is eligible at all. */
+static Entry *
+pick (OrreryDeviceManager *self,
+      const Requirements  *req,
+      gboolean            *out_eligible)
+{
+  guint n = self->entries->len;
+  guint start = self->cursor == G_MAXUINT ? 0 : (self->cursor + 1) % n;
+  gboolean any_requirement = req->device_type != NULL || req->caps != NULL;
+  gboolean eligible = !any_requirement;
+  Entry *best = NULL;
+  double best_score = -1.0;
+  guint best_index = 0;
+
+  for (guint k = 0; k < n; k++)
+    {
+      guint i = (start + k) % n;
+      Entry *entry = self->entries->pdata[i];
+
+      if (any_requirement && !is_eligible (entry, req))
+        continue;
+      eligible = TRUE;
+      if (!has_free_slot (entry))
+        continue;
+
+      switch (self->strategy)
+        {
+        case ORRERY_STRATEGY_ROUND_ROBIN:
+          self->cursor = i;
+          *out_eligible = TRUE;
+          return entry;
+
+        case ORRERY_STRATEGY_LOAD_BALANCE:
+          if (best == NULL || less_loaded (entry, best))
+            best = entry, best_index = i;
+          break;
+
+        case ORRERY_STRATEGY_CAPABILITY_MATCH:
+        default:
+          {
+            double score = match_score (entry, req);
+
+            if (best == NULL || score > best_score ||
+                (score == best_score && less_loaded (entry, best)))
+              best = entry, best_index = i, best_score = score;
+          }
+          break;
+        }
+    }
+
+  *out_eligible = eligible;
+  if (best != NULL)
+    self->cursor = best_index;
+  return best;
+}
+
+/**
+ * orrery_device_manager_can_run:
+ * @self: a device manager
+ * @task: a task
+ * @error: return location for an error
+ *
+ * Checks that some device could take @task, busy or not: its target device
+ * if it names one, else a device of its device type (compared without case)
+ * with every capability listed in its task data's `capabilities`.
+ *
+ * Returns: %TRUE if a device could take @task; %FALSE with
+ *   %ORRERY_DEVICE_ERROR_NO_DEVICE (or %ORRERY_DEVICE_ERROR_BAD_TASK_DATA
+ *   when `capabilities` is not a list of strings) otherwise
+ */
+gboolean
+orrery_device_manager_can_run (OrreryDeviceManager  *self,
+                               OrreryTask           *task,
+                               GError              **error)
+{
+  g_auto(Requirements) req = { NULL, NULL };
+  const char *target_id;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (ORRERY_IS_TASK (task), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!requirements_init (&req, task, error))
+    return FALSE;
+
+  target_id = orrery_task_get_target_device_id (task);
+  if (target_id && *target_id)
+    {
+      Entry *target = g_hash_table_lookup (self->by_id, target_id);
+
+      if (target == NULL || !is_eligible (target, &req))
+        {
+          set_no_device_error (self, task, target, &req, error);
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  for (guint i = 0; i < self->entries->len; i++)
+    if (is_eligible (self->entries->pdata[i], &req))
+      return TRUE;
+  set_no_device_error (self, task, NULL, &req, error);
+  return FALSE;
+}
+
+/**
+ * orrery_device_manager_select:
+ * @self: a device manager
+ * @task: the task to place
+ * @error: return location for an error
+ *
+ * Picks a device that can take @task now, by the manager's strategy:
+ *
+ * - round-robin: the next eligible device (after the last one picked) with
+ *   a free slot
+ * - capability-match: the eligible device with a free slot whose
+ *   capabilities fit the task best (the largest share of the device's
+ *   capabilities required by the task, so that devices with more are kept
+ *   for the tasks that need them); ties go to the least loaded
+ * - load-balance: the eligible device with the lowest load (running tasks
+ *   over its concurrency limit)
+ *
+ * Eligibility is that of orrery_device_manager_can_run(). A device has a
+ * free slot when fewer tasks than its concurrency limit are acquired on it.
+ * Selecting does not acquire: call orrery_device_manager_acquire() when
+ * the task is started on the device.
+ *
+ * Returns: (transfer none) (nullable): a device; %NULL without an error
+ *   when every eligible device is busy (try again after a release); %NULL
+ *   with %ORRERY_DEVICE_ERROR_NO_DEVICE when no device could ever take the
+ *   task
+ */
+OrreryDevice *
+orrery_device_manager_select (OrreryDeviceManager  *self,
+                              OrreryTask           *task,
+                              GError              **error)
+{
+  g_auto(Requirements) req = { NULL, NULL };
+  const char *target_id;
+  gboolean eligible = FALSE;
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
+  g_return_val_if_fail (ORRERY_IS_TASK (task), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!requirements_init (&req, task, error))
+    return NULL;
+
+  target_id = orrery_task_get_target_device_id (task);
+  if (target_id && *target_id)
+    {
+      entry = g_hash_table_lookup (self->by_id, target_id);
+      if (entry == NULL || !is_eligible (entry, &req))
+        {
+          set_no_device_error (self, task, entry, &req, error);
+          return NULL;
+        }
+      return has_free_slot (entry) ? entry->device : NULL;
+    }
+
+  if (self->entries->len == 0)
+    {
+      set_no_device_error (self, task, NULL, &req, error);
+      return NULL;
+    }
+
+  entry = pick (self, &req, &eligible);
+  if (entry != NULL)
+    return entry->device;
+  if (!eligible)
+    set_no_device_error (self, task, NULL, &req, error);
+  return NULL;
+}
+
+/**
+ * orrery_device_manager_acquire:
+ * @self: a device manager
+ * @device: a device of @self
+ *
+ * Counts one more task running on @device (call it when the task is
+ * started there).
+ */
+void
+orrery_device_manager_acquire (OrreryDeviceManager *self,
+                               OrreryDevice        *device)
+{
+  Entry *entry;
+
+  g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
+
+  entry = g_hash_table_lookup (self->by_device, device);
+  g_return_if_fail (entry != NULL);
+  entry->running++;
+}
+
+/**
+ * orrery_device_manager_release:
+ * @self: a device manager
+ * @device: a device
+ *
+ * Counts one task fewer running on @device (call it when the task has
+ * finished there). Releasing a device that has been removed does nothing.
+ */
+void
+orrery_device_manager_release (OrreryDeviceManager *self,
+                               OrreryDevice        *device)
+{
+  Entry *entry;
+
+  g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
+
+  entry = g_hash_table_lookup (self->by_device, device);
+  if (entry == NULL)
+    return;
+  g_return_if_fail (entry->running > 0);
+  entry->running--;
+}
+
+/**
+ * orrery_device_manager_get_running:
+ * @self: a device manager
+ * @device: a device
+ *
+ * Returns: how many tasks are acquired on @device (0 for a device @self
+ *   does not have)
+ */
+guint
+orrery_device_manager_get_running (OrreryDeviceManager *self,
+                                   OrreryDevice        *device)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), 0);
+
+  entry = g_hash_table_lookup (self->by_device, device);
+  return entry ? entry->running : 0;
+}
+
+/**
+ * orrery_device_manager_get_running_total:
+ * @self: a device manager
+ *
+ * Returns: how many tasks are acquired on all devices
+ */
+guint
+orrery_device_manager_get_running_total (OrreryDeviceManager *self)
+{
+  guint total = 0;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), 0);
+
+  for (guint i = 0; i < self->entries->len; i++)
+    total += ((Entry *) self->entries->pdata[i])->running;
+  return total;
+}
+
+/**
+ * orrery_device_manager_get_free_slots_total:
+ * @self: a device manager
+ *
+ * Returns: how many more tasks the devices can take now, all together
+ *   (saturating at %G_MAXUINT)
+ */
+guint
+orrery_device_manager_get_free_slots_total (OrreryDeviceManager *self)
+{
+  guint64 total = 0;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), 0);
+
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = self->entries->pdata[i];
+
+      if (entry->running < entry->max)
+        total += entry->max - entry->running;
+    }
+  return (guint) MIN (total, G_MAXUINT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration. */
+
+#define DEVICE_GROUP_PREFIX "Device "
+
+static gboolean
+read_count (GKeyFile    *keyfile,
+            const char  *file,
+            const char  *group,
+            const char  *key,
+            guint64      min,
+            guint64      max,
+            guint64     *out_value,
+            GError     **error)
+{
+  g_autofree char *raw = g_key_file_get_value (keyfile, group, key, NULL);
+  g_autoptr(GError) local_error = NULL;
+  const char *value;
+
+  if (raw == NULL)
+    return TRUE;
+  value = g_strstrip (raw);
+  if (!g_ascii_string_to_unsigned (value, 10, min, max, out_value, &local_error))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                   "%s: [%s] %s: “%s” is not %s integer", file, group, key, value,
+                   min > 0 ? "a positive" : "a non-negative");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static OrreryDevice *
+device_from_group (GKeyFile    *keyfile,
+                   const char  *file,
+                   const char  *group,
+                   GError     **error)
+{
+  g_autofree char *name = g_strstrip (g_strdup (group + strlen (DEVICE_GROUP_PREFIX)));
+  g_autofree char *kind = g_key_file_get_value (keyfile, group, "Type", NULL);
+  g_autofree char *device_type = g_key_file_get_value (keyfile, group, "DeviceType", NULL);
+  g_auto(GStrv) caps = NULL;
+  guint64 max_concurrency = 0;
+  guint64 max_output = ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES;
+  gboolean has_max_output;
+
+  if (*name == '\0')
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                   "%s: [%s]: the device has no name", file, group);
+      return NULL;
+    }
+  if (kind != NULL)
+    g_strstrip (kind);
+  if (kind != NULL && g_ascii_strcasecmp (kind, "local") != 0 &&
+      g_ascii_strcasecmp (kind, "simulated") != 0)
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                   "%s: [%s] Type: unknown device kind “%s” (local or simulated)",
+                   file, group, kind);
+      return NULL;
+    }
+  if (device_type != NULL && *g_strstrip (device_type) == '\0')
+    g_clear_pointer (&device_type, g_free);
+
+  if (g_key_file_has_key (keyfile, group, "Capabilities", NULL))
+    {
+      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+      g_auto(GStrv) raw = g_key_file_get_string_list (keyfile, group, "Capabilities", NULL, NULL);
+
+      for (char **c = raw; c && *c; c++)
+        if (*g_strstrip (*c) != '\0')
+          g_strv_builder_add (builder, *c);
+      caps = g_strv_builder_end (builder);
+    }
+
+  if (!read_count (keyfile, file, group, "MaxConcurrency", 1, G_MAXUINT,
+                   &max_concurrency, error))
+    return NULL;
+  has_max_output = g_key_file_has_key (keyfile, group, "MaxOutputBytes", NULL);
+  if (!read_count (keyfile, file, group, "MaxOutputBytes", 0, G_MAXSIZE,
+                   &max_output, error))
+    return NULL;
+
+  if (kind != NULL && g_ascii_strcasecmp (kind, "simulated") == 0)
+    {
+      OrrerySimulatedDevice *device;
+
+      if (has_max_output)
+        {
+          g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                       "%s: [%s] MaxOutputBytes: only local devices capture output",
+                       file, group);
+          return NULL;
+        }
+      device = orrery_simulated_device_new (name, device_type, (guint) max_concurrency);
+      orrery_simulated_device_set_capabilities (device, (const char * const *) caps);
+      return ORRERY_DEVICE (device);
+    }
+  else
+    {
+      OrreryLocalDevice *device = orrery_local_device_new (name, device_type,
+                                                           (guint) max_concurrency);
+
+      orrery_local_device_set_capabilities (device, (const char * const *) caps);
+      orrery_local_device_set_max_output_bytes (device, (gsize) max_output);
+      return ORRERY_DEVICE (device);
+    }
+}
+
+/**
+ * orrery_device_manager_load_keyfile:
+ * @self: a device manager
+ * @keyfile: the host configuration
+ * @file_name_for_errors: (nullable): the name of the file, for the error
+ *   messages
+ * @error: return location for an error
+ *
+ * Adds a device for every `[Device NAME]` group of @keyfile (NAME is the
+ * device's id). The keys:
+ *
+ * - `Type`: `local` (the default) or `simulated`
+ * - `DeviceType`: the kind of system; by default the host's for a local
+ *   device (see orrery_get_host_device_type()), `simulated` for a simulated
+ *   one
+ * - `Capabilities`: a list, such as `gpu;docker`
+ * - `MaxConcurrency`: a positive integer; by default the number of
+ *   processors
+ * - `MaxOutputBytes`: for a local device, how many bytes of each output
+ *   stream a result keeps
+ *
+ * Either every device is added or, on an error, none.
+ *
+ * Returns: %TRUE on success; %FALSE with %ORRERY_DEVICE_ERROR_BAD_CONFIG,
+ *   naming the file, the group and the key, otherwise
+ */
+gboolean
+orrery_device_manager_load_keyfile (OrreryDeviceManager  *self,
+                                    GKeyFile             *keyfile,
+                                    const char           *file_name_for_errors,
+                                    GError              **error)
+{
+  g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_auto(GStrv) groups = NULL;
+  const char *file = file_name_for_errors ? file_name_for_errors : "configuration";
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (keyfile != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  groups = g_key_file_get_groups (keyfile, NULL);
+  for (char **g = groups; *g; g++)
+    {
+      OrreryDevice *device;
+      const char *id;
+
+      if (!g_str_has_prefix (*g, DEVICE_GROUP_PREFIX))
+        continue;
+      device = device_from_group (keyfile, file, *g, error);
+      if (device == NULL)
+        return FALSE;
+      g_ptr_array_add (devices, device);
+      id = orrery_device_get_id (device);
+      if (g_hash_table_contains (seen, id) ||
+          g_hash_table_contains (self->by_id, id))
+        {
+          g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                       "%s: [%s]: there is already a device “%s”", file, *g, id);
+          return FALSE;
+        }
+      g_hash_table_add (seen, (gpointer) id);
+    }
+
+  for (guint i = 0; i < devices->len; i++)
+    if (!orrery_device_manager_add_device (self, devices->pdata[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * orrery_device_manager_add_default_devices:
+ * @self: a device manager
+ *
+ * If @self has no device, adds the default one: a local device `local` of
+ * the host's device type that runs as many tasks at once as there are
+ * processors. Call it after loading the configuration.
+ */
+void
+orrery_device_manager_add_default_devices (OrreryDeviceManager *self)
+{
+  g_autoptr(OrreryLocalDevice) device = NULL;
+
+  g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
+
+  if (self->entries->len > 0)
+    return;
+  device = orrery_local_device_new ("local", NULL, g_get_num_processors ());
+  orrery_device_manager_add_device (self, ORRERY_DEVICE (device), NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const char *const strategy_nicks[] = {
+  [ORRERY_STRATEGY_ROUND_ROBIN] = "round-robin",
+  [ORRERY_STRATEGY_CAPABILITY_MATCH] = "capability-match",
+  [ORRERY_STRATEGY_LOAD_BALANCE] = "load-balance",
+};
+
+/**
+ * orrery_dispatch_strategy_to_nick:
+ * @strategy: a dispatch strategy
+ *
+ * Returns: (transfer none): the name of @strategy: `round-robin`,
+ *   `capability-match` or `load-balance`
+ */
+const char *
+orrery_dispatch_strategy_to_nick (OrreryDispatchStrategy strategy)
+{
+  g_return_val_if_fail ((guint) strategy < G_N_ELEMENTS (strategy_nicks), NULL);
+  return strategy_nicks[strategy];
+}
+
+/**
+ * orrery_dispatch_strategy_from_nick:
+ * @nick: a name such as `load-balance` (`load_balance` and any case are
+ *   accepted too)
+ * @out_strategy: (out): where to store the strategy
+ *
+ * Returns: whether @nick names a dispatch strategy
+ */
+gboolean
+orrery_dispatch_strategy_from_nick (const char             *nick,
+                                    OrreryDispatchStrategy *out_strategy)
+{
+  g_return_val_if_fail (nick != NULL, FALSE);
+
+  for (guint i = 0; i < G_N_ELEMENTS (strategy_nicks); i++)
+    {
+      const char *a = strategy_nicks[i];
+      const char *b = nick;
+
+      while (*a && *b && (g_ascii_tolower (*b) == *a || (*b == '_' && *a == '-')))
+        a++, b++;
+      if (*a == '\0' && *b == '\0')
+        {
+          if (out_strategy)
+            *out_strategy = i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}

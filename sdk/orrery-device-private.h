@@ -1,0 +1,26 @@
+/* orrery-device-private.h: helpers shared by the built-in devices.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "orrery-private.h"
+
+G_BEGIN_DECLS
+
+/* Reads a list of strings from task data: `as`, `av` of strings or a single
+ * string (nested variants are unwrapped). Returns FALSE on any other type;
+ * *out_strv is then NULL. */
+ORRERY_HIDDEN gboolean   _orrery_variant_dup_strv        (GVariant             *value,
+                                                          char               ***out_strv);
+/* The value of @key in the `a{sv}` @dict with nested variants unwrapped,
+ * or NULL. */
+ORRERY_HIDDEN GVariant  *_orrery_vardict_lookup          (GVariant             *dict,
+                                                          const char           *key);
+/* The capabilities required by a task (task_data.capabilities), or NULL
+ * when it requires none. Fails on a value that is not a list of strings. */
+ORRERY_HIDDEN gboolean   _orrery_task_dup_capabilities   (OrreryTask           *task,
+                                                          char               ***out_caps,
+                                                          GError              **error);
+
+G_END_DECLS

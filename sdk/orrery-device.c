@@ -1,0 +1,328 @@
+/* orrery-device.c: the interface of where tasks run.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Devices"
+
+#include "orrery-device-private.h"
+
+G_DEFINE_QUARK (orrery-device-error-quark, orrery_device_error)
+
+G_DEFINE_INTERFACE (OrreryDevice, orrery_device, G_TYPE_OBJECT)
+
+static const char *
+orrery_device_real_get_device_type (OrreryDevice *self)
+{
+  return "unknown";
+}
+
+static const char * const *
+orrery_device_real_get_capabilities (OrreryDevice *self)
+{
+  static const char * const none[] = { NULL };
+
+  return none;
+}
+
+static guint
+orrery_device_real_get_max_concurrency (OrreryDevice *self)
+{
+  return 1;
+}
+
+static OrreryDeviceStatus
+orrery_device_real_get_status (OrreryDevice *self)
+{
+  return ORRERY_DEVICE_STATUS_IDLE;
+}
+
+static void
+orrery_device_real_execute_async (OrreryDevice        *self,
+                                  OrreryTask          *task,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_task_report_new_error (self, callback, user_data,
+                           orrery_device_real_execute_async,
+                           ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_FAILED,
+                           "device “%s” cannot run tasks",
+                           orrery_device_get_id (self));
+}
+
+static gboolean
+orrery_device_real_execute_finish (OrreryDevice  *self,
+                                   GAsyncResult  *result,
+                                   GVariant     **out_result,
+                                   GError       **error)
+{
+  if (out_result)
+    *out_result = NULL;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+orrery_device_default_init (OrreryDeviceInterface *iface)
+{
+  iface->get_device_type = orrery_device_real_get_device_type;
+  iface->get_capabilities = orrery_device_real_get_capabilities;
+  iface->get_max_concurrency = orrery_device_real_get_max_concurrency;
+  iface->get_status = orrery_device_real_get_status;
+  iface->execute_async = orrery_device_real_execute_async;
+  iface->execute_finish = orrery_device_real_execute_finish;
+}
+
+/**
+ * orrery_device_get_id:
+ * @self: a device
+ *
+ * Returns: (transfer none): the device's unique id
+ */
+const char *
+orrery_device_get_id (OrreryDevice *self)
+{
+  OrreryDeviceInterface *iface;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), NULL);
+  iface = ORRERY_DEVICE_GET_IFACE (self);
+  g_return_val_if_fail (iface->get_id != NULL, NULL);
+  return iface->get_id (self);
+}
+
+/**
+ * orrery_device_get_device_type:
+ * @self: a device
+ *
+ * Returns: (transfer none): the kind of system the device is (`linux`,
+ *   `windows`, `simulated`, ...), compared without case to a task's
+ *   device type
+ */
+const char *
+orrery_device_get_device_type (OrreryDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), NULL);
+  return ORRERY_DEVICE_GET_IFACE (self)->get_device_type (self);
+}
+
+/**
+ * orrery_device_get_capabilities:
+ * @self: a device
+ *
+ * Returns: (transfer none) (array zero-terminated=1): what the device can
+ *   do; never %NULL
+ */
+const char * const *
+orrery_device_get_capabilities (OrreryDevice *self)
+{
+  const char * const *caps;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), NULL);
+  caps = ORRERY_DEVICE_GET_IFACE (self)->get_capabilities (self);
+  if (caps == NULL)
+    caps = orrery_device_real_get_capabilities (self);
+  return caps;
+}
+
+/**
+ * orrery_device_has_capability:
+ * @self: a device
+ * @capability: a capability, compared without case
+ *
+ * Returns: whether @self has @capability
+ */
+gboolean
+orrery_device_has_capability (OrreryDevice *self,
+                              const char   *capability)
+{
+  const char * const *caps;
+
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (capability != NULL, FALSE);
+
+  caps = orrery_device_get_capabilities (self);
+  for (; *caps; caps++)
+    if (g_ascii_strcasecmp (*caps, capability) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * orrery_device_get_max_concurrency:
+ * @self: a device
+ *
+ * Returns: how many tasks the device runs at once (at least 1)
+ */
+guint
+orrery_device_get_max_concurrency (OrreryDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), 1);
+  return MAX (1, ORRERY_DEVICE_GET_IFACE (self)->get_max_concurrency (self));
+}
+
+/**
+ * orrery_device_get_status:
+ * @self: a device
+ *
+ * Returns: the device's status
+ */
+OrreryDeviceStatus
+orrery_device_get_status (OrreryDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), ORRERY_DEVICE_STATUS_FAILED);
+  return ORRERY_DEVICE_GET_IFACE (self)->get_status (self);
+}
+
+/**
+ * orrery_device_execute_async:
+ * @self: a device
+ * @task: the task to run
+ * @cancellable: (nullable): stops the task: the device kills whatever it
+ *   started and fails with %G_IO_ERROR_CANCELLED
+ * @callback: (scope async): called when the task has finished
+ * @user_data: (closure): data for @callback
+ *
+ * Runs @task once on @self. The device applies the task's timeout itself.
+ * The caller keeps track of how many tasks it runs on the device (see
+ * orrery_device_manager_acquire()).
+ */
+void
+orrery_device_execute_async (OrreryDevice        *self,
+                             OrreryTask          *task,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (ORRERY_IS_DEVICE (self));
+  g_return_if_fail (ORRERY_IS_TASK (task));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  ORRERY_DEVICE_GET_IFACE (self)->execute_async (self, task, cancellable,
+                                                 callback, user_data);
+}
+
+/**
+ * orrery_device_execute_finish:
+ * @self: a device
+ * @result: the result given to the callback
+ * @out_result: (out) (optional) (nullable) (transfer full): where to store
+ *   the task's result, an `a{sv}` dictionary, when the device has one; it is
+ *   set on failure too (a failed command still has an exit status and output)
+ * @error: return location for an error
+ *
+ * Finishes orrery_device_execute_async().
+ *
+ * Returns: %TRUE if the task succeeded
+ */
+gboolean
+orrery_device_execute_finish (OrreryDevice  *self,
+                              GAsyncResult  *result,
+                              GVariant     **out_result,
+                              GError       **error)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (out_result)
+    *out_result = NULL;
+  return ORRERY_DEVICE_GET_IFACE (self)->execute_finish (self, result,
+                                                         out_result, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers shared by the built-in devices and the manager. */
+
+GVariant *
+_orrery_vardict_lookup (GVariant   *dict,
+                        const char *key)
+{
+  GVariant *value;
+
+  if (dict == NULL)
+    return NULL;
+  value = g_variant_lookup_value (dict, key, NULL);
+  while (value && g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      GVariant *inner = g_variant_get_variant (value);
+
+      g_variant_unref (value);
+      value = inner;
+    }
+  return value;
+}
+
+gboolean
+_orrery_variant_dup_strv (GVariant   *value,
+                          char     ***out_strv)
+{
+  g_autoptr(GPtrArray) strv = NULL;
+  GVariantIter iter;
+  GVariant *child;
+
+  *out_strv = NULL;
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr(GVariant) inner = g_variant_get_variant (value);
+
+      return _orrery_variant_dup_strv (inner, out_strv);
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    {
+      char **one = g_new0 (char *, 2);
+
+      one[0] = g_variant_dup_string (value, NULL);
+      *out_strv = one;
+      return TRUE;
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      *out_strv = g_variant_dup_strv (value, NULL);
+      return TRUE;
+    }
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
+    return FALSE;
+
+  strv = g_ptr_array_new_with_free_func (g_free);
+  g_variant_iter_init (&iter, value);
+  while ((child = g_variant_iter_next_value (&iter)))
+    {
+      g_autoptr(GVariant) inner = g_variant_get_variant (child);
+
+      g_variant_unref (child);
+      while (g_variant_is_of_type (inner, G_VARIANT_TYPE_VARIANT))
+        {
+          GVariant *next = g_variant_get_variant (inner);
+
+          g_variant_unref (inner);
+          inner = next;
+        }
+      if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_STRING))
+        return FALSE;
+      g_ptr_array_add (strv, g_variant_dup_string (inner, NULL));
+    }
+  g_ptr_array_add (strv, NULL);
+  *out_strv = (char **) g_ptr_array_free (g_steal_pointer (&strv), FALSE);
+  return TRUE;
+}
+
+gboolean
+_orrery_task_dup_capabilities (OrreryTask   *task,
+                               char       ***out_caps,
+                               GError      **error)
+{
+  g_autoptr(GVariant) value = NULL;
+
+  *out_caps = NULL;
+  value = _orrery_vardict_lookup (orrery_task_get_task_data (task), "capabilities");
+  if (value == NULL)
+    return TRUE;
+  if (!_orrery_variant_dup_strv (value, out_caps))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
+                   "task “%s”: “capabilities” must be a list of strings, not %s",
+                   orrery_task_get_id (task), g_variant_get_type_string (value));
+      return FALSE;
+    }
+  if ((*out_caps)[0] == NULL)
+    g_clear_pointer (out_caps, g_strfreev);
+  return TRUE;
+}

@@ -1,0 +1,580 @@
+/* orrery-simulated-device.c: a device that pretends to run tasks.
+ *
+ * The duration and the outcome come from the task data. A task of zero
+ * duration completes on the next main loop iteration: the device keeps one
+ * idle source for all of them and completes them in batches (one GTask and
+ * one small allocation per task, no source), so that a benchmark can push a
+ * million tasks through it. A task with a duration gets a timer.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Devices"
+
+#include "orrery-device-private.h"
+
+struct _OrrerySimulatedDevice
+{
+  GObject       parent_instance;
+
+  char         *id;
+  char         *device_type;
+  char        **capabilities;
+  guint         max_concurrency;
+  guint         n_running;
+  guint64       n_executed;
+
+  GQueue        ready;         /* of SimRun, completing on the idle */
+  GSource      *idle_source;
+  GMainContext *idle_context;
+};
+
+static void orrery_simulated_device_iface_init (OrreryDeviceInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (OrrerySimulatedDevice, orrery_simulated_device, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (ORRERY_TYPE_DEVICE,
+                                                      orrery_simulated_device_iface_init))
+
+enum {
+  PROP_0,
+  PROP_ID,
+  PROP_DEVICE_TYPE,
+  PROP_CAPABILITIES,
+  PROP_MAX_CONCURRENCY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+typedef struct
+{
+  GList                  link;         /* in the device's ready queue */
+  GTask                 *task;         /* owned until completion */
+  OrrerySimulatedDevice *device;       /* borrowed: the GTask holds it */
+  GSource               *timer;
+  GSource               *cancel_source;
+  guint                  duration_ms;
+  double                 timeout;
+  gboolean               fail;
+  gboolean               timed_out;
+  char                  *error_message;
+  GVariant              *result;
+} SimRun;
+
+static void
+sim_run_free (SimRun *run)
+{
+  g_assert (run->timer == NULL && run->cancel_source == NULL);
+  g_clear_pointer (&run->result, g_variant_unref);
+  g_free (run->error_message);
+  g_free (run);
+}
+
+static void
+destroy_source (GSource **source)
+{
+  if (*source)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static GVariant *
+default_result (void)
+{
+  static gsize result;
+
+  if (g_once_init_enter (&result))
+    {
+      GVariantBuilder builder;
+      GVariant *v;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&builder, "{sv}", "simulated", g_variant_new_boolean (TRUE));
+      v = g_variant_ref_sink (g_variant_builder_end (&builder));
+      g_once_init_leave (&result, (gsize) v);
+    }
+  return g_variant_ref ((GVariant *) result);
+}
+
+static void
+complete (SimRun  *run,
+          gboolean cancelled)
+{
+  OrrerySimulatedDevice *self = run->device;
+  GTask *task = g_steal_pointer (&run->task);
+
+  destroy_source (&run->timer);
+  destroy_source (&run->cancel_source);
+  self->n_running--;
+  self->n_executed++;
+
+  if (!cancelled)
+    cancelled = g_cancellable_is_cancelled (g_task_get_cancellable (task));
+  if (cancelled)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             "cancelled");
+  else if (run->timed_out)
+    g_task_return_new_error (task, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_TIMEOUT,
+                             "timed out after %g s", run->timeout);
+  else if (run->fail)
+    g_task_return_new_error (task, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_FAILED,
+                             "%s", run->error_message ? run->error_message
+                                                      : "simulated failure");
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static gboolean
+idle_cb (gpointer user_data)
+{
+  OrrerySimulatedDevice *self = g_object_ref (user_data);
+  GQueue batch = self->ready;
+  GList *link;
+  gboolean again;
+
+  /* Only this batch: what the callbacks start waits for the next round. */
+  g_queue_init (&self->ready);
+  while ((link = g_queue_pop_head_link (&batch)))
+    complete (link->data, FALSE);
+
+  again = !g_queue_is_empty (&self->ready);
+  if (!again)
+    {
+      g_clear_pointer (&self->idle_source, g_source_unref);
+      self->idle_context = NULL;
+    }
+  g_object_unref (self);
+  return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+timer_cb (gpointer user_data)
+{
+  SimRun *run = user_data;
+
+  g_clear_pointer (&run->timer, g_source_unref);
+  complete (run, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+cancel_cb (GCancellable *cancellable,
+           gpointer      user_data)
+{
+  SimRun *run = user_data;
+
+  g_clear_pointer (&run->cancel_source, g_source_unref);
+  complete (run, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* A number from task data, whatever its numeric type (JSON gives int64 or
+ * double). */
+static gboolean
+get_number (GVariant   *dict,
+            const char *key,
+            double     *out_value)
+{
+  g_autoptr(GVariant) v = _orrery_vardict_lookup (dict, key);
+
+  if (v == NULL)
+    return FALSE;
+  switch (g_variant_classify (v))
+    {
+    case G_VARIANT_CLASS_BYTE: *out_value = g_variant_get_byte (v); return TRUE;
+    case G_VARIANT_CLASS_INT16: *out_value = g_variant_get_int16 (v); return TRUE;
+    case G_VARIANT_CLASS_UINT16: *out_value = g_variant_get_uint16 (v); return TRUE;
+    case G_VARIANT_CLASS_INT32: *out_value = g_variant_get_int32 (v); return TRUE;
+    case G_VARIANT_CLASS_UINT32: *out_value = g_variant_get_uint32 (v); return TRUE;
+    case G_VARIANT_CLASS_INT64: *out_value = g_variant_get_int64 (v); return TRUE;
+    case G_VARIANT_CLASS_UINT64: *out_value = g_variant_get_uint64 (v); return TRUE;
+    case G_VARIANT_CLASS_DOUBLE: *out_value = g_variant_get_double (v); return TRUE;
+    case G_VARIANT_CLASS_BOOLEAN: *out_value = g_variant_get_boolean (v); return TRUE;
+    default: return FALSE;
+    }
+}
+
+static void
+orrery_simulated_device_execute_async (OrreryDevice        *device,
+                                       OrreryTask          *task,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (device);
+  GVariant *data = orrery_task_get_task_data (task);
+  GMainContext *context;
+  SimRun *run;
+
+  run = g_new0 (SimRun, 1);
+  run->link.data = run;
+  run->device = self;
+  run->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (run->task, orrery_simulated_device_execute_async);
+  g_task_set_check_cancellable (run->task, FALSE);
+  g_task_set_task_data (run->task, run, (GDestroyNotify) sim_run_free);
+  run->timeout = orrery_task_get_timeout (task);
+
+  if (data != NULL && g_variant_n_children (data) > 0)
+    {
+      g_autoptr(GVariant) result = NULL;
+      double n;
+
+      if (get_number (data, "duration_ms", &n) && n > 0)
+        run->duration_ms = (guint) MIN (n, (double) G_MAXUINT);
+      if (get_number (data, "fail", &n) && n != 0)
+        run->fail = TRUE;
+      if (get_number (data, "fail_attempts", &n) &&
+          (double) MAX (orrery_task_get_attempt (task), 1) <= n)
+        run->fail = TRUE;
+      if (run->fail)
+        {
+          g_autoptr(GVariant) msg = _orrery_vardict_lookup (data, "error_message");
+
+          if (msg && g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING))
+            run->error_message = g_variant_dup_string (msg, NULL);
+        }
+      result = _orrery_vardict_lookup (data, "result");
+      if (result && g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT))
+        run->result = g_steal_pointer (&result);
+      else if (result)
+        {
+          GVariantBuilder builder;
+
+          g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+          g_variant_builder_add (&builder, "{sv}", "simulated", g_variant_new_boolean (TRUE));
+          g_variant_builder_add (&builder, "{sv}", "value", result);
+          run->result = g_variant_ref_sink (g_variant_builder_end (&builder));
+        }
+    }
+  if (run->result == NULL)
+    run->result = default_result ();
+
+  self->n_running++;
+  context = g_task_get_context (run->task);
+
+  if (run->duration_ms == 0)
+    {
+      if (self->idle_source != NULL && self->idle_context != context)
+        {
+          /* Another context: let GTask complete it on an idle of its own. */
+          complete (run, FALSE);
+          return;
+        }
+      g_queue_push_tail_link (&self->ready, &run->link);
+      if (self->idle_source == NULL)
+        {
+          self->idle_source = g_idle_source_new ();
+          self->idle_context = context;
+          g_source_set_priority (self->idle_source, G_PRIORITY_DEFAULT);
+          g_source_set_callback (self->idle_source, idle_cb, self, NULL);
+          g_source_set_static_name (self->idle_source, "[orrery] simulated device");
+          g_source_attach (self->idle_source, context);
+        }
+      return;
+    }
+
+  if (run->timeout > 0 && run->timeout * 1000.0 < run->duration_ms)
+    {
+      run->timed_out = TRUE;
+      run->timer = g_timeout_source_new ((guint) (run->timeout * 1000.0 + 0.5));
+    }
+  else
+    run->timer = g_timeout_source_new (run->duration_ms);
+  g_source_set_callback (run->timer, timer_cb, run, NULL);
+  g_source_set_static_name (run->timer, "[orrery] simulated device timer");
+  g_source_attach (run->timer, context);
+
+  if (cancellable != NULL)
+    {
+      run->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (run->cancel_source, G_SOURCE_FUNC (cancel_cb), run, NULL);
+      g_source_set_static_name (run->cancel_source, "[orrery] simulated device cancel");
+      g_source_attach (run->cancel_source, context);
+    }
+}
+
+static gboolean
+orrery_simulated_device_execute_finish (OrreryDevice  *device,
+                                        GAsyncResult  *result,
+                                        GVariant     **out_result,
+                                        GError       **error)
+{
+  SimRun *run;
+
+  g_return_val_if_fail (g_task_is_valid (result, device), FALSE);
+
+  run = g_task_get_task_data (G_TASK (result));
+  if (out_result)
+    *out_result = run && run->result ? g_variant_ref (run->result) : NULL;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const char *
+orrery_simulated_device_get_id (OrreryDevice *device)
+{
+  return ORRERY_SIMULATED_DEVICE (device)->id;
+}
+
+static const char *
+orrery_simulated_device_get_device_type (OrreryDevice *device)
+{
+  return ORRERY_SIMULATED_DEVICE (device)->device_type;
+}
+
+static const char * const *
+orrery_simulated_device_get_capabilities (OrreryDevice *device)
+{
+  return (const char * const *) ORRERY_SIMULATED_DEVICE (device)->capabilities;
+}
+
+static guint
+orrery_simulated_device_get_max_concurrency (OrreryDevice *device)
+{
+  return ORRERY_SIMULATED_DEVICE (device)->max_concurrency;
+}
+
+static OrreryDeviceStatus
+orrery_simulated_device_get_status (OrreryDevice *device)
+{
+  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (device);
+
+  return self->n_running >= self->max_concurrency ? ORRERY_DEVICE_STATUS_BUSY
+                                                  : ORRERY_DEVICE_STATUS_IDLE;
+}
+
+static void
+orrery_simulated_device_iface_init (OrreryDeviceInterface *iface)
+{
+  iface->get_id = orrery_simulated_device_get_id;
+  iface->get_device_type = orrery_simulated_device_get_device_type;
+  iface->get_capabilities = orrery_simulated_device_get_capabilities;
+  iface->get_max_concurrency = orrery_simulated_device_get_max_concurrency;
+  iface->get_status = orrery_simulated_device_get_status;
+  iface->execute_async = orrery_simulated_device_execute_async;
+  iface->execute_finish = orrery_simulated_device_execute_finish;
+}
+
+static void
+orrery_simulated_device_finalize (GObject *object)
+{
+  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
+
+  /* Every queued run holds the device through its GTask. */
+  g_assert (g_queue_is_empty (&self->ready));
+  destroy_source (&self->idle_source);
+  g_free (self->id);
+  g_free (self->device_type);
+  g_strfreev (self->capabilities);
+
+  G_OBJECT_CLASS (orrery_simulated_device_parent_class)->finalize (object);
+}
+
+static void
+orrery_simulated_device_get_property (GObject    *object,
+                                      guint       prop_id,
+                                      GValue     *value,
+                                      GParamSpec *pspec)
+{
+  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID: g_value_set_string (value, self->id); break;
+    case PROP_DEVICE_TYPE: g_value_set_string (value, self->device_type); break;
+    case PROP_CAPABILITIES: g_value_set_boxed (value, self->capabilities); break;
+    case PROP_MAX_CONCURRENCY: g_value_set_uint (value, self->max_concurrency); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_simulated_device_set_property (GObject      *object,
+                                      guint         prop_id,
+                                      const GValue *value,
+                                      GParamSpec   *pspec)
+{
+  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      self->id = g_value_dup_string (value);
+      break;
+    case PROP_DEVICE_TYPE:
+      {
+        const char *type = g_value_get_string (value);
+
+        self->device_type = g_strdup (type && *type ? type : "simulated");
+      }
+      break;
+    case PROP_CAPABILITIES:
+      orrery_simulated_device_set_capabilities (self, g_value_get_boxed (value));
+      break;
+    case PROP_MAX_CONCURRENCY:
+      self->max_concurrency = g_value_get_uint (value);
+      if (self->max_concurrency == 0)
+        self->max_concurrency = g_get_num_processors ();
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_simulated_device_constructed (GObject *object)
+{
+  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
+
+  G_OBJECT_CLASS (orrery_simulated_device_parent_class)->constructed (object);
+  if (self->id == NULL)
+    self->id = g_strdup ("simulated");
+  if (self->device_type == NULL)
+    self->device_type = g_strdup ("simulated");
+  if (self->capabilities == NULL)
+    self->capabilities = g_new0 (char *, 1);
+  if (self->max_concurrency == 0)
+    self->max_concurrency = g_get_num_processors ();
+}
+
+static void
+orrery_simulated_device_class_init (OrrerySimulatedDeviceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = orrery_simulated_device_finalize;
+  object_class->get_property = orrery_simulated_device_get_property;
+  object_class->set_property = orrery_simulated_device_set_property;
+  object_class->constructed = orrery_simulated_device_constructed;
+
+  /**
+   * OrrerySimulatedDevice:id:
+   *
+   * The device's unique id.
+   */
+  properties[PROP_ID] =
+    g_param_spec_string ("id", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrrerySimulatedDevice:device-type:
+   *
+   * The kind of system it pretends to be (by default `simulated`).
+   */
+  properties[PROP_DEVICE_TYPE] =
+    g_param_spec_string ("device-type", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrrerySimulatedDevice:capabilities:
+   *
+   * What the device can do.
+   */
+  properties[PROP_CAPABILITIES] =
+    g_param_spec_boxed ("capabilities", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrrerySimulatedDevice:max-concurrency:
+   *
+   * How many tasks it runs at once; 0 at construction means the number of
+   * processors.
+   */
+  properties[PROP_MAX_CONCURRENCY] =
+    g_param_spec_uint ("max-concurrency", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+orrery_simulated_device_init (OrrerySimulatedDevice *self)
+{
+  g_queue_init (&self->ready);
+}
+
+/**
+ * orrery_simulated_device_new:
+ * @id: the device's unique id
+ * @device_type: (nullable): the kind of system it pretends to be; %NULL for
+ *   `simulated`
+ * @max_concurrency: how many tasks it runs at once; 0 for the number of
+ *   processors
+ *
+ * Creates a device that runs nothing: the duration and the outcome of each
+ * task come from its task data:
+ *
+ * - `duration_ms` (a number, default 0): how long the task takes; a task of
+ *   zero duration completes on the next main loop iteration
+ * - `fail` (`b`): the task fails (%ORRERY_DEVICE_ERROR_FAILED)
+ * - `fail_attempts` (a number): the first N attempts fail (see
+ *   orrery_task_get_attempt(), counting from 1)
+ * - `error_message` (`s`): the message of the failure
+ * - `result` (`v`): the task's result when it is a dictionary, else stored
+ *   under `value`; by default `{"simulated": true}`
+ *
+ * The task's timeout applies (%ORRERY_DEVICE_ERROR_TIMEOUT) and so does the
+ * cancellable (%G_IO_ERROR_CANCELLED).
+ *
+ * Returns: (transfer full): a new simulated device
+ */
+OrrerySimulatedDevice *
+orrery_simulated_device_new (const char *id,
+                             const char *device_type,
+                             guint       max_concurrency)
+{
+  g_return_val_if_fail (id != NULL && *id != '\0', NULL);
+
+  return g_object_new (ORRERY_TYPE_SIMULATED_DEVICE,
+                       "id", id,
+                       "device-type", device_type,
+                       "max-concurrency", max_concurrency,
+                       NULL);
+}
+
+/**
+ * orrery_simulated_device_set_capabilities:
+ * @self: a simulated device
+ * @capabilities: (nullable) (array zero-terminated=1): what the device can
+ *   do
+ *
+ * Sets the device's capabilities.
+ */
+void
+orrery_simulated_device_set_capabilities (OrrerySimulatedDevice *self,
+                                          const char * const    *capabilities)
+{
+  g_return_if_fail (ORRERY_IS_SIMULATED_DEVICE (self));
+
+  g_strfreev (self->capabilities);
+  self->capabilities = capabilities ? g_strdupv ((char **) capabilities) : g_new0 (char *, 1);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPABILITIES]);
+}
+
+/**
+ * orrery_simulated_device_get_n_running:
+ * @self: a simulated device
+ *
+ * Returns: how many tasks the device is running now
+ */
+guint
+orrery_simulated_device_get_n_running (OrrerySimulatedDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_SIMULATED_DEVICE (self), 0);
+  return self->n_running;
+}
+
+/**
+ * orrery_simulated_device_get_n_executed:
+ * @self: a simulated device
+ *
+ * Returns: how many executions the device has finished
+ */
+guint64
+orrery_simulated_device_get_n_executed (OrrerySimulatedDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_SIMULATED_DEVICE (self), 0);
+  return self->n_executed;
+}
