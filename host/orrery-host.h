@@ -25,5 +25,6 @@ typedef struct
 } OrreryHostCommand;
 
 int orrery_host_cmd_version (int argc, char **argv);
+int orrery_host_cmd_plugins (int argc, char **argv);
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 
 static const OrreryHostCommand commands[] = {
   { "version", "Print the version", orrery_host_cmd_version },
+  { "plugins", "List the plugins found, their state and failures", orrery_host_cmd_plugins },
 };
 
 int

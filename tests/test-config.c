@@ -1,0 +1,249 @@
+/* test-config.c: OrreryConfig: search order, layers, overrides, typed
+ * getters and their errors.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <glib/gstdio.h>
+#include <orrery.h>
+
+static char *
+write_file (const char *dir,
+            const char *name,
+            const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+test_search_order (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(OrreryConfig) config2 = orrery_config_new ();
+  g_autoptr(OrreryConfig) config3 = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) files = orrery_config_get_search_files ();
+  g_autofree char *user_dir = g_build_filename (g_get_user_config_dir (), "orrery", NULL);
+  g_autofree char *user_file = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("orrery-config-XXXXXX", NULL);
+  g_autofree char *explicit = write_file (tmp, "explicit.conf", "[Host]\nWho=explicit\n");
+  g_autofree char *who = NULL;
+
+  /* user, system, default: three candidates, the user's first. */
+  g_assert_cmpuint (g_strv_length (files), ==, 3);
+  g_assert_true (g_str_has_prefix (files[0], g_get_user_config_dir ()));
+  g_assert_true (g_str_has_suffix (files[2], "orrery.conf"));
+
+  /* No user file: the default shipped with Orrery (the build tree's copy). */
+  g_assert_true (orrery_config_load (config, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (orrery_config_get_file (config), ==, files[2]);
+  g_assert_true (orrery_config_has_group (config, "Plugin metrics"));
+  g_assert_true (orrery_config_get_boolean (config, "Plugin failure-monitor", "Enabled", FALSE,
+                                            &error));
+  g_assert_no_error (error);
+
+  /* A user file wins over the default. */
+  g_assert_cmpint (g_mkdir_with_parents (user_dir, 0700), ==, 0);
+  user_file = write_file (user_dir, "orrery.conf", "[Host]\nWho=user\n");
+  g_assert_cmpstr (files[0], ==, user_file);
+  g_assert_true (orrery_config_load (config2, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (orrery_config_get_file (config2), ==, user_file);
+  who = orrery_config_get_string (config2, "Host", "Who", NULL);
+  g_assert_cmpstr (who, ==, "user");
+  g_clear_pointer (&who, g_free);
+
+  /* --config wins over both. */
+  g_assert_true (orrery_config_load (config3, explicit, &error));
+  g_assert_no_error (error);
+  who = orrery_config_get_string (config3, "Host", "Who", NULL);
+  g_assert_cmpstr (who, ==, "explicit");
+
+  g_unlink (user_file);
+  g_unlink (explicit);
+  g_rmdir (tmp);
+}
+
+static void
+test_load_errors (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("orrery-config-XXXXXX", NULL);
+  g_autofree char *missing = g_build_filename (tmp, "missing.conf", NULL);
+  g_autofree char *broken = write_file (tmp, "broken.conf", "[Host\nnot a keyfile\n");
+
+  g_assert_false (orrery_config_load (config, missing, &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+
+  g_assert_false (orrery_config_load (config, broken, &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, broken));
+  g_assert_null (orrery_config_get_file (config));
+
+  g_unlink (broken);
+  g_rmdir (tmp);
+}
+
+static void
+test_typed_getters (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *s = NULL;
+  g_auto(GStrv) list = NULL;
+
+  g_assert_true (orrery_config_load_data (config,
+                                          "[Plugin m]\n"
+                                          "I=-42\nU=0x10\nD=2.5\nB=yes\nS= text \n"
+                                          "L=a;b;c\n"
+                                          "BadI=12x\nBadU=-1\nBadD=two\nBadB=maybe\n",
+                                          "test.conf", &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (orrery_config_get_int (config, "Plugin m", "I", 0, &error), ==, -42);
+  g_assert_cmpuint (orrery_config_get_uint (config, "Plugin m", "U", 0, &error), ==, 16);
+  g_assert_cmpfloat (orrery_config_get_double (config, "Plugin m", "D", 0, &error), ==, 2.5);
+  g_assert_true (orrery_config_get_boolean (config, "Plugin m", "B", FALSE, &error));
+  g_assert_no_error (error);
+  s = orrery_config_get_string (config, "Plugin m", "S", NULL);
+  g_assert_cmpstr (s, ==, "text ");
+  list = orrery_config_get_string_list (config, "Plugin m", "L");
+  g_assert_cmpuint (g_strv_length (list), ==, 3);
+  g_assert_cmpstr (list[2], ==, "c");
+
+  /* Defaults when unset, without error. */
+  g_assert_cmpint (orrery_config_get_int (config, "Plugin m", "Nope", 7, &error), ==, 7);
+  g_assert_true (orrery_config_get_boolean (config, "Nope", "Nope", TRUE, &error));
+  g_assert_null (orrery_config_get_string_list (config, "Plugin m", "Nope"));
+  g_assert_no_error (error);
+
+  /* Bad values: the default comes back and the error names file, group, key. */
+  g_assert_cmpint (orrery_config_get_int (config, "Plugin m", "BadI", 5, &error), ==, 5);
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE);
+  g_assert_nonnull (strstr (error->message, "test.conf"));
+  g_assert_nonnull (strstr (error->message, "[Plugin m]"));
+  g_assert_nonnull (strstr (error->message, "BadI"));
+  g_clear_error (&error);
+  g_assert_cmpuint (orrery_config_get_uint (config, "Plugin m", "BadU", 3, &error), ==, 3);
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE);
+  g_clear_error (&error);
+  g_assert_cmpfloat (orrery_config_get_double (config, "Plugin m", "BadD", 1.5, &error), ==, 1.5);
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE);
+  g_clear_error (&error);
+  g_assert_false (orrery_config_get_boolean (config, "Plugin m", "BadB", FALSE, &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE);
+  g_assert_nonnull (strstr (error->message, "BadB"));
+}
+
+static void
+test_layers_and_overrides (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("orrery-config-XXXXXX", NULL);
+  g_autofree char *defaults = write_file (tmp, "p.conf",
+                                          "[Plugin p]\nA=from-defaults\nB=from-defaults\n"
+                                          "C=from-defaults\n[Plugin q]\nX=ignored\n");
+  g_autofree char *origin = NULL;
+  g_autofree char *a = NULL, *b = NULL, *c = NULL;
+  g_auto(GStrv) keys = NULL;
+  g_auto(GStrv) names = NULL;
+
+  g_assert_true (orrery_config_load_data (config, "[Plugin p]\nA=from-host\nB=from-host\n"
+                                          "[Plugin r]\nEnabled=false\n[Device d1]\nKind=local\n",
+                                          "host.conf", &error));
+  g_assert_true (orrery_config_add_defaults_file (config, "Plugin p", defaults, &error));
+  g_assert_no_error (error);
+  g_assert_true (orrery_config_parse_override (config, "p.A=from-command-line", &error));
+  g_assert_no_error (error);
+
+  a = orrery_config_get_string (config, "Plugin p", "A", NULL);
+  b = orrery_config_get_string (config, "Plugin p", "B", NULL);
+  c = orrery_config_get_string (config, "Plugin p", "C", NULL);
+  g_assert_cmpstr (a, ==, "from-command-line");
+  g_assert_cmpstr (b, ==, "from-host");
+  g_assert_cmpstr (c, ==, "from-defaults");
+  origin = orrery_config_get_origin (config, "Plugin p", "C");
+  g_assert_cmpstr (origin, ==, defaults);
+  g_clear_pointer (&origin, g_free);
+  origin = orrery_config_get_origin (config, "Plugin p", "A");
+  g_assert_cmpstr (origin, ==, "command line");
+  /* The defaults file provides only its own group. */
+  g_assert_false (orrery_config_has_group (config, "Plugin q"));
+
+  keys = orrery_config_get_keys (config, "Plugin p");
+  g_assert_cmpuint (g_strv_length (keys), ==, 3);
+
+  /* --enable/--disable */
+  g_assert_false (orrery_config_get_boolean (config, "Plugin r", "Enabled", TRUE, NULL));
+  orrery_config_set_plugin_enabled (config, "r", TRUE);
+  g_assert_true (orrery_config_get_boolean (config, "Plugin r", "Enabled", FALSE, NULL));
+  orrery_config_set_plugin_enabled (config, "new", FALSE);
+  names = orrery_config_get_plugin_names (config);
+  g_assert_true (g_strv_contains ((const char * const *) names, "p"));
+  g_assert_true (g_strv_contains ((const char * const *) names, "r"));
+  g_assert_true (g_strv_contains ((const char * const *) names, "new"));
+  g_assert_false (g_strv_contains ((const char * const *) names, "d1"));
+
+  /* Generic groups for other parts of Orrery. */
+  g_clear_pointer (&a, g_free);
+  a = orrery_config_get_string (config, "Device d1", "Kind", NULL);
+  g_assert_cmpstr (a, ==, "local");
+
+  g_unlink (defaults);
+  g_rmdir (tmp);
+}
+
+static void
+test_parse_override (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *v = NULL;
+  const char *bad[] = { "noequals", "nodot=1", ".K=1", "p.=1", "[G.K=1", "[].K=1", "p.a b=1" };
+
+  g_assert_true (orrery_config_parse_override (config, "metrics.Interval=5", &error));
+  g_assert_true (orrery_config_parse_override (config, "Host.PluginPath=/a;/b", &error));
+  g_assert_true (orrery_config_parse_override (config, "[Device d.1].Kind=local", &error));
+  g_assert_true (orrery_config_parse_override (config, "my.plugin.Key=x=y", &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (orrery_config_get_int (config, "Plugin metrics", "Interval", 0, &error), ==, 5);
+  v = orrery_config_get_string (config, "Host", "PluginPath", NULL);
+  g_assert_cmpstr (v, ==, "/a;/b");
+  g_clear_pointer (&v, g_free);
+  v = orrery_config_get_string (config, "Device d.1", "Kind", NULL);
+  g_assert_cmpstr (v, ==, "local");
+  g_clear_pointer (&v, g_free);
+  v = orrery_config_get_string (config, "Plugin my.plugin", "Key", NULL);
+  g_assert_cmpstr (v, ==, "x=y");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (orrery_config_parse_override (config, bad[i], &error));
+      g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE);
+      g_clear_error (&error);
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/config/search-order", test_search_order);
+  g_test_add_func ("/config/load-errors", test_load_errors);
+  g_test_add_func ("/config/typed-getters", test_typed_getters);
+  g_test_add_func ("/config/layers-and-overrides", test_layers_and_overrides);
+  g_test_add_func ("/config/parse-override", test_parse_override);
+  return g_test_run ();
+}
