@@ -238,12 +238,23 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_autofree char *config_home = g_dir_make_tmp ("orrery-test-config-XXXXXX", NULL);
+  g_autofree char *orrery_dir = NULL;
+  int ret;
+
+  /* A private user configuration directory (G_TEST_OPTION_ISOLATE_DIRS
+   * leaks in GLib 2.74). */
+  g_setenv ("XDG_CONFIG_HOME", config_home, TRUE);
+  g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/config/search-order", test_search_order);
   g_test_add_func ("/config/load-errors", test_load_errors);
   g_test_add_func ("/config/typed-getters", test_typed_getters);
   g_test_add_func ("/config/layers-and-overrides", test_layers_and_overrides);
   g_test_add_func ("/config/parse-override", test_parse_override);
-  return g_test_run ();
+  ret = g_test_run ();
+  orrery_dir = g_build_filename (config_home, "orrery", NULL);
+  g_rmdir (orrery_dir);
+  g_rmdir (config_home);
+  return ret;
 }

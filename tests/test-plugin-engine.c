@@ -561,11 +561,12 @@ test_out_of_tree (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) env = g_get_environ ();
   g_auto(GStrv) lines = NULL;
+  g_autofree char *cc = g_find_program_in_path ("cc");
+  g_autofree char *pkg_config = g_find_program_in_path ("pkg-config");
   char *argv[] = { "/bin/sh", "-c", NULL, NULL };
   int status;
 
-  if (!g_file_test (pc_path, G_FILE_TEST_IS_DIR) ||
-      g_find_program_in_path ("cc") == NULL || g_find_program_in_path ("pkg-config") == NULL)
+  if (!g_file_test (pc_path, G_FILE_TEST_IS_DIR) || cc == NULL || pkg_config == NULL)
     {
       g_test_skip ("no cc, pkg-config or uninstalled .pc");
       return;
@@ -650,7 +651,13 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_autofree char *config_home = g_dir_make_tmp ("orrery-test-config-XXXXXX", NULL);
+  int ret;
+
+  /* An empty user configuration directory, so that the search finds the
+   * shipped default (G_TEST_OPTION_ISOLATE_DIRS leaks in GLib 2.74). */
+  g_setenv ("XDG_CONFIG_HOME", config_home, TRUE);
+  g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) \
   g_test_add ("/plugin-engine/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
@@ -668,5 +675,7 @@ main (int    argc,
   ADD ("out-of-tree", test_out_of_tree);
   ADD ("plugins-command", test_plugins_command);
 #undef ADD
-  return g_test_run ();
+  ret = g_test_run ();
+  fixture_rmrf (config_home);
+  return ret;
 }

@@ -167,7 +167,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/plugin-hotplug/add-remove-while-running", test_hotplug);
   return g_test_run ();
 }
