@@ -25,6 +25,75 @@ print_plugin (OrreryPluginInfo *info)
     g_print ("    error: %s\n", error->message);
 }
 
+/* The options every command that loads plugins shares (`plugins`, and
+ * `run` once it is wired). */
+void
+orrery_host_plugin_options_add (GOptionContext          *context,
+                                OrreryHostPluginOptions *options)
+{
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options->config_file,
+      "Read the configuration from FILE", "FILE" },
+    { "plugin-path", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &options->plugin_path,
+      "Search DIR for plugins first (repeatable)", "DIR" },
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &options->sets,
+      "Override a setting (repeatable)", "PLUGIN.KEY=VALUE" },
+    { "enable", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &options->enables,
+      "Enable a plugin (repeatable)", "PLUGIN" },
+    { "disable", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &options->disables,
+      "Disable a plugin (repeatable)", "PLUGIN" },
+    { "no-default-path", 0, 0, G_OPTION_ARG_NONE, &options->no_default_path,
+      "Do not search the default plugin directory", NULL },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+}
+
+void
+orrery_host_plugin_options_clear (OrreryHostPluginOptions *options)
+{
+  g_clear_pointer (&options->config_file, g_free);
+  g_clear_pointer (&options->plugin_path, g_strfreev);
+  g_clear_pointer (&options->sets, g_strfreev);
+  g_clear_pointer (&options->enables, g_strfreev);
+  g_clear_pointer (&options->disables, g_strfreev);
+}
+
+/* The configuration: the file (--config, or the search), then --set,
+ * --enable and --disable. An error is a usage error (exit status 2). */
+OrreryConfig *
+orrery_host_plugin_options_load_config (OrreryHostPluginOptions  *options,
+                                        GError                  **error)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+
+  if (!orrery_config_load (config, options->config_file, error))
+    return NULL;
+  for (guint i = 0; options->sets != NULL && options->sets[i] != NULL; i++)
+    if (!orrery_config_parse_override (config, options->sets[i], error))
+      return NULL;
+  for (guint i = 0; options->enables != NULL && options->enables[i] != NULL; i++)
+    orrery_config_set_plugin_enabled (config, options->enables[i], TRUE);
+  for (guint i = 0; options->disables != NULL && options->disables[i] != NULL; i++)
+    orrery_config_set_plugin_enabled (config, options->disables[i], FALSE);
+  return g_steal_pointer (&config);
+}
+
+/* An engine on @bus with the search path of the options; nothing loaded. */
+OrreryPluginEngine *
+orrery_host_plugin_options_new_engine (OrreryHostPluginOptions *options,
+                                       OrreryEventBus          *bus,
+                                       OrreryConfig            *config)
+{
+  OrreryPluginEngine *engine = orrery_plugin_engine_new (bus, config);
+
+  orrery_plugin_engine_set_use_default_path (engine, !options->no_default_path);
+  for (guint i = 0; options->plugin_path != NULL && options->plugin_path[i] != NULL; i++)
+    orrery_plugin_engine_add_search_path (engine, options->plugin_path[i]);
+  return engine;
+}
+
 int
 orrery_host_cmd_plugins (int    argc,
                          char **argv)
@@ -35,62 +104,32 @@ orrery_host_cmd_plugins (int    argc,
   g_autoptr(OrreryEventBus) bus = NULL;
   g_autoptr(OrreryPluginEngine) engine = NULL;
   g_autoptr(GPtrArray) plugins = NULL;
-  g_autofree char *config_file = NULL;
-  g_auto(GStrv) plugin_path = NULL;
-  g_auto(GStrv) sets = NULL;
-  g_auto(GStrv) enables = NULL;
-  g_auto(GStrv) disables = NULL;
   g_auto(GStrv) search_path = NULL;
-  gboolean no_default = FALSE;
-  const GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
-      "Read the configuration from FILE", "FILE" },
-    { "plugin-path", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_path,
-      "Search DIR for plugins first (repeatable)", "DIR" },
-    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-      "Override a setting (repeatable)", "PLUGIN.KEY=VALUE" },
-    { "enable", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &enables,
-      "Enable a plugin (repeatable)", "PLUGIN" },
-    { "disable", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &disables,
-      "Disable a plugin (repeatable)", "PLUGIN" },
-    { "no-default-path", 0, 0, G_OPTION_ARG_NONE, &no_default,
-      "Do not search the default plugin directory", NULL },
-    { NULL }
-  };
+  OrreryHostPluginOptions options = { NULL };
   guint n_failed = 0;
 
   context = g_option_context_new ("- list the plugins found, their state and failures");
-  g_option_context_add_main_entries (context, entries, NULL);
+  orrery_host_plugin_options_add (context, &options);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("orrery plugins: %s\n", error->message);
+      orrery_host_plugin_options_clear (&options);
       return ORRERY_EXIT_USAGE;
     }
 
-  config = orrery_config_new ();
-  if (!orrery_config_load (config, config_file, &error))
+  config = orrery_host_plugin_options_load_config (&options, &error);
+  if (config == NULL)
     {
       g_printerr ("orrery plugins: %s\n", error->message);
+      orrery_host_plugin_options_clear (&options);
       return ORRERY_EXIT_USAGE;
     }
-  for (guint i = 0; sets != NULL && sets[i] != NULL; i++)
-    if (!orrery_config_parse_override (config, sets[i], &error))
-      {
-        g_printerr ("orrery plugins: --set %s\n", error->message);
-        return ORRERY_EXIT_USAGE;
-      }
-  for (guint i = 0; enables != NULL && enables[i] != NULL; i++)
-    orrery_config_set_plugin_enabled (config, enables[i], TRUE);
-  for (guint i = 0; disables != NULL && disables[i] != NULL; i++)
-    orrery_config_set_plugin_enabled (config, disables[i], FALSE);
 
   /* The plugins are really loaded and initialised (on a bus of their own,
    * with no events), so that init and configuration failures show. */
   bus = orrery_event_bus_new ();
-  engine = orrery_plugin_engine_new (bus, config);
-  orrery_plugin_engine_set_use_default_path (engine, !no_default);
-  for (guint i = 0; plugin_path != NULL && plugin_path[i] != NULL; i++)
-    orrery_plugin_engine_add_search_path (engine, plugin_path[i]);
+  engine = orrery_host_plugin_options_new_engine (&options, bus, config);
+  orrery_host_plugin_options_clear (&options);
   orrery_plugin_engine_load_all (engine);
 
   g_print ("Configuration: %s\n", orrery_config_get_file (config) != NULL

@@ -27,4 +27,25 @@ typedef struct
 int orrery_host_cmd_version (int argc, char **argv);
 int orrery_host_cmd_plugins (int argc, char **argv);
 
+/* Options shared by the commands that load plugins (orrery-cmd-plugins.c):
+ * --config, --plugin-path, --set, --enable, --disable, --no-default-path. */
+typedef struct
+{
+  char     *config_file;
+  char    **plugin_path;
+  char    **sets;
+  char    **enables;
+  char    **disables;
+  gboolean  no_default_path;
+} OrreryHostPluginOptions;
+
+void                orrery_host_plugin_options_add         (GOptionContext          *context,
+                                                            OrreryHostPluginOptions *options);
+void                orrery_host_plugin_options_clear       (OrreryHostPluginOptions *options);
+OrreryConfig       *orrery_host_plugin_options_load_config (OrreryHostPluginOptions *options,
+                                                            GError                 **error);
+OrreryPluginEngine *orrery_host_plugin_options_new_engine  (OrreryHostPluginOptions *options,
+                                                            OrreryEventBus          *bus,
+                                                            OrreryConfig            *config);
+
 G_END_DECLS
