@@ -152,7 +152,7 @@ ORRERY_EXPORT
 GPtrArray                *orrery_constellation_get_topological_order (OrreryConstellation *self,
                                                                       GError            **error);
 ORRERY_EXPORT
-GPtrArray                *orrery_constellation_get_layers          (OrreryConstellation  *self,
+GVariant                 *orrery_constellation_get_layers          (OrreryConstellation  *self,
                                                                     GError              **error);
 ORRERY_EXPORT
 GVariant                 *orrery_constellation_get_statistics      (OrreryConstellation  *self);

@@ -1,0 +1,191 @@
+/* orrery-constellation-private.h: the insides of tasks, dependencies and
+ * constellations, shared by the constellation's sources. Not installed.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "orrery-private.h"
+#include "orrery-task.h"
+#include "orrery-dependency.h"
+#include "orrery-edit-batch.h"
+#include "orrery-constellation.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  EDGE_PENDING,      /* the prerequisite has not finished */
+  EDGE_SATISFIED,    /* finished and the edge lets the dependent run */
+  EDGE_IMPOSSIBLE,   /* finished and the dependent can never run */
+} EdgeState;
+
+struct _OrreryCondition
+{
+  gint                     ref_count;
+  OrreryConditionOperator  op;
+  char                    *field;
+  GVariant                *value;
+};
+
+struct _OrreryDependency
+{
+  gint             ref_count;
+  guint8           type;
+  guint8           state;       /* EdgeState */
+  OrreryTask      *from;        /* strong; the constellation breaks the cycle */
+  OrreryTask      *to;
+  OrreryCondition *condition;
+  char            *line_id;     /* nullable: "from->to" is implied */
+  char            *condition_description;
+  JsonObject      *extra;       /* unknown fields kept for round trips */
+};
+
+/* Per-task state is kept small: strings shared where they repeat (device
+ * type and id are interned), adjacency as tiny arrays, no notify on the hot
+ * path. */
+struct _OrreryTask
+{
+  GObject              parent_instance;
+
+  char                *id;
+  char                *name;
+  char                *description;
+  char               **tips;
+  const char          *target_device_id;   /* interned */
+  const char          *device_type;        /* interned */
+  GVariant            *task_data;
+  GVariant            *result;
+  GError              *error;
+  JsonObject          *extra;
+  gdouble              timeout;
+  gint64               created_at;
+  gint64               started_at;
+  gint64               ended_at;
+  guint                retry_count;
+  guint                attempt;
+  guint8               priority;
+  guint8               status;
+
+  /* Graph state, managed by the owning constellation. */
+  OrreryConstellation *owner;              /* weak */
+  guint                index;
+  guint                n_pending_in;       /* incoming edges still pending */
+  guint                n_impossible_in;    /* incoming edges that cannot be met */
+  guint                n_in, cap_in;
+  guint                n_out, cap_out;
+  OrreryDependency   **in;
+  OrreryDependency   **out;
+  GSequenceIter       *ready_iter;
+};
+
+struct _OrreryConstellation
+{
+  GObject                   parent_instance;
+  char                     *id;
+  char                     *name;
+  OrreryConstellationState  state;
+  guint64                   version;
+  GPtrArray                *tasks;        /* OrreryTask, owned, insertion order */
+  GHashTable               *by_id;        /* id -> OrreryTask */
+  guint                     n_deps;
+  GSequence                *ready;        /* OrreryTask by (priority, id) */
+  gboolean                  ready_live;
+  guint                     status_counts[ORRERY_TASK_STATUS_SKIPPED + 1];
+  gint64                    created_at;
+  JsonObject               *extra;        /* unknown top-level fields */
+};
+
+#define TASK_NOT_STARTED(t) ((t)->status == ORRERY_TASK_STATUS_PENDING || \
+                             (t)->status == ORRERY_TASK_STATUS_WAITING_DEPENDENCY)
+#define TASK_TERMINAL(t)    ((t)->status >= ORRERY_TASK_STATUS_COMPLETED)
+
+ORRERY_HIDDEN OrreryDependency *_orrery_dependency_new   (OrreryTask           *from,
+                                                          OrreryTask           *to,
+                                                          OrreryDependencyType  type,
+                                                          OrreryCondition      *condition);
+/* Whether the edge lets its dependent run, now that the prerequisite is terminal. */
+ORRERY_HIDDEN gboolean          _orrery_dependency_evaluate (OrreryDependency  *dep);
+ORRERY_HIDDEN const char       *_orrery_dependency_peek_line_id (OrreryDependency *dep);
+
+ORRERY_HIDDEN gint              _orrery_task_ready_compare (gconstpointer a,
+                                                            gconstpointer b,
+                                                            gpointer      user_data);
+ORRERY_HIDDEN OrreryTask       *_orrery_task_new_fast     (const char *id);
+ORRERY_HIDDEN void              _orrery_task_take_extra   (OrreryTask *task,
+                                                           JsonObject *extra);
+ORRERY_HIDDEN void              _orrery_task_set_error_message (OrreryTask *task,
+                                                                const char *message);
+
+/* Hooks from OrreryTask setters into the owning constellation. */
+ORRERY_HIDDEN void              _orrery_constellation_priority_changing (OrreryConstellation *self,
+                                                                         OrreryTask          *task,
+                                                                         OrreryTaskPriority   priority);
+
+/* Constellation internals shared by its source files */
+ORRERY_HIDDEN void              _orrery_constellation_ensure_ready (OrreryConstellation *self,
+                                                                    GPtrArray           *skipped);
+ORRERY_HIDDEN OrreryDependency *_orrery_constellation_find_edge (OrreryTask *from,
+                                                                 OrreryTask *to);
+ORRERY_HIDDEN OrreryDependency *_orrery_constellation_link (OrreryConstellation  *self,
+                                                            OrreryTask           *from,
+                                                            OrreryTask           *to,
+                                                            OrreryDependencyType  type,
+                                                            OrreryCondition      *condition,
+                                                            GPtrArray            *newly_ready,
+                                                            GPtrArray            *skipped);
+ORRERY_HIDDEN void              _orrery_constellation_unlink (OrreryConstellation *self,
+                                                              OrreryDependency    *dep);
+ORRERY_HIDDEN guint             _orrery_constellation_topo (OrreryConstellation *self,
+                                                            guint               *order,
+                                                            guint               *depth);
+ORRERY_HIDDEN char             *_orrery_constellation_describe_cycle (OrreryConstellation *self,
+                                                                      const guint         *members);
+ORRERY_HIDDEN void              _orrery_constellation_add_task_internal (OrreryConstellation *self,
+                                                                         OrreryTask          *task);
+ORRERY_HIDDEN void              _orrery_constellation_remove_task_internal (OrreryConstellation *self,
+                                                                            OrreryTask          *task);
+ORRERY_HIDDEN void              _orrery_constellation_set_status (OrreryConstellation *self,
+                                                                  OrreryTask          *task,
+                                                                  OrreryTaskStatus     status);
+ORRERY_HIDDEN void              _orrery_constellation_settle (OrreryConstellation *self,
+                                                              OrreryTask          *task,
+                                                              GPtrArray           *newly_ready,
+                                                              GPtrArray           *skipped);
+ORRERY_HIDDEN void              _orrery_constellation_emit_modified (OrreryConstellation *self,
+                                                                     GVariant            *modifications,
+                                                                     const char * const  *on_task_ids);
+
+/* Edit batch internals */
+typedef enum {
+  EDIT_ADD_TASK,
+  EDIT_REMOVE_TASK,
+  EDIT_UPDATE_TASK,
+  EDIT_ADD_DEPENDENCY,
+  EDIT_REMOVE_DEPENDENCY,
+} EditKind;
+
+typedef struct
+{
+  EditKind              kind;
+  OrreryTask           *task;        /* add_task */
+  char                 *task_id;     /* remove/update */
+  char                 *from_id;
+  char                 *to_id;
+  OrreryDependencyType  dep_type;
+  OrreryCondition      *condition;
+  GVariant             *changes;     /* update: a{sv} */
+} OrreryEdit;
+
+ORRERY_HIDDEN GArray           *_orrery_edit_batch_peek_edits (OrreryEditBatch *batch);
+ORRERY_HIDDEN const char       *_orrery_edit_kind_name (EditKind kind);
+
+/* JSON helpers shared by the loader and the writer. */
+ORRERY_HIDDEN JsonNode         *_orrery_condition_to_json (OrreryCondition *cond);
+ORRERY_HIDDEN OrreryCondition  *_orrery_condition_from_json (JsonNode   *node,
+                                                             const char *where,
+                                                             GError    **error);
+ORRERY_HIDDEN const char       *_orrery_task_status_ufo_name (OrreryTaskStatus status);
+ORRERY_HIDDEN gboolean          _orrery_enum_name_equal (const char *text,
+                                                         const char *nick);
+
+G_END_DECLS

@@ -1,0 +1,1502 @@
+/* orrery-constellation.c: a DAG of tasks with typed dependencies.
+ *
+ * Cost grows with the work, not with the graph: each task keeps its own
+ * incoming and outgoing edges and a count of incoming edges still pending;
+ * finishing a task looks only at its outgoing edges. The ready tasks live
+ * in a GSequence ordered by (priority, id), built once by a scan the first
+ * time it is needed and updated incrementally after that.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Constellation"
+
+#include "orrery-constellation-private.h"
+
+G_DEFINE_QUARK (orrery-constellation-error-quark, orrery_constellation_error)
+
+G_DEFINE_FINAL_TYPE (OrreryConstellation, orrery_constellation, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ID,
+  PROP_NAME,
+  PROP_STATE,
+  PROP_VERSION,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_MODIFIED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+#define SET_ERROR(err, code, ...) \
+  g_set_error (err, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_##code, __VA_ARGS__)
+
+/* Small arrays of edges */
+
+static void
+edges_append (OrreryDependency ***arr,
+              guint              *n,
+              guint              *cap,
+              OrreryDependency   *dep)
+{
+  if (*n == *cap)
+    {
+      *cap = *cap ? *cap * 2 : 1;
+      *arr = g_renew (OrreryDependency *, *arr, *cap);
+    }
+  (*arr)[(*n)++] = dep;
+}
+
+static void
+edges_remove (OrreryDependency **arr,
+              guint             *n,
+              OrreryDependency  *dep)
+{
+  for (guint i = 0; i < *n; i++)
+    if (arr[i] == dep)
+      {
+        memmove (arr + i, arr + i + 1, (*n - i - 1) * sizeof (*arr));
+        (*n)--;
+        return;
+      }
+  g_assert_not_reached ();
+}
+
+/* Status and ready set */
+
+static inline void
+set_status (OrreryConstellation *self,
+            OrreryTask          *task,
+            OrreryTaskStatus     status)
+{
+  self->status_counts[task->status]--;
+  self->status_counts[status]++;
+  task->status = status;
+}
+
+static inline gboolean
+task_is_ready (OrreryTask *t)
+{
+  return TASK_NOT_STARTED (t) && t->n_pending_in == 0 && t->n_impossible_in == 0;
+}
+
+static inline void
+ready_insert (OrreryConstellation *self,
+              OrreryTask          *t)
+{
+  if (self->ready_live && t->ready_iter == NULL)
+    t->ready_iter = g_sequence_insert_sorted (self->ready, t, _orrery_task_ready_compare, NULL);
+}
+
+static inline void
+ready_remove (OrreryTask *t)
+{
+  if (t->ready_iter)
+    {
+      g_sequence_remove (t->ready_iter);
+      t->ready_iter = NULL;
+    }
+}
+
+static int
+task_ptr_compare (gconstpointer a,
+                  gconstpointer b)
+{
+  return _orrery_task_ready_compare (*(OrreryTask **) a, *(OrreryTask **) b, NULL);
+}
+
+/* Resolves the outgoing edges of tasks that just became terminal: newly
+ * ready dependents go to @newly_ready, dependents that can never run
+ * become skipped (transitively) and go to @skipped. */
+static void
+resolve_outgoing (OrreryConstellation *self,
+                  OrreryTask          *task,
+                  GPtrArray           *newly_ready,
+                  GPtrArray           *skipped)
+{
+  g_autoptr(GPtrArray) stack = NULL;
+  gint64 now = 0;
+
+  for (;;)
+    {
+      for (guint i = 0; i < task->n_out; i++)
+        {
+          OrreryDependency *e = task->out[i];
+          OrreryTask *d = e->to;
+          gboolean ok;
+
+          if (e->state != EDGE_PENDING)
+            continue;
+          ok = _orrery_dependency_evaluate (e);
+          e->state = ok ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
+          d->n_pending_in--;
+          if (!ok)
+            d->n_impossible_in++;
+          if (!TASK_NOT_STARTED (d))
+            continue;
+          if (!ok)
+            {
+              ready_remove (d);
+              set_status (self, d, ORRERY_TASK_STATUS_SKIPPED);
+              if (now == 0)
+                now = g_get_real_time ();
+              d->ended_at = now;
+              if (skipped)
+                g_ptr_array_add (skipped, d);
+              if (stack == NULL)
+                stack = g_ptr_array_new ();
+              g_ptr_array_add (stack, d);
+            }
+          else if (d->n_pending_in == 0 && d->n_impossible_in == 0)
+            {
+              ready_insert (self, d);
+              if (newly_ready)
+                g_ptr_array_add (newly_ready, d);
+            }
+        }
+      if (stack == NULL || stack->len == 0)
+        break;
+      task = g_ptr_array_steal_index_fast (stack, stack->len - 1);
+    }
+}
+
+/* Skips a not-started task that can never run, and what follows from it. */
+static void
+skip_task (OrreryConstellation *self,
+           OrreryTask          *t,
+           GPtrArray           *newly_ready,
+           GPtrArray           *skipped)
+{
+  ready_remove (t);
+  set_status (self, t, ORRERY_TASK_STATUS_SKIPPED);
+  t->ended_at = g_get_real_time ();
+  if (skipped)
+    g_ptr_array_add (skipped, t);
+  resolve_outgoing (self, t, newly_ready, skipped);
+}
+
+void
+_orrery_constellation_ensure_ready (OrreryConstellation *self,
+                                    GPtrArray           *skipped)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+
+  if (self->ready_live)
+    return;
+  self->ready_live = TRUE;
+
+  /* Settle tasks that a loaded file left unable to run. */
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      if (TASK_NOT_STARTED (t) && t->n_impossible_in > 0)
+        skip_task (self, t, NULL, skipped);
+    }
+
+  ready = g_ptr_array_new ();
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      if (task_is_ready (t) && t->ready_iter == NULL)
+        g_ptr_array_add (ready, t);
+    }
+  g_ptr_array_sort (ready, task_ptr_compare);
+  for (guint i = 0; i < ready->len; i++)
+    {
+      OrreryTask *t = ready->pdata[i];
+      t->ready_iter = g_sequence_append (self->ready, t);
+    }
+}
+
+void
+_orrery_constellation_priority_changing (OrreryConstellation *self,
+                                         OrreryTask          *task,
+                                         OrreryTaskPriority   priority)
+{
+  gboolean was_ready = task->ready_iter != NULL;
+
+  ready_remove (task);
+  task->priority = priority;
+  if (was_ready)
+    ready_insert (self, task);
+}
+
+/* GObject */
+
+static void
+orrery_constellation_dispose (GObject *object)
+{
+  OrreryConstellation *self = ORRERY_CONSTELLATION (object);
+
+  if (self->tasks)
+    {
+      g_clear_pointer (&self->ready, g_sequence_free);
+      for (guint i = 0; i < self->tasks->len; i++)
+        {
+          OrreryTask *t = self->tasks->pdata[i];
+
+          t->ready_iter = NULL;
+          for (guint j = 0; j < t->n_in; j++)
+            orrery_dependency_unref (t->in[j]);
+          t->n_in = 0;
+          t->n_out = 0;
+          t->owner = NULL;
+        }
+      g_clear_pointer (&self->by_id, g_hash_table_unref);
+      g_clear_pointer (&self->tasks, g_ptr_array_unref);
+    }
+  G_OBJECT_CLASS (orrery_constellation_parent_class)->dispose (object);
+}
+
+static void
+orrery_constellation_finalize (GObject *object)
+{
+  OrreryConstellation *self = ORRERY_CONSTELLATION (object);
+
+  g_free (self->id);
+  g_free (self->name);
+  g_clear_pointer (&self->extra, json_object_unref);
+  G_OBJECT_CLASS (orrery_constellation_parent_class)->finalize (object);
+}
+
+static void
+orrery_constellation_constructed (GObject *object)
+{
+  OrreryConstellation *self = ORRERY_CONSTELLATION (object);
+
+  G_OBJECT_CLASS (orrery_constellation_parent_class)->constructed (object);
+  if (self->id == NULL)
+    self->id = g_uuid_string_random ();
+}
+
+static void
+orrery_constellation_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  OrreryConstellation *self = ORRERY_CONSTELLATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID: g_value_set_string (value, self->id); break;
+    case PROP_NAME: g_value_set_string (value, orrery_constellation_get_name (self)); break;
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
+    case PROP_VERSION: g_value_set_uint64 (value, self->version); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_constellation_set_property (GObject      *object,
+                                   guint         prop_id,
+                                   const GValue *value,
+                                   GParamSpec   *pspec)
+{
+  OrreryConstellation *self = ORRERY_CONSTELLATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_free (self->id);
+      self->id = g_value_dup_string (value);
+      break;
+    case PROP_NAME: orrery_constellation_set_name (self, g_value_get_string (value)); break;
+    case PROP_STATE: orrery_constellation_set_state (self, g_value_get_enum (value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_constellation_class_init (OrreryConstellationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = orrery_constellation_dispose;
+  object_class->finalize = orrery_constellation_finalize;
+  object_class->constructed = orrery_constellation_constructed;
+  object_class->get_property = orrery_constellation_get_property;
+  object_class->set_property = orrery_constellation_set_property;
+
+  /**
+   * OrreryConstellation:id:
+   *
+   * The constellation's id (UFO's `constellation_id`); a random UUID when
+   * none is given.
+   */
+  properties[PROP_ID] = g_param_spec_string ("id", NULL, NULL, NULL,
+                                             G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                                             G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryConstellation:name:
+   *
+   * A name for people; the id when unset.
+   */
+  properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL,
+                                               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                               G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * OrreryConstellation:state:
+   *
+   * Where the constellation is in its life cycle; the orchestrator sets it.
+   */
+  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, ORRERY_TYPE_CONSTELLATION_STATE,
+                                              ORRERY_CONSTELLATION_STATE_CREATED,
+                                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                              G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * OrreryConstellation:version:
+   *
+   * Bumped by every applied edit batch.
+   */
+  properties[PROP_VERSION] = g_param_spec_uint64 ("version", NULL, NULL, 0, G_MAXUINT64, 0,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
+                                                  G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * OrreryConstellation::modified:
+   * @self: the constellation
+   * @modifications: the `aa{sv}` list of modifications, as returned by
+   *   orrery_constellation_apply_edits()
+   * @on_task_ids: (nullable) (array zero-terminated=1): the completed tasks
+   *   the edit answers
+   *
+   * Emitted after an edit batch was applied.
+   */
+  signals[SIGNAL_MODIFIED] = g_signal_new ("modified", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 2, G_TYPE_VARIANT, G_TYPE_STRV);
+}
+
+static void
+orrery_constellation_init (OrreryConstellation *self)
+{
+  self->tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->ready = g_sequence_new (NULL);
+  self->created_at = g_get_real_time ();
+}
+
+/**
+ * orrery_constellation_new:
+ * @id: (nullable): the constellation's id; a random UUID when %NULL
+ * @name: (nullable): a name for people
+ *
+ * Creates an empty constellation.
+ *
+ * Returns: (transfer full): a new constellation
+ */
+OrreryConstellation *
+orrery_constellation_new (const char *id,
+                          const char *name)
+{
+  return g_object_new (ORRERY_TYPE_CONSTELLATION, "id", id, "name", name, NULL);
+}
+
+/**
+ * orrery_constellation_get_id:
+ * @self: a constellation
+ *
+ * Returns: (transfer none): the constellation's id
+ */
+const char *
+orrery_constellation_get_id (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  return self->id;
+}
+
+/**
+ * orrery_constellation_get_name:
+ * @self: a constellation
+ *
+ * Returns: (transfer none): the constellation's name, or its id
+ */
+const char *
+orrery_constellation_get_name (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  return self->name ? self->name : self->id;
+}
+
+/**
+ * orrery_constellation_set_name:
+ * @self: a constellation
+ * @name: (nullable): the new name
+ *
+ * Sets the constellation's name.
+ */
+void
+orrery_constellation_set_name (OrreryConstellation *self,
+                               const char          *name)
+{
+  g_return_if_fail (ORRERY_IS_CONSTELLATION (self));
+  if (g_strcmp0 (self->name, name) == 0)
+    return;
+  g_free (self->name);
+  self->name = g_strdup (name);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+}
+
+/**
+ * orrery_constellation_get_state:
+ * @self: a constellation
+ *
+ * Returns: the constellation's state
+ */
+OrreryConstellationState
+orrery_constellation_get_state (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  return self->state;
+}
+
+/**
+ * orrery_constellation_set_state:
+ * @self: a constellation
+ * @state: the new state
+ *
+ * Sets the constellation's state (the orchestrator does).
+ */
+void
+orrery_constellation_set_state (OrreryConstellation      *self,
+                                OrreryConstellationState  state)
+{
+  g_return_if_fail (ORRERY_IS_CONSTELLATION (self));
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/**
+ * orrery_constellation_get_version:
+ * @self: a constellation
+ *
+ * Returns: the number of edit batches applied
+ */
+guint64
+orrery_constellation_get_version (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  return self->version;
+}
+
+/* Building */
+
+void
+_orrery_constellation_add_task_internal (OrreryConstellation *self,
+                   OrreryTask          *task)
+{
+  task->owner = self;
+  task->index = self->tasks->len;
+  g_ptr_array_add (self->tasks, g_object_ref (task));
+  g_hash_table_insert (self->by_id, task->id, task);
+  self->status_counts[task->status]++;
+  if (task_is_ready (task))
+    ready_insert (self, task);
+}
+
+/**
+ * orrery_constellation_add_task:
+ * @self: a constellation
+ * @task: a task that belongs to no constellation
+ * @error: return location for an error
+ *
+ * Adds a task. Its status, result and timestamps are kept, so a saved run
+ * can be rebuilt.
+ *
+ * Returns: whether the task was added (its id must be new)
+ */
+gboolean
+orrery_constellation_add_task (OrreryConstellation  *self,
+                               OrreryTask           *task,
+                               GError              **error)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
+  g_return_val_if_fail (ORRERY_IS_TASK (task), FALSE);
+
+  if (task->owner != NULL)
+    {
+      SET_ERROR (error, TASK_OWNED, "task “%s” already belongs to a constellation", task->id);
+      return FALSE;
+    }
+  if (g_hash_table_contains (self->by_id, task->id))
+    {
+      SET_ERROR (error, DUPLICATE_ID, "duplicate task id “%s”", task->id);
+      return FALSE;
+    }
+  _orrery_constellation_add_task_internal (self, task);
+  return TRUE;
+}
+
+OrreryDependency *
+_orrery_constellation_find_edge (OrreryTask *from,
+                                 OrreryTask *to)
+{
+  if (from->n_out <= to->n_in)
+    {
+      for (guint i = 0; i < from->n_out; i++)
+        if (from->out[i]->to == to)
+          return from->out[i];
+    }
+  else
+    {
+      for (guint i = 0; i < to->n_in; i++)
+        if (to->in[i]->from == from)
+          return to->in[i];
+    }
+  return NULL;
+}
+
+/* Links an edge into both tasks and settles its state. Returns the edge
+ * (owned by the dependent's incoming list). */
+OrreryDependency *
+_orrery_constellation_link (OrreryConstellation  *self,
+                            OrreryTask           *from,
+                            OrreryTask           *to,
+                            OrreryDependencyType  type,
+                            OrreryCondition      *condition,
+                            GPtrArray            *newly_ready,
+                            GPtrArray            *skipped)
+{
+  OrreryDependency *dep = _orrery_dependency_new (from, to, type, condition);
+
+  edges_append (&to->in, &to->n_in, &to->cap_in, dep);
+  edges_append (&from->out, &from->n_out, &from->cap_out, dep);
+  self->n_deps++;
+
+  if (TASK_TERMINAL (from))
+    {
+      dep->state = _orrery_dependency_evaluate (dep) ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
+      if (dep->state == EDGE_IMPOSSIBLE)
+        {
+          to->n_impossible_in++;
+          if (self->ready_live && TASK_NOT_STARTED (to))
+            skip_task (self, to, newly_ready, skipped);
+        }
+    }
+  else
+    {
+      dep->state = EDGE_PENDING;
+      to->n_pending_in++;
+      ready_remove (to);
+    }
+  return dep;
+}
+
+/* Unlinks and frees an edge; the dependent's readiness is the caller's. */
+void
+_orrery_constellation_unlink (OrreryConstellation *self,
+                              OrreryDependency    *dep)
+{
+  OrreryTask *to = dep->to;
+
+  if (dep->state == EDGE_PENDING)
+    to->n_pending_in--;
+  else if (dep->state == EDGE_IMPOSSIBLE)
+    to->n_impossible_in--;
+  edges_remove (dep->from->out, &dep->from->n_out, dep);
+  edges_remove (to->in, &to->n_in, dep);
+  self->n_deps--;
+  orrery_dependency_unref (dep);
+}
+
+/**
+ * orrery_constellation_add_dependency:
+ * @self: a constellation
+ * @from_id: the prerequisite
+ * @to_id: the dependent
+ * @type: the kind of edge
+ * @condition: (nullable): for a conditional edge, the condition on the
+ *   prerequisite's result (without one, a conditional edge behaves as
+ *   success-only)
+ * @error: return location for an error
+ *
+ * Adds a dependency. Cycles are not looked for here (that would make
+ * building a graph quadratic): orrery_constellation_validate() finds them,
+ * and orrery_constellation_apply_edits() refuses them.
+ *
+ * Returns: whether the dependency was added
+ */
+gboolean
+orrery_constellation_add_dependency (OrreryConstellation   *self,
+                                     const char            *from_id,
+                                     const char            *to_id,
+                                     OrreryDependencyType   type,
+                                     OrreryCondition       *condition,
+                                     GError               **error)
+{
+  OrreryTask *from, *to;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
+  g_return_val_if_fail (from_id != NULL && to_id != NULL, FALSE);
+
+  if ((guint) type > ORRERY_DEPENDENCY_CONDITIONAL)
+    {
+      SET_ERROR (error, BAD_ENUM, "dependency %s → %s: unknown dependency type %d", from_id, to_id, type);
+      return FALSE;
+    }
+  from = g_hash_table_lookup (self->by_id, from_id);
+  to = g_hash_table_lookup (self->by_id, to_id);
+  if (from == NULL || to == NULL)
+    {
+      SET_ERROR (error, UNKNOWN_TASK, "dependency %s → %s: unknown task “%s”", from_id, to_id,
+                 from == NULL ? from_id : to_id);
+      return FALSE;
+    }
+  if (from == to)
+    {
+      SET_ERROR (error, SELF_DEPENDENCY, "dependency %s → %s: a task cannot depend on itself", from_id, to_id);
+      return FALSE;
+    }
+  if (_orrery_constellation_find_edge (from, to))
+    {
+      SET_ERROR (error, DUPLICATE_DEPENDENCY, "dependency %s → %s: already present", from_id, to_id);
+      return FALSE;
+    }
+  _orrery_constellation_link (self, from, to, type, condition, NULL, NULL);
+  return TRUE;
+}
+
+/* Queries */
+
+/**
+ * orrery_constellation_get_task:
+ * @self: a constellation
+ * @id: a task id
+ *
+ * Returns: (transfer none) (nullable): the task with that id
+ */
+OrreryTask *
+orrery_constellation_get_task (OrreryConstellation *self,
+                               const char          *id)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  g_return_val_if_fail (id != NULL, NULL);
+  return g_hash_table_lookup (self->by_id, id);
+}
+
+/**
+ * orrery_constellation_get_tasks:
+ * @self: a constellation
+ *
+ * Returns: (transfer container) (element-type OrreryTask): every task, in
+ *   the order they were added
+ */
+GPtrArray *
+orrery_constellation_get_tasks (OrreryConstellation *self)
+{
+  GPtrArray *out;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  out = g_ptr_array_sized_new (self->tasks->len);
+  for (guint i = 0; i < self->tasks->len; i++)
+    g_ptr_array_add (out, self->tasks->pdata[i]);
+  return out;
+}
+
+/**
+ * orrery_constellation_get_n_tasks:
+ * @self: a constellation
+ *
+ * Returns: the number of tasks
+ */
+guint
+orrery_constellation_get_n_tasks (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  return self->tasks->len;
+}
+
+/**
+ * orrery_constellation_get_n_dependencies:
+ * @self: a constellation
+ *
+ * Returns: the number of dependencies
+ */
+guint
+orrery_constellation_get_n_dependencies (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  return self->n_deps;
+}
+
+/**
+ * orrery_constellation_get_dependencies:
+ * @self: a constellation
+ *
+ * Returns: (transfer container) (element-type OrreryDependency): every
+ *   dependency, grouped by dependent in task order
+ */
+GPtrArray *
+orrery_constellation_get_dependencies (OrreryConstellation *self)
+{
+  GPtrArray *out;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  out = g_ptr_array_sized_new (self->n_deps);
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+      for (guint j = 0; j < t->n_in; j++)
+        g_ptr_array_add (out, t->in[j]);
+    }
+  return out;
+}
+
+/**
+ * orrery_constellation_get_dependency:
+ * @self: a constellation
+ * @from_id: the prerequisite
+ * @to_id: the dependent
+ *
+ * Returns: (transfer none) (nullable): the edge from @from_id to @to_id
+ */
+OrreryDependency *
+orrery_constellation_get_dependency (OrreryConstellation *self,
+                                     const char          *from_id,
+                                     const char          *to_id)
+{
+  OrreryTask *from, *to;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  from = g_hash_table_lookup (self->by_id, from_id);
+  to = g_hash_table_lookup (self->by_id, to_id);
+  if (from == NULL || to == NULL)
+    return NULL;
+  return _orrery_constellation_find_edge (from, to);
+}
+
+/**
+ * orrery_constellation_get_prerequisites:
+ * @self: a constellation
+ * @task_id: a task id
+ *
+ * Returns: (transfer container) (element-type OrreryDependency) (nullable):
+ *   the incoming edges of the task, %NULL if there is no such task
+ */
+GPtrArray *
+orrery_constellation_get_prerequisites (OrreryConstellation *self,
+                                        const char          *task_id)
+{
+  OrreryTask *t;
+  GPtrArray *out;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  t = g_hash_table_lookup (self->by_id, task_id);
+  if (t == NULL)
+    return NULL;
+  out = g_ptr_array_sized_new (t->n_in);
+  for (guint i = 0; i < t->n_in; i++)
+    g_ptr_array_add (out, t->in[i]);
+  return out;
+}
+
+/**
+ * orrery_constellation_get_dependents:
+ * @self: a constellation
+ * @task_id: a task id
+ *
+ * Returns: (transfer container) (element-type OrreryDependency) (nullable):
+ *   the outgoing edges of the task, %NULL if there is no such task
+ */
+GPtrArray *
+orrery_constellation_get_dependents (OrreryConstellation *self,
+                                     const char          *task_id)
+{
+  OrreryTask *t;
+  GPtrArray *out;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  t = g_hash_table_lookup (self->by_id, task_id);
+  if (t == NULL)
+    return NULL;
+  out = g_ptr_array_sized_new (t->n_out);
+  for (guint i = 0; i < t->n_out; i++)
+    g_ptr_array_add (out, t->out[i]);
+  return out;
+}
+
+/**
+ * orrery_constellation_get_ready_tasks:
+ * @self: a constellation
+ *
+ * The tasks not yet started whose incoming dependencies are all
+ * satisfied, by priority (critical first), then by id. The set is kept up
+ * to date as tasks finish; this only copies it.
+ *
+ * Returns: (transfer container) (element-type OrreryTask): the ready tasks
+ */
+GPtrArray *
+orrery_constellation_get_ready_tasks (OrreryConstellation *self)
+{
+  GPtrArray *out;
+  GSequenceIter *it;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  _orrery_constellation_ensure_ready (self, NULL);
+  out = g_ptr_array_sized_new (g_sequence_get_length (self->ready));
+  for (it = g_sequence_get_begin_iter (self->ready); !g_sequence_iter_is_end (it);
+       it = g_sequence_iter_next (it))
+    g_ptr_array_add (out, g_sequence_get (it));
+  return out;
+}
+
+/**
+ * orrery_constellation_get_n_ready:
+ * @self: a constellation
+ *
+ * Returns: how many tasks are ready
+ */
+guint
+orrery_constellation_get_n_ready (OrreryConstellation *self)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  _orrery_constellation_ensure_ready (self, NULL);
+  return g_sequence_get_length (self->ready);
+}
+
+/**
+ * orrery_constellation_count_status:
+ * @self: a constellation
+ * @status: a status
+ *
+ * Returns: how many tasks have that status (kept as a counter, no scan)
+ */
+guint
+orrery_constellation_count_status (OrreryConstellation *self,
+                                   OrreryTaskStatus     status)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  g_return_val_if_fail ((guint) status <= ORRERY_TASK_STATUS_SKIPPED, 0);
+  return self->status_counts[status];
+}
+
+/**
+ * orrery_constellation_is_finished:
+ * @self: a constellation
+ *
+ * Returns: whether every task is terminal (an empty constellation is)
+ */
+gboolean
+orrery_constellation_is_finished (OrreryConstellation *self)
+{
+  guint terminal;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
+  terminal = self->status_counts[ORRERY_TASK_STATUS_COMPLETED] +
+             self->status_counts[ORRERY_TASK_STATUS_FAILED] +
+             self->status_counts[ORRERY_TASK_STATUS_CANCELLED] +
+             self->status_counts[ORRERY_TASK_STATUS_SKIPPED];
+  return terminal == self->tasks->len;
+}
+
+/* Kahn's algorithm: fills @order (task indices, then, if there is a cycle,
+ * the members of one cycle ended by G_MAXUINT; @order holds n + 1) and
+ * @depth (longest path from a source, in edges); returns the number of
+ * tasks reached, n when there is no cycle. */
+guint
+_orrery_constellation_topo (OrreryConstellation *self,
+                            guint               *order,
+                            guint               *depth)
+{
+  guint n = self->tasks->len;
+  g_autofree guint *indeg = g_new (guint, n + 1);
+  guint head = 0, tail = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      indeg[i] = t->n_in;
+      depth[i] = 0;
+      if (t->n_in == 0)
+        order[tail++] = i;
+    }
+  while (head < tail)
+    {
+      OrreryTask *t = self->tasks->pdata[order[head++]];
+
+      for (guint j = 0; j < t->n_out; j++)
+        {
+          guint k = t->out[j]->to->index;
+
+          depth[k] = MAX (depth[k], depth[t->index] + 1);
+          if (--indeg[k] == 0)
+            order[tail++] = k;
+        }
+    }
+  if (tail == n)
+    return n;
+
+  /* Walk backwards along edges between unreached tasks until one repeats:
+   * what lies between the two visits is a cycle. */
+  {
+    g_autofree guint *seen_at = g_new (guint, n);
+    g_autofree guint *walk = g_new (guint, n + 1);
+    guint start = G_MAXUINT, len = 0, cur, k = tail;
+
+    for (guint i = 0; i < n; i++)
+      {
+        seen_at[i] = G_MAXUINT;
+        if (indeg[i] > 0 && start == G_MAXUINT)
+          start = i;
+      }
+    cur = start;
+    while (seen_at[cur] == G_MAXUINT)
+      {
+        OrreryTask *t = self->tasks->pdata[cur];
+
+        seen_at[cur] = len;
+        walk[len++] = cur;
+        for (guint j = 0; j < t->n_in; j++)
+          if (indeg[t->in[j]->from->index] > 0)
+            {
+              cur = t->in[j]->from->index;
+              break;
+            }
+      }
+    for (guint i = len; i > seen_at[cur]; i--)
+      order[k++] = walk[i - 1];
+    order[k] = G_MAXUINT;
+  }
+  return tail;
+}
+
+char *
+_orrery_constellation_describe_cycle (OrreryConstellation *self,
+                                      const guint         *members)
+{
+  GString *s = g_string_new (NULL);
+  guint n = 0, first = 0;
+
+  /* Start with the member added first, so the message is stable. */
+  while (members[n] != G_MAXUINT)
+    {
+      if (members[n] < members[first])
+        first = n;
+      n++;
+    }
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s → ", ((OrreryTask *) self->tasks->pdata[members[(first + i) % n]])->id);
+  g_string_append (s, ((OrreryTask *) self->tasks->pdata[members[first]])->id);
+  return g_string_free (s, FALSE);
+}
+
+/**
+ * orrery_constellation_validate:
+ * @self: a constellation
+ * @error: return location for an error
+ *
+ * Checks that the graph is acyclic (task ids are always known: a
+ * dependency cannot be added to a missing task). A cycle error names the
+ * members of one cycle in order, such as `a → b → c → a`.
+ *
+ * Returns: whether the constellation is valid
+ */
+gboolean
+orrery_constellation_validate (OrreryConstellation  *self,
+                               GError              **error)
+{
+  guint n, reached;
+  g_autofree guint *order = NULL;
+  g_autofree guint *depth = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
+  n = self->tasks->len;
+  order = g_new (guint, n + 1);
+  depth = g_new (guint, n + 1);
+  reached = _orrery_constellation_topo (self, order, depth);
+  if (reached < n)
+    {
+      g_autofree char *cycle = _orrery_constellation_describe_cycle (self, order + reached);
+
+      SET_ERROR (error, CYCLE, "cycle: %s", cycle);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+_orrery_constellation_remove_task_internal (OrreryConstellation *self,
+                                            OrreryTask          *task)
+{
+  guint idx = task->index;
+
+  while (task->n_in > 0)
+    _orrery_constellation_unlink (self, task->in[task->n_in - 1]);
+  while (task->n_out > 0)
+    _orrery_constellation_unlink (self, task->out[task->n_out - 1]);
+  ready_remove (task);
+  self->status_counts[task->status]--;
+  g_hash_table_remove (self->by_id, task->id);
+  task->owner = NULL;
+  g_ptr_array_remove_index (self->tasks, idx);
+  for (guint i = idx; i < self->tasks->len; i++)
+    ((OrreryTask *) self->tasks->pdata[i])->index = i;
+}
+
+void
+_orrery_constellation_set_status (OrreryConstellation *self,
+                                  OrreryTask          *task,
+                                  OrreryTaskStatus     status)
+{
+  set_status (self, task, status);
+}
+
+/* Brings a not-started task's place in the ready set in line with its
+ * counters, skipping it if it can never run. */
+void
+_orrery_constellation_settle (OrreryConstellation *self,
+                              OrreryTask          *task,
+                              GPtrArray           *newly_ready,
+                              GPtrArray           *skipped)
+{
+  if (!TASK_NOT_STARTED (task))
+    return;
+  if (task->n_impossible_in > 0)
+    skip_task (self, task, newly_ready, skipped);
+  else if (task->n_pending_in == 0)
+    {
+      if (task->ready_iter == NULL)
+        {
+          ready_insert (self, task);
+          if (newly_ready)
+            g_ptr_array_add (newly_ready, task);
+        }
+    }
+  else
+    ready_remove (task);
+}
+
+void
+_orrery_constellation_emit_modified (OrreryConstellation *self,
+                                     GVariant            *modifications,
+                                     const char * const  *on_task_ids)
+{
+  self->version++;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERSION]);
+  g_signal_emit (self, signals[SIGNAL_MODIFIED], 0, modifications, on_task_ids);
+}
+
+/**
+ * orrery_constellation_get_topological_order:
+ * @self: a constellation
+ * @error: return location for an error
+ *
+ * Returns: (transfer container) (element-type OrreryTask) (nullable): the
+ *   tasks, each after all its prerequisites; %NULL with a cycle error
+ */
+GPtrArray *
+orrery_constellation_get_topological_order (OrreryConstellation  *self,
+                                            GError              **error)
+{
+  guint n, reached;
+  g_autofree guint *order = NULL;
+  g_autofree guint *depth = NULL;
+  GPtrArray *out;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  n = self->tasks->len;
+  order = g_new (guint, n + 1);
+  depth = g_new (guint, n + 1);
+  reached = _orrery_constellation_topo (self, order, depth);
+  if (reached < n)
+    {
+      g_autofree char *cycle = _orrery_constellation_describe_cycle (self, order + reached);
+
+      SET_ERROR (error, CYCLE, "cycle: %s", cycle);
+      return NULL;
+    }
+  out = g_ptr_array_sized_new (n);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (out, self->tasks->pdata[order[i]]);
+  return out;
+}
+
+/**
+ * orrery_constellation_get_layers:
+ * @self: a constellation
+ * @error: return location for an error
+ *
+ * Groups the tasks by depth: layer 0 holds the tasks without
+ * prerequisites, layer k the tasks whose longest chain of prerequisites
+ * has k edges. Within a layer, tasks are by priority then id.
+ *
+ * Returns: (transfer full) (nullable): the layers as an `aas` of task ids;
+ *   %NULL with a cycle error
+ */
+GVariant *
+orrery_constellation_get_layers (OrreryConstellation  *self,
+                                 GError              **error)
+{
+  guint n, reached, max_depth = 0;
+  g_autofree guint *order = NULL;
+  g_autofree guint *depth = NULL;
+  g_autoptr(GPtrArray) sorted = NULL;
+  GVariantBuilder b;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  n = self->tasks->len;
+  order = g_new (guint, n + 1);
+  depth = g_new (guint, n + 1);
+  reached = _orrery_constellation_topo (self, order, depth);
+  if (reached < n)
+    {
+      g_autofree char *cycle = _orrery_constellation_describe_cycle (self, order + reached);
+
+      SET_ERROR (error, CYCLE, "cycle: %s", cycle);
+      return NULL;
+    }
+  sorted = g_ptr_array_sized_new (n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_ptr_array_add (sorted, self->tasks->pdata[i]);
+      max_depth = MAX (max_depth, depth[i]);
+    }
+  g_ptr_array_sort (sorted, task_ptr_compare);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aas"));
+  for (guint d = 0; n > 0 && d <= max_depth; d++)
+    {
+      g_variant_builder_open (&b, G_VARIANT_TYPE ("as"));
+      for (guint i = 0; i < n; i++)
+        {
+          OrreryTask *t = sorted->pdata[i];
+          if (depth[t->index] == d)
+            g_variant_builder_add (&b, "s", t->id);
+        }
+      g_variant_builder_close (&b);
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/* Running */
+
+static OrreryTask *
+lookup_or_error (OrreryConstellation  *self,
+                 const char           *task_id,
+                 GError              **error)
+{
+  OrreryTask *t = g_hash_table_lookup (self->by_id, task_id);
+
+  if (t == NULL)
+    SET_ERROR (error, UNKNOWN_TASK, "unknown task “%s”", task_id);
+  return t;
+}
+
+/**
+ * orrery_constellation_mark_task_started:
+ * @self: a constellation
+ * @task_id: a ready task
+ * @error: return location for an error
+ *
+ * Marks a ready task running and sets its start time.
+ *
+ * Returns: whether the task was ready and is now running
+ */
+gboolean
+orrery_constellation_mark_task_started (OrreryConstellation  *self,
+                                        const char           *task_id,
+                                        GError              **error)
+{
+  OrreryTask *t;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
+  g_return_val_if_fail (task_id != NULL, FALSE);
+  if ((t = lookup_or_error (self, task_id, error)) == NULL)
+    return FALSE;
+  _orrery_constellation_ensure_ready (self, NULL);
+  if (!task_is_ready (t))
+    {
+      SET_ERROR (error, INVALID_STATE, "task “%s” cannot start: it is %s%s", task_id,
+                 orrery_task_status_to_nick (t->status),
+                 TASK_NOT_STARTED (t) ? " and waits for prerequisites" : "");
+      return FALSE;
+    }
+  ready_remove (t);
+  set_status (self, t, ORRERY_TASK_STATUS_RUNNING);
+  t->started_at = g_get_real_time ();
+  t->ended_at = 0;
+  return TRUE;
+}
+
+static void
+sort_tasks (GPtrArray *arr)
+{
+  if (arr && arr->len > 1)
+    g_ptr_array_sort (arr, task_ptr_compare);
+}
+
+/**
+ * orrery_constellation_mark_task_completed:
+ * @self: a constellation
+ * @task_id: a running task (a ready one is started first)
+ * @success: whether it succeeded
+ * @result: (nullable): what it produced; a floating reference is sunk
+ * @task_error: (nullable): why it failed
+ * @out_skipped: (out) (optional) (transfer container) (element-type OrreryTask):
+ *   the dependents that can now never run and became skipped, transitively
+ * @error: return location for an error
+ *
+ * Marks a task completed (or failed), then looks at its dependents only:
+ * an edge that is satisfied (any end for unconditional and completion-only
+ * edges, success for success-only ones, a condition that holds on the
+ * result for conditional ones) counts down the dependent's pending edges;
+ * an edge that cannot be satisfied makes the dependent skipped, and its
+ * own dependents after it.
+ *
+ * Returns: (transfer container) (element-type OrreryTask) (nullable): the
+ *   tasks that became ready, by priority then id; %NULL on error
+ */
+GPtrArray *
+orrery_constellation_mark_task_completed (OrreryConstellation  *self,
+                                          const char           *task_id,
+                                          gboolean              success,
+                                          GVariant             *result,
+                                          const GError         *task_error,
+                                          GPtrArray           **out_skipped,
+                                          GError              **error)
+{
+  OrreryTask *t;
+  GPtrArray *newly_ready;
+  GPtrArray *skipped = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  g_return_val_if_fail (task_id != NULL, NULL);
+
+  if (result)
+    g_variant_ref_sink (result);
+  if ((t = lookup_or_error (self, task_id, error)) == NULL)
+    goto fail;
+  _orrery_constellation_ensure_ready (self, NULL);
+  if (t->status != ORRERY_TASK_STATUS_RUNNING)
+    {
+      if (!task_is_ready (t))
+        {
+          SET_ERROR (error, INVALID_STATE, "task “%s” cannot complete: it is %s", task_id,
+                     orrery_task_status_to_nick (t->status));
+          goto fail;
+        }
+      ready_remove (t);
+      t->started_at = g_get_real_time ();
+    }
+  set_status (self, t, success ? ORRERY_TASK_STATUS_COMPLETED : ORRERY_TASK_STATUS_FAILED);
+  t->ended_at = g_get_real_time ();
+  if (t->result)
+    g_variant_unref (t->result);
+  t->result = result;
+  g_clear_error (&t->error);
+  if (task_error)
+    t->error = g_error_copy (task_error);
+  else if (!success)
+    _orrery_task_set_error_message (t, "failed");
+
+  newly_ready = g_ptr_array_new ();
+  if (out_skipped)
+    skipped = g_ptr_array_new ();
+  if (t->n_out > 0)
+    resolve_outgoing (self, t, newly_ready, skipped);
+  sort_tasks (newly_ready);
+  if (out_skipped)
+    *out_skipped = skipped;
+  return newly_ready;
+
+fail:
+  if (result)
+    g_variant_unref (result);
+  return NULL;
+}
+
+/**
+ * orrery_constellation_mark_task_cancelled_full:
+ * @self: a constellation
+ * @task_id: a task not yet finished
+ * @out_skipped: (out) (optional) (transfer container) (element-type OrreryTask):
+ *   the dependents that became skipped
+ * @error: return location for an error
+ *
+ * Cancels a pending or running task. Completion-only and unconditional
+ * edges from it are satisfied (so dependents may become ready), the others
+ * make their dependents skipped.
+ *
+ * Returns: (transfer container) (element-type OrreryTask) (nullable): the
+ *   tasks that became ready; %NULL on error
+ */
+GPtrArray *
+orrery_constellation_mark_task_cancelled_full (OrreryConstellation  *self,
+                                               const char           *task_id,
+                                               GPtrArray           **out_skipped,
+                                               GError              **error)
+{
+  OrreryTask *t;
+  GPtrArray *newly_ready;
+  GPtrArray *skipped = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  g_return_val_if_fail (task_id != NULL, NULL);
+  if ((t = lookup_or_error (self, task_id, error)) == NULL)
+    return NULL;
+  _orrery_constellation_ensure_ready (self, NULL);
+  if (TASK_TERMINAL (t))
+    {
+      SET_ERROR (error, INVALID_STATE, "task “%s” cannot be cancelled: it is already %s", task_id,
+                 orrery_task_status_to_nick (t->status));
+      return NULL;
+    }
+  ready_remove (t);
+  set_status (self, t, ORRERY_TASK_STATUS_CANCELLED);
+  t->ended_at = g_get_real_time ();
+  newly_ready = g_ptr_array_new ();
+  if (out_skipped)
+    skipped = g_ptr_array_new ();
+  resolve_outgoing (self, t, newly_ready, skipped);
+  sort_tasks (newly_ready);
+  if (out_skipped)
+    *out_skipped = skipped;
+  return newly_ready;
+}
+
+/**
+ * orrery_constellation_mark_task_cancelled:
+ * @self: a constellation
+ * @task_id: a task not yet finished
+ * @error: return location for an error
+ *
+ * Cancels a pending or running task; see
+ * orrery_constellation_mark_task_cancelled_full() for what happens to its
+ * dependents.
+ *
+ * Returns: whether the task was cancelled
+ */
+gboolean
+orrery_constellation_mark_task_cancelled (OrreryConstellation  *self,
+                                          const char           *task_id,
+                                          GError              **error)
+{
+  g_autoptr(GPtrArray) ready = orrery_constellation_mark_task_cancelled_full (self, task_id, NULL, error);
+
+  return ready != NULL;
+}
+
+/**
+ * orrery_constellation_requeue_task:
+ * @self: a constellation
+ * @task_id: a running task
+ * @error: return location for an error
+ *
+ * Puts a running task back among the ready tasks for another attempt (a
+ * retry): its attempt counter goes up, its times and result are cleared.
+ *
+ * Returns: whether the task was requeued
+ */
+gboolean
+orrery_constellation_requeue_task (OrreryConstellation  *self,
+                                   const char           *task_id,
+                                   GError              **error)
+{
+  OrreryTask *t;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
+  if ((t = lookup_or_error (self, task_id, error)) == NULL)
+    return FALSE;
+  if (t->status != ORRERY_TASK_STATUS_RUNNING)
+    {
+      SET_ERROR (error, INVALID_STATE, "task “%s” cannot be requeued: it is %s, not running", task_id,
+                 orrery_task_status_to_nick (t->status));
+      return FALSE;
+    }
+  set_status (self, t, ORRERY_TASK_STATUS_PENDING);
+  t->attempt++;
+  t->started_at = 0;
+  t->ended_at = 0;
+  g_clear_pointer (&t->result, g_variant_unref);
+  ready_insert (self, t);
+  return TRUE;
+}
+
+/**
+ * orrery_constellation_reset_running:
+ * @self: a constellation
+ *
+ * Puts every running task back to pending (and ready), to resume a run
+ * that was saved or interrupted while they ran.
+ */
+void
+orrery_constellation_reset_running (OrreryConstellation *self)
+{
+  g_return_if_fail (ORRERY_IS_CONSTELLATION (self));
+  if (self->status_counts[ORRERY_TASK_STATUS_RUNNING] == 0)
+    return;
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      if (t->status != ORRERY_TASK_STATUS_RUNNING)
+        continue;
+      set_status (self, t, ORRERY_TASK_STATUS_PENDING);
+      t->started_at = 0;
+      if (task_is_ready (t))
+        ready_insert (self, t);
+    }
+}
+
+/**
+ * orrery_constellation_update_state:
+ * @self: a constellation
+ *
+ * Derives the state from the task counts: every task terminal gives
+ * completed (all succeeded), failed (none succeeded) or partially-failed;
+ * some running or finished gives executing; otherwise the state is left
+ * as it is.
+ *
+ * Returns: the new state
+ */
+OrreryConstellationState
+orrery_constellation_update_state (OrreryConstellation *self)
+{
+  guint *c;
+  guint bad;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+  c = self->status_counts;
+  bad = c[ORRERY_TASK_STATUS_FAILED] + c[ORRERY_TASK_STATUS_SKIPPED] + c[ORRERY_TASK_STATUS_CANCELLED];
+  if (self->tasks->len > 0 && orrery_constellation_is_finished (self))
+    {
+      if (bad == 0)
+        orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_COMPLETED);
+      else if (c[ORRERY_TASK_STATUS_COMPLETED] == 0)
+        orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_FAILED);
+      else
+        orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_PARTIALLY_FAILED);
+    }
+  else if (c[ORRERY_TASK_STATUS_RUNNING] > 0 || c[ORRERY_TASK_STATUS_COMPLETED] + bad > 0)
+    orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_EXECUTING);
+  return self->state;
+}
+
+/**
+ * orrery_constellation_state_to_nick:
+ * @state: a constellation state
+ *
+ * Returns: (transfer none): the nick of @state, such as `partially-failed`
+ */
+const char *
+orrery_constellation_state_to_nick (OrreryConstellationState state)
+{
+  static const char *const nicks[] = {
+    "created", "ready", "executing", "completed", "failed", "partially-failed", "cancelled",
+  };
+
+  g_return_val_if_fail ((guint) state < G_N_ELEMENTS (nicks), NULL);
+  return nicks[state];
+}
