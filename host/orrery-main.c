@@ -13,6 +13,8 @@
 
 static const OrreryHostCommand commands[] = {
   { "version", "Print the version", orrery_host_cmd_version },
+  { "validate", "Check constellation files, reporting every problem", orrery_host_cmd_validate },
+  { "show", "Show a constellation by layers, as DOT or as JSON", orrery_host_cmd_show },
   { "plugins", "List the plugins found, their state and failures", orrery_host_cmd_plugins },
 };
 

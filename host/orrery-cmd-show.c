@@ -1,0 +1,188 @@
+/* orrery-cmd-show.c: `orrery show FILE [--format text|dot|json]`.
+ *
+ * text: the DAG by layers (depth from the sources) with status and
+ * priority; dot: Graphviz; json: the normalised JSON Orrery writes.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <orrery.h>
+
+#include "orrery-host.h"
+
+static const char *
+status_mark (OrreryTaskStatus s)
+{
+  static const char *const marks[] = { "·", "…", "▶", "✔", "✘", "⊘", "↷" };
+  return marks[s];
+}
+
+static const char *
+status_color (OrreryTaskStatus s)
+{
+  static const char *const colors[] = {
+    "white", "lightyellow", "lightblue", "palegreen", "salmon", "lightgrey", "grey90",
+  };
+  return colors[s];
+}
+
+static char *
+dot_escape (const char *s)
+{
+  GString *out = g_string_new (NULL);
+
+  for (; s && *s; s++)
+    {
+      if (*s == '"' || *s == '\\')
+        g_string_append_c (out, '\\');
+      g_string_append_c (out, *s);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+edge_label (OrreryDependency *d)
+{
+  OrreryCondition *c = orrery_dependency_get_condition (d);
+
+  if (c)
+    return orrery_condition_to_string (c);
+  return g_strdup (orrery_dependency_type_to_nick (orrery_dependency_get_dependency_type (d)));
+}
+
+static void
+show_text (OrreryConstellation *c,
+           GVariant            *layers)
+{
+  GVariantIter it;
+  GVariant *layer;
+  guint depth = 0;
+  g_autoptr(GVariant) stats = orrery_constellation_get_statistics (c);
+  guint width = 0, longest = 0;
+
+  g_variant_lookup (stats, "max_width", "u", &width);
+  g_variant_lookup (stats, "longest_path_length", "u", &longest);
+  g_print ("%s (%s) — %s, %u tasks, %u dependencies, %u layers, width %u\n",
+           orrery_constellation_get_name (c), orrery_constellation_get_id (c),
+           orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
+           orrery_constellation_get_n_tasks (c), orrery_constellation_get_n_dependencies (c),
+           longest, width);
+  g_variant_iter_init (&it, layers);
+  while (g_variant_iter_loop (&it, "@as", &layer))
+    {
+      GVariantIter ids;
+      const char *id;
+
+      g_print ("layer %u\n", depth++);
+      g_variant_iter_init (&ids, layer);
+      while (g_variant_iter_next (&ids, "&s", &id))
+        {
+          OrreryTask *t = orrery_constellation_get_task (c, id);
+          g_autoptr(GPtrArray) pre = orrery_constellation_get_prerequisites (c, id);
+          GString *after = g_string_new (NULL);
+
+          for (guint k = 0; k < pre->len; k++)
+            {
+              g_autofree char *label = edge_label (pre->pdata[k]);
+              g_string_append_printf (after, "%s%s [%s]", k ? ", " : " ← ",
+                                      orrery_dependency_get_from_task_id (pre->pdata[k]), label);
+            }
+          g_print ("  %s %-20s %-10s %-8s %s%s\n", status_mark (orrery_task_get_status (t)), id,
+                   orrery_task_status_to_nick (orrery_task_get_status (t)),
+                   orrery_task_priority_to_nick (orrery_task_get_priority (t)),
+                   strcmp (orrery_task_get_name (t), id) ? orrery_task_get_name (t) : "", after->str);
+          g_string_free (after, TRUE);
+        }
+    }
+}
+
+static void
+show_dot (OrreryConstellation *c)
+{
+  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
+  g_autoptr(GPtrArray) deps = orrery_constellation_get_dependencies (c);
+  g_autofree char *name = dot_escape (orrery_constellation_get_name (c));
+
+  g_print ("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\"];\n", name);
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      OrreryTask *t = tasks->pdata[i];
+      g_autofree char *id = dot_escape (orrery_task_get_id (t));
+      g_autofree char *label = dot_escape (orrery_task_get_name (t));
+
+      g_print ("  \"%s\" [label=\"%s\\n%s\", fillcolor=\"%s\"%s];\n", id, label,
+               orrery_task_status_to_nick (orrery_task_get_status (t)),
+               status_color (orrery_task_get_status (t)),
+               orrery_task_get_priority (t) == ORRERY_TASK_PRIORITY_CRITICAL ? ", penwidth=2" : "");
+    }
+  for (guint i = 0; i < deps->len; i++)
+    {
+      OrreryDependency *d = deps->pdata[i];
+      g_autofree char *from = dot_escape (orrery_dependency_get_from_task_id (d));
+      g_autofree char *to = dot_escape (orrery_dependency_get_to_task_id (d));
+      g_autofree char *raw = edge_label (d);
+      g_autofree char *label = dot_escape (raw);
+      OrreryDependencyType type = orrery_dependency_get_dependency_type (d);
+
+      g_print ("  \"%s\" -> \"%s\" [label=\"%s\"%s];\n", from, to, label,
+               type == ORRERY_DEPENDENCY_CONDITIONAL ? ", style=dashed"
+               : type == ORRERY_DEPENDENCY_COMPLETION_ONLY ? ", style=dotted" : "");
+    }
+  g_print ("}\n");
+}
+
+int
+orrery_host_cmd_show (int    argc,
+                      char **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new ("FILE — show a constellation");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *format = NULL;
+  g_autoptr(OrreryConstellation) c = NULL;
+  g_autoptr(GVariant) layers = NULL;
+  const GOptionEntry entries[] = {
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "Output format: text (default), dot or json", "FORMAT" },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (context, "Exit status: 0 shown, 3 invalid constellation, 2 usage error.");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("orrery show: %s\n", error->message);
+      return ORRERY_EXIT_USAGE;
+    }
+  if (argc != 2)
+    {
+      g_printerr ("orrery show: give exactly one file\nUsage: orrery show FILE [--format text|dot|json]\n");
+      return ORRERY_EXIT_USAGE;
+    }
+  if (format && !g_strv_contains ((const char *const[]) { "text", "dot", "json", NULL }, format))
+    {
+      g_printerr ("orrery show: unknown format “%s” (text, dot or json)\n", format);
+      return ORRERY_EXIT_USAGE;
+    }
+  c = orrery_constellation_new_from_file (argv[1], &error);
+  if (c == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return ORRERY_EXIT_INVALID;
+    }
+  if (format == NULL || g_str_equal (format, "text"))
+    {
+      layers = orrery_constellation_get_layers (c, &error);
+      if (layers == NULL)
+        {
+          g_printerr ("%s: %s\n", argv[1], error->message);
+          return ORRERY_EXIT_INVALID;
+        }
+      show_text (c, layers);
+    }
+  else if (g_str_equal (format, "dot"))
+    show_dot (c);
+  else
+    {
+      g_autofree char *data = orrery_constellation_to_data (c, NULL);
+      g_print ("%s\n", data);
+    }
+  return ORRERY_EXIT_OK;
+}
