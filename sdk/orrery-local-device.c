@@ -21,6 +21,8 @@
 #define G_LOG_DOMAIN "Orrery-Devices"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/types.h>
@@ -215,9 +217,11 @@ cancel_cb (GCancellable *cancellable,
 static GVariant *
 output_to_variant (Output *out)
 {
-  g_autofree char *text = g_utf8_make_valid ((const char *) out->data->data,
-                                             out->data->len);
+  g_autofree char *text = NULL;
 
+  if (out->data->len == 0)
+    return g_variant_new_string ("");
+  text = g_utf8_make_valid ((const char *) out->data->data, out->data->len);
   return g_variant_new_take_string (g_steal_pointer (&text));
 }
 
@@ -355,11 +359,19 @@ read_cb (GObject      *source,
   maybe_complete (run);
 }
 
+/* Between fork and exec: async-signal-safe calls only. The child reports
+ * its pid on a pipe because g_subprocess_get_identifier() is NULL once a
+ * quick child has been reaped, and its group may still need killing. */
 static void
 child_setup (gpointer user_data)
 {
-  /* Async-signal-safe only: we are between fork and exec. */
+  int fd = GPOINTER_TO_INT (user_data);
+  pid_t pid;
+
   setpgid (0, 0);
+  pid = getpid ();
+  if (write (fd, &pid, sizeof pid) < 0)
+    _exit (127);
 }
 
 static gboolean
@@ -495,6 +507,8 @@ orrery_local_device_execute_async (OrreryDevice        *device,
   g_autoptr(GTask) gtask = NULL;
   g_auto(GStrv) argv = NULL;
   GError *error = NULL;
+  int pid_pipe[2];
+  pid_t pid = 0;
   Run *run;
 
   gtask = g_task_new (self, cancellable, callback, user_data);
@@ -513,8 +527,25 @@ orrery_local_device_execute_async (OrreryDevice        *device,
       g_task_return_error (gtask, error);
       return;
     }
+  if (!g_unix_open_pipe (pid_pipe, FD_CLOEXEC, &error))
+    {
+      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                               "cannot start “%s”: %s", argv[0], error->message);
+      g_error_free (error);
+      return;
+    }
+  if (!g_unix_set_fd_nonblocking (pid_pipe[0], TRUE, &error))
+    {
+      close (pid_pipe[0]);
+      close (pid_pipe[1]);
+      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                               "cannot start “%s”: %s", argv[0], error->message);
+      g_error_free (error);
+      return;
+    }
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup,
+                                         GINT_TO_POINTER (pid_pipe[1]), NULL);
 
   run = g_new0 (Run, 1);
   run->device = g_object_ref (self);
@@ -525,6 +556,11 @@ orrery_local_device_execute_async (OrreryDevice        *device,
 
   run->started_us = g_get_monotonic_time ();
   run->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
+  /* The child wrote its pid before exec, and spawnv() returns after it. */
+  if (run->proc != NULL && read (pid_pipe[0], &pid, sizeof pid) == sizeof pid)
+    run->pid = pid;
+  close (pid_pipe[0]);
+  close (pid_pipe[1]);
   if (run->proc == NULL)
     {
       g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
@@ -532,7 +568,12 @@ orrery_local_device_execute_async (OrreryDevice        *device,
       g_error_free (error);
       return;
     }
-  run->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (run->proc), NULL, 10);
+  if (run->pid <= 0)
+    {
+      const char *ident = g_subprocess_get_identifier (run->proc);
+
+      run->pid = ident ? (GPid) g_ascii_strtoll (ident, NULL, 10) : 0;
+    }
   g_debug ("task “%s”: started process %d", run->task_id, (int) run->pid);
 
   run->task = g_steal_pointer (&gtask);
