@@ -19,5 +19,9 @@
 #include "orrery-config.h"
 #include "orrery-plugin.h"
 #include "orrery-plugin-engine.h"
+#include "orrery-device.h"
+#include "orrery-local-device.h"
+#include "orrery-simulated-device.h"
+#include "orrery-device-manager.h"
 
 #undef ORRERY_INSIDE
