@@ -1500,3 +1500,57 @@ orrery_constellation_state_to_nick (OrreryConstellationState state)
   g_return_val_if_fail ((guint) state < G_N_ELEMENTS (nicks), NULL);
   return nicks[state];
 }
+
+/**
+ * orrery_constellation_complete_task:
+ * @self: a constellation
+ * @task_id: a running (or ready) task
+ * @result: (nullable): what it produced; a floating reference is sunk
+ * @out_skipped: (out) (optional) (transfer container) (element-type OrreryTask):
+ *   the dependents that became skipped
+ * @error: return location for an error
+ *
+ * Marks a task completed successfully: orrery_constellation_mark_task_completed()
+ * without an error argument (bindings cannot pass a %NULL #GError).
+ *
+ * Returns: (transfer container) (element-type OrreryTask) (nullable): the
+ *   tasks that became ready; %NULL on error
+ */
+GPtrArray *
+orrery_constellation_complete_task (OrreryConstellation  *self,
+                                    const char           *task_id,
+                                    GVariant             *result,
+                                    GPtrArray           **out_skipped,
+                                    GError              **error)
+{
+  return orrery_constellation_mark_task_completed (self, task_id, TRUE, result, NULL, out_skipped, error);
+}
+
+/**
+ * orrery_constellation_fail_task:
+ * @self: a constellation
+ * @task_id: a running (or ready) task
+ * @result: (nullable): what it produced; a floating reference is sunk
+ * @message: why it failed
+ * @out_skipped: (out) (optional) (transfer container) (element-type OrreryTask):
+ *   the dependents that became skipped
+ * @error: return location for an error
+ *
+ * Marks a task failed with a message: orrery_constellation_mark_task_completed()
+ * for bindings.
+ *
+ * Returns: (transfer container) (element-type OrreryTask) (nullable): the
+ *   tasks that became ready; %NULL on error
+ */
+GPtrArray *
+orrery_constellation_fail_task (OrreryConstellation  *self,
+                                const char           *task_id,
+                                GVariant             *result,
+                                const char           *message,
+                                GPtrArray           **out_skipped,
+                                GError              **error)
+{
+  g_autoptr(GError) task_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, message ? message : "failed");
+
+  return orrery_constellation_mark_task_completed (self, task_id, FALSE, result, task_error, out_skipped, error);
+}

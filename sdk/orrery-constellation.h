@@ -171,6 +171,19 @@ GPtrArray                *orrery_constellation_mark_task_completed (OrreryConste
                                                                     GPtrArray           **out_skipped,
                                                                     GError              **error);
 ORRERY_EXPORT
+GPtrArray                *orrery_constellation_complete_task       (OrreryConstellation  *self,
+                                                                    const char           *task_id,
+                                                                    GVariant             *result,
+                                                                    GPtrArray           **out_skipped,
+                                                                    GError              **error);
+ORRERY_EXPORT
+GPtrArray                *orrery_constellation_fail_task           (OrreryConstellation  *self,
+                                                                    const char           *task_id,
+                                                                    GVariant             *result,
+                                                                    const char           *message,
+                                                                    GPtrArray           **out_skipped,
+                                                                    GError              **error);
+ORRERY_EXPORT
 gboolean                  orrery_constellation_mark_task_cancelled (OrreryConstellation  *self,
                                                                     const char           *task_id,
                                                                     GError              **error);
