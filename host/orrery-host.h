@@ -25,6 +25,7 @@ typedef struct
 } OrreryHostCommand;
 
 int orrery_host_cmd_version (int argc, char **argv);
+int orrery_host_cmd_run (int argc, char **argv);
 int orrery_host_cmd_validate (int argc, char **argv);
 int orrery_host_cmd_show (int argc, char **argv);
 int orrery_host_cmd_plugins (int argc, char **argv);

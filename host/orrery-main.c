@@ -13,6 +13,7 @@
 
 static const OrreryHostCommand commands[] = {
   { "version", "Print the version", orrery_host_cmd_version },
+  { "run", "Run a constellation with the enabled plugins", orrery_host_cmd_run },
   { "validate", "Check constellation files, reporting every problem", orrery_host_cmd_validate },
   { "show", "Show a constellation by layers, as DOT or as JSON", orrery_host_cmd_show },
   { "plugins", "List the plugins found, their state and failures", orrery_host_cmd_plugins },

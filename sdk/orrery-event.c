@@ -278,7 +278,7 @@ struct _OrreryTaskEvent
   GError           *error;
   GStrv             newly_ready;
   char             *device_id;
-  GObject          *constellation;
+  OrreryConstellation *constellation;
 };
 
 G_DEFINE_FINAL_TYPE (OrreryTaskEvent, orrery_task_event, ORRERY_TYPE_EVENT)
@@ -528,7 +528,7 @@ orrery_task_event_set_device_id (OrreryTaskEvent *self,
  *
  * Returns: (transfer none) (nullable): the constellation the task belongs to
  */
-GObject *
+OrreryConstellation *
 orrery_task_event_get_constellation (OrreryTaskEvent *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
@@ -541,8 +541,8 @@ orrery_task_event_get_constellation (OrreryTaskEvent *self)
  * @constellation: (nullable): the constellation the task belongs to
  */
 void
-orrery_task_event_set_constellation (OrreryTaskEvent *self,
-                                     GObject         *constellation)
+orrery_task_event_set_constellation (OrreryTaskEvent     *self,
+                                     OrreryConstellation *constellation)
 {
   g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
   CHECK_UNSEALED (self);
@@ -561,7 +561,7 @@ struct _OrreryConstellationEvent
   gdouble                   duration;
   GVariant                 *modifications;
   GStrv                     on_task_ids;
-  GObject                  *constellation;
+  OrreryConstellation      *constellation;
 };
 
 G_DEFINE_FINAL_TYPE (OrreryConstellationEvent, orrery_constellation_event, ORRERY_TYPE_EVENT)
@@ -813,7 +813,7 @@ orrery_constellation_event_set_on_task_ids (OrreryConstellationEvent *self,
  *
  * Returns: (transfer none) (nullable): the constellation
  */
-GObject *
+OrreryConstellation *
 orrery_constellation_event_get_constellation (OrreryConstellationEvent *self)
 {
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
@@ -827,7 +827,7 @@ orrery_constellation_event_get_constellation (OrreryConstellationEvent *self)
  */
 void
 orrery_constellation_event_set_constellation (OrreryConstellationEvent *self,
-                                              GObject                  *constellation)
+                                              OrreryConstellation      *constellation)
 {
   g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
   CHECK_UNSEALED (self);

@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 #include "orrery-types.h"
+#include "orrery-constellation.h"
 
 G_BEGIN_DECLS
 
@@ -96,10 +97,10 @@ ORRERY_EXPORT
 void                orrery_task_event_set_device_id     (OrreryTaskEvent    *self,
                                                          const char         *device_id);
 ORRERY_EXPORT
-GObject            *orrery_task_event_get_constellation (OrreryTaskEvent    *self);
+OrreryConstellation *orrery_task_event_get_constellation (OrreryTaskEvent   *self);
 ORRERY_EXPORT
 void                orrery_task_event_set_constellation (OrreryTaskEvent    *self,
-                                                         GObject            *constellation);
+                                                         OrreryConstellation *constellation);
 
 /* Constellation events */
 
@@ -142,10 +143,10 @@ ORRERY_EXPORT
 void                      orrery_constellation_event_set_on_task_ids    (OrreryConstellationEvent  *self,
                                                                          const char * const        *task_ids);
 ORRERY_EXPORT
-GObject                  *orrery_constellation_event_get_constellation  (OrreryConstellationEvent  *self);
+OrreryConstellation      *orrery_constellation_event_get_constellation  (OrreryConstellationEvent  *self);
 ORRERY_EXPORT
 void                      orrery_constellation_event_set_constellation  (OrreryConstellationEvent  *self,
-                                                                         GObject                   *constellation);
+                                                                         OrreryConstellation       *constellation);
 
 /* Device events */
 

@@ -451,10 +451,11 @@ parse_task_data (OrreryTask            *task,
   if (env != NULL)
     {
       GVariantIter iter;
-      const char *name;
-      GVariant *value;
+      GVariant *entry;
 
-      if (!g_variant_is_of_type (env, G_VARIANT_TYPE_VARDICT))
+      /* a{sv} as JSON gives it, or a{ss} as a C or Python caller may. */
+      if (!g_variant_is_of_type (env, G_VARIANT_TYPE_VARDICT) &&
+          !g_variant_is_of_type (env, G_VARIANT_TYPE ("a{ss}")))
         {
           g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
                        "task “%s”: “env” must be a dictionary of strings, not %s",
@@ -462,9 +463,12 @@ parse_task_data (OrreryTask            *task,
           return FALSE;
         }
       g_variant_iter_init (&iter, env);
-      while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+      while ((entry = g_variant_iter_next_value (&iter)) != NULL)
         {
-          g_autoptr(GVariant) str = value;
+          g_autoptr(GVariant) pair = entry;
+          g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
+          g_autoptr(GVariant) str = g_variant_get_child_value (pair, 1);
+          const char *name = g_variant_get_string (key, NULL);
 
           while (g_variant_is_of_type (str, G_VARIANT_TYPE_VARIANT))
             {

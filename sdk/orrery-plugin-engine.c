@@ -375,6 +375,7 @@ struct _OrreryPluginEngine
 
   OrreryEventBus *bus;
   OrreryConfig   *config;
+  OrreryOrchestrator *orchestrator;   /* nullable */
 
   GPtrArray      *command_line_path;
   gboolean        use_default_path;
@@ -456,6 +457,7 @@ orrery_plugin_engine_finalize (GObject *object)
   g_hash_table_unref (self->pending);
   g_clear_object (&self->bus);
   g_clear_object (&self->config);
+  g_clear_object (&self->orchestrator);
   G_OBJECT_CLASS (orrery_plugin_engine_parent_class)->finalize (object);
 }
 
@@ -648,6 +650,37 @@ orrery_plugin_engine_get_config (OrreryPluginEngine *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
   return self->config;
+}
+
+/**
+ * orrery_plugin_engine_set_orchestrator:
+ * @self: an engine
+ * @orchestrator: (nullable): the orchestrator of the run
+ *
+ * Sets the orchestrator handed to the plugins enabled from now on (through
+ * orrery_plugin_context_get_orchestrator()). Set it before
+ * orrery_plugin_engine_load_all().
+ */
+void
+orrery_plugin_engine_set_orchestrator (OrreryPluginEngine *self,
+                                       OrreryOrchestrator *orchestrator)
+{
+  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
+  g_return_if_fail (orchestrator == NULL || ORRERY_IS_ORCHESTRATOR (orchestrator));
+  g_set_object (&self->orchestrator, orchestrator);
+}
+
+/**
+ * orrery_plugin_engine_get_orchestrator:
+ * @self: an engine
+ *
+ * Returns: (transfer none) (nullable): the orchestrator handed to plugins
+ */
+OrreryOrchestrator *
+orrery_plugin_engine_get_orchestrator (OrreryPluginEngine *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
+  return self->orchestrator;
 }
 
 /**
@@ -1305,7 +1338,7 @@ enable_entry (OrreryPluginEngine  *self,
       return FALSE;
     }
 
-  context = _orrery_plugin_context_new (self->bus, self->config, entry->info->name,
+  context = _orrery_plugin_context_new (self->bus, self->orchestrator, self->config, entry->info->name,
                                         entry->descriptor);
   if (!_orrery_plugin_context_configure (context, &local_error))
     {

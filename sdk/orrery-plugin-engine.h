@@ -73,6 +73,11 @@ ORRERY_EXPORT
 OrreryConfig       *orrery_plugin_engine_get_config           (OrreryPluginEngine *self);
 
 ORRERY_EXPORT
+void                orrery_plugin_engine_set_orchestrator     (OrreryPluginEngine *self,
+                                                               OrreryOrchestrator *orchestrator);
+ORRERY_EXPORT
+OrreryOrchestrator *orrery_plugin_engine_get_orchestrator     (OrreryPluginEngine *self);
+ORRERY_EXPORT
 const char         *orrery_plugin_engine_get_default_path     (void);
 ORRERY_EXPORT
 void                orrery_plugin_engine_add_search_path      (OrreryPluginEngine *self,

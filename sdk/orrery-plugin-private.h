@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 ORRERY_HIDDEN gboolean             _orrery_is_uninstalled           (void);
 
 ORRERY_HIDDEN OrreryPluginContext *_orrery_plugin_context_new       (OrreryEventBus               *bus,
+                                                                     OrreryOrchestrator           *orchestrator,
                                                                      OrreryConfig                 *config,
                                                                      const char                   *name,
                                                                      const OrreryPluginDescriptor *descriptor);

@@ -46,7 +46,7 @@ struct _OrreryPluginContext
   gboolean        has_deadline;
   guint           deadline_ms;
 
-  /* The orchestrator (issue 4) goes here. */
+  OrreryOrchestrator *orchestrator;   /* nullable: no run, e.g. `orrery plugins` */
 };
 
 G_DEFINE_TYPE (OrreryPluginContext, orrery_plugin_context, G_TYPE_OBJECT)
@@ -76,6 +76,7 @@ orrery_plugin_context_finalize (GObject *object)
   OrreryPluginContext *self = ORRERY_PLUGIN_CONTEXT (object);
 
   g_clear_object (&self->bus);
+  g_clear_object (&self->orchestrator);
   g_clear_object (&self->config);
   g_clear_object (&self->declared);
   g_free (self->name);
@@ -102,6 +103,7 @@ orrery_plugin_context_init (OrreryPluginContext *self)
 
 OrreryPluginContext *
 _orrery_plugin_context_new (OrreryEventBus               *bus,
+                            OrreryOrchestrator           *orchestrator,
                             OrreryConfig                 *config,
                             const char                   *name,
                             const OrreryPluginDescriptor *descriptor)
@@ -109,6 +111,7 @@ _orrery_plugin_context_new (OrreryEventBus               *bus,
   OrreryPluginContext *self = g_object_new (ORRERY_TYPE_PLUGIN_CONTEXT, NULL);
 
   self->bus = g_object_ref (bus);
+  self->orchestrator = orchestrator ? g_object_ref (orchestrator) : NULL;
   self->config = g_object_ref (config);
   self->declared = orrery_config_new ();
   self->name = g_strdup (name);
@@ -325,6 +328,24 @@ orrery_plugin_context_get_bus (OrreryPluginContext *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_CONTEXT (self), NULL);
   return self->bus;
+}
+
+/**
+ * orrery_plugin_context_get_orchestrator:
+ * @self: a plugin context
+ *
+ * The orchestrator of the run the plugin observes: through it a plugin
+ * takes holds (orrery_orchestrator_hold()) or cancels the run
+ * (orrery_orchestrator_cancel()).
+ *
+ * Returns: (transfer none) (nullable): the orchestrator, or %NULL when the
+ *   host runs nothing (as in `orrery plugins`)
+ */
+OrreryOrchestrator *
+orrery_plugin_context_get_orchestrator (OrreryPluginContext *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_CONTEXT (self), NULL);
+  return self->orchestrator;
 }
 
 /**

@@ -14,6 +14,7 @@
 #include "orrery-observer.h"
 #include "orrery-event-bus.h"
 #include "orrery-config.h"
+#include "orrery-orchestrator.h"
 
 G_BEGIN_DECLS
 
@@ -211,8 +212,8 @@ ORRERY_EXPORT
 OrreryEventBus *orrery_plugin_context_get_bus          (OrreryPluginContext    *self);
 ORRERY_EXPORT
 OrreryConfig   *orrery_plugin_context_get_config       (OrreryPluginContext    *self);
-/* The orchestrator accessor (orrery_plugin_context_get_orchestrator) is
- * added here with the orchestrator (issue 4). */
+ORRERY_EXPORT
+OrreryOrchestrator *orrery_plugin_context_get_orchestrator (OrreryPluginContext *self);
 ORRERY_EXPORT
 gpointer        orrery_plugin_context_get_data         (OrreryPluginContext    *self);
 ORRERY_EXPORT

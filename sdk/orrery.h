@@ -23,5 +23,6 @@
 #include "orrery-local-device.h"
 #include "orrery-simulated-device.h"
 #include "orrery-device-manager.h"
+#include "orrery-orchestrator.h"
 
 #undef ORRERY_INSIDE

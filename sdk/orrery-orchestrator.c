@@ -1,0 +1,1294 @@
+/* orrery-orchestrator.c: runs a constellation on devices, event driven.
+ *
+ * Nothing here polls or sleeps. Work happens in answer to four things: the
+ * start of a run, a device finishing a task, an edit of the constellation
+ * (its "modified" signal) and a hold being released. Each of them ends in
+ * kick(), which dispatches every ready task a device can take and finishes
+ * the run when nothing is left to do.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Orchestrator"
+
+#include "orrery-private.h"
+
+#define SOURCE_ID "orchestrator"
+
+G_DEFINE_QUARK (orrery-orchestrator-error-quark, orrery_orchestrator_error)
+
+/* ------------------------------------------------------------------------ */
+/* Holds */
+
+struct _OrreryHold
+{
+  gatomicrefcount     ref_count;
+  guint               id;
+  char               *reason;
+  gboolean            active;
+  gboolean            expired;
+  OrreryOrchestrator *owner;     /* not a reference; cleared on release */
+  GSource            *deadline;
+};
+
+G_DEFINE_BOXED_TYPE (OrreryHold, orrery_hold, orrery_hold_ref, orrery_hold_unref)
+
+/**
+ * orrery_hold_ref:
+ * @hold: a hold
+ *
+ * Returns: (transfer full): @hold
+ */
+OrreryHold *
+orrery_hold_ref (OrreryHold *hold)
+{
+  g_return_val_if_fail (hold != NULL, NULL);
+  g_atomic_ref_count_inc (&hold->ref_count);
+  return hold;
+}
+
+/**
+ * orrery_hold_unref:
+ * @hold: (transfer full): a hold
+ *
+ * Drops a reference. Dropping the last reference does not release the hold:
+ * orrery_orchestrator_release() does.
+ */
+void
+orrery_hold_unref (OrreryHold *hold)
+{
+  g_return_if_fail (hold != NULL);
+  if (!g_atomic_ref_count_dec (&hold->ref_count))
+    return;
+  g_assert (hold->deadline == NULL);
+  g_free (hold->reason);
+  g_free (hold);
+}
+
+/**
+ * orrery_hold_get_id:
+ * @hold: a hold
+ *
+ * Returns: the hold's id, unique per orchestrator
+ */
+guint
+orrery_hold_get_id (OrreryHold *hold)
+{
+  g_return_val_if_fail (hold != NULL, 0);
+  return hold->id;
+}
+
+/**
+ * orrery_hold_get_reason:
+ * @hold: a hold
+ *
+ * Returns: (transfer none) (nullable): why the hold was taken
+ */
+const char *
+orrery_hold_get_reason (OrreryHold *hold)
+{
+  g_return_val_if_fail (hold != NULL, NULL);
+  return hold->reason;
+}
+
+/**
+ * orrery_hold_is_active:
+ * @hold: a hold
+ *
+ * Returns: whether the hold still stands
+ */
+gboolean
+orrery_hold_is_active (OrreryHold *hold)
+{
+  g_return_val_if_fail (hold != NULL, FALSE);
+  return hold->active;
+}
+
+/**
+ * orrery_hold_has_expired:
+ * @hold: a hold
+ *
+ * Returns: whether the hold was released because its deadline passed
+ */
+gboolean
+orrery_hold_has_expired (OrreryHold *hold)
+{
+  g_return_val_if_fail (hold != NULL, FALSE);
+  return hold->expired;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* One task between its dispatch and its terminal state. */
+typedef struct
+{
+  OrreryOrchestrator *self;
+  OrreryTask         *task;
+  OrreryDevice       *device;        /* while executing */
+  char               *device_id;     /* the last device it ran on */
+  GCancellable       *cancellable;
+  GSource            *retry_source;  /* while waiting to be tried again */
+  guint               attempts;      /* started in this run */
+} TaskRun;
+
+struct _OrreryOrchestrator
+{
+  GObject              parent_instance;
+
+  OrreryEventBus      *bus;
+  OrreryDeviceManager *devices;
+  guint                max_concurrency;
+  guint                retry_delay_ms;
+  gdouble              retry_factor;
+  guint                retry_max_delay_ms;
+
+  /* The run in progress */
+  OrreryConstellation *constellation;
+  GTask               *run_task;
+  GMainContext        *context;
+  GCancellable        *cancellable;
+  gulong               cancel_id;
+  gulong               modified_id;
+  GHashTable          *runs;          /* task id -> TaskRun */
+  guint                n_running;     /* executing on a device */
+  guint                n_waiting;     /* waiting for a retry */
+  gint64               start_us;
+  gboolean             cancelling;
+  char                *cancel_reason;
+  gboolean             kicking;
+  gboolean             kick_again;
+
+  GHashTable          *holds;         /* id -> OrreryHold */
+  guint                next_hold_id;
+};
+
+G_DEFINE_FINAL_TYPE (OrreryOrchestrator, orrery_orchestrator, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_BUS,
+  PROP_DEVICE_MANAGER,
+  PROP_MAX_CONCURRENCY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_HOLD_EXPIRED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void kick (OrreryOrchestrator *self);
+
+static void
+task_run_free (gpointer data)
+{
+  TaskRun *run = data;
+
+  g_assert (run->device == NULL);
+  g_assert (run->retry_source == NULL);
+  g_clear_object (&run->cancellable);
+  g_free (run->device_id);
+  g_object_unref (run->task);
+  g_free (run);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events */
+
+static char **
+task_ids (GPtrArray *tasks)
+{
+  char **ids;
+
+  if (tasks == NULL || tasks->len == 0)
+    return NULL;
+  ids = g_new (char *, tasks->len + 1);
+  for (guint i = 0; i < tasks->len; i++)
+    ids[i] = (char *) orrery_task_get_id (tasks->pdata[i]);
+  ids[tasks->len] = NULL;
+  return ids;
+}
+
+static void
+publish_task_event (OrreryOrchestrator *self,
+                    OrreryEventType     type,
+                    OrreryTask         *task,
+                    const char         *device_id,
+                    GPtrArray          *newly_ready,
+                    GVariant           *result,
+                    const GError       *error,
+                    GVariant           *data)
+{
+  g_autoptr(OrreryTaskEvent) ev = orrery_task_event_new (type, SOURCE_ID,
+                                                         orrery_task_get_id (task),
+                                                         orrery_task_get_status (task));
+  g_autofree char **ids = task_ids (newly_ready);
+
+  orrery_task_event_set_attempt (ev, orrery_task_get_attempt (task));
+  orrery_task_event_set_device_id (ev, device_id);
+  orrery_task_event_set_constellation (ev, self->constellation);
+  if (ids != NULL)
+    orrery_task_event_set_newly_ready (ev, (const char * const *) ids);
+  if (result != NULL)
+    orrery_task_event_set_result (ev, result);
+  if (error != NULL)
+    orrery_task_event_set_error (ev, error);
+  if (data != NULL)
+    orrery_event_set_data (ORRERY_EVENT (ev), data);
+  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+}
+
+static void
+publish_skipped (OrreryOrchestrator *self,
+                 GPtrArray          *skipped)
+{
+  if (skipped == NULL)
+    return;
+  for (guint i = 0; i < skipped->len; i++)
+    publish_task_event (self, ORRERY_EVENT_TASK_SKIPPED, skipped->pdata[i], NULL,
+                        NULL, NULL, orrery_task_get_error (skipped->pdata[i]), NULL);
+}
+
+static OrreryConstellationEvent *
+constellation_event_new (OrreryOrchestrator       *self,
+                         OrreryEventType           type,
+                         OrreryConstellationState  state)
+{
+  OrreryConstellationEvent *ev;
+
+  ev = orrery_constellation_event_new (type, SOURCE_ID,
+                                       orrery_constellation_get_id (self->constellation),
+                                       state);
+  orrery_constellation_event_set_constellation (ev, self->constellation);
+  return ev;
+}
+
+static void
+set_ready_ids (OrreryOrchestrator       *self,
+               OrreryConstellationEvent *ev)
+{
+  g_autoptr(GPtrArray) ready = orrery_constellation_get_ready_tasks (self->constellation);
+  g_autofree char **ids = task_ids (ready);
+
+  if (ids != NULL)
+    orrery_constellation_event_set_newly_ready (ev, (const char * const *) ids);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Task life cycle */
+
+static void on_execute_done (GObject      *source,
+                             GAsyncResult *result,
+                             gpointer      user_data);
+
+static void
+start_task (OrreryOrchestrator *self,
+            OrreryTask         *task,
+            OrreryDevice       *device)
+{
+  const char *id = orrery_task_get_id (task);
+  TaskRun *run = g_hash_table_lookup (self->runs, id);
+  g_autoptr(GError) error = NULL;
+
+  if (!orrery_constellation_mark_task_started (self->constellation, id, &error))
+    {
+      g_critical ("Cannot start task “%s”: %s", id, error->message);
+      return;
+    }
+  if (run == NULL)
+    {
+      run = g_new0 (TaskRun, 1);
+      run->self = self;
+      run->task = g_object_ref (task);
+      g_hash_table_insert (self->runs, (gpointer) orrery_task_get_id (task), run);
+    }
+  /* The orchestrator counts attempts itself: the task's attempt number
+   * is the one of this run, from 1. */
+  orrery_task_set_attempt (task, ++run->attempts);
+  run->device = g_object_ref (device);
+  g_free (run->device_id);
+  run->device_id = g_strdup (orrery_device_get_id (device));
+  g_clear_object (&run->cancellable);
+  run->cancellable = g_cancellable_new ();
+  orrery_device_manager_acquire (self->devices, device);
+  self->n_running++;
+
+  g_debug ("Dispatching “%s” (attempt %u) to “%s”", id, orrery_task_get_attempt (task),
+           run->device_id);
+  publish_task_event (self, ORRERY_EVENT_TASK_STARTED, task, run->device_id,
+                      NULL, NULL, NULL, NULL);
+  orrery_device_execute_async (device, task, run->cancellable, on_execute_done, run);
+}
+
+/* The task reached a terminal state through its device (or could not get
+ * one): record it, publish it, and publish whatever it made skip. */
+static void
+finish_task (OrreryOrchestrator *self,
+             TaskRun            *run,
+             OrreryTask         *task,
+             gboolean            success,
+             GVariant           *result,
+             const GError       *task_error)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+  g_autoptr(GPtrArray) skipped = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryTask) keep = g_object_ref (task);
+  g_autofree char *device_id = run ? g_strdup (run->device_id) : NULL;
+
+  if (run != NULL)
+    g_hash_table_remove (self->runs, orrery_task_get_id (task));
+
+  ready = orrery_constellation_mark_task_completed (self->constellation,
+                                                    orrery_task_get_id (task), success,
+                                                    result, task_error, &skipped, &error);
+  if (error != NULL)
+    {
+      g_critical ("Cannot complete task “%s”: %s", orrery_task_get_id (task), error->message);
+      return;
+    }
+
+  publish_task_event (self, success ? ORRERY_EVENT_TASK_COMPLETED : ORRERY_EVENT_TASK_FAILED,
+                      task, device_id, ready, result, task_error, NULL);
+  publish_skipped (self, skipped);
+}
+
+static void
+cancel_task (OrreryOrchestrator *self,
+             OrreryTask         *task)
+{
+  g_autoptr(GPtrArray) skipped = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryTask) keep = g_object_ref (task);
+  TaskRun *run = g_hash_table_lookup (self->runs, orrery_task_get_id (task));
+  g_autofree char *device_id = run ? g_strdup (run->device_id) : NULL;
+  g_autoptr(GError) reason = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
+                                          self->cancel_reason ? self->cancel_reason : "run cancelled");
+
+  if (run != NULL)
+    g_hash_table_remove (self->runs, orrery_task_get_id (task));
+
+  orrery_task_set_error (task, reason);
+  g_ptr_array_unref (orrery_constellation_mark_task_cancelled_full (self->constellation,
+                                                                    orrery_task_get_id (task),
+                                                                    &skipped, &error) ?: g_ptr_array_new ());
+  if (error != NULL)
+    {
+      g_critical ("Cannot cancel task “%s”: %s", orrery_task_get_id (task), error->message);
+      return;
+    }
+  publish_task_event (self, ORRERY_EVENT_TASK_CANCELLED, task, device_id, NULL, NULL, reason, NULL);
+  publish_skipped (self, skipped);
+}
+
+static gboolean
+is_retryable (const GError *error)
+{
+  return !(g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+           g_error_matches (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_NO_DEVICE) ||
+           g_error_matches (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA));
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  TaskRun *run = user_data;
+  OrreryOrchestrator *self = run->self;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (&run->retry_source, g_source_unref);
+  self->n_waiting--;
+  if (!orrery_constellation_requeue_task (self->constellation,
+                                          orrery_task_get_id (run->task), &error))
+    g_critical ("Cannot requeue task “%s”: %s", orrery_task_get_id (run->task), error->message);
+  kick (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (OrreryOrchestrator *self,
+                TaskRun            *run,
+                GVariant           *result,
+                const GError       *error)
+{
+  guint attempt = orrery_task_get_attempt (run->task);
+  gdouble delay = self->retry_delay_ms;
+  g_autoptr(GVariant) data = NULL;
+
+  for (guint i = 1; i < attempt; i++)
+    delay *= self->retry_factor;
+  delay = MIN (delay, (gdouble) self->retry_max_delay_ms);
+
+  data = g_variant_ref_sink (g_variant_new_parsed ("{'delay_ms': <%u>, 'retries_left': <%u>}",
+                                                   (guint) delay,
+                                                   orrery_task_get_retry_count (run->task) + 1 - attempt));
+  publish_task_event (self, ORRERY_EVENT_TASK_RETRYING, run->task, run->device_id,
+                      NULL, result, error, data);
+
+  self->n_waiting++;
+  run->retry_source = g_timeout_source_new ((guint) delay);
+  g_source_set_static_name (run->retry_source, "[orrery] retry backoff");
+  g_source_set_callback (run->retry_source, retry_cb, run, NULL);
+  g_source_attach (run->retry_source, self->context);
+}
+
+static void
+on_execute_done (GObject      *source,
+                 GAsyncResult *res,
+                 gpointer      user_data)
+{
+  TaskRun *run = user_data;
+  OrreryOrchestrator *self = run->self;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = orrery_device_execute_finish (ORRERY_DEVICE (source), res, &result, &error);
+  orrery_device_manager_release (self->devices, run->device);
+  g_clear_object (&run->device);
+  self->n_running--;
+
+  if (!ok && error == NULL)
+    error = g_error_new (ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_FAILED,
+                         "device “%s” failed the task without saying why", run->device_id);
+
+  if (ok)
+    finish_task (self, run, run->task, TRUE, result, NULL);
+  else if (self->cancelling || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    cancel_task (self, run->task);
+  else if (is_retryable (error) &&
+           orrery_task_get_attempt (run->task) <= orrery_task_get_retry_count (run->task))
+    schedule_retry (self, run, result, error);
+  else
+    finish_task (self, run, run->task, FALSE, result, error);
+
+  kick (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch and completion */
+
+static void
+dispatch (OrreryOrchestrator *self)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+  guint cap = self->max_concurrency > 0 ? self->max_concurrency : G_MAXUINT;
+
+  if (self->run_task == NULL || self->cancelling ||
+      g_hash_table_size (self->holds) > 0 || self->n_running >= cap)
+    return;
+
+  ready = orrery_constellation_get_ready_tasks (self->constellation);
+  for (guint i = 0; i < ready->len && self->n_running < cap; i++)
+    {
+      OrreryTask *task = ready->pdata[i];
+      g_autoptr(GError) error = NULL;
+      OrreryDevice *device;
+
+      /* An earlier task of this round may have changed this one. */
+      if (orrery_task_get_status (task) != ORRERY_TASK_STATUS_PENDING)
+        continue;
+
+      device = orrery_device_manager_select (self->devices, task, &error);
+      if (error != NULL)
+        {
+          g_autoptr(GError) mark_error = NULL;
+
+          /* No device can ever take it: fail it now instead of waiting
+           * for ever. */
+          g_warning ("Task “%s” fails: %s", orrery_task_get_id (task), error->message);
+          if (!orrery_constellation_mark_task_started (self->constellation,
+                                                       orrery_task_get_id (task), &mark_error))
+            {
+              g_critical ("Cannot start task “%s”: %s", orrery_task_get_id (task),
+                          mark_error->message);
+              continue;
+            }
+          finish_task (self, NULL, task, FALSE, NULL, error);
+          continue;
+        }
+      if (device == NULL)
+        continue;   /* every device that could take it is busy */
+      start_task (self, task, device);
+    }
+}
+
+static void
+finish_run (OrreryOrchestrator *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
+  g_autoptr(OrreryConstellationEvent) ev = NULL;
+  g_autoptr(OrreryConstellation) constellation = g_object_ref (self->constellation);
+  OrreryConstellationState state;
+  OrreryEventType type;
+  GError *error = NULL;
+  guint n_tasks = orrery_constellation_get_n_tasks (constellation);
+  guint completed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_COMPLETED);
+  guint failed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED);
+  guint skipped = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_SKIPPED);
+  guint cancelled = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_CANCELLED);
+  gdouble duration = (g_get_monotonic_time () - self->start_us) / (gdouble) G_USEC_PER_SEC;
+
+  if (self->cancelling)
+    {
+      state = ORRERY_CONSTELLATION_STATE_CANCELLED;
+      type = ORRERY_EVENT_CONSTELLATION_CANCELLED;
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Run cancelled: %s",
+                           self->cancel_reason ? self->cancel_reason : "cancelled");
+    }
+  else if (completed == n_tasks)
+    {
+      state = ORRERY_CONSTELLATION_STATE_COMPLETED;
+      type = ORRERY_EVENT_CONSTELLATION_COMPLETED;
+    }
+  else
+    {
+      state = ORRERY_CONSTELLATION_STATE_FAILED;
+      type = ORRERY_EVENT_CONSTELLATION_FAILED;
+      error = g_error_new (ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED,
+                           "%u of %u tasks did not complete: %u failed, %u skipped, %u cancelled",
+                           n_tasks - completed, n_tasks, failed, skipped, cancelled);
+    }
+
+  orrery_constellation_set_state (constellation, state);
+  ev = constellation_event_new (self, type, state);
+  orrery_constellation_event_set_statistics (ev, orrery_constellation_get_statistics (constellation));
+  orrery_constellation_event_set_duration (ev, duration);
+  if (error != NULL)
+    orrery_event_set_data (ORRERY_EVENT (ev),
+                           g_variant_new_parsed ("{'reason': <%s>}", error->message));
+
+  /* The run is over for everyone before its last event goes out. */
+  g_clear_signal_handler (&self->modified_id, constellation);
+  if (self->cancellable != NULL)
+    g_cancellable_disconnect (self->cancellable, self->cancel_id);
+  self->cancel_id = 0;
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->constellation);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  self->cancelling = FALSE;
+
+  g_info ("Run of “%s” ended: %u completed, %u failed, %u skipped, %u cancelled in %.3f s",
+          orrery_constellation_get_id (constellation), completed, failed, skipped, cancelled,
+          duration);
+
+  /* Observers still see the constellation on the event. */
+  self->constellation = constellation;
+  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+  self->constellation = NULL;
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+cancel_remaining (OrreryOrchestrator *self)
+{
+  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (self->constellation);
+
+  for (guint i = 0; i < tasks->len; i++)
+    if (!orrery_task_is_terminal (tasks->pdata[i]))
+      cancel_task (self, tasks->pdata[i]);
+}
+
+static void
+maybe_finish (OrreryOrchestrator *self)
+{
+  if (self->run_task == NULL || self->n_running > 0 || self->n_waiting > 0)
+    return;
+
+  if (self->cancelling)
+    {
+      cancel_remaining (self);
+      finish_run (self);
+      return;
+    }
+
+  /* A hold keeps the run open: an agent may still add work. */
+  if (g_hash_table_size (self->holds) > 0)
+    return;
+
+  if (!orrery_constellation_is_finished (self->constellation))
+    {
+      /* Nothing runs, nothing waits, no hold, and dispatch found nothing it
+       * could start: what is left can never run. End instead of hanging. */
+      g_warning ("Run of “%s” is stuck: %u tasks can never run",
+                 orrery_constellation_get_id (self->constellation),
+                 orrery_constellation_get_n_tasks (self->constellation) -
+                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_COMPLETED) -
+                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_FAILED) -
+                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_SKIPPED) -
+                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_CANCELLED));
+      g_free (self->cancel_reason);
+      self->cancel_reason = g_strdup ("stuck: the remaining tasks can never run");
+      cancel_remaining (self);
+    }
+  finish_run (self);
+}
+
+static void
+kick (OrreryOrchestrator *self)
+{
+  if (self->kicking)
+    {
+      self->kick_again = TRUE;
+      return;
+    }
+  self->kicking = TRUE;
+  g_object_ref (self);
+  do
+    {
+      self->kick_again = FALSE;
+      dispatch (self);
+      maybe_finish (self);
+    }
+  while (self->kick_again && self->run_task != NULL);
+  self->kicking = FALSE;
+  g_object_unref (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Edits and cancellation */
+
+static void
+on_constellation_modified (OrreryConstellation *constellation,
+                           GVariant            *modifications,
+                           GStrv                on_task_ids,
+                           gpointer             user_data)
+{
+  OrreryOrchestrator *self = user_data;
+  g_autoptr(OrreryConstellationEvent) ev = NULL;
+
+  ev = constellation_event_new (self, ORRERY_EVENT_CONSTELLATION_MODIFIED,
+                                orrery_constellation_get_state (constellation));
+  orrery_constellation_event_set_modifications (ev, modifications);
+  orrery_constellation_event_set_on_task_ids (ev, (const char * const *) on_task_ids);
+  set_ready_ids (self, ev);
+  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+  kick (self);
+}
+
+static gboolean
+cancel_idle_cb (gpointer user_data)
+{
+  OrreryOrchestrator *self = user_data;
+
+  orrery_orchestrator_cancel (self, "cancelled by the caller");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_cancelled (GCancellable *cancellable,
+              gpointer      user_data)
+{
+  OrreryOrchestrator *self = user_data;
+  GSource *source = g_idle_source_new ();
+
+  /* May run on any thread, and inside g_cancellable_connect(): act from
+   * the run's main context. */
+  g_source_set_callback (source, cancel_idle_cb, g_object_ref (self), g_object_unref);
+  g_source_set_static_name (source, "[orrery] cancel run");
+  g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
+/**
+ * orrery_orchestrator_cancel:
+ * @self: an orchestrator
+ * @reason: (nullable): why, for the events and the run's error
+ *
+ * Cancels the run in progress: running tasks are killed, the others are
+ * cancelled, `constellation-cancelled` is published and the run finishes
+ * with %G_IO_ERROR_CANCELLED. Holds do not delay a cancel.
+ */
+void
+orrery_orchestrator_cancel (OrreryOrchestrator *self,
+                            const char         *reason)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_autoptr(GPtrArray) waiting = g_ptr_array_new ();
+
+  g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
+
+  if (self->run_task == NULL || self->cancelling)
+    return;
+
+  g_info ("Cancelling the run of “%s”: %s", orrery_constellation_get_id (self->constellation),
+          reason ? reason : "no reason given");
+  self->cancelling = TRUE;
+  g_free (self->cancel_reason);
+  self->cancel_reason = g_strdup (reason ? reason : "cancelled");
+
+  g_hash_table_iter_init (&iter, self->runs);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      TaskRun *run = value;
+
+      if (run->device != NULL)
+        g_cancellable_cancel (run->cancellable);
+      else if (run->retry_source != NULL)
+        g_ptr_array_add (waiting, run);
+    }
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      TaskRun *run = waiting->pdata[i];
+
+      g_source_destroy (run->retry_source);
+      g_clear_pointer (&run->retry_source, g_source_unref);
+      self->n_waiting--;
+      cancel_task (self, run->task);
+    }
+  kick (self);
+}
+
+/**
+ * orrery_orchestrator_get_cancel_reason:
+ * @self: an orchestrator
+ *
+ * Returns: (transfer none) (nullable): why the last run was cancelled
+ */
+const char *
+orrery_orchestrator_get_cancel_reason (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), NULL);
+  return self->cancel_reason;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running */
+
+/**
+ * orrery_orchestrator_run_async:
+ * @self: an orchestrator
+ * @constellation: the constellation to run; tasks already finished (a
+ *   resumed run) are not run again
+ * @cancellable: (nullable): cancels the run
+ * @callback: (scope async): called when the run has ended
+ * @user_data: (closure): data for @callback
+ *
+ * Runs @constellation on the main context of the calling thread: publishes
+ * `constellation-started`, dispatches every ready task a device can take,
+ * publishes each task's events, and ends with exactly one of
+ * `constellation-completed`, `-failed` or `-cancelled`.
+ */
+void
+orrery_orchestrator_run_async (OrreryOrchestrator  *self,
+                               OrreryConstellation *constellation,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellationEvent) ev = NULL;
+  g_autoptr(GList) devices = NULL;
+  GVariantBuilder assignments;
+  GVariantBuilder device_ids;
+  g_autoptr(GPtrArray) tasks = NULL;
+
+  g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
+  g_return_if_fail (ORRERY_IS_CONSTELLATION (constellation));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, orrery_orchestrator_run_async);
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->run_task != NULL)
+    {
+      g_task_return_new_error (task, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_BUSY,
+                               "The orchestrator is already running “%s”",
+                               orrery_constellation_get_id (self->constellation));
+      return;
+    }
+  if (!orrery_constellation_validate (constellation, &error))
+    {
+      g_task_return_new_error (task, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_INVALID,
+                               "Invalid constellation: %s", error->message);
+      return;
+    }
+
+  self->run_task = g_steal_pointer (&task);
+  self->constellation = g_object_ref (constellation);
+  self->context = g_main_context_ref_thread_default ();
+  self->start_us = g_get_monotonic_time ();
+  self->cancelling = FALSE;
+  g_clear_pointer (&self->cancel_reason, g_free);
+  self->modified_id = g_signal_connect (constellation, "modified",
+                                        G_CALLBACK (on_constellation_modified), self);
+  orrery_constellation_reset_running (constellation);
+  orrery_constellation_set_state (constellation, ORRERY_CONSTELLATION_STATE_EXECUTING);
+
+  /* What the run starts with. */
+  g_variant_builder_init (&device_ids, G_VARIANT_TYPE ("as"));
+  devices = orrery_device_manager_get_devices (self->devices);
+  for (GList *l = devices; l != NULL; l = l->next)
+    g_variant_builder_add (&device_ids, "s", orrery_device_get_id (l->data));
+  g_variant_builder_init (&assignments, G_VARIANT_TYPE ("a{ss}"));
+  tasks = orrery_constellation_get_tasks (constellation);
+  for (guint i = 0; i < tasks->len; i++)
+    if (orrery_task_get_target_device_id (tasks->pdata[i]) != NULL)
+      g_variant_builder_add (&assignments, "{ss}", orrery_task_get_id (tasks->pdata[i]),
+                             orrery_task_get_target_device_id (tasks->pdata[i]));
+
+  ev = constellation_event_new (self, ORRERY_EVENT_CONSTELLATION_STARTED,
+                                ORRERY_CONSTELLATION_STATE_EXECUTING);
+  orrery_event_set_data (ORRERY_EVENT (ev),
+                         g_variant_new_parsed ("{'total_tasks': <%u>, 'strategy': <%s>,"
+                                               " 'max_concurrency': <%u>, 'devices': <%v>,"
+                                               " 'assignments': <%v>}",
+                                               orrery_constellation_get_n_tasks (constellation),
+                                               orrery_dispatch_strategy_to_nick (
+                                                 orrery_device_manager_get_strategy (self->devices)),
+                                               self->max_concurrency,
+                                               g_variant_builder_end (&device_ids),
+                                               g_variant_builder_end (&assignments)));
+  set_ready_ids (self, ev);
+  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+
+  if (cancellable != NULL)
+    {
+      self->cancellable = g_object_ref (cancellable);
+      self->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), self, NULL);
+    }
+
+  kick (self);
+}
+
+/**
+ * orrery_orchestrator_run_finish:
+ * @self: an orchestrator
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE if every task completed; otherwise %FALSE with
+ *   %ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED (failed, skipped or cancelled
+ *   tasks), %ORRERY_ORCHESTRATOR_ERROR_INVALID, %ORRERY_ORCHESTRATOR_ERROR_BUSY
+ *   or %G_IO_ERROR_CANCELLED (with the reason)
+ */
+gboolean
+orrery_orchestrator_run_finish (OrreryOrchestrator  *self,
+                                GAsyncResult        *result,
+                                GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Holds */
+
+static void
+hold_drop (OrreryOrchestrator *self,
+           OrreryHold         *hold)
+{
+  hold->active = FALSE;
+  hold->owner = NULL;
+  if (hold->deadline != NULL)
+    {
+      g_source_destroy (hold->deadline);
+      g_clear_pointer (&hold->deadline, g_source_unref);
+    }
+  g_hash_table_remove (self->holds, GUINT_TO_POINTER (hold->id));
+}
+
+static gboolean
+hold_deadline_cb (gpointer user_data)
+{
+  OrreryHold *hold = user_data;
+  OrreryOrchestrator *self = hold->owner;
+  g_autoptr(OrreryHold) keep = orrery_hold_ref (hold);
+
+  g_clear_pointer (&hold->deadline, g_source_unref);
+  hold->expired = TRUE;
+  g_warning ("Hold #%u (%s) expired: released without an answer", hold->id,
+             hold->reason ? hold->reason : "no reason");
+  hold_drop (self, hold);
+  g_signal_emit (self, signals[SIGNAL_HOLD_EXPIRED], 0, hold);
+  kick (self);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * orrery_orchestrator_hold:
+ * @self: an orchestrator
+ * @reason: (nullable): why, for logs and reports
+ * @timeout_ms: the hold's deadline in milliseconds; 0 for none. An expired
+ *   hold is released and reported through #OrreryOrchestrator::hold-expired.
+ *
+ * Takes a hold: until it is released, no new task is dispatched (running
+ * ones go on) and the run does not complete.
+ *
+ * Returns: (transfer full): the hold, for orrery_orchestrator_release()
+ */
+OrreryHold *
+orrery_orchestrator_hold (OrreryOrchestrator *self,
+                          const char         *reason,
+                          guint               timeout_ms)
+{
+  OrreryHold *hold;
+
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), NULL);
+
+  hold = g_new0 (OrreryHold, 1);
+  g_atomic_ref_count_init (&hold->ref_count);
+  hold->id = ++self->next_hold_id;
+  hold->reason = g_strdup (reason);
+  hold->active = TRUE;
+  hold->owner = self;
+  if (timeout_ms > 0)
+    {
+      hold->deadline = g_timeout_source_new (timeout_ms);
+      g_source_set_static_name (hold->deadline, "[orrery] hold deadline");
+      g_source_set_callback (hold->deadline, hold_deadline_cb, hold, NULL);
+      g_source_attach (hold->deadline, self->context ? self->context : g_main_context_get_thread_default ());
+    }
+  g_hash_table_insert (self->holds, GUINT_TO_POINTER (hold->id), orrery_hold_ref (hold));
+  g_debug ("Hold #%u taken (%s)", hold->id, reason ? reason : "no reason");
+  return hold;
+}
+
+/**
+ * orrery_orchestrator_release:
+ * @self: an orchestrator
+ * @hold: a hold taken on @self
+ *
+ * Releases a hold. When no hold is left, dispatching resumes at once.
+ *
+ * Returns: %TRUE if the hold was standing, %FALSE if it was already
+ *   released (or expired)
+ */
+gboolean
+orrery_orchestrator_release (OrreryOrchestrator *self,
+                             OrreryHold         *hold)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), FALSE);
+  g_return_val_if_fail (hold != NULL, FALSE);
+
+  if (!hold->active || hold->owner != self)
+    return FALSE;
+  g_debug ("Hold #%u released", hold->id);
+  hold_drop (self, hold);
+  if (g_hash_table_size (self->holds) == 0)
+    kick (self);
+  return TRUE;
+}
+
+/**
+ * orrery_orchestrator_get_n_holds:
+ * @self: an orchestrator
+ *
+ * Returns: how many holds stand
+ */
+guint
+orrery_orchestrator_get_n_holds (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), 0);
+  return g_hash_table_size (self->holds);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accessors */
+
+/**
+ * orrery_orchestrator_get_bus:
+ * @self: an orchestrator
+ *
+ * Returns: (transfer none): the bus it publishes on
+ */
+OrreryEventBus *
+orrery_orchestrator_get_bus (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), NULL);
+  return self->bus;
+}
+
+/**
+ * orrery_orchestrator_get_device_manager:
+ * @self: an orchestrator
+ *
+ * Returns: (transfer none): its devices
+ */
+OrreryDeviceManager *
+orrery_orchestrator_get_device_manager (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), NULL);
+  return self->devices;
+}
+
+/**
+ * orrery_orchestrator_get_constellation:
+ * @self: an orchestrator
+ *
+ * Returns: (transfer none) (nullable): the constellation being run
+ */
+OrreryConstellation *
+orrery_orchestrator_get_constellation (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), NULL);
+  return self->constellation;
+}
+
+/**
+ * orrery_orchestrator_is_running:
+ * @self: an orchestrator
+ *
+ * Returns: whether a run is in progress
+ */
+gboolean
+orrery_orchestrator_is_running (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), FALSE);
+  return self->run_task != NULL;
+}
+
+/**
+ * orrery_orchestrator_get_n_running:
+ * @self: an orchestrator
+ *
+ * Returns: how many tasks are executing on devices
+ */
+guint
+orrery_orchestrator_get_n_running (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), 0);
+  return self->n_running;
+}
+
+/**
+ * orrery_orchestrator_set_max_concurrency:
+ * @self: an orchestrator
+ * @max_concurrency: the most tasks running at once over all devices; 0 for
+ *   no cap beyond the devices' own limits
+ */
+void
+orrery_orchestrator_set_max_concurrency (OrreryOrchestrator *self,
+                                         guint               max_concurrency)
+{
+  g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
+  if (self->max_concurrency == max_concurrency)
+    return;
+  self->max_concurrency = max_concurrency;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENCY]);
+  if (self->run_task != NULL)
+    kick (self);
+}
+
+/**
+ * orrery_orchestrator_get_max_concurrency:
+ * @self: an orchestrator
+ *
+ * Returns: the global concurrency cap (0: none)
+ */
+guint
+orrery_orchestrator_get_max_concurrency (OrreryOrchestrator *self)
+{
+  g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), 0);
+  return self->max_concurrency;
+}
+
+/**
+ * orrery_orchestrator_set_retry_policy:
+ * @self: an orchestrator
+ * @delay_ms: the delay before the first retry
+ * @factor: what each further delay is multiplied by (at least 1)
+ * @max_delay_ms: the longest delay
+ *
+ * How failed tasks with retries left wait before their next attempt. A
+ * task's own `retry_count` says how many retries it gets.
+ */
+void
+orrery_orchestrator_set_retry_policy (OrreryOrchestrator *self,
+                                      guint               delay_ms,
+                                      gdouble             factor,
+                                      guint               max_delay_ms)
+{
+  g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
+  self->retry_delay_ms = delay_ms;
+  self->retry_factor = MAX (factor, 1.0);
+  self->retry_max_delay_ms = MAX (max_delay_ms, delay_ms);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+orrery_orchestrator_dispose (GObject *object)
+{
+  OrreryOrchestrator *self = ORRERY_ORCHESTRATOR (object);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->holds);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      OrreryHold *hold = value;
+
+      hold->active = FALSE;
+      hold->owner = NULL;
+      if (hold->deadline != NULL)
+        {
+          g_source_destroy (hold->deadline);
+          g_clear_pointer (&hold->deadline, g_source_unref);
+        }
+      g_hash_table_iter_remove (&iter);
+    }
+  g_clear_object (&self->bus);
+  g_clear_object (&self->devices);
+
+  G_OBJECT_CLASS (orrery_orchestrator_parent_class)->dispose (object);
+}
+
+static void
+orrery_orchestrator_finalize (GObject *object)
+{
+  OrreryOrchestrator *self = ORRERY_ORCHESTRATOR (object);
+
+  g_assert (self->run_task == NULL);
+  g_hash_table_unref (self->runs);
+  g_hash_table_unref (self->holds);
+  g_free (self->cancel_reason);
+
+  G_OBJECT_CLASS (orrery_orchestrator_parent_class)->finalize (object);
+}
+
+static void
+orrery_orchestrator_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  OrreryOrchestrator *self = ORRERY_ORCHESTRATOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUS:
+      g_value_set_object (value, self->bus);
+      break;
+    case PROP_DEVICE_MANAGER:
+      g_value_set_object (value, self->devices);
+      break;
+    case PROP_MAX_CONCURRENCY:
+      g_value_set_uint (value, self->max_concurrency);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_orchestrator_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  OrreryOrchestrator *self = ORRERY_ORCHESTRATOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUS:
+      self->bus = g_value_dup_object (value);
+      break;
+    case PROP_DEVICE_MANAGER:
+      self->devices = g_value_dup_object (value);
+      break;
+    case PROP_MAX_CONCURRENCY:
+      orrery_orchestrator_set_max_concurrency (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+orrery_orchestrator_constructed (GObject *object)
+{
+  OrreryOrchestrator *self = ORRERY_ORCHESTRATOR (object);
+
+  G_OBJECT_CLASS (orrery_orchestrator_parent_class)->constructed (object);
+  if (self->bus == NULL)
+    self->bus = orrery_event_bus_new ();
+  if (self->devices == NULL)
+    {
+      self->devices = orrery_device_manager_new ();
+      orrery_device_manager_add_default_devices (self->devices);
+    }
+}
+
+static void
+orrery_orchestrator_class_init (OrreryOrchestratorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = orrery_orchestrator_constructed;
+  object_class->dispose = orrery_orchestrator_dispose;
+  object_class->finalize = orrery_orchestrator_finalize;
+  object_class->get_property = orrery_orchestrator_get_property;
+  object_class->set_property = orrery_orchestrator_set_property;
+
+  /**
+   * OrreryOrchestrator:bus:
+   *
+   * The bus it publishes on; a new one if none is given.
+   */
+  properties[PROP_BUS] =
+    g_param_spec_object ("bus", NULL, NULL, ORRERY_TYPE_EVENT_BUS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryOrchestrator:device-manager:
+   *
+   * Its devices; a manager with the default local device if none is given.
+   */
+  properties[PROP_DEVICE_MANAGER] =
+    g_param_spec_object ("device-manager", NULL, NULL, ORRERY_TYPE_DEVICE_MANAGER,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryOrchestrator:max-concurrency:
+   *
+   * The most tasks running at once over all devices; 0 for no cap.
+   */
+  properties[PROP_MAX_CONCURRENCY] =
+    g_param_spec_uint ("max-concurrency", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * OrreryOrchestrator::hold-expired:
+   * @self: the orchestrator
+   * @hold: the hold whose deadline passed; it is released
+   *
+   * Emitted when a hold is released because its deadline passed.
+   */
+  signals[SIGNAL_HOLD_EXPIRED] =
+    g_signal_new ("hold-expired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, ORRERY_TYPE_HOLD);
+}
+
+static void
+orrery_orchestrator_init (OrreryOrchestrator *self)
+{
+  self->runs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, task_run_free);
+  self->holds = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) orrery_hold_unref);
+  self->retry_delay_ms = 500;
+  self->retry_factor = 2.0;
+  self->retry_max_delay_ms = 30000;
+}
+
+/**
+ * orrery_orchestrator_new:
+ * @bus: (nullable): the bus to publish on; a new one if %NULL
+ * @devices: (nullable): the devices; one local device if %NULL
+ *
+ * Returns: (transfer full): a new orchestrator
+ */
+OrreryOrchestrator *
+orrery_orchestrator_new (OrreryEventBus      *bus,
+                         OrreryDeviceManager *devices)
+{
+  return g_object_new (ORRERY_TYPE_ORCHESTRATOR, "bus", bus, "device-manager", devices, NULL);
+}

@@ -1,0 +1,814 @@
+/* test-orchestrator.c: the orchestrator's contract (DESIGN section 4) on
+ * simulated devices and real subprocesses.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <signal.h>
+#include <orrery.h>
+
+/* ------------------------------------------------------------------------ */
+/* Fixture: a bus whose events are recorded as "nick:task" strings. */
+
+typedef struct
+{
+  OrreryEventBus      *bus;
+  OrreryDeviceManager *devices;
+  OrreryOrchestrator  *orch;
+  GPtrArray           *log;        /* of char*: "task-started:a", "constellation-completed" */
+  GPtrArray           *events;     /* of OrreryEvent */
+  guint                running;
+  guint                max_running;
+  gboolean             done;
+  gboolean             ok;
+  GError              *error;
+} Fixture;
+
+static void
+on_event (OrreryEventBus *bus,
+          OrreryEvent    *event,
+          Fixture        *f)
+{
+  OrreryEventType type = orrery_event_get_event_type (event);
+
+  g_ptr_array_add (f->events, g_object_ref (event));
+  if (ORRERY_IS_TASK_EVENT (event))
+    g_ptr_array_add (f->log, g_strdup_printf ("%s:%s", orrery_event_get_type_nick (event),
+                                              orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event))));
+  else
+    g_ptr_array_add (f->log, g_strdup (orrery_event_get_type_nick (event)));
+
+  if (type == ORRERY_EVENT_TASK_STARTED)
+    {
+      f->running++;
+      f->max_running = MAX (f->max_running, f->running);
+    }
+  else if (type == ORRERY_EVENT_TASK_COMPLETED || type == ORRERY_EVENT_TASK_FAILED ||
+           type == ORRERY_EVENT_TASK_RETRYING ||
+           (type == ORRERY_EVENT_TASK_CANCELLED &&
+            orrery_task_event_get_device_id (ORRERY_TASK_EVENT (event)) != NULL &&
+            f->running > 0))
+    f->running--;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  f->bus = orrery_event_bus_new ();
+  f->devices = orrery_device_manager_new ();
+  f->orch = orrery_orchestrator_new (f->bus, f->devices);
+  orrery_orchestrator_set_retry_policy (f->orch, 10, 2.0, 100);
+  f->log = g_ptr_array_new_with_free_func (g_free);
+  f->events = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (f->bus, "event", G_CALLBACK (on_event), f);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_assert_false (orrery_orchestrator_is_running (f->orch));
+  g_clear_object (&f->orch);
+  g_clear_object (&f->devices);
+  g_clear_object (&f->bus);
+  g_ptr_array_unref (f->log);
+  g_ptr_array_unref (f->events);
+  g_clear_error (&f->error);
+}
+
+static void
+add_simulated (Fixture    *f,
+               const char *id,
+               guint       concurrency)
+{
+  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new (id, NULL, concurrency);
+
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
+}
+
+static OrreryTask *
+add_task (OrreryConstellation *c,
+          const char          *id,
+          const char          *data_text)
+{
+  g_autoptr(OrreryTask) task = orrery_task_new (id, id);
+  g_autoptr(GError) error = NULL;
+
+  if (data_text != NULL)
+    orrery_task_set_task_data (task, g_variant_new_parsed (data_text));
+  orrery_constellation_add_task (c, task, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&task);
+}
+
+static void
+add_dep (OrreryConstellation  *c,
+         const char           *from,
+         const char           *to,
+         OrreryDependencyType  type)
+{
+  g_autoptr(GError) error = NULL;
+
+  orrery_constellation_add_dependency (c, from, to, type, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+run_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Fixture *f = user_data;
+
+  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
+  f->done = TRUE;
+}
+
+static void
+run_start (Fixture             *f,
+           OrreryConstellation *c,
+           GCancellable        *cancellable)
+{
+  f->done = FALSE;
+  orrery_orchestrator_run_async (f->orch, c, cancellable, run_done, f);
+}
+
+static void
+run_wait (Fixture *f)
+{
+  while (!f->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gint
+log_index (Fixture    *f,
+           const char *entry)
+{
+  for (guint i = 0; i < f->log->len; i++)
+    if (g_str_equal (f->log->pdata[i], entry))
+      return (gint) i;
+  return -1;
+}
+
+static void
+assert_before (Fixture    *f,
+               const char *a,
+               const char *b)
+{
+  gint ia = log_index (f, a), ib = log_index (f, b);
+
+  if (ia < 0 || ib < 0 || ia >= ib)
+    {
+      g_autofree char *joined = NULL;
+
+      g_ptr_array_add (f->log, NULL);
+      joined = g_strjoinv (" ", (char **) f->log->pdata);
+      g_ptr_array_remove_index (f->log, f->log->len - 1);
+      g_error ("expected “%s” before “%s” in: %s", a, b, joined);
+    }
+}
+
+/* Every task has exactly one terminal event and the run exactly one. */
+static void
+assert_one_terminal_each (Fixture             *f,
+                          OrreryConstellation *c)
+{
+  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
+  guint run_terminals = 0;
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      const char *id = orrery_task_get_id (tasks->pdata[i]);
+      guint n = 0;
+
+      for (guint e = 0; e < f->events->len; e++)
+        {
+          OrreryEvent *ev = f->events->pdata[e];
+          OrreryEventType t = orrery_event_get_event_type (ev);
+
+          if (ORRERY_IS_TASK_EVENT (ev) &&
+              g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (ev)), id) &&
+              (t == ORRERY_EVENT_TASK_COMPLETED || t == ORRERY_EVENT_TASK_FAILED ||
+               t == ORRERY_EVENT_TASK_SKIPPED || t == ORRERY_EVENT_TASK_CANCELLED))
+            n++;
+        }
+      g_assert_cmpuint (n, ==, 1);
+    }
+  for (guint e = 0; e < f->events->len; e++)
+    {
+      OrreryEventType t = orrery_event_get_event_type (f->events->pdata[e]);
+
+      if (t == ORRERY_EVENT_CONSTELLATION_COMPLETED || t == ORRERY_EVENT_CONSTELLATION_FAILED ||
+          t == ORRERY_EVENT_CONSTELLATION_CANCELLED)
+        run_terminals++;
+    }
+  g_assert_cmpuint (run_terminals, ==, 1);
+  g_assert_cmpstr (f->log->pdata[0], ==, "constellation-started");
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_chain_order (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("chain", NULL);
+  const char *expected[] = {
+    "constellation-started",
+    "task-started:a", "task-completed:a",
+    "task-started:b", "task-completed:b",
+    "task-started:c", "task-completed:c",
+    "constellation-completed",
+  };
+
+  add_simulated (f, "sim", 4);
+  g_object_unref (add_task (c, "a", NULL));
+  g_object_unref (add_task (c, "b", NULL));
+  g_object_unref (add_task (c, "c", NULL));
+  add_dep (c, "a", "b", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  add_dep (c, "b", "c", ORRERY_DEPENDENCY_UNCONDITIONAL);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_no_error (f->error);
+  g_assert_true (f->ok);
+  g_assert_cmpuint (f->log->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (f->log->pdata[i], ==, expected[i]);
+  g_assert_cmpint (orrery_constellation_get_state (c), ==, ORRERY_CONSTELLATION_STATE_COMPLETED);
+
+  /* task-completed:a names b as newly ready; the run event has statistics. */
+  {
+    OrreryTaskEvent *ev = f->events->pdata[2];
+    const char * const *ready = orrery_task_event_get_newly_ready (ev);
+    OrreryConstellationEvent *end = f->events->pdata[7];
+
+    g_assert_nonnull (ready);
+    g_assert_cmpstr (ready[0], ==, "b");
+    g_assert_null (ready[1]);
+    g_assert_cmpuint (orrery_task_event_get_attempt (ev), ==, 1);
+    g_assert_cmpstr (orrery_task_event_get_device_id (ev), ==, "sim");
+    g_assert_nonnull (orrery_constellation_event_get_statistics (end));
+    g_assert_true (orrery_constellation_event_get_constellation (end) == c);
+  }
+  assert_one_terminal_each (f, c);
+}
+
+static void
+test_fan_out_fan_in (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("fan", NULL);
+  const char *mid[] = { "x", "y", "z" };
+
+  add_simulated (f, "sim", 8);
+  g_object_unref (add_task (c, "root", NULL));
+  g_object_unref (add_task (c, "sink", NULL));
+  for (guint i = 0; i < 3; i++)
+    {
+      g_object_unref (add_task (c, mid[i], "{'duration_ms': <30>}"));
+      add_dep (c, "root", mid[i], ORRERY_DEPENDENCY_SUCCESS_ONLY);
+      add_dep (c, mid[i], "sink", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+    }
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  /* The three middle tasks ran in parallel... */
+  for (guint i = 0; i < 3; i++)
+    for (guint j = 0; j < 3; j++)
+      {
+        g_autofree char *s = g_strdup_printf ("task-started:%s", mid[i]);
+        g_autofree char *e = g_strdup_printf ("task-completed:%s", mid[j]);
+        assert_before (f, s, e);
+      }
+  /* ...and the sink waited for all of them. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *e = g_strdup_printf ("task-completed:%s", mid[i]);
+      assert_before (f, e, "task-started:sink");
+    }
+  g_assert_cmpuint (f->max_running, ==, 3);
+  assert_one_terminal_each (f, c);
+}
+
+static void
+test_concurrency_limits (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("wide", NULL);
+
+  add_simulated (f, "sim", 4);
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%02u", i);
+      g_object_unref (add_task (c, id, "{'duration_ms': <15>}"));
+    }
+
+  /* The device's limit... */
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  g_assert_cmpuint (f->max_running, ==, 4);
+
+  /* ...and the global cap below it. */
+  {
+    g_autoptr(OrreryConstellation) c2 = orrery_constellation_new ("wide2", NULL);
+
+    for (guint i = 0; i < 12; i++)
+      {
+        g_autofree char *id = g_strdup_printf ("t%02u", i);
+        g_object_unref (add_task (c2, id, "{'duration_ms': <15>}"));
+      }
+    f->max_running = 0;
+    orrery_orchestrator_set_max_concurrency (f->orch, 2);
+    run_start (f, c2, NULL);
+    run_wait (f);
+    g_assert_true (f->ok);
+    g_assert_cmpuint (f->max_running, ==, 2);
+  }
+}
+
+static void
+test_targets_and_round_robin (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("rr", NULL);
+  guint on_a = 0, on_b = 0;
+
+  add_simulated (f, "dev-a", 8);
+  add_simulated (f, "dev-b", 8);
+  orrery_device_manager_set_strategy (f->devices, ORRERY_STRATEGY_ROUND_ROBIN);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%u", i);
+      g_object_unref (add_task (c, id, "{'duration_ms': <5>}"));
+    }
+  {
+    g_autoptr(OrreryTask) pinned = add_task (c, "pinned", NULL);
+    orrery_task_set_target_device_id (pinned, "dev-b");
+  }
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  for (guint e = 0; e < f->events->len; e++)
+    {
+      OrreryEvent *ev = f->events->pdata[e];
+
+      if (orrery_event_get_event_type (ev) != ORRERY_EVENT_TASK_STARTED)
+        continue;
+      if (g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (ev)), "pinned"))
+        {
+          g_assert_cmpstr (orrery_task_event_get_device_id (ORRERY_TASK_EVENT (ev)), ==, "dev-b");
+          continue;
+        }
+      if (g_str_equal (orrery_task_event_get_device_id (ORRERY_TASK_EVENT (ev)), "dev-a"))
+        on_a++;
+      else
+        on_b++;
+    }
+  g_assert_cmpuint (on_a, ==, 3);
+  g_assert_cmpuint (on_b, ==, 3);
+}
+
+static void
+test_retries (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("retry", NULL);
+  g_autoptr(OrreryTask) flaky = NULL;
+  g_autoptr(OrreryTask) hopeless = NULL;
+  const char *expected[] = {
+    "task-started:flaky", "task-retrying:flaky",
+    "task-started:flaky", "task-retrying:flaky",
+    "task-started:flaky", "task-completed:flaky",
+  };
+  guint k = 0;
+
+  add_simulated (f, "sim", 1);
+  flaky = add_task (c, "flaky", "{'fail_attempts': <uint32 2>}");
+  orrery_task_set_retry_count (flaky, 3);
+  hopeless = add_task (c, "hopeless", "{'fail': <true>}");
+  orrery_task_set_retry_count (hopeless, 1);
+  add_dep (c, "flaky", "hopeless", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_false (f->ok);
+  g_assert_error (f->error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
+
+  for (guint i = 0; i < f->log->len && k < G_N_ELEMENTS (expected); i++)
+    if (g_str_has_suffix (f->log->pdata[i], ":flaky"))
+      g_assert_cmpstr (f->log->pdata[i], ==, expected[k++]);
+  g_assert_cmpuint (k, ==, G_N_ELEMENTS (expected));
+  g_assert_cmpuint (orrery_task_get_attempt (flaky), ==, 3);
+  /* One retry, then failed for good. */
+  assert_before (f, "task-retrying:hopeless", "task-failed:hopeless");
+  g_assert_cmpuint (orrery_task_get_attempt (hopeless), ==, 2);
+  g_assert_cmpint (orrery_task_get_status (hopeless), ==, ORRERY_TASK_STATUS_FAILED);
+  assert_one_terminal_each (f, c);
+}
+
+static void
+test_skip_propagation (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("skip", NULL);
+
+  add_simulated (f, "sim", 4);
+  g_object_unref (add_task (c, "a", "{'fail': <true>}"));
+  g_object_unref (add_task (c, "b", NULL));
+  g_object_unref (add_task (c, "c", NULL));
+  g_object_unref (add_task (c, "cleanup", NULL));
+  add_dep (c, "a", "b", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  add_dep (c, "b", "c", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  add_dep (c, "a", "cleanup", ORRERY_DEPENDENCY_COMPLETION_ONLY);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_false (f->ok);
+  assert_before (f, "task-failed:a", "task-skipped:b");
+  assert_before (f, "task-skipped:b", "task-skipped:c");
+  assert_before (f, "task-failed:a", "task-completed:cleanup");
+  g_assert_cmpint (log_index (f, "task-started:b"), ==, -1);
+  g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-failed");
+  g_assert_cmpint (orrery_constellation_get_state (c), ==, ORRERY_CONSTELLATION_STATE_FAILED);
+  assert_one_terminal_each (f, c);
+}
+
+static void
+test_no_device (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("nodev", NULL);
+  g_autoptr(OrreryTask) t = NULL;
+
+  add_simulated (f, "sim", 1);
+  t = add_task (c, "win", NULL);
+  orrery_task_set_device_type (t, "windows");
+
+  g_test_expect_message ("Orrery-Orchestrator", G_LOG_LEVEL_WARNING, "*Task “win” fails*windows*");
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_test_assert_expected_messages ();
+  g_assert_false (f->ok);
+  g_assert_cmpint (orrery_task_get_status (t), ==, ORRERY_TASK_STATUS_FAILED);
+  g_assert_error (orrery_task_get_error (t), ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_NO_DEVICE);
+  assert_one_terminal_each (f, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Real subprocesses */
+
+static gboolean
+pid_gone (gint pid)
+{
+  return kill (pid, 0) == -1 && errno == ESRCH;
+}
+
+static gint
+result_pid (OrreryTask *task)
+{
+  gint pid = 0;
+
+  g_assert_nonnull (orrery_task_get_result (task));
+  g_assert_true (g_variant_lookup (orrery_task_get_result (task), "pid", "i", &pid));
+  return pid;
+}
+
+static void
+test_local_success_failure_timeout (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("local", NULL);
+  g_autoptr(OrreryLocalDevice) dev = orrery_local_device_new ("local", NULL, 4);
+  g_autoptr(OrreryTask) ok = NULL;
+  g_autoptr(OrreryTask) bad = NULL;
+  g_autoptr(OrreryTask) slow = NULL;
+  const char *out = NULL;
+  gint status = 0;
+
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
+  ok = add_task (c, "ok", "{'command': <'echo hello from $WHO'>, 'env': <{'WHO': 'orrery'}>}");
+  bad = add_task (c, "bad", "{'command': <['sh', '-c', 'echo oops >&2; exit 3']>}");
+  slow = add_task (c, "slow", "{'command': <'sleep 30'>}");
+  orrery_task_set_timeout (slow, 0.3);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_false (f->ok);
+
+  g_assert_no_error ((GError *) orrery_task_get_error (ok));
+  g_assert_cmpint (orrery_task_get_status (ok), ==, ORRERY_TASK_STATUS_COMPLETED);
+  g_assert_true (g_variant_lookup (orrery_task_get_result (ok), "stdout", "&s", &out));
+  g_assert_cmpstr (out, ==, "hello from orrery\n");
+
+  g_assert_cmpint (orrery_task_get_status (bad), ==, ORRERY_TASK_STATUS_FAILED);
+  g_assert_error (orrery_task_get_error (bad), ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_EXIT_STATUS);
+  g_assert_true (g_variant_lookup (orrery_task_get_result (bad), "exit_status", "i", &status));
+  g_assert_cmpint (status, ==, 3);
+  g_assert_true (g_variant_lookup (orrery_task_get_result (bad), "stderr", "&s", &out));
+  g_assert_cmpstr (out, ==, "oops\n");
+
+  g_assert_cmpint (orrery_task_get_status (slow), ==, ORRERY_TASK_STATUS_FAILED);
+  g_assert_error (orrery_task_get_error (slow), ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_TIMEOUT);
+  g_assert_true (pid_gone (result_pid (slow)));
+  assert_one_terminal_each (f, c);
+}
+
+static gboolean
+cancel_soon (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_local_cancel (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("cancel", NULL);
+  g_autoptr(OrreryLocalDevice) dev = orrery_local_device_new ("local", NULL, 2);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(OrreryTask) s1 = NULL;
+  g_autoptr(OrreryTask) after = NULL;
+  gint64 start;
+
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
+  s1 = add_task (c, "s1", "{'command': <'sleep 30 & sleep 30; wait'>}");
+  g_object_unref (add_task (c, "s2", "{'command': <'sleep 30'>}"));
+  after = add_task (c, "after", "{'command': <'true'>}");
+  add_dep (c, "s1", "after", ORRERY_DEPENDENCY_UNCONDITIONAL);
+
+  start = g_get_monotonic_time ();
+  g_timeout_add (200, cancel_soon, cancellable);
+  run_start (f, c, cancellable);
+  run_wait (f);
+
+  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-cancelled");
+  g_assert_cmpint (orrery_task_get_status (s1), ==, ORRERY_TASK_STATUS_CANCELLED);
+  g_assert_cmpint (log_index (f, "task-started:after"), ==, -1);
+  g_assert_cmpint (orrery_constellation_get_state (c), ==, ORRERY_CONSTELLATION_STATE_CANCELLED);
+  if (orrery_task_get_result (s1) != NULL)
+    g_assert_true (pid_gone (result_pid (s1)));
+  assert_one_terminal_each (f, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Holds and edits */
+
+static gboolean
+quit_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+spin_ms (guint ms)
+{
+  gboolean flag = FALSE;
+
+  g_timeout_add (ms, quit_flag, &flag);
+  while (!flag)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+test_hold_blocks_dispatch (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("held", NULL);
+  g_autoptr(OrreryHold) hold = NULL;
+
+  add_simulated (f, "sim", 4);
+  g_object_unref (add_task (c, "a", NULL));
+
+  hold = orrery_orchestrator_hold (f->orch, "test", 0);
+  run_start (f, c, NULL);
+  spin_ms (50);
+  g_assert_false (f->done);
+  g_assert_cmpint (log_index (f, "task-started:a"), ==, -1);
+  g_assert_cmpuint (orrery_orchestrator_get_n_holds (f->orch), ==, 1);
+
+  g_assert_true (orrery_orchestrator_release (f->orch, hold));
+  g_assert_false (orrery_orchestrator_release (f->orch, hold));
+  run_wait (f);
+  g_assert_true (f->ok);
+}
+
+/* An agent that holds the run after a completion, edits the graph, then
+ * releases: what it adds runs, and nothing runs from the old graph. */
+typedef struct
+{
+  Fixture             *f;
+  OrreryConstellation *c;
+  OrreryHold          *hold;
+  const char          *trigger;
+  void               (*edit) (OrreryConstellation *c);
+} Agent;
+
+static gboolean
+agent_edit (gpointer data)
+{
+  Agent *agent = data;
+  const char *on[] = { agent->trigger, NULL };
+
+  (void) on;
+  agent->edit (agent->c);
+  g_assert_true (orrery_orchestrator_release (agent->f->orch, agent->hold));
+  g_clear_pointer (&agent->hold, orrery_hold_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+agent_on_completed (OrreryEventBus *bus,
+                    OrreryEvent    *event,
+                    Agent          *agent)
+{
+  if (!g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), agent->trigger) ||
+      agent->hold != NULL)
+    return;
+  agent->hold = orrery_orchestrator_hold (agent->f->orch, "agent", 0);
+  /* The agent thinks for a while before it edits. */
+  g_timeout_add (30, agent_edit, agent);
+}
+
+static void
+edit_extend (OrreryConstellation *c)
+{
+  g_autoptr(OrreryEditBatch) batch = orrery_edit_batch_new ();
+  g_autoptr(OrreryTask) n1 = orrery_task_new ("n1", "added");
+  g_autoptr(OrreryTask) n2 = orrery_task_new ("n2", "added");
+  g_autoptr(GVariant) mods = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *on[] = { "last", NULL };
+
+  orrery_edit_batch_add_task (batch, n1);
+  orrery_edit_batch_add_task (batch, n2);
+  orrery_edit_batch_add_dependency (batch, "last", "n1", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL);
+  orrery_edit_batch_add_dependency (batch, "n1", "n2", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL);
+  orrery_edit_batch_set_on_task_ids (batch, on);
+  mods = orrery_constellation_apply_edits (c, batch, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (mods);
+}
+
+static void
+test_edit_after_last_task (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("extend", NULL);
+  Agent agent = { f, c, NULL, "last", edit_extend };
+  OrreryConstellationEvent *modified;
+  gint im;
+
+  add_simulated (f, "sim", 4);
+  g_object_unref (add_task (c, "last", NULL));
+  g_signal_connect (f->bus, "event::task-completed", G_CALLBACK (agent_on_completed), &agent);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_no_error (f->error);
+  g_assert_true (f->ok);
+  /* The run did not end after "last": the agent's tasks ran. */
+  assert_before (f, "task-completed:last", "constellation-modified");
+  assert_before (f, "constellation-modified", "task-started:n1");
+  assert_before (f, "task-completed:n1", "task-started:n2");
+  g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-completed");
+  g_assert_cmpuint (orrery_constellation_get_n_tasks (c), ==, 3);
+
+  im = log_index (f, "constellation-modified");
+  modified = f->events->pdata[im];
+  g_assert_cmpstr (orrery_constellation_event_get_on_task_ids (modified)[0], ==, "last");
+  g_assert_nonnull (orrery_constellation_event_get_modifications (modified));
+  assert_one_terminal_each (f, c);
+}
+
+static void
+edit_insert_prerequisite (OrreryConstellation *c)
+{
+  g_autoptr(OrreryEditBatch) batch = orrery_edit_batch_new ();
+  g_autoptr(OrreryTask) gate = orrery_task_new ("gate", "inserted");
+  g_autoptr(GVariant) mods = NULL;
+  g_autoptr(GError) error = NULL;
+
+  orrery_edit_batch_add_task (batch, gate);
+  orrery_edit_batch_add_dependency (batch, "gate", "b", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL);
+  mods = orrery_constellation_apply_edits (c, batch, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_edit_ready_task_while_held (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("gate", NULL);
+  Agent agent = { f, c, NULL, "a", edit_insert_prerequisite };
+
+  add_simulated (f, "sim", 4);
+  g_object_unref (add_task (c, "a", NULL));
+  g_object_unref (add_task (c, "b", NULL));
+  add_dep (c, "a", "b", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  g_signal_connect (f->bus, "event::task-completed", G_CALLBACK (agent_on_completed), &agent);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  /* b was ready when a completed, but the agent made it wait for gate
+   * before anything was dispatched from the old graph. */
+  assert_before (f, "task-completed:gate", "task-started:b");
+  assert_one_terminal_each (f, c);
+}
+
+static void
+on_hold_expired (OrreryOrchestrator *orch,
+                 OrreryHold         *hold,
+                 gpointer            data)
+{
+  *(guint *) data += 1;
+  g_assert_true (orrery_hold_has_expired (hold));
+  g_assert_false (orrery_hold_is_active (hold));
+}
+
+static void
+test_hold_deadline (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("deadline", NULL);
+  g_autoptr(OrreryHold) hold = NULL;
+  guint expired = 0;
+
+  add_simulated (f, "sim", 1);
+  g_object_unref (add_task (c, "a", NULL));
+  g_signal_connect (f->orch, "hold-expired", G_CALLBACK (on_hold_expired), &expired);
+
+  g_test_expect_message ("Orrery-Orchestrator", G_LOG_LEVEL_WARNING, "*Hold #1 (slow agent) expired*");
+  run_start (f, c, NULL);
+  hold = orrery_orchestrator_hold (f->orch, "slow agent", 60);
+  run_wait (f);
+  g_test_assert_expected_messages ();
+  g_assert_true (f->ok);
+  g_assert_cmpuint (expired, ==, 1);
+  g_assert_false (orrery_orchestrator_release (f->orch, hold));
+}
+
+static void
+test_invalid_and_busy (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("one", NULL);
+  g_autoptr(OrreryConstellation) c2 = orrery_constellation_new ("two", NULL);
+  g_autoptr(GError) error = NULL;
+  gboolean done2 = FALSE;
+
+  add_simulated (f, "sim", 1);
+  g_object_unref (add_task (c, "a", "{'duration_ms': <20>}"));
+  g_object_unref (add_task (c2, "a", NULL));
+  run_start (f, c, NULL);
+
+  /* A second run while the first goes on is refused. */
+  {
+    Fixture f2 = { 0 };
+
+    orrery_orchestrator_run_async (f->orch, c2, NULL, run_done, &f2);
+    while (!f2.done)
+      g_main_context_iteration (NULL, TRUE);
+    g_assert_error (f2.error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_BUSY);
+    g_clear_error (&f2.error);
+    done2 = TRUE;
+  }
+  run_wait (f);
+  g_assert_true (f->ok);
+  g_assert_true (done2);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn) g_test_add ("/orchestrator/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("chain-order", test_chain_order);
+  ADD ("fan-out-fan-in", test_fan_out_fan_in);
+  ADD ("concurrency-limits", test_concurrency_limits);
+  ADD ("targets-and-round-robin", test_targets_and_round_robin);
+  ADD ("retries", test_retries);
+  ADD ("skip-propagation", test_skip_propagation);
+  ADD ("no-device", test_no_device);
+  ADD ("local-success-failure-timeout", test_local_success_failure_timeout);
+  ADD ("local-cancel", test_local_cancel);
+  ADD ("hold-blocks-dispatch", test_hold_blocks_dispatch);
+  ADD ("edit-after-last-task", test_edit_after_last_task);
+  ADD ("edit-ready-task-while-held", test_edit_ready_task_while_held);
+  ADD ("hold-deadline", test_hold_deadline);
+  ADD ("invalid-and-busy", test_invalid_and_busy);
+#undef ADD
+
+  return g_test_run ();
+}
