@@ -509,6 +509,9 @@ dispatch (OrreryOrchestrator *self)
               continue;
             }
           finish_task (self, NULL, task, FALSE, NULL, error);
+          /* Its failure may have made other tasks ready (completion-only
+           * edges): look again. */
+          self->kick_again = TRUE;
           continue;
         }
       if (device == NULL)
@@ -540,8 +543,11 @@ finish_run (OrreryOrchestrator *self)
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Run cancelled: %s",
                            self->cancel_reason ? self->cancel_reason : "cancelled");
     }
-  else if (completed == n_tasks)
+  else if (failed == 0 && cancelled == 0)
     {
+      /* Skipped tasks alone are branches not taken (a condition that did
+       * not hold): the run succeeded. A task skipped because a
+       * prerequisite failed comes with that failure. */
       state = ORRERY_CONSTELLATION_STATE_COMPLETED;
       type = ORRERY_EVENT_CONSTELLATION_COMPLETED;
     }
@@ -867,10 +873,10 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
  * @result: the result given to the callback
  * @error: return location for an error
  *
- * Returns: %TRUE if every task completed; otherwise %FALSE with
- *   %ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED (failed, skipped or cancelled
- *   tasks), %ORRERY_ORCHESTRATOR_ERROR_INVALID, %ORRERY_ORCHESTRATOR_ERROR_BUSY
- *   or %G_IO_ERROR_CANCELLED (with the reason)
+ * Returns: %TRUE if no task failed (tasks skipped because a condition did
+ *   not hold are branches not taken); otherwise %FALSE with
+ *   %ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED, %ORRERY_ORCHESTRATOR_ERROR_INVALID,
+ *   %ORRERY_ORCHESTRATOR_ERROR_BUSY or %G_IO_ERROR_CANCELLED (with the reason)
  */
 gboolean
 orrery_orchestrator_run_finish (OrreryOrchestrator  *self,

@@ -30,8 +30,8 @@ GQuark orrery_orchestrator_error_quark (void);
  * @ORRERY_ORCHESTRATOR_ERROR_BUSY: the orchestrator is already running a
  *   constellation
  * @ORRERY_ORCHESTRATOR_ERROR_INVALID: the constellation is not valid
- * @ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED: the run ended with failed,
- *   skipped or cancelled tasks
+ * @ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED: the run ended with failed
+ *   tasks (and the tasks they made skip)
  * @ORRERY_ORCHESTRATOR_ERROR_STUCK: tasks are left that can never run
  *
  * Why a run did not succeed.
