@@ -840,13 +840,36 @@ orrery_constellation_get_dependents (OrreryConstellation *self,
 GPtrArray *
 orrery_constellation_get_ready_tasks (OrreryConstellation *self)
 {
+  return orrery_constellation_peek_ready_tasks (self, 0);
+}
+
+/**
+ * orrery_constellation_peek_ready_tasks:
+ * @self: a constellation
+ * @max_tasks: the most tasks to return; 0 for all
+ *
+ * The first @max_tasks ready tasks, in the order of
+ * orrery_constellation_get_ready_tasks(). The cost is that of the tasks
+ * returned, not of the ready set: a dispatcher with a few free slots asks
+ * for a few tasks, however many are ready.
+ *
+ * Returns: (transfer container) (element-type OrreryTask): the ready tasks
+ */
+GPtrArray *
+orrery_constellation_peek_ready_tasks (OrreryConstellation *self,
+                                       guint                max_tasks)
+{
   GPtrArray *out;
   GSequenceIter *it;
+  guint n;
 
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
   _orrery_constellation_ensure_ready (self, NULL);
-  out = g_ptr_array_sized_new (g_sequence_get_length (self->ready));
-  for (it = g_sequence_get_begin_iter (self->ready); !g_sequence_iter_is_end (it);
+  n = g_sequence_get_length (self->ready);
+  if (max_tasks > 0 && max_tasks < n)
+    n = max_tasks;
+  out = g_ptr_array_sized_new (n);
+  for (it = g_sequence_get_begin_iter (self->ready); out->len < n && !g_sequence_iter_is_end (it);
        it = g_sequence_iter_next (it))
     g_ptr_array_add (out, g_sequence_get (it));
   return out;

@@ -139,6 +139,9 @@ GPtrArray                *orrery_constellation_get_dependents      (OrreryConste
 ORRERY_EXPORT
 GPtrArray                *orrery_constellation_get_ready_tasks     (OrreryConstellation  *self);
 ORRERY_EXPORT
+GPtrArray                *orrery_constellation_peek_ready_tasks    (OrreryConstellation  *self,
+                                                                    guint                 max_tasks);
+ORRERY_EXPORT
 guint                     orrery_constellation_get_n_ready         (OrreryConstellation  *self);
 ORRERY_EXPORT
 guint                     orrery_constellation_count_status        (OrreryConstellation  *self,

@@ -472,51 +472,82 @@ on_execute_done (GObject      *source,
 /* ------------------------------------------------------------------------ */
 /* Dispatch and completion */
 
+static guint
+free_slots (OrreryOrchestrator *self)
+{
+  guint cap = self->max_concurrency > 0 ? self->max_concurrency : G_MAXUINT;
+  guint left = self->n_running < cap ? cap - self->n_running : 0;
+
+  /* With no device at all, let every ready task meet its NO_DEVICE error. */
+  if (orrery_device_manager_get_n_devices (self->devices) == 0)
+    return left;
+  return MIN (left, orrery_device_manager_get_free_slots_total (self->devices));
+}
+
+/* Starts every ready task a device can take, best first. Looks at a window
+ * of the ready set a little larger than the free slots, and widens it only
+ * when tasks in it had to be passed over (their devices are busy): the cost
+ * follows the work, not the number of ready tasks. */
 static void
 dispatch (OrreryOrchestrator *self)
 {
-  g_autoptr(GPtrArray) ready = NULL;
-  guint cap = self->max_concurrency > 0 ? self->max_concurrency : G_MAXUINT;
+  guint window;
 
-  if (self->run_task == NULL || self->cancelling ||
-      g_hash_table_size (self->holds) > 0 || self->n_running >= cap)
+  if (self->run_task == NULL || self->cancelling || g_hash_table_size (self->holds) > 0)
     return;
 
-  ready = orrery_constellation_get_ready_tasks (self->constellation);
-  for (guint i = 0; i < ready->len && self->n_running < cap; i++)
+  window = free_slots (self);
+  if (window == 0)
+    return;
+  window = window * 2 + 16;
+
+  for (;;)
     {
-      OrreryTask *task = ready->pdata[i];
-      g_autoptr(GError) error = NULL;
-      OrreryDevice *device;
+      g_autoptr(GPtrArray) ready = orrery_constellation_peek_ready_tasks (self->constellation, window);
+      gboolean passed_over = FALSE;
 
-      /* An earlier task of this round may have changed this one. */
-      if (orrery_task_get_status (task) != ORRERY_TASK_STATUS_PENDING)
-        continue;
-
-      device = orrery_device_manager_select (self->devices, task, &error);
-      if (error != NULL)
+      for (guint i = 0; i < ready->len && free_slots (self) > 0; i++)
         {
-          g_autoptr(GError) mark_error = NULL;
+          OrreryTask *task = ready->pdata[i];
+          g_autoptr(GError) error = NULL;
+          OrreryDevice *device;
 
-          /* No device can ever take it: fail it now instead of waiting
-           * for ever. */
-          g_warning ("Task “%s” fails: %s", orrery_task_get_id (task), error->message);
-          if (!orrery_constellation_mark_task_started (self->constellation,
-                                                       orrery_task_get_id (task), &mark_error))
+          /* An earlier task of this round may have changed this one. */
+          if (orrery_task_get_status (task) != ORRERY_TASK_STATUS_PENDING)
+            continue;
+
+          device = orrery_device_manager_select (self->devices, task, &error);
+          if (error != NULL)
             {
-              g_critical ("Cannot start task “%s”: %s", orrery_task_get_id (task),
-                          mark_error->message);
+              g_autoptr(GError) mark_error = NULL;
+
+              /* No device can ever take it: fail it now instead of
+               * waiting for ever. */
+              g_warning ("Task “%s” fails: %s", orrery_task_get_id (task), error->message);
+              if (!orrery_constellation_mark_task_started (self->constellation,
+                                                           orrery_task_get_id (task), &mark_error))
+                {
+                  g_critical ("Cannot start task “%s”: %s", orrery_task_get_id (task),
+                              mark_error->message);
+                  continue;
+                }
+              finish_task (self, NULL, task, FALSE, NULL, error);
+              /* Its failure may have made other tasks ready
+               * (completion-only edges): look again. */
+              self->kick_again = TRUE;
               continue;
             }
-          finish_task (self, NULL, task, FALSE, NULL, error);
-          /* Its failure may have made other tasks ready (completion-only
-           * edges): look again. */
-          self->kick_again = TRUE;
-          continue;
+          if (device == NULL)
+            {
+              passed_over = TRUE;   /* every device that could take it is busy */
+              continue;
+            }
+          start_task (self, task, device);
         }
-      if (device == NULL)
-        continue;   /* every device that could take it is busy */
-      start_task (self, task, device);
+
+      if (!passed_over || ready->len < window || free_slots (self) == 0)
+        break;
+      window *= 4;
     }
 }
 
