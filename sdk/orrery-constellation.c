@@ -1474,6 +1474,77 @@ orrery_constellation_reset_running (OrreryConstellation *self)
 }
 
 /**
+ * orrery_constellation_reset_interrupted:
+ * @self: a constellation
+ *
+ * Prepares a saved or interrupted run to continue: tasks that were
+ * running or cancelled go back to pending, and so do tasks skipped only
+ * because of them; completed and failed tasks (and what they made skip)
+ * stay as they are. Readiness is recomputed from the finished tasks.
+ *
+ * Returns: how many tasks went back to pending
+ */
+guint
+orrery_constellation_reset_interrupted (OrreryConstellation *self)
+{
+  guint n_reset = 0;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+
+  if (self->status_counts[ORRERY_TASK_STATUS_RUNNING] == 0 &&
+      self->status_counts[ORRERY_TASK_STATUS_CANCELLED] == 0)
+    return 0;
+
+  /* Every task that did not finish for good starts again from pending;
+   * the skips that still hold are found again below. */
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      ready_remove (t);
+      if (t->status == ORRERY_TASK_STATUS_RUNNING ||
+          t->status == ORRERY_TASK_STATUS_CANCELLED ||
+          t->status == ORRERY_TASK_STATUS_SKIPPED)
+        {
+          if (t->status != ORRERY_TASK_STATUS_SKIPPED)
+            n_reset++;
+          set_status (self, t, ORRERY_TASK_STATUS_PENDING);
+          t->started_at = 0;
+          t->ended_at = 0;
+          g_clear_pointer (&t->result, g_variant_unref);
+          g_clear_error (&t->error);
+        }
+    }
+
+  /* Edge states and counters from the finished prerequisites only. */
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      t->n_pending_in = 0;
+      t->n_impossible_in = 0;
+      for (guint k = 0; k < t->n_in; k++)
+        {
+          OrreryDependency *e = t->in[k];
+
+          if (TASK_TERMINAL (e->from))
+            e->state = _orrery_dependency_evaluate (e) ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
+          else
+            e->state = EDGE_PENDING;
+          if (e->state == EDGE_PENDING)
+            t->n_pending_in++;
+          else if (e->state == EDGE_IMPOSSIBLE)
+            t->n_impossible_in++;
+        }
+    }
+
+  /* Rebuild the ready set; tasks that still cannot run are skipped again. */
+  self->ready_live = FALSE;
+  _orrery_constellation_ensure_ready (self, NULL);
+  return n_reset;
+}
+
+/**
  * orrery_constellation_update_state:
  * @self: a constellation
  *

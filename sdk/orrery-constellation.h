@@ -202,6 +202,8 @@ gboolean                  orrery_constellation_requeue_task        (OrreryConste
 ORRERY_EXPORT
 void                      orrery_constellation_reset_running       (OrreryConstellation  *self);
 ORRERY_EXPORT
+guint                     orrery_constellation_reset_interrupted   (OrreryConstellation  *self);
+ORRERY_EXPORT
 OrreryConstellationState  orrery_constellation_update_state        (OrreryConstellation  *self);
 
 /* Atomic edits */

@@ -859,7 +859,12 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
   g_clear_pointer (&self->cancel_reason, g_free);
   self->modified_id = g_signal_connect (constellation, "modified",
                                         G_CALLBACK (on_constellation_modified), self);
-  orrery_constellation_reset_running (constellation);
+  /* A resumed run: what was running or cancelled runs again. */
+  if (orrery_constellation_reset_interrupted (constellation) > 0)
+    g_info ("Resuming “%s”: %u tasks already finished",
+            orrery_constellation_get_id (constellation),
+            orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_COMPLETED) +
+            orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED));
   orrery_constellation_set_state (constellation, ORRERY_CONSTELLATION_STATE_EXECUTING);
 
   /* What the run starts with. */
