@@ -154,11 +154,15 @@ check_resume (const char *signal_name)
     "{\"tasks\": ["
     "  {\"task_id\": \"a\", \"task_data\": {\"command\": \"echo a >> %s\"}},"
     "  {\"task_id\": \"b\", \"task_data\": {\"command\": "
-    "     \"if [ ! -e %s ]; then touch %s; kill -%s $PPID; exit 1; fi; echo b >> %s\"}},"
+    "     \"if [ ! -e %s ]; then touch %s; kill -%s $PPID; %s; fi; echo b >> %s\"}},"
     "  {\"task_id\": \"c\", \"task_data\": {\"command\": \"echo c >> %s\"}}],"
     " \"dependencies\": [{\"from_task_id\": \"a\", \"to_task_id\": \"b\"},"
     "                   {\"from_task_id\": \"b\", \"to_task_id\": \"c\"}]}",
-    log, marker, marker, signal_name, log, log);
+    log, marker, marker, signal_name,
+    /* After SIGTERM the host cancels the run and kills this process group:
+     * wait for it, or the task's own exit could race the cancel. */
+    g_str_equal (signal_name, "TERM") ? "sleep 10" : "exit 1",
+    log, log);
   g_autofree char *file = write_file (dir, "resume.json", json);
   g_autofree char *contents = NULL;
   g_autoptr(OrreryConstellation) saved = NULL;
