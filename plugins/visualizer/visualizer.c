@@ -1,0 +1,1233 @@
+/* visualizer.c: the visualizer plugin.
+ *
+ * On a terminal, a live view of the run redrawn in place: the DAG by
+ * layers with a status mark per task and the kinds of its incoming edges,
+ * the running tasks with their device and elapsed time, and a progress bar
+ * with counts. Redraws are coalesced: an event only marks the view dirty
+ * and arms a timer (at most RefreshRate frames a second); a frame is one
+ * write that moves the cursor up over the previous frame and rewrites each
+ * line followed by "clear to end of line", so nothing flickers.
+ *
+ * Not on a terminal (a pipe, a file, CI): one plain line per event.
+ *
+ * In both cases, and also with no text output at all, it writes the
+ * constellation as Graphviz DOT into OutputDir when the run starts, after
+ * every modification and when it ends, and renders it to SVG with `dot`
+ * (asynchronously, one process at a time) when `dot` is on PATH.
+ *
+ * With no text output and no format, it subscribes to nothing: it costs
+ * nothing per event.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <glib/gstdio.h>
+#include <orrery.h>
+
+#define DEFAULT_OUTPUT_DIR "orrery-output"
+#define RUNNING_TICK_MS 250
+
+typedef struct
+{
+  char   *device;
+  gint64  started_us;    /* event time (real time) */
+  gint64  started_mono;  /* for the live view's elapsed time */
+  guint   attempt;
+} Running;
+
+typedef struct
+{
+  gatomicrefcount      ref;
+  gboolean             shut_down;
+
+  /* Configuration */
+  char                *output_dir;
+  gboolean             want_dot;
+  gboolean             want_svg;
+  char                *dot_program;
+  gboolean             live;
+  gboolean             lines;
+  gboolean             color;
+  guint                frame_ms;
+  int                  fd;          /* text output */
+  FILE                *out;
+  gboolean             own_out;
+
+  /* State of the run */
+  OrreryConstellation *constellation;
+  GHashTable          *running;     /* task id -> Running */
+  GVariant            *layers;      /* cache, dropped on modification */
+  gint64               run_start_mono;
+  gboolean             run_over;
+  char                *final_text;  /* how the run ended */
+
+  /* Live view */
+  GSource             *timer;
+  gboolean             dirty;
+  gint64               last_frame_mono;
+  guint                frame_lines;
+  guint64              n_frames;
+  gboolean             cursor_hidden;
+
+  /* DOT and SVG */
+  guint                n_dot_written;
+  GSubprocess         *dot_proc;
+  char                *svg_pending;   /* DOT file waiting for a render */
+  char                *svg_running;   /* DOT file being rendered */
+} Visualizer;
+
+static Visualizer *
+visualizer_ref (Visualizer *v)
+{
+  g_atomic_ref_count_inc (&v->ref);
+  return v;
+}
+
+static void
+visualizer_unref (Visualizer *v)
+{
+  if (!g_atomic_ref_count_dec (&v->ref))
+    return;
+  g_clear_pointer (&v->running, g_hash_table_unref);
+  g_clear_pointer (&v->layers, g_variant_unref);
+  g_clear_object (&v->constellation);
+  g_clear_object (&v->dot_proc);
+  g_free (v->svg_pending);
+  g_free (v->svg_running);
+  g_free (v->final_text);
+  g_free (v->output_dir);
+  g_free (v->dot_program);
+  if (v->own_out && v->out != NULL)
+    fclose (v->out);
+  g_free (v);
+}
+
+static void
+running_free (gpointer data)
+{
+  Running *r = data;
+
+  g_free (r->device);
+  g_free (r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Colours and marks */
+
+#define C_RESET  "\033[0m"
+#define C_DIM    "\033[2m"
+#define C_BOLD   "\033[1m"
+#define C_RED    "\033[31m"
+#define C_GREEN  "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_BLUE   "\033[34m"
+#define C_CYAN   "\033[36m"
+
+static const char *
+status_mark (OrreryTaskStatus status)
+{
+  switch (status)
+    {
+    case ORRERY_TASK_STATUS_PENDING:            return "·";
+    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY: return "·";
+    case ORRERY_TASK_STATUS_RUNNING:            return "▶";
+    case ORRERY_TASK_STATUS_COMPLETED:          return "✔";
+    case ORRERY_TASK_STATUS_FAILED:             return "✘";
+    case ORRERY_TASK_STATUS_CANCELLED:          return "⊘";
+    case ORRERY_TASK_STATUS_SKIPPED:            return "↷";
+    default:                                    return "?";
+    }
+}
+
+static const char *
+status_color (OrreryTaskStatus status)
+{
+  switch (status)
+    {
+    case ORRERY_TASK_STATUS_RUNNING:   return C_YELLOW C_BOLD;
+    case ORRERY_TASK_STATUS_COMPLETED: return C_GREEN;
+    case ORRERY_TASK_STATUS_FAILED:    return C_RED C_BOLD;
+    case ORRERY_TASK_STATUS_CANCELLED: return C_RED;
+    case ORRERY_TASK_STATUS_SKIPPED:   return C_BLUE;
+    case ORRERY_TASK_STATUS_PENDING:
+    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY:
+    default:                           return C_DIM;
+    }
+}
+
+/* DOT fill colour by status: the legend is in the README. */
+static const char *
+status_dot_color (OrreryTaskStatus status)
+{
+  switch (status)
+    {
+    case ORRERY_TASK_STATUS_RUNNING:   return "gold";
+    case ORRERY_TASK_STATUS_COMPLETED: return "palegreen";
+    case ORRERY_TASK_STATUS_FAILED:    return "tomato";
+    case ORRERY_TASK_STATUS_CANCELLED: return "orange";
+    case ORRERY_TASK_STATUS_SKIPPED:   return "lightblue";
+    case ORRERY_TASK_STATUS_PENDING:
+    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY:
+    default:                           return "white";
+    }
+}
+
+static const char *
+edge_dot_style (OrreryDependencyType type)
+{
+  switch (type)
+    {
+    case ORRERY_DEPENDENCY_SUCCESS_ONLY:    return "bold";
+    case ORRERY_DEPENDENCY_COMPLETION_ONLY: return "dashed";
+    case ORRERY_DEPENDENCY_CONDITIONAL:     return "dotted";
+    case ORRERY_DEPENDENCY_UNCONDITIONAL:
+    default:                                return "solid";
+    }
+}
+
+/* One character per edge kind in the live view. */
+static char
+edge_char (OrreryDependencyType type)
+{
+  switch (type)
+    {
+    case ORRERY_DEPENDENCY_SUCCESS_ONLY:    return 's';
+    case ORRERY_DEPENDENCY_COMPLETION_ONLY: return 'c';
+    case ORRERY_DEPENDENCY_CONDITIONAL:     return '?';
+    case ORRERY_DEPENDENCY_UNCONDITIONAL:
+    default:                                return 'u';
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* A line of the live view, cut at the terminal's width. */
+
+typedef struct
+{
+  GString  *s;
+  guint     col;
+  guint     width;
+  gboolean  color;
+  gboolean  full;
+} Line;
+
+static void
+line_add (Line       *l,
+          const char *color,
+          const char *text)
+{
+  glong n;
+
+  if (l->full || text == NULL)
+    return;
+  n = g_utf8_strlen (text, -1);
+  if (l->color && color != NULL)
+    g_string_append (l->s, color);
+  if (l->col + n > l->width)
+    {
+      /* Cut, with an ellipsis in the last column. */
+      glong keep = (glong) l->width - (glong) l->col - 1;
+      const char *end = text;
+
+      if (keep > 0)
+        end = g_utf8_offset_to_pointer (text, keep);
+      g_string_append_len (l->s, text, end - text);
+      g_string_append (l->s, "…");
+      l->col = l->width;
+      l->full = TRUE;
+    }
+  else
+    {
+      g_string_append (l->s, text);
+      l->col += n;
+    }
+  if (l->color && color != NULL)
+    g_string_append (l->s, C_RESET);
+}
+
+static void
+line_addf (Line       *l,
+           const char *color,
+           const char *format,
+           ...) G_GNUC_PRINTF (3, 4);
+
+static void
+line_addf (Line       *l,
+           const char *color,
+           const char *format,
+           ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  line_add (l, color, text);
+}
+
+static void
+frame_end_line (GString *frame,
+                Line    *l,
+                guint   *n_lines)
+{
+  g_string_append_len (frame, l->s->str, l->s->len);
+  g_string_append (frame, "\033[K\n");
+  g_string_truncate (l->s, 0);
+  l->col = 0;
+  l->full = FALSE;
+  (*n_lines)++;
+}
+
+static void
+terminal_size (int    fd,
+               guint *cols,
+               guint *rows)
+{
+  struct winsize ws;
+
+  *cols = 80;
+  *rows = 24;
+  if (ioctl (fd, TIOCGWINSZ, &ws) == 0)
+    {
+      if (ws.ws_col > 10)
+        *cols = ws.ws_col;
+      if (ws.ws_row > 5)
+        *rows = ws.ws_row;
+    }
+}
+
+static void
+write_all (int         fd,
+           const char *data,
+           gsize       len)
+{
+  while (len > 0)
+    {
+      gssize n = write (fd, data, len);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return;  /* a closed terminal: nothing useful to do */
+        }
+      data += n;
+      len -= n;
+    }
+}
+
+static GVariant *
+get_layers (Visualizer *v)
+{
+  if (v->layers == NULL && v->constellation != NULL)
+    v->layers = orrery_constellation_get_layers (v->constellation, NULL);
+  return v->layers;
+}
+
+static void
+draw_task (Visualizer *v,
+           Line       *l,
+           const char *id)
+{
+  OrreryTask *task = orrery_constellation_get_task (v->constellation, id);
+  OrreryTaskStatus status;
+  g_autoptr(GPtrArray) pre = NULL;
+
+  if (task == NULL)
+    return;
+  status = orrery_task_get_status (task);
+  line_add (l, status_color (status), status_mark (status));
+  line_add (l, NULL, " ");
+  line_add (l, status == ORRERY_TASK_STATUS_RUNNING ? C_BOLD : NULL, id);
+
+  /* Its incoming edges: up to three by name, more as counts by kind. */
+  pre = orrery_constellation_get_prerequisites (v->constellation, id);
+  if (pre != NULL && pre->len > 0)
+    {
+      g_autoptr(GString) e = g_string_new ("←");
+
+      if (pre->len <= 3)
+        for (guint i = 0; i < pre->len; i++)
+          {
+            OrreryTask *p = pre->pdata[i];
+            OrreryDependency *d = orrery_constellation_get_dependency (v->constellation,
+                                                                       orrery_task_get_id (p), id);
+
+            g_string_append_printf (e, "%s%s:%c", i ? "," : "", orrery_task_get_id (p),
+                                    d ? edge_char (orrery_dependency_get_dependency_type (d)) : 'u');
+          }
+      else
+        {
+          guint kinds[4] = { 0 };
+
+          for (guint i = 0; i < pre->len; i++)
+            {
+              OrreryDependency *d = orrery_constellation_get_dependency (
+                v->constellation, orrery_task_get_id (pre->pdata[i]), id);
+              guint k = d ? (guint) orrery_dependency_get_dependency_type (d) : 0;
+
+              kinds[MIN (k, 3u)]++;
+            }
+          g_string_append_printf (e, "%u", pre->len);
+          for (guint k = 0; k < 4; k++)
+            if (kinds[k] > 0)
+              g_string_append_printf (e, " %u%c", kinds[k], edge_char (k));
+        }
+      line_add (l, C_DIM, e->str);
+    }
+  line_add (l, NULL, "  ");
+}
+
+static gint
+compare_running (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  GHashTable *running = user_data;
+  const Running *ra = g_hash_table_lookup (running, *(const char * const *) a);
+  const Running *rb = g_hash_table_lookup (running, *(const char * const *) b);
+
+  if (ra->started_mono != rb->started_mono)
+    return ra->started_mono < rb->started_mono ? -1 : 1;
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static void
+draw_frame (Visualizer *v)
+{
+  g_autoptr(GString) frame = g_string_new (NULL);
+  Line l = { g_string_new (NULL), 0, 80, v->color, FALSE };
+  guint cols, rows, n_lines = 0, max_lines, total, done, counts[ORRERY_TASK_STATUS_SKIPPED + 1] = { 0 };
+  GVariant *layers;
+  gint64 now = g_get_monotonic_time ();
+  gdouble elapsed;
+
+  if (v->constellation == NULL)
+    {
+      g_string_free (l.s, TRUE);
+      return;
+    }
+  terminal_size (v->fd, &cols, &rows);
+  l.width = cols - 1;
+  max_lines = rows > 4 ? rows - 2 : rows;
+
+  /* Back to the top of the previous frame. */
+  if (v->frame_lines > 0)
+    g_string_append_printf (frame, "\r\033[%uA", v->frame_lines);
+  if (!v->cursor_hidden)
+    {
+      g_string_append (frame, "\033[?25l");
+      v->cursor_hidden = TRUE;
+    }
+
+  elapsed = (now - v->run_start_mono) / (gdouble) G_USEC_PER_SEC;
+  line_add (&l, C_BOLD C_CYAN, "Orrery ");
+  line_add (&l, C_BOLD, orrery_constellation_get_id (v->constellation));
+  line_addf (&l, NULL, " — %s", orrery_constellation_get_name (v->constellation));
+  line_addf (&l, C_DIM, "  %.1fs", elapsed);
+  if (v->final_text != NULL)
+    line_addf (&l, NULL, "  %s", v->final_text);
+  frame_end_line (frame, &l, &n_lines);
+
+  /* The DAG by layers. Each layer is one line; layers past the screen are
+   * summed up in one line. */
+  layers = get_layers (v);
+  if (layers != NULL)
+    {
+      gsize n_layers = g_variant_n_children (layers);
+      guint room = max_lines > 8 ? max_lines - 8 : 1;
+
+      for (gsize i = 0; i < n_layers; i++)
+        {
+          g_autoptr(GVariant) layer = g_variant_get_child_value (layers, i);
+          g_autofree const char **ids = g_variant_get_strv (layer, NULL);
+
+          if (i + 1 > room && i + 1 < n_layers)
+            {
+              line_addf (&l, C_DIM, "  … %" G_GSIZE_FORMAT " more layers", n_layers - i);
+              frame_end_line (frame, &l, &n_lines);
+              break;
+            }
+          line_addf (&l, C_DIM, "L%-2" G_GSIZE_FORMAT " ", i);
+          for (guint j = 0; ids[j] != NULL && !l.full; j++)
+            draw_task (v, &l, ids[j]);
+          frame_end_line (frame, &l, &n_lines);
+        }
+    }
+  line_add (&l, C_DIM, "    marks: · pending ▶ running ✔ done ✘ failed ↷ skipped ⊘ cancelled;"
+            " edges ←task:u unconditional s success-only c completion-only ? conditional");
+  frame_end_line (frame, &l, &n_lines);
+
+  /* The running tasks, oldest first. */
+  {
+    g_autofree gpointer *keys = NULL;
+    guint n_running = 0;
+    guint shown;
+
+    keys = g_hash_table_get_keys_as_array (v->running, &n_running);
+    g_qsort_with_data (keys, n_running, sizeof (gpointer), compare_running, v->running);
+    line_addf (&l, C_BOLD, "Running (%u)", n_running);
+    frame_end_line (frame, &l, &n_lines);
+    shown = MIN (n_running, 5u);
+    for (guint i = 0; i < shown; i++)
+      {
+        const Running *r = g_hash_table_lookup (v->running, keys[i]);
+
+        line_add (&l, C_YELLOW, "  ▶ ");
+        line_add (&l, NULL, keys[i]);
+        line_addf (&l, C_DIM, " on %s", r->device ? r->device : "?");
+        line_addf (&l, NULL, "  %.1fs", (now - r->started_mono) / (gdouble) G_USEC_PER_SEC);
+        if (r->attempt > 1)
+          line_addf (&l, C_YELLOW, "  (attempt %u)", r->attempt);
+        frame_end_line (frame, &l, &n_lines);
+      }
+    if (n_running > shown)
+      {
+        line_addf (&l, C_DIM, "  … and %u more", n_running - shown);
+        frame_end_line (frame, &l, &n_lines);
+      }
+  }
+
+  /* Progress. */
+  total = orrery_constellation_get_n_tasks (v->constellation);
+  for (guint s = 0; s <= ORRERY_TASK_STATUS_SKIPPED; s++)
+    counts[s] = orrery_constellation_count_status (v->constellation, s);
+  done = counts[ORRERY_TASK_STATUS_COMPLETED] + counts[ORRERY_TASK_STATUS_FAILED] +
+         counts[ORRERY_TASK_STATUS_SKIPPED] + counts[ORRERY_TASK_STATUS_CANCELLED];
+  {
+    guint bar = MIN (30u, l.width > 50 ? l.width - 50 : 10);
+    guint filled = total ? (guint) ((guint64) done * bar / total) : bar;
+    g_autoptr(GString) b = g_string_new (NULL);
+
+    for (guint i = 0; i < bar; i++)
+      g_string_append (b, i < filled ? "█" : "░");
+    line_add (&l, counts[ORRERY_TASK_STATUS_FAILED] ? C_RED : C_GREEN, b->str);
+    line_addf (&l, C_BOLD, " %u/%u", done, total);
+    line_addf (&l, C_GREEN, "  ✔ %u", counts[ORRERY_TASK_STATUS_COMPLETED]);
+    line_addf (&l, C_RED, "  ✘ %u", counts[ORRERY_TASK_STATUS_FAILED]);
+    line_addf (&l, C_BLUE, "  ↷ %u", counts[ORRERY_TASK_STATUS_SKIPPED]);
+    line_addf (&l, C_RED, "  ⊘ %u", counts[ORRERY_TASK_STATUS_CANCELLED]);
+    line_addf (&l, C_YELLOW, "  ▶ %u", counts[ORRERY_TASK_STATUS_RUNNING]);
+    line_addf (&l, C_DIM, "  · %u", counts[ORRERY_TASK_STATUS_PENDING] +
+               counts[ORRERY_TASK_STATUS_WAITING_DEPENDENCY]);
+    frame_end_line (frame, &l, &n_lines);
+  }
+
+  /* A shorter frame than the last one: clear what is left below. */
+  if (n_lines < v->frame_lines)
+    g_string_append (frame, "\033[J");
+  v->frame_lines = n_lines;
+  if (v->run_over && v->cursor_hidden)
+    {
+      g_string_append (frame, "\033[?25h");
+      v->cursor_hidden = FALSE;
+    }
+
+  write_all (v->fd, frame->str, frame->len);
+  g_string_free (l.s, TRUE);
+  v->last_frame_mono = now;
+  v->n_frames++;
+  v->dirty = FALSE;
+}
+
+static gboolean on_frame_timer (gpointer user_data);
+
+static void
+arm_timer (Visualizer *v,
+           guint       delay_ms)
+{
+  if (v->timer != NULL)
+    return;
+  v->timer = g_timeout_source_new (delay_ms);
+  g_source_set_static_name (v->timer, "[orrery] visualizer frame");
+  g_source_set_callback (v->timer, on_frame_timer, v, NULL);
+  g_source_attach (v->timer, NULL);
+}
+
+static void
+disarm_timer (Visualizer *v)
+{
+  if (v->timer == NULL)
+    return;
+  g_source_destroy (v->timer);
+  g_clear_pointer (&v->timer, g_source_unref);
+}
+
+static gboolean
+on_frame_timer (gpointer user_data)
+{
+  Visualizer *v = user_data;
+
+  g_clear_pointer (&v->timer, g_source_unref);
+  if (v->dirty || g_hash_table_size (v->running) > 0)
+    draw_frame (v);
+  /* Elapsed times move while tasks run: keep ticking, slowly. */
+  if (!v->run_over && g_hash_table_size (v->running) > 0)
+    arm_timer (v, MAX (v->frame_ms, RUNNING_TICK_MS));
+  return G_SOURCE_REMOVE;
+}
+
+/* An event changed what the view shows: draw soon, never more often than
+ * one frame per frame_ms. */
+static void
+mark_dirty (Visualizer *v)
+{
+  gint64 since;
+  guint delay;
+
+  v->dirty = TRUE;
+  if (v->timer != NULL)
+    {
+      /* A slow tick is armed: bring it forward if it is late. */
+      if (g_source_get_ready_time (v->timer) - g_get_monotonic_time () <= (gint64) v->frame_ms * 1000)
+        return;
+      disarm_timer (v);
+    }
+  since = (g_get_monotonic_time () - v->last_frame_mono) / 1000;
+  delay = since >= v->frame_ms ? 0 : v->frame_ms - (guint) since;
+  arm_timer (v, delay);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plain lines */
+
+static void
+append_time (GString *s,
+             gint64   usec)
+{
+  time_t secs = (time_t) (usec / G_USEC_PER_SEC);
+  struct tm tm;
+
+  if (localtime_r (&secs, &tm) == NULL)
+    return;
+  g_string_append_printf (s, "%02d:%02d:%02d.%03d ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                          (int) ((usec % G_USEC_PER_SEC) / 1000));
+}
+
+static void
+append_error (GString      *s,
+              const GError *error)
+{
+  if (error != NULL && error->message != NULL)
+    {
+      const char *nl = strchr (error->message, '\n');
+
+      g_string_append (s, ": ");
+      if (nl != NULL)
+        g_string_append_len (s, error->message, nl - error->message);
+      else
+        g_string_append (s, error->message);
+    }
+}
+
+static void
+write_line (Visualizer  *v,
+            OrreryEvent *event,
+            gdouble      duration)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  OrreryEventType type = orrery_event_get_event_type (event);
+  const char *type_color = NULL;
+
+  append_time (s, orrery_event_get_timestamp (event));
+  switch (type)
+    {
+    case ORRERY_EVENT_TASK_COMPLETED:
+    case ORRERY_EVENT_CONSTELLATION_COMPLETED:
+      type_color = C_GREEN;
+      break;
+    case ORRERY_EVENT_TASK_FAILED:
+    case ORRERY_EVENT_CONSTELLATION_FAILED:
+    case ORRERY_EVENT_TASK_CANCELLED:
+    case ORRERY_EVENT_CONSTELLATION_CANCELLED:
+      type_color = C_RED;
+      break;
+    case ORRERY_EVENT_TASK_RETRYING:
+    case ORRERY_EVENT_TASK_STARTED:
+      type_color = C_YELLOW;
+      break;
+    case ORRERY_EVENT_TASK_SKIPPED:
+      type_color = C_BLUE;
+      break;
+    default:
+      type_color = C_CYAN;
+      break;
+    }
+  if (v->color)
+    g_string_append (s, type_color);
+  g_string_append (s, orrery_event_get_type_nick (event));
+  if (v->color)
+    g_string_append (s, C_RESET);
+
+  if (ORRERY_IS_TASK_EVENT (event))
+    {
+      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
+      const char *device = orrery_task_event_get_device_id (te);
+      GVariant *data = orrery_event_get_data (event);
+      guint delay_ms = 0;
+
+      g_string_append_printf (s, " %s", orrery_task_event_get_task_id (te));
+      if (device != NULL)
+        g_string_append_printf (s, " on %s", device);
+      if (type != ORRERY_EVENT_TASK_SKIPPED && orrery_task_event_get_attempt (te) > 0)
+        g_string_append_printf (s, " (attempt %u)", orrery_task_event_get_attempt (te));
+      if (duration >= 0)
+        g_string_append_printf (s, " %.2fs", duration);
+      if (type != ORRERY_EVENT_TASK_COMPLETED && type != ORRERY_EVENT_TASK_STARTED)
+        append_error (s, orrery_task_event_get_error (te));
+      if (type == ORRERY_EVENT_TASK_RETRYING && data != NULL &&
+          g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT) &&
+          g_variant_lookup (data, "delay_ms", "u", &delay_ms))
+        g_string_append_printf (s, "; retry in %u ms", delay_ms);
+    }
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    {
+      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
+      const char * const *ready = orrery_constellation_event_get_newly_ready (ce);
+      GVariant *mods = orrery_constellation_event_get_modifications (ce);
+      GVariant *data = orrery_event_get_data (event);
+      const char *reason = NULL;
+
+      g_string_append_printf (s, " %s", orrery_constellation_event_get_constellation_id (ce));
+      switch (type)
+        {
+        case ORRERY_EVENT_CONSTELLATION_STARTED:
+          g_string_append_printf (s, " (%u tasks, %u ready)",
+                                  c ? orrery_constellation_get_n_tasks (c) : 0,
+                                  ready ? g_strv_length ((char **) ready) : 0);
+          break;
+        case ORRERY_EVENT_CONSTELLATION_MODIFIED:
+          g_string_append_printf (s, " (%" G_GSIZE_FORMAT " modifications, version %" G_GUINT64_FORMAT
+                                  ", %u tasks)",
+                                  mods ? g_variant_n_children (mods) : 0,
+                                  c ? orrery_constellation_get_version (c) : 0,
+                                  c ? orrery_constellation_get_n_tasks (c) : 0);
+          break;
+        default:
+          g_string_append_printf (s, " in %.2fs", orrery_constellation_event_get_duration (ce));
+          if (c != NULL)
+            g_string_append_printf (s, ": %u completed, %u failed, %u skipped, %u cancelled",
+                                    orrery_constellation_count_status (c, ORRERY_TASK_STATUS_COMPLETED),
+                                    orrery_constellation_count_status (c, ORRERY_TASK_STATUS_FAILED),
+                                    orrery_constellation_count_status (c, ORRERY_TASK_STATUS_SKIPPED),
+                                    orrery_constellation_count_status (c, ORRERY_TASK_STATUS_CANCELLED));
+          if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT) &&
+              g_variant_lookup (data, "reason", "&s", &reason))
+            g_string_append_printf (s, " — %s", reason);
+          break;
+        }
+    }
+  else if (ORRERY_IS_DEVICE_EVENT (event))
+    g_string_append_printf (s, " %s", orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event)));
+
+  g_string_append_c (s, '\n');
+  fputs (s->str, v->out);
+  fflush (v->out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* DOT and SVG */
+
+static void
+dot_quote (GString    *s,
+           const char *text)
+{
+  g_string_append_c (s, '"');
+  for (const char *p = text ? text : ""; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (s, '\\');
+      if (*p == '\n')
+        {
+          g_string_append (s, "\\n");
+          continue;
+        }
+      g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '"');
+}
+
+static char *
+constellation_to_dot (OrreryConstellation *c,
+                      GVariant            *layers)
+{
+  GString *s = g_string_new ("digraph ");
+  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
+  g_autoptr(GPtrArray) deps = orrery_constellation_get_dependencies (c);
+  g_autofree char *label = g_strdup_printf ("%s (%s, version %" G_GUINT64_FORMAT ")",
+                                            orrery_constellation_get_name (c),
+                                            orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
+                                            orrery_constellation_get_version (c));
+
+  dot_quote (s, orrery_constellation_get_id (c));
+  g_string_append (s, " {\n  graph [rankdir=TB, labelloc=t, fontname=\"Helvetica\", label=");
+  dot_quote (s, label);
+  g_string_append (s, "];\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n"
+                      "  edge [fontname=\"Helvetica\", fontsize=10];\n");
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      OrreryTask *t = tasks->pdata[i];
+      OrreryTaskStatus st = orrery_task_get_status (t);
+      g_autofree char *node_label = NULL;
+      g_autofree char *tooltip = NULL;
+
+      if (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED)
+        node_label = g_strdup_printf ("%s\n%s\n%.2fs", orrery_task_get_id (t),
+                                      orrery_task_get_name (t) ? orrery_task_get_name (t) : "",
+                                      orrery_task_get_duration (t));
+      else
+        node_label = g_strdup_printf ("%s\n%s", orrery_task_get_id (t),
+                                      orrery_task_get_name (t) ? orrery_task_get_name (t) : "");
+      tooltip = g_strdup_printf ("status: %s", orrery_task_status_to_nick (st));
+      g_string_append (s, "  ");
+      dot_quote (s, orrery_task_get_id (t));
+      g_string_append (s, " [label=");
+      dot_quote (s, node_label);
+      g_string_append_printf (s, ", fillcolor=\"%s\"%s, tooltip=", status_dot_color (st),
+                              st == ORRERY_TASK_STATUS_FAILED ? ", color=\"red\", penwidth=2" : "");
+      dot_quote (s, tooltip);
+      g_string_append (s, "];\n");
+    }
+
+  /* Tasks of one layer on one rank. */
+  if (layers != NULL)
+    for (gsize i = 0; i < g_variant_n_children (layers); i++)
+      {
+        g_autoptr(GVariant) layer = g_variant_get_child_value (layers, i);
+        g_autofree const char **ids = g_variant_get_strv (layer, NULL);
+
+        g_string_append (s, "  { rank=same;");
+        for (guint j = 0; ids[j] != NULL; j++)
+          {
+            g_string_append_c (s, ' ');
+            dot_quote (s, ids[j]);
+            g_string_append_c (s, ';');
+          }
+        g_string_append (s, " }\n");
+      }
+
+  for (guint i = 0; i < deps->len; i++)
+    {
+      OrreryDependency *d = deps->pdata[i];
+      OrreryDependencyType type = orrery_dependency_get_dependency_type (d);
+
+      g_string_append (s, "  ");
+      dot_quote (s, orrery_dependency_get_from_task_id (d));
+      g_string_append (s, " -> ");
+      dot_quote (s, orrery_dependency_get_to_task_id (d));
+      g_string_append_printf (s, " [style=%s, tooltip=\"%s\"", edge_dot_style (type),
+                              orrery_dependency_type_to_nick (type));
+      if (type == ORRERY_DEPENDENCY_CONDITIONAL && orrery_dependency_get_condition (d) != NULL)
+        {
+          g_autofree char *cond = orrery_condition_to_string (orrery_dependency_get_condition (d));
+
+          g_string_append (s, ", label=");
+          dot_quote (s, cond);
+        }
+      g_string_append (s, "];\n");
+    }
+  g_string_append (s, "}\n");
+  return g_string_free (s, FALSE);
+}
+
+static void start_svg (Visualizer *v);
+
+static void
+on_dot_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Visualizer *v = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *svg = NULL;
+  g_autofree char *tmp = NULL;
+
+  if (!g_subprocess_wait_check_finish (G_SUBPROCESS (source), result, &error))
+    {
+      if (!v->shut_down)
+        g_warning ("dot failed on %s: %s", v->svg_running, error->message);
+    }
+  else if (!v->shut_down && v->svg_running != NULL)
+    {
+      svg = g_strconcat (v->svg_running, ".svg", NULL);
+      tmp = g_strconcat (svg, ".tmp", NULL);
+      /* foo.dot.svg.tmp -> foo.svg */
+      {
+        g_autofree char *base = g_strndup (v->svg_running, strlen (v->svg_running) - 4);
+        g_autofree char *dest = g_strconcat (base, ".svg", NULL);
+
+        if (g_rename (tmp, dest) != 0)
+          g_warning ("Cannot rename %s to %s: %s", tmp, dest, g_strerror (errno));
+      }
+    }
+  if (!v->shut_down)
+    {
+      g_clear_object (&v->dot_proc);
+      g_clear_pointer (&v->svg_running, g_free);
+      if (v->svg_pending != NULL)
+        start_svg (v);
+    }
+  visualizer_unref (v);
+}
+
+static GSubprocess *
+spawn_dot (Visualizer  *v,
+           const char  *dot_file,
+           GError     **error)
+{
+  g_autofree char *tmp = g_strconcat (dot_file, ".svg.tmp", NULL);
+
+  return g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                           error, v->dot_program, "-Tsvg", "-o", tmp, dot_file, NULL);
+}
+
+/* Renders the pending DOT file to SVG, one `dot` at a time: a render asked
+ * for while one runs waits for it (and only the newest waits). */
+static void
+start_svg (Visualizer *v)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (v->dot_proc != NULL || v->svg_pending == NULL)
+    return;
+  v->svg_running = g_steal_pointer (&v->svg_pending);
+  v->dot_proc = spawn_dot (v, v->svg_running, &error);
+  if (v->dot_proc == NULL)
+    {
+      g_warning ("Cannot run %s: %s", v->dot_program, error->message);
+      g_clear_pointer (&v->svg_running, g_free);
+      return;
+    }
+  g_subprocess_wait_check_async (v->dot_proc, NULL, on_dot_done, visualizer_ref (v));
+}
+
+static void
+write_dot (Visualizer          *v,
+           OrreryConstellation *c)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) layers = NULL;
+
+  if (!v->want_dot && !v->want_svg)
+    return;
+  if (g_mkdir_with_parents (v->output_dir, 0755) != 0)
+    {
+      g_warning ("Cannot create %s: %s", v->output_dir, g_strerror (errno));
+      return;
+    }
+  layers = orrery_constellation_get_layers (c, NULL);
+  text = constellation_to_dot (c, layers);
+  name = g_strconcat (orrery_constellation_get_id (c), ".dot", NULL);
+  g_strdelimit (name, "/", '_');
+  path = g_build_filename (v->output_dir, name, NULL);
+  if (!g_file_set_contents (path, text, -1, &error))
+    {
+      g_warning ("Cannot write %s: %s", path, error->message);
+      return;
+    }
+  v->n_dot_written++;
+  if (v->want_svg && v->dot_program != NULL)
+    {
+      g_free (v->svg_pending);
+      v->svg_pending = g_steal_pointer (&path);
+      start_svg (v);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events */
+
+static gboolean
+visualizer_handle (OrreryEvent  *event,
+                   gpointer      user_data,
+                   GError      **error)
+{
+  Visualizer *v = user_data;
+  OrreryEventType type = orrery_event_get_event_type (event);
+  gdouble duration = -1;
+  gboolean text = v->live || v->lines;
+
+  if (ORRERY_IS_TASK_EVENT (event) && text)
+    {
+      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
+      const char *id = orrery_task_event_get_task_id (te);
+
+      if (v->constellation == NULL && orrery_task_event_get_constellation (te) != NULL)
+        v->constellation = g_object_ref (orrery_task_event_get_constellation (te));
+      if (type == ORRERY_EVENT_TASK_STARTED)
+        {
+          Running *r = g_new0 (Running, 1);
+
+          r->device = g_strdup (orrery_task_event_get_device_id (te));
+          r->started_us = orrery_event_get_timestamp (event);
+          r->started_mono = g_get_monotonic_time ();
+          r->attempt = orrery_task_event_get_attempt (te);
+          g_hash_table_replace (v->running, g_strdup (id), r);
+        }
+      else
+        {
+          Running *r = g_hash_table_lookup (v->running, id);
+
+          if (r != NULL)
+            {
+              duration = (orrery_event_get_timestamp (event) - r->started_us) / (gdouble) G_USEC_PER_SEC;
+              g_hash_table_remove (v->running, id);
+            }
+        }
+    }
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    {
+      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
+
+      switch (type)
+        {
+        case ORRERY_EVENT_CONSTELLATION_STARTED:
+          g_set_object (&v->constellation, c);
+          g_clear_pointer (&v->layers, g_variant_unref);
+          g_hash_table_remove_all (v->running);
+          g_clear_pointer (&v->final_text, g_free);
+          v->run_start_mono = g_get_monotonic_time ();
+          v->run_over = FALSE;
+          v->frame_lines = 0;
+          if (c != NULL)
+            write_dot (v, c);
+          break;
+        case ORRERY_EVENT_CONSTELLATION_MODIFIED:
+          g_clear_pointer (&v->layers, g_variant_unref);
+          if (c != NULL)
+            write_dot (v, c);
+          break;
+        case ORRERY_EVENT_CONSTELLATION_COMPLETED:
+        case ORRERY_EVENT_CONSTELLATION_FAILED:
+        case ORRERY_EVENT_CONSTELLATION_CANCELLED:
+          if (c != NULL)
+            write_dot (v, c);
+          v->run_over = TRUE;
+          g_free (v->final_text);
+          v->final_text = g_strdup_printf ("%s in %.2fs", orrery_event_get_type_nick (event),
+                                           orrery_constellation_event_get_duration (ce));
+          break;
+        default:
+          break;
+        }
+    }
+
+  if (v->lines)
+    write_line (v, event, duration);
+  if (v->live && v->constellation != NULL)
+    {
+      if (v->run_over)
+        {
+          /* The last frame now, whole, before anyone prints below it. */
+          disarm_timer (v);
+          g_clear_pointer (&v->layers, g_variant_unref);
+          draw_frame (v);
+          v->frame_lines = 0;
+        }
+      else
+        mark_dirty (v);
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plugin */
+
+static gboolean
+visualizer_init (OrreryPluginContext  *context,
+                 GError              **error)
+{
+  Visualizer *v;
+  g_autofree char *live = NULL;
+  g_autofree char *output_file = NULL;
+  g_auto(GStrv) formats = NULL;
+  gboolean lines, is_tty;
+  guint64 rate;
+  GError *local = NULL;
+  g_autoptr(OrreryObserver) observer = NULL;
+  const OrreryEventType dot_types[] = {
+    ORRERY_EVENT_CONSTELLATION_STARTED, ORRERY_EVENT_CONSTELLATION_MODIFIED,
+    ORRERY_EVENT_CONSTELLATION_COMPLETED, ORRERY_EVENT_CONSTELLATION_FAILED,
+    ORRERY_EVENT_CONSTELLATION_CANCELLED,
+  };
+
+  live = orrery_plugin_context_get_string (context, "LiveView", "auto");
+  if (g_strcmp0 (live, "auto") != 0 && g_strcmp0 (live, "on") != 0 && g_strcmp0 (live, "off") != 0)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                   "LiveView must be auto, on or off, not “%s”", live);
+      return FALSE;
+    }
+  lines = orrery_plugin_context_get_boolean (context, "Lines", TRUE, &local);
+  if (local == NULL)
+    rate = orrery_plugin_context_get_uint (context, "RefreshRate", 20, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  if (rate == 0 || rate > 100)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                   "RefreshRate must be between 1 and 100 frames a second, not %" G_GUINT64_FORMAT, rate);
+      return FALSE;
+    }
+
+  v = g_new0 (Visualizer, 1);
+  g_atomic_ref_count_init (&v->ref);
+  v->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, running_free);
+  v->frame_ms = (guint) (1000 / rate);
+  v->output_dir = orrery_plugin_context_get_string (context, "OutputDir", DEFAULT_OUTPUT_DIR);
+  if (v->output_dir == NULL || v->output_dir[0] == '\0')
+    {
+      g_free (v->output_dir);
+      v->output_dir = g_strdup (DEFAULT_OUTPUT_DIR);
+    }
+  formats = orrery_plugin_context_get_string_list (context, "Formats");
+  if (formats == NULL)
+    formats = g_strsplit ("dot;svg", ";", -1);
+  for (guint i = 0; formats[i] != NULL; i++)
+    {
+      g_strstrip (formats[i]);
+      if (g_ascii_strcasecmp (formats[i], "dot") == 0)
+        v->want_dot = TRUE;
+      else if (g_ascii_strcasecmp (formats[i], "svg") == 0)
+        v->want_svg = TRUE;
+      else if (formats[i][0] != '\0')
+        {
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                       "Formats: unknown format “%s” (dot, svg)", formats[i]);
+          visualizer_unref (v);
+          return FALSE;
+        }
+    }
+  if (v->want_svg)
+    {
+      v->dot_program = g_find_program_in_path ("dot");
+      if (v->dot_program == NULL)
+        g_info ("Graphviz `dot` is not on PATH: no SVG, DOT only");
+    }
+
+  /* Where text goes: OutputFile, or standard output. */
+  output_file = orrery_plugin_context_get_string (context, "OutputFile", NULL);
+  if (output_file != NULL && output_file[0] != '\0')
+    {
+      v->out = fopen (output_file, "w");
+      if (v->out == NULL)
+        {
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_INIT_FAILED,
+                       "Cannot open OutputFile %s: %s", output_file, g_strerror (errno));
+          visualizer_unref (v);
+          return FALSE;
+        }
+      v->own_out = TRUE;
+    }
+  else
+    v->out = stdout;
+  v->fd = fileno (v->out);
+  is_tty = isatty (v->fd);
+  v->live = g_strcmp0 (live, "on") == 0 || (g_strcmp0 (live, "auto") == 0 && is_tty);
+  v->lines = lines && !v->live;
+  v->color = is_tty && g_getenv ("NO_COLOR") == NULL;
+
+  orrery_plugin_context_set_data (context, v, (GDestroyNotify) visualizer_unref);
+
+  if (v->live || v->lines)
+    {
+      observer = orrery_func_observer_new ("visualizer", visualizer_handle, v, NULL);
+      orrery_plugin_context_add_observer (context, observer, NULL, 0, ORRERY_DELIVERY_SYNC, 0, 0);
+    }
+  else if (v->want_dot || v->want_svg)
+    {
+      observer = orrery_func_observer_new ("visualizer", visualizer_handle, v, NULL);
+      orrery_plugin_context_add_observer (context, observer, dot_types, G_N_ELEMENTS (dot_types),
+                                          ORRERY_DELIVERY_SYNC, 0, 0);
+    }
+  g_debug ("visualizer: live view %s, lines %s, colour %s, formats%s%s into %s",
+           v->live ? "on" : "off", v->lines ? "on" : "off", v->color ? "on" : "off",
+           v->want_dot ? " dot" : "", v->want_svg ? " svg" : "", v->output_dir);
+  return TRUE;
+}
+
+static void
+visualizer_shutdown (OrreryPluginContext *context)
+{
+  Visualizer *v = orrery_plugin_context_get_data (context);
+  g_autoptr(GError) error = NULL;
+
+  if (v == NULL)
+    return;
+  disarm_timer (v);
+  if (v->live && v->cursor_hidden)
+    {
+      write_all (v->fd, "\033[?25h", strlen ("\033[?25h"));
+      v->cursor_hidden = FALSE;
+    }
+  /* The last SVG must not be lost when the host exits right after the
+   * run: wait for the running `dot` and render what is pending, now that
+   * the run is over. */
+  if (v->dot_proc != NULL)
+    {
+      if (g_subprocess_wait_check (v->dot_proc, NULL, &error) && v->svg_running != NULL)
+        {
+          g_autofree char *tmp = g_strconcat (v->svg_running, ".svg.tmp", NULL);
+          g_autofree char *base = g_strndup (v->svg_running, strlen (v->svg_running) - 4);
+          g_autofree char *dest = g_strconcat (base, ".svg", NULL);
+
+          g_rename (tmp, dest);
+        }
+      g_clear_error (&error);
+    }
+  if (v->svg_pending != NULL && v->dot_program != NULL)
+    {
+      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, &error);
+
+      if (p != NULL && g_subprocess_wait_check (p, NULL, &error))
+        {
+          g_autofree char *tmp = g_strconcat (v->svg_pending, ".svg.tmp", NULL);
+          g_autofree char *base = g_strndup (v->svg_pending, strlen (v->svg_pending) - 4);
+          g_autofree char *dest = g_strconcat (base, ".svg", NULL);
+
+          g_rename (tmp, dest);
+        }
+      else if (error != NULL)
+        g_warning ("dot failed on %s: %s", v->svg_pending, error->message);
+      g_clear_pointer (&v->svg_pending, g_free);
+    }
+  /* A pending on_dot_done holds its own reference and sees this flag. */
+  v->shut_down = TRUE;
+  if (v->out != NULL)
+    fflush (v->out);
+}
+
+static const OrreryPluginKey visualizer_keys[] = {
+  { "OutputDir", ORRERY_PLUGIN_KEY_STRING, DEFAULT_OUTPUT_DIR,
+    "directory of the DOT and SVG files (created if missing)" },
+  { "Formats", ORRERY_PLUGIN_KEY_STRING_LIST, "dot;svg",
+    "graph files to write: dot, svg (svg needs Graphviz `dot` on PATH); empty for none" },
+  { "LiveView", ORRERY_PLUGIN_KEY_STRING, "auto",
+    "live view redrawn in place: auto (when the output is a terminal), on, off" },
+  { "Lines", ORRERY_PLUGIN_KEY_BOOLEAN, "true",
+    "one plain line per event when there is no live view" },
+  { "OutputFile", ORRERY_PLUGIN_KEY_STRING, NULL,
+    "write the text output to this file instead of standard output" },
+  { "RefreshRate", ORRERY_PLUGIN_KEY_UINT, "20",
+    "most live view frames per second (1-100)" },
+  { NULL }
+};
+
+ORRERY_PLUGIN_DEFINE ("visualizer", "1.0",
+                      "Live view of the run in the terminal, plain lines elsewhere, DOT/SVG graphs",
+                      visualizer_init, visualizer_shutdown, visualizer_keys)
