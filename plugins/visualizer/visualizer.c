@@ -355,25 +355,18 @@ draw_task (Visualizer *v,
       if (pre->len <= 3)
         for (guint i = 0; i < pre->len; i++)
           {
-            OrreryTask *p = pre->pdata[i];
-            OrreryDependency *d = orrery_constellation_get_dependency (v->constellation,
-                                                                       orrery_task_get_id (p), id);
+            OrreryDependency *d = pre->pdata[i];
 
-            g_string_append_printf (e, "%s%s:%c", i ? "," : "", orrery_task_get_id (p),
-                                    d ? edge_char (orrery_dependency_get_dependency_type (d)) : 'u');
+            g_string_append_printf (e, "%s%s:%c", i ? "," : "",
+                                    orrery_dependency_get_from_task_id (d),
+                                    edge_char (orrery_dependency_get_dependency_type (d)));
           }
       else
         {
           guint kinds[4] = { 0 };
 
           for (guint i = 0; i < pre->len; i++)
-            {
-              OrreryDependency *d = orrery_constellation_get_dependency (
-                v->constellation, orrery_task_get_id (pre->pdata[i]), id);
-              guint k = d ? (guint) orrery_dependency_get_dependency_type (d) : 0;
-
-              kinds[MIN (k, 3u)]++;
-            }
+            kinds[MIN ((guint) orrery_dependency_get_dependency_type (pre->pdata[i]), 3u)]++;
           g_string_append_printf (e, "%u", pre->len);
           for (guint k = 0; k < 4; k++)
             if (kinds[k] > 0)
