@@ -157,6 +157,7 @@ struct _OrreryOrchestrator
   char                *cancel_reason;
   gboolean             kicking;
   gboolean             kick_again;
+  guint                busy;          /* entry points under way (enter/leave) */
 
   GHashTable          *holds;         /* id -> OrreryHold */
   guint                next_hold_id;
@@ -182,6 +183,26 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void kick (OrreryOrchestrator *self);
+
+/* Every entry point (a device finishing, a retry timer, an edit, a cancel, a
+ * hold released or expired) runs between enter() and leave(). Observers it
+ * publishes to may call back (cancel, hold, release, edit): their kicks are
+ * folded into the one leave() makes, so events keep their order and the run
+ * never finishes in the middle of another step. */
+static void
+enter (OrreryOrchestrator *self)
+{
+  g_object_ref (self);
+  self->busy++;
+}
+
+static void
+leave (OrreryOrchestrator *self)
+{
+  if (--self->busy == 0)
+    kick (self);
+  g_object_unref (self);
+}
 
 static void
 task_run_free (gpointer data)
@@ -400,12 +421,13 @@ retry_cb (gpointer user_data)
   OrreryOrchestrator *self = run->self;
   g_autoptr(GError) error = NULL;
 
+  enter (self);
   g_clear_pointer (&run->retry_source, g_source_unref);
   self->n_waiting--;
   if (!orrery_constellation_requeue_task (self->constellation,
                                           orrery_task_get_id (run->task), &error))
     g_critical ("Cannot requeue task “%s”: %s", orrery_task_get_id (run->task), error->message);
-  kick (self);
+  leave (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -447,6 +469,7 @@ on_execute_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
+  enter (self);
   ok = orrery_device_execute_finish (ORRERY_DEVICE (source), res, &result, &error);
   orrery_device_manager_release (self->devices, run->device);
   g_clear_object (&run->device);
@@ -466,7 +489,7 @@ on_execute_done (GObject      *source,
   else
     finish_task (self, run, run->task, FALSE, result, error);
 
-  kick (self);
+  leave (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -512,7 +535,11 @@ dispatch (OrreryOrchestrator *self)
           g_autoptr(GError) error = NULL;
           OrreryDevice *device;
 
-          /* An earlier task of this round may have changed this one. */
+          /* An observer of the last task-started may have taken a hold
+           * or cancelled the run; an earlier task of this round may have
+           * changed this one. */
+          if (self->cancelling || g_hash_table_size (self->holds) > 0)
+            return;
           if (orrery_task_get_status (task) != ORRERY_TASK_STATUS_PENDING)
             continue;
 
@@ -613,10 +640,7 @@ finish_run (OrreryOrchestrator *self)
           orrery_constellation_get_id (constellation), completed, failed, skipped, cancelled,
           duration);
 
-  /* Observers still see the constellation on the event. */
-  self->constellation = constellation;
   orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
-  self->constellation = NULL;
 
   if (error != NULL)
     g_task_return_error (task, error);
@@ -672,7 +696,7 @@ maybe_finish (OrreryOrchestrator *self)
 static void
 kick (OrreryOrchestrator *self)
 {
-  if (self->kicking)
+  if (self->kicking || self->busy > 0)
     {
       self->kick_again = TRUE;
       return;
@@ -702,13 +726,14 @@ on_constellation_modified (OrreryConstellation *constellation,
   OrreryOrchestrator *self = user_data;
   g_autoptr(OrreryConstellationEvent) ev = NULL;
 
+  enter (self);
   ev = constellation_event_new (self, ORRERY_EVENT_CONSTELLATION_MODIFIED,
                                 orrery_constellation_get_state (constellation));
   orrery_constellation_event_set_modifications (ev, modifications);
   orrery_constellation_event_set_on_task_ids (ev, (const char * const *) on_task_ids);
   set_ready_ids (self, ev);
   orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
-  kick (self);
+  leave (self);
 }
 
 static gboolean
@@ -759,6 +784,7 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
 
   g_info ("Cancelling the run of “%s”: %s", orrery_constellation_get_id (self->constellation),
           reason ? reason : "no reason given");
+  enter (self);
   self->cancelling = TRUE;
   g_free (self->cancel_reason);
   self->cancel_reason = g_strdup (reason ? reason : "cancelled");
@@ -782,7 +808,7 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
       self->n_waiting--;
       cancel_task (self, run->task);
     }
-  kick (self);
+  leave (self);
 }
 
 /**
@@ -892,15 +918,15 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
                                                g_variant_builder_end (&device_ids),
                                                g_variant_builder_end (&assignments)));
   set_ready_ids (self, ev);
-  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
 
+  enter (self);
+  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
   if (cancellable != NULL)
     {
       self->cancellable = g_object_ref (cancellable);
       self->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), self, NULL);
     }
-
-  kick (self);
+  leave (self);
 }
 
 /**
@@ -947,13 +973,14 @@ hold_deadline_cb (gpointer user_data)
   OrreryOrchestrator *self = hold->owner;
   g_autoptr(OrreryHold) keep = orrery_hold_ref (hold);
 
+  enter (self);
   g_clear_pointer (&hold->deadline, g_source_unref);
   hold->expired = TRUE;
   g_warning ("Hold #%u (%s) expired: released without an answer", hold->id,
              hold->reason ? hold->reason : "no reason");
   hold_drop (self, hold);
   g_signal_emit (self, signals[SIGNAL_HOLD_EXPIRED], 0, hold);
-  kick (self);
+  leave (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1016,9 +1043,9 @@ orrery_orchestrator_release (OrreryOrchestrator *self,
   if (!hold->active || hold->owner != self)
     return FALSE;
   g_debug ("Hold #%u released", hold->id);
+  enter (self);
   hold_drop (self, hold);
-  if (g_hash_table_size (self->holds) == 0)
-    kick (self);
+  leave (self);
   return TRUE;
 }
 

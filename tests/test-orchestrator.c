@@ -757,6 +757,44 @@ test_hold_deadline (Fixture       *f,
   g_assert_false (orrery_orchestrator_release (f->orch, hold));
 }
 
+/* An observer that cancels the run from inside a task-failed delivery (as
+ * the failure monitor's AbortAfter does): every task still gets one terminal
+ * event, all before the run's own. */
+static void
+cancel_on_failure (OrreryEventBus *bus,
+                   OrreryEvent    *event,
+                   Fixture        *f)
+{
+  orrery_orchestrator_cancel (f->orch, "too many failures");
+}
+
+static void
+test_cancel_from_observer (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("abort", NULL);
+
+  add_simulated (f, "sim", 4);
+  g_object_unref (add_task (c, "bad", "{'fail': <true>}"));
+  g_object_unref (add_task (c, "after", NULL));
+  g_object_unref (add_task (c, "slow", "{'duration_ms': <2000>}"));
+  g_object_unref (add_task (c, "later", NULL));
+  add_dep (c, "bad", "after", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  add_dep (c, "slow", "later", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  g_signal_connect (f->bus, "event::task-failed", G_CALLBACK (cancel_on_failure), f);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_nonnull (strstr (f->error->message, "too many failures"));
+  assert_before (f, "task-failed:bad", "task-skipped:after");
+  assert_before (f, "task-skipped:after", "constellation-cancelled");
+  assert_before (f, "task-cancelled:slow", "constellation-cancelled");
+  assert_before (f, "task-skipped:later", "constellation-cancelled");
+  g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-cancelled");
+  assert_one_terminal_each (f, c);
+}
+
 static void
 test_invalid_and_busy (Fixture       *f,
                        gconstpointer  data)
@@ -808,6 +846,7 @@ main (int    argc,
   ADD ("edit-ready-task-while-held", test_edit_ready_task_while_held);
   ADD ("hold-deadline", test_hold_deadline);
   ADD ("invalid-and-busy", test_invalid_and_busy);
+  ADD ("cancel-from-observer", test_cancel_from_observer);
 #undef ADD
 
   return g_test_run ();
