@@ -583,6 +583,7 @@ finish_run (OrreryOrchestrator *self)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
   g_autoptr(OrreryConstellationEvent) ev = NULL;
+  g_autoptr(GVariant) stats = NULL;
   g_autoptr(OrreryConstellation) constellation = g_object_ref (self->constellation);
   OrreryConstellationState state;
   OrreryEventType type;
@@ -620,7 +621,8 @@ finish_run (OrreryOrchestrator *self)
 
   orrery_constellation_set_state (constellation, state);
   ev = constellation_event_new (self, type, state);
-  orrery_constellation_event_set_statistics (ev, orrery_constellation_get_statistics (constellation));
+  stats = orrery_constellation_get_statistics (constellation);
+  orrery_constellation_event_set_statistics (ev, stats);
   orrery_constellation_event_set_duration (ev, duration);
   if (error != NULL)
     orrery_event_set_data (ORRERY_EVENT (ev),
