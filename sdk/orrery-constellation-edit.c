@@ -221,6 +221,8 @@ check_changes (GVariant  *changes,
       if (rule)
         {
           g_set_error (error, ORRERY_CONSTELLATION_ERROR, code, "%s: field “%s”: %s", what->str, key, rule);
+          /* Leaving g_variant_iter_loop() early: the current value is ours. */
+          g_variant_unref (value);
           return FALSE;
         }
     }
