@@ -1,0 +1,1398 @@
+/* metrics.c: the metrics plugin.
+ *
+ * Measures a run from its events: counts by event type, task durations
+ * (per attempt on a device), queue wait (from ready to started), device
+ * utilisation, makespan against the critical path, retries, events per
+ * second, and each observer's handling time and failures as the bus reports
+ * them. At the end of the run (the terminal constellation event) it writes
+ * a JSON file and a Prometheus text exposition file, and prints a summary
+ * table; optionally it serves the current metrics on an HTTP `/metrics`
+ * endpoint on 127.0.0.1 (GSocketService, GIO only).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <orrery.h>
+
+#define DEFAULT_OUTPUT_DIR "orrery-output"
+
+typedef struct
+{
+  gint64  ready_us;   /* when it last became ready; 0 when not waiting */
+  gint64  start_us;   /* when its current attempt started; 0 when not running */
+  char   *device;
+} TaskRec;
+
+typedef struct
+{
+  gint64  busy_us;
+  guint   running;
+  guint   slots;      /* most tasks at once seen on it */
+  guint64 started;
+  guint64 completed;
+  guint64 failed;
+  guint64 retried;
+  guint64 cancelled;
+} DevRec;
+
+typedef struct
+{
+  guint64  failed;
+  guint64  timed_out;
+  guint64  dropped;
+  char    *last_error;
+} ObsFailures;
+
+typedef struct
+{
+  char    *name;
+  guint64  delivered;
+  guint64  failed;
+  guint64  dropped;
+  guint64  timed_out;
+  guint64  handling_ns;
+} ObsStats;
+
+typedef struct
+{
+  OrreryEventBus *bus;
+  gulong          failed_handler;
+  gboolean        timing_enabled_here;
+
+  /* Configuration */
+  char           *output_dir;
+  char           *json_file;
+  char           *prom_file;
+  gboolean        summary;
+  guint           http_port;
+
+  /* The run */
+  guint64         counts[ORRERY_EVENT_TYPE_COUNT];
+  guint64         n_events;
+  gint64          first_us;
+  gint64          last_us;
+  gint64          run_start_us;
+  GHashTable     *tasks;        /* id -> TaskRec */
+  GHashTable     *devices;      /* id -> DevRec */
+  GHashTable     *obs_failures; /* observer name -> ObsFailures */
+  GArray         *durations;    /* gdouble seconds, one per attempt */
+  GArray         *waits;        /* gdouble seconds, one per start */
+  guint64         retries;
+  guint64         attempts;
+
+  /* The end of the run */
+  gboolean        finished;
+  char           *constellation_id;
+  char           *end_state;
+  guint           total_tasks;
+  gdouble         makespan;
+  gdouble         critical_path;
+  char           *critical_path_source;
+  GPtrArray      *critical_path_tasks;
+  gdouble         parallelism;
+  guint           max_width;
+
+  /* Output */
+  char           *pending_summary;
+  guint           summary_idle;
+  GSocketService *service;
+  guint16         bound_port;
+  GCancellable   *cancellable;  /* cancelled at shutdown, for the HTTP connections */
+} Metrics;
+
+static void
+task_rec_free (gpointer data)
+{
+  TaskRec *t = data;
+
+  g_free (t->device);
+  g_free (t);
+}
+
+static void
+obs_failures_free (gpointer data)
+{
+  ObsFailures *o = data;
+
+  g_free (o->last_error);
+  g_free (o);
+}
+
+static void
+obs_stats_free (gpointer data)
+{
+  ObsStats *o = data;
+
+  g_free (o->name);
+  g_free (o);
+}
+
+static void
+metrics_reset (Metrics *m)
+{
+  memset (m->counts, 0, sizeof m->counts);
+  m->n_events = 0;
+  m->first_us = m->last_us = m->run_start_us = 0;
+  g_hash_table_remove_all (m->tasks);
+  g_hash_table_remove_all (m->devices);
+  g_hash_table_remove_all (m->obs_failures);
+  g_array_set_size (m->durations, 0);
+  g_array_set_size (m->waits, 0);
+  m->retries = m->attempts = 0;
+  m->finished = FALSE;
+  g_clear_pointer (&m->constellation_id, g_free);
+  g_clear_pointer (&m->end_state, g_free);
+  g_clear_pointer (&m->critical_path_source, g_free);
+  g_clear_pointer (&m->critical_path_tasks, g_ptr_array_unref);
+  m->total_tasks = 0;
+  m->makespan = m->critical_path = m->parallelism = 0;
+  m->max_width = 0;
+}
+
+static TaskRec *
+task_rec (Metrics    *m,
+          const char *id)
+{
+  TaskRec *t = g_hash_table_lookup (m->tasks, id);
+
+  if (t == NULL)
+    {
+      t = g_new0 (TaskRec, 1);
+      g_hash_table_insert (m->tasks, g_strdup (id), t);
+    }
+  return t;
+}
+
+static DevRec *
+dev_rec (Metrics    *m,
+         const char *id)
+{
+  DevRec *d;
+
+  if (id == NULL)
+    id = "";
+  d = g_hash_table_lookup (m->devices, id);
+  if (d == NULL)
+    {
+      d = g_new0 (DevRec, 1);
+      g_hash_table_insert (m->devices, g_strdup (id), d);
+    }
+  return d;
+}
+
+static void
+mark_ready (Metrics            *m,
+            const char * const *ids,
+            gint64              when,
+            gboolean            keep_earlier)
+{
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
+    {
+      TaskRec *t = task_rec (m, ids[i]);
+
+      if (t->start_us != 0)
+        continue;
+      if (keep_earlier && t->ready_us != 0)
+        continue;
+      t->ready_us = when;
+    }
+}
+
+/* An attempt ended (completed, failed, retrying or cancelled while running). */
+static void
+end_attempt (Metrics  *m,
+             TaskRec  *t,
+             DevRec  **out_dev,
+             gint64    when)
+{
+  *out_dev = NULL;
+  if (t->start_us == 0)
+    return;
+  {
+    gint64 d_us = MAX (when - t->start_us, 0);
+    gdouble d = d_us / (gdouble) G_USEC_PER_SEC;
+    DevRec *dev = dev_rec (m, t->device);
+
+    g_array_append_val (m->durations, d);
+    dev->busy_us += d_us;
+    if (dev->running > 0)
+      dev->running--;
+    *out_dev = dev;
+  }
+  t->start_us = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics */
+
+typedef struct
+{
+  guint   count;
+  gdouble min, median, p95, max, sum, mean;
+} Dist;
+
+static gint
+cmp_double (gconstpointer a,
+            gconstpointer b)
+{
+  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Linear interpolation between closest ranks. */
+static gdouble
+quantile (const gdouble *sorted,
+          guint          n,
+          gdouble        q)
+{
+  gdouble pos, frac;
+  guint lo;
+
+  if (n == 0)
+    return 0;
+  pos = q * (n - 1);
+  lo = (guint) floor (pos);
+  frac = pos - lo;
+  if (lo + 1 >= n)
+    return sorted[n - 1];
+  return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
+static Dist
+distribution (GArray *values)
+{
+  Dist d = { 0 };
+  g_autofree gdouble *v = NULL;
+
+  d.count = values->len;
+  if (d.count == 0)
+    return d;
+  v = g_memdup2 (values->data, sizeof (gdouble) * values->len);
+  qsort (v, d.count, sizeof (gdouble), cmp_double);
+  for (guint i = 0; i < d.count; i++)
+    d.sum += v[i];
+  d.min = v[0];
+  d.max = v[d.count - 1];
+  d.median = quantile (v, d.count, 0.5);
+  d.p95 = quantile (v, d.count, 0.95);
+  d.mean = d.sum / d.count;
+  return d;
+}
+
+static gdouble
+current_makespan (Metrics *m)
+{
+  if (m->finished)
+    return m->makespan;
+  if (m->run_start_us == 0)
+    return 0;
+  return (g_get_real_time () - m->run_start_us) / (gdouble) G_USEC_PER_SEC;
+}
+
+static gdouble
+events_per_second (Metrics *m)
+{
+  gint64 span = m->last_us - m->first_us;
+
+  if (span <= 0)
+    return 0;
+  return m->n_events / (span / (gdouble) G_USEC_PER_SEC);
+}
+
+static gdouble
+utilisation (Metrics *m,
+             DevRec  *d)
+{
+  gdouble makespan = current_makespan (m);
+
+  if (makespan <= 0 || d->slots == 0)
+    return 0;
+  return MIN (1.0, (d->busy_us / (gdouble) G_USEC_PER_SEC) / (makespan * d->slots));
+}
+
+/* The observers as the bus counts them, summed by observer name. The bus
+ * has no way to list its subscriptions, but their ids count up from 1 and
+ * are never reused: probe them until all are found. */
+static GPtrArray *
+observer_stats (Metrics *m)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (obs_stats_free);
+  g_autoptr(GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  guint n = orrery_event_bus_get_n_subscriptions (m->bus);
+  guint found = 0, misses = 0;
+
+  for (guint id = 1; found < n && misses < 4096; id++)
+    {
+      g_autoptr(GVariant) s = orrery_event_bus_get_observer_stats (m->bus, id);
+      const char *name = NULL;
+      ObsStats *o;
+      guint64 v;
+
+      if (s == NULL)
+        {
+          misses++;
+          continue;
+        }
+      found++;
+      if (!g_variant_lookup (s, "name", "&s", &name) || name == NULL)
+        name = "?";
+      o = g_hash_table_lookup (by_name, name);
+      if (o == NULL)
+        {
+          o = g_new0 (ObsStats, 1);
+          o->name = g_strdup (name);
+          g_hash_table_insert (by_name, o->name, o);
+          g_ptr_array_add (out, o);
+        }
+      if (g_variant_lookup (s, "delivered", "t", &v))
+        o->delivered += v;
+      if (g_variant_lookup (s, "failed", "t", &v))
+        o->failed += v;
+      if (g_variant_lookup (s, "dropped", "t", &v))
+        o->dropped += v;
+      if (g_variant_lookup (s, "timed-out", "t", &v))
+        o->timed_out += v;
+      if (g_variant_lookup (s, "handling-ns", "t", &v))
+        o->handling_ns += v;
+    }
+  return out;
+}
+
+static guint64
+bus_stat (Metrics    *m,
+          const char *key)
+{
+  g_autoptr(GVariant) s = orrery_event_bus_get_stats (m->bus);
+  guint64 v = 0;
+
+  g_variant_lookup (s, key, "t", &v);
+  return v;
+}
+
+static GList *
+sorted_keys (GHashTable *table)
+{
+  return g_list_sort (g_hash_table_get_keys (table), (GCompareFunc) strcmp);
+}
+
+/* The critical path in seconds from the tasks' own start and end times,
+ * when the statistics could only give it in tasks (some task did not run). */
+static gdouble
+compute_critical_path (OrreryConstellation *c,
+                       GPtrArray           *out_tasks)
+{
+  g_autoptr(GPtrArray) order = orrery_constellation_get_topological_order (c, NULL);
+  g_autoptr(GHashTable) best = NULL;
+  g_autoptr(GHashTable) pred = NULL;
+  gdouble top = 0;
+  const char *top_id = NULL;
+
+  if (order == NULL)
+    return 0;
+  best = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  pred = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < order->len; i++)
+    {
+      OrreryTask *t = order->pdata[i];
+      const char *id = orrery_task_get_id (t);
+      g_autoptr(GPtrArray) pre = orrery_constellation_get_prerequisites (c, id);
+      gdouble w = 0, here;
+      const char *p_best = NULL;
+      gdouble p_val = 0;
+
+      if (orrery_task_get_started_at (t) > 0 && orrery_task_get_ended_at (t) >= orrery_task_get_started_at (t))
+        w = orrery_task_get_duration (t);
+      for (guint j = 0; pre != NULL && j < pre->len; j++)
+        {
+          const char *from = orrery_dependency_get_from_task_id (pre->pdata[j]);
+          gdouble *pv = g_hash_table_lookup (best, from);
+
+          if (pv != NULL && (p_best == NULL || *pv > p_val))
+            p_best = from, p_val = *pv;
+        }
+      here = w + p_val;
+      g_hash_table_insert (best, (gpointer) id, g_memdup2 (&here, sizeof here));
+      if (p_best != NULL)
+        g_hash_table_insert (pred, (gpointer) id, (gpointer) p_best);
+      if (top_id == NULL || here > top)
+        top = here, top_id = id;
+    }
+  for (const char *id = top_id; id != NULL; id = g_hash_table_lookup (pred, id))
+    g_ptr_array_insert (out_tasks, 0, g_strdup (id));
+  return top;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON */
+
+static void
+json_dist (JsonBuilder *b,
+           const char  *name,
+           GArray      *values)
+{
+  Dist d = distribution (values);
+
+  json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "count");
+  json_builder_add_int_value (b, d.count);
+  json_builder_set_member_name (b, "min");
+  json_builder_add_double_value (b, d.min);
+  json_builder_set_member_name (b, "median");
+  json_builder_add_double_value (b, d.median);
+  json_builder_set_member_name (b, "p95");
+  json_builder_add_double_value (b, d.p95);
+  json_builder_set_member_name (b, "max");
+  json_builder_add_double_value (b, d.max);
+  json_builder_set_member_name (b, "mean");
+  json_builder_add_double_value (b, d.mean);
+  json_builder_set_member_name (b, "sum");
+  json_builder_add_double_value (b, d.sum);
+  json_builder_end_object (b);
+}
+
+#define JSON_INT(b, name, v) G_STMT_START { \
+    json_builder_set_member_name ((b), (name)); \
+    json_builder_add_int_value ((b), (gint64) (v)); \
+  } G_STMT_END
+#define JSON_DOUBLE(b, name, v) G_STMT_START { \
+    json_builder_set_member_name ((b), (name)); \
+    json_builder_add_double_value ((b), (v)); \
+  } G_STMT_END
+#define JSON_STRING(b, name, v) G_STMT_START { \
+    json_builder_set_member_name ((b), (name)); \
+    if ((v) != NULL) json_builder_add_string_value ((b), (v)); \
+    else json_builder_add_null_value ((b)); \
+  } G_STMT_END
+
+static char *
+metrics_to_json (Metrics *m)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) observers = observer_stats (m);
+  GList *keys;
+
+  json_builder_begin_object (b);
+  JSON_STRING (b, "constellation_id", m->constellation_id);
+  JSON_STRING (b, "state", m->end_state ? m->end_state : (m->run_start_us ? "executing" : NULL));
+  json_builder_set_member_name (b, "finished");
+  json_builder_add_boolean_value (b, m->finished);
+
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_object (b);
+  JSON_INT (b, "total", m->n_events);
+  JSON_DOUBLE (b, "per_second", events_per_second (m));
+  json_builder_set_member_name (b, "by_type");
+  json_builder_begin_object (b);
+  for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)
+    if (m->counts[i] > 0)
+      JSON_INT (b, orrery_event_type_to_nick (i), m->counts[i]);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+
+  json_builder_set_member_name (b, "tasks");
+  json_builder_begin_object (b);
+  JSON_INT (b, "total", m->total_tasks);
+  JSON_INT (b, "completed", m->counts[ORRERY_EVENT_TASK_COMPLETED]);
+  JSON_INT (b, "failed", m->counts[ORRERY_EVENT_TASK_FAILED]);
+  JSON_INT (b, "skipped", m->counts[ORRERY_EVENT_TASK_SKIPPED]);
+  JSON_INT (b, "cancelled", m->counts[ORRERY_EVENT_TASK_CANCELLED]);
+  JSON_INT (b, "attempts", m->attempts);
+  JSON_INT (b, "retries", m->retries);
+  json_builder_end_object (b);
+
+  json_dist (b, "task_duration_seconds", m->durations);
+  json_dist (b, "queue_wait_seconds", m->waits);
+
+  json_builder_set_member_name (b, "run");
+  json_builder_begin_object (b);
+  JSON_DOUBLE (b, "makespan_seconds", current_makespan (m));
+  JSON_DOUBLE (b, "critical_path_seconds", m->critical_path);
+  JSON_STRING (b, "critical_path_source", m->critical_path_source);
+  json_builder_set_member_name (b, "critical_path_tasks");
+  json_builder_begin_array (b);
+  for (guint i = 0; m->critical_path_tasks != NULL && i < m->critical_path_tasks->len; i++)
+    json_builder_add_string_value (b, m->critical_path_tasks->pdata[i]);
+  json_builder_end_array (b);
+  /* How close the run came to its critical path: 1 is the best possible. */
+  JSON_DOUBLE (b, "critical_path_efficiency",
+               current_makespan (m) > 0 ? m->critical_path / current_makespan (m) : 0.0);
+  JSON_DOUBLE (b, "parallelism_ratio", m->parallelism);
+  JSON_INT (b, "max_width", m->max_width);
+  json_builder_end_object (b);
+
+  json_builder_set_member_name (b, "devices");
+  json_builder_begin_object (b);
+  keys = sorted_keys (m->devices);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      DevRec *d = g_hash_table_lookup (m->devices, l->data);
+
+      json_builder_set_member_name (b, l->data);
+      json_builder_begin_object (b);
+      JSON_INT (b, "started", d->started);
+      JSON_INT (b, "completed", d->completed);
+      JSON_INT (b, "failed", d->failed);
+      JSON_INT (b, "retried", d->retried);
+      JSON_INT (b, "cancelled", d->cancelled);
+      JSON_DOUBLE (b, "busy_seconds", d->busy_us / (gdouble) G_USEC_PER_SEC);
+      JSON_INT (b, "slots", d->slots);
+      JSON_DOUBLE (b, "utilization", utilisation (m, d));
+      json_builder_end_object (b);
+    }
+  g_list_free (keys);
+  json_builder_end_object (b);
+
+  json_builder_set_member_name (b, "observers");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < observers->len; i++)
+    {
+      ObsStats *o = observers->pdata[i];
+      ObsFailures *f = g_hash_table_lookup (m->obs_failures, o->name);
+
+      json_builder_begin_object (b);
+      JSON_STRING (b, "name", o->name);
+      JSON_INT (b, "delivered", o->delivered);
+      JSON_INT (b, "failed", o->failed);
+      JSON_INT (b, "dropped", o->dropped);
+      JSON_INT (b, "timed_out", o->timed_out);
+      JSON_DOUBLE (b, "handling_seconds", o->handling_ns / 1e9);
+      JSON_DOUBLE (b, "mean_handling_us", o->delivered ? o->handling_ns / 1e3 / o->delivered : 0.0);
+      JSON_STRING (b, "last_error", f ? f->last_error : NULL);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+
+  json_builder_set_member_name (b, "bus");
+  json_builder_begin_object (b);
+  JSON_INT (b, "published", bus_stat (m, "published"));
+  JSON_INT (b, "failures", bus_stat (m, "failures"));
+  JSON_INT (b, "drops", bus_stat (m, "drops"));
+  JSON_INT (b, "timeouts", bus_stat (m, "timeouts"));
+  json_builder_set_member_name (b, "timing");
+  json_builder_add_boolean_value (b, orrery_event_bus_get_timing (m->bus));
+  json_builder_end_object (b);
+
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  return json_generator_to_data (gen, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Prometheus text exposition format 0.0.4 */
+
+static void
+prom_family (GString    *s,
+             const char *name,
+             const char *type,
+             const char *help)
+{
+  g_string_append_printf (s, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+prom_label_value (GString    *s,
+                  const char *v)
+{
+  for (const char *p = v ? v : ""; *p; p++)
+    {
+      if (*p == '\\')
+        g_string_append (s, "\\\\");
+      else if (*p == '"')
+        g_string_append (s, "\\\"");
+      else if (*p == '\n')
+        g_string_append (s, "\\n");
+      else
+        g_string_append_c (s, *p);
+    }
+}
+
+/* name{k1="v1",k2="v2"} value; labels as NULL-terminated key, value pairs. */
+static void
+prom_sample (GString    *s,
+             const char *name,
+             gdouble     value,
+             ...)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  const char *key;
+  gboolean first = TRUE;
+  va_list ap;
+
+  g_string_append (s, name);
+  va_start (ap, value);
+  while ((key = va_arg (ap, const char *)) != NULL)
+    {
+      const char *val = va_arg (ap, const char *);
+
+      g_string_append (s, first ? "{" : ",");
+      g_string_append_printf (s, "%s=\"", key);
+      prom_label_value (s, val);
+      g_string_append_c (s, '"');
+      first = FALSE;
+    }
+  va_end (ap);
+  if (!first)
+    g_string_append_c (s, '}');
+  if (isnan (value))
+    g_string_append (s, " NaN\n");
+  else if (value == floor (value) && fabs (value) < 1e15)
+    g_string_append_printf (s, " %.0f\n", value);
+  else
+    g_string_append_printf (s, " %s\n", g_ascii_dtostr (buf, sizeof buf, value));
+}
+
+static void
+prom_summary (GString    *s,
+              const char *name,
+              const char *help,
+              GArray     *values)
+{
+  Dist d = distribution (values);
+  g_autofree char *sum = g_strconcat (name, "_sum", NULL);
+  g_autofree char *count = g_strconcat (name, "_count", NULL);
+
+  prom_family (s, name, "summary", help);
+  prom_sample (s, name, d.count ? d.min : NAN, "quantile", "0", NULL);
+  prom_sample (s, name, d.count ? d.median : NAN, "quantile", "0.5", NULL);
+  prom_sample (s, name, d.count ? d.p95 : NAN, "quantile", "0.95", NULL);
+  prom_sample (s, name, d.count ? d.max : NAN, "quantile", "1", NULL);
+  prom_sample (s, sum, d.sum, NULL);
+  prom_sample (s, count, d.count, NULL);
+}
+
+static char *
+metrics_to_prometheus (Metrics *m)
+{
+  GString *s = g_string_new (NULL);
+  g_autoptr(GPtrArray) observers = observer_stats (m);
+  GList *keys;
+  static const struct { OrreryEventType type; const char *status; } outcomes[] = {
+    { ORRERY_EVENT_TASK_COMPLETED, "completed" },
+    { ORRERY_EVENT_TASK_FAILED, "failed" },
+    { ORRERY_EVENT_TASK_SKIPPED, "skipped" },
+    { ORRERY_EVENT_TASK_CANCELLED, "cancelled" },
+  };
+
+  prom_family (s, "orrery_events_total", "counter", "Events seen on the bus, by type.");
+  for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)
+    prom_sample (s, "orrery_events_total", m->counts[i],
+                 "event_type", orrery_event_type_to_nick (i), NULL);
+
+  prom_family (s, "orrery_event_rate", "gauge",
+               "Events per second over the run, from the first event to the last.");
+  prom_sample (s, "orrery_event_rate", events_per_second (m), NULL);
+
+  prom_family (s, "orrery_tasks_total", "counter", "Tasks that reached a final state, by status.");
+  for (guint i = 0; i < G_N_ELEMENTS (outcomes); i++)
+    prom_sample (s, "orrery_tasks_total", m->counts[outcomes[i].type],
+                 "status", outcomes[i].status, NULL);
+
+  prom_family (s, "orrery_run_tasks", "gauge", "Tasks in the constellation at the end of the run.");
+  prom_sample (s, "orrery_run_tasks", m->total_tasks, NULL);
+
+  prom_family (s, "orrery_task_attempts_total", "counter", "Task attempts dispatched to a device.");
+  prom_sample (s, "orrery_task_attempts_total", m->attempts, NULL);
+
+  prom_family (s, "orrery_task_retries_total", "counter", "Failed attempts that were retried.");
+  prom_sample (s, "orrery_task_retries_total", m->retries, NULL);
+
+  prom_summary (s, "orrery_task_duration_seconds",
+                "Run time of one task attempt on its device (quantile 0 is the minimum, 1 the maximum).",
+                m->durations);
+  prom_summary (s, "orrery_task_queue_wait_seconds",
+                "Time from a task becoming ready to its start on a device.", m->waits);
+
+  prom_family (s, "orrery_run_makespan_seconds", "gauge",
+               "Duration of the run (so far, while it runs).");
+  prom_sample (s, "orrery_run_makespan_seconds", current_makespan (m), NULL);
+  prom_family (s, "orrery_run_critical_path_seconds", "gauge",
+               "Longest chain of task durations through the DAG (the best possible makespan).");
+  prom_sample (s, "orrery_run_critical_path_seconds", m->critical_path, NULL);
+  prom_family (s, "orrery_run_finished", "gauge", "1 once the run has ended.");
+  prom_sample (s, "orrery_run_finished", m->finished ? 1 : 0, NULL);
+
+  keys = sorted_keys (m->devices);
+  prom_family (s, "orrery_device_busy_seconds_total", "counter",
+               "Time spent running task attempts on the device, summed over its slots.");
+  for (GList *l = keys; l != NULL; l = l->next)
+    prom_sample (s, "orrery_device_busy_seconds_total",
+                 ((DevRec *) g_hash_table_lookup (m->devices, l->data))->busy_us / (gdouble) G_USEC_PER_SEC,
+                 "device", l->data, NULL);
+  prom_family (s, "orrery_device_slots", "gauge", "Most tasks seen running at once on the device.");
+  for (GList *l = keys; l != NULL; l = l->next)
+    prom_sample (s, "orrery_device_slots",
+                 ((DevRec *) g_hash_table_lookup (m->devices, l->data))->slots, "device", l->data, NULL);
+  prom_family (s, "orrery_device_utilization_ratio", "gauge",
+               "Busy time over makespan times slots, per device.");
+  for (GList *l = keys; l != NULL; l = l->next)
+    prom_sample (s, "orrery_device_utilization_ratio",
+                 utilisation (m, g_hash_table_lookup (m->devices, l->data)), "device", l->data, NULL);
+  prom_family (s, "orrery_device_attempts_total", "counter",
+               "Task attempts that ended on the device, by outcome.");
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      DevRec *d = g_hash_table_lookup (m->devices, l->data);
+
+      prom_sample (s, "orrery_device_attempts_total", d->completed, "device", l->data, "status", "completed", NULL);
+      prom_sample (s, "orrery_device_attempts_total", d->failed, "device", l->data, "status", "failed", NULL);
+      prom_sample (s, "orrery_device_attempts_total", d->retried, "device", l->data, "status", "retrying", NULL);
+      prom_sample (s, "orrery_device_attempts_total", d->cancelled, "device", l->data, "status", "cancelled", NULL);
+    }
+  g_list_free (keys);
+
+  prom_family (s, "orrery_observer_deliveries_total", "counter", "Events delivered to each observer.");
+  for (guint i = 0; i < observers->len; i++)
+    prom_sample (s, "orrery_observer_deliveries_total", ((ObsStats *) observers->pdata[i])->delivered,
+                 "observer", ((ObsStats *) observers->pdata[i])->name, NULL);
+  prom_family (s, "orrery_observer_handling_seconds_total", "counter",
+               "Time spent in each observer (measured while the bus's timing is on).");
+  for (guint i = 0; i < observers->len; i++)
+    prom_sample (s, "orrery_observer_handling_seconds_total", ((ObsStats *) observers->pdata[i])->handling_ns / 1e9,
+                 "observer", ((ObsStats *) observers->pdata[i])->name, NULL);
+  prom_family (s, "orrery_observer_failures_total", "counter",
+               "Deliveries that failed, timed out or were dropped, per observer.");
+  for (guint i = 0; i < observers->len; i++)
+    {
+      ObsStats *o = observers->pdata[i];
+
+      prom_sample (s, "orrery_observer_failures_total", o->failed, "observer", o->name, "reason", "failed", NULL);
+      prom_sample (s, "orrery_observer_failures_total", o->timed_out, "observer", o->name, "reason", "timeout", NULL);
+      prom_sample (s, "orrery_observer_failures_total", o->dropped, "observer", o->name, "reason", "dropped", NULL);
+    }
+
+  prom_family (s, "orrery_bus_published_events_total", "counter", "Events published on the bus.");
+  prom_sample (s, "orrery_bus_published_events_total", bus_stat (m, "published"), NULL);
+  return g_string_free (s, FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Summary table */
+
+static char *
+metrics_to_summary (Metrics *m)
+{
+  GString *s = g_string_new (NULL);
+  Dist dur = distribution (m->durations);
+  Dist wait = distribution (m->waits);
+  g_autoptr(GPtrArray) observers = observer_stats (m);
+  GList *keys;
+
+  g_string_append_printf (s, "\n── Metrics: %s (%s) ──────────────────────────────\n",
+                          m->constellation_id ? m->constellation_id : "?",
+                          m->end_state ? m->end_state : "running");
+  g_string_append_printf (s, "  tasks       %u: %" G_GUINT64_FORMAT " completed, %" G_GUINT64_FORMAT " failed, %"
+                          G_GUINT64_FORMAT " skipped, %" G_GUINT64_FORMAT " cancelled; %" G_GUINT64_FORMAT
+                          " attempts, %" G_GUINT64_FORMAT " retries\n",
+                          m->total_tasks, m->counts[ORRERY_EVENT_TASK_COMPLETED],
+                          m->counts[ORRERY_EVENT_TASK_FAILED], m->counts[ORRERY_EVENT_TASK_SKIPPED],
+                          m->counts[ORRERY_EVENT_TASK_CANCELLED], m->attempts, m->retries);
+  g_string_append_printf (s, "  %-11s %6s %9s %9s %9s %9s\n", "", "count", "min", "median", "p95", "max");
+  g_string_append_printf (s, "  %-11s %6u %8.3fs %8.3fs %8.3fs %8.3fs\n", "duration", dur.count,
+                          dur.min, dur.median, dur.p95, dur.max);
+  g_string_append_printf (s, "  %-11s %6u %8.3fs %8.3fs %8.3fs %8.3fs\n", "queue wait", wait.count,
+                          wait.min, wait.median, wait.p95, wait.max);
+  g_string_append_printf (s, "  makespan    %.3fs, critical path %.3fs (%s): %.0f%% of the best possible\n",
+                          current_makespan (m), m->critical_path,
+                          m->critical_path_source ? m->critical_path_source : "-",
+                          current_makespan (m) > 0 ? 100 * m->critical_path / current_makespan (m) : 0.0);
+  g_string_append_printf (s, "  events      %" G_GUINT64_FORMAT " (%.0f/s):", m->n_events, events_per_second (m));
+  for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)
+    if (m->counts[i] > 0)
+      g_string_append_printf (s, " %s %" G_GUINT64_FORMAT, orrery_event_type_to_nick (i), m->counts[i]);
+  g_string_append_c (s, '\n');
+
+  g_string_append_printf (s, "  %-16s %6s %6s %6s %9s %6s %6s\n", "device", "tasks", "ok", "failed",
+                          "busy", "slots", "util");
+  keys = sorted_keys (m->devices);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      DevRec *d = g_hash_table_lookup (m->devices, l->data);
+
+      g_string_append_printf (s, "  %-16s %6" G_GUINT64_FORMAT " %6" G_GUINT64_FORMAT " %6" G_GUINT64_FORMAT
+                              " %8.3fs %6u %5.0f%%\n", (const char *) l->data, d->started, d->completed,
+                              d->failed, d->busy_us / (gdouble) G_USEC_PER_SEC, d->slots,
+                              100 * utilisation (m, d));
+    }
+  g_list_free (keys);
+
+  g_string_append_printf (s, "  %-16s %9s %9s %7s %s\n", "observer", "events", "mean", "failed",
+                          orrery_event_bus_get_timing (m->bus) ? "" : "(timing off)");
+  for (guint i = 0; i < observers->len; i++)
+    {
+      ObsStats *o = observers->pdata[i];
+
+      g_string_append_printf (s, "  %-16s %9" G_GUINT64_FORMAT " %7.1fµs %7" G_GUINT64_FORMAT "\n", o->name,
+                              o->delivered, o->delivered ? o->handling_ns / 1e3 / o->delivered : 0.0,
+                              o->failed + o->timed_out + o->dropped);
+    }
+  return g_string_free (s, FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files */
+
+static char *
+output_path (Metrics    *m,
+             const char *file)
+{
+  if (file == NULL || file[0] == '\0')
+    return NULL;
+  if (g_path_is_absolute (file))
+    return g_strdup (file);
+  return g_build_filename (m->output_dir, file, NULL);
+}
+
+static void
+write_file (const char *path,
+            const char *text)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (path == NULL)
+    return;
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      g_warning ("Cannot create %s: %s", dir, g_strerror (errno));
+      return;
+    }
+  if (!g_file_set_contents (path, text, -1, &error))
+    g_warning ("Cannot write %s: %s", path, error->message);
+}
+
+static void
+flush_summary (Metrics *m)
+{
+  if (m->pending_summary == NULL)
+    return;
+  fputs (m->pending_summary, stdout);
+  fflush (stdout);
+  g_clear_pointer (&m->pending_summary, g_free);
+}
+
+static gboolean
+summary_idle_cb (gpointer user_data)
+{
+  Metrics *m = user_data;
+
+  m->summary_idle = 0;
+  flush_summary (m);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+finish_run (Metrics                  *m,
+            OrreryConstellationEvent *ce)
+{
+  GVariant *stats = orrery_constellation_event_get_statistics (ce);
+  OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
+  const char *mode = NULL;
+  g_autofree char *json_path = output_path (m, m->json_file);
+  g_autofree char *prom_path = output_path (m, m->prom_file);
+
+  m->finished = TRUE;
+  m->makespan = orrery_constellation_event_get_duration (ce);
+  g_free (m->end_state);
+  m->end_state = g_strdup (orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
+  g_clear_pointer (&m->critical_path_tasks, g_ptr_array_unref);
+  m->critical_path_tasks = g_ptr_array_new_with_free_func (g_free);
+  if (stats != NULL)
+    {
+      g_autofree const char **cp = NULL;
+
+      g_variant_lookup (stats, "total_tasks", "u", &m->total_tasks);
+      g_variant_lookup (stats, "parallelism_ratio", "d", &m->parallelism);
+      g_variant_lookup (stats, "max_width", "u", &m->max_width);
+      g_variant_lookup (stats, "parallelism_calculation_mode", "&s", &mode);
+      if (g_strcmp0 (mode, "duration") == 0)
+        {
+          g_variant_lookup (stats, "critical_path_length", "d", &m->critical_path);
+          if (g_variant_lookup (stats, "critical_path_tasks", "^a&s", &cp))
+            for (guint i = 0; cp[i] != NULL; i++)
+              g_ptr_array_add (m->critical_path_tasks, g_strdup (cp[i]));
+          m->critical_path_source = g_strdup ("statistics");
+        }
+    }
+  if (m->critical_path_source == NULL && c != NULL)
+    {
+      /* Not every task ran: the statistics measure the path in tasks.
+       * Measure it in seconds over the tasks that ran. */
+      m->critical_path = compute_critical_path (c, m->critical_path_tasks);
+      m->critical_path_source = g_strdup ("ran-tasks");
+    }
+  if (m->total_tasks == 0 && c != NULL)
+    m->total_tasks = orrery_constellation_get_n_tasks (c);
+
+  if (json_path != NULL)
+    {
+      g_autofree char *json = metrics_to_json (m);
+
+      write_file (json_path, json);
+    }
+  if (prom_path != NULL)
+    {
+      g_autofree char *prom = metrics_to_prometheus (m);
+
+      write_file (prom_path, prom);
+    }
+  if (m->summary)
+    {
+      /* Printed once the terminal event has gone to every observer (a
+       * live view draws its last frame first), or at shutdown if the host
+       * stops the loop before. */
+      g_free (m->pending_summary);
+      m->pending_summary = metrics_to_summary (m);
+      if (json_path != NULL || prom_path != NULL)
+        {
+          char *with_files = g_strdup_printf ("%s  files       %s%s%s\n", m->pending_summary,
+                                              json_path ? json_path : "", json_path && prom_path ? ", " : "",
+                                              prom_path ? prom_path : "");
+
+          g_free (m->pending_summary);
+          m->pending_summary = with_files;
+        }
+      if (m->summary_idle == 0)
+        m->summary_idle = g_idle_add (summary_idle_cb, m);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events */
+
+static gboolean
+metrics_handle (OrreryEvent  *event,
+                gpointer      user_data,
+                GError      **error)
+{
+  Metrics *m = user_data;
+  OrreryEventType type = orrery_event_get_event_type (event);
+  gint64 ts = orrery_event_get_timestamp (event);
+
+  if (type == ORRERY_EVENT_CONSTELLATION_STARTED)
+    {
+      /* A new run: start over (the files of the last one are written). */
+      metrics_reset (m);
+      m->run_start_us = ts;
+    }
+  if (m->n_events == 0)
+    m->first_us = ts;
+  m->last_us = ts;
+  m->n_events++;
+  if ((guint) type < ORRERY_EVENT_TYPE_COUNT)
+    m->counts[type]++;
+
+  if (ORRERY_IS_TASK_EVENT (event))
+    {
+      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
+      TaskRec *t = task_rec (m, orrery_task_event_get_task_id (te));
+      DevRec *dev = NULL;
+
+      switch (type)
+        {
+        case ORRERY_EVENT_TASK_STARTED:
+          if (t->ready_us != 0)
+            {
+              gdouble w = MAX (ts - t->ready_us, 0) / (gdouble) G_USEC_PER_SEC;
+
+              g_array_append_val (m->waits, w);
+            }
+          t->ready_us = 0;
+          t->start_us = ts;
+          g_free (t->device);
+          t->device = g_strdup (orrery_task_event_get_device_id (te));
+          dev = dev_rec (m, t->device);
+          dev->started++;
+          dev->running++;
+          dev->slots = MAX (dev->slots, dev->running);
+          m->attempts++;
+          break;
+        case ORRERY_EVENT_TASK_COMPLETED:
+        case ORRERY_EVENT_TASK_FAILED:
+          end_attempt (m, t, &dev, ts);
+          if (dev != NULL && type == ORRERY_EVENT_TASK_COMPLETED)
+            dev->completed++;
+          else if (dev != NULL)
+            dev->failed++;
+          mark_ready (m, orrery_task_event_get_newly_ready (te), ts, FALSE);
+          break;
+        case ORRERY_EVENT_TASK_RETRYING:
+          {
+            GVariant *data = orrery_event_get_data (event);
+            guint delay_ms = 0;
+
+            end_attempt (m, t, &dev, ts);
+            if (dev != NULL)
+              dev->retried++;
+            m->retries++;
+            /* Ready again once the backoff has passed. */
+            if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
+              g_variant_lookup (data, "delay_ms", "u", &delay_ms);
+            t->ready_us = ts + (gint64) delay_ms * 1000;
+          }
+          break;
+        case ORRERY_EVENT_TASK_CANCELLED:
+          end_attempt (m, t, &dev, ts);
+          if (dev != NULL)
+            dev->cancelled++;
+          t->ready_us = 0;
+          break;
+        case ORRERY_EVENT_TASK_SKIPPED:
+          t->ready_us = 0;
+          break;
+        default:
+          break;
+        }
+    }
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    {
+      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+
+      switch (type)
+        {
+        case ORRERY_EVENT_CONSTELLATION_STARTED:
+          g_free (m->constellation_id);
+          m->constellation_id = g_strdup (orrery_constellation_event_get_constellation_id (ce));
+          if (orrery_constellation_event_get_constellation (ce) != NULL)
+            m->total_tasks = orrery_constellation_get_n_tasks (orrery_constellation_event_get_constellation (ce));
+          mark_ready (m, orrery_constellation_event_get_newly_ready (ce), ts, FALSE);
+          break;
+        case ORRERY_EVENT_CONSTELLATION_MODIFIED:
+          /* The ready list is every ready task: keep the earlier time of
+           * those already waiting. */
+          mark_ready (m, orrery_constellation_event_get_newly_ready (ce), ts, TRUE);
+          if (orrery_constellation_event_get_constellation (ce) != NULL)
+            m->total_tasks = orrery_constellation_get_n_tasks (orrery_constellation_event_get_constellation (ce));
+          break;
+        case ORRERY_EVENT_CONSTELLATION_COMPLETED:
+        case ORRERY_EVENT_CONSTELLATION_FAILED:
+        case ORRERY_EVENT_CONSTELLATION_CANCELLED:
+          finish_run (m, ce);
+          break;
+        default:
+          break;
+        }
+    }
+  return TRUE;
+}
+
+static void
+on_observer_failed (OrreryEventBus *bus,
+                    OrreryObserver *observer,
+                    OrreryEvent    *event,
+                    GError         *error,
+                    gpointer        user_data)
+{
+  Metrics *m = user_data;
+  const char *name = orrery_observer_get_name (observer);
+  ObsFailures *f = g_hash_table_lookup (m->obs_failures, name);
+
+  if (f == NULL)
+    {
+      f = g_new0 (ObsFailures, 1);
+      g_hash_table_insert (m->obs_failures, g_strdup (name), f);
+    }
+  if (g_error_matches (error, ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_TIMEOUT))
+    f->timed_out++;
+  else if (g_error_matches (error, ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_DROPPED))
+    f->dropped++;
+  else
+    f->failed++;
+  g_free (f->last_error);
+  f->last_error = g_strdup_printf ("%s on %s", error ? error->message : "failed",
+                                   orrery_event_get_type_nick (event));
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP /metrics */
+
+typedef struct
+{
+  Metrics           *m;            /* valid while cancellable is not cancelled */
+  GCancellable      *cancellable;
+  GSocketConnection *conn;
+  char               buf[8192];
+  gsize              len;
+  char              *response;
+} HttpConn;
+
+static void
+http_conn_free (HttpConn *c)
+{
+  g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
+  g_object_unref (c->conn);
+  g_object_unref (c->cancellable);
+  g_free (c->response);
+  g_free (c);
+}
+
+static void
+on_http_written (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  HttpConn *c = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  http_conn_free (c);
+}
+
+static void
+http_respond (HttpConn *c)
+{
+  const char *status = "200 OK";
+  g_autofree char *body = NULL;
+  const char *ctype = "text/plain; version=0.0.4; charset=utf-8";
+  char *eol = strstr (c->buf, "\r\n");
+  g_auto(GStrv) parts = NULL;
+
+  if (eol != NULL)
+    *eol = '\0';
+  parts = g_strsplit (c->buf, " ", 3);
+  if (g_strv_length (parts) < 2)
+    {
+      status = "400 Bad Request";
+      body = g_strdup ("bad request\n");
+      ctype = "text/plain; charset=utf-8";
+    }
+  else if (strcmp (parts[0], "GET") != 0 && strcmp (parts[0], "HEAD") != 0)
+    {
+      status = "405 Method Not Allowed";
+      body = g_strdup ("only GET\n");
+      ctype = "text/plain; charset=utf-8";
+    }
+  else if (strcmp (parts[1], "/metrics") != 0 && !g_str_has_prefix (parts[1], "/metrics?"))
+    {
+      status = "404 Not Found";
+      body = g_strdup ("try /metrics\n");
+      ctype = "text/plain; charset=utf-8";
+    }
+  else
+    body = metrics_to_prometheus (c->m);
+
+  c->response = g_strdup_printf ("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT
+                                 "\r\nConnection: close\r\n\r\n%s", status, ctype, strlen (body),
+                                 parts && parts[0] && strcmp (parts[0], "HEAD") == 0 ? "" : body);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->conn)),
+                                   c->response, strlen (c->response), G_PRIORITY_DEFAULT,
+                                   c->cancellable, on_http_written, c);
+}
+
+static void
+on_http_read (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  HttpConn *c = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n <= 0 || g_cancellable_is_cancelled (c->cancellable))
+    {
+      http_conn_free (c);
+      return;
+    }
+  c->len += n;
+  c->buf[c->len] = '\0';
+  if (strstr (c->buf, "\r\n\r\n") != NULL || strstr (c->buf, "\n\n") != NULL ||
+      c->len >= sizeof c->buf - 1)
+    {
+      http_respond (c);
+      return;
+    }
+  g_input_stream_read_async (G_INPUT_STREAM (source), c->buf + c->len, sizeof c->buf - 1 - c->len,
+                             G_PRIORITY_DEFAULT, c->cancellable, on_http_read, c);
+}
+
+static gboolean
+on_http_incoming (GSocketService    *service,
+                  GSocketConnection *connection,
+                  GObject           *source_object,
+                  gpointer           user_data)
+{
+  Metrics *m = user_data;
+  HttpConn *c = g_new0 (HttpConn, 1);
+
+  c->m = m;
+  c->cancellable = g_object_ref (m->cancellable);
+  c->conn = g_object_ref (connection);
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)), c->buf,
+                             sizeof c->buf - 1, G_PRIORITY_DEFAULT, c->cancellable, on_http_read, c);
+  return TRUE;
+}
+
+static gboolean
+start_http (Metrics  *m,
+            GError  **error)
+{
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (lo, m->http_port);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  m->service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (m->service), addr, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, NULL, &bound, error))
+    {
+      g_clear_object (&m->service);
+      return FALSE;
+    }
+  m->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (m->service, "incoming", G_CALLBACK (on_http_incoming), m);
+  g_socket_service_start (m->service);
+  g_info ("Serving metrics on http://127.0.0.1:%u/metrics", m->bound_port);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plugin */
+
+static void
+metrics_free (gpointer data)
+{
+  Metrics *m = data;
+
+  if (m->failed_handler != 0)
+    g_signal_handler_disconnect (m->bus, m->failed_handler);
+  g_clear_object (&m->bus);
+  g_clear_handle_id (&m->summary_idle, g_source_remove);
+  if (m->service != NULL)
+    {
+      g_socket_service_stop (m->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
+      g_clear_object (&m->service);
+    }
+  g_cancellable_cancel (m->cancellable);
+  g_clear_object (&m->cancellable);
+  metrics_reset (m);
+  g_hash_table_unref (m->tasks);
+  g_hash_table_unref (m->devices);
+  g_hash_table_unref (m->obs_failures);
+  g_array_unref (m->durations);
+  g_array_unref (m->waits);
+  g_free (m->pending_summary);
+  g_free (m->output_dir);
+  g_free (m->json_file);
+  g_free (m->prom_file);
+  g_free (m);
+}
+
+static gboolean
+metrics_init (OrreryPluginContext  *context,
+              GError              **error)
+{
+  Metrics *m;
+  GError *local = NULL;
+  gboolean summary, timing;
+  guint64 port = 0;
+  g_autoptr(OrreryObserver) observer = NULL;
+
+  summary = orrery_plugin_context_get_boolean (context, "Summary", TRUE, &local);
+  if (local == NULL)
+    timing = orrery_plugin_context_get_boolean (context, "ObserverTiming", TRUE, &local);
+  if (local == NULL)
+    port = orrery_plugin_context_get_uint (context, "HttpPort", 0, &local);
+  if (local == NULL && port > 65535)
+    local = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                         "HttpPort must be a TCP port (1-65535) or 0 for none, not %" G_GUINT64_FORMAT, port);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+
+  m = g_new0 (Metrics, 1);
+  m->bus = g_object_ref (orrery_plugin_context_get_bus (context));
+  m->summary = summary;
+  m->http_port = (guint) port;
+  m->output_dir = orrery_plugin_context_get_string (context, "OutputDir", DEFAULT_OUTPUT_DIR);
+  if (m->output_dir == NULL || m->output_dir[0] == '\0')
+    {
+      g_free (m->output_dir);
+      m->output_dir = g_strdup (DEFAULT_OUTPUT_DIR);
+    }
+  m->json_file = orrery_plugin_context_get_string (context, "JsonFile", "metrics.json");
+  m->prom_file = orrery_plugin_context_get_string (context, "PrometheusFile", "metrics.prom");
+  m->tasks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, task_rec_free);
+  m->devices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  m->obs_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, obs_failures_free);
+  m->durations = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  m->waits = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  m->cancellable = g_cancellable_new ();
+  orrery_plugin_context_set_data (context, m, metrics_free);
+
+  if (m->http_port != 0 && !start_http (m, &local))
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_INIT_FAILED,
+                   "Cannot serve metrics on 127.0.0.1:%u: %s", m->http_port, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+
+  if (timing && !orrery_event_bus_get_timing (m->bus))
+    {
+      orrery_event_bus_set_timing (m->bus, TRUE);
+      m->timing_enabled_here = TRUE;
+    }
+  m->failed_handler = g_signal_connect (m->bus, "observer-failed", G_CALLBACK (on_observer_failed), m);
+
+  observer = orrery_func_observer_new ("metrics", metrics_handle, m, NULL);
+  orrery_plugin_context_add_observer (context, observer, NULL, 0, ORRERY_DELIVERY_SYNC, 0, 0);
+  return TRUE;
+}
+
+static void
+metrics_shutdown (OrreryPluginContext *context)
+{
+  Metrics *m = orrery_plugin_context_get_data (context);
+
+  if (m == NULL)
+    return;
+  g_clear_handle_id (&m->summary_idle, g_source_remove);
+  flush_summary (m);
+  if (m->timing_enabled_here)
+    {
+      orrery_event_bus_set_timing (m->bus, FALSE);
+      m->timing_enabled_here = FALSE;
+    }
+  if (m->failed_handler != 0)
+    {
+      g_signal_handler_disconnect (m->bus, m->failed_handler);
+      m->failed_handler = 0;
+    }
+  if (m->service != NULL)
+    {
+      g_socket_service_stop (m->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
+      g_clear_object (&m->service);
+    }
+  g_cancellable_cancel (m->cancellable);
+}
+
+static const OrreryPluginKey metrics_keys[] = {
+  { "OutputDir", ORRERY_PLUGIN_KEY_STRING, DEFAULT_OUTPUT_DIR,
+    "directory of the JSON and Prometheus files (created if missing)" },
+  { "JsonFile", ORRERY_PLUGIN_KEY_STRING, "metrics.json",
+    "JSON file written at the end of a run, relative to OutputDir; empty for none" },
+  { "PrometheusFile", ORRERY_PLUGIN_KEY_STRING, "metrics.prom",
+    "Prometheus text file written at the end of a run, relative to OutputDir; empty for none" },
+  { "Summary", ORRERY_PLUGIN_KEY_BOOLEAN, "true",
+    "print a summary table on standard output at the end of a run" },
+  { "HttpPort", ORRERY_PLUGIN_KEY_UINT, "0",
+    "serve /metrics on 127.0.0.1 at this port; 0 for no server" },
+  { "ObserverTiming", ORRERY_PLUGIN_KEY_BOOLEAN, "true",
+    "have the bus measure each observer's handling time (two clock reads per delivery)" },
+  { NULL }
+};
+
+ORRERY_PLUGIN_DEFINE ("metrics", "1.0",
+                      "Run metrics: summary table, JSON, Prometheus file and /metrics endpoint",
+                      metrics_init, metrics_shutdown, metrics_keys)
