@@ -124,6 +124,7 @@ struct _Monitor
 
   GList              *alerts;         /* of Alert, running */
   gboolean            shut_down;
+  gboolean            detached;       /* shut down and done with the report */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -689,7 +690,7 @@ alert_done (GObject      *source,
 
   mon->alerts = g_list_remove (mon->alerts, alert);
   /* The run is over and its report written: bring it up to date. */
-  if (mon->ended && !mon->shut_down)
+  if (mon->ended && !mon->detached)
     write_report_logged (mon);
   alert_free (alert);
 }
@@ -716,9 +717,9 @@ alert_start (Monitor         *mon,
   const char *pid;
 
   mon->n_alerts++;
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   g_subprocess_launcher_setenv (launcher, "ORRERY_TASK_ID", e->task_id, TRUE);
   g_subprocess_launcher_setenv (launcher, "ORRERY_DEVICE_ID", e->device_id ? e->device_id : "", TRUE);
   g_subprocess_launcher_setenv (launcher, "ORRERY_ATTEMPT", attempt, TRUE);
@@ -1007,10 +1008,24 @@ failure_monitor_shutdown (OrreryPluginContext *context)
     {
       Alert *alert = l->data;
 
+      g_warning ("Alert for task “%s” still running at shutdown: killed", alert->entry->task_id);
+      g_free (alert->entry->alert_status);
+      alert->entry->alert_status = g_strdup ("timed-out");
+      g_free (alert->entry->alert_detail);
+      alert->entry->alert_detail = g_strdup ("still running at shutdown: killed");
+      mon->n_alerts_timed_out++;
       alert->timed_out = TRUE;
       alert_kill (alert);
       g_cancellable_cancel (alert->cancellable);
     }
+  if (mon->alerts != NULL && mon->ended)
+    {
+      GList *alerts = g_steal_pointer (&mon->alerts);
+
+      write_report_logged (mon);
+      mon->alerts = alerts;
+    }
+  mon->detached = TRUE;
   /* Their callbacks come later (or never, if the loop is gone): each
    * holds its own references. */
   while (mon->alerts != NULL)
