@@ -1,0 +1,2 @@
+#include <orrery.h>
+int main (void) { return 0; }

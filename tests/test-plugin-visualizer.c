@@ -1,0 +1,422 @@
+/* test-plugin-visualizer.c: the visualizer plugin, loaded through the
+ * engine from the build tree, on a run whose events are known: a small DAG
+ * on a simulated device with one failure (and the task it makes skip) and
+ * one retry. Checks the plain lines, the DOT file at the start and at the
+ * end, the SVG, the coalesced live view and that it subscribes to nothing
+ * when its output is off.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <glib/gstdio.h>
+#include <orrery.h>
+
+/* a -> b (success-only, fails once then succeeds) -> d
+ * a -> c (unconditional, fails) -> e (success-only: skipped) */
+static const char small_dag[] =
+  "{\"constellation_id\": \"small\", \"name\": \"Small DAG\", \"tasks\": {"
+  " \"a\": {\"task_id\": \"a\", \"name\": \"A\", \"task_data\": {\"duration_ms\": 30}},"
+  " \"b\": {\"task_id\": \"b\", \"name\": \"B\", \"retry_count\": 1,"
+  "        \"task_data\": {\"duration_ms\": 80, \"fail_attempts\": 1}},"
+  " \"c\": {\"task_id\": \"c\", \"name\": \"C\","
+  "        \"task_data\": {\"duration_ms\": 10, \"fail\": 1, \"error_message\": \"boom\"}},"
+  " \"d\": {\"task_id\": \"d\", \"name\": \"D\", \"task_data\": {\"duration_ms\": 10}},"
+  " \"e\": {\"task_id\": \"e\", \"name\": \"E\", \"task_data\": {\"duration_ms\": 10}}},"
+  " \"dependencies\": ["
+  "  {\"from_task_id\": \"a\", \"to_task_id\": \"b\", \"dependency_type\": \"success_only\"},"
+  "  {\"from_task_id\": \"a\", \"to_task_id\": \"c\", \"dependency_type\": \"unconditional\"},"
+  "  {\"from_task_id\": \"b\", \"to_task_id\": \"d\", \"dependency_type\": \"completion_only\"},"
+  "  {\"from_task_id\": \"c\", \"to_task_id\": \"e\", \"dependency_type\": \"success_only\"}]}";
+
+typedef struct
+{
+  char                *dir;
+  OrreryEventBus      *bus;
+  OrreryDeviceManager *devices;
+  OrreryOrchestrator  *orch;
+  OrreryConfig        *config;
+  OrreryPluginEngine  *engine;
+  gboolean             done;
+  gboolean             ok;
+  GError              *error;
+  char                *dot_at_start;
+  guint                n_events;
+  guint                probe_id;
+} Fixture;
+
+static void
+rmrf (const char *path)
+{
+  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (d != NULL)
+    while ((name = g_dir_read_name (d)) != NULL)
+      {
+        g_autofree char *p = g_build_filename (path, name, NULL);
+
+        rmrf (p);
+      }
+  g_remove (path);
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new ("sim", NULL, 4);
+  g_autoptr(GError) error = NULL;
+
+  g_unsetenv ("ORRERY_PLUGIN_PATH");
+  f->dir = g_dir_make_tmp ("orrery-visualizer-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->bus = orrery_event_bus_new ();
+  f->devices = orrery_device_manager_new ();
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
+  f->orch = orrery_orchestrator_new (f->bus, f->devices);
+  orrery_orchestrator_set_retry_policy (f->orch, 10, 1.0, 10);
+  f->config = orrery_config_new ();
+  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  orrery_plugin_engine_shutdown (f->engine);
+  g_clear_object (&f->engine);
+  if (f->probe_id != 0)
+    orrery_event_bus_unsubscribe (f->bus, f->probe_id);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
+  g_clear_object (&f->config);
+  g_clear_object (&f->orch);
+  g_clear_object (&f->devices);
+  g_clear_object (&f->bus);
+  g_clear_error (&f->error);
+  g_free (f->dot_at_start);
+  rmrf (f->dir);
+  g_free (f->dir);
+}
+
+static char *
+path (Fixture    *f,
+      const char *name)
+{
+  return g_build_filename (f->dir, name, NULL);
+}
+
+static void
+set (Fixture    *f,
+     const char *key,
+     const char *value)
+{
+  orrery_config_set_override (f->config, "Plugin visualizer", key, value);
+}
+
+static void
+load_plugin (Fixture *f)
+{
+  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "visualizer", NULL);
+  OrreryPluginInfo *info;
+
+  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
+  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
+  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
+  orrery_plugin_engine_load_all (f->engine);
+  info = orrery_plugin_engine_lookup (f->engine, "visualizer");
+  g_assert_nonnull (info);
+  g_assert_no_error ((GError *) orrery_plugin_info_get_error (info));
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
+}
+
+static void
+run_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Fixture *f = user_data;
+
+  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
+  f->done = TRUE;
+}
+
+static void
+run_json (Fixture    *f,
+          const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (json, -1, "test", &error);
+
+  g_assert_no_error (error);
+  f->done = FALSE;
+  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
+  while (!f->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Subscribed after the plugin: sees the DOT file it wrote at the start. */
+static gboolean
+read_dot_at_start (OrreryEvent  *event,
+                   gpointer      user_data,
+                   GError      **error)
+{
+  Fixture *f = user_data;
+  g_autofree char *dot = path (f, "out/small.dot");
+
+  f->n_events++;
+  if (orrery_event_get_event_type (event) == ORRERY_EVENT_CONSTELLATION_STARTED &&
+      g_strcmp0 (orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event)), "small") == 0)
+    g_assert_true (g_file_get_contents (dot, &f->dot_at_start, NULL, NULL));
+  return TRUE;
+}
+
+/* The line without its time stamp and with every duration as D. */
+static char *
+normalise (const char *line)
+{
+  g_autoptr(GRegex) ts = g_regex_new ("^\\d\\d:\\d\\d:\\d\\d\\.\\d\\d\\d ", 0, 0, NULL);
+  g_autoptr(GRegex) dur = g_regex_new ("\\b\\d+\\.\\d\\ds\\b", 0, 0, NULL);
+  g_autofree char *no_ts = NULL;
+
+  g_assert_true (g_regex_match (ts, line, 0, NULL));
+  no_ts = g_regex_replace_literal (ts, line, -1, 0, "", 0, NULL);
+  return g_regex_replace_literal (dur, no_ts, -1, 0, "D", 0, NULL);
+}
+
+static void
+test_lines_and_dot (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *out_file = path (f, "lines.txt");
+  g_autofree char *out_dir = path (f, "out");
+  g_autofree char *dot_file = path (f, "out/small.dot");
+  g_autofree char *svg_file = path (f, "out/small.svg");
+  g_autofree char *text = NULL;
+  g_autofree char *dot = NULL;
+  g_autofree char *svg = NULL;
+  g_autofree char *dot_program = g_find_program_in_path ("dot");
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(OrreryObserver) probe = orrery_func_observer_new ("probe", read_dot_at_start, f, NULL);
+  const char *expected[] = {
+    "constellation-started small (5 tasks, 1 ready)",
+    "task-started a on sim (attempt 1)",
+    "task-completed a on sim (attempt 1) D",
+    "task-started b on sim (attempt 1)",
+    "task-started c on sim (attempt 1)",
+    "task-failed c on sim (attempt 1) D: boom",
+    "task-skipped e",
+    "task-retrying b on sim (attempt 1) D: simulated failure; retry in 10 ms",
+    "task-started b on sim (attempt 2)",
+    "task-completed b on sim (attempt 2) D",
+    "task-started d on sim (attempt 1)",
+    "task-completed d on sim (attempt 1) D",
+    "constellation-failed small in D: 3 completed, 1 failed, 1 skipped, 0 cancelled",
+  };
+
+  set (f, "OutputFile", out_file);
+  set (f, "OutputDir", out_dir);
+  set (f, "LiveView", "auto");   /* a file is not a terminal: plain lines */
+  set (f, "Formats", "dot;svg");
+  load_plugin (f);
+  f->probe_id = orrery_event_bus_subscribe (f->bus, probe, NULL, 0);
+  run_json (f, small_dag);
+  g_assert_false (f->ok);
+  g_assert_error (f->error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
+
+  /* Shutting down flushes the text and waits for the last SVG. */
+  orrery_plugin_engine_shutdown (f->engine);
+
+  g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
+  g_assert_null (strchr (text, '\033'));  /* no colour, no cursor codes off a terminal */
+  lines = g_strsplit (text, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, G_N_ELEMENTS (expected) + 1);
+  g_assert_cmpstr (lines[G_N_ELEMENTS (expected)], ==, "");
+  g_assert_cmpuint (f->n_events, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autofree char *norm = normalise (lines[i]);
+
+      if (i + 1 == G_N_ELEMENTS (expected))
+        g_assert_true (g_str_has_prefix (norm, expected[i]));  /* then the reason */
+      else
+        g_assert_cmpstr (norm, ==, expected[i]);
+    }
+
+  /* At the start every task is pending (white); the edges have their style. */
+  g_assert_nonnull (f->dot_at_start);
+  g_assert_true (g_str_has_prefix (f->dot_at_start, "digraph \"small\" {"));
+  for (const char *const *id = (const char *const[]) { "a", "b", "c", "d", "e", NULL }; *id; id++)
+    {
+      g_autofree char *node = g_strdup_printf ("\n  \"%s\" [label=\"%s\\n%c\", fillcolor=\"white\"",
+                                               *id, *id, g_ascii_toupper (**id));
+
+      g_assert_nonnull (strstr (f->dot_at_start, node));
+    }
+  g_assert_null (strstr (f->dot_at_start, "palegreen"));
+
+  /* At the end: status as colour, edge kind as style. */
+  g_assert_true (g_file_get_contents (dot_file, &dot, NULL, NULL));
+  g_assert_nonnull (strstr (dot, "\"a\" [label=\"a\\nA\\n"));
+  g_assert_nonnull (strstr (dot, "fillcolor=\"palegreen\", tooltip=\"status: completed\""));
+  g_assert_nonnull (strstr (dot, "\n  \"c\" [label=\"c\\nC\\n"));
+  g_assert_nonnull (strstr (dot, "fillcolor=\"tomato\", color=\"red\", penwidth=2, tooltip=\"status: failed\""));
+  g_assert_nonnull (strstr (dot, "\n  \"e\" [label=\"e\\nE\", fillcolor=\"lightblue\", tooltip=\"status: skipped\"]"));
+  g_assert_nonnull (strstr (dot, "\"a\" -> \"b\" [style=bold, tooltip=\"success-only\"]"));
+  g_assert_nonnull (strstr (dot, "\"a\" -> \"c\" [style=solid, tooltip=\"unconditional\"]"));
+  g_assert_nonnull (strstr (dot, "\"b\" -> \"d\" [style=dashed, tooltip=\"completion-only\"]"));
+  g_assert_nonnull (strstr (dot, "\"c\" -> \"e\" [style=bold, tooltip=\"success-only\"]"));
+  g_assert_nonnull (strstr (dot, "{ rank=same; \"a\"; }"));
+  g_assert_nonnull (strstr (dot, "label=\"Small DAG (failed, version "));
+  g_assert_true (g_str_has_suffix (dot, "}\n"));
+
+  /* Graphviz is part of the CI's packages: the SVG must be there. */
+  g_assert_nonnull (dot_program);
+  g_assert_true (g_file_get_contents (svg_file, &svg, NULL, NULL));
+  g_assert_nonnull (strstr (svg, "<svg"));
+  g_assert_nonnull (strstr (svg, "tomato"));
+}
+
+static void
+test_off_subscribes_nothing (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *out_file = path (f, "lines.txt");
+  g_autofree char *out_dir = path (f, "out");
+  g_autofree char *text = NULL;
+
+  set (f, "OutputFile", out_file);
+  set (f, "OutputDir", out_dir);
+  set (f, "LiveView", "off");
+  set (f, "Lines", "false");
+  set (f, "Formats", "");
+  load_plugin (f);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
+  run_json (f, small_dag);
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "");
+  g_assert_false (g_file_test (out_dir, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_dot_only (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *out_dir = path (f, "out");
+  g_autofree char *dot_file = path (f, "out/small.dot");
+  g_autofree char *svg_file = path (f, "out/small.svg");
+
+  /* Text off, DOT on: only the constellation events are subscribed to. */
+  set (f, "OutputDir", out_dir);
+  set (f, "LiveView", "off");
+  set (f, "Lines", "false");
+  set (f, "Formats", "dot");
+  load_plugin (f);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 1);
+  run_json (f, small_dag);
+  g_assert_true (g_file_test (dot_file, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (svg_file, G_FILE_TEST_EXISTS));
+}
+
+/* Many tasks of no duration: about 140 events within milliseconds. */
+static char *
+wide_dag (guint n)
+{
+  GString *s = g_string_new ("{\"constellation_id\": \"wide\", \"name\": \"Wide\", \"tasks\": {"
+                             "\"split\": {\"task_id\": \"split\", \"task_data\": {\"duration_ms\": 0}},"
+                             "\"merge\": {\"task_id\": \"merge\", \"task_data\": {\"duration_ms\": 0}}");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, ", \"t%02u\": {\"task_id\": \"t%02u\", \"task_data\": {\"duration_ms\": 0}}", i, i);
+  g_string_append (s, "}, \"dependencies\": [");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s{\"from_task_id\": \"split\", \"to_task_id\": \"t%02u\"},"
+                            " {\"from_task_id\": \"t%02u\", \"to_task_id\": \"merge\"}", i ? ", " : "", i, i);
+  g_string_append (s, "]}");
+  return g_string_free (s, FALSE);
+}
+
+static guint
+count (const char *haystack,
+       const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (haystack, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+static void
+test_live_view_coalesced (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *out_file = path (f, "live.txt");
+  g_autofree char *json = wide_dag (60);
+  g_autofree char *text = NULL;
+  g_autoptr(OrreryObserver) probe = orrery_func_observer_new ("probe", read_dot_at_start, f, NULL);
+  const char *last;
+  guint frames;
+
+  set (f, "OutputFile", out_file);
+  set (f, "LiveView", "on");
+  set (f, "Formats", "");
+  set (f, "RefreshRate", "10");
+  load_plugin (f);
+  f->probe_id = orrery_event_bus_subscribe (f->bus, probe, NULL, 0);
+  run_json (f, json);
+  g_assert_true (f->ok);
+  orrery_plugin_engine_shutdown (f->engine);
+
+  g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
+  /* Every frame but the first starts by moving up over the last one. */
+  frames = count (text, "\033[?25l") + count (text, "\r\033[");
+  g_assert_cmpuint (f->n_events, >=, 120);
+  g_assert_cmpuint (frames, >=, 1);
+  g_assert_cmpuint (frames, <, f->n_events / 10);
+  /* Each line is cleared to its end: no flicker from clearing the screen. */
+  g_assert_null (strstr (text, "\033[2J"));
+  g_assert_cmpuint (count (text, "\033[K\n"), >=, 5 * frames);
+  /* Not a terminal: no colour. The last frame shows the end, the cursor back. */
+  g_assert_null (strstr (text, "\033[32m"));
+  last = g_strrstr (text, "Orrery wide");
+  g_assert_nonnull (last);
+  g_assert_nonnull (strstr (last, "constellation-completed"));
+  g_assert_nonnull (strstr (last, "62/62"));
+  g_assert_nonnull (strstr (last, "L1  ✔ t00←split:u"));
+  g_assert_nonnull (strstr (last, "L2  ✔ merge←60 60u"));
+  g_assert_nonnull (strstr (last, "Running (0)"));
+  g_assert_true (g_str_has_suffix (text, "\033[?25h"));
+}
+
+static void
+test_bad_config (Fixture       *f,
+                 gconstpointer  data)
+{
+  OrreryPluginInfo *info;
+  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "visualizer", NULL);
+
+  set (f, "LiveView", "sometimes");
+  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
+  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
+  orrery_plugin_engine_load_all (f->engine);
+  info = orrery_plugin_engine_lookup (f->engine, "visualizer");
+  g_assert_nonnull (info);
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_FAILED);
+  g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "LiveView"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/plugin-visualizer/lines-and-dot", Fixture, NULL, fixture_set_up, test_lines_and_dot, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/off-subscribes-nothing", Fixture, NULL, fixture_set_up,
+              test_off_subscribes_nothing, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/dot-only", Fixture, NULL, fixture_set_up, test_dot_only, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/live-view-coalesced", Fixture, NULL, fixture_set_up,
+              test_live_view_coalesced, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/bad-config", Fixture, NULL, fixture_set_up, test_bad_config, fixture_tear_down);
+  return g_test_run ();
+}
