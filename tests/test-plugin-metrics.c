@@ -1,2 +1,503 @@
+/* test-plugin-metrics.c: the metrics plugin, loaded through the engine
+ * from the build tree, on a run whose events are known: a small DAG on a
+ * simulated device with one failure (and the task it makes skip), one retry
+ * and a failing observer. Checks the JSON numbers, `promtool check metrics`
+ * on the Prometheus file (promtool is required: CI installs it), and the
+ * HTTP /metrics endpoint with a real loopback request.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <orrery.h>
-int main (void) { return 0; }
+
+/* a -> b (success-only, fails once then succeeds) -> d
+ * a -> c (unconditional, fails) -> e (success-only: skipped) */
+static const char small_dag[] =
+  "{\"constellation_id\": \"small\", \"name\": \"Small DAG\", \"tasks\": {"
+  " \"a\": {\"task_id\": \"a\", \"name\": \"A\", \"task_data\": {\"duration_ms\": 30}},"
+  " \"b\": {\"task_id\": \"b\", \"name\": \"B\", \"retry_count\": 1,"
+  "        \"task_data\": {\"duration_ms\": 80, \"fail_attempts\": 1}},"
+  " \"c\": {\"task_id\": \"c\", \"name\": \"C\","
+  "        \"task_data\": {\"duration_ms\": 10, \"fail\": 1, \"error_message\": \"boom\"}},"
+  " \"d\": {\"task_id\": \"d\", \"name\": \"D\", \"task_data\": {\"duration_ms\": 10}},"
+  " \"e\": {\"task_id\": \"e\", \"name\": \"E\", \"task_data\": {\"duration_ms\": 10}}},"
+  " \"dependencies\": ["
+  "  {\"from_task_id\": \"a\", \"to_task_id\": \"b\", \"dependency_type\": \"success_only\"},"
+  "  {\"from_task_id\": \"a\", \"to_task_id\": \"c\", \"dependency_type\": \"unconditional\"},"
+  "  {\"from_task_id\": \"b\", \"to_task_id\": \"d\", \"dependency_type\": \"completion_only\"},"
+  "  {\"from_task_id\": \"c\", \"to_task_id\": \"e\", \"dependency_type\": \"success_only\"}]}";
+
+typedef struct
+{
+  char                *dir;
+  OrreryEventBus      *bus;
+  OrreryDeviceManager *devices;
+  OrreryOrchestrator  *orch;
+  OrreryConfig        *config;
+  OrreryPluginEngine  *engine;
+  gboolean             done;
+  gboolean             ok;
+  GError              *error;
+  guint                n_events;
+  guint                probe_id;
+} Fixture;
+
+static void
+rmrf (const char *path)
+{
+  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (d != NULL)
+    while ((name = g_dir_read_name (d)) != NULL)
+      {
+        g_autofree char *p = g_build_filename (path, name, NULL);
+
+        rmrf (p);
+      }
+  g_remove (path);
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new ("sim", NULL, 4);
+  g_autoptr(GError) error = NULL;
+
+  g_unsetenv ("ORRERY_PLUGIN_PATH");
+  f->dir = g_dir_make_tmp ("orrery-metrics-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->bus = orrery_event_bus_new ();
+  f->devices = orrery_device_manager_new ();
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
+  f->orch = orrery_orchestrator_new (f->bus, f->devices);
+  orrery_orchestrator_set_retry_policy (f->orch, 10, 1.0, 10);
+  f->config = orrery_config_new ();
+  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  orrery_plugin_engine_shutdown (f->engine);
+  g_clear_object (&f->engine);
+  if (f->probe_id != 0)
+    orrery_event_bus_unsubscribe (f->bus, f->probe_id);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
+  g_clear_object (&f->config);
+  g_clear_object (&f->orch);
+  g_clear_object (&f->devices);
+  g_clear_object (&f->bus);
+  g_clear_error (&f->error);
+  rmrf (f->dir);
+  g_free (f->dir);
+}
+
+static char *
+path (Fixture    *f,
+      const char *name)
+{
+  return g_build_filename (f->dir, name, NULL);
+}
+
+static void
+set (Fixture    *f,
+     const char *key,
+     const char *value)
+{
+  orrery_config_set_override (f->config, "Plugin metrics", key, value);
+}
+
+static void
+load_plugin (Fixture *f)
+{
+  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "metrics", NULL);
+  OrreryPluginInfo *info;
+
+  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
+  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
+  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
+  orrery_plugin_engine_load_all (f->engine);
+  info = orrery_plugin_engine_lookup (f->engine, "metrics");
+  g_assert_nonnull (info);
+  g_assert_no_error ((GError *) orrery_plugin_info_get_error (info));
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
+}
+
+static void
+run_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Fixture *f = user_data;
+
+  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
+  f->done = TRUE;
+}
+
+static void
+run_json (Fixture    *f,
+          const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (json, -1, "test", &error);
+
+  g_assert_no_error (error);
+  f->done = FALSE;
+  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
+  while (!f->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+failing_observer (OrreryEvent  *event,
+                  gpointer      user_data,
+                  GError      **error)
+{
+  if (orrery_event_get_event_type (event) != ORRERY_EVENT_TASK_COMPLETED)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "flaky observer");
+  return FALSE;
+}
+
+static gint64
+member_int (JsonObject *o,
+            const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, ".", -1);
+  guint n = g_strv_length (parts);
+
+  for (guint i = 0; i + 1 < n; i++)
+    {
+      g_assert_true (json_object_has_member (o, parts[i]));
+      o = json_object_get_object_member (o, parts[i]);
+    }
+  g_assert_true (json_object_has_member (o, parts[n - 1]));
+  return json_object_get_int_member (o, parts[n - 1]);
+}
+
+static gdouble
+member_double (JsonObject *o,
+               const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, ".", -1);
+  guint n = g_strv_length (parts);
+
+  for (guint i = 0; i + 1 < n; i++)
+    o = json_object_get_object_member (o, parts[i]);
+  g_assert_true (json_object_has_member (o, parts[n - 1]));
+  return json_object_get_double_member (o, parts[n - 1]);
+}
+
+static void
+promtool_check (const char *file)
+{
+  g_autofree char *promtool = g_find_program_in_path ("promtool");
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  /* Not a skip: CI installs the Debian package `prometheus`. */
+  if (promtool == NULL)
+    g_error ("promtool is not on PATH: install the Debian package `prometheus` (.ci/deps)");
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_stdin_file_path (launcher, file);
+  proc = g_subprocess_launcher_spawn (launcher, &error, promtool, "check", "metrics", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_exit_status (proc) != 0 || (out && *out) || (err && *err))
+    g_error ("promtool check metrics %s: %s%s", file, out ? out : "", err ? err : "");
+}
+
+static void
+test_json_and_prometheus (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *out_dir = path (f, "out");
+  g_autofree char *json_file = path (f, "out/metrics.json");
+  g_autofree char *prom_file = path (f, "out/metrics.prom");
+  g_autofree char *prom = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryObserver) flaky = orrery_func_observer_new ("flaky", failing_observer, NULL, NULL);
+  JsonObject *root, *sim;
+  JsonArray *observers;
+  gboolean seen_metrics = FALSE, seen_flaky = FALSE;
+
+  for (guint i = 0; i < 3; i++)
+    g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer*flaky*failed on event*task-completed*");
+  set (f, "OutputDir", out_dir);
+  set (f, "Summary", "false");
+  load_plugin (f);
+  g_assert_true (orrery_event_bus_get_timing (f->bus));
+  f->probe_id = orrery_event_bus_subscribe (f->bus, flaky, NULL, 0);
+  run_json (f, small_dag);
+  g_test_assert_expected_messages ();
+  g_assert_false (f->ok);
+
+  /* JSON: the numbers of the known run. */
+  json_parser_load_from_file (parser, json_file, &error);
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "constellation_id"), ==, "small");
+  g_assert_cmpstr (json_object_get_string_member (root, "state"), ==, "failed");
+  g_assert_true (json_object_get_boolean_member (root, "finished"));
+  g_assert_cmpint (member_int (root, "events.total"), ==, 13);
+  g_assert_cmpint (member_int (root, "events.by_type.constellation-started"), ==, 1);
+  g_assert_cmpint (member_int (root, "events.by_type.task-started"), ==, 5);
+  g_assert_cmpint (member_int (root, "events.by_type.task-completed"), ==, 3);
+  g_assert_cmpint (member_int (root, "events.by_type.task-failed"), ==, 1);
+  g_assert_cmpint (member_int (root, "events.by_type.task-retrying"), ==, 1);
+  g_assert_cmpint (member_int (root, "events.by_type.task-skipped"), ==, 1);
+  g_assert_cmpint (member_int (root, "events.by_type.constellation-failed"), ==, 1);
+  g_assert_false (json_object_has_member (json_object_get_object_member (
+                    json_object_get_object_member (root, "events"), "by_type"), "task-cancelled"));
+  g_assert_cmpfloat (member_double (root, "events.per_second"), >, 0);
+  g_assert_cmpint (member_int (root, "tasks.total"), ==, 5);
+  g_assert_cmpint (member_int (root, "tasks.completed"), ==, 3);
+  g_assert_cmpint (member_int (root, "tasks.failed"), ==, 1);
+  g_assert_cmpint (member_int (root, "tasks.skipped"), ==, 1);
+  g_assert_cmpint (member_int (root, "tasks.attempts"), ==, 5);
+  g_assert_cmpint (member_int (root, "tasks.retries"), ==, 1);
+
+  /* Durations, one per attempt: a 30, b 80 twice, c 10, d 10 ms. */
+  g_assert_cmpint (member_int (root, "task_duration_seconds.count"), ==, 5);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.min"), >=, 0.009);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.min"), <, 0.030);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.median"), >=, 0.029);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.median"), <, 0.080);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.max"), >=, 0.079);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.max"), <, 2.0);
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.p95"), <=,
+                     member_double (root, "task_duration_seconds.max"));
+  g_assert_cmpfloat (member_double (root, "task_duration_seconds.p95"), >=,
+                     member_double (root, "task_duration_seconds.median"));
+  /* Queue wait: one per start, short (nothing waits for a slot). */
+  g_assert_cmpint (member_int (root, "queue_wait_seconds.count"), ==, 5);
+  g_assert_cmpfloat (member_double (root, "queue_wait_seconds.min"), >=, 0);
+  g_assert_cmpfloat (member_double (root, "queue_wait_seconds.max"), <, 1.0);
+
+  /* Makespan at least a + b twice + backoff + d; critical path a, b, d. */
+  g_assert_cmpfloat (member_double (root, "run.makespan_seconds"), >=, 0.2);
+  g_assert_cmpfloat (member_double (root, "run.critical_path_seconds"), >=, 0.115);
+  g_assert_cmpfloat (member_double (root, "run.critical_path_seconds"), <=,
+                     member_double (root, "run.makespan_seconds"));
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (root, "run"),
+                                                  "critical_path_source"), ==, "ran-tasks");
+
+  /* The device: 5 attempts, 2 at once at most, busy less than all the time. */
+  sim = json_object_get_object_member (json_object_get_object_member (root, "devices"), "sim");
+  g_assert_nonnull (sim);
+  g_assert_cmpint (json_object_get_int_member (sim, "started"), ==, 5);
+  g_assert_cmpint (json_object_get_int_member (sim, "completed"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (sim, "failed"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (sim, "retried"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (sim, "slots"), ==, 2);
+  g_assert_cmpfloat (json_object_get_double_member (sim, "busy_seconds"), >=, 0.2);
+  g_assert_cmpfloat (json_object_get_double_member (sim, "utilization"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (sim, "utilization"), <=, 1);
+
+  /* Observers as the bus counts them, and the failure it reported. */
+  observers = json_object_get_array_member (root, "observers");
+  for (guint i = 0; i < json_array_get_length (observers); i++)
+    {
+      JsonObject *o = json_array_get_object_element (observers, i);
+      const char *name = json_object_get_string_member (o, "name");
+
+      if (g_strcmp0 (name, "metrics") == 0)
+        {
+          seen_metrics = TRUE;
+          g_assert_cmpint (json_object_get_int_member (o, "delivered"), ==, 12);
+          g_assert_cmpfloat (json_object_get_double_member (o, "handling_seconds"), >, 0);
+        }
+      else if (g_strcmp0 (name, "flaky") == 0)
+        {
+          seen_flaky = TRUE;
+          g_assert_cmpint (json_object_get_int_member (o, "failed"), ==, 3);
+          g_assert_cmpstr (json_object_get_string_member (o, "last_error"), ==,
+                           "flaky observer on task-completed");
+        }
+    }
+  g_assert_true (seen_metrics);
+  g_assert_true (seen_flaky);
+  g_assert_cmpint (member_int (root, "bus.failures"), ==, 3);
+
+  /* Prometheus: promtool accepts it; the values and labels are right. */
+  promtool_check (prom_file);
+  g_assert_true (g_file_get_contents (prom_file, &prom, NULL, NULL));
+  g_assert_nonnull (strstr (prom, "# TYPE orrery_events_total counter\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_events_total{event_type=\"task-retrying\"} 1\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_events_total{event_type=\"task-started\"} 5\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_tasks_total{status=\"failed\"} 1\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_task_retries_total 1\n"));
+  g_assert_nonnull (strstr (prom, "# TYPE orrery_task_duration_seconds summary\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds_count 5\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds{quantile=\"0.95\"} "));
+  g_assert_nonnull (strstr (prom, "\norrery_device_slots{device=\"sim\"} 2\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_observer_failures_total{observer=\"flaky\",reason=\"failed\"} 3\n"));
+  /* Low cardinality: no task id is a label. */
+  g_assert_null (strstr (prom, "task=\""));
+  g_assert_null (strstr (prom, "task_id"));
+  g_assert_null (strstr (prom, "\"b\""));
+
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_false (orrery_event_bus_get_timing (f->bus));
+}
+
+typedef struct
+{
+  guint16   port;
+  char     *request;
+  char     *response;
+  gboolean  done;
+} HttpGet;
+
+static gpointer
+http_get_thread (gpointer data)
+{
+  HttpGet *g = data;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+  guint8 buf[4096];
+  gssize n;
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", g->port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), g->request,
+                             strlen (g->request), NULL, NULL, &error);
+  g_assert_no_error (error);
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf,
+                                   NULL, &error)) > 0)
+    g_byte_array_append (bytes, buf, n);
+  g_assert_no_error (error);
+  g_byte_array_append (bytes, (const guint8 *) "", 1);
+  g->response = g_strdup ((const char *) bytes->data);
+  g_atomic_int_set (&g->done, TRUE);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+/* A real request on loopback, from another thread while this one runs
+ * the main loop the server answers on. */
+static char *
+http_get (guint16     port,
+          const char *request)
+{
+  HttpGet g = { port, (char *) request, NULL, FALSE };
+  GThread *thread = g_thread_new ("http-get", http_get_thread, &g);
+
+  while (!g_atomic_int_get (&g.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+  return g.response;
+}
+
+static guint16
+free_port (void)
+{
+  g_autoptr(GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  guint16 port;
+
+  g_socket_bind (s, any, TRUE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (s, &error);
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (s, NULL);
+  return port;
+}
+
+static void
+test_http (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autofree char *out_dir = path (f, "out");
+  g_autofree char *prom_file = path (f, "http.prom");
+  g_autofree char *port_text = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *missing = NULL;
+  g_autofree char *post = NULL;
+  const char *body;
+  guint16 port = free_port ();
+
+  port_text = g_strdup_printf ("%u", port);
+  set (f, "OutputDir", out_dir);
+  set (f, "Summary", "false");
+  set (f, "HttpPort", port_text);
+  load_plugin (f);
+
+  before = http_get (port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  g_assert_true (g_str_has_prefix (before, "HTTP/1.1 200 OK\r\n"));
+  g_assert_nonnull (strstr (before, "Content-Type: text/plain; version=0.0.4"));
+  g_assert_nonnull (strstr (before, "\norrery_run_finished 0\n"));
+
+  run_json (f, small_dag);
+  after = http_get (port, "GET /metrics HTTP/1.0\r\n\r\n");
+  g_assert_true (g_str_has_prefix (after, "HTTP/1.1 200 OK\r\n"));
+  body = strstr (after, "\r\n\r\n");
+  g_assert_nonnull (body);
+  g_assert_nonnull (strstr (body, "\norrery_run_finished 1\n"));
+  g_assert_nonnull (strstr (body, "\norrery_events_total{event_type=\"task-retrying\"} 1\n"));
+  /* What it serves passes promtool too. */
+  g_assert_true (g_file_set_contents (prom_file, body + 4, -1, NULL));
+  promtool_check (prom_file);
+
+  missing = http_get (port, "GET /other HTTP/1.0\r\n\r\n");
+  g_assert_true (g_str_has_prefix (missing, "HTTP/1.1 404 Not Found\r\n"));
+  post = http_get (port, "POST /metrics HTTP/1.0\r\n\r\n");
+  g_assert_true (g_str_has_prefix (post, "HTTP/1.1 405 Method Not Allowed\r\n"));
+
+  /* After shutdown the port is closed. */
+  orrery_plugin_engine_shutdown (f->engine);
+  {
+    g_autoptr(GSocketClient) client = g_socket_client_new ();
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GError) error = NULL;
+
+    conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+    g_assert_null (conn);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  }
+}
+
+static void
+test_bad_port (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "metrics", NULL);
+  OrreryPluginInfo *info;
+
+  set (f, "HttpPort", "70000");
+  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
+  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
+  orrery_plugin_engine_load_all (f->engine);
+  info = orrery_plugin_engine_lookup (f->engine, "metrics");
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_FAILED);
+  g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "HttpPort"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/plugin-metrics/json-and-prometheus", Fixture, NULL, fixture_set_up,
+              test_json_and_prometheus, fixture_tear_down);
+  g_test_add ("/plugin-metrics/http", Fixture, NULL, fixture_set_up, test_http, fixture_tear_down);
+  g_test_add ("/plugin-metrics/bad-port", Fixture, NULL, fixture_set_up, test_bad_port, fixture_tear_down);
+  return g_test_run ();
+}
