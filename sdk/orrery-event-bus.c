@@ -834,6 +834,23 @@ orrery_event_bus_get_n_subscriptions (OrreryEventBus *self)
 /* Statistics */
 
 /**
+ * orrery_event_bus_is_dispatching:
+ * @self: a bus
+ *
+ * Whether the bus is delivering events right now: code running inside a
+ * handler sees %TRUE, and what it publishes is queued behind the current
+ * event.
+ *
+ * Returns: %TRUE during an emission
+ */
+gboolean
+orrery_event_bus_is_dispatching (OrreryEventBus *self)
+{
+  g_return_val_if_fail (ORRERY_IS_EVENT_BUS (self), FALSE);
+  return self->dispatching;
+}
+
+/**
  * orrery_event_bus_get_published_count:
  * @self: a bus
  *

@@ -158,6 +158,7 @@ struct _OrreryOrchestrator
   gboolean             kicking;
   gboolean             kick_again;
   guint                busy;          /* entry points under way (enter/leave) */
+  GSource             *kick_source;   /* a kick deferred until the bus is idle */
 
   GHashTable          *holds;         /* id -> OrreryHold */
   guint                next_hold_id;
@@ -635,6 +636,11 @@ finish_run (OrreryOrchestrator *self)
   self->cancel_id = 0;
   g_clear_object (&self->cancellable);
   g_clear_object (&self->constellation);
+  if (self->kick_source != NULL)
+    {
+      g_source_destroy (self->kick_source);
+      g_clear_pointer (&self->kick_source, g_source_unref);
+    }
   g_clear_pointer (&self->context, g_main_context_unref);
   self->cancelling = FALSE;
 
@@ -695,12 +701,40 @@ maybe_finish (OrreryOrchestrator *self)
   finish_run (self);
 }
 
+static gboolean
+deferred_kick_cb (gpointer user_data)
+{
+  OrreryOrchestrator *self = user_data;
+
+  g_clear_pointer (&self->kick_source, g_source_unref);
+  kick (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 kick (OrreryOrchestrator *self)
 {
   if (self->kicking || self->busy > 0)
     {
       self->kick_again = TRUE;
+      return;
+    }
+
+  /* Called from inside a bus delivery (an agent editing or releasing from
+   * its handler): events published now would wait behind the current one,
+   * so an observer (the synchronizer) could not answer them before the
+   * next dispatch. Dispatch once the bus has delivered everything. */
+  if (orrery_event_bus_is_dispatching (self->bus))
+    {
+      if (self->kick_source == NULL && self->run_task != NULL)
+        {
+          self->kick_source = g_idle_source_new ();
+          g_source_set_priority (self->kick_source, G_PRIORITY_HIGH);
+          g_source_set_static_name (self->kick_source, "[orrery] dispatch after delivery");
+          g_source_set_callback (self->kick_source, deferred_kick_cb, g_object_ref (self),
+                                 g_object_unref);
+          g_source_attach (self->kick_source, self->context);
+        }
       return;
     }
   self->kicking = TRUE;
