@@ -23,6 +23,7 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Bus"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "orrery-private.h"
@@ -815,6 +816,46 @@ orrery_event_bus_unsubscribe (OrreryEventBus *self,
   sub_detach (sub);
   sub_unref (sub);
   return TRUE;
+}
+
+static int
+compare_uint (gconstpointer a,
+              gconstpointer b)
+{
+  guint x = *(const guint *) a, y = *(const guint *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/**
+ * orrery_event_bus_list_subscriptions:
+ * @self: a bus
+ * @n_ids: (out): the number of ids returned
+ *
+ * The ids of the current subscriptions, oldest first, for
+ * orrery_event_bus_get_observer_stats().
+ *
+ * Returns: (array length=n_ids) (transfer full): the ids
+ */
+guint *
+orrery_event_bus_list_subscriptions (OrreryEventBus *self,
+                                     gsize          *n_ids)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint *ids;
+  gsize n = 0;
+
+  g_return_val_if_fail (ORRERY_IS_EVENT_BUS (self), NULL);
+  g_return_val_if_fail (n_ids != NULL, NULL);
+
+  ids = g_new (guint, g_hash_table_size (self->subscriptions) + 1);
+  g_hash_table_iter_init (&iter, self->subscriptions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    ids[n++] = GPOINTER_TO_UINT (key);
+  qsort (ids, n, sizeof (guint), compare_uint);
+  *n_ids = n;
+  return ids;
 }
 
 /**

@@ -77,6 +77,9 @@ ORRERY_EXPORT
 gboolean        orrery_event_bus_unsubscribe          (OrreryEventBus         *self,
                                                        guint                   subscription_id);
 ORRERY_EXPORT
+guint          *orrery_event_bus_list_subscriptions   (OrreryEventBus         *self,
+                                                       gsize                  *n_ids);
+ORRERY_EXPORT
 guint           orrery_event_bus_get_n_subscriptions  (OrreryEventBus         *self);
 ORRERY_EXPORT
 void            orrery_event_bus_publish              (OrreryEventBus         *self,

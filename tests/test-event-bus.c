@@ -97,6 +97,14 @@ test_subscribe_exactly_once (void)
       orrery_event_bus_publish (bus, ev);
     }
 
+  {
+    gsize n = 0;
+    g_autofree guint *ids = orrery_event_bus_list_subscriptions (bus, &n);
+
+    g_assert_cmpuint (n, ==, 3);
+    g_assert_cmpuint (ids[0], <, ids[1]);
+    g_assert_cmpuint (ids[1], <, ids[2]);
+  }
   g_assert_cmpuint (dup->events->len, ==, 2);
   g_assert_cmpint (orrery_event_get_event_type (dup->events->pdata[0]), ==, ORRERY_EVENT_TASK_COMPLETED);
   g_assert_cmpint (orrery_event_get_event_type (dup->events->pdata[1]), ==, ORRERY_EVENT_TASK_FAILED);

@@ -315,30 +315,24 @@ utilisation (Metrics *m,
   return MIN (1.0, (d->busy_us / (gdouble) G_USEC_PER_SEC) / (makespan * d->slots));
 }
 
-/* The observers as the bus counts them, summed by observer name. The bus
- * has no way to list its subscriptions, but their ids count up from 1 and
- * are never reused: probe them until all are found. */
+/* The observers as the bus counts them, summed by observer name. */
 static GPtrArray *
 observer_stats (Metrics *m)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (obs_stats_free);
   g_autoptr(GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  guint n = orrery_event_bus_get_n_subscriptions (m->bus);
-  guint found = 0, misses = 0;
+  gsize n = 0;
+  g_autofree guint *ids = orrery_event_bus_list_subscriptions (m->bus, &n);
 
-  for (guint id = 1; found < n && misses < 4096; id++)
+  for (gsize i = 0; i < n; i++)
     {
-      g_autoptr(GVariant) s = orrery_event_bus_get_observer_stats (m->bus, id);
+      g_autoptr(GVariant) s = orrery_event_bus_get_observer_stats (m->bus, ids[i]);
       const char *name = NULL;
       ObsStats *o;
       guint64 v;
 
       if (s == NULL)
-        {
-          misses++;
-          continue;
-        }
-      found++;
+        continue;
       if (!g_variant_lookup (s, "name", "&s", &name) || name == NULL)
         name = "?";
       o = g_hash_table_lookup (by_name, name);
