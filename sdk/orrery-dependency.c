@@ -406,7 +406,7 @@ orrery_condition_parse (const char  *text,
       node = json_from_string (rest, NULL);
       if (node == NULL)
         /* A bare word compares as a string. */
-        value = g_variant_ref_sink (g_variant_new_string (rest));
+        value = g_variant_new_string (rest);
       else
         value = json_gvariant_deserialize (node, NULL, NULL);
       if (value)
