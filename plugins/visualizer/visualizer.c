@@ -410,9 +410,12 @@ draw_frame (Visualizer *v)
   l.width = cols - 1;
   max_lines = rows > 4 ? rows - 2 : rows;
 
-  /* Back to the top of the previous frame. */
+  /* Back to the top of the previous frame. Auto-wrap is off while drawing:
+   * a line wider than the terminal thinks (a glyph it draws two columns
+   * wide) is clipped instead of wrapping, so the line count stays exact. */
   if (v->frame_lines > 0)
     g_string_append_printf (frame, "\r\033[%uA", v->frame_lines);
+  g_string_append (frame, "\033[?7l");
   if (!v->cursor_hidden)
     {
       g_string_append (frame, "\033[?25l");
@@ -515,6 +518,7 @@ draw_frame (Visualizer *v)
   /* A shorter frame than the last one: clear what is left below. */
   if (n_lines < v->frame_lines)
     g_string_append (frame, "\033[J");
+  g_string_append (frame, "\033[?7h");
   v->frame_lines = n_lines;
   if (v->run_over && v->cursor_hidden)
     {
@@ -564,6 +568,59 @@ on_frame_timer (gpointer user_data)
   if (!v->run_over && g_hash_table_size (v->running) > 0)
     arm_timer (v, MAX (v->frame_ms, RUNNING_TICK_MS));
   return G_SOURCE_REMOVE;
+}
+
+/* The live view owns the terminal: a log line printed under it would push
+ * the frame down and break the redraw in place. While a live view is
+ * drawn, the process's GLib log writer erases the frame first, lets the
+ * line scroll above, and has the frame drawn again below it. */
+static Visualizer *live_view;   /* the live view drawing now, or NULL */
+static GThread    *live_view_thread;
+
+static void mark_dirty (Visualizer *v);
+
+static GLogWriterOutput
+live_view_log_writer (GLogLevelFlags   level,
+                      const GLogField *fields,
+                      gsize            n_fields,
+                      gpointer         user_data)
+{
+  Visualizer *v = live_view;
+
+  if (v != NULL && v->frame_lines > 0 && g_thread_self () == live_view_thread)
+    {
+      const char *domain = NULL;
+
+      for (gsize i = 0; i < n_fields; i++)
+        if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+          domain = fields[i].value;
+      if (!g_log_writer_default_would_drop (level, domain))
+        {
+          char erase[32];
+          int n = g_snprintf (erase, sizeof erase, "\r\033[%uA\033[J", v->frame_lines);
+
+          write_all (v->fd, erase, (gsize) n);
+          v->frame_lines = 0;
+          mark_dirty (v);
+        }
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+live_view_own_log (Visualizer *v)
+{
+  static gsize installed = 0;
+
+  /* GLib takes one writer per process, for good: install it once; it
+   * passes everything through when no live view is drawn. */
+  if (g_once_init_enter (&installed))
+    {
+      g_log_set_writer_func (live_view_log_writer, NULL, NULL);
+      g_once_init_leave (&installed, 1);
+    }
+  live_view_thread = g_thread_self ();
+  live_view = v;
 }
 
 /* An event changed what the view shows: draw soon, never more often than
@@ -1137,6 +1194,8 @@ visualizer_init (OrreryPluginContext  *context,
 
   orrery_plugin_context_set_data (context, v, (GDestroyNotify) visualizer_unref);
 
+  if (v->live)
+    live_view_own_log (v);
   if (v->live || v->lines)
     {
       observer = orrery_func_observer_new ("visualizer", visualizer_handle, v, NULL);
@@ -1162,6 +1221,8 @@ visualizer_shutdown (OrreryPluginContext *context)
 
   if (v == NULL)
     return;
+  if (live_view == v)
+    live_view = NULL;
   disarm_timer (v);
   if (v->live && v->cursor_hidden)
     {
