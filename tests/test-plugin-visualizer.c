@@ -389,6 +389,52 @@ test_live_view_coalesced (Fixture       *f,
   g_assert_true (g_str_has_suffix (text, "\033[?25h"));
 }
 
+static gboolean
+log_under_live_view (gpointer data)
+{
+  g_message ("a log line while the live view is drawn");
+  return G_SOURCE_REMOVE;
+}
+
+/* A log line printed during the live view erases the frame first, so it
+ * scrolls above it; the next frame is drawn afresh below it. */
+static void
+test_live_view_log_lines (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *out_file = path (f, "live-log.txt");
+  g_autofree char *text = NULL;
+  g_autoptr(GRegex) erase = g_regex_new ("\r\033\\[[0-9]+A\033\\[J", 0, 0, NULL);
+  const char *json =
+    "{\"constellation_id\": \"slow\", \"name\": \"Slow\", \"tasks\": ["
+    " {\"task_id\": \"a\", \"task_data\": {\"duration_ms\": 400}}]}";
+  g_autoptr(GMatchInfo) match = NULL;
+  const char *after;
+
+  set (f, "OutputFile", out_file);
+  set (f, "LiveView", "on");
+  set (f, "Formats", "");
+  set (f, "RefreshRate", "20");
+  load_plugin (f);
+  g_timeout_add (200, log_under_live_view, NULL);
+  run_json (f, json);
+  g_assert_true (f->ok);
+  orrery_plugin_engine_shutdown (f->engine);
+
+  g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
+  g_assert_true (g_regex_match (erase, text, 0, &match));
+  /* The frame after the erase does not move up: it starts where the log
+   * line left the cursor. */
+  {
+    gint end = 0;
+
+    g_match_info_fetch_pos (match, 0, NULL, &end);
+    after = text + end;
+  }
+  g_assert_true (g_str_has_prefix (after, "\033[?7l") || g_str_has_prefix (after, "\033[?25l") ||
+                 g_str_has_prefix (after, "Orrery"));
+}
+
 static void
 test_bad_config (Fixture       *f,
                  gconstpointer  data)
@@ -411,6 +457,8 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add ("/plugin-visualizer/live-view-log-lines", Fixture, NULL, fixture_set_up,
+              test_live_view_log_lines, fixture_tear_down);
   g_test_add ("/plugin-visualizer/lines-and-dot", Fixture, NULL, fixture_set_up, test_lines_and_dot, fixture_tear_down);
   g_test_add ("/plugin-visualizer/off-subscribes-nothing", Fixture, NULL, fixture_set_up,
               test_off_subscribes_nothing, fixture_tear_down);
