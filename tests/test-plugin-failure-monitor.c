@@ -6,27 +6,20 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <orrery.h>
+
+#include "plugin-harness.h"
 
 #define DOMAIN "Orrery-FailureMonitor"
 
 typedef struct
 {
-  OrreryEventBus      *bus;
-  OrreryDeviceManager *devices;
-  OrreryOrchestrator  *orch;
-  OrreryConfig        *config;
-  OrreryPluginEngine  *engine;
-  char                *dir;
-  GPtrArray           *log;       /* "task-started:a", ... */
-  GPtrArray           *lines;     /* the plugin's log lines: "WARNING Task failed: ..." */
-  guint                handler;
-  gboolean             done;
-  gboolean             ok;
-  GError              *error;
-  gint64               run_us;
+  PluginHarness  h;
+  GPtrArray     *log;       /* "task-started:a", ... */
+  GPtrArray     *lines;     /* the plugin's log lines: "WARNING Task failed: ..." */
+  guint          handler;
+  gint64         run_us;
 } Fixture;
 
 static void
@@ -73,86 +66,30 @@ fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
   g_autoptr(OrreryLocalDevice) local = orrery_local_device_new ("local", NULL, 4);
-  g_autoptr(OrrerySimulatedDevice) sim = orrery_simulated_device_new ("sim", NULL, 4);
-  g_autoptr(GError) error = NULL;
 
-  g_unsetenv ("ORRERY_PLUGIN_PATH");
-  f->dir = g_dir_make_tmp ("orrery-fm-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->bus = orrery_event_bus_new ();
-  f->devices = orrery_device_manager_new ();
-  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (local), NULL));
-  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (sim), NULL));
-  f->orch = orrery_orchestrator_new (f->bus, f->devices);
-  orrery_orchestrator_set_retry_policy (f->orch, 10, 2.0, 100);
-  f->config = orrery_config_new ();
-  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+  plugin_harness_init (&f->h, "failure-monitor", 4);
+  g_assert_true (orrery_device_manager_add_device (f->h.devices, ORRERY_DEVICE (local), NULL));
+  orrery_orchestrator_set_retry_policy (f->h.orch, 10, 2.0, 100);
   f->log = g_ptr_array_new_with_free_func (g_free);
   f->lines = g_ptr_array_new_with_free_func (g_free);
-  g_signal_connect (f->bus, "event", G_CALLBACK (on_event), f);
+  g_signal_connect (f->h.bus, "event", G_CALLBACK (on_event), f);
   f->handler = g_log_set_handler (DOMAIN, G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
                                   capture_log, f);
   g_test_log_set_fatal_handler (fatal_handler, NULL);
-  orrery_config_set_override (f->config, "Plugin failure-monitor", "OutputDir", f->dir);
-}
-
-static void
-rmrf (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-
-      g_remove (path);
-    }
-  g_rmdir (dir);
+  plugin_harness_set (&f->h, "OutputDir", f->h.dir);
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  g_assert_false (orrery_orchestrator_is_running (f->orch));
-  orrery_plugin_engine_shutdown (f->engine);
-  g_clear_object (&f->engine);
-  g_assert_cmpuint (orrery_orchestrator_get_n_holds (f->orch), ==, 0);
+  g_assert_false (orrery_orchestrator_is_running (f->h.orch));
+  plugin_harness_shutdown (&f->h);
+  g_assert_cmpuint (orrery_orchestrator_get_n_holds (f->h.orch), ==, 0);
   g_log_remove_handler (DOMAIN, f->handler);
-  g_clear_object (&f->config);
-  g_clear_object (&f->orch);
-  g_clear_object (&f->devices);
-  g_clear_object (&f->bus);
+  plugin_harness_clear (&f->h);
   g_ptr_array_unref (f->log);
   g_ptr_array_unref (f->lines);
-  g_clear_error (&f->error);
-  rmrf (f->dir);
-  g_free (f->dir);
-}
-
-static void
-set_key (Fixture    *f,
-         const char *key,
-         const char *value)
-{
-  orrery_config_set_override (f->config, "Plugin failure-monitor", key, value);
-}
-
-static void
-load_plugin (Fixture *f)
-{
-  g_autofree char *dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "failure-monitor", NULL);
-  OrreryPluginInfo *info;
-
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, dir);
-  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "failure-monitor");
-  g_assert_nonnull (info);
-  g_assert_no_error ((GError *) orrery_plugin_info_get_error (info));
-  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
 }
 
 static void
@@ -187,26 +124,12 @@ add_dep (OrreryConstellation  *c,
 }
 
 static void
-run_done (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Fixture *f = user_data;
-
-  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
-  f->done = TRUE;
-}
-
-static void
 run (Fixture             *f,
      OrreryConstellation *c)
 {
   gint64 start = g_get_monotonic_time ();
 
-  f->done = FALSE;
-  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
-  while (!f->done)
-    g_main_context_iteration (NULL, TRUE);
+  plugin_harness_run (&f->h, c);
   f->run_us = g_get_monotonic_time () - start;
 }
 
@@ -262,7 +185,7 @@ static JsonObject *
 read_report (Fixture    *f,
              JsonParser *parser)
 {
-  g_autofree char *path = g_build_filename (f->dir, "failures.json", NULL);
+  g_autofree char *path = g_build_filename (f->h.dir, "failures.json", NULL);
   g_autoptr(GError) error = NULL;
 
   json_parser_load_from_file (parser, path, &error);
@@ -320,7 +243,7 @@ static gboolean
 three_alerts_done (Fixture *f)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *path = g_build_filename (f->dir, "failures.json", NULL);
+  g_autofree char *path = g_build_filename (f->h.dir, "failures.json", NULL);
   JsonObject *report;
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS) || !json_parser_load_from_file (parser, path, NULL))
@@ -337,17 +260,17 @@ test_report_log_and_alert (Fixture       *f,
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *alert = g_strdup_printf ("env > '%s'/\"$ORRERY_TASK_ID.env.tmp\" && "
                                             "mv '%s'/\"$ORRERY_TASK_ID.env.tmp\" '%s'/\"$ORRERY_TASK_ID.env\"",
-                                            f->dir, f->dir, f->dir);
-  g_autofree char *bad_env = g_build_filename (f->dir, "bad.env", NULL);
-  g_autofree char *slow_env = g_build_filename (f->dir, "slow.env", NULL);
-  g_autofree char *sim_env = g_build_filename (f->dir, "simfail.env", NULL);
+                                            f->h.dir, f->h.dir, f->h.dir);
+  g_autofree char *bad_env = g_build_filename (f->h.dir, "bad.env", NULL);
+  g_autofree char *slow_env = g_build_filename (f->h.dir, "slow.env", NULL);
+  g_autofree char *sim_env = g_build_filename (f->h.dir, "simfail.env", NULL);
   g_autofree char *v = NULL;
   JsonObject *report, *e;
   JsonArray *tail;
 
-  set_key (f, "AlertCommand", alert);
-  set_key (f, "StderrLines", "2");
-  load_plugin (f);
+  plugin_harness_set (&f->h, "AlertCommand", alert);
+  plugin_harness_set (&f->h, "StderrLines", "2");
+  plugin_harness_load (&f->h);
 
   add_task (c, "ok", "local", "{'command': <'true'>}", 0, 0);
   add_task (c, "bad", "local",
@@ -358,7 +281,7 @@ test_report_log_and_alert (Fixture       *f,
   add_dep (c, "bad", "dependent", ORRERY_DEPENDENCY_SUCCESS_ONLY);
 
   run (f, c);
-  g_assert_error (f->error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
+  g_assert_error (f->h.error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
 
   /* The log: each failure with its cause and stderr's last lines. */
   assert_line (f, "MESSAGE Task will be retried in * ms: task “bad” on device “local”, attempt 1: "
@@ -457,15 +380,15 @@ test_failing_and_slow_alert (Fixture       *f,
 {
   g_autoptr(OrreryConstellation) c = orrery_constellation_new ("alerts", NULL);
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *marker = g_build_filename (f->dir, "slow-alert-survived", NULL);
+  g_autofree char *marker = g_build_filename (f->h.dir, "slow-alert-survived", NULL);
   g_autofree char *alert = g_strdup_printf ("case \"$ORRERY_TASK_ID\" in "
                                             "f1) echo oops >&2; exit 7;; "
                                             "f2) sleep 3; touch '%s';; esac", marker);
   JsonObject *report, *e;
 
-  set_key (f, "AlertCommand", alert);
-  set_key (f, "AlertTimeoutMs", "1000");
-  load_plugin (f);
+  plugin_harness_set (&f->h, "AlertCommand", alert);
+  plugin_harness_set (&f->h, "AlertTimeoutMs", "1000");
+  plugin_harness_load (&f->h);
 
   add_task (c, "f1", "sim", "{'fail': <1>}", 0, 0);
   add_task (c, "f2", "sim", "{'fail': <1>, 'duration_ms': <5>}", 0, 0);
@@ -473,7 +396,7 @@ test_failing_and_slow_alert (Fixture       *f,
   add_dep (c, "f2", "fine", ORRERY_DEPENDENCY_COMPLETION_ONLY);
 
   run (f, c);
-  g_assert_error (f->error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
+  g_assert_error (f->h.error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
   /* The slow alert did not hold the run up. */
   g_assert_cmpint (f->run_us, <, 900 * 1000);
   g_assert_false (has_line (f, "*Alert for task “f2”*"));
@@ -514,8 +437,8 @@ test_abort_after (Fixture       *f,
   JsonObject *report, *abort_info, *e;
   gint second_failure = -1;
 
-  set_key (f, "AbortAfter", "2");
-  load_plugin (f);
+  plugin_harness_set (&f->h, "AbortAfter", "2");
+  plugin_harness_load (&f->h);
 
   add_task (c, "x1", "sim", "{'fail': <1>, 'duration_ms': <10>}", 0, 0);
   add_task (c, "x2", "sim", "{'fail': <1>, 'duration_ms': <10>}", 0, 0);
@@ -525,9 +448,9 @@ test_abort_after (Fixture       *f,
   add_dep (c, "x2", "x3", ORRERY_DEPENDENCY_COMPLETION_ONLY);
 
   run (f, c);
-  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_nonnull (strstr (f->error->message, "failure-monitor: 2 tasks failed (AbortAfter=2)"));
-  g_assert_cmpstr (orrery_orchestrator_get_cancel_reason (f->orch), ==,
+  g_assert_error (f->h.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_nonnull (strstr (f->h.error->message, "failure-monitor: 2 tasks failed (AbortAfter=2)"));
+  g_assert_cmpstr (orrery_orchestrator_get_cancel_reason (f->h.orch), ==,
                    "failure-monitor: 2 tasks failed (AbortAfter=2)");
   g_assert_cmpint (f->run_us, <, 4 * G_USEC_PER_SEC);
   assert_line (f, "WARNING Aborting the run: failure-monitor: 2 tasks failed (AbortAfter=2)");
@@ -565,10 +488,10 @@ test_clean_run (Fixture       *f,
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonObject *report;
 
-  load_plugin (f);
+  plugin_harness_load (&f->h);
   add_task (c, "a", "sim", "{'duration_ms': <1>}", 0, 0);
   run (f, c);
-  g_assert_no_error (f->error);
+  g_assert_no_error (f->h.error);
   g_assert_cmpuint (f->lines->len, ==, 0);
   report = read_report (f, parser);
   g_assert_cmpstr (json_object_get_string_member (report, "state"), ==, "constellation-completed");

@@ -8,149 +8,30 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <orrery.h>
 
-/* a -> b (success-only, fails once then succeeds) -> d
- * a -> c (unconditional, fails) -> e (success-only: skipped) */
-static const char small_dag[] =
-  "{\"constellation_id\": \"small\", \"name\": \"Small DAG\", \"tasks\": {"
-  " \"a\": {\"task_id\": \"a\", \"name\": \"A\", \"task_data\": {\"duration_ms\": 30}},"
-  " \"b\": {\"task_id\": \"b\", \"name\": \"B\", \"retry_count\": 1,"
-  "        \"task_data\": {\"duration_ms\": 80, \"fail_attempts\": 1}},"
-  " \"c\": {\"task_id\": \"c\", \"name\": \"C\","
-  "        \"task_data\": {\"duration_ms\": 10, \"fail\": 1, \"error_message\": \"boom\"}},"
-  " \"d\": {\"task_id\": \"d\", \"name\": \"D\", \"task_data\": {\"duration_ms\": 10}},"
-  " \"e\": {\"task_id\": \"e\", \"name\": \"E\", \"task_data\": {\"duration_ms\": 10}}},"
-  " \"dependencies\": ["
-  "  {\"from_task_id\": \"a\", \"to_task_id\": \"b\", \"dependency_type\": \"success_only\"},"
-  "  {\"from_task_id\": \"a\", \"to_task_id\": \"c\", \"dependency_type\": \"unconditional\"},"
-  "  {\"from_task_id\": \"b\", \"to_task_id\": \"d\", \"dependency_type\": \"completion_only\"},"
-  "  {\"from_task_id\": \"c\", \"to_task_id\": \"e\", \"dependency_type\": \"success_only\"}]}";
+#include "plugin-harness.h"
 
 typedef struct
 {
-  char                *dir;
-  OrreryEventBus      *bus;
-  OrreryDeviceManager *devices;
-  OrreryOrchestrator  *orch;
-  OrreryConfig        *config;
-  OrreryPluginEngine  *engine;
-  gboolean             done;
-  gboolean             ok;
-  GError              *error;
-  guint                n_events;
-  guint                probe_id;
+  PluginHarness  h;
 } Fixture;
-
-static void
-rmrf (const char *path)
-{
-  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (d != NULL)
-    while ((name = g_dir_read_name (d)) != NULL)
-      {
-        g_autofree char *p = g_build_filename (path, name, NULL);
-
-        rmrf (p);
-      }
-  g_remove (path);
-}
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new ("sim", NULL, 4);
-  g_autoptr(GError) error = NULL;
-
-  g_unsetenv ("ORRERY_PLUGIN_PATH");
-  f->dir = g_dir_make_tmp ("orrery-metrics-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->bus = orrery_event_bus_new ();
-  f->devices = orrery_device_manager_new ();
-  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
-  f->orch = orrery_orchestrator_new (f->bus, f->devices);
-  orrery_orchestrator_set_retry_policy (f->orch, 10, 1.0, 10);
-  f->config = orrery_config_new ();
-  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+  plugin_harness_init (&f->h, "metrics", 4);
+  orrery_orchestrator_set_retry_policy (f->h.orch, 10, 1.0, 10);
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  orrery_plugin_engine_shutdown (f->engine);
-  g_clear_object (&f->engine);
-  if (f->probe_id != 0)
-    orrery_event_bus_unsubscribe (f->bus, f->probe_id);
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
-  g_clear_object (&f->config);
-  g_clear_object (&f->orch);
-  g_clear_object (&f->devices);
-  g_clear_object (&f->bus);
-  g_clear_error (&f->error);
-  rmrf (f->dir);
-  g_free (f->dir);
-}
-
-static char *
-path (Fixture    *f,
-      const char *name)
-{
-  return g_build_filename (f->dir, name, NULL);
-}
-
-static void
-set (Fixture    *f,
-     const char *key,
-     const char *value)
-{
-  orrery_config_set_override (f->config, "Plugin metrics", key, value);
-}
-
-static void
-load_plugin (Fixture *f)
-{
-  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "metrics", NULL);
-  OrreryPluginInfo *info;
-
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
-  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "metrics");
-  g_assert_nonnull (info);
-  g_assert_no_error ((GError *) orrery_plugin_info_get_error (info));
-  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
-}
-
-static void
-run_done (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Fixture *f = user_data;
-
-  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
-  f->done = TRUE;
-}
-
-static void
-run_json (Fixture    *f,
-          const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (json, -1, "test", &error);
-
-  g_assert_no_error (error);
-  f->done = FALSE;
-  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
-  while (!f->done)
-    g_main_context_iteration (NULL, TRUE);
+  plugin_harness_assert_unsubscribed (&f->h);
+  plugin_harness_clear (&f->h);
 }
 
 static gboolean
@@ -220,9 +101,9 @@ static void
 test_json_and_prometheus (Fixture       *f,
                           gconstpointer  data)
 {
-  g_autofree char *out_dir = path (f, "out");
-  g_autofree char *json_file = path (f, "out/metrics.json");
-  g_autofree char *prom_file = path (f, "out/metrics.prom");
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *json_file = plugin_harness_path (&f->h, "out/metrics.json");
+  g_autofree char *prom_file = plugin_harness_path (&f->h, "out/metrics.prom");
   g_autofree char *prom = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
@@ -233,14 +114,14 @@ test_json_and_prometheus (Fixture       *f,
 
   for (guint i = 0; i < 3; i++)
     g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer*flaky*failed on event*task-completed*");
-  set (f, "OutputDir", out_dir);
-  set (f, "Summary", "false");
-  load_plugin (f);
-  g_assert_true (orrery_event_bus_get_timing (f->bus));
-  f->probe_id = orrery_event_bus_subscribe (f->bus, flaky, NULL, 0);
-  run_json (f, small_dag);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "Summary", "false");
+  plugin_harness_load (&f->h);
+  g_assert_true (orrery_event_bus_get_timing (f->h.bus));
+  f->h.probe_id = orrery_event_bus_subscribe (f->h.bus, flaky, NULL, 0);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
   g_test_assert_expected_messages ();
-  g_assert_false (f->ok);
+  g_assert_false (f->h.ok);
 
   /* JSON: the numbers of the known run. */
   json_parser_load_from_file (parser, json_file, &error);
@@ -347,8 +228,8 @@ test_json_and_prometheus (Fixture       *f,
   g_assert_null (strstr (prom, "task_id"));
   g_assert_null (strstr (prom, "\"b\""));
 
-  orrery_plugin_engine_shutdown (f->engine);
-  g_assert_false (orrery_event_bus_get_timing (f->bus));
+  orrery_plugin_engine_shutdown (f->h.engine);
+  g_assert_false (orrery_event_bus_get_timing (f->h.bus));
 }
 
 typedef struct
@@ -424,8 +305,8 @@ static void
 test_http (Fixture       *f,
            gconstpointer  data)
 {
-  g_autofree char *out_dir = path (f, "out");
-  g_autofree char *prom_file = path (f, "http.prom");
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *prom_file = plugin_harness_path (&f->h, "http.prom");
   g_autofree char *port_text = NULL;
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
@@ -435,17 +316,17 @@ test_http (Fixture       *f,
   guint16 port = free_port ();
 
   port_text = g_strdup_printf ("%u", port);
-  set (f, "OutputDir", out_dir);
-  set (f, "Summary", "false");
-  set (f, "HttpPort", port_text);
-  load_plugin (f);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "Summary", "false");
+  plugin_harness_set (&f->h, "HttpPort", port_text);
+  plugin_harness_load (&f->h);
 
   before = http_get (port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
   g_assert_true (g_str_has_prefix (before, "HTTP/1.1 200 OK\r\n"));
   g_assert_nonnull (strstr (before, "Content-Type: text/plain; version=0.0.4"));
   g_assert_nonnull (strstr (before, "\norrery_run_finished 0\n"));
 
-  run_json (f, small_dag);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
   after = http_get (port, "GET /metrics HTTP/1.0\r\n\r\n");
   g_assert_true (g_str_has_prefix (after, "HTTP/1.1 200 OK\r\n"));
   body = strstr (after, "\r\n\r\n");
@@ -462,7 +343,7 @@ test_http (Fixture       *f,
   g_assert_true (g_str_has_prefix (post, "HTTP/1.1 405 Method Not Allowed\r\n"));
 
   /* After shutdown the port is closed. */
-  orrery_plugin_engine_shutdown (f->engine);
+  orrery_plugin_engine_shutdown (f->h.engine);
   {
     g_autoptr(GSocketClient) client = g_socket_client_new ();
     g_autoptr(GSocketConnection) conn = NULL;
@@ -478,14 +359,10 @@ static void
 test_bad_port (Fixture       *f,
                gconstpointer  data)
 {
-  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "metrics", NULL);
   OrreryPluginInfo *info;
 
-  set (f, "HttpPort", "70000");
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "metrics");
+  plugin_harness_set (&f->h, "HttpPort", "70000");
+  info = plugin_harness_load_info (&f->h, FALSE);
   g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_FAILED);
   g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "HttpPort"));
 }

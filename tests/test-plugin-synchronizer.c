@@ -9,22 +9,17 @@
  */
 #include <orrery.h>
 
+#include "plugin-harness.h"
+
 typedef struct _Agent Agent;
 
 typedef struct
 {
-  OrreryEventBus      *bus;
-  OrreryDeviceManager *devices;
-  OrreryOrchestrator  *orch;
-  OrreryConfig        *config;
-  OrreryPluginEngine  *engine;
-  GPtrArray           *log;        /* "task-started:a", "constellation-modified", ... */
-  GPtrArray           *events;
-  guint                max_holds;  /* sampled at every event */
-  guint                n_expired;
-  gboolean             done;
-  gboolean             ok;
-  GError              *error;
+  PluginHarness  h;
+  GPtrArray     *log;        /* "task-started:a", "constellation-modified", ... */
+  GPtrArray     *events;
+  guint          max_holds;  /* sampled at every event */
+  guint          n_expired;
 } Fixture;
 
 static void
@@ -38,7 +33,7 @@ on_event (OrreryEventBus *bus,
                                               orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event))));
   else
     g_ptr_array_add (f->log, g_strdup (orrery_event_get_type_nick (event)));
-  f->max_holds = MAX (f->max_holds, orrery_orchestrator_get_n_holds (f->orch));
+  f->max_holds = MAX (f->max_holds, orrery_orchestrator_get_n_holds (f->h.orch));
 }
 
 static void
@@ -54,19 +49,11 @@ static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new ("sim", NULL, 4);
-
-  g_unsetenv ("ORRERY_PLUGIN_PATH");
-  f->bus = orrery_event_bus_new ();
-  f->devices = orrery_device_manager_new ();
-  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
-  f->orch = orrery_orchestrator_new (f->bus, f->devices);
-  f->config = orrery_config_new ();
-  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+  plugin_harness_init (&f->h, "synchronizer", 4);
   f->log = g_ptr_array_new_with_free_func (g_free);
   f->events = g_ptr_array_new_with_free_func (g_object_unref);
-  g_signal_connect (f->bus, "event", G_CALLBACK (on_event), f);
-  g_signal_connect (f->orch, "hold-expired", G_CALLBACK (on_hold_expired), f);
+  g_signal_connect (f->h.bus, "event", G_CALLBACK (on_event), f);
+  g_signal_connect (f->h.orch, "hold-expired", G_CALLBACK (on_hold_expired), f);
 }
 
 /* Loads the built synchronizer with these keys (NULL value: unset). */
@@ -75,38 +62,23 @@ load_plugin (Fixture    *f,
              const char *agent,
              const char *deadline_ms)
 {
-  g_autofree char *dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "synchronizer", NULL);
-  OrreryPluginInfo *info;
-
   if (agent != NULL)
-    orrery_config_set_override (f->config, "Plugin synchronizer", "Agent", agent);
+    plugin_harness_set (&f->h, "Agent", agent);
   if (deadline_ms != NULL)
-    orrery_config_set_override (f->config, "Plugin synchronizer", "DeadlineMs", deadline_ms);
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, dir);
-  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "synchronizer");
-  g_assert_nonnull (info);
-  g_assert_no_error ((GError *) orrery_plugin_info_get_error (info));
-  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
+    plugin_harness_set (&f->h, "DeadlineMs", deadline_ms);
+  plugin_harness_load (&f->h);
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  g_assert_false (orrery_orchestrator_is_running (f->orch));
-  orrery_plugin_engine_shutdown (f->engine);
-  g_clear_object (&f->engine);
-  g_assert_cmpuint (orrery_orchestrator_get_n_holds (f->orch), ==, 0);
-  g_clear_object (&f->config);
-  g_clear_object (&f->orch);
-  g_clear_object (&f->devices);
-  g_clear_object (&f->bus);
+  g_assert_false (orrery_orchestrator_is_running (f->h.orch));
+  plugin_harness_shutdown (&f->h);
+  g_assert_cmpuint (orrery_orchestrator_get_n_holds (f->h.orch), ==, 0);
+  plugin_harness_clear (&f->h);
   g_ptr_array_unref (f->log);
   g_ptr_array_unref (f->events);
-  g_clear_error (&f->error);
 }
 
 static OrreryTask *
@@ -143,26 +115,12 @@ add_dep (OrreryConstellation *c,
 }
 
 static void
-run_done (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Fixture *f = user_data;
-
-  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
-  f->done = TRUE;
-}
-
-static void
 run (Fixture             *f,
      OrreryConstellation *c)
 {
-  f->done = FALSE;
-  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
-  while (!f->done)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_no_error (f->error);
-  g_assert_true (f->ok);
+  plugin_harness_run (&f->h, c);
+  g_assert_no_error (f->h.error);
+  g_assert_true (f->h.ok);
 }
 
 static gint
@@ -260,7 +218,7 @@ answer_cb (gpointer data)
   g_autoptr(GVariant) mods = NULL;
   g_autoptr(GError) error = NULL;
 
-  agent->holds_seen = MAX (agent->holds_seen, orrery_orchestrator_get_n_holds (agent->f->orch));
+  agent->holds_seen = MAX (agent->holds_seen, orrery_orchestrator_get_n_holds (agent->f->h.orch));
   mods = orrery_constellation_apply_edits (agent->c, answer->batch, &error);
   g_assert_no_error (error);
   g_assert_nonnull (mods);
@@ -307,8 +265,8 @@ agent_start (Agent               *agent,
 {
   agent->f = f;
   agent->c = c;
-  g_signal_connect (f->bus, "event::task-completed", G_CALLBACK (agent_on_completed), agent);
-  g_signal_connect (f->bus, "event::task-failed", G_CALLBACK (agent_on_completed), agent);
+  g_signal_connect (f->h.bus, "event::task-completed", G_CALLBACK (agent_on_completed), agent);
+  g_signal_connect (f->h.bus, "event::task-failed", G_CALLBACK (agent_on_completed), agent);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -538,7 +496,7 @@ test_no_agent (Fixture       *f,
   g_autoptr(OrreryConstellation) c = orrery_constellation_new ("free", NULL);
 
   load_plugin (f, (const char *) data, NULL);
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->h.bus), ==, 0);
   add_task (c, "a", 10);
   add_task (c, "b", 10);
   add_dep (c, "a", "b");
@@ -554,17 +512,13 @@ static void
 test_no_orchestrator (Fixture       *f,
                       gconstpointer  data)
 {
-  g_autofree char *dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "synchronizer", NULL);
   OrreryPluginInfo *info;
 
-  orrery_config_set_override (f->config, "Plugin synchronizer", "Agent", "planner");
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, dir);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "synchronizer");
+  plugin_harness_set (&f->h, "Agent", "planner");
+  info = plugin_harness_load_info (&f->h, FALSE);
   g_assert_nonnull (info);
   g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->h.bus), ==, 0);
 }
 
 /* Queued delivery would break the guarantee: refused. */
@@ -572,16 +526,11 @@ static void
 test_queued_refused (Fixture       *f,
                      gconstpointer  data)
 {
-  g_autofree char *dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "synchronizer", NULL);
   OrreryPluginInfo *info;
 
-  orrery_config_set_override (f->config, "Plugin synchronizer", "Agent", "planner");
-  orrery_config_set_override (f->config, "Plugin synchronizer", "Delivery", "queued");
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, dir);
-  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "synchronizer");
+  plugin_harness_set (&f->h, "Agent", "planner");
+  plugin_harness_set (&f->h, "Delivery", "queued");
+  info = plugin_harness_load_info (&f->h, TRUE);
   g_assert_nonnull (info);
   g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_FAILED);
   g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "synchronously"));

@@ -8,150 +8,32 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
-#include <glib/gstdio.h>
 #include <orrery.h>
 
-/* a -> b (success-only, fails once then succeeds) -> d
- * a -> c (unconditional, fails) -> e (success-only: skipped) */
-static const char small_dag[] =
-  "{\"constellation_id\": \"small\", \"name\": \"Small DAG\", \"tasks\": {"
-  " \"a\": {\"task_id\": \"a\", \"name\": \"A\", \"task_data\": {\"duration_ms\": 30}},"
-  " \"b\": {\"task_id\": \"b\", \"name\": \"B\", \"retry_count\": 1,"
-  "        \"task_data\": {\"duration_ms\": 80, \"fail_attempts\": 1}},"
-  " \"c\": {\"task_id\": \"c\", \"name\": \"C\","
-  "        \"task_data\": {\"duration_ms\": 10, \"fail\": 1, \"error_message\": \"boom\"}},"
-  " \"d\": {\"task_id\": \"d\", \"name\": \"D\", \"task_data\": {\"duration_ms\": 10}},"
-  " \"e\": {\"task_id\": \"e\", \"name\": \"E\", \"task_data\": {\"duration_ms\": 10}}},"
-  " \"dependencies\": ["
-  "  {\"from_task_id\": \"a\", \"to_task_id\": \"b\", \"dependency_type\": \"success_only\"},"
-  "  {\"from_task_id\": \"a\", \"to_task_id\": \"c\", \"dependency_type\": \"unconditional\"},"
-  "  {\"from_task_id\": \"b\", \"to_task_id\": \"d\", \"dependency_type\": \"completion_only\"},"
-  "  {\"from_task_id\": \"c\", \"to_task_id\": \"e\", \"dependency_type\": \"success_only\"}]}";
+#include "plugin-harness.h"
 
 typedef struct
 {
-  char                *dir;
-  OrreryEventBus      *bus;
-  OrreryDeviceManager *devices;
-  OrreryOrchestrator  *orch;
-  OrreryConfig        *config;
-  OrreryPluginEngine  *engine;
-  gboolean             done;
-  gboolean             ok;
-  GError              *error;
-  char                *dot_at_start;
-  guint                n_events;
-  guint                probe_id;
+  PluginHarness  h;
+  char          *dot_at_start;
+  guint          n_events;
 } Fixture;
-
-static void
-rmrf (const char *path)
-{
-  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (d != NULL)
-    while ((name = g_dir_read_name (d)) != NULL)
-      {
-        g_autofree char *p = g_build_filename (path, name, NULL);
-
-        rmrf (p);
-      }
-  g_remove (path);
-}
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new ("sim", NULL, 4);
-  g_autoptr(GError) error = NULL;
-
-  g_unsetenv ("ORRERY_PLUGIN_PATH");
-  f->dir = g_dir_make_tmp ("orrery-visualizer-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->bus = orrery_event_bus_new ();
-  f->devices = orrery_device_manager_new ();
-  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
-  f->orch = orrery_orchestrator_new (f->bus, f->devices);
-  orrery_orchestrator_set_retry_policy (f->orch, 10, 1.0, 10);
-  f->config = orrery_config_new ();
-  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+  plugin_harness_init (&f->h, "visualizer", 4);
+  orrery_orchestrator_set_retry_policy (f->h.orch, 10, 1.0, 10);
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  orrery_plugin_engine_shutdown (f->engine);
-  g_clear_object (&f->engine);
-  if (f->probe_id != 0)
-    orrery_event_bus_unsubscribe (f->bus, f->probe_id);
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
-  g_clear_object (&f->config);
-  g_clear_object (&f->orch);
-  g_clear_object (&f->devices);
-  g_clear_object (&f->bus);
-  g_clear_error (&f->error);
+  plugin_harness_assert_unsubscribed (&f->h);
+  plugin_harness_clear (&f->h);
   g_free (f->dot_at_start);
-  rmrf (f->dir);
-  g_free (f->dir);
-}
-
-static char *
-path (Fixture    *f,
-      const char *name)
-{
-  return g_build_filename (f->dir, name, NULL);
-}
-
-static void
-set (Fixture    *f,
-     const char *key,
-     const char *value)
-{
-  orrery_config_set_override (f->config, "Plugin visualizer", key, value);
-}
-
-static void
-load_plugin (Fixture *f)
-{
-  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "visualizer", NULL);
-  OrreryPluginInfo *info;
-
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
-  orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "visualizer");
-  g_assert_nonnull (info);
-  g_assert_no_error ((GError *) orrery_plugin_info_get_error (info));
-  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
-}
-
-static void
-run_done (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Fixture *f = user_data;
-
-  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
-  f->done = TRUE;
-}
-
-static void
-run_json (Fixture    *f,
-          const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (json, -1, "test", &error);
-
-  g_assert_no_error (error);
-  f->done = FALSE;
-  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
-  while (!f->done)
-    g_main_context_iteration (NULL, TRUE);
 }
 
 /* Subscribed after the plugin: sees the DOT file it wrote at the start. */
@@ -161,7 +43,7 @@ read_dot_at_start (OrreryEvent  *event,
                    GError      **error)
 {
   Fixture *f = user_data;
-  g_autofree char *dot = path (f, "out/small.dot");
+  g_autofree char *dot = plugin_harness_path (&f->h, "out/small.dot");
 
   f->n_events++;
   if (orrery_event_get_event_type (event) == ORRERY_EVENT_CONSTELLATION_STARTED &&
@@ -187,10 +69,10 @@ static void
 test_lines_and_dot (Fixture       *f,
                     gconstpointer  data)
 {
-  g_autofree char *out_file = path (f, "lines.txt");
-  g_autofree char *out_dir = path (f, "out");
-  g_autofree char *dot_file = path (f, "out/small.dot");
-  g_autofree char *svg_file = path (f, "out/small.svg");
+  g_autofree char *out_file = plugin_harness_path (&f->h, "lines.txt");
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *dot_file = plugin_harness_path (&f->h, "out/small.dot");
+  g_autofree char *svg_file = plugin_harness_path (&f->h, "out/small.svg");
   g_autofree char *text = NULL;
   g_autofree char *dot = NULL;
   g_autofree char *svg = NULL;
@@ -213,18 +95,18 @@ test_lines_and_dot (Fixture       *f,
     "constellation-failed small in D: 3 completed, 1 failed, 1 skipped, 0 cancelled",
   };
 
-  set (f, "OutputFile", out_file);
-  set (f, "OutputDir", out_dir);
-  set (f, "LiveView", "auto");   /* a file is not a terminal: plain lines */
-  set (f, "Formats", "dot;svg");
-  load_plugin (f);
-  f->probe_id = orrery_event_bus_subscribe (f->bus, probe, NULL, 0);
-  run_json (f, small_dag);
-  g_assert_false (f->ok);
-  g_assert_error (f->error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "auto");   /* a file is not a terminal: plain lines */
+  plugin_harness_set (&f->h, "Formats", "dot;svg");
+  plugin_harness_load (&f->h);
+  f->h.probe_id = orrery_event_bus_subscribe (f->h.bus, probe, NULL, 0);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+  g_assert_false (f->h.ok);
+  g_assert_error (f->h.error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
 
   /* Shutting down flushes the text and waits for the last SVG. */
-  orrery_plugin_engine_shutdown (f->engine);
+  orrery_plugin_engine_shutdown (f->h.engine);
 
   g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
   g_assert_null (strchr (text, '\033'));  /* no colour, no cursor codes off a terminal */
@@ -280,19 +162,19 @@ static void
 test_off_subscribes_nothing (Fixture       *f,
                              gconstpointer  data)
 {
-  g_autofree char *out_file = path (f, "lines.txt");
-  g_autofree char *out_dir = path (f, "out");
+  g_autofree char *out_file = plugin_harness_path (&f->h, "lines.txt");
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
   g_autofree char *text = NULL;
 
-  set (f, "OutputFile", out_file);
-  set (f, "OutputDir", out_dir);
-  set (f, "LiveView", "off");
-  set (f, "Lines", "false");
-  set (f, "Formats", "");
-  load_plugin (f);
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
-  run_json (f, small_dag);
-  orrery_plugin_engine_shutdown (f->engine);
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Lines", "false");
+  plugin_harness_set (&f->h, "Formats", "");
+  plugin_harness_load (&f->h);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->h.bus), ==, 0);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+  orrery_plugin_engine_shutdown (f->h.engine);
   g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
   g_assert_cmpstr (text, ==, "");
   g_assert_false (g_file_test (out_dir, G_FILE_TEST_EXISTS));
@@ -302,18 +184,18 @@ static void
 test_dot_only (Fixture       *f,
                gconstpointer  data)
 {
-  g_autofree char *out_dir = path (f, "out");
-  g_autofree char *dot_file = path (f, "out/small.dot");
-  g_autofree char *svg_file = path (f, "out/small.svg");
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *dot_file = plugin_harness_path (&f->h, "out/small.dot");
+  g_autofree char *svg_file = plugin_harness_path (&f->h, "out/small.svg");
 
   /* Text off, DOT on: only the constellation events are subscribed to. */
-  set (f, "OutputDir", out_dir);
-  set (f, "LiveView", "off");
-  set (f, "Lines", "false");
-  set (f, "Formats", "dot");
-  load_plugin (f);
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 1);
-  run_json (f, small_dag);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Lines", "false");
+  plugin_harness_set (&f->h, "Formats", "dot");
+  plugin_harness_load (&f->h);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->h.bus), ==, 1);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
   g_assert_true (g_file_test (dot_file, G_FILE_TEST_IS_REGULAR));
   g_assert_false (g_file_test (svg_file, G_FILE_TEST_EXISTS));
 }
@@ -351,22 +233,22 @@ static void
 test_live_view_coalesced (Fixture       *f,
                           gconstpointer  data)
 {
-  g_autofree char *out_file = path (f, "live.txt");
+  g_autofree char *out_file = plugin_harness_path (&f->h, "live.txt");
   g_autofree char *json = wide_dag (60);
   g_autofree char *text = NULL;
   g_autoptr(OrreryObserver) probe = orrery_func_observer_new ("probe", read_dot_at_start, f, NULL);
   const char *last;
   guint frames;
 
-  set (f, "OutputFile", out_file);
-  set (f, "LiveView", "on");
-  set (f, "Formats", "");
-  set (f, "RefreshRate", "10");
-  load_plugin (f);
-  f->probe_id = orrery_event_bus_subscribe (f->bus, probe, NULL, 0);
-  run_json (f, json);
-  g_assert_true (f->ok);
-  orrery_plugin_engine_shutdown (f->engine);
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_set (&f->h, "LiveView", "on");
+  plugin_harness_set (&f->h, "Formats", "");
+  plugin_harness_set (&f->h, "RefreshRate", "10");
+  plugin_harness_load (&f->h);
+  f->h.probe_id = orrery_event_bus_subscribe (f->h.bus, probe, NULL, 0);
+  plugin_harness_run_json (&f->h, json);
+  g_assert_true (f->h.ok);
+  orrery_plugin_engine_shutdown (f->h.engine);
 
   g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
   /* Every frame but the first starts by moving up over the last one. */
@@ -402,7 +284,7 @@ static void
 test_live_view_log_lines (Fixture       *f,
                           gconstpointer  data)
 {
-  g_autofree char *out_file = path (f, "live-log.txt");
+  g_autofree char *out_file = plugin_harness_path (&f->h, "live-log.txt");
   g_autofree char *text = NULL;
   g_autoptr(GRegex) erase = g_regex_new ("\r\033\\[[0-9]+A\033\\[J", 0, 0, NULL);
   const char *json =
@@ -411,15 +293,15 @@ test_live_view_log_lines (Fixture       *f,
   g_autoptr(GMatchInfo) match = NULL;
   const char *after;
 
-  set (f, "OutputFile", out_file);
-  set (f, "LiveView", "on");
-  set (f, "Formats", "");
-  set (f, "RefreshRate", "20");
-  load_plugin (f);
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_set (&f->h, "LiveView", "on");
+  plugin_harness_set (&f->h, "Formats", "");
+  plugin_harness_set (&f->h, "RefreshRate", "20");
+  plugin_harness_load (&f->h);
   g_timeout_add (200, log_under_live_view, NULL);
-  run_json (f, json);
-  g_assert_true (f->ok);
-  orrery_plugin_engine_shutdown (f->engine);
+  plugin_harness_run_json (&f->h, json);
+  g_assert_true (f->h.ok);
+  orrery_plugin_engine_shutdown (f->h.engine);
 
   g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
   g_assert_true (g_regex_match (erase, text, 0, &match));
@@ -440,13 +322,9 @@ test_bad_config (Fixture       *f,
                  gconstpointer  data)
 {
   OrreryPluginInfo *info;
-  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "..", "plugins", "visualizer", NULL);
 
-  set (f, "LiveView", "sometimes");
-  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
-  orrery_plugin_engine_add_search_path (f->engine, plugin_dir);
-  orrery_plugin_engine_load_all (f->engine);
-  info = orrery_plugin_engine_lookup (f->engine, "visualizer");
+  plugin_harness_set (&f->h, "LiveView", "sometimes");
+  info = plugin_harness_load_info (&f->h, FALSE);
   g_assert_nonnull (info);
   g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_FAILED);
   g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "LiveView"));
