@@ -23,4 +23,9 @@ ORRERY_HIDDEN gboolean   _orrery_task_dup_capabilities   (OrreryTask           *
                                                           char               ***out_caps,
                                                           GError              **error);
 
+/* orrery_base_device_task_started() and _finished() without the type
+ * check, for the built-in devices: on the path of every task. */
+ORRERY_HIDDEN void       _orrery_base_device_task_started  (OrreryBaseDevice     *self);
+ORRERY_HIDDEN void       _orrery_base_device_task_finished (OrreryBaseDevice     *self);
+
 G_END_DECLS

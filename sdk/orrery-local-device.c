@@ -37,28 +37,15 @@
 
 struct _OrreryLocalDevice
 {
-  GObject  parent_instance;
+  OrreryBaseDevice parent_instance;
 
-  char    *id;
-  char    *device_type;
-  char   **capabilities;
-  guint    max_concurrency;
-  gsize    max_output_bytes;
-  guint    n_running;
+  gsize            max_output_bytes;
 };
 
-static void orrery_local_device_iface_init (OrreryDeviceInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (OrreryLocalDevice, orrery_local_device, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (ORRERY_TYPE_DEVICE,
-                                                      orrery_local_device_iface_init))
+G_DEFINE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY_TYPE_BASE_DEVICE)
 
 enum {
   PROP_0,
-  PROP_ID,
-  PROP_DEVICE_TYPE,
-  PROP_CAPABILITIES,
-  PROP_MAX_CONCURRENCY,
   PROP_MAX_OUTPUT_BYTES,
   N_PROPS
 };
@@ -263,8 +250,7 @@ maybe_complete (Run *run)
     g_variant_builder_add (&builder, "{sv}", "timed_out", g_variant_new_boolean (TRUE));
   run->result = g_variant_ref_sink (g_variant_builder_end (&builder));
 
-  g_assert (run->device->n_running > 0);
-  run->device->n_running--;
+  _orrery_base_device_task_finished ((OrreryBaseDevice *) run->device);
 
   task = g_steal_pointer (&run->task);
   if (run->stop == STOP_TIMEOUT)
@@ -500,7 +486,7 @@ parse_task_data (OrreryTask            *task,
 }
 
 static void
-orrery_local_device_execute_async (OrreryDevice        *device,
+orrery_local_device_execute_async (OrreryBaseDevice    *device,
                                    OrreryTask          *task,
                                    GCancellable        *cancellable,
                                    GAsyncReadyCallback  callback,
@@ -581,7 +567,7 @@ orrery_local_device_execute_async (OrreryDevice        *device,
   g_debug ("task “%s”: started process %d", run->task_id, (int) run->pid);
 
   run->task = g_steal_pointer (&gtask);
-  self->n_running++;
+  _orrery_base_device_task_started (device);
 
   run->io_cancel = g_cancellable_new ();
   run->out.run = run;
@@ -609,10 +595,10 @@ orrery_local_device_execute_async (OrreryDevice        *device,
 }
 
 static gboolean
-orrery_local_device_execute_finish (OrreryDevice  *device,
-                                    GAsyncResult  *result,
-                                    GVariant     **out_result,
-                                    GError       **error)
+orrery_local_device_execute_finish (OrreryBaseDevice  *device,
+                                    GAsyncResult      *result,
+                                    GVariant         **out_result,
+                                    GError           **error)
 {
   Run *run;
 
@@ -622,65 +608,6 @@ orrery_local_device_execute_finish (OrreryDevice  *device,
   if (out_result)
     *out_result = run && run->result ? g_variant_ref (run->result) : NULL;
   return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/* ------------------------------------------------------------------------ */
-
-static const char *
-orrery_local_device_get_id (OrreryDevice *device)
-{
-  return ORRERY_LOCAL_DEVICE (device)->id;
-}
-
-static const char *
-orrery_local_device_get_device_type (OrreryDevice *device)
-{
-  return ORRERY_LOCAL_DEVICE (device)->device_type;
-}
-
-static const char * const *
-orrery_local_device_get_capabilities (OrreryDevice *device)
-{
-  return (const char * const *) ORRERY_LOCAL_DEVICE (device)->capabilities;
-}
-
-static guint
-orrery_local_device_get_max_concurrency (OrreryDevice *device)
-{
-  return ORRERY_LOCAL_DEVICE (device)->max_concurrency;
-}
-
-static OrreryDeviceStatus
-orrery_local_device_get_status (OrreryDevice *device)
-{
-  OrreryLocalDevice *self = ORRERY_LOCAL_DEVICE (device);
-
-  return self->n_running >= self->max_concurrency ? ORRERY_DEVICE_STATUS_BUSY
-                                                  : ORRERY_DEVICE_STATUS_IDLE;
-}
-
-static void
-orrery_local_device_iface_init (OrreryDeviceInterface *iface)
-{
-  iface->get_id = orrery_local_device_get_id;
-  iface->get_device_type = orrery_local_device_get_device_type;
-  iface->get_capabilities = orrery_local_device_get_capabilities;
-  iface->get_max_concurrency = orrery_local_device_get_max_concurrency;
-  iface->get_status = orrery_local_device_get_status;
-  iface->execute_async = orrery_local_device_execute_async;
-  iface->execute_finish = orrery_local_device_execute_finish;
-}
-
-static void
-orrery_local_device_finalize (GObject *object)
-{
-  OrreryLocalDevice *self = ORRERY_LOCAL_DEVICE (object);
-
-  g_free (self->id);
-  g_free (self->device_type);
-  g_strfreev (self->capabilities);
-
-  G_OBJECT_CLASS (orrery_local_device_parent_class)->finalize (object);
 }
 
 static void
@@ -693,10 +620,6 @@ orrery_local_device_get_property (GObject    *object,
 
   switch (prop_id)
     {
-    case PROP_ID: g_value_set_string (value, self->id); break;
-    case PROP_DEVICE_TYPE: g_value_set_string (value, self->device_type); break;
-    case PROP_CAPABILITIES: g_value_set_boxed (value, self->capabilities); break;
-    case PROP_MAX_CONCURRENCY: g_value_set_uint (value, self->max_concurrency); break;
     case PROP_MAX_OUTPUT_BYTES: g_value_set_uint64 (value, self->max_output_bytes); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -712,24 +635,6 @@ orrery_local_device_set_property (GObject      *object,
 
   switch (prop_id)
     {
-    case PROP_ID:
-      self->id = g_value_dup_string (value);
-      break;
-    case PROP_DEVICE_TYPE:
-      {
-        const char *type = g_value_get_string (value);
-
-        self->device_type = g_strdup (type && *type ? type : orrery_get_host_device_type ());
-      }
-      break;
-    case PROP_CAPABILITIES:
-      orrery_local_device_set_capabilities (self, g_value_get_boxed (value));
-      break;
-    case PROP_MAX_CONCURRENCY:
-      self->max_concurrency = g_value_get_uint (value);
-      if (self->max_concurrency == 0)
-        self->max_concurrency = g_get_num_processors ();
-      break;
     case PROP_MAX_OUTPUT_BYTES:
       orrery_local_device_set_max_output_bytes (self, g_value_get_uint64 (value));
       break;
@@ -739,62 +644,18 @@ orrery_local_device_set_property (GObject      *object,
 }
 
 static void
-orrery_local_device_constructed (GObject *object)
-{
-  OrreryLocalDevice *self = ORRERY_LOCAL_DEVICE (object);
-
-  G_OBJECT_CLASS (orrery_local_device_parent_class)->constructed (object);
-  if (self->id == NULL)
-    self->id = g_strdup ("local");
-  if (self->device_type == NULL)
-    self->device_type = g_strdup (orrery_get_host_device_type ());
-  if (self->capabilities == NULL)
-    self->capabilities = g_new0 (char *, 1);
-}
-
-static void
 orrery_local_device_class_init (OrreryLocalDeviceClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  OrreryBaseDeviceClass *device_class = ORRERY_BASE_DEVICE_CLASS (klass);
 
-  object_class->finalize = orrery_local_device_finalize;
   object_class->get_property = orrery_local_device_get_property;
   object_class->set_property = orrery_local_device_set_property;
-  object_class->constructed = orrery_local_device_constructed;
+  device_class->execute_task_async = orrery_local_device_execute_async;
+  device_class->execute_task_finish = orrery_local_device_execute_finish;
+  device_class->default_id = "local";
+  device_class->default_device_type = orrery_get_host_device_type ();
 
-  /**
-   * OrreryLocalDevice:id:
-   *
-   * The device's unique id.
-   */
-  properties[PROP_ID] =
-    g_param_spec_string ("id", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryLocalDevice:device-type:
-   *
-   * The kind of system (by default the host's, such as `linux`).
-   */
-  properties[PROP_DEVICE_TYPE] =
-    g_param_spec_string ("device-type", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryLocalDevice:capabilities:
-   *
-   * What the device can do.
-   */
-  properties[PROP_CAPABILITIES] =
-    g_param_spec_boxed ("capabilities", NULL, NULL, G_TYPE_STRV,
-                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryLocalDevice:max-concurrency:
-   *
-   * How many commands it runs at once; 0 at construction means the number
-   * of processors.
-   */
-  properties[PROP_MAX_CONCURRENCY] =
-    g_param_spec_uint ("max-concurrency", NULL, NULL, 0, G_MAXUINT, 0,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * OrreryLocalDevice:max-output-bytes:
    *
@@ -873,9 +734,7 @@ orrery_local_device_set_capabilities (OrreryLocalDevice  *self,
 {
   g_return_if_fail (ORRERY_IS_LOCAL_DEVICE (self));
 
-  g_strfreev (self->capabilities);
-  self->capabilities = capabilities ? g_strdupv ((char **) capabilities) : g_new0 (char *, 1);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPABILITIES]);
+  orrery_base_device_set_capabilities (ORRERY_BASE_DEVICE (self), capabilities);
 }
 
 /**
@@ -922,7 +781,7 @@ guint
 orrery_local_device_get_n_running (OrreryLocalDevice *self)
 {
   g_return_val_if_fail (ORRERY_IS_LOCAL_DEVICE (self), 0);
-  return self->n_running;
+  return orrery_base_device_get_n_running (ORRERY_BASE_DEVICE (self));
 }
 
 /**

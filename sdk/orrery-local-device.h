@@ -9,7 +9,7 @@
 #endif
 
 #include <gio/gio.h>
-#include "orrery-device.h"
+#include "orrery-base-device.h"
 
 G_BEGIN_DECLS
 
@@ -23,7 +23,7 @@ G_BEGIN_DECLS
 
 #define ORRERY_TYPE_LOCAL_DEVICE (orrery_local_device_get_type ())
 ORRERY_EXPORT
-G_DECLARE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY, LOCAL_DEVICE, GObject)
+G_DECLARE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY, LOCAL_DEVICE, OrreryBaseDevice)
 
 ORRERY_EXPORT
 OrreryLocalDevice  *orrery_local_device_new                  (const char         *id,

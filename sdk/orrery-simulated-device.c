@@ -15,13 +15,8 @@
 
 struct _OrrerySimulatedDevice
 {
-  GObject       parent_instance;
+  OrreryBaseDevice parent_instance;
 
-  char         *id;
-  char         *device_type;
-  char        **capabilities;
-  guint         max_concurrency;
-  guint         n_running;
   guint64       n_executed;
 
   GQueue        ready;         /* of SimRun, completing on the idle */
@@ -29,22 +24,7 @@ struct _OrrerySimulatedDevice
   GMainContext *idle_context;
 };
 
-static void orrery_simulated_device_iface_init (OrreryDeviceInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (OrrerySimulatedDevice, orrery_simulated_device, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (ORRERY_TYPE_DEVICE,
-                                                      orrery_simulated_device_iface_init))
-
-enum {
-  PROP_0,
-  PROP_ID,
-  PROP_DEVICE_TYPE,
-  PROP_CAPABILITIES,
-  PROP_MAX_CONCURRENCY,
-  N_PROPS
-};
-
-static GParamSpec *properties[N_PROPS];
+G_DEFINE_FINAL_TYPE (OrrerySimulatedDevice, orrery_simulated_device, ORRERY_TYPE_BASE_DEVICE)
 
 typedef struct
 {
@@ -107,7 +87,7 @@ complete (SimRun  *run,
 
   destroy_source (&run->timer);
   destroy_source (&run->cancel_source);
-  self->n_running--;
+  _orrery_base_device_task_finished ((OrreryBaseDevice *) self);
   self->n_executed++;
 
   if (!cancelled)
@@ -198,7 +178,7 @@ get_number (GVariant   *dict,
 }
 
 static void
-orrery_simulated_device_execute_async (OrreryDevice        *device,
+orrery_simulated_device_execute_async (OrreryBaseDevice    *device,
                                        OrreryTask          *task,
                                        GCancellable        *cancellable,
                                        GAsyncReadyCallback  callback,
@@ -253,7 +233,7 @@ orrery_simulated_device_execute_async (OrreryDevice        *device,
   if (run->result == NULL)
     run->result = default_result ();
 
-  self->n_running++;
+  _orrery_base_device_task_started (device);
   context = g_task_get_context (run->task);
 
   if (run->duration_ms == 0)
@@ -298,10 +278,10 @@ orrery_simulated_device_execute_async (OrreryDevice        *device,
 }
 
 static gboolean
-orrery_simulated_device_execute_finish (OrreryDevice  *device,
-                                        GAsyncResult  *result,
-                                        GVariant     **out_result,
-                                        GError       **error)
+orrery_simulated_device_execute_finish (OrreryBaseDevice  *device,
+                                        GAsyncResult      *result,
+                                        GVariant         **out_result,
+                                        GError           **error)
 {
   SimRun *run;
 
@@ -313,53 +293,6 @@ orrery_simulated_device_execute_finish (OrreryDevice  *device,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* ------------------------------------------------------------------------ */
-
-static const char *
-orrery_simulated_device_get_id (OrreryDevice *device)
-{
-  return ORRERY_SIMULATED_DEVICE (device)->id;
-}
-
-static const char *
-orrery_simulated_device_get_device_type (OrreryDevice *device)
-{
-  return ORRERY_SIMULATED_DEVICE (device)->device_type;
-}
-
-static const char * const *
-orrery_simulated_device_get_capabilities (OrreryDevice *device)
-{
-  return (const char * const *) ORRERY_SIMULATED_DEVICE (device)->capabilities;
-}
-
-static guint
-orrery_simulated_device_get_max_concurrency (OrreryDevice *device)
-{
-  return ORRERY_SIMULATED_DEVICE (device)->max_concurrency;
-}
-
-static OrreryDeviceStatus
-orrery_simulated_device_get_status (OrreryDevice *device)
-{
-  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (device);
-
-  return self->n_running >= self->max_concurrency ? ORRERY_DEVICE_STATUS_BUSY
-                                                  : ORRERY_DEVICE_STATUS_IDLE;
-}
-
-static void
-orrery_simulated_device_iface_init (OrreryDeviceInterface *iface)
-{
-  iface->get_id = orrery_simulated_device_get_id;
-  iface->get_device_type = orrery_simulated_device_get_device_type;
-  iface->get_capabilities = orrery_simulated_device_get_capabilities;
-  iface->get_max_concurrency = orrery_simulated_device_get_max_concurrency;
-  iface->get_status = orrery_simulated_device_get_status;
-  iface->execute_async = orrery_simulated_device_execute_async;
-  iface->execute_finish = orrery_simulated_device_execute_finish;
-}
-
 static void
 orrery_simulated_device_finalize (GObject *object)
 {
@@ -368,125 +301,21 @@ orrery_simulated_device_finalize (GObject *object)
   /* Every queued run holds the device through its GTask. */
   g_assert (g_queue_is_empty (&self->ready));
   destroy_source (&self->idle_source);
-  g_free (self->id);
-  g_free (self->device_type);
-  g_strfreev (self->capabilities);
 
   G_OBJECT_CLASS (orrery_simulated_device_parent_class)->finalize (object);
-}
-
-static void
-orrery_simulated_device_get_property (GObject    *object,
-                                      guint       prop_id,
-                                      GValue     *value,
-                                      GParamSpec *pspec)
-{
-  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
-
-  switch (prop_id)
-    {
-    case PROP_ID: g_value_set_string (value, self->id); break;
-    case PROP_DEVICE_TYPE: g_value_set_string (value, self->device_type); break;
-    case PROP_CAPABILITIES: g_value_set_boxed (value, self->capabilities); break;
-    case PROP_MAX_CONCURRENCY: g_value_set_uint (value, self->max_concurrency); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-orrery_simulated_device_set_property (GObject      *object,
-                                      guint         prop_id,
-                                      const GValue *value,
-                                      GParamSpec   *pspec)
-{
-  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
-
-  switch (prop_id)
-    {
-    case PROP_ID:
-      self->id = g_value_dup_string (value);
-      break;
-    case PROP_DEVICE_TYPE:
-      {
-        const char *type = g_value_get_string (value);
-
-        self->device_type = g_strdup (type && *type ? type : "simulated");
-      }
-      break;
-    case PROP_CAPABILITIES:
-      orrery_simulated_device_set_capabilities (self, g_value_get_boxed (value));
-      break;
-    case PROP_MAX_CONCURRENCY:
-      self->max_concurrency = g_value_get_uint (value);
-      if (self->max_concurrency == 0)
-        self->max_concurrency = g_get_num_processors ();
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-orrery_simulated_device_constructed (GObject *object)
-{
-  OrrerySimulatedDevice *self = ORRERY_SIMULATED_DEVICE (object);
-
-  G_OBJECT_CLASS (orrery_simulated_device_parent_class)->constructed (object);
-  if (self->id == NULL)
-    self->id = g_strdup ("simulated");
-  if (self->device_type == NULL)
-    self->device_type = g_strdup ("simulated");
-  if (self->capabilities == NULL)
-    self->capabilities = g_new0 (char *, 1);
-  if (self->max_concurrency == 0)
-    self->max_concurrency = g_get_num_processors ();
 }
 
 static void
 orrery_simulated_device_class_init (OrrerySimulatedDeviceClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  OrreryBaseDeviceClass *device_class = ORRERY_BASE_DEVICE_CLASS (klass);
 
   object_class->finalize = orrery_simulated_device_finalize;
-  object_class->get_property = orrery_simulated_device_get_property;
-  object_class->set_property = orrery_simulated_device_set_property;
-  object_class->constructed = orrery_simulated_device_constructed;
-
-  /**
-   * OrrerySimulatedDevice:id:
-   *
-   * The device's unique id.
-   */
-  properties[PROP_ID] =
-    g_param_spec_string ("id", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrrerySimulatedDevice:device-type:
-   *
-   * The kind of system it pretends to be (by default `simulated`).
-   */
-  properties[PROP_DEVICE_TYPE] =
-    g_param_spec_string ("device-type", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrrerySimulatedDevice:capabilities:
-   *
-   * What the device can do.
-   */
-  properties[PROP_CAPABILITIES] =
-    g_param_spec_boxed ("capabilities", NULL, NULL, G_TYPE_STRV,
-                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrrerySimulatedDevice:max-concurrency:
-   *
-   * How many tasks it runs at once; 0 at construction means the number of
-   * processors.
-   */
-  properties[PROP_MAX_CONCURRENCY] =
-    g_param_spec_uint ("max-concurrency", NULL, NULL, 0, G_MAXUINT, 0,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  device_class->execute_task_async = orrery_simulated_device_execute_async;
+  device_class->execute_task_finish = orrery_simulated_device_execute_finish;
+  device_class->default_id = "simulated";
+  device_class->default_device_type = "simulated";
 }
 
 static void
@@ -548,9 +377,7 @@ orrery_simulated_device_set_capabilities (OrrerySimulatedDevice *self,
 {
   g_return_if_fail (ORRERY_IS_SIMULATED_DEVICE (self));
 
-  g_strfreev (self->capabilities);
-  self->capabilities = capabilities ? g_strdupv ((char **) capabilities) : g_new0 (char *, 1);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPABILITIES]);
+  orrery_base_device_set_capabilities (ORRERY_BASE_DEVICE (self), capabilities);
 }
 
 /**
@@ -563,7 +390,7 @@ guint
 orrery_simulated_device_get_n_running (OrrerySimulatedDevice *self)
 {
   g_return_val_if_fail (ORRERY_IS_SIMULATED_DEVICE (self), 0);
-  return self->n_running;
+  return orrery_base_device_get_n_running (ORRERY_BASE_DEVICE (self));
 }
 
 /**

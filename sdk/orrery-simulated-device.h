@@ -9,13 +9,13 @@
 #endif
 
 #include <gio/gio.h>
-#include "orrery-device.h"
+#include "orrery-base-device.h"
 
 G_BEGIN_DECLS
 
 #define ORRERY_TYPE_SIMULATED_DEVICE (orrery_simulated_device_get_type ())
 ORRERY_EXPORT
-G_DECLARE_FINAL_TYPE (OrrerySimulatedDevice, orrery_simulated_device, ORRERY, SIMULATED_DEVICE, GObject)
+G_DECLARE_FINAL_TYPE (OrrerySimulatedDevice, orrery_simulated_device, ORRERY, SIMULATED_DEVICE, OrreryBaseDevice)
 
 ORRERY_EXPORT
 OrrerySimulatedDevice *orrery_simulated_device_new              (const char            *id,

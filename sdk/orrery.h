@@ -20,6 +20,7 @@
 #include "orrery-plugin.h"
 #include "orrery-plugin-engine.h"
 #include "orrery-device.h"
+#include "orrery-base-device.h"
 #include "orrery-local-device.h"
 #include "orrery-simulated-device.h"
 #include "orrery-device-manager.h"
