@@ -12,6 +12,12 @@
  * rule`; the returned error carries the code of the first one and all of
  * them in its message, one a line.
  *
+ * Large documents: the loader does not keep json-glib's tree of the whole
+ * document. It handles each element of the top-level `tasks` and
+ * `dependencies` containers as the parser completes it and drops it from
+ * the tree (see "Streaming" below), and it parses files mapped, so a load
+ * needs about the text plus the constellation.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -21,14 +27,109 @@
 
 #define MAX_PROBLEMS 200
 
+/* Problems are reported in the same order whatever the order of the
+ * document's members: the root's own fields, then the tasks, then the
+ * dependency lines and the tasks' lists. (Lines written before the tasks
+ * report what they say on their own as they are read, then what needs
+ * the tasks, such as an unknown task, once the tasks are loaded.) */
+typedef enum { PHASE_ROOT, PHASE_TASKS, PHASE_DEPS, N_PHASES } Phase;
+
+/* What a member of the root holds, for the elements that stream past. */
+typedef enum { KIND_OTHER, KIND_TASKS, KIND_DEPENDENCIES } Kind;
+
+/* A task's own `dependencies` and `dependents` lists, kept until the
+ * dependency lines are all known: one block, the ids packed. */
+typedef struct
+{
+  guint json_index;   /* the task's index in a `tasks` array */
+  gint  n[2];         /* ids in `dependencies`, `dependents`; -1: no usable list */
+  char  ids[];        /* NUL-terminated, the dependencies first */
+} TaskLists;
+
+/* A dependency line read before the tasks it joins. */
+typedef struct
+{
+  char                 *path;
+  char                 *from_id;
+  char                 *to_id;
+  OrreryCondition      *condition;
+  char                 *line_id;
+  char                 *condition_description;
+  JsonObject           *extra;
+  OrreryDependencyType  type;
+  gboolean              ok;
+} PendingDependency;
+
 typedef struct
 {
   const char          *name;
   OrreryConstellation *c;
-  GPtrArray           *problems;   /* GError */
-  GHashTable          *lists;      /* OrreryTask -> JsonObject holding dependencies/dependents */
-  gboolean             has_dep_lines;
+  GPtrArray           *problems[N_PHASES];   /* GError */
+  Phase                phase;
+  GPtrArray           *lists;      /* TaskLists (or NULL) by task index */
+  GPtrArray           *pending;    /* PendingDependency */
+
+  /* Streaming: the elements of `tasks` and `dependencies` are loaded as
+   * the parser completes each one, then dropped from its tree. */
+  GPtrArray           *names;      /* the root's member names as scanned; NULL: no streaming */
+  guint                tasks_at;   /* index of "tasks" in names, or G_MAXUINT */
+  guint                n_members;  /* root members the parser has completed */
+  guint                depth;      /* containers open in the parser */
+  Kind                 kind;       /* of the open top-level container */
+  gboolean             defer;      /* dependency lines before the tasks */
+  guint                n_elements; /* of the open top-level container so far */
+  gboolean             mismatch;   /* the parser disagrees with the scan */
 } Loader;
+
+static void
+pending_dependency_free (PendingDependency *pd)
+{
+  g_free (pd->path);
+  g_free (pd->from_id);
+  g_free (pd->to_id);
+  g_clear_pointer (&pd->condition, orrery_condition_unref);
+  g_free (pd->line_id);
+  g_free (pd->condition_description);
+  g_clear_pointer (&pd->extra, json_object_unref);
+  g_free (pd);
+}
+
+static void
+loader_init (Loader     *l,
+             const char *name,
+             GPtrArray  *names)
+{
+  memset (l, 0, sizeof *l);
+  l->name = name;
+  for (guint i = 0; i < N_PHASES; i++)
+    l->problems[i] = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  l->c = orrery_constellation_new (NULL, NULL);
+  l->names = names;
+  l->tasks_at = G_MAXUINT;
+  for (guint i = 0; names && i < names->len; i++)
+    if (g_str_equal (names->pdata[i], "tasks"))
+      l->tasks_at = i;
+}
+
+static void
+loader_clear (Loader *l)
+{
+  for (guint i = 0; i < N_PHASES; i++)
+    g_clear_pointer (&l->problems[i], g_ptr_array_unref);
+  g_clear_pointer (&l->lists, g_ptr_array_unref);
+  g_clear_pointer (&l->pending, g_ptr_array_unref);
+  g_clear_object (&l->c);
+}
+
+static guint
+n_problems (Loader *l)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < N_PHASES; i++)
+    n += l->problems[i]->len;
+  return n;
+}
 
 static void G_GNUC_PRINTF (4, 5)
 problem (Loader                    *l,
@@ -39,17 +140,16 @@ problem (Loader                    *l,
 {
   va_list args;
   g_autofree char *msg = NULL;
+  GPtrArray *list = l->problems[l->phase];
 
-  if (l->problems->len >= MAX_PROBLEMS)
+  /* Each phase keeps its first MAX_PROBLEMS; the report keeps the first
+   * MAX_PROBLEMS of all, in phase order. */
+  if (list->len >= MAX_PROBLEMS)
     return;
   va_start (args, format);
   msg = g_strdup_vprintf (format, args);
   va_end (args);
-  g_ptr_array_add (l->problems, g_error_new (ORRERY_CONSTELLATION_ERROR, code, "%s: %s: %s",
-                                             l->name, path, msg));
-  if (l->problems->len == MAX_PROBLEMS)
-    g_ptr_array_add (l->problems, g_error_new (ORRERY_CONSTELLATION_ERROR, code,
-                                               "%s: too many problems, giving up", l->name));
+  g_ptr_array_add (list, g_error_new (ORRERY_CONSTELLATION_ERROR, code, "%s: %s: %s", l->name, path, msg));
 }
 
 static const char *
@@ -173,6 +273,73 @@ to_variant (Loader     *l,
   return v ? g_variant_ref_sink (v) : NULL;
 }
 
+static TaskLists *
+task_lists_new (guint      json_index,
+                JsonArray *arrays[2])
+{
+  gsize size = 0;
+  TaskLists *tl;
+  char *p;
+
+  for (guint i = 0; i < 2; i++)
+    for (guint k = 0; arrays[i] && k < json_array_get_length (arrays[i]); k++)
+      size += strlen (json_array_get_string_element (arrays[i], k)) + 1;
+  tl = g_malloc (sizeof *tl + size);
+  tl->json_index = json_index;
+  p = tl->ids;
+  for (guint i = 0; i < 2; i++)
+    {
+      tl->n[i] = arrays[i] ? (gint) json_array_get_length (arrays[i]) : -1;
+      for (gint k = 0; k < tl->n[i]; k++)
+        {
+          const char *id = json_array_get_string_element (arrays[i], k);
+          gsize len = strlen (id) + 1;
+
+          memcpy (p, id, len);
+          p += len;
+        }
+    }
+  return tl;
+}
+
+/* The first id of list @which (0: dependencies, 1: dependents). */
+static const char *
+task_lists_first (const TaskLists *tl,
+                  guint            which)
+{
+  const char *p = tl->ids;
+
+  if (which == 1)
+    for (gint k = 0; k < tl->n[0]; k++)
+      p += strlen (p) + 1;
+  return p;
+}
+
+static gboolean
+task_lists_has (const TaskLists *tl,
+                guint            which,
+                const char      *id)
+{
+  const char *p = task_lists_first (tl, which);
+
+  for (gint k = 0; k < tl->n[which]; k++, p += strlen (p) + 1)
+    if (g_str_equal (p, id))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+keep_task_lists (Loader     *l,
+                 OrreryTask *t,
+                 TaskLists  *tl)
+{
+  if (l->lists == NULL)
+    l->lists = g_ptr_array_new_with_free_func (g_free);
+  if (l->lists->len <= t->index)
+    g_ptr_array_set_size (l->lists, t->index + 1);
+  l->lists->pdata[t->index] = tl;
+}
+
 static const char *const task_known[] = {
   "task_id", "id", "name", "description", "task_description", "tips", "target_device_id",
   "device_type", "priority", "status", "result", "error", "timeout", "retry_count",
@@ -185,6 +352,7 @@ static void
 load_task (Loader     *l,
            const char *path,
            const char *key,
+           guint       index,
            JsonNode   *node)
 {
   JsonObject *obj;
@@ -194,6 +362,7 @@ load_task (Loader     *l,
   g_autofree char *p = NULL;
   JsonObject *extra = NULL;
   GList *members;
+  TaskLists *tl = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -358,6 +527,7 @@ load_task (Loader     *l,
 
   {
     const char *const lists[] = { "dependencies", "dependents" };
+    JsonArray *usable[2] = { NULL, NULL };
 
     for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
       if ((n = json_object_get_member (obj, lists[i])) && !JSON_NODE_HOLDS_NULL (n))
@@ -378,10 +548,13 @@ load_task (Loader     *l,
                     ok = FALSE;
                   }
               if (ok)
-                g_hash_table_insert (l->lists, t, json_object_ref (obj));
+                usable[i] = a;
             }
           g_clear_pointer (&p, g_free);
         }
+    /* Checked against the dependency lines once they are all read. */
+    if (usable[0] || usable[1])
+      tl = task_lists_new (index, usable);
   }
 
   /* Keep what we do not know. UFO's task_description duplicates description. */
@@ -404,6 +577,8 @@ load_task (Loader     *l,
   t->extra = extra;
 
   _orrery_constellation_add_task_internal (l->c, t);
+  if (tl)
+    keep_task_lists (l, t, tl);
   g_object_unref (t);
 }
 
@@ -412,21 +587,138 @@ static const char *const dep_known[] = {
   "condition_description", "is_satisfied", "last_evaluation_result", NULL,
 };
 
+/* The tasks a line joins; a problem when one is unknown. */
+static gboolean
+find_ends (Loader      *l,
+           const char  *path,
+           const char  *from_id,
+           const char  *to_id,
+           OrreryTask **from,
+           OrreryTask **to)
+{
+  *from = g_hash_table_lookup (l->c->by_id, from_id);
+  *to = g_hash_table_lookup (l->c->by_id, to_id);
+  if (*from == NULL || *to == NULL)
+    {
+      g_autofree char *p = g_strdup_printf ("%s.%s", path, *from == NULL ? "from_task_id" : "to_task_id");
+      problem (l, ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK, p, "dependency on an unknown task “%s”",
+               *from == NULL ? from_id : to_id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The dependency type and condition; FALSE when either is bad. */
+static gboolean
+read_dependency_type (Loader                *l,
+                      const char            *path,
+                      JsonObject            *obj,
+                      OrreryDependencyType  *type,
+                      OrreryCondition      **cond)
+{
+  const char *s;
+  JsonNode *n;
+  gboolean ok = TRUE;
+
+  *type = ORRERY_DEPENDENCY_UNCONDITIONAL;
+  *cond = NULL;
+  if ((s = get_string (l, path, obj, "dependency_type")) && !orrery_dependency_type_from_string (s, type))
+    {
+      g_autofree char *p = g_strdup_printf ("%s.dependency_type", path);
+      problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, p, "bad enum value “%s” for dependency_type "
+               "(expected unconditional, success_only, completion_only, conditional)", s);
+      ok = FALSE;
+    }
+  if ((n = json_object_get_member (obj, "condition")) && !JSON_NODE_HOLDS_NULL (n))
+    {
+      g_autofree char *p = g_strdup_printf ("%s.condition", path);
+      g_autoptr(GError) err = NULL;
+
+      *cond = _orrery_condition_from_json (n, p, &err);
+      if (*cond == NULL)
+        {
+          problem (l, err->code, p, "%s", err->message + strlen (p) + 2);
+          ok = FALSE;
+        }
+    }
+  return ok;
+}
+
+/* Whether an edge may join @from to @to; a problem when not. */
+static gboolean
+can_link (Loader     *l,
+          const char *path,
+          OrreryTask *from,
+          OrreryTask *to)
+{
+  if (from == to)
+    {
+      problem (l, ORRERY_CONSTELLATION_ERROR_SELF_DEPENDENCY, path, "task “%s” cannot depend on itself", from->id);
+      return FALSE;
+    }
+  if (_orrery_constellation_find_edge (from, to))
+    {
+      problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, path, "duplicate dependency %s → %s",
+               from->id, to->id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The line id (when not the implied FROM->TO), the condition description
+ * and the fields we do not know. */
+static void
+read_dependency_tail (Loader      *l,
+                      const char  *path,
+                      const char  *key,
+                      JsonObject  *obj,
+                      const char  *from_id,
+                      const char  *to_id,
+                      char       **line_id,
+                      char       **condition_description,
+                      JsonObject **extra)
+{
+  const char *s = get_string (l, path, obj, "line_id");
+  GList *members;
+
+  if (s == NULL)
+    s = key;
+  if (s)
+    {
+      g_autofree char *implied = g_strdup_printf ("%s->%s", from_id, to_id);
+      if (!g_str_equal (s, implied))
+        *line_id = g_strdup (s);
+    }
+  *condition_description = g_strdup (get_string (l, path, obj, "condition_description"));
+  if (*condition_description && **condition_description == '\0')
+    g_clear_pointer (condition_description, g_free);
+
+  members = json_object_get_members (obj);
+  for (GList *m = members; m; m = m->next)
+    {
+      if (g_strv_contains (dep_known, m->data))
+        continue;
+      if (*extra == NULL)
+        *extra = json_object_new ();
+      json_object_set_member (*extra, m->data, json_node_copy (json_object_get_member (obj, m->data)));
+    }
+  g_list_free (members);
+}
+
 static void
 load_dependency (Loader     *l,
                  const char *path,
                  const char *key,
+                 guint       index,
                  JsonNode   *node)
 {
   JsonObject *obj;
-  const char *from_id, *to_id, *s;
+  const char *from_id, *to_id;
   OrreryTask *from, *to;
-  OrreryDependencyType type = ORRERY_DEPENDENCY_UNCONDITIONAL;
+  OrreryDependencyType type;
   g_autoptr(OrreryCondition) cond = NULL;
   OrreryDependency *dep;
-  JsonNode *n;
-  GList *members;
-  gboolean ok = TRUE;
+  gboolean ok;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -442,109 +734,87 @@ load_dependency (Loader     *l,
                "missing field: a dependency needs \"from_task_id\" and \"to_task_id\"");
       return;
     }
-  from = g_hash_table_lookup (l->c->by_id, from_id);
-  to = g_hash_table_lookup (l->c->by_id, to_id);
-  if (from == NULL || to == NULL)
-    {
-      g_autofree char *p = g_strdup_printf ("%s.%s", path, from == NULL ? "from_task_id" : "to_task_id");
-      problem (l, ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK, p, "dependency on an unknown task “%s”",
-               from == NULL ? from_id : to_id);
-      return;
-    }
-  if ((s = get_string (l, path, obj, "dependency_type")) && !orrery_dependency_type_from_string (s, &type))
-    {
-      g_autofree char *p = g_strdup_printf ("%s.dependency_type", path);
-      problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, p, "bad enum value “%s” for dependency_type "
-               "(expected unconditional, success_only, completion_only, conditional)", s);
-      ok = FALSE;
-    }
-  if ((n = json_object_get_member (obj, "condition")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      g_autofree char *p = g_strdup_printf ("%s.condition", path);
-      g_autoptr(GError) err = NULL;
 
-      cond = _orrery_condition_from_json (n, p, &err);
-      if (cond == NULL)
-        {
-          problem (l, err->code, p, "%s", err->message + strlen (p) + 2);
-          ok = FALSE;
-        }
-    }
-  if (from == to)
+  if (l->defer)
     {
-      problem (l, ORRERY_CONSTELLATION_ERROR_SELF_DEPENDENCY, path, "task “%s” cannot depend on itself", from_id);
+      /* The tasks come later in the document: keep what the line says,
+       * checked as far as it can be without them; resolve_pending() links it. */
+      PendingDependency *pd = g_new0 (PendingDependency, 1);
+
+      pd->path = g_strdup (path);
+      pd->from_id = g_strdup (from_id);
+      pd->to_id = g_strdup (to_id);
+      pd->ok = read_dependency_type (l, path, obj, &pd->type, &pd->condition);
+      read_dependency_tail (l, path, key, obj, from_id, to_id,
+                            &pd->line_id, &pd->condition_description, &pd->extra);
+      if (l->pending == NULL)
+        l->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_dependency_free);
+      g_ptr_array_add (l->pending, pd);
       return;
     }
-  if (_orrery_constellation_find_edge (from, to))
-    {
-      problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, path, "duplicate dependency %s → %s",
-               from_id, to_id);
-      return;
-    }
-  if (!ok)
+
+  if (!find_ends (l, path, from_id, to_id, &from, &to))
     return;
-
+  ok = read_dependency_type (l, path, obj, &type, &cond);
+  if (!can_link (l, path, from, to) || !ok)
+    return;
   dep = _orrery_constellation_link (l->c, from, to, type, cond, NULL, NULL);
-  s = get_string (l, path, obj, "line_id");
-  if (s == NULL)
-    s = key;
-  if (s)
-    {
-      g_autofree char *implied = g_strdup_printf ("%s->%s", from_id, to_id);
-      if (!g_str_equal (s, implied))
-        dep->line_id = g_strdup (s);
-    }
-  dep->condition_description = g_strdup (get_string (l, path, obj, "condition_description"));
-  if (dep->condition_description && *dep->condition_description == '\0')
-    g_clear_pointer (&dep->condition_description, g_free);
-
-  members = json_object_get_members (obj);
-  for (GList *m = members; m; m = m->next)
-    {
-      if (g_strv_contains (dep_known, m->data))
-        continue;
-      if (dep->extra == NULL)
-        dep->extra = json_object_new ();
-      json_object_set_member (dep->extra, m->data, json_node_copy (json_object_get_member (obj, m->data)));
-    }
-  g_list_free (members);
+  read_dependency_tail (l, path, key, obj, from_id, to_id, &dep->line_id, &dep->condition_description, &dep->extra);
 }
 
-static gboolean
-array_has (JsonArray  *a,
-           const char *id)
+/* Links the lines read before the tasks, in their order. */
+static void
+resolve_pending (Loader *l)
 {
-  for (guint i = 0; i < json_array_get_length (a); i++)
-    if (g_str_equal (json_array_get_string_element (a, i), id))
-      return TRUE;
-  return FALSE;
+  if (l->pending == NULL)
+    return;
+  for (guint i = 0; i < l->pending->len; i++)
+    {
+      PendingDependency *pd = l->pending->pdata[i];
+      OrreryTask *from, *to;
+      OrreryDependency *dep;
+
+      if (!find_ends (l, pd->path, pd->from_id, pd->to_id, &from, &to) ||
+          !can_link (l, pd->path, from, to) || !pd->ok)
+        continue;
+      dep = _orrery_constellation_link (l->c, from, to, pd->type, pd->condition, NULL, NULL);
+      dep->line_id = g_steal_pointer (&pd->line_id);
+      dep->condition_description = g_steal_pointer (&pd->condition_description);
+      dep->extra = g_steal_pointer (&pd->extra);
+    }
+  g_clear_pointer (&l->pending, g_ptr_array_unref);
+}
+
+static char *
+task_base_path (OrreryTask      *t,
+                const TaskLists *tl,
+                gboolean         keyed)
+{
+  return keyed ? g_strdup_printf ("$.tasks.%s", t->id) : g_strdup_printf ("$.tasks[%u]", tl->json_index);
 }
 
 static void
-check_lists (Loader     *l,
-             const char *tasks_path,
-             gboolean    keyed)
+check_lists (Loader   *l,
+             gboolean  keyed)
 {
-  GHashTableIter it;
-  gpointer key, value;
-
-  g_hash_table_iter_init (&it, l->lists);
-  while (g_hash_table_iter_next (&it, &key, &value))
+  for (guint i = 0; l->lists && i < l->lists->len; i++)
     {
-      OrreryTask *t = key;
-      JsonObject *obj = value;
-      g_autofree char *base = keyed ? g_strdup_printf ("%s.%s", tasks_path, t->id)
-                                    : g_strdup_printf ("%s[%u]", tasks_path, t->index);
-      JsonNode *n;
+      TaskLists *tl = l->lists->pdata[i];
+      OrreryTask *t;
+      g_autofree char *base = NULL;
+      const char *id;
 
-      if ((n = json_object_get_member (obj, "dependencies")) && JSON_NODE_HOLDS_ARRAY (n))
+      if (tl == NULL)
+        continue;
+      t = l->c->tasks->pdata[i];
+      base = task_base_path (t, tl, keyed);
+      if (tl->n[0] >= 0)
         {
-          JsonArray *a = json_node_get_array (n);
           g_autofree char *p = g_strdup_printf ("%s.dependencies", base);
 
-          for (guint i = 0; i < json_array_get_length (a); i++)
+          id = task_lists_first (tl, 0);
+          for (gint k = 0; k < tl->n[0]; k++, id += strlen (id) + 1)
             {
-              const char *id = json_array_get_string_element (a, i);
               gboolean found = FALSE;
 
               for (guint j = 0; j < t->n_in && !found; j++)
@@ -555,19 +825,18 @@ check_lists (Loader     *l,
             }
           /* UFO drops a prerequisite from the list once it is satisfied. */
           for (guint j = 0; j < t->n_in; j++)
-            if (t->in[j]->state == EDGE_PENDING && !array_has (a, t->in[j]->from->id))
+            if (t->in[j]->state == EDGE_PENDING && !task_lists_has (tl, 0, t->in[j]->from->id))
               problem (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                        "does not list “%s”, but a dependency line goes from “%s” to “%s”",
                        t->in[j]->from->id, t->in[j]->from->id, t->id);
         }
-      if ((n = json_object_get_member (obj, "dependents")) && JSON_NODE_HOLDS_ARRAY (n))
+      if (tl->n[1] >= 0)
         {
-          JsonArray *a = json_node_get_array (n);
           g_autofree char *p = g_strdup_printf ("%s.dependents", base);
 
-          for (guint i = 0; i < json_array_get_length (a); i++)
+          id = task_lists_first (tl, 1);
+          for (gint k = 0; k < tl->n[1]; k++, id += strlen (id) + 1)
             {
-              const char *id = json_array_get_string_element (a, i);
               gboolean found = FALSE;
 
               for (guint j = 0; j < t->n_out && !found; j++)
@@ -577,7 +846,7 @@ check_lists (Loader     *l,
                          "lists “%s”, but no dependency line goes from “%s” to “%s”", id, t->id, id);
             }
           for (guint j = 0; j < t->n_out; j++)
-            if (!array_has (a, t->out[j]->to->id))
+            if (!task_lists_has (tl, 1, t->out[j]->to->id))
               problem (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                        "does not list “%s”, but a dependency line goes from “%s” to “%s”",
                        t->out[j]->to->id, t->id, t->out[j]->to->id);
@@ -587,22 +856,24 @@ check_lists (Loader     *l,
 
 /* Files without dependency lines: the tasks' own lists are the edges. */
 static void
-edges_from_lists (Loader *l)
+edges_from_lists (Loader   *l,
+                  gboolean  keyed)
 {
-  for (guint i = 0; i < l->c->tasks->len; i++)
+  for (guint i = 0; l->lists && i < l->lists->len; i++)
     {
-      OrreryTask *t = l->c->tasks->pdata[i];
-      JsonObject *obj = g_hash_table_lookup (l->lists, t);
-      JsonNode *n;
-      JsonArray *a;
+      TaskLists *tl = l->lists->pdata[i];
+      OrreryTask *t;
+      g_autofree char *base = NULL;
+      const char *id;
 
-      if (obj == NULL || !(n = json_object_get_member (obj, "dependencies")) || !JSON_NODE_HOLDS_ARRAY (n))
+      if (tl == NULL || tl->n[0] < 0)
         continue;
-      a = json_node_get_array (n);
-      for (guint k = 0; k < json_array_get_length (a); k++)
+      t = l->c->tasks->pdata[i];
+      base = task_base_path (t, tl, keyed);
+      id = task_lists_first (tl, 0);
+      for (gint k = 0; k < tl->n[0]; k++, id += strlen (id) + 1)
         {
-          g_autofree char *p = g_strdup_printf ("$.tasks.%s.dependencies[%u]", t->id, k);
-          const char *id = json_array_get_string_element (a, k);
+          g_autofree char *p = g_strdup_printf ("%s.dependencies[%d]", base, k);
           OrreryTask *from = g_hash_table_lookup (l->c->by_id, id);
 
           if (from == NULL)
@@ -615,8 +886,10 @@ edges_from_lists (Loader *l)
     }
 }
 
-typedef void (*LoadItem) (Loader *l, const char *path, const char *key, JsonNode *node);
+typedef void (*LoadItem) (Loader *l, const char *path, const char *key, guint index, JsonNode *node);
 
+/* Loads what is left of a collection in the tree: all of it when nothing
+ * streamed, nothing when its elements were loaded as they were parsed. */
 static gboolean
 load_collection (Loader     *l,
                  JsonObject *root,
@@ -635,7 +908,7 @@ load_collection (Loader     *l,
       for (guint i = 0; i < json_array_get_length (a); i++)
         {
           g_autofree char *p = g_strdup_printf ("%s[%u]", base, i);
-          load (l, p, NULL, json_array_get_element (a, i));
+          load (l, p, NULL, i, json_array_get_element (a, i));
         }
       return FALSE;
     }
@@ -644,12 +917,13 @@ load_collection (Loader     *l,
       JsonObjectIter it;
       const char *key;
       JsonNode *value;
+      guint i = 0;
 
       json_object_iter_init_ordered (&it, json_node_get_object (n));
       while (json_object_iter_next_ordered (&it, &key, &value))
         {
           g_autofree char *p = g_strdup_printf ("%s.%s", base, key);
-          load (l, p, key, value);
+          load (l, p, key, i++, value);
         }
       return TRUE;
     }
@@ -661,12 +935,213 @@ static const char *const top_known[] = {
   "constellation_id", "id", "name", "state", "version", "tasks", "dependencies", NULL,
 };
 
-static OrreryConstellation *
-load_root (JsonNode    *root,
-           const char  *name,
-           GError     **error)
+/* Streaming.
+ *
+ * json-glib builds its whole tree before handing it over; a million
+ * tasks make a tree several times the size of the model. So the loader
+ * listens to the parser: as each element of the top-level `tasks` and
+ * `dependencies` containers is completed, it is loaded (the task into
+ * the model, the line linked, or kept as a small PendingDependency when
+ * the tasks come later in the document) and removed from its container,
+ * so the tree never holds more than one of them. What the loader makes of
+ * an element is what it makes of it in a whole tree, path included.
+ *
+ * The parser says which member of the root a value belongs to only once
+ * the value is complete, so the names of the root's members are first
+ * read from the text by scan_member_names(), and the parser's own view is
+ * checked against that scan as each member completes: when they disagree
+ * (text the scan does not follow, such as comments or single quotes),
+ * the document is loaded again the old way, from the whole tree. */
+
+static gboolean
+is_json_space (char c)
 {
-  Loader l = { 0 };
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The names of the root object's members, in order, as written (escapes
+ * left as they are); NULL when the text is not one plain JSON object,
+ * or names "tasks" or "dependencies" twice (the last one wins in
+ * json-glib's tree). */
+static GPtrArray *
+scan_member_names (const char *text,
+                   gsize       length)
+{
+  const char *p = text, *end = text + length;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  guint depth = 1, n_tasks = 0, n_deps = 0;
+  gboolean want_key = TRUE;
+
+  if (length >= 3 && memcmp (p, "\xef\xbb\xbf", 3) == 0)
+    p += 3;
+  while (p < end && is_json_space (*p))
+    p++;
+  if (p == end || *p != '{')
+    return NULL;
+  for (p++; p < end; p++)
+    switch (*p)
+      {
+      case '"':
+        {
+          const char *start = ++p;
+
+          while (p < end && *p != '"')
+            p += *p == '\\' ? 2 : 1;
+          if (p >= end)
+            return NULL;
+          if (depth == 1 && want_key)
+            {
+              g_ptr_array_add (names, g_strndup (start, p - start));
+              want_key = FALSE;
+            }
+        }
+        break;
+      case '{':
+      case '[':
+        depth++;
+        break;
+      case '}':
+      case ']':
+        if (--depth == 0)
+          goto root_done;
+        break;
+      case ',':
+        want_key = depth == 1;
+        break;
+      case '/':
+      case '\'':
+        return NULL;
+      default:
+        break;
+      }
+  return NULL;
+
+root_done:
+  for (p++; p < end && is_json_space (*p); p++)
+    ;
+  if (p != end)
+    return NULL;
+  for (guint i = 0; i < names->len; i++)
+    {
+      n_tasks += g_str_equal (names->pdata[i], "tasks");
+      n_deps += g_str_equal (names->pdata[i], "dependencies");
+    }
+  if (n_tasks > 1 || n_deps > 1)
+    return NULL;
+  return g_steal_pointer (&names);
+}
+
+static Kind
+kind_of (const char *member)
+{
+  if (g_strcmp0 (member, "tasks") == 0)
+    return KIND_TASKS;
+  if (g_strcmp0 (member, "dependencies") == 0)
+    return KIND_DEPENDENCIES;
+  return KIND_OTHER;
+}
+
+static void
+container_start (Loader *l)
+{
+  if (++l->depth != 2 || l->mismatch)
+    return;
+  /* A value of the root: the member the scan saw there. */
+  l->kind = l->n_members < l->names->len ? kind_of (l->names->pdata[l->n_members]) : KIND_OTHER;
+  l->defer = l->kind == KIND_DEPENDENCIES && l->tasks_at != G_MAXUINT && l->tasks_at > l->n_members;
+  l->n_elements = 0;
+}
+
+static void
+on_object_start (JsonParser *parser,
+                 Loader     *l)
+{
+  container_start (l);
+}
+
+static void
+on_array_start (JsonParser *parser,
+                Loader     *l)
+{
+  container_start (l);
+}
+
+static void
+on_container_end (JsonParser *parser,
+                  gpointer    container,
+                  Loader     *l)
+{
+  l->depth--;
+}
+
+static void
+load_element (Loader     *l,
+              const char *path,
+              const char *key,
+              JsonNode   *node)
+{
+  if (l->kind == KIND_TASKS)
+    {
+      l->phase = PHASE_TASKS;
+      load_task (l, path, key, l->n_elements, node);
+    }
+  else
+    {
+      l->phase = PHASE_DEPS;
+      load_dependency (l, path, key, l->n_elements, node);
+    }
+  l->n_elements++;
+}
+
+static void
+on_array_element (JsonParser *parser,
+                  JsonArray  *array,
+                  gint        index,
+                  Loader     *l)
+{
+  g_autofree char *path = NULL;
+  guint last;
+
+  if (l->depth != 2 || l->kind == KIND_OTHER || l->mismatch)
+    return;
+  /* The parser has just appended the element, and only counts its
+   * elements itself: taking it out again is safe. */
+  last = json_array_get_length (array) - 1;
+  path = g_strdup_printf ("$.%s[%u]", l->kind == KIND_TASKS ? "tasks" : "dependencies", l->n_elements);
+  load_element (l, path, NULL, json_array_get_element (array, last));
+  json_array_remove_element (array, last);
+}
+
+static void
+on_object_member (JsonParser *parser,
+                  JsonObject *object,
+                  const char *member,
+                  Loader     *l)
+{
+  g_autofree char *path = NULL;
+
+  if (l->depth == 1)
+    {
+      if (l->n_members >= l->names->len || kind_of (l->names->pdata[l->n_members]) != kind_of (member))
+        l->mismatch = TRUE;
+      l->n_members++;
+      return;
+    }
+  if (l->depth != 2 || l->kind == KIND_OTHER || l->mismatch)
+    return;
+  path = g_strdup_printf ("$.%s.%s", l->kind == KIND_TASKS ? "tasks" : "dependencies", member);
+  load_element (l, path, member, json_object_get_member (object, member));
+  /* The only member left: removing it does not scan the object. */
+  json_object_remove_member (object, member);
+}
+
+/* Loads what the parser left in the tree (everything, when nothing
+ * streamed), then checks the whole. Clears @l. */
+static OrreryConstellation *
+finish (Loader     *l,
+        JsonNode   *root,
+        GError    **error)
+{
   JsonObject *obj;
   const char *s;
   gboolean keyed;
@@ -674,104 +1149,188 @@ load_root (JsonNode    *root,
   JsonNode *n;
   GList *members;
 
-  l.name = name;
-  l.problems = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
-  l.lists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) json_object_unref);
-
+  l->phase = PHASE_ROOT;
+  l->defer = FALSE;
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      problem (&l, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE, "$", "wrong type: a constellation is an object, found %s",
+      problem (l, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE, "$", "wrong type: a constellation is an object, found %s",
                root ? json_type_name (root) : "nothing");
       goto out;
     }
   obj = json_node_get_object (root);
-  s = get_string (&l, "$", obj, "constellation_id");
+  s = get_string (l, "$", obj, "constellation_id");
   if (s == NULL)
-    s = get_string (&l, "$", obj, "id");
-  l.c = orrery_constellation_new (s, get_string (&l, "$", obj, "name"));
-  if ((s = get_string (&l, "$", obj, "state")))
+    s = get_string (l, "$", obj, "id");
+  if (s)
+    {
+      g_free (l->c->id);
+      l->c->id = g_strdup (s);
+    }
+  g_free (l->c->name);
+  l->c->name = g_strdup (get_string (l, "$", obj, "name"));
+  if ((s = get_string (l, "$", obj, "state")))
     {
       gboolean found = FALSE;
 
       for (guint i = 0; i <= ORRERY_CONSTELLATION_STATE_CANCELLED && !found; i++)
         if (_orrery_enum_name_equal (s, orrery_constellation_state_to_nick (i)))
-          l.c->state = i, found = TRUE;
+          l->c->state = i, found = TRUE;
       if (!found)
-        problem (&l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, "$.state", "bad enum value “%s” for state (expected "
+        problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, "$.state", "bad enum value “%s” for state (expected "
                  "created, ready, executing, completed, failed, partially_failed, cancelled)", s);
     }
   if ((n = json_object_get_member (obj, "version")) && !JSON_NODE_HOLDS_NULL (n))
     {
       if (is_int (n) && json_node_get_int (n) >= 0)
-        l.c->version = json_node_get_int (n);
+        l->c->version = json_node_get_int (n);
       else
-        wrong_type (&l, "$.version", n, "a non-negative integer");
+        wrong_type (l, "$.version", n, "a non-negative integer");
     }
   if (!json_object_has_member (obj, "tasks"))
-    problem (&l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, "$", "missing field \"tasks\"");
+    problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, "$", "missing field \"tasks\"");
 
-  keyed = load_collection (&l, obj, "tasks", load_task);
+  l->phase = PHASE_TASKS;
+  keyed = load_collection (l, obj, "tasks", load_task);
+  l->phase = PHASE_DEPS;
   if ((n = json_object_get_member (obj, "dependencies")) && !JSON_NODE_HOLDS_NULL (n))
     {
-      load_collection (&l, obj, "dependencies", load_dependency);
-      check_lists (&l, "$.tasks", keyed);
+      load_collection (l, obj, "dependencies", load_dependency);
+      resolve_pending (l);
+      check_lists (l, keyed);
     }
   else
-    edges_from_lists (&l);
+    edges_from_lists (l, keyed);
+  g_clear_pointer (&l->lists, g_ptr_array_unref);
 
   members = json_object_get_members (obj);
   for (GList *m = members; m; m = m->next)
     {
       if (g_strv_contains (top_known, m->data))
         continue;
-      if (l.c->extra == NULL)
-        l.c->extra = json_object_new ();
-      json_object_set_member (l.c->extra, m->data, json_node_copy (json_object_get_member (obj, m->data)));
+      if (l->c->extra == NULL)
+        l->c->extra = json_object_new ();
+      json_object_set_member (l->c->extra, m->data, json_node_copy (json_object_get_member (obj, m->data)));
     }
   g_list_free (members);
 
-  if (l.problems->len == 0)
+  if (n_problems (l) == 0)
     {
       g_autoptr(GError) err = NULL;
 
-      if (!orrery_constellation_validate (l.c, &err))
-        problem (&l, err->code, "$.dependencies", "%s", err->message);
+      if (!orrery_constellation_validate (l->c, &err))
+        problem (l, err->code, "$.dependencies", "%s", err->message);
     }
 
 out:
-  if (l.problems->len > 0)
+  if (n_problems (l) > 0)
     {
       GString *msg = g_string_new (NULL);
-      GError *first = l.problems->pdata[0];
+      GError *first = NULL;
+      guint count = 0;
 
-      for (guint i = 0; i < l.problems->len; i++)
-        {
-          if (i > 0)
-            g_string_append_c (msg, '\n');
-          g_string_append (msg, ((GError *) l.problems->pdata[i])->message);
-        }
+      for (guint ph = 0; ph < N_PHASES; ph++)
+        for (guint i = 0; i < l->problems[ph]->len && count < MAX_PROBLEMS; i++, count++)
+          {
+            GError *e = l->problems[ph]->pdata[i];
+
+            if (first == NULL)
+              first = e;
+            else
+              g_string_append_c (msg, '\n');
+            g_string_append (msg, e->message);
+          }
+      if (count == MAX_PROBLEMS)
+        g_string_append_printf (msg, "\n%s: too many problems, giving up", l->name);
       g_set_error_literal (error, ORRERY_CONSTELLATION_ERROR, first->code, msg->str);
       g_string_free (msg, TRUE);
-      g_clear_object (&l.c);
     }
   else
-    result = g_steal_pointer (&l.c);
-  g_ptr_array_unref (l.problems);
-  g_hash_table_unref (l.lists);
+    result = g_steal_pointer (&l->c);
+  loader_clear (l);
   return result;
 }
 
 static void
 parse_error (GError     **error,
              const char  *name,
+             gboolean     is_file,
              GError      *err)
 {
   if (err->domain == JSON_PARSER_ERROR)
-    g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
-                 "%s: not JSON: %s", name, err->message);
+    {
+      /* Parsed from memory, json-glib calls the document <data>. */
+      const char *msg = err->message;
+
+      if (is_file && g_str_has_prefix (msg, "<data>:"))
+        g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                     "%s: not JSON: %s%s", name, name, msg + strlen ("<data>"));
+      else
+        g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                     "%s: not JSON: %s", name, msg);
+    }
   else
     g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_IO,
                  "%s: %s", name, err->message);
+}
+
+/* One parse. With @names, streams and sets @again when the parser
+ * disagreed with the scan. */
+static OrreryConstellation *
+parse_and_load (const char  *text,
+                gsize        length,
+                const char  *name,
+                gboolean     is_file,
+                GPtrArray   *names,
+                gboolean    *again,
+                GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) err = NULL;
+  Loader l;
+
+  loader_init (&l, name, names);
+  if (names)
+    {
+      g_signal_connect (parser, "object-start", G_CALLBACK (on_object_start), &l);
+      g_signal_connect (parser, "array-start", G_CALLBACK (on_array_start), &l);
+      g_signal_connect (parser, "object-end", G_CALLBACK (on_container_end), &l);
+      g_signal_connect (parser, "array-end", G_CALLBACK (on_container_end), &l);
+      g_signal_connect (parser, "array-element", G_CALLBACK (on_array_element), &l);
+      g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &l);
+    }
+  if (!json_parser_load_from_data (parser, text, length, &err))
+    {
+      loader_clear (&l);
+      parse_error (error, name, is_file, err);
+      return NULL;
+    }
+  if (names && (l.mismatch || l.n_members != names->len))
+    {
+      loader_clear (&l);
+      *again = TRUE;
+      return NULL;
+    }
+  return finish (&l, json_parser_get_root (parser), error);
+}
+
+static OrreryConstellation *
+load_text (const char  *text,
+           gsize        length,
+           const char  *name,
+           gboolean     is_file,
+           GError     **error)
+{
+  g_autoptr(GPtrArray) names = scan_member_names (text, length);
+
+  if (names)
+    {
+      gboolean again = FALSE;
+      OrreryConstellation *c = parse_and_load (text, length, name, is_file, names, &again, error);
+
+      if (!again)
+        return c;
+    }
+  return parse_and_load (text, length, name, is_file, NULL, NULL, error);
 }
 
 /**
@@ -783,6 +1342,10 @@ parse_error (GError     **error,
  * Every problem found is reported: the error's code is the first one's,
  * its message lists them all, one a line, as `FILE: $.json.path: rule`.
  *
+ * The file is mapped, not copied, and the tasks and dependency lines are
+ * loaded as they are parsed, so the memory a load needs is about the
+ * file's size plus the constellation's.
+ *
  * Returns: (transfer full) (nullable): the constellation, validated (no
  *   cycle); %NULL with @error set
  */
@@ -790,16 +1353,19 @@ OrreryConstellation *
 orrery_constellation_new_from_file (const char  *path,
                                     GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GMappedFile) map = NULL;
   g_autoptr(GError) err = NULL;
+  const char *text;
 
   g_return_val_if_fail (path != NULL, NULL);
-  if (!json_parser_load_from_mapped_file (parser, path, &err))
+  map = g_mapped_file_new (path, FALSE, &err);
+  if (map == NULL)
     {
-      parse_error (error, path, err);
+      parse_error (error, path, TRUE, err);
       return NULL;
     }
-  return load_root (json_parser_get_root (parser), path, error);
+  text = g_mapped_file_get_contents (map);
+  return load_text (text ? text : "", g_mapped_file_get_length (map), path, TRUE, error);
 }
 
 /**
@@ -820,17 +1386,9 @@ orrery_constellation_new_from_data (const char  *data,
                                     const char  *name_for_errors,
                                     GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) err = NULL;
-  const char *name = name_for_errors ? name_for_errors : "<data>";
-
   g_return_val_if_fail (data != NULL, NULL);
-  if (!json_parser_load_from_data (parser, data, length, &err))
-    {
-      parse_error (error, name, err);
-      return NULL;
-    }
-  return load_root (json_parser_get_root (parser), name, error);
+  return load_text (data, length < 0 ? strlen (data) : (gsize) length,
+                    name_for_errors ? name_for_errors : "<data>", FALSE, error);
 }
 
 /**
@@ -841,6 +1399,7 @@ orrery_constellation_new_from_data (const char  *data,
  * @error: return location for an error
  *
  * Loads a constellation from a stream; see orrery_constellation_new_from_file().
+ * The stream is read to its end first.
  *
  * Returns: (transfer full) (nullable): the constellation, or %NULL with @error set
  */
@@ -850,17 +1409,34 @@ orrery_constellation_new_from_stream (GInputStream  *stream,
                                       GCancellable  *cancellable,
                                       GError       **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) err = NULL;
   const char *name = name_for_errors ? name_for_errors : "<stream>";
+  g_autoptr(GByteArray) content = NULL;
+  g_autoptr(GError) err = NULL;
+  gsize pos = 0;
+  gssize res;
 
   g_return_val_if_fail (G_IS_INPUT_STREAM (stream), NULL);
-  if (!json_parser_load_from_stream (parser, stream, cancellable, &err))
+  if (g_cancellable_set_error_if_cancelled (cancellable, &err))
     {
-      parse_error (error, name, err);
+      parse_error (error, name, FALSE, err);
       return NULL;
     }
-  return load_root (json_parser_get_root (parser), name, error);
+  content = g_byte_array_sized_new (64 * 1024);
+  do
+    {
+      g_byte_array_set_size (content, pos + 64 * 1024);
+      res = g_input_stream_read (stream, content->data + pos, 64 * 1024, cancellable, &err);
+      if (res > 0)
+        pos += res;
+    }
+  while (res > 0);
+  if (res < 0)
+    {
+      parse_error (error, name, FALSE, err);
+      return NULL;
+    }
+  g_byte_array_set_size (content, pos);
+  return load_text ((const char *) content->data, pos, name, FALSE, error);
 }
 
 /* Writing */

@@ -233,6 +233,262 @@ test_examples (void)
     }
 }
 
+static OrreryConstellation *
+load_text (const char  *text,
+           GError     **error)
+{
+  return orrery_constellation_new_from_data (text, -1, "doc", error);
+}
+
+static void
+assert_problems (const char              *text,
+                 OrreryConstellationError  code,
+                 const char *const        *fragments)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = load_text (text, &error);
+
+  g_assert_null (c);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, (gint) code);
+  for (guint k = 0; fragments[k]; k++)
+    if (!strstr (error->message, fragments[k]))
+      g_error ("“%s” not in:\n%s", fragments[k], error->message);
+}
+
+/* The loader handles the tasks and dependency lines as the parser reads
+ * them; lines written before the tasks wait for them. */
+static void
+test_dependencies_first (void)
+{
+  const char *tasks =
+    "\"tasks\": {\"a\": {\"task_id\": \"a\", \"created_at\": 1, \"dependencies\": [], \"dependents\": [\"b\", \"c\"]},"
+    "          \"b\": {\"task_id\": \"b\", \"created_at\": 2, \"dependencies\": [\"a\"], \"dependents\": [\"c\"], \"mine\": [1]},"
+    "          \"c\": {\"task_id\": \"c\", \"created_at\": 3, \"dependencies\": [\"a\", \"b\"], \"dependents\": []}}";
+  const char *deps =
+    "\"dependencies\": {\"a->b\": {\"from_task_id\": \"a\", \"to_task_id\": \"b\", \"dependency_type\": \"SUCCESS_ONLY\"},"
+    "                 \"l2\": {\"from_task_id\": \"a\", \"to_task_id\": \"c\", \"dependency_type\": \"conditional\","
+    "                          \"condition\": {\"field\": \"exit_status\", \"operator\": \"==\", \"value\": 0},"
+    "                          \"condition_description\": \"a passed\", \"weight\": 3},"
+    "                 \"b->c\": {\"from_task_id\": \"b\", \"to_task_id\": \"c\", \"dependency_type\": \"completion_only\"}}";
+  g_autofree char *tasks_first = g_strdup_printf ("{\"constellation_id\": \"x\", %s, %s}", tasks, deps);
+  g_autofree char *deps_first = g_strdup_printf ("{%s, \"constellation_id\": \"x\", %s}", deps, tasks);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) one = load_text (tasks_first, &error);
+  g_autoptr(OrreryConstellation) two = NULL;
+  g_autofree char *text_one = NULL, *text_two = NULL;
+  OrreryDependency *dep;
+
+  g_assert_no_error (error);
+  two = load_text (deps_first, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (orrery_constellation_get_n_dependencies (two), ==, 3);
+  dep = orrery_constellation_get_dependency (two, "a", "c");
+  g_assert_cmpstr (orrery_dependency_get_line_id (dep), ==, "l2");
+  g_assert_cmpstr (orrery_dependency_get_condition_description (dep), ==, "a passed");
+  g_assert_nonnull (orrery_dependency_get_condition (dep));
+  g_assert_cmpint (orrery_dependency_get_dependency_type (orrery_constellation_get_dependency (two, "a", "b")), ==,
+                   ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  text_one = orrery_constellation_to_data (one, NULL);
+  text_two = orrery_constellation_to_data (two, NULL);
+  g_assert_cmpstr (text_one, ==, text_two);
+
+  /* The array forms too, and the tasks' lists still checked. */
+  assert_problems ("{\"dependencies\": [{\"from_task_id\": \"a\", \"to_task_id\": \"b\"},"
+                   "                   {\"from_task_id\": \"a\", \"to_task_id\": \"ghost\"},"
+                   "                   {\"from_task_id\": \"b\", \"to_task_id\": \"b\"},"
+                   "                   {\"from_task_id\": \"a\", \"to_task_id\": \"b\", \"dependency_type\": \"often\"},"
+                   "                   {\"from_task_id\": \"a\", \"to_task_id\": \"b\"}],"
+                   " \"tasks\": [{\"task_id\": \"a\", \"dependents\": []}, {\"task_id\": \"b\"}]}",
+                   ORRERY_CONSTELLATION_ERROR_BAD_ENUM,
+                   (const char *const[]) {
+                     "doc: $.dependencies[3].dependency_type: bad enum value “often”",
+                     "doc: $.dependencies[1].to_task_id: dependency on an unknown task “ghost”",
+                     "doc: $.dependencies[2]: task “b” cannot depend on itself",
+                     "doc: $.dependencies[4]: duplicate dependency a → b",
+                     "doc: $.tasks[0].dependents: does not list “b”",
+                     NULL });
+}
+
+/* Problems in the last elements of large collections keep their paths,
+ * and the report keeps every problem. */
+static void
+test_late_problems (void)
+{
+  const guint n = 10000;
+  GString *s = g_string_new ("{\"tasks\": [");
+  g_autofree char *keyed = NULL;
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s{\"task_id\": \"t%u\"%s}", i ? "," : "", i,
+                            i == n - 1 ? ", \"priority\": \"URGENT\"" : i == n / 2 ? ", \"timeout\": \"soon\"" : "");
+  g_string_append (s, "], \"dependencies\": [");
+  for (guint i = 1; i < n; i++)
+    g_string_append_printf (s, "%s{\"from_task_id\": \"t%u\", \"to_task_id\": \"%s%u\"}", i > 1 ? "," : "",
+                            i - 1, i == n - 1 ? "nobody" : "t", i);
+  g_string_append (s, "]}");
+  assert_problems (s->str, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE,
+                   (const char *const[]) {
+                     "doc: $.tasks[5000].timeout: wrong type",
+                     "doc: $.tasks[9999].priority: bad enum value “URGENT”",
+                     "doc: $.dependencies[9998].to_task_id: dependency on an unknown task “nobody9999”",
+                     NULL });
+
+  g_string_assign (s, "{\"tasks\": {");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s\"t%u\": {\"retry_count\": %s}", i ? "," : "", i, i == n - 1 ? "-1" : "1");
+  g_string_append (s, "}}");
+  keyed = g_string_free (s, FALSE);
+  assert_problems (keyed, ORRERY_CONSTELLATION_ERROR_BAD_VALUE,
+                   (const char *const[]) { "doc: $.tasks.t9999.retry_count: out of range", NULL });
+}
+
+/* The root's own fields come first in the report, wherever they are in
+ * the document; past 200 problems the report says it gave up. */
+static void
+test_problem_order (void)
+{
+  GString *s = g_string_new ("{\"tasks\": [{\"task_id\": \"a\", \"priority\": \"x\"}], \"version\": -1}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = load_text (s->str, &error);
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE);
+  g_assert_true (g_str_has_prefix (error->message, "doc: $.version: wrong type"));
+  g_assert_nonnull (strstr (error->message, "\ndoc: $.tasks[0].priority: bad enum value"));
+  g_clear_error (&error);
+
+  g_string_assign (s, "{\"tasks\": [");
+  for (guint i = 0; i < 300; i++)
+    g_string_append_printf (s, "%s{\"task_id\": \"t%u\", \"priority\": \"x\"}", i ? "," : "", i);
+  g_string_append (s, "]}");
+  g_assert_null (load_text (s->str, &error));
+  lines = g_strsplit (error->message, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 201);
+  g_assert_cmpstr (lines[199], ==, "doc: $.tasks[199].priority: bad enum value “x” for priority "
+                                   "(expected low, medium, high, critical or 1-4)");
+  g_assert_cmpstr (lines[200], ==, "doc: too many problems, giving up");
+  g_string_free (s, TRUE);
+}
+
+/* Fields of the root after the tasks, and unknown ones anywhere, are kept;
+ * a member named like a collection but nested is just data. */
+static void
+test_root_fields_anywhere (void)
+{
+  const char *text =
+    "{\"before\": [{\"tasks\": [1]}], \"tasks\": [{\"task_id\": \"a\", \"status\": \"COMPLETED\", \"result\": {\"n\": 4}},"
+    "                                          {\"task_id\": \"b\", \"x\": {\"dependencies\": [2]}}],"
+    " \"between\": {\"dependencies\": {}}, \"dependencies\": [{\"from_task_id\": \"a\", \"to_task_id\": \"b\"}],"
+    " \"constellation_id\": \"late\", \"name\": \"Late\", \"state\": \"EXECUTING\", \"version\": 7, \"after\": \"z\"}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = load_text (text, &error);
+  g_autoptr(OrreryConstellation) again = NULL;
+  g_autofree char *first = NULL, *second = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (orrery_constellation_get_id (c), ==, "late");
+  g_assert_cmpstr (orrery_constellation_get_name (c), ==, "Late");
+  g_assert_cmpint (orrery_constellation_get_state (c), ==, ORRERY_CONSTELLATION_STATE_EXECUTING);
+  g_assert_cmpuint (orrery_constellation_get_n_tasks (c), ==, 2);
+  g_assert_nonnull (orrery_task_get_extra (orrery_constellation_get_task (c, "b"), "x"));
+  first = orrery_constellation_to_data (c, NULL);
+  g_assert_nonnull (strstr (first, "\"before\""));
+  g_assert_nonnull (strstr (first, "\"between\""));
+  g_assert_nonnull (strstr (first, "\"after\""));
+  again = load_text (first, &error);
+  g_assert_no_error (error);
+  second = orrery_constellation_to_data (again, NULL);
+  g_assert_cmpstr (first, ==, second);
+}
+
+/* Text json-glib accepts but the loader's scan of the root does not
+ * follow is loaded from the whole tree, as before. */
+static void
+test_unusual_text (void)
+{
+  const struct { const char *text; guint n_tasks; const char *problem; } cases[] = {
+    { "{/* c */ \"tasks\": [{\"task_id\": \"a\"}, {\"task_id\": \"b\"}], \"dependencies\": []}", 2, NULL },
+    { "{'tasks': [{'task_id': 'a'}]}", 1, NULL },
+    { "\xef\xbb\xbf{\"tasks\": [{\"task_id\": \"a\"}]}", 1, NULL },
+    { "{\"tasks\": [{\"task_id\": \"a\"}], \"tasks\": [{\"task_id\": \"b\"}, {\"task_id\": \"c\"}]}", 2, NULL },
+    { "{\"ta\\u0073ks\": [{\"task_id\": \"a\"}, {\"task_id\": \"a\"}]}", 0, "doc: $.tasks[1]: duplicate task id “a”" },
+    { "{\"tasks\": [{\"task_id\": \"a\"}], \"dependencies\": [{\"from_task_id\": \"a\", \"to_task_id\": \"z\"}]} ", 0,
+      "doc: $.dependencies[0].to_task_id: dependency on an unknown task “z”" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(OrreryConstellation) c = load_text (cases[i].text, &error);
+
+      if (cases[i].problem)
+        {
+          g_assert_null (c);
+          g_assert_nonnull (error);
+          if (!strstr (error->message, cases[i].problem))
+            g_error ("case %u: “%s” not in:\n%s", i, cases[i].problem, error->message);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (orrery_constellation_get_n_tasks (c), ==, cases[i].n_tasks);
+        }
+    }
+}
+
+/* The tasks' own lists, in a file without dependency lines, are reported
+ * at their place in an array; a list with a bad element is not used. */
+static void
+test_lists_paths (void)
+{
+  assert_problems ("{\"tasks\": [{\"task_id\": \"x\"}, {\"task_id\": \"y\", \"dependencies\": [\"x\", \"ghost\", \"y\"]}]}",
+                   ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK,
+                   (const char *const[]) {
+                     "doc: $.tasks[1].dependencies[1]: dependency on an unknown task “ghost”",
+                     "doc: $.tasks[1].dependencies[2]: task “y” cannot depend on itself",
+                     NULL });
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(OrreryConstellation) c =
+      load_text ("{\"tasks\": [{\"task_id\": \"x\", \"dependencies\": [1], \"dependents\": [\"y\"]},"
+                 "           {\"task_id\": \"y\", \"dependencies\": [\"x\"]}],"
+                 " \"dependencies\": [{\"from_task_id\": \"x\", \"to_task_id\": \"y\"}]}", &error);
+
+    g_assert_null (c);
+    g_assert_cmpstr (error->message, ==, "doc: $.tasks[0].dependencies[0]: wrong type: expected a task id, found a number");
+  }
+}
+
+/* A file is mapped and parsed from memory: errors still name it. */
+static void
+test_file_errors (void)
+{
+  g_autofree char *tmp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = NULL;
+  g_autofree char *expected = NULL;
+  int fd = g_file_open_tmp ("orrery-XXXXXX.json", &tmp, NULL);
+
+  close (fd);
+  g_assert_true (g_file_set_contents (tmp, "{\"tasks\": [{\"task_id\": \"a\"},\n {\"task_id\": }]}", -1, NULL));
+  c = orrery_constellation_new_from_file (tmp, &error);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON);
+  expected = g_strdup_printf ("%s: not JSON: %s:2:", tmp, tmp);
+  g_assert_true (g_str_has_prefix (error->message, expected));
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (tmp, "", 0, NULL));
+  c = orrery_constellation_new_from_file (tmp, &error);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE);
+  g_assert_nonnull (strstr (error->message, ": $: wrong type: a constellation is an object, found nothing"));
+  g_clear_error (&error);
+  g_unlink (tmp);
+
+  c = orrery_constellation_new_from_file (tmp, &error);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_IO);
+  g_assert_true (g_str_has_prefix (error->message, tmp));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -245,5 +501,12 @@ main (int    argc,
   g_test_add_func ("/constellation-json/stream", test_stream);
   g_test_add_func ("/constellation-json/malformed", test_malformed);
   g_test_add_func ("/constellation-json/examples", test_examples);
+  g_test_add_func ("/constellation-json/dependencies-first", test_dependencies_first);
+  g_test_add_func ("/constellation-json/late-problems", test_late_problems);
+  g_test_add_func ("/constellation-json/problem-order", test_problem_order);
+  g_test_add_func ("/constellation-json/root-fields-anywhere", test_root_fields_anywhere);
+  g_test_add_func ("/constellation-json/unusual-text", test_unusual_text);
+  g_test_add_func ("/constellation-json/lists-paths", test_lists_paths);
+  g_test_add_func ("/constellation-json/file-errors", test_file_errors);
   return g_test_run ();
 }
