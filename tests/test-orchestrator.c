@@ -795,6 +795,48 @@ test_cancel_from_observer (Fixture       *f,
   assert_one_terminal_each (f, c);
 }
 
+/* A device added while the run goes on is announced and used at once. */
+static gboolean
+add_second_device (gpointer data)
+{
+  Fixture *f = data;
+
+  add_simulated (f, "late", 1);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_device_added_during_run (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("grow", NULL);
+  guint on_late = 0;
+
+  add_simulated (f, "first", 1);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%u", i);
+      g_object_unref (add_task (c, id, "{'duration_ms': <40>}"));
+    }
+  g_timeout_add (20, add_second_device, f);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  g_assert_cmpint (log_index (f, "device-added"), >, 0);
+  for (guint e = 0; e < f->events->len; e++)
+    if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED &&
+        g_strcmp0 (orrery_task_event_get_device_id (f->events->pdata[e]), "late") == 0)
+      on_late++;
+  g_assert_cmpuint (on_late, >=, 1);
+  g_assert_cmpuint (f->max_running, ==, 2);
+  {
+    OrreryDeviceEvent *ev = f->events->pdata[log_index (f, "device-added")];
+
+    g_assert_cmpstr (orrery_device_event_get_device_id (ev), ==, "late");
+  }
+}
+
 static void
 test_invalid_and_busy (Fixture       *f,
                        gconstpointer  data)
@@ -847,6 +889,7 @@ main (int    argc,
   ADD ("hold-deadline", test_hold_deadline);
   ADD ("invalid-and-busy", test_invalid_and_busy);
   ADD ("cancel-from-observer", test_cancel_from_observer);
+  ADD ("device-added-during-run", test_device_added_during_run);
 #undef ADD
 
   return g_test_run ();
