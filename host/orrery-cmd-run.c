@@ -57,6 +57,29 @@ save_state (OrreryEvent  *event,
   return orrery_constellation_save_to_file (st->constellation, st->state_file, error);
 }
 
+/* A plugin that failed never changes the run, but the user is told. */
+static void
+report_plugin_failures (OrreryPluginEngine *engine)
+{
+  g_autoptr(GPtrArray) plugins = orrery_plugin_engine_get_plugins (engine);
+
+  for (guint i = 0; i < plugins->len; i++)
+    {
+      OrreryPluginInfo *info = plugins->pdata[i];
+      OrreryPluginState state = orrery_plugin_info_get_state (info);
+      const GError *error = orrery_plugin_info_get_error (info);
+
+      if (state != ORRERY_PLUGIN_STATE_FAILED && state != ORRERY_PLUGIN_STATE_NOT_FOUND)
+        continue;
+      g_printerr ("orrery run: plugin “%s”%s%s%s not loaded: %s\n",
+                  orrery_plugin_info_get_name (info) ? orrery_plugin_info_get_name (info) : "?",
+                  orrery_plugin_info_get_file (info) ? " (" : "",
+                  orrery_plugin_info_get_file (info) ? orrery_plugin_info_get_file (info) : "",
+                  orrery_plugin_info_get_file (info) ? ")" : "",
+                  error ? error->message : orrery_plugin_state_to_nick (state));
+    }
+}
+
 static gboolean
 devices_from_config (OrreryDeviceManager  *devices,
                      OrreryConfig         *config,
@@ -236,6 +259,7 @@ orrery_host_cmd_run (int    argc,
       engine = orrery_host_plugin_options_new_engine (&options, bus, config);
       orrery_plugin_engine_set_orchestrator (engine, orch);
       orrery_plugin_engine_load_all (engine);
+      report_plugin_failures (engine);
       if (!orrery_plugin_engine_watch (engine, &error))
         {
           g_warning ("Plugins will not be hot-plugged: %s", error->message);

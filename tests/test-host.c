@@ -26,7 +26,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Result, result_clear)
 static char *
 orrery_bin (void)
 {
-  return g_test_build_filename (G_TEST_BUILT, "..", "host", "orrery", NULL);
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, "..", "host", "orrery", NULL);
+
+  return g_canonicalize_filename (path, NULL);
 }
 
 /* Runs `orrery ARGS…` with no plugins unless asked, the default devices. */
@@ -222,6 +224,57 @@ check_resume (const char *signal_name)
   g_rmdir (dir);
 }
 
+/* A plugin that fails (not a shared object, an init that fails) is
+ * reported and never changes the run's outcome; the shipped plugins still
+ * run and write their files. */
+static void
+test_broken_plugins_do_not_change_the_run (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("orrery-plugins-XXXXXX", NULL);
+  g_autofree char *plugins = g_build_filename (dir, "plugins", NULL);
+  g_autofree char *fake = NULL;
+  g_autofree char *initfail_src = g_test_build_filename (G_TEST_BUILT, "plugins", "initfail.so", NULL);
+  g_autofree char *initfail = NULL;
+  g_autofree char *ok = write_file (dir, "ok.json",
+    "{\"tasks\": [{\"task_id\": \"a\", \"task_data\": {\"command\": \"true\"}}]}");
+  g_autofree char *metrics_json = g_build_filename (dir, "orrery-output", "metrics.json", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bin = orrery_bin ();
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  gsize len = 0;
+
+  g_assert_cmpint (g_mkdir (plugins, 0755), ==, 0);
+  fake = write_file (plugins, "broken.so", "this is not a shared object\n");
+  g_assert_true (g_file_get_contents (initfail_src, &contents, &len, NULL));
+  initfail = g_build_filename (plugins, "initfail.so", NULL);
+  g_assert_true (g_file_set_contents (initfail, contents, (gssize) len, NULL));
+  g_assert_cmpint (g_chmod (plugins, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (initfail, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (fake, 0644), ==, 0);
+
+  /* Run where the shipped plugins write their files: a scratch directory. */
+  g_subprocess_launcher_set_cwd (launcher, dir);
+  g_subprocess_launcher_setenv (launcher, "NO_COLOR", "1", TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, bin, "run", "--plugin-path", plugins, ok, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("stdout:\n%s\nstderr:\n%s", out, err);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  g_assert_nonnull (strstr (out, "1/1 tasks completed"));
+  /* Both failures are reported, naming the plugin. */
+  g_assert_nonnull (strstr (err, "broken.so"));
+  g_assert_nonnull (strstr (err, "initfail"));
+  /* The shipped plugins ran: metrics wrote its file. */
+  g_assert_true (g_file_test (metrics_json, G_FILE_TEST_IS_REGULAR));
+}
+
 static void
 test_resume_after_sigterm (void)
 {
@@ -242,6 +295,7 @@ main (int    argc,
 
   g_test_add_func ("/host/version-and-help", test_version_and_help);
   g_test_add_func ("/host/run-exit-statuses", test_run_exit_statuses);
+  g_test_add_func ("/host/broken-plugins-do-not-change-the-run", test_broken_plugins_do_not_change_the_run);
   g_test_add_func ("/host/resume-after-sigterm", test_resume_after_sigterm);
   g_test_add_func ("/host/resume-after-crash", test_resume_after_crash);
 
