@@ -59,6 +59,8 @@ main (int    argc,
   int global_argc;
 
   setlocale (LC_ALL, "");
+  /* Log messages carry ids and names from user files. */
+  g_log_set_writer_func (orrery_log_writer_escaped, NULL, NULL);
 
   /* Global options stop at the first word that is not an option. */
   while (first < argc && argv[first][0] == '-')

@@ -8,6 +8,7 @@
 
 #include "orrery-version.h"
 #include "orrery-types.h"
+#include "orrery-escape.h"
 #include "orrery-enum-types.h"
 #include "orrery-event.h"
 #include "orrery-observer.h"
