@@ -37,6 +37,9 @@ typedef struct
   char  **capabilities;
   guint   max_concurrency;
   guint   n_running;
+  /* The run the device's executions belong to (orrery_base_device_set_run()). */
+  char   *run_id;
+  char   *run_dir;
 } OrreryBaseDevicePrivate;
 
 static void orrery_base_device_iface_init (OrreryDeviceInterface *iface);
@@ -53,6 +56,8 @@ enum {
   PROP_CAPABILITIES,
   PROP_MAX_CONCURRENCY,
   PROP_STATUS,
+  PROP_RUN_ID,
+  PROP_RUN_DIR,
   N_PROPS
 };
 
@@ -209,6 +214,8 @@ orrery_base_device_finalize (GObject *object)
   g_free (priv->id);
   g_free (priv->device_type);
   g_strfreev (priv->capabilities);
+  g_free (priv->run_id);
+  g_free (priv->run_dir);
 
   G_OBJECT_CLASS (orrery_base_device_parent_class)->finalize (object);
 }
@@ -228,6 +235,8 @@ orrery_base_device_get_property (GObject    *object,
     case PROP_CAPABILITIES: g_value_set_boxed (value, priv->capabilities); break;
     case PROP_MAX_CONCURRENCY: g_value_set_uint (value, priv->max_concurrency); break;
     case PROP_STATUS: g_value_set_enum (value, status_of (priv)); break;
+    case PROP_RUN_ID: g_value_set_string (value, priv->run_id); break;
+    case PROP_RUN_DIR: g_value_set_string (value, priv->run_dir); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -261,6 +270,12 @@ orrery_base_device_set_property (GObject      *object,
       priv->max_concurrency = g_value_get_uint (value);
       if (priv->max_concurrency == 0)
         priv->max_concurrency = g_get_num_processors ();
+      break;
+    case PROP_RUN_ID:
+      orrery_base_device_set_run (self, g_value_get_string (value), priv->run_dir);
+      break;
+    case PROP_RUN_DIR:
+      orrery_base_device_set_run (self, priv->run_id, g_value_get_string (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -348,6 +363,26 @@ orrery_base_device_class_init (OrreryBaseDeviceClass *klass)
     g_param_spec_enum ("status", NULL, NULL,
                        ORRERY_TYPE_DEVICE_STATUS, ORRERY_DEVICE_STATUS_IDLE,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryBaseDevice:run-id:
+   *
+   * The id of the run the device's executions belong to, or %NULL. A
+   * #OrreryLocalDevice gives it to its tasks as `ORRERY_RUN_ID`. Usually
+   * set for every device at once by orrery_device_manager_set_run().
+   */
+  properties[PROP_RUN_ID] =
+    g_param_spec_string ("run-id", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryBaseDevice:run-dir:
+   *
+   * The directory of the run, or %NULL. A #OrreryLocalDevice writes its
+   * tasks' output, outputs and process records into its `logs/`
+   * subdirectory.
+   */
+  properties[PROP_RUN_DIR] =
+    g_param_spec_string ("run-dir", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -446,4 +481,73 @@ _orrery_base_device_task_finished (OrreryBaseDevice *self)
   g_return_if_fail (priv->n_running > 0);
   if (priv->n_running-- == priv->max_concurrency)
     g_object_notify_by_pspec ((GObject *) self, properties[PROP_STATUS]);
+}
+
+/**
+ * orrery_base_device_set_run:
+ * @self: a device
+ * @run_id: (nullable): the id of the run, or %NULL
+ * @run_dir: (nullable) (type filename): the run's directory, or %NULL
+ *
+ * Says which run later executions belong to: a device that keeps files per
+ * run (the #OrreryLocalDevice writes each task's output to
+ * `RUN_DIR/logs/`) puts them under @run_dir; @run_id is given to the tasks.
+ * Executions already running keep the run they started with.
+ * orrery_device_manager_set_run() calls this for every device it has and
+ * will have.
+ */
+void
+orrery_base_device_set_run (OrreryBaseDevice *self,
+                            const char       *run_id,
+                            const char       *run_dir)
+{
+  OrreryBaseDevicePrivate *priv;
+
+  g_return_if_fail (ORRERY_IS_BASE_DEVICE (self));
+
+  priv = PRIV (self);
+  if (g_strcmp0 (priv->run_id, run_id) != 0)
+    {
+      char *old = priv->run_id;
+
+      priv->run_id = run_id && *run_id ? g_strdup (run_id) : NULL;
+      g_free (old);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_ID]);
+    }
+  if (g_strcmp0 (priv->run_dir, run_dir) != 0)
+    {
+      char *old = priv->run_dir;
+
+      priv->run_dir = run_dir && *run_dir ? g_strdup (run_dir) : NULL;
+      g_free (old);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_DIR]);
+    }
+}
+
+/**
+ * orrery_base_device_get_run_id:
+ * @self: a device
+ *
+ * Returns: (nullable): the id of the run set by
+ *   orrery_base_device_set_run(), or %NULL
+ */
+const char *
+orrery_base_device_get_run_id (OrreryBaseDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_BASE_DEVICE (self), NULL);
+  return PRIV (self)->run_id;
+}
+
+/**
+ * orrery_base_device_get_run_dir:
+ * @self: a device
+ *
+ * Returns: (nullable) (type filename): the run's directory set by
+ *   orrery_base_device_set_run(), or %NULL
+ */
+const char *
+orrery_base_device_get_run_dir (OrreryBaseDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_BASE_DEVICE (self), NULL);
+  return PRIV (self)->run_dir;
 }

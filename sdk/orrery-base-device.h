@@ -73,4 +73,13 @@ void                orrery_base_device_task_started     (OrreryBaseDevice   *sel
 ORRERY_EXPORT
 void                orrery_base_device_task_finished    (OrreryBaseDevice   *self);
 
+ORRERY_EXPORT
+void                orrery_base_device_set_run          (OrreryBaseDevice   *self,
+                                                         const char         *run_id,
+                                                         const char         *run_dir);
+ORRERY_EXPORT
+const char         *orrery_base_device_get_run_id       (OrreryBaseDevice   *self);
+ORRERY_EXPORT
+const char         *orrery_base_device_get_run_dir      (OrreryBaseDevice   *self);
+
 G_END_DECLS

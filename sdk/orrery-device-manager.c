@@ -32,6 +32,8 @@ struct _OrreryDeviceManager
   GHashTable             *by_device;   /* device -> Entry */
   OrreryDispatchStrategy  strategy;
   guint                   cursor;      /* index of the last device picked */
+  char                   *run_id;      /* orrery_device_manager_set_run() */
+  char                   *run_dir;
 };
 
 G_DEFINE_FINAL_TYPE (OrreryDeviceManager, orrery_device_manager, G_TYPE_OBJECT)
@@ -68,6 +70,8 @@ orrery_device_manager_finalize (GObject *object)
   g_hash_table_unref (self->by_id);
   g_hash_table_unref (self->by_device);
   g_ptr_array_unref (self->entries);
+  g_free (self->run_id);
+  g_free (self->run_dir);
 
   G_OBJECT_CLASS (orrery_device_manager_parent_class)->finalize (object);
 }
@@ -169,6 +173,64 @@ orrery_device_manager_new (void)
   return g_object_new (ORRERY_TYPE_DEVICE_MANAGER, NULL);
 }
 
+/* Gives @device the run of @self: through orrery_base_device_set_run(), or
+ * the `run-id` and `run-dir` string properties of a device of another kind
+ * that has them. */
+static void
+apply_run (OrreryDeviceManager *self,
+           OrreryDevice        *device)
+{
+  GObjectClass *klass;
+  GParamSpec *id_spec, *dir_spec;
+
+  if (ORRERY_IS_BASE_DEVICE (device))
+    {
+      orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), self->run_id, self->run_dir);
+      return;
+    }
+  klass = G_OBJECT_GET_CLASS (device);
+  id_spec = g_object_class_find_property (klass, "run-id");
+  dir_spec = g_object_class_find_property (klass, "run-dir");
+  if (id_spec != NULL && id_spec->value_type == G_TYPE_STRING && (id_spec->flags & G_PARAM_WRITABLE))
+    g_object_set (device, "run-id", self->run_id, NULL);
+  if (dir_spec != NULL && dir_spec->value_type == G_TYPE_STRING && (dir_spec->flags & G_PARAM_WRITABLE))
+    g_object_set (device, "run-dir", self->run_dir, NULL);
+}
+
+/**
+ * orrery_device_manager_set_run:
+ * @self: a device manager
+ * @run_id: (nullable): the id of the run, or %NULL
+ * @run_dir: (nullable) (type filename): the run's directory, or %NULL
+ *
+ * Says which run the tasks dispatched from now on belong to, for every
+ * device of @self, now and added later: an #OrreryBaseDevice through
+ * orrery_base_device_set_run(), a device of another kind through its
+ * `run-id` and `run-dir` string properties if it has them. The local
+ * device gives @run_id to its tasks (`ORRERY_RUN_ID`) and writes their
+ * output and process records into `RUN_DIR/logs/`.
+ */
+void
+orrery_device_manager_set_run (OrreryDeviceManager *self,
+                               const char          *run_id,
+                               const char          *run_dir)
+{
+  g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
+
+  if (run_id != self->run_id)
+    {
+      g_free (self->run_id);
+      self->run_id = run_id && *run_id ? g_strdup (run_id) : NULL;
+    }
+  if (run_dir != self->run_dir)
+    {
+      g_free (self->run_dir);
+      self->run_dir = run_dir && *run_dir ? g_strdup (run_dir) : NULL;
+    }
+  for (guint i = 0; i < self->entries->len; i++)
+    apply_run (self, ((Entry *) self->entries->pdata[i])->device);
+}
+
 /**
  * orrery_device_manager_add_device:
  * @self: a device manager
@@ -215,6 +277,9 @@ orrery_device_manager_add_device (OrreryDeviceManager  *self,
   g_ptr_array_add (self->entries, entry);
   g_hash_table_insert (self->by_id, entry->id, entry);
   g_hash_table_insert (self->by_device, device, entry);
+
+  if (self->run_id != NULL || self->run_dir != NULL)
+    apply_run (self, device);
 
   g_debug ("device “%s” added (type %s, %u slots)", id,
            orrery_device_get_device_type (device), entry->max);

@@ -68,6 +68,10 @@ gboolean                orrery_device_manager_load_keyfile        (OrreryDeviceM
                                                                    GError                **error);
 ORRERY_EXPORT
 void                    orrery_device_manager_add_default_devices (OrreryDeviceManager    *self);
+ORRERY_EXPORT
+void                    orrery_device_manager_set_run             (OrreryDeviceManager    *self,
+                                                                   const char             *run_id,
+                                                                   const char             *run_dir);
 
 ORRERY_EXPORT
 const char             *orrery_dispatch_strategy_to_nick          (OrreryDispatchStrategy  strategy);

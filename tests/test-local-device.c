@@ -497,6 +497,35 @@ test_parallel (void)
   g_assert_cmpuint (orrery_local_device_get_n_running (device), ==, 0);
 }
 
+/* orrery_device_manager_set_run() reaches the devices it has and the
+ * devices added later. */
+static void
+test_set_run (void)
+{
+  g_autoptr(OrreryDeviceManager) manager = orrery_device_manager_new ();
+  g_autoptr(OrreryLocalDevice) first = orrery_local_device_new ("first", NULL, 1);
+  g_autoptr(OrreryLocalDevice) later = orrery_local_device_new ("later", NULL, 1);
+  g_autofree char *run_id = NULL;
+
+  g_assert_true (orrery_device_manager_add_device (manager, ORRERY_DEVICE (first), NULL));
+  g_assert_null (orrery_base_device_get_run_id (ORRERY_BASE_DEVICE (first)));
+  g_assert_null (orrery_base_device_get_run_dir (ORRERY_BASE_DEVICE (first)));
+
+  orrery_device_manager_set_run (manager, "r-1", "/tmp/runs/r-1");
+  g_assert_cmpstr (orrery_base_device_get_run_id (ORRERY_BASE_DEVICE (first)), ==, "r-1");
+  g_assert_cmpstr (orrery_base_device_get_run_dir (ORRERY_BASE_DEVICE (first)), ==, "/tmp/runs/r-1");
+  g_object_get (first, "run-id", &run_id, NULL);
+  g_assert_cmpstr (run_id, ==, "r-1");
+
+  g_assert_true (orrery_device_manager_add_device (manager, ORRERY_DEVICE (later), NULL));
+  g_assert_cmpstr (orrery_base_device_get_run_id (ORRERY_BASE_DEVICE (later)), ==, "r-1");
+  g_assert_cmpstr (orrery_base_device_get_run_dir (ORRERY_BASE_DEVICE (later)), ==, "/tmp/runs/r-1");
+
+  orrery_device_manager_set_run (manager, NULL, NULL);
+  g_assert_null (orrery_base_device_get_run_id (ORRERY_BASE_DEVICE (later)));
+  g_assert_null (orrery_base_device_get_run_dir (ORRERY_BASE_DEVICE (first)));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -519,6 +548,7 @@ main (int   argc,
   g_test_add_func ("/local-device/spawn-failure", test_spawn_failure);
   g_test_add_func ("/local-device/bad-task-data", test_bad_task_data);
   g_test_add_func ("/local-device/parallel", test_parallel);
+  g_test_add_func ("/local-device/set-run", test_set_run);
 
   return g_test_run ();
 }
