@@ -157,6 +157,7 @@ struct _OrreryOrchestrator
   gint64               start_us;
   gboolean             cancelling;
   char                *cancel_reason;
+  GError              *fail_error;    /* orrery_orchestrator_fail() */
   gboolean             kicking;
   gboolean             kick_again;
   guint                busy;          /* entry points under way (enter/leave) */
@@ -328,10 +329,12 @@ start_task (OrreryOrchestrator *self,
       run = g_new0 (TaskRun, 1);
       run->self = self;
       run->task = g_object_ref (task);
+      /* A resumed run: attempt numbers go on from the recorded ones. */
+      run->attempts = orrery_task_get_attempt (task);
       g_hash_table_insert (self->runs, (gpointer) orrery_task_get_id (task), run);
     }
-  /* The orchestrator counts attempts itself: the task's attempt number
-   * is the one of this run, from 1. */
+  /* The orchestrator counts attempts itself, from the task's last one
+   * (0 for a task that never ran). */
   orrery_task_set_attempt (task, ++run->attempts);
   run->device = g_object_ref (device);
   g_free (run->device_id);
@@ -639,7 +642,14 @@ finish_run (OrreryOrchestrator *self)
   guint cancelled = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_CANCELLED);
   gdouble duration = (g_get_monotonic_time () - self->start_us) / (gdouble) G_USEC_PER_SEC;
 
-  if (self->cancelling)
+  if (self->cancelling && self->fail_error != NULL)
+    {
+      /* orrery_orchestrator_fail(): stopped like a cancel, but failed. */
+      state = ORRERY_CONSTELLATION_STATE_FAILED;
+      type = ORRERY_EVENT_CONSTELLATION_FAILED;
+      error = g_steal_pointer (&self->fail_error);
+    }
+  else if (self->cancelling)
     {
       state = ORRERY_CONSTELLATION_STATE_CANCELLED;
       type = ORRERY_EVENT_CONSTELLATION_CANCELLED;
@@ -893,6 +903,33 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
 }
 
 /**
+ * orrery_orchestrator_fail:
+ * @self: an orchestrator
+ * @error: why the run cannot go on (a journal that cannot be written, say)
+ *
+ * Fails the run in progress: it stops as orrery_orchestrator_cancel()
+ * stops it (running tasks are killed, the others cancelled, with
+ * @error's message as the reason), but ends with `constellation-failed`
+ * whose `reason` is @error's message, and the run finishes with a copy of
+ * @error. If the run is being cancelled already, it ends failed all the
+ * same. Does nothing when no run is in progress.
+ */
+void
+orrery_orchestrator_fail (OrreryOrchestrator *self,
+                          const GError       *error)
+{
+  g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
+  g_return_if_fail (error != NULL);
+
+  if (self->run_task == NULL || self->fail_error != NULL)
+    return;
+  g_warning ("The run of “%s” fails: %s", orrery_constellation_get_id (self->constellation),
+             error->message);
+  self->fail_error = g_error_copy (error);
+  orrery_orchestrator_cancel (self, error->message);
+}
+
+/**
  * orrery_orchestrator_get_cancel_reason:
  * @self: an orchestrator
  *
@@ -964,6 +1001,7 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
   self->start_us = g_get_monotonic_time ();
   self->cancelling = FALSE;
   g_clear_pointer (&self->cancel_reason, g_free);
+  g_clear_error (&self->fail_error);
   self->modified_id = g_signal_connect (constellation, "modified",
                                         G_CALLBACK (on_constellation_modified), self);
   self->device_added_id = g_signal_connect (self->devices, "device-added",

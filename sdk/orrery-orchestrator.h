@@ -112,6 +112,9 @@ ORRERY_EXPORT
 void                 orrery_orchestrator_cancel             (OrreryOrchestrator   *self,
                                                              const char           *reason);
 ORRERY_EXPORT
+void                 orrery_orchestrator_fail               (OrreryOrchestrator   *self,
+                                                             const GError         *error);
+ORRERY_EXPORT
 const char          *orrery_orchestrator_get_cancel_reason  (OrreryOrchestrator   *self);
 
 ORRERY_EXPORT
