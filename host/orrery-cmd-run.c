@@ -1,13 +1,20 @@
-/* orrery-cmd-run.c: `orrery run FILE`.
+/* orrery-cmd-run.c: `orrery run FILE`, and the run itself (shared with
+ * `orrery resume`).
  *
- * Loads the configuration and the constellation, builds the devices, loads
- * the enabled plugins, runs the orchestrator on the main loop until the run
- * ends (SIGINT/SIGTERM cancel it), shuts the plugins down and prints one
- * summary line.
+ * Loads the configuration and the constellation, gives the run an id and a
+ * directory (its journal, the plugins' files, the tasks' logs), builds the
+ * devices, loads the enabled plugins, runs the orchestrator on the main
+ * loop until the run ends (SIGINT/SIGTERM cancel it), shuts the plugins
+ * down and prints one summary line.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <orrery.h>
 
 #include "orrery-host.h"
@@ -19,7 +26,6 @@ typedef struct
   GMainLoop           *loop;
   OrreryConstellation *constellation;
   GCancellable        *cancellable;
-  const char          *state_file;
   gboolean             ok;
   GError              *error;
 } RunState;
@@ -43,18 +49,6 @@ run_done (GObject      *source,
 
   st->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &st->error);
   g_main_loop_quit (st->loop);
-}
-
-/* --state: the constellation, with statuses and results, after every
- * terminal event; written to a temporary file and renamed into place. */
-static gboolean
-save_state (OrreryEvent  *event,
-            gpointer      user_data,
-            GError      **error)
-{
-  RunState *st = user_data;
-
-  return orrery_constellation_save_to_file (st->constellation, st->state_file, error);
 }
 
 /* A plugin that failed never changes the run, but the user is told. */
@@ -114,104 +108,165 @@ devices_from_config (OrreryDeviceManager  *devices,
   return TRUE;
 }
 
-int
-orrery_host_cmd_run (int    argc,
-                     char **argv)
+/* ------------------------------------------------------------------------ */
+/* Run ids, run directories */
+
+char *
+orrery_host_output_dir (OrreryConfig *config)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("FILE — run a constellation");
+  g_autofree char *dir = orrery_config_get_string (config, "Host", "OutputDir", NULL);
+
+  return g_strdup (dir != NULL && *dir != '\0' ? dir : ORRERY_HOST_DEFAULT_OUTPUT_DIR);
+}
+
+/* CONSTELLATION-ID-YYYYMMDDTHHMMSSZ-RANDOM: sorts by time within one
+ * constellation, unique across runs started in the same second. */
+static char *
+make_run_id (OrreryConstellation *constellation)
+{
+  g_autofree char *safe = orrery_escape_for_filename (orrery_constellation_get_id (constellation));
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+
+  if (strlen (safe) > 64)
+    safe[64] = '\0';
+  return g_strdup_printf ("%s-%s-%06x", safe, stamp, g_random_int () & 0xffffff);
+}
+
+/* OUTPUT/latest -> runs/RUN_ID, replaced atomically. */
+static void
+update_latest (const char *output_dir,
+               const char *run_id)
+{
+  g_autofree char *target = g_build_filename ("runs", run_id, NULL);
+  g_autofree char *link = g_build_filename (output_dir, "latest", NULL);
+  g_autofree char *tmp = g_strdup_printf ("%s.%u", link, g_random_int ());
+
+  if (symlink (target, tmp) < 0 || rename (tmp, link) < 0)
+    {
+      int errsv = errno;
+
+      unlink (tmp);
+      g_printerr ("orrery: cannot point %s at the new run: %s\n", link, g_strerror (errsv));
+    }
+}
+
+/* Plugins write their files (metrics.json, the DOT, the failure report)
+ * into their OutputDir: make it the run directory, unless the user chose
+ * another one for that plugin. No plugin needs to know about runs. */
+static void
+plugins_into_run_dir (OrreryConfig *config,
+                      const char   *run_dir)
+{
+  static const char *const builtin[] = { "visualizer", "metrics", "failure-monitor", NULL };
+  g_auto(GStrv) names = orrery_config_get_plugin_names (config);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree char *host_dir = orrery_host_output_dir (config);
+
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      const char *const *list = pass == 0 ? builtin : (const char *const *) names;
+
+      for (guint i = 0; list[i] != NULL; i++)
+        {
+          g_autofree char *group = orrery_config_plugin_group (list[i]);
+          g_autofree char *dir = NULL;
+
+          if (!g_hash_table_add (seen, (gpointer) list[i]))
+            continue;
+          dir = orrery_config_get_string (config, group, "OutputDir", NULL);
+          if (dir == NULL || g_str_equal (dir, ORRERY_HOST_DEFAULT_OUTPUT_DIR) || g_str_equal (dir, host_dir))
+            orrery_config_set_override (config, group, "OutputDir", run_dir);
+        }
+    }
+}
+
+/* The run directory OUTPUT/runs/RUN_ID with its logs/. */
+static char *
+make_run_dir (const char  *output_dir,
+              const char  *run_id,
+              GError     **error)
+{
+  g_autofree char *dir = g_build_filename (output_dir, "runs", run_id, NULL);
+  g_autofree char *logs = g_build_filename (dir, "logs", NULL);
+
+  if (g_mkdir_with_parents (logs, 0755) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Cannot create the run directory “%s”: %s", dir, g_strerror (errsv));
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running */
+
+gboolean
+orrery_host_apply_journal_sync (OrreryJournal *journal,
+                                OrreryConfig  *config,
+                                GError       **error)
+{
+  g_autofree char *nick = orrery_config_get_string (config, "Host", "JournalSync", NULL);
+  OrreryJournalSync sync = ORRERY_JOURNAL_SYNC_BATCH;
+
+  if (nick != NULL && !orrery_journal_sync_from_nick (nick, &sync))
+    {
+      g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE,
+                   "[Host] JournalSync: “%s” is not none, batch or always", nick);
+      return FALSE;
+    }
+  orrery_journal_set_sync (journal, sync);
+  return TRUE;
+}
+
+int
+orrery_host_run (OrreryHostRun *run)
+{
   g_autoptr(GError) error = NULL;
-  g_autofree char *strategy = NULL;
-  g_autofree char *state_file = NULL;
-  gint max_concurrency = 0;
-  gboolean no_plugins = FALSE;
-  const GOptionEntry entries[] = {
-    { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy,
-      "How tasks are placed on devices: round-robin, capability-match, load-balance", "S" },
-    { "max-concurrency", 'j', 0, G_OPTION_ARG_INT, &max_concurrency,
-      "Run at most N tasks at once (0: the devices' limits)", "N" },
-    { "state", 0, 0, G_OPTION_ARG_FILENAME, &state_file,
-      "Keep the constellation with its statuses in FILE after every finished task; "
-      "run FILE again to continue where it stopped", "FILE" },
-    { "no-plugins", 0, 0, G_OPTION_ARG_NONE, &no_plugins, "Load no plugin", NULL },
-    { NULL }
-  };
-  g_autoptr(OrreryConfig) config = NULL;
   g_autoptr(OrreryEventBus) bus = NULL;
   g_autoptr(OrreryDeviceManager) devices = NULL;
   g_autoptr(OrreryOrchestrator) orch = NULL;
   g_autoptr(OrreryPluginEngine) engine = NULL;
-  g_autoptr(OrreryConstellation) constellation = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GVariant) stats = NULL;
+  OrreryConstellation *constellation = run->constellation;
+  OrreryConfig *config = run->config;
+  const char *cmd = run->command;
+  gint max_concurrency = run->max_concurrency;
   RunState st = { 0 };
-  g_auto(OrreryHostPluginOptions) options = { NULL };
   guint sigint_id, sigterm_id;
   gint64 start;
   guint n_tasks, completed, failed, skipped, cancelled;
-
-  g_option_context_add_main_entries (context, entries, NULL);
-  orrery_host_plugin_options_add (context, &options);
-  g_option_context_set_summary (context,
-                                "Runs the constellation in FILE (JSON, Orrery's or UFO Galaxy's format) "
-                                "on the configured devices, with the enabled plugins.\n"
-                                "Exit status: 0 every task completed, 1 the run failed or was "
-                                "cancelled, 2 usage or configuration error, 3 invalid constellation.");
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      g_printerr ("orrery run: %s\n", error->message);
-      return ORRERY_EXIT_USAGE;
-    }
-  if (argc != 2)
-    {
-      g_printerr ("orrery run: expected one constellation FILE\nRun “orrery run --help” for usage.\n");
-      return ORRERY_EXIT_USAGE;
-    }
-  if (max_concurrency < 0)
-    {
-      g_printerr ("orrery run: --max-concurrency must be 0 or more, not %d\n", max_concurrency);
-      return ORRERY_EXIT_USAGE;
-    }
-
-  /* Configuration */
-  config = orrery_host_plugin_options_load_config (&options, &error);
-  if (config == NULL)
-    {
-      g_printerr ("orrery run: %s\n", error->message);
-      return ORRERY_EXIT_USAGE;
-    }
-
-  /* The constellation */
-  constellation = orrery_constellation_new_from_file (argv[1], &error);
-  if (constellation == NULL || !orrery_constellation_validate (constellation, &error))
-    {
-      g_printerr ("orrery run: %s\n", error->message);
-      return ORRERY_EXIT_INVALID;
-    }
+  int status;
 
   /* Devices and the orchestrator */
   devices = orrery_device_manager_new ();
   if (!devices_from_config (devices, config, &error))
     {
-      g_printerr ("orrery run: %s\n", error->message);
+      g_printerr ("orrery %s: %s\n", cmd, error->message);
       return ORRERY_EXIT_USAGE;
     }
   {
-    g_autofree char *s = strategy ? g_strdup (strategy)
-                                  : orrery_config_get_string (config, "Host", "Strategy", NULL);
+    g_autofree char *s = run->strategy ? g_strdup (run->strategy)
+                                       : orrery_config_get_string (config, "Host", "Strategy", NULL);
     OrreryDispatchStrategy value;
 
     if (s != NULL)
       {
         if (!orrery_dispatch_strategy_from_nick (s, &value))
           {
-            g_printerr ("orrery run: unknown strategy “%s” (round-robin, capability-match, "
-                        "load-balance)\n", s);
+            g_printerr ("orrery %s: unknown strategy “%s” (round-robin, capability-match, "
+                        "load-balance)\n", cmd, s);
             return ORRERY_EXIT_USAGE;
           }
         orrery_device_manager_set_strategy (devices, value);
       }
   }
+  /* JOURNAL(process): once orrery_device_manager_set_run() is on main:
+   *   orrery_device_manager_set_run (devices, run->run_id, run->run_dir); */
   bus = orrery_event_bus_new ();
   orch = orrery_orchestrator_new (bus, devices);
   if (max_concurrency == 0)
@@ -219,7 +274,7 @@ orrery_host_cmd_run (int    argc,
       max_concurrency = orrery_config_get_uint (config, "Host", "MaxConcurrency", 0, &error);
       if (error != NULL)
         {
-          g_printerr ("orrery run: %s\n", error->message);
+          g_printerr ("orrery %s: %s\n", cmd, error->message);
           return ORRERY_EXIT_USAGE;
         }
     }
@@ -231,7 +286,7 @@ orrery_host_cmd_run (int    argc,
 
     if (error != NULL)
       {
-        g_printerr ("orrery run: %s\n", error->message);
+        g_printerr ("orrery %s: %s\n", cmd, error->message);
         return ORRERY_EXIT_USAGE;
       }
     orrery_orchestrator_set_retry_policy (orch, delay, factor, max_delay);
@@ -239,24 +294,15 @@ orrery_host_cmd_run (int    argc,
 
   st.constellation = constellation;
   st.cancellable = cancellable;
-  st.state_file = state_file;
-  if (state_file != NULL)
-    {
-      const OrreryEventType terminal[] = {
-        ORRERY_EVENT_TASK_COMPLETED, ORRERY_EVENT_TASK_FAILED, ORRERY_EVENT_TASK_SKIPPED,
-        ORRERY_EVENT_TASK_CANCELLED, ORRERY_EVENT_CONSTELLATION_MODIFIED,
-        ORRERY_EVENT_CONSTELLATION_COMPLETED, ORRERY_EVENT_CONSTELLATION_FAILED,
-        ORRERY_EVENT_CONSTELLATION_CANCELLED,
-      };
-      g_autoptr(OrreryObserver) saver = orrery_func_observer_new ("state-file", save_state, &st, NULL);
 
-      orrery_event_bus_subscribe (bus, saver, terminal, G_N_ELEMENTS (terminal));
-    }
+  /* The journal first: it sees every event, before any plugin. */
+  orrery_journal_attach (run->journal, bus);
+  orrery_journal_set_orchestrator (run->journal, orch);
 
   /* Plugins, in a fixed order (the engine sorts them by name). */
-  if (!no_plugins)
+  if (!run->no_plugins)
     {
-      engine = orrery_host_plugin_options_new_engine (&options, bus, config);
+      engine = orrery_host_plugin_options_new_engine (run->options, bus, config);
       orrery_plugin_engine_set_orchestrator (engine, orch);
       orrery_plugin_engine_load_all (engine);
       report_plugin_failures (engine);
@@ -284,6 +330,15 @@ orrery_host_cmd_run (int    argc,
       orrery_plugin_engine_shutdown (engine);
     }
 
+  /* Everything the journal holds goes to the disk; a journal that could
+   * not be written fails the run, whatever the tasks did. */
+  if (!orrery_journal_close (run->journal, &error) && st.error == NULL)
+    {
+      st.ok = FALSE;
+      st.error = g_steal_pointer (&error);
+    }
+  g_clear_error (&error);
+
   n_tasks = orrery_constellation_get_n_tasks (constellation);
   completed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_COMPLETED);
   failed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED);
@@ -294,13 +349,172 @@ orrery_host_cmd_run (int    argc,
            orrery_constellation_get_id (constellation), completed, n_tasks, failed, skipped,
            cancelled, (g_get_monotonic_time () - start) / 1e6,
            st.error ? " — " : "", st.error ? st.error->message : "");
+  if (run->run_dir != NULL)
+    g_printerr ("orrery: run %s in %s\n", run->run_id, run->run_dir);
 
   if (st.error != NULL && g_error_matches (st.error, ORRERY_ORCHESTRATOR_ERROR,
                                            ORRERY_ORCHESTRATOR_ERROR_INVALID))
+    status = ORRERY_EXIT_INVALID;
+  else
+    status = st.ok ? ORRERY_EXIT_OK : ORRERY_EXIT_RUN_FAILED;
+  g_clear_error (&st.error);
+  return status;
+}
+
+int
+orrery_host_cmd_run (int    argc,
+                     char **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new ("FILE — run a constellation");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *strategy = NULL;
+  g_autofree char *journal_path = NULL;
+  g_autofree char *state_file = NULL;
+  gint max_concurrency = 0;
+  gboolean no_plugins = FALSE;
+  const GOptionEntry entries[] = {
+    { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy,
+      "How tasks are placed on devices: round-robin, capability-match, load-balance", "S" },
+    { "max-concurrency", 'j', 0, G_OPTION_ARG_INT, &max_concurrency,
+      "Run at most N tasks at once (0: the devices' limits)", "N" },
+    { "journal", 0, 0, G_OPTION_ARG_FILENAME, &journal_path,
+      "Write the run's journal to FILE instead of the run directory's journal.jsonl "
+      "(“-”: JSON lines on standard output, the rest on standard error); "
+      "“orrery resume FILE” continues the run", "FILE" },
+    { "state", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &state_file,
+      "Old name of --journal", "FILE" },
+    { "no-plugins", 0, 0, G_OPTION_ARG_NONE, &no_plugins, "Load no plugin", NULL },
+    { NULL }
+  };
+  g_autoptr(OrreryConfig) config = NULL;
+  g_autoptr(OrreryConstellation) constellation = NULL;
+  g_autoptr(OrreryJournal) journal = NULL;
+  g_autofree char *run_id = NULL;
+  g_autofree char *output_dir = NULL;
+  g_autofree char *run_dir = NULL;
+  g_autofree char *abs_run_dir = NULL;
+  g_auto(OrreryHostPluginOptions) options = { NULL };
+  OrreryHostRun run = { 0 };
+  int journal_fd = -1;
+  int status;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  orrery_host_plugin_options_add (context, &options);
+  g_option_context_set_summary (context,
+                                "Runs the constellation in FILE (JSON, Orrery's or UFO Galaxy's format) "
+                                "on the configured devices, with the enabled plugins. Each run gets "
+                                "a run id and a directory, OUTPUT/runs/RUN_ID (OUTPUT: [Host] OutputDir, "
+                                "default orrery-output), with its journal (journal.jsonl), the "
+                                "plugins' files and the tasks' logs; OUTPUT/latest points at the newest.\n"
+                                "Exit status: 0 every task completed, 1 the run failed or was "
+                                "cancelled (or its journal could not be written), 2 usage or "
+                                "configuration error, 3 invalid constellation.");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_clear_error (&st.error);
+      g_printerr ("orrery run: %s\n", error->message);
+      return ORRERY_EXIT_USAGE;
+    }
+  if (argc != 2)
+    {
+      g_printerr ("orrery run: expected one constellation FILE\nRun “orrery run --help” for usage.\n");
+      return ORRERY_EXIT_USAGE;
+    }
+  if (max_concurrency < 0)
+    {
+      g_printerr ("orrery run: --max-concurrency must be 0 or more, not %d\n", max_concurrency);
+      return ORRERY_EXIT_USAGE;
+    }
+  if (state_file != NULL)
+    {
+      if (journal_path != NULL)
+        {
+          g_printerr ("orrery run: --state is the old name of --journal: give one of them\n");
+          return ORRERY_EXIT_USAGE;
+        }
+      journal_path = g_steal_pointer (&state_file);
+    }
+
+  /* Configuration */
+  config = orrery_host_plugin_options_load_config (&options, &error);
+  if (config == NULL)
+    {
+      g_printerr ("orrery run: %s\n", error->message);
+      return ORRERY_EXIT_USAGE;
+    }
+
+  /* The constellation */
+  constellation = orrery_constellation_new_from_file (argv[1], &error);
+  if (constellation == NULL || !orrery_constellation_validate (constellation, &error))
+    {
+      g_printerr ("orrery run: %s\n", error->message);
       return ORRERY_EXIT_INVALID;
     }
-  g_clear_error (&st.error);
-  return st.ok ? ORRERY_EXIT_OK : ORRERY_EXIT_RUN_FAILED;
+
+  /* The run: its id, its directory, its journal. */
+  run_id = make_run_id (constellation);
+  output_dir = orrery_host_output_dir (config);
+  run_dir = make_run_dir (output_dir, run_id, &error);
+  if (run_dir == NULL)
+    {
+      g_printerr ("orrery run: %s\n", error->message);
+      return ORRERY_EXIT_RUN_FAILED;
+    }
+  abs_run_dir = g_canonicalize_filename (run_dir, NULL);
+  if (journal_path != NULL && g_str_equal (journal_path, "-"))
+    {
+      /* The journal takes standard output; everything else printed there
+       * (summary lines, plugins) goes to standard error. */
+      fflush (stdout);
+      journal_fd = dup (STDOUT_FILENO);
+      if (journal_fd < 0 || dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
+        {
+          g_printerr ("orrery run: cannot write the journal to standard output: %s\n", g_strerror (errno));
+          return ORRERY_EXIT_RUN_FAILED;
+        }
+      journal = orrery_journal_new_for_fd (journal_fd, "(standard output)", run_id, &error);
+    }
+  else
+    {
+      if (journal_path == NULL)
+        journal_path = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
+      journal = orrery_journal_new (journal_path, run_id, &error);
+    }
+  if (journal == NULL)
+    {
+      g_printerr ("orrery run: %s%s\n", error->message,
+                  g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS)
+                  ? " (a journal is never overwritten: “orrery resume” continues its run)" : "");
+      return g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS)
+             ? ORRERY_EXIT_USAGE : ORRERY_EXIT_RUN_FAILED;
+    }
+  if (!orrery_host_apply_journal_sync (journal, config, &error))
+    {
+      g_printerr ("orrery run: %s\n", error->message);
+      return ORRERY_EXIT_USAGE;
+    }
+  orrery_journal_set_header_member (journal, "run_dir", abs_run_dir);
+  update_latest (output_dir, run_id);
+  plugins_into_run_dir (config, run_dir);
+
+  run.command = "run";
+  run.options = &options;
+  run.config = config;
+  run.constellation = constellation;
+  run.strategy = strategy;
+  run.max_concurrency = max_concurrency;
+  run.no_plugins = no_plugins;
+  run.journal = journal;
+  run.run_id = run_id;
+  run.run_dir = run_dir;
+  status = orrery_host_run (&run);
+  if (journal_fd >= 0)
+    close (journal_fd);
+  return status;
+}
+
+void
+orrery_host_plugins_into_run_dir (OrreryConfig *config,
+                                  const char   *run_dir)
+{
+  plugins_into_run_dir (config, run_dir);
 }

@@ -51,4 +51,39 @@ OrreryPluginEngine *orrery_host_plugin_options_new_engine  (OrreryHostPluginOpti
                                                             OrreryEventBus          *bus,
                                                             OrreryConfig            *config);
 
+/* Runs and their directories (orrery-cmd-run.c). */
+#define ORRERY_HOST_DEFAULT_OUTPUT_DIR "orrery-output"
+#define ORRERY_HOST_JOURNAL_NAME       "journal.jsonl"
+
+typedef struct
+{
+  const char              *command;          /* for messages: "run", "resume" */
+  OrreryHostPluginOptions *options;
+  OrreryConfig            *config;
+  OrreryConstellation     *constellation;
+  const char              *strategy;
+  gint                     max_concurrency;
+  gboolean                 no_plugins;
+  OrreryJournal           *journal;          /* opened, not yet attached */
+  const char              *run_id;
+  const char              *run_dir;
+} OrreryHostRun;
+
+int       orrery_host_run                  (OrreryHostRun  *run);
+char     *orrery_host_output_dir           (OrreryConfig   *config);
+void      orrery_host_plugins_into_run_dir (OrreryConfig   *config,
+                                            const char     *run_dir);
+gboolean  orrery_host_apply_journal_sync   (OrreryJournal  *journal,
+                                            OrreryConfig   *config,
+                                            GError        **error);
+char     *orrery_host_resolve_journal      (const char     *arg,
+                                            gboolean        last,
+                                            OrreryConfig   *config,
+                                            const char     *command,
+                                            GError        **error);
+
+int orrery_host_cmd_resume (int argc, char **argv);
+int orrery_host_cmd_replay (int argc, char **argv);
+int orrery_host_cmd_watch (int argc, char **argv);
+
 G_END_DECLS

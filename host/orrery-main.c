@@ -14,6 +14,9 @@
 static const OrreryHostCommand commands[] = {
   { "version", "Print the version", orrery_host_cmd_version },
   { "run", "Run a constellation with the enabled plugins", orrery_host_cmd_run },
+  { "resume", "Continue a recorded run from its journal", orrery_host_cmd_resume },
+  { "replay", "Feed a recorded run's events to the plugins again", orrery_host_cmd_replay },
+  { "watch", "Follow a run another orrery process is writing", orrery_host_cmd_watch },
   { "validate", "Check constellation files, reporting every problem", orrery_host_cmd_validate },
   { "show", "Show a constellation by layers, as DOT or as JSON", orrery_host_cmd_show },
   { "plugins", "List the plugins found, their state and failures", orrery_host_cmd_plugins },

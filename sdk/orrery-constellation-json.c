@@ -1534,6 +1534,12 @@ task_to_json (OrreryTask *t)
   return node;
 }
 
+JsonNode *
+_orrery_task_to_json_node (OrreryTask *task)
+{
+  return task_to_json (task);
+}
+
 static JsonNode *
 dependency_to_json (OrreryDependency *d)
 {

@@ -188,4 +188,7 @@ ORRERY_HIDDEN const char       *_orrery_task_status_ufo_name (OrreryTaskStatus s
 ORRERY_HIDDEN gboolean          _orrery_enum_name_equal (const char *text,
                                                          const char *nick);
 
+/* One task as the constellation's JSON writes it (the journal's added tasks). */
+ORRERY_HIDDEN JsonNode         *_orrery_task_to_json_node (OrreryTask *task);
+
 G_END_DECLS

@@ -102,6 +102,15 @@ _orrery_event_seal (OrreryEvent *event,
   priv->sequence = sequence;
 }
 
+void
+_orrery_event_set_timestamp (OrreryEvent *event,
+                             gint64       timestamp)
+{
+  OrreryEventPrivate *priv = orrery_event_get_instance_private (event);
+
+  priv->timestamp = timestamp;
+}
+
 /**
  * orrery_event_get_event_type:
  * @self: an event

@@ -19,4 +19,8 @@ ORRERY_HIDDEN void            _orrery_event_seal        (OrreryEvent *event,
 /* The detail quark of each event type, indexed by OrreryEventType. */
 ORRERY_HIDDEN GQuark          _orrery_event_type_quark  (OrreryEventType type);
 
+/* Gives an event the time it was first published (a replayed journal). */
+ORRERY_HIDDEN void            _orrery_event_set_timestamp (OrreryEvent *event,
+                                                           gint64       timestamp);
+
 G_END_DECLS

@@ -26,5 +26,7 @@
 #include "orrery-simulated-device.h"
 #include "orrery-device-manager.h"
 #include "orrery-orchestrator.h"
+#include "orrery-journal.h"
+#include "orrery-journal-reader.h"
 
 #undef ORRERY_INSIDE

@@ -1,0 +1,1274 @@
+/* orrery-journal.c: the run's events, appended to a file as JSON Lines.
+ *
+ * One compact JSON object per line, in the bus's delivery order (the total
+ * order every observer sees). The first record (`"type":"header"`) holds
+ * the format version, the run id and the constellation as the run started
+ * (the JSON the SDK writes for a constellation); every event after it is
+ * one record with its own journal sequence number (`seq`, consecutive from
+ * 1, going on across resumes). `constellation-modified` records carry the
+ * edits with what they need to be applied again (the added task, the
+ * changes as GVariant text), so the records alone rebuild the DAG.
+ *
+ * The hot path: each record is formatted by hand into one buffer (no JSON
+ * tree), and the buffer goes to the file in one write() when it is large,
+ * when a short timer fires, or at once for run-level events; with
+ * JournalSync=batch the timer and run-level events also fdatasync. A
+ * write error is sticky: nothing more is written, #OrreryJournal::failed
+ * is emitted and the orchestrator given with
+ * orrery_journal_set_orchestrator() fails its run.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Journal"
+
+#include <errno.h>
+#include <math.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json-glib/json-glib.h>
+
+#include "orrery-private.h"
+#include "orrery-constellation-private.h"
+#include "orrery-journal-private.h"
+
+/* Flushed at once past this size; otherwise by the timer. */
+#define FLUSH_BYTES     (64 * 1024)
+#define FLUSH_DELAY_MS  5
+
+struct _OrreryJournal
+{
+  GObject             parent_instance;
+
+  char               *path;          /* for messages */
+  char               *run_id;
+  int                 fd;
+  gboolean            own_fd;
+  gboolean            can_sync;      /* a regular file */
+  gboolean            resumed;       /* appending to an existing journal */
+  gboolean            started;       /* constellation-started seen */
+  OrreryJournalSync   sync;
+  GString            *buf;
+  guint64             next_seq;
+  guint64             bytes_written;
+  GError             *error;
+  char              **retried;       /* run-resumed record */
+  GPtrArray          *header_members; /* name, value, name, value... */
+
+  GMainContext       *context;
+  GSource            *timer;
+  OrreryEventBus     *bus;
+  guint               subscription;
+  GWeakRef            orchestrator;
+};
+
+G_DEFINE_FINAL_TYPE (OrreryJournal, orrery_journal, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_QUARK (orrery-journal-error-quark, orrery_journal_error)
+
+/* ------------------------------------------------------------------------ */
+/* JSON, by hand */
+
+void
+_orrery_json_append_string (GString    *s,
+                            const char *str)
+{
+  const guchar *p = (const guchar *) str;
+  const guchar *run;
+
+  g_string_append_c (s, '"');
+  if (str == NULL)
+    {
+      g_string_append_c (s, '"');
+      return;
+    }
+  run = p;
+  while (*p)
+    {
+      if (G_LIKELY (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'))
+        {
+          p++;
+          continue;
+        }
+      g_string_append_len (s, (const char *) run, p - run);
+      if (*p >= 0x80)
+        {
+          /* Valid UTF-8 goes through; a bad byte becomes U+FFFD. */
+          const char *end;
+          gsize left = strlen ((const char *) p);
+          gsize n = 1;
+
+          while (n < 4 && n < left && (p[n] & 0xC0) == 0x80)
+            n++;
+          if (g_utf8_validate ((const char *) p, n, &end) && (gsize) (end - (const char *) p) == n)
+            {
+              g_string_append_len (s, (const char *) p, n);
+              p += n;
+            }
+          else
+            {
+              g_string_append (s, "\\ufffd");
+              p++;
+            }
+        }
+      else
+        {
+          switch (*p)
+            {
+            case '"': g_string_append (s, "\\\""); break;
+            case '\\': g_string_append (s, "\\\\"); break;
+            case '\n': g_string_append (s, "\\n"); break;
+            case '\r': g_string_append (s, "\\r"); break;
+            case '\t': g_string_append (s, "\\t"); break;
+            default: g_string_append_printf (s, "\\u%04x", *p); break;
+            }
+          p++;
+        }
+      run = p;
+    }
+  g_string_append_len (s, (const char *) run, p - run);
+  g_string_append_c (s, '"');
+}
+
+static void
+append_double (GString *s,
+               gdouble  d)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (d))
+    {
+      g_string_append (s, "null");
+      return;
+    }
+  g_ascii_dtostr (buf, sizeof buf, d);
+  g_string_append (s, buf);
+  /* Keep doubles doubles when read back. */
+  if (strpbrk (buf, ".eEn") == NULL)
+    g_string_append (s, ".0");
+}
+
+void
+_orrery_json_append_variant (GString  *s,
+                             GVariant *v)
+{
+  const GVariantType *type;
+
+  if (v == NULL)
+    {
+      g_string_append (s, "null");
+      return;
+    }
+  type = g_variant_get_type (v);
+  switch (g_variant_classify (v))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      g_string_append (s, g_variant_get_boolean (v) ? "true" : "false");
+      return;
+    case G_VARIANT_CLASS_BYTE:
+      g_string_append_printf (s, "%u", g_variant_get_byte (v));
+      return;
+    case G_VARIANT_CLASS_INT16:
+      g_string_append_printf (s, "%d", g_variant_get_int16 (v));
+      return;
+    case G_VARIANT_CLASS_UINT16:
+      g_string_append_printf (s, "%u", g_variant_get_uint16 (v));
+      return;
+    case G_VARIANT_CLASS_INT32:
+      g_string_append_printf (s, "%d", g_variant_get_int32 (v));
+      return;
+    case G_VARIANT_CLASS_UINT32:
+      g_string_append_printf (s, "%u", g_variant_get_uint32 (v));
+      return;
+    case G_VARIANT_CLASS_INT64:
+      g_string_append_printf (s, "%" G_GINT64_FORMAT, g_variant_get_int64 (v));
+      return;
+    case G_VARIANT_CLASS_UINT64:
+      g_string_append_printf (s, "%" G_GUINT64_FORMAT, g_variant_get_uint64 (v));
+      return;
+    case G_VARIANT_CLASS_HANDLE:
+      g_string_append_printf (s, "%d", g_variant_get_handle (v));
+      return;
+    case G_VARIANT_CLASS_DOUBLE:
+      append_double (s, g_variant_get_double (v));
+      return;
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      _orrery_json_append_string (s, g_variant_get_string (v, NULL));
+      return;
+    case G_VARIANT_CLASS_VARIANT:
+      {
+        g_autoptr(GVariant) inner = g_variant_get_variant (v);
+
+        _orrery_json_append_variant (s, inner);
+        return;
+      }
+    case G_VARIANT_CLASS_MAYBE:
+      {
+        g_autoptr(GVariant) inner = g_variant_get_maybe (v);
+
+        _orrery_json_append_variant (s, inner);
+        return;
+      }
+    case G_VARIANT_CLASS_ARRAY:
+      {
+        gsize n = g_variant_n_children (v);
+        gboolean dict = g_variant_type_is_dict_entry (g_variant_type_element (type));
+
+        g_string_append_c (s, dict ? '{' : '[');
+        for (gsize i = 0; i < n; i++)
+          {
+            g_autoptr(GVariant) child = g_variant_get_child_value (v, i);
+
+            if (i > 0)
+              g_string_append_c (s, ',');
+            if (dict)
+              {
+                g_autoptr(GVariant) key = g_variant_get_child_value (child, 0);
+                g_autoptr(GVariant) value = g_variant_get_child_value (child, 1);
+
+                if (g_variant_is_of_type (key, G_VARIANT_TYPE_STRING) ||
+                    g_variant_is_of_type (key, G_VARIANT_TYPE_OBJECT_PATH))
+                  _orrery_json_append_string (s, g_variant_get_string (key, NULL));
+                else
+                  {
+                    g_autofree char *k = g_variant_print (key, FALSE);
+
+                    _orrery_json_append_string (s, k);
+                  }
+                g_string_append_c (s, ':');
+                _orrery_json_append_variant (s, value);
+              }
+            else
+              _orrery_json_append_variant (s, child);
+          }
+        g_string_append_c (s, dict ? '}' : ']');
+        return;
+      }
+    case G_VARIANT_CLASS_TUPLE:
+    case G_VARIANT_CLASS_DICT_ENTRY:
+      {
+        gsize n = g_variant_n_children (v);
+
+        g_string_append_c (s, '[');
+        for (gsize i = 0; i < n; i++)
+          {
+            g_autoptr(GVariant) child = g_variant_get_child_value (v, i);
+
+            if (i > 0)
+              g_string_append_c (s, ',');
+            _orrery_json_append_variant (s, child);
+          }
+        g_string_append_c (s, ']');
+        return;
+      }
+    }
+  g_string_append (s, "null");
+}
+
+static void
+append_member (GString    *s,
+               const char *name)
+{
+  /* Member names are ours: plain ASCII, no escaping needed. */
+  g_string_append_c (s, ',');
+  g_string_append_c (s, '"');
+  g_string_append (s, name);
+  g_string_append (s, "\":");
+}
+
+static void
+append_strv (GString            *s,
+             const char * const *v)
+{
+  g_string_append_c (s, '[');
+  for (guint i = 0; v != NULL && v[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (s, ',');
+      _orrery_json_append_string (s, v[i]);
+    }
+  g_string_append_c (s, ']');
+}
+
+static const char *
+enum_nick (GType type,
+           gint  value)
+{
+  GEnumClass *klass = g_type_class_ref (type);
+  GEnumValue *ev = g_enum_get_value (klass, value);
+  const char *nick = ev ? ev->value_nick : "unknown";
+
+  g_type_class_unref (klass);
+  return nick;
+}
+
+void
+_orrery_json_append_error (GString      *s,
+                           const GError *error)
+{
+  g_string_append (s, "{\"domain\":");
+  _orrery_json_append_string (s, g_quark_to_string (error->domain));
+  g_string_append_printf (s, ",\"code\":%d,\"message\":", error->code);
+  _orrery_json_append_string (s, error->message);
+  g_string_append_c (s, '}');
+}
+
+/* The constellation's own JSON, made one line: json-glib's pretty output
+ * has newlines only between tokens (never inside strings, where they are
+ * escaped), so dropping each newline and the indentation after it keeps
+ * the document and puts it on one line. */
+static void
+append_constellation (GString             *s,
+                      OrreryConstellation *c)
+{
+  gsize len;
+  g_autofree char *data = orrery_constellation_to_data (c, &len);
+  const char *p = data, *end = data + len;
+
+  while (p < end)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+
+      if (nl == NULL)
+        {
+          g_string_append_len (s, p, end - p);
+          break;
+        }
+      g_string_append_len (s, p, nl - p);
+      p = nl + 1;
+      while (p < end && *p == ' ')
+        p++;
+    }
+}
+
+static void
+append_task_json (GString    *s,
+                  OrreryTask *task)
+{
+  g_autoptr(JsonNode) node = _orrery_task_to_json_node (task);
+  g_autofree char *text = json_to_string (node, FALSE);
+
+  g_string_append (s, text);
+}
+
+/* The modifications of constellation-modified, with what an added task
+ * was (looked up in the constellation) and the changes of an update as
+ * GVariant text too, so a reader applies them exactly. */
+static void
+append_modifications (GString             *s,
+                      GVariant            *mods,
+                      OrreryConstellation *c)
+{
+  gsize n = g_variant_n_children (mods);
+
+  g_string_append_c (s, '[');
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) mod = g_variant_get_child_value (mods, i);
+      const char *type = NULL, *task_id = NULL;
+      g_autoptr(GVariant) changes = NULL;
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+      gboolean first = TRUE;
+
+      if (i > 0)
+        g_string_append_c (s, ',');
+      g_string_append_c (s, '{');
+      g_variant_iter_init (&iter, mod);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          if (!first)
+            g_string_append_c (s, ',');
+          first = FALSE;
+          _orrery_json_append_string (s, key);
+          g_string_append_c (s, ':');
+          _orrery_json_append_variant (s, value);
+          g_variant_unref (value);
+        }
+      g_variant_lookup (mod, "type", "&s", &type);
+      g_variant_lookup (mod, "task_id", "&s", &task_id);
+      if (g_strcmp0 (type, "add_task") == 0 && task_id != NULL && c != NULL)
+        {
+          OrreryTask *task = orrery_constellation_get_task (c, task_id);
+
+          if (task != NULL)
+            {
+              g_string_append (s, ",\"task\":");
+              append_task_json (s, task);
+            }
+        }
+      if (g_strcmp0 (type, "update_task") == 0 &&
+          (changes = g_variant_lookup_value (mod, "changes", NULL)) != NULL)
+        {
+          g_autofree char *text = g_variant_print (changes, TRUE);
+
+          g_string_append (s, ",\"changes_variant\":");
+          _orrery_json_append_string (s, text);
+        }
+      g_string_append_c (s, '}');
+    }
+  g_string_append_c (s, ']');
+}
+
+static void
+append_header (OrreryJournal       *self,
+               OrreryConstellation *c,
+               gint64               ts)
+{
+  GString *s = self->buf;
+
+  g_string_append_printf (s, "{\"journal\":\"orrery\",\"format\":%d,\"seq\":%" G_GUINT64_FORMAT
+                          ",\"type\":\"header\",\"ts\":%" G_GINT64_FORMAT,
+                          ORRERY_JOURNAL_FORMAT_VERSION, self->next_seq++, ts);
+  append_member (s, "run_id");
+  _orrery_json_append_string (s, self->run_id);
+  for (guint i = 0; i + 1 < self->header_members->len; i += 2)
+    {
+      append_member (s, self->header_members->pdata[i]);
+      _orrery_json_append_string (s, self->header_members->pdata[i + 1]);
+    }
+  /* Last, so a reader finds where the constellation's text starts. */
+  append_member (s, "constellation");
+  append_constellation (s, c);
+  g_string_append (s, "}\n");
+}
+
+static void
+append_resumed (OrreryJournal *self,
+                gint64         ts)
+{
+  GString *s = self->buf;
+
+  g_string_append_printf (s, "{\"seq\":%" G_GUINT64_FORMAT ",\"type\":\"run-resumed\",\"ts\":%"
+                          G_GINT64_FORMAT, self->next_seq++, ts);
+  append_member (s, "run_id");
+  _orrery_json_append_string (s, self->run_id);
+  append_member (s, "retried");
+  append_strv (s, (const char * const *) self->retried);
+  g_string_append (s, "}\n");
+}
+
+static void
+append_event (OrreryJournal *self,
+              OrreryEvent   *event)
+{
+  GString *s = self->buf;
+  OrreryEventType type = _orrery_event_peek_type (event);
+  const char *source = orrery_event_get_source_id (event);
+  GVariant *data = orrery_event_get_data (event);
+
+  g_string_append_printf (s, "{\"seq\":%" G_GUINT64_FORMAT ",\"type\":\"%s\",\"ts\":%" G_GINT64_FORMAT,
+                          self->next_seq++, orrery_event_type_to_nick (type),
+                          orrery_event_get_timestamp (event));
+  if (source != NULL && strcmp (source, "orchestrator") != 0)
+    {
+      append_member (s, "source");
+      _orrery_json_append_string (s, source);
+    }
+
+  if (ORRERY_IS_TASK_EVENT (event))
+    {
+      OrreryTaskEvent *te = (OrreryTaskEvent *) event;
+      const char *device = orrery_task_event_get_device_id (te);
+      GVariant *result = orrery_task_event_get_result (te);
+      const GError *error = orrery_task_event_get_error (te);
+      const char * const *ready = orrery_task_event_get_newly_ready (te);
+
+      append_member (s, "task");
+      _orrery_json_append_string (s, orrery_task_event_get_task_id (te));
+      g_string_append_printf (s, ",\"status\":\"%s\",\"attempt\":%u",
+                              orrery_task_status_to_nick (orrery_task_event_get_status (te)),
+                              orrery_task_event_get_attempt (te));
+      if (device != NULL)
+        {
+          append_member (s, "device");
+          _orrery_json_append_string (s, device);
+        }
+      if (result != NULL)
+        {
+          append_member (s, "result");
+          _orrery_json_append_variant (s, result);
+        }
+      if (error != NULL)
+        {
+          append_member (s, "error");
+          _orrery_json_append_error (s, error);
+        }
+      if (ready != NULL && ready[0] != NULL)
+        {
+          append_member (s, "ready");
+          append_strv (s, ready);
+        }
+    }
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    {
+      OrreryConstellationEvent *ce = (OrreryConstellationEvent *) event;
+      const char * const *ready = orrery_constellation_event_get_newly_ready (ce);
+      const char * const *on = orrery_constellation_event_get_on_task_ids (ce);
+      GVariant *stats = orrery_constellation_event_get_statistics (ce);
+      GVariant *mods = orrery_constellation_event_get_modifications (ce);
+
+      append_member (s, "id");
+      _orrery_json_append_string (s, orrery_constellation_event_get_constellation_id (ce));
+      g_string_append_printf (s, ",\"state\":\"%s\"",
+                              orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
+      if (type == ORRERY_EVENT_CONSTELLATION_COMPLETED || type == ORRERY_EVENT_CONSTELLATION_FAILED ||
+          type == ORRERY_EVENT_CONSTELLATION_CANCELLED)
+        {
+          append_member (s, "duration");
+          append_double (s, orrery_constellation_event_get_duration (ce));
+        }
+      if (stats != NULL)
+        {
+          g_autofree char *text = g_variant_print (stats, TRUE);
+
+          append_member (s, "statistics");
+          _orrery_json_append_variant (s, stats);
+          append_member (s, "statistics_gvariant");
+          _orrery_json_append_string (s, text);
+        }
+      if (mods != NULL)
+        {
+          append_member (s, "modifications");
+          append_modifications (s, mods, orrery_constellation_event_get_constellation (ce));
+        }
+      if (on != NULL && on[0] != NULL)
+        {
+          append_member (s, "on");
+          append_strv (s, on);
+        }
+      if (ready != NULL && ready[0] != NULL)
+        {
+          append_member (s, "ready");
+          append_strv (s, ready);
+        }
+    }
+  else if (ORRERY_IS_DEVICE_EVENT (event))
+    {
+      OrreryDeviceEvent *de = (OrreryDeviceEvent *) event;
+
+      append_member (s, "device");
+      _orrery_json_append_string (s, orrery_device_event_get_device_id (de));
+      append_member (s, "status");
+      _orrery_json_append_string (s, enum_nick (ORRERY_TYPE_DEVICE_STATUS,
+                                                orrery_device_event_get_status (de)));
+    }
+  if (data != NULL)
+    {
+      g_autofree char *text = g_variant_print (data, TRUE);
+
+      append_member (s, "data");
+      _orrery_json_append_variant (s, data);
+      /* The exact types, for observers of a replay. */
+      append_member (s, "data_gvariant");
+      _orrery_json_append_string (s, text);
+    }
+  g_string_append (s, "}\n");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing */
+
+static void
+fail (OrreryJournal *self,
+      int            errsv,
+      const char    *what)
+{
+  g_autoptr(OrreryOrchestrator) orch = NULL;
+
+  if (self->error != NULL)
+    return;
+  self->error = g_error_new (ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_IO,
+                             "Cannot %s the journal “%s”: %s", what, self->path, g_strerror (errsv));
+  g_string_truncate (self->buf, 0);
+  g_object_ref (self);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, self->error);
+  orch = g_weak_ref_get (&self->orchestrator);
+  if (orch != NULL)
+    orrery_orchestrator_fail (orch, self->error);
+  g_object_unref (self);
+}
+
+static gboolean
+write_buffer (OrreryJournal *self,
+              gboolean       sync)
+{
+  const char *p = self->buf->str;
+  gsize left = self->buf->len;
+
+  if (self->error != NULL)
+    return FALSE;
+  while (left > 0)
+    {
+      gssize n = write (self->fd, p, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          fail (self, errno, "write");
+          return FALSE;
+        }
+      if (n == 0)
+        {
+          fail (self, ENOSPC, "write");
+          return FALSE;
+        }
+      p += n;
+      left -= n;
+      self->bytes_written += n;
+    }
+  g_string_truncate (self->buf, 0);
+  if (sync && self->can_sync && fdatasync (self->fd) < 0)
+    {
+      fail (self, errno, "sync");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+timer_cb (gpointer user_data)
+{
+  OrreryJournal *self = user_data;
+
+  g_clear_pointer (&self->timer, g_source_unref);
+  write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_timer (OrreryJournal *self)
+{
+  if (self->timer != NULL)
+    return;
+  self->timer = g_timeout_source_new (FLUSH_DELAY_MS);
+  g_source_set_static_name (self->timer, "[orrery] journal flush");
+  g_source_set_callback (self->timer, timer_cb, self, NULL);
+  g_source_attach (self->timer, self->context);
+}
+
+static void
+disarm_timer (OrreryJournal *self)
+{
+  if (self->timer == NULL)
+    return;
+  g_source_destroy (self->timer);
+  g_clear_pointer (&self->timer, g_source_unref);
+}
+
+static gboolean
+is_run_level (OrreryEventType type)
+{
+  return type == ORRERY_EVENT_CONSTELLATION_STARTED || type == ORRERY_EVENT_CONSTELLATION_COMPLETED ||
+         type == ORRERY_EVENT_CONSTELLATION_FAILED || type == ORRERY_EVENT_CONSTELLATION_CANCELLED ||
+         type == ORRERY_EVENT_CONSTELLATION_MODIFIED;
+}
+
+/**
+ * orrery_journal_append_event:
+ * @self: a journal
+ * @event: an event, usually one the bus delivers
+ * @error: return location for an error
+ *
+ * Appends @event as one record. Nothing is written before the first
+ * `constellation-started` (which first writes the header, or the
+ * `run-resumed` record of a resumed journal); events before it are
+ * ignored. After a write error nothing more is written and every call
+ * fails with that error.
+ *
+ * Returns: whether the record was taken (or ignored); %FALSE once the
+ *   journal cannot be written
+ */
+gboolean
+orrery_journal_append_event (OrreryJournal  *self,
+                             OrreryEvent    *event,
+                             GError        **error)
+{
+  OrreryEventType type;
+
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (ORRERY_IS_EVENT (event), FALSE);
+
+  if (self->error != NULL)
+    {
+      if (error != NULL)
+        *error = g_error_copy (self->error);
+      return FALSE;
+    }
+  type = _orrery_event_peek_type (event);
+  if (!self->started)
+    {
+      OrreryConstellation *c;
+
+      if (type != ORRERY_EVENT_CONSTELLATION_STARTED)
+        return TRUE;
+      self->started = TRUE;
+      if (self->resumed)
+        append_resumed (self, orrery_event_get_timestamp (event));
+      else if ((c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event))) != NULL)
+        append_header (self, c, orrery_event_get_timestamp (event));
+      else
+        {
+          g_autoptr(OrreryConstellation) empty =
+            orrery_constellation_new (orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event)), NULL);
+
+          append_header (self, empty, orrery_event_get_timestamp (event));
+        }
+    }
+  append_event (self, event);
+
+  if (self->sync == ORRERY_JOURNAL_SYNC_ALWAYS || is_run_level (type))
+    {
+      disarm_timer (self);
+      write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
+    }
+  else if (self->buf->len >= FLUSH_BYTES)
+    write_buffer (self, FALSE);
+  if (self->buf->len > 0 && self->error == NULL)
+    arm_timer (self);
+
+  if (self->error != NULL)
+    {
+      if (error != NULL)
+        *error = g_error_copy (self->error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+journal_handle (OrreryEvent  *event,
+                gpointer      user_data,
+                GError      **error)
+{
+  OrreryJournal *self = user_data;
+
+  /* A write error is reported once, through the failed signal and the
+   * orchestrator; the bus need not report it again for every event. */
+  orrery_journal_append_event (self, event, NULL);
+  return TRUE;
+}
+
+/**
+ * orrery_journal_flush:
+ * @self: a journal
+ * @sync: also fdatasync the file (when it is a regular file)
+ * @error: return location for an error
+ *
+ * Writes what is buffered.
+ *
+ * Returns: whether it was written
+ */
+gboolean
+orrery_journal_flush (OrreryJournal  *self,
+                      gboolean        sync,
+                      GError        **error)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), FALSE);
+
+  disarm_timer (self);
+  if (!write_buffer (self, sync))
+    {
+      if (error != NULL && self->error != NULL)
+        *error = g_error_copy (self->error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * orrery_journal_close:
+ * @self: a journal
+ * @error: return location for an error
+ *
+ * Writes and syncs what is buffered, stops following the bus and closes
+ * the file. Further events are not written.
+ *
+ * Returns: whether everything was written
+ */
+gboolean
+orrery_journal_close (OrreryJournal  *self,
+                      GError        **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), FALSE);
+
+  if (self->bus != NULL && self->subscription != 0)
+    orrery_event_bus_unsubscribe (self->bus, self->subscription);
+  self->subscription = 0;
+  g_clear_object (&self->bus);
+  if (self->fd < 0)
+    {
+      if (self->error != NULL && error != NULL)
+        *error = g_error_copy (self->error);
+      return self->error == NULL;
+    }
+  ok = orrery_journal_flush (self, self->sync != ORRERY_JOURNAL_SYNC_NONE, error);
+  if (self->own_fd && close (self->fd) < 0 && ok)
+    {
+      fail (self, errno, "close");
+      if (error != NULL)
+        *error = g_error_copy (self->error);
+      ok = FALSE;
+    }
+  self->fd = -1;
+  return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Construction */
+
+static void
+orrery_journal_dispose (GObject *object)
+{
+  OrreryJournal *self = ORRERY_JOURNAL (object);
+
+  if (self->fd >= 0)
+    orrery_journal_close (self, NULL);
+  disarm_timer (self);
+  g_weak_ref_set (&self->orchestrator, NULL);
+  G_OBJECT_CLASS (orrery_journal_parent_class)->dispose (object);
+}
+
+static void
+orrery_journal_finalize (GObject *object)
+{
+  OrreryJournal *self = ORRERY_JOURNAL (object);
+
+  g_weak_ref_clear (&self->orchestrator);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_string_free (self->buf, TRUE);
+  g_ptr_array_unref (self->header_members);
+  g_strfreev (self->retried);
+  g_clear_error (&self->error);
+  g_free (self->path);
+  g_free (self->run_id);
+  G_OBJECT_CLASS (orrery_journal_parent_class)->finalize (object);
+}
+
+static void
+orrery_journal_class_init (OrreryJournalClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = orrery_journal_dispose;
+  object_class->finalize = orrery_journal_finalize;
+
+  /**
+   * OrreryJournal::failed:
+   * @self: the journal
+   * @error: why it cannot be written
+   *
+   * Emitted once, at the first write error; nothing more is written.
+   */
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                         0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                                         G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+orrery_journal_init (OrreryJournal *self)
+{
+  self->fd = -1;
+  self->sync = ORRERY_JOURNAL_SYNC_BATCH;
+  self->buf = g_string_sized_new (FLUSH_BYTES + 4096);
+  self->next_seq = 1;
+  self->header_members = g_ptr_array_new_with_free_func (g_free);
+  self->context = g_main_context_ref_thread_default ();
+  g_weak_ref_init (&self->orchestrator, NULL);
+}
+
+static char *
+make_run_id (void)
+{
+  return g_strdup_printf ("run-%08x", g_random_int ());
+}
+
+static OrreryJournal *
+journal_new (int         fd,
+             gboolean    own_fd,
+             const char *name,
+             const char *run_id)
+{
+  OrreryJournal *self = g_object_new (ORRERY_TYPE_JOURNAL, NULL);
+  struct stat st;
+
+  self->fd = fd;
+  self->own_fd = own_fd;
+  self->path = g_strdup (name);
+  self->run_id = run_id ? g_strdup (run_id) : make_run_id ();
+  self->can_sync = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+  return self;
+}
+
+static gboolean
+io_error (GError     **error,
+          int          errsv,
+          const char  *what,
+          const char  *path)
+{
+  g_set_error (error, ORRERY_JOURNAL_ERROR,
+               errsv == EEXIST ? ORRERY_JOURNAL_ERROR_EXISTS : ORRERY_JOURNAL_ERROR_IO,
+               "Cannot %s the journal “%s”: %s", what, path, g_strerror (errsv));
+  return FALSE;
+}
+
+/**
+ * orrery_journal_new:
+ * @path: (type filename): the file to create; it must not exist
+ * @run_id: (nullable): the run's id (a random one if %NULL)
+ * @error: return location for an error
+ *
+ * Creates a new journal file, readable and writable by its owner only
+ * (0600). Nothing is written to it before the run starts.
+ *
+ * Returns: (transfer full) (nullable): the journal, or %NULL with @error
+ *   set (%ORRERY_JOURNAL_ERROR_EXISTS if the file exists)
+ */
+OrreryJournal *
+orrery_journal_new (const char  *path,
+                    const char  *run_id,
+                    GError     **error)
+{
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      io_error (error, errno, "create", path);
+      return NULL;
+    }
+  return journal_new (fd, TRUE, path, run_id);
+}
+
+/**
+ * orrery_journal_new_for_fd:
+ * @fd: a file descriptor open for writing (standard output, a pipe); the
+ *   journal does not close it
+ * @name: (nullable): what to call it in messages
+ * @run_id: (nullable): the run's id (a random one if %NULL)
+ * @error: return location for an error
+ *
+ * A journal written to @fd, from its current position.
+ *
+ * Returns: (transfer full) (nullable): the journal, or %NULL with @error set
+ */
+OrreryJournal *
+orrery_journal_new_for_fd (int          fd,
+                           const char  *name,
+                           const char  *run_id,
+                           GError     **error)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) < 0)
+    {
+      io_error (error, errno, "open", name ? name : "(file descriptor)");
+      return NULL;
+    }
+  return journal_new (fd, FALSE, name ? name : "(file descriptor)", run_id);
+}
+
+/**
+ * orrery_journal_open_append:
+ * @path: (type filename): an existing journal, as read by
+ *   #OrreryJournalReader
+ * @run_id: the run id its header holds
+ * @next_sequence: the sequence number of the next record (the last one
+ *   read plus one)
+ * @valid_length: the size of its complete lines: a torn last line past it
+ *   is cut off before anything is appended; -1 to keep the file as it is
+ * @error: return location for an error
+ *
+ * Opens a journal to continue its run (`orrery resume`). The first record
+ * written, at the next `constellation-started`, is `run-resumed`
+ * (see orrery_journal_set_resumed()).
+ *
+ * Returns: (transfer full) (nullable): the journal, or %NULL with @error set
+ */
+OrreryJournal *
+orrery_journal_open_append (const char  *path,
+                            const char  *run_id,
+                            guint64      next_sequence,
+                            goffset      valid_length,
+                            GError     **error)
+{
+  OrreryJournal *self;
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (run_id != NULL, NULL);
+  g_return_val_if_fail (next_sequence > 1, NULL);
+
+  fd = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0)
+    {
+      io_error (error, errno, "open", path);
+      return NULL;
+    }
+  if (valid_length >= 0)
+    {
+      struct stat st;
+
+      if (fstat (fd, &st) < 0 || (st.st_size > valid_length && ftruncate (fd, valid_length) < 0))
+        {
+          int errsv = errno;
+
+          close (fd);
+          io_error (error, errsv, "cut the torn last line of", path);
+          return NULL;
+        }
+    }
+  self = journal_new (fd, TRUE, path, run_id);
+  self->resumed = TRUE;
+  self->next_seq = next_sequence;
+  return self;
+}
+
+/**
+ * orrery_journal_set_sync:
+ * @self: a journal
+ * @sync: how hard to push records to the disk
+ *
+ * Sets the durability (%ORRERY_JOURNAL_SYNC_BATCH by default).
+ */
+void
+orrery_journal_set_sync (OrreryJournal     *self,
+                         OrreryJournalSync  sync)
+{
+  g_return_if_fail (ORRERY_IS_JOURNAL (self));
+  g_return_if_fail (sync <= ORRERY_JOURNAL_SYNC_ALWAYS);
+  self->sync = sync;
+}
+
+/**
+ * orrery_journal_get_sync:
+ * @self: a journal
+ *
+ * Returns: the durability setting
+ */
+OrreryJournalSync
+orrery_journal_get_sync (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), ORRERY_JOURNAL_SYNC_BATCH);
+  return self->sync;
+}
+
+/**
+ * orrery_journal_set_header_member:
+ * @self: a journal
+ * @name: a member name (ASCII letters, digits and `_`), not one the
+ *   journal writes itself
+ * @value: a string value
+ *
+ * Adds a string member to the header record (the host records the run
+ * directory there). Only before the run starts.
+ */
+void
+orrery_journal_set_header_member (OrreryJournal *self,
+                                  const char    *name,
+                                  const char    *value)
+{
+  g_return_if_fail (ORRERY_IS_JOURNAL (self));
+  g_return_if_fail (name != NULL && value != NULL);
+  g_return_if_fail (!self->started);
+  for (const char *p = name; *p; p++)
+    g_return_if_fail (g_ascii_isalnum (*p) || *p == '_');
+  g_return_if_fail (!g_str_equal (name, "constellation") && !g_str_equal (name, "run_id") &&
+                    !g_str_equal (name, "seq") && !g_str_equal (name, "type") &&
+                    !g_str_equal (name, "format") && !g_str_equal (name, "journal") &&
+                    !g_str_equal (name, "ts"));
+  g_ptr_array_add (self->header_members, g_strdup (name));
+  g_ptr_array_add (self->header_members, g_strdup (value));
+}
+
+/**
+ * orrery_journal_set_resumed:
+ * @self: a journal opened with orrery_journal_open_append()
+ * @retried_task_ids: (array zero-terminated=1) (nullable): failed tasks
+ *   that run again (`--retry-failed`)
+ *
+ * Sets what the `run-resumed` record says: a reader applies it as the
+ * resumed run did (failed tasks listed go back to pending with what they
+ * made skip, then running and cancelled ones).
+ */
+void
+orrery_journal_set_resumed (OrreryJournal      *self,
+                            const char * const *retried_task_ids)
+{
+  g_return_if_fail (ORRERY_IS_JOURNAL (self));
+  g_return_if_fail (self->resumed);
+  g_strfreev (self->retried);
+  self->retried = g_strdupv ((char **) retried_task_ids);
+}
+
+/**
+ * orrery_journal_attach:
+ * @self: a journal
+ * @bus: the bus whose events it records
+ *
+ * Subscribes the journal to every event of @bus, delivered synchronously
+ * in the bus's order.
+ *
+ * Returns: the subscription id
+ */
+guint
+orrery_journal_attach (OrreryJournal  *self,
+                       OrreryEventBus *bus)
+{
+  g_autoptr(OrreryObserver) observer = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
+  g_return_val_if_fail (ORRERY_IS_EVENT_BUS (bus), 0);
+  g_return_val_if_fail (self->bus == NULL, 0);
+
+  observer = orrery_func_observer_new ("journal", journal_handle, self, NULL);
+  self->bus = g_object_ref (bus);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  self->context = g_main_context_ref (orrery_event_bus_get_context (bus));
+  self->subscription = orrery_event_bus_subscribe (bus, observer, NULL, 0);
+  return self->subscription;
+}
+
+/**
+ * orrery_journal_set_orchestrator:
+ * @self: a journal
+ * @orchestrator: (nullable): the orchestrator whose run fails, through
+ *   orrery_orchestrator_fail(), when the journal cannot be written
+ *
+ * A run whose journal cannot be written is not durable: it fails with
+ * the journal's error instead of going on unrecorded. Kept as a weak
+ * reference.
+ */
+void
+orrery_journal_set_orchestrator (OrreryJournal      *self,
+                                 OrreryOrchestrator *orchestrator)
+{
+  g_return_if_fail (ORRERY_IS_JOURNAL (self));
+  g_return_if_fail (orchestrator == NULL || ORRERY_IS_ORCHESTRATOR (orchestrator));
+  g_weak_ref_set (&self->orchestrator, orchestrator);
+}
+
+/**
+ * orrery_journal_get_path:
+ * @self: a journal
+ *
+ * Returns: (transfer none): the file's path (or the name given for a file
+ *   descriptor)
+ */
+const char *
+orrery_journal_get_path (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), NULL);
+  return self->path;
+}
+
+/**
+ * orrery_journal_get_run_id:
+ * @self: a journal
+ *
+ * Returns: (transfer none): the run id
+ */
+const char *
+orrery_journal_get_run_id (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), NULL);
+  return self->run_id;
+}
+
+/**
+ * orrery_journal_get_next_sequence:
+ * @self: a journal
+ *
+ * Returns: the sequence number the next record gets
+ */
+guint64
+orrery_journal_get_next_sequence (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
+  return self->next_seq;
+}
+
+/**
+ * orrery_journal_get_bytes_written:
+ * @self: a journal
+ *
+ * Returns: how many bytes went to the file so far
+ */
+guint64
+orrery_journal_get_bytes_written (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
+  return self->bytes_written;
+}
+
+/**
+ * orrery_journal_get_error:
+ * @self: a journal
+ *
+ * Returns: (transfer none) (nullable): the write error that stopped the
+ *   journal, if any
+ */
+const GError *
+orrery_journal_get_error (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), NULL);
+  return self->error;
+}
+
+/**
+ * orrery_journal_sync_from_nick:
+ * @nick: `none`, `batch` or `always`
+ * @sync: (out): the value
+ *
+ * Returns: whether @nick names a setting
+ */
+gboolean
+orrery_journal_sync_from_nick (const char        *nick,
+                               OrreryJournalSync *sync)
+{
+  static const char *const nicks[] = { "none", "batch", "always" };
+
+  g_return_val_if_fail (sync != NULL, FALSE);
+  for (guint i = 0; nick != NULL && i < G_N_ELEMENTS (nicks); i++)
+    if (g_ascii_strcasecmp (nick, nicks[i]) == 0)
+      {
+        *sync = (OrreryJournalSync) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/**
+ * orrery_journal_sync_to_nick:
+ * @sync: a setting
+ *
+ * Returns: (transfer none): its nick
+ */
+const char *
+orrery_journal_sync_to_nick (OrreryJournalSync sync)
+{
+  switch (sync)
+    {
+    case ORRERY_JOURNAL_SYNC_NONE: return "none";
+    case ORRERY_JOURNAL_SYNC_BATCH: return "batch";
+    case ORRERY_JOURNAL_SYNC_ALWAYS: return "always";
+    }
+  return "batch";
+}
