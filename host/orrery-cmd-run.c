@@ -265,8 +265,8 @@ orrery_host_run (OrreryHostRun *run)
         orrery_device_manager_set_strategy (devices, value);
       }
   }
-  /* JOURNAL(process): once orrery_device_manager_set_run() is on main:
-   *   orrery_device_manager_set_run (devices, run->run_id, run->run_dir); */
+  /* Devices give tasks ORRERY_RUN_ID and write their logs in RUN_DIR/logs. */
+  orrery_device_manager_set_run (devices, run->run_id, run->run_dir);
   bus = orrery_event_bus_new ();
   orch = orrery_orchestrator_new (bus, devices);
   if (max_concurrency == 0)

@@ -10,9 +10,12 @@
  * changes as GVariant text), so the records alone rebuild the DAG.
  *
  * The hot path: each record is formatted by hand into one buffer (no JSON
- * tree), and the buffer goes to the file in one write() when it is large,
- * when a short timer fires, or at once for run-level events; with
- * JournalSync=batch the timer and run-level events also fdatasync. A
+ * tree), and the buffer goes to the file in one write() at a task's end
+ * (retrying, completed, failed, cancelled, skipped: what a resume must not
+ * lose), at run-level events, when it is large, or when a short timer
+ * fires; task-started records ride along with the next write. With
+ * JournalSync=batch the timer (at most every few ms) and run-level events
+ * also fdatasync; with always, every record is written and synced. A
  * write error is sticky: nothing more is written, #OrreryJournal::failed
  * is emitted and the orchestrator given with
  * orrery_journal_set_orchestrator() fails its run.
@@ -49,6 +52,7 @@ struct _OrreryJournal
   gboolean            can_sync;      /* a regular file */
   gboolean            resumed;       /* appending to an existing journal */
   gboolean            started;       /* constellation-started seen */
+  gboolean            unsynced;      /* written, not yet synced */
   OrreryJournalSync   sync;
   GString            *buf;
   guint64             next_seq;
@@ -636,6 +640,8 @@ write_buffer (OrreryJournal *self,
       fail (self, errno, "sync");
       return FALSE;
     }
+  if (sync)
+    self->unsynced = FALSE;
   return TRUE;
 }
 
@@ -667,6 +673,14 @@ disarm_timer (OrreryJournal *self)
     return;
   g_source_destroy (self->timer);
   g_clear_pointer (&self->timer, g_source_unref);
+}
+
+static gboolean
+is_task_end (OrreryEventType type)
+{
+  return type == ORRERY_EVENT_TASK_COMPLETED || type == ORRERY_EVENT_TASK_FAILED ||
+         type == ORRERY_EVENT_TASK_CANCELLED || type == ORRERY_EVENT_TASK_SKIPPED ||
+         type == ORRERY_EVENT_TASK_RETRYING;
 }
 
 static gboolean
@@ -735,9 +749,16 @@ orrery_journal_append_event (OrreryJournal  *self,
       disarm_timer (self);
       write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
     }
-  else if (self->buf->len >= FLUSH_BYTES)
-    write_buffer (self, FALSE);
-  if (self->buf->len > 0 && self->error == NULL)
+  else if (is_task_end (type) || self->buf->len >= FLUSH_BYTES)
+    {
+      /* A finished task reaches the kernel before the orchestrator goes
+       * on (a crash of the host then loses nothing that finished); the
+       * disk sync waits for the timer. */
+      write_buffer (self, FALSE);
+      self->unsynced = TRUE;
+    }
+  if (self->error == NULL &&
+      (self->buf->len > 0 || (self->unsynced && self->sync == ORRERY_JOURNAL_SYNC_BATCH)))
     arm_timer (self);
 
   if (self->error != NULL)

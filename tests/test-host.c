@@ -1,5 +1,5 @@
 /* test-host.c: the `orrery` program as a user runs it: exit statuses,
- * error messages that name the file, the summary line, signals and --state.
+ * error messages that name the file, the summary line, signals, the journal and resume.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -142,7 +142,7 @@ test_run_exit_statuses (void)
   g_assert_nonnull (strstr (r_conf.err, "MaxConcurrency"));
 }
 
-/* --state keeps the run; a second run continues where the first stopped:
+/* The journal keeps the run; `orrery resume` continues where it stopped:
  * finished tasks are not run again, interrupted ones are. Task b kills the
  * host the first time (SIGTERM: a clean cancel; SIGKILL: a crash). */
 static void
@@ -151,7 +151,7 @@ check_resume (const char *signal_name)
   g_autofree char *dir = g_dir_make_tmp ("orrery-state-XXXXXX", NULL);
   g_autofree char *log = g_build_filename (dir, "log", NULL);
   g_autofree char *marker = g_build_filename (dir, "marker", NULL);
-  g_autofree char *state = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *state = g_build_filename (dir, "journal.jsonl", NULL);
   g_autofree char *json = g_strdup_printf (
     "{\"tasks\": ["
     "  {\"task_id\": \"a\", \"task_data\": {\"command\": \"echo a >> %s\"}},"
@@ -179,7 +179,7 @@ check_resume (const char *signal_name)
     g_ptr_array_add (argv, orrery_bin ());
     g_ptr_array_add (argv, g_strdup ("run"));
     g_ptr_array_add (argv, g_strdup ("--no-plugins"));
-    g_ptr_array_add (argv, g_strdup ("--state"));
+    g_ptr_array_add (argv, g_strdup ("--journal"));
     g_ptr_array_add (argv, g_strdup (state));
     g_ptr_array_add (argv, g_strdup (file));
     g_ptr_array_add (argv, NULL);
@@ -203,15 +203,21 @@ check_resume (const char *signal_name)
       }
   }
 
-  /* The state file is whole and records a as done, b not done. */
-  saved = orrery_constellation_new_from_file (state, &error);
-  g_assert_no_error (error);
+  /* The journal records a as done, b not done. */
+  {
+    g_autoptr(OrreryJournalReader) reader = orrery_journal_reader_new (state, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+    g_assert_no_error (error);
+    saved = g_object_ref (orrery_journal_reader_get_constellation (reader));
+  }
   g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (saved, "a")), ==,
                    ORRERY_TASK_STATUS_COMPLETED);
   g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (saved, "b")), !=,
                    ORRERY_TASK_STATUS_COMPLETED);
 
-  run_orrery (&second, (const char *[]) { "run", "--no-plugins", "--state", state, state, NULL });
+  run_orrery (&second, (const char *[]) { "resume", "--no-plugins", state, NULL });
   g_assert_cmpint (second.status, ==, 0);
   g_assert_true (g_file_get_contents (log, &contents, NULL, NULL));
   /* a ran once; b and c ran in the second run. */
@@ -237,7 +243,7 @@ test_broken_plugins_do_not_change_the_run (void)
   g_autofree char *initfail = NULL;
   g_autofree char *ok = write_file (dir, "ok.json",
     "{\"tasks\": [{\"task_id\": \"a\", \"task_data\": {\"command\": \"true\"}}]}");
-  g_autofree char *metrics_json = g_build_filename (dir, "orrery-output", "metrics.json", NULL);
+  g_autofree char *metrics_json = g_build_filename (dir, "orrery-output", "latest", "metrics.json", NULL);
   g_autofree char *contents = NULL;
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
