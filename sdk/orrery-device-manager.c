@@ -887,7 +887,8 @@ device_from_group (GKeyFile    *keyfile,
   g_auto(GStrv) caps = NULL;
   guint64 max_concurrency = 0;
   guint64 max_output = ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES;
-  gboolean has_max_output;
+  guint64 log_max = ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES;
+  gboolean has_max_output, has_log_max;
 
   if (*name == '\0')
     {
@@ -926,16 +927,20 @@ device_from_group (GKeyFile    *keyfile,
   if (!read_count (keyfile, file, group, "MaxOutputBytes", 0, G_MAXSIZE,
                    &max_output, error))
     return NULL;
+  has_log_max = g_key_file_has_key (keyfile, group, "LogMaxBytes", NULL);
+  if (!read_count (keyfile, file, group, "LogMaxBytes", 0, G_MAXUINT64,
+                   &log_max, error))
+    return NULL;
 
   if (kind != NULL && g_ascii_strcasecmp (kind, "simulated") == 0)
     {
       OrrerySimulatedDevice *device;
 
-      if (has_max_output)
+      if (has_max_output || has_log_max)
         {
           g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
-                       "%s: [%s] MaxOutputBytes: only local devices capture output",
-                       file, group);
+                       "%s: [%s] %s: only local devices capture output",
+                       file, group, has_max_output ? "MaxOutputBytes" : "LogMaxBytes");
           return NULL;
         }
       device = orrery_simulated_device_new (name, device_type, (guint) max_concurrency);
@@ -949,6 +954,7 @@ device_from_group (GKeyFile    *keyfile,
 
       orrery_local_device_set_capabilities (device, (const char * const *) caps);
       orrery_local_device_set_max_output_bytes (device, (gsize) max_output);
+      orrery_local_device_set_log_max_bytes (device, log_max);
       return ORRERY_DEVICE (device);
     }
 }
@@ -973,6 +979,9 @@ device_from_group (GKeyFile    *keyfile,
  *   processors
  * - `MaxOutputBytes`: for a local device, how many bytes of each output
  *   stream a result keeps
+ * - `LogMaxBytes`: for a local device with a run directory, how many bytes
+ *   of each output stream an execution writes to its log files (64 MiB by
+ *   default)
  *
  * Either every device is added or, on an error, none.
  *

@@ -36,6 +36,8 @@ GQuark orrery_device_error_quark (void);
  *   device can run (no command, wrong types)
  * @ORRERY_DEVICE_ERROR_NO_DEVICE: no device can ever take the task
  * @ORRERY_DEVICE_ERROR_BAD_CONFIG: a device's configuration is invalid
+ * @ORRERY_DEVICE_ERROR_BAD_OUTPUTS: the outputs a task left (the local
+ *   device's `ORRERY_OUTPUTS` file) are not one JSON object
  *
  * Why a task failed on a device.
  */
@@ -48,6 +50,7 @@ typedef enum {
   ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
   ORRERY_DEVICE_ERROR_NO_DEVICE,
   ORRERY_DEVICE_ERROR_BAD_CONFIG,
+  ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
 } OrreryDeviceError;
 
 #define ORRERY_TYPE_DEVICE (orrery_device_get_type ())

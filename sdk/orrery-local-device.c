@@ -1,45 +1,97 @@
 /* orrery-local-device.c: a device that runs commands on this machine.
  *
  * Each execution is one GSubprocess in a process group of its own, with
- * stdin on /dev/null and stdout and stderr read asynchronously into bounded
- * buffers (the rest is read and dropped, so the child never blocks on a
- * full pipe). Everything happens on the caller's main context: the child
- * watch, the pipe reads, the timeout and the cancellation are sources there;
- * no thread, no blocking wait, no polling.
+ * stdin on /dev/null and stdout and stderr read asynchronously on the
+ * caller's main context: the child watch, the pipe reads, the timeout and
+ * the cancellation are sources there; no thread, no blocking wait, no
+ * polling. Without a run directory the output is kept in bounded buffers
+ * (the rest is read and dropped, so the child never blocks on a full
+ * pipe); with one (orrery_base_device_set_run()) it is also written, as it
+ * comes, to RUN_DIR/logs/ID.ATTEMPT.stdout and .stderr (up to a cap), and
+ * the result keeps the tail.
  *
- * Killing: on a timeout or a cancel the whole group gets SIGTERM, and SIGKILL
- * after a short grace if the leader is still there. When the leader has
- * exited (for whatever reason) the group gets SIGKILL, so nothing the
- * command started in the background outlives the execution; the leader is
- * reaped by g_subprocess_wait_async(). The execution completes once the
- * leader is reaped and both pipes are at end of file (or, if a process that
- * left the group still holds them, after a short drain delay).
+ * The task's environment carries ORRERY_RUN_ID, ORRERY_CONSTELLATION_ID,
+ * ORRERY_TASK_ID, ORRERY_ATTEMPT, ORRERY_OUTPUTS (a fresh file; a JSON
+ * object written there becomes result.outputs) and ORRERY_TASK_TOKEN, a
+ * tag unique to the execution that every descendant inherits.
+ *
+ * Process lifetime:
+ * - The leader gets PR_SET_PDEATHSIG (SIGKILL) before exec, so it dies
+ *   with this process even on a SIGKILL. The kernel sends it when the
+ *   *thread* that forked exits, so it is set only when spawning from the
+ *   main thread (the orchestrator's).
+ * - This process makes itself a child subreaper (PR_SET_CHILD_SUBREAPER)
+ *   at the first execution of any local device: a descendant whose parent
+ *   dies (a `setsid cmd &`, a double-forked daemon) is re-parented here
+ *   instead of to init, so it can still be found, killed and reaped. Set
+ *   here rather than in the host so that every SDK user (Python scripts,
+ *   tests) gets it; the cost is that orphans of other children of the
+ *   process come here too (they are left alone: see below).
+ * - Finding a task's processes: its process group (the leader's pid) and
+ *   the token in /proc/PID/environ. On a timeout or a cancel, the leader's
+ *   process tree is walked and the processes that left the group get
+ *   SIGTERM with the group. When the leader has exited, the group gets
+ *   SIGKILL, and so does every child of this process (from
+ *   /proc/self/task/ * /children) that is in the group or carries the token,
+ *   with its whole subtree; the execution completes once those are reaped.
+ *   A child carrying the token of an execution that ended is killed at
+ *   the next sweep (one runs at every task end and whenever a process
+ *   being reaped exits).
+ * - Reaping without racing GLib: GLib's child watches wait only for the
+ *   pids they watch (the leaders). The processes killed or adopted here are
+ *   kept in a table with their start times and a pidfd each; when one
+ *   exits, a sweep waitpid()s, by pid, those that are now zombie children
+ *   of this process. Nothing here ever calls waitpid(-1) or touches a
+ *   child that belongs to neither a group nor a token of ours.
+ * - With a run directory, RUN_DIR/logs/ID.ATTEMPT.pid records
+ *   `PID STARTTIME PGID TOKEN` while the execution runs;
+ *   orrery_local_device_kill_survivors() reads those after a crash.
+ *
+ * Known limit: an escaped process that exits on its own *after* being
+ * adopted here but before any sweep saw it alive is a zombie nothing can
+ * attribute (a zombie has no environment); it stays until this process
+ * exits. Same for the orphans of children that are not tasks.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Devices"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "orrery-device-private.h"
 
 #define KILL_GRACE_MS 200
 #define DRAIN_GRACE_MS 1000
-#define READ_CHUNK 8192
+#define READ_CHUNK (64 * 1024)
+#define OUTPUTS_MAX_BYTES (1024 * 1024)
+#define OUTPUTS_MAX_DEPTH 64
+#define TOKEN_VAR "ORRERY_TASK_TOKEN"
+#define MAX_TREE 65536
 
 struct _OrreryLocalDevice
 {
   OrreryBaseDevice parent_instance;
 
   gsize            max_output_bytes;
+  guint64          log_max_bytes;
+  char            *logs_dir_made;   /* the logs/ directory known to exist */
 };
 
 G_DEFINE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY_TYPE_BASE_DEVICE)
@@ -47,6 +99,7 @@ G_DEFINE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY_TYPE_BASE_DE
 enum {
   PROP_0,
   PROP_MAX_OUTPUT_BYTES,
+  PROP_LOG_MAX_BYTES,
   N_PROPS
 };
 
@@ -66,11 +119,18 @@ typedef struct _Run Run;
 typedef struct
 {
   Run          *run;
+  const char   *name;       /* "stdout" or "stderr" */
   GInputStream *stream;
-  GByteArray   *data;
-  gboolean      truncated;
+  GByteArray   *data;       /* the head (no log) or the tail (log) */
+  gboolean      truncated;  /* data does not hold everything */
   gboolean      done;
-  guint8        chunk[READ_CHUNK];
+  guint64       total;      /* bytes read */
+  int           fd;         /* the log file, or -1 */
+  char         *path;       /* its name */
+  guint64       written;
+  gboolean      log_truncated;
+  char         *log_error;  /* why writing the log failed */
+  guint8       *chunk;
 } Output;
 
 struct _Run
@@ -80,13 +140,19 @@ struct _Run
   char              *task_id;
   GSubprocess       *proc;
   GPid               pid;        /* also the process group id */
+  guint              seq;        /* the token's number */
   gint64             started_us;
   double             timeout;
   gsize              limit;
+  guint64            log_cap;
 
   Output             out;
   Output             err;
   GCancellable      *io_cancel;  /* cancels the pipe reads */
+
+  char              *outputs_path;
+  char              *outputs_tmpdir;  /* removed at the end (no run dir) */
+  char              *pid_path;        /* the process record (run dir) */
 
   GSource           *timeout_source;
   GSource           *cancel_source;
@@ -95,10 +161,14 @@ struct _Run
 
   StopReason         stop;
   gboolean           exited;
+  gboolean           drained;    /* gave up waiting for pipes and processes */
   gboolean           completed;
+  guint              n_pending;  /* processes of this run waiting to be reaped */
 
   GVariant          *result;     /* handed to execute_finish() */
 };
+
+static void maybe_complete (Run *run);
 
 static void
 destroy_source (GSource **source)
@@ -111,18 +181,32 @@ destroy_source (GSource **source)
 }
 
 static void
+output_clear (Output *out)
+{
+  g_clear_object (&out->stream);
+  g_clear_pointer (&out->data, g_byte_array_unref);
+  if (out->fd >= 0)
+    close (out->fd);
+  out->fd = -1;
+  g_clear_pointer (&out->path, g_free);
+  g_clear_pointer (&out->log_error, g_free);
+  g_clear_pointer (&out->chunk, g_free);
+}
+
+static void
 run_free (Run *run)
 {
   g_assert (run->timeout_source == NULL && run->cancel_source == NULL &&
             run->grace_source == NULL && run->drain_source == NULL);
-  g_clear_object (&run->out.stream);
-  g_clear_object (&run->err.stream);
-  g_clear_pointer (&run->out.data, g_byte_array_unref);
-  g_clear_pointer (&run->err.data, g_byte_array_unref);
+  output_clear (&run->out);
+  output_clear (&run->err);
   g_clear_object (&run->io_cancel);
   g_clear_object (&run->proc);
   g_clear_object (&run->device);
   g_clear_pointer (&run->result, g_variant_unref);
+  g_free (run->outputs_path);
+  g_free (run->outputs_tmpdir);
+  g_free (run->pid_path);
   g_free (run->task_id);
   g_free (run);
 }
@@ -140,6 +224,431 @@ attach_timeout (guint        ms,
   return source;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Processes: /proc, the executions' registry and the reaper. */
+
+typedef struct
+{
+  pid_t   ppid;
+  pid_t   pgid;
+  char    state;
+  guint64 start;   /* field 22 of /proc/PID/stat: clock ticks after boot */
+} ProcStat;
+
+static gboolean
+read_proc_stat (pid_t     pid,
+                ProcStat *st)
+{
+  char path[64], buf[1024];
+  const char *p;
+  ssize_t n;
+  int fd;
+
+  g_snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  do
+    n = read (fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return FALSE;
+  {
+    int ppid = 0, pgid = 0;
+    unsigned long long start = 0;
+
+    if (sscanf (p + 1, " %c %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+                &st->state, &ppid, &pgid, &start) != 4)
+      return FALSE;
+    st->ppid = ppid;
+    st->pgid = pgid;
+    st->start = start;
+  }
+  return TRUE;
+}
+
+/* The start time of @pid, or 0 if it is gone. */
+static guint64
+proc_start_time (pid_t pid)
+{
+  ProcStat st;
+
+  return read_proc_stat (pid, &st) ? st.start : 0;
+}
+
+/* Appends the children of every thread of @pid to @out. */
+static void
+list_children (pid_t   pid,
+               GArray *out)
+{
+  char path[64];
+  DIR *dir;
+  struct dirent *entry;
+
+  g_snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
+  dir = opendir (path);
+  if (dir == NULL)
+    return;
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autofree char *file = NULL;
+      g_autofree char *text = NULL;
+      char *p, *end;
+
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+        continue;
+      file = g_strdup_printf ("/proc/%d/task/%s/children", (int) pid, entry->d_name);
+      if (!g_file_get_contents (file, &text, NULL, NULL))
+        continue;
+      for (p = text; *p; p = end)
+        {
+          gint64 child = g_ascii_strtoll (p, &end, 10);
+
+          if (end == p)
+            break;
+          if (child > 0)
+            {
+              pid_t c = (pid_t) child;
+              g_array_append_val (out, c);
+            }
+        }
+    }
+  closedir (dir);
+}
+
+/* The value of ORRERY_TASK_TOKEN in the environment of @pid, or NULL (gone,
+ * a zombie, another user's, or not set). */
+static char *
+read_token (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/environ", (int) pid);
+  g_autofree char *env = NULL;
+  gsize len = 0;
+  const char *key = TOKEN_VAR "=";
+  gsize key_len = strlen (key);
+
+  if (!g_file_get_contents (path, &env, &len, NULL))
+    return NULL;
+  for (gsize i = 0; i < len; )
+    {
+      const char *entry = env + i;
+      gsize n = strnlen (entry, len - i);
+
+      if (n > key_len && memcmp (entry, key, key_len) == 0)
+        return g_strndup (entry + key_len, n - key_len);
+      i += n + 1;
+    }
+  return NULL;
+}
+
+/* Tokens: PREFIX-SEQ, PREFIX naming this process (pid, start time, a
+ * random part), SEQ the execution. */
+static const char *
+token_prefix (void)
+{
+  static gsize prefix;
+
+  if (g_once_init_enter (&prefix))
+    {
+      char *p = g_strdup_printf ("%d.%" G_GUINT64_FORMAT ".%08x", (int) getpid (),
+                                 proc_start_time (getpid ()), g_random_int ());
+      g_once_init_leave (&prefix, (gsize) p);
+    }
+  return (const char *) prefix;
+}
+
+/* Whether @token is one of ours; its execution number in @out_seq. */
+static gboolean
+token_is_ours (const char *token,
+               guint      *out_seq)
+{
+  const char *prefix = token_prefix ();
+  gsize len = strlen (prefix);
+  guint64 seq;
+
+  if (token == NULL || strncmp (token, prefix, len) != 0 || token[len] != '-')
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (token + len + 1, 10, 1, G_MAXUINT, &seq, NULL))
+    return FALSE;
+  *out_seq = (guint) seq;
+  return TRUE;
+}
+
+/* A process being watched until it is reaped: killed, or adopted from a
+ * running execution (then killed when that one ends). */
+typedef struct
+{
+  pid_t     pid;
+  guint64   start;
+  guint     owner;     /* the execution's seq; 0: none left */
+  gboolean  killed;
+  int       pidfd;
+  GSource  *source;
+} Tracked;
+
+/* The registry, shared by every local device of the process. Executions
+ * run on one main context; the lock only keeps the tables whole. */
+G_LOCK_DEFINE_STATIC (registry);
+static GHashTable *by_leader;  /* pid -> Run, until completion */
+static GHashTable *by_seq;     /* seq -> Run, until completion */
+static GHashTable *tracked;    /* pid -> Tracked */
+static guint next_seq;
+
+static void sweep (void);
+
+static void
+registry_init (void)
+{
+  if (by_leader == NULL)
+    {
+      by_leader = g_hash_table_new (NULL, NULL);
+      by_seq = g_hash_table_new (NULL, NULL);
+      tracked = g_hash_table_new (NULL, NULL);
+    }
+}
+
+static int
+open_pidfd (pid_t pid)
+{
+#ifdef SYS_pidfd_open
+  return (int) syscall (SYS_pidfd_open, pid, 0);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static void
+tracked_free (Tracked *t)
+{
+  if (t->source)
+    {
+      g_source_destroy (t->source);
+      g_clear_pointer (&t->source, g_source_unref);
+    }
+  if (t->pidfd >= 0)
+    close (t->pidfd);
+  g_free (t);
+}
+
+static gboolean
+tracked_exited_cb (gint         fd,
+                   GIOCondition condition,
+                   gpointer     user_data)
+{
+  Tracked *t = user_data;
+
+  /* A pidfd stays readable once the process has exited: one shot. */
+  g_clear_pointer (&t->source, g_source_unref);
+  close (t->pidfd);
+  t->pidfd = -1;
+  sweep ();
+  return G_SOURCE_REMOVE;
+}
+
+static Run *
+owner_run (guint seq)
+{
+  return seq ? g_hash_table_lookup (by_seq, GUINT_TO_POINTER (seq)) : NULL;
+}
+
+/* Starts tracking @pid (which has @start) for the execution @owner. */
+static Tracked *
+track (pid_t    pid,
+       guint64  start,
+       guint    owner,
+       gboolean killed)
+{
+  Tracked *t = g_hash_table_lookup (tracked, GINT_TO_POINTER (pid));
+  Run *run;
+
+  if (t != NULL)
+    {
+      t->killed |= killed;
+      return t;
+    }
+  t = g_new0 (Tracked, 1);
+  t->pid = pid;
+  t->start = start;
+  t->owner = owner;
+  t->killed = killed;
+  t->pidfd = open_pidfd (pid);
+  if (t->pidfd >= 0)
+    {
+      t->source = g_unix_fd_source_new (t->pidfd, G_IO_IN);
+      g_source_set_callback (t->source, G_SOURCE_FUNC (tracked_exited_cb), t, NULL);
+      g_source_set_static_name (t->source, "[orrery] local device reaper");
+      g_source_attach (t->source, g_main_context_get_thread_default ());
+    }
+  g_hash_table_insert (tracked, GINT_TO_POINTER (pid), t);
+  run = owner_run (owner);
+  if (run != NULL)
+    run->n_pending++;
+  return t;
+}
+
+/* Stops tracking @t. When it was the last process its execution waited
+ * for, that execution goes in @to_complete (completed by the caller, once
+ * the registry is unlocked: completing runs callbacks). */
+static void
+untrack (Tracked   *t,
+         GPtrArray *to_complete)
+{
+  Run *run = owner_run (t->owner);
+
+  g_hash_table_remove (tracked, GINT_TO_POINTER (t->pid));
+  tracked_free (t);
+  if (run != NULL && run->n_pending > 0 && --run->n_pending == 0 && run->task != NULL)
+    g_ptr_array_add (to_complete, g_object_ref (run->task));
+}
+
+/* Sends @signum to @pid if it still is the process that started at
+ * @start, and to its process group if it leads one. */
+static void
+signal_process (pid_t   pid,
+                guint64 start,
+                int     signum)
+{
+  ProcStat st;
+
+  if (!read_proc_stat (pid, &st) || st.start != start || st.state == 'Z')
+    return;
+  if (st.pgid == pid)
+    kill (-pid, signum);
+  kill (pid, signum);
+}
+
+/* @root and all its descendants, as (pid, start) pairs, parents first. */
+static GArray *
+collect_tree (pid_t root)
+{
+  GArray *tree = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GArray) kids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+
+  g_array_append_val (tree, root);
+  for (guint i = 0; i < tree->len && tree->len < MAX_TREE; i++)
+    {
+      g_array_set_size (kids, 0);
+      list_children (g_array_index (tree, pid_t, i), kids);
+      g_array_append_vals (tree, kids->data, kids->len);
+    }
+  return tree;
+}
+
+/* SIGKILLs @pid (if it still started at @start) and its whole subtree, and
+ * tracks them all until they are reaped. */
+static void
+kill_tree (pid_t   pid,
+           guint64 start,
+           guint   owner)
+{
+  g_autoptr(GArray) tree = collect_tree (pid);
+
+  for (guint i = 0; i < tree->len; i++)
+    {
+      pid_t p = g_array_index (tree, pid_t, i);
+      ProcStat st;
+
+      if (!read_proc_stat (p, &st) || (i == 0 && st.start != start))
+        {
+          if (i == 0)
+            return;
+          continue;
+        }
+      if (st.state != 'Z')
+        {
+          if (st.pgid == p)
+            kill (-p, SIGKILL);
+          kill (p, SIGKILL);
+        }
+      track (p, st.start, owner, TRUE);
+    }
+}
+
+/* Reaps what can be reaped, adopts the new children of this process that
+ * belong to an execution, and kills those whose execution has ended. */
+static void
+sweep (void)
+{
+  g_autoptr(GArray) children = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) to_complete = g_ptr_array_new_with_free_func (g_object_unref);
+  pid_t self = getpid ();
+
+  G_LOCK (registry);
+  registry_init ();
+
+  list_children (self, children);
+  for (guint i = 0; i < children->len; i++)
+    {
+      pid_t c = g_array_index (children, pid_t, i);
+      Run *run = g_hash_table_lookup (by_leader, GINT_TO_POINTER (c));
+      g_autofree char *token = NULL;
+      ProcStat st;
+      guint owner = 0;
+
+      if ((run != NULL && !run->exited) ||
+          g_hash_table_contains (tracked, GINT_TO_POINTER (c)))
+        continue;  /* a leader GLib waits for, or known */
+      if (!read_proc_stat (c, &st))
+        continue;
+      run = g_hash_table_lookup (by_leader, GINT_TO_POINTER (st.pgid));
+      if (run != NULL)
+        owner = run->seq;
+      else if (st.state != 'Z' && (token = read_token (c)) != NULL &&
+               token_is_ours (token, &owner))
+        ;
+      else
+        continue;  /* not ours: leave it alone */
+      track (c, st.start, owner_run (owner) ? owner : 0, FALSE);
+    }
+
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    all = g_ptr_array_sized_new (g_hash_table_size (tracked));
+    g_hash_table_iter_init (&iter, tracked);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      g_ptr_array_add (all, value);
+  }
+  for (guint i = 0; i < all->len; i++)
+    {
+      Tracked *t = all->pdata[i];
+      Run *run;
+      ProcStat st;
+
+      if (!read_proc_stat (t->pid, &st) || st.start != t->start)
+        {
+          untrack (t, to_complete);  /* gone (reaped by its parent) */
+          continue;
+        }
+      if (st.state == 'Z')
+        {
+          if (st.ppid == self && waitpid (t->pid, NULL, WNOHANG) == t->pid)
+            untrack (t, to_complete);
+          continue;
+        }
+      run = owner_run (t->owner);
+      if (!t->killed && (run == NULL || run->exited))
+        kill_tree (t->pid, t->start, t->owner);
+    }
+  G_UNLOCK (registry);
+
+  for (guint i = 0; i < to_complete->len; i++)
+    {
+      Run *run = g_task_get_task_data (to_complete->pdata[i]);
+
+      if (run != NULL && !run->completed)
+        maybe_complete (run);
+    }
+}
+
 static void
 signal_group (Run *run,
               int  signum)
@@ -150,6 +659,33 @@ signal_group (Run *run,
     g_warning ("task “%s”: cannot send signal %d to process group %d: %s",
                run->task_id, signum, (int) run->pid, g_strerror (errno));
 }
+
+/* On a timeout or a cancel, while the leader may still run: the processes
+ * of its tree that left its group get @signum with it, and are tracked. */
+static void
+signal_escaped (Run *run,
+                int  signum)
+{
+  g_autoptr(GArray) tree = NULL;
+
+  if (run->pid <= 0)
+    return;
+  tree = collect_tree (run->pid);
+  G_LOCK (registry);
+  for (guint i = 1; i < tree->len; i++)
+    {
+      pid_t p = g_array_index (tree, pid_t, i);
+      ProcStat st;
+
+      if (!read_proc_stat (p, &st) || st.pgid == run->pid || st.state == 'Z')
+        continue;
+      signal_process (p, st.start, signum);
+      track (p, st.start, run->seq, FALSE);
+    }
+  G_UNLOCK (registry);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static gboolean
 grace_cb (gpointer user_data)
@@ -175,6 +711,7 @@ stop (Run        *run,
   run->stop = reason;
   destroy_source (&run->timeout_source);
   destroy_source (&run->cancel_source);
+  signal_escaped (run, SIGTERM);
   signal_group (run, SIGTERM);
   run->grace_source = attach_timeout (KILL_GRACE_MS, grace_cb, run);
 }
@@ -205,23 +742,325 @@ static GVariant *
 output_to_variant (Output *out)
 {
   g_autofree char *text = NULL;
+  const guint8 *data = out->data->data;
+  gsize len = out->data->len;
 
-  if (out->data->len == 0)
+  if (out->fd >= 0 || out->path != NULL)
+    {
+      /* The tail: at most limit bytes, from a line start when one is near. */
+      gsize limit = out->run->limit;
+
+      if (len > limit)
+        {
+          data += len - limit;
+          len = limit;
+        }
+    }
+  if (len == 0)
     return g_variant_new_string ("");
-  text = g_utf8_make_valid ((const char *) out->data->data, out->data->len);
+  text = g_utf8_make_valid ((const char *) data, len);
   return g_variant_new_take_string (g_steal_pointer (&text));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outputs: the JSON object a task leaves in $ORRERY_OUTPUTS. */
+
+/* Refuses nesting deeper than OUTPUTS_MAX_DEPTH before json-glib's
+ * recursive parser sees it. */
+static gboolean
+json_depth_ok (const char *text,
+               gsize       len)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '{' || c == '[')
+        {
+          if (++depth > OUTPUTS_MAX_DEPTH)
+            return FALSE;
+        }
+      else if ((c == '}' || c == ']') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
+/* JSON to GVariant: objects a{sv}, arrays av, integers x, other numbers d,
+ * strings s, booleans b, null an empty maybe. Every string must be valid
+ * UTF-8 (json-glib lets a lone surrogate escape through). */
+static GVariant *
+json_to_variant (JsonNode    *node,
+                 const char  *path,
+                 GError     **error)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr(GList) members = json_object_get_members (object);
+        GVariantBuilder builder;
+
+        g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+        for (GList *l = members; l; l = l->next)
+          {
+            const char *name = l->data;
+            g_autofree char *sub = NULL;
+            GVariant *v;
+
+            if (!g_utf8_validate (name, -1, NULL))
+              {
+                g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                             "%s: a member name is not valid UTF-8", path);
+                g_variant_builder_clear (&builder);
+                return NULL;
+              }
+            sub = g_strdup_printf ("%s.%s", path, name);
+            v = json_to_variant (json_object_get_member (object, name), sub, error);
+            if (v == NULL)
+              {
+                g_variant_builder_clear (&builder);
+                return NULL;
+              }
+            g_variant_builder_add (&builder, "{sv}", name, v);
+          }
+        return g_variant_builder_end (&builder);
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        GVariantBuilder builder;
+
+        g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          {
+            g_autofree char *sub = g_strdup_printf ("%s[%u]", path, i);
+            GVariant *v = json_to_variant (json_array_get_element (array, i), sub, error);
+
+            if (v == NULL)
+              {
+                g_variant_builder_clear (&builder);
+                return NULL;
+              }
+            g_variant_builder_add (&builder, "v", v);
+          }
+        return g_variant_builder_end (&builder);
+      }
+    case JSON_NODE_NULL:
+      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case JSON_NODE_VALUE:
+    default:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64: return g_variant_new_int64 (json_node_get_int (node));
+        case G_TYPE_DOUBLE: return g_variant_new_double (json_node_get_double (node));
+        case G_TYPE_BOOLEAN: return g_variant_new_boolean (json_node_get_boolean (node));
+        case G_TYPE_STRING:
+          {
+            const char *str = json_node_get_string (node);
+
+            if (!g_utf8_validate (str, -1, NULL))
+              {
+                g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                             "%s: not valid UTF-8", path);
+                return NULL;
+              }
+            return g_variant_new_string (str);
+          }
+        default:
+          g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                       "%s: a value JSON cannot hold", path);
+          return NULL;
+        }
+    }
+}
+
+/* Reads the outputs file: *out_outputs is NULL when it is empty or absent.
+ * Fails on anything but one JSON object, naming the file. */
+static gboolean
+read_outputs (const char  *path,
+              GVariant   **out_outputs,
+              GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  JsonNode *root;
+  GVariant *value;
+  struct stat st;
+  gsize len = 0;
+  int fd;
+
+  *out_outputs = NULL;
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        return TRUE;
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: %s", path, g_strerror (errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: not a regular file", path);
+      return FALSE;
+    }
+  if (st.st_size > OUTPUTS_MAX_BYTES)
+    {
+      close (fd);
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: %" G_GINT64_FORMAT " bytes, more than the %d allowed",
+                   path, (gint64) st.st_size, OUTPUTS_MAX_BYTES);
+      return FALSE;
+    }
+  text = g_malloc (st.st_size + 1);
+  while (len < (gsize) st.st_size)
+    {
+      ssize_t n = read (fd, text + len, st.st_size - len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      len += n;
+    }
+  close (fd);
+  text[len] = '\0';
+  {
+    gsize i = 0;
+
+    while (i < len && g_ascii_isspace (text[i]))
+      i++;
+    if (i == len)
+      return TRUE;  /* empty: no outputs */
+  }
+  if (!json_depth_ok (text, len))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: nested deeper than %d", path, OUTPUTS_MAX_DEPTH);
+      return FALSE;
+    }
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, len, &local_error))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: not valid JSON: %s", path, local_error->message);
+      return FALSE;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: must hold one JSON object, not %s", path,
+                   root == NULL ? "nothing" : json_node_type_name (root));
+      return FALSE;
+    }
+  value = json_to_variant (root, "$", &local_error);
+  if (value == NULL)
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: %s", path, local_error->message);
+      return FALSE;
+    }
+  *out_outputs = g_variant_ref_sink (value);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Logs */
+
+static gboolean
+write_all (int         fd,
+           const void *data,
+           gsize       len,
+           int        *out_errno)
+{
+  const guint8 *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *out_errno = n < 0 ? errno : EIO;
+          return FALSE;
+        }
+      p += n;
+      len -= n;
+    }
+  return TRUE;
+}
+
+static void
+output_log_error (Output *out,
+                  int     err)
+{
+  if (out->log_error == NULL)
+    out->log_error = g_strdup_printf ("cannot write %s: %s", out->path, g_strerror (err));
+  close (out->fd);
+  out->fd = -1;
+}
+
+/* The end of a log: a note when the cap cut it. */
+static void
+output_close_log (Output *out)
+{
+  if (out->fd < 0)
+    return;
+  if (out->log_truncated)
+    {
+      g_autofree char *note =
+        g_strdup_printf ("\n[orrery: log cut at %" G_GUINT64_FORMAT " bytes (LogMaxBytes); "
+                         "%" G_GUINT64_FORMAT " more bytes not written]\n",
+                         out->written, out->total - out->written);
+      int err = 0;
+
+      if (!write_all (out->fd, note, strlen (note), &err))
+        {
+          output_log_error (out, err);
+          return;
+        }
+    }
+  if (close (out->fd) < 0 && out->log_error == NULL)
+    out->log_error = g_strdup_printf ("cannot write %s: %s", out->path, g_strerror (errno));
+  out->fd = -1;
 }
 
 static void
 maybe_complete (Run *run)
 {
   GVariantBuilder builder;
+  g_autoptr(GVariant) outputs = NULL;
+  g_autoptr(GError) outputs_error = NULL;
   GTask *task;
   double duration;
   int exit_status = -1;
   int signum = 0;
+  const char *log_error = NULL;
+  g_autofree char *where = NULL;
 
   if (run->completed || !run->exited || !run->out.done || !run->err.done)
+    return;
+  if (run->n_pending > 0 && !run->drained)
     return;
   run->completed = TRUE;
 
@@ -230,11 +1069,30 @@ maybe_complete (Run *run)
   destroy_source (&run->grace_source);
   destroy_source (&run->drain_source);
 
+  G_LOCK (registry);
+  g_hash_table_remove (by_leader, GINT_TO_POINTER (run->pid));
+  g_hash_table_remove (by_seq, GUINT_TO_POINTER (run->seq));
+  G_UNLOCK (registry);
+
   duration = (g_get_monotonic_time () - run->started_us) / (double) G_USEC_PER_SEC;
   if (g_subprocess_get_if_exited (run->proc))
     exit_status = g_subprocess_get_exit_status (run->proc);
   else if (g_subprocess_get_if_signaled (run->proc))
     signum = g_subprocess_get_term_sig (run->proc);
+
+  output_close_log (&run->out);
+  output_close_log (&run->err);
+  log_error = run->out.log_error ? run->out.log_error : run->err.log_error;
+  if (run->pid_path != NULL)
+    g_unlink (run->pid_path);
+
+  if (run->outputs_path != NULL)
+    read_outputs (run->outputs_path, &outputs, &outputs_error);
+  if (run->outputs_tmpdir != NULL)
+    {
+      g_unlink (run->outputs_path);
+      g_rmdir (run->outputs_tmpdir);
+    }
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&builder, "{sv}", "exit_status", g_variant_new_int32 (exit_status));
@@ -244,6 +1102,20 @@ maybe_complete (Run *run)
   g_variant_builder_add (&builder, "{sv}", "stderr", output_to_variant (&run->err));
   g_variant_builder_add (&builder, "{sv}", "stdout_truncated", g_variant_new_boolean (run->out.truncated));
   g_variant_builder_add (&builder, "{sv}", "stderr_truncated", g_variant_new_boolean (run->err.truncated));
+  if (run->out.path != NULL)
+    {
+      g_variant_builder_add (&builder, "{sv}", "stdout_path", g_variant_new_string (run->out.path));
+      g_variant_builder_add (&builder, "{sv}", "stderr_path", g_variant_new_string (run->err.path));
+      g_variant_builder_add (&builder, "{sv}", "stdout_bytes", g_variant_new_int64 ((gint64) run->out.total));
+      g_variant_builder_add (&builder, "{sv}", "stderr_bytes", g_variant_new_int64 ((gint64) run->err.total));
+      g_variant_builder_add (&builder, "{sv}", "stdout_log_truncated",
+                             g_variant_new_boolean (run->out.log_truncated));
+      g_variant_builder_add (&builder, "{sv}", "stderr_log_truncated",
+                             g_variant_new_boolean (run->err.log_truncated));
+      where = g_strdup_printf (" (output in %s and %s)", run->out.path, run->err.path);
+    }
+  if (outputs != NULL)
+    g_variant_builder_add (&builder, "{sv}", "outputs", outputs);
   g_variant_builder_add (&builder, "{sv}", "duration", g_variant_new_double (duration));
   g_variant_builder_add (&builder, "{sv}", "pid", g_variant_new_int32 (run->pid));
   if (run->stop == STOP_TIMEOUT)
@@ -252,19 +1124,26 @@ maybe_complete (Run *run)
 
   _orrery_base_device_task_finished ((OrreryBaseDevice *) run->device);
 
+  if (where == NULL)
+    where = g_strdup ("");
   task = g_steal_pointer (&run->task);
   if (run->stop == STOP_TIMEOUT)
     g_task_return_new_error (task, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_TIMEOUT,
-                             "timed out after %g s; process group killed", run->timeout);
+                             "timed out after %g s; process group killed%s", run->timeout, where);
   else if (run->stop == STOP_CANCEL)
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                             "cancelled; process group killed");
+                             "cancelled; process group killed%s", where);
   else if (signum != 0)
     g_task_return_new_error (task, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SIGNALED,
-                             "killed by signal %d (%s)", signum, g_strsignal (signum));
+                             "killed by signal %d (%s)%s", signum, g_strsignal (signum), where);
   else if (exit_status != 0)
     g_task_return_new_error (task, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_EXIT_STATUS,
-                             "exited with status %d", exit_status);
+                             "exited with status %d%s", exit_status, where);
+  else if (outputs_error != NULL)
+    g_task_return_error (task, g_steal_pointer (&outputs_error));
+  else if (log_error != NULL)
+    g_task_return_new_error (task, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_FAILED,
+                             "%s", log_error);
   else
     g_task_return_boolean (task, TRUE);
   g_object_unref (task);
@@ -276,9 +1155,15 @@ drain_cb (gpointer user_data)
   Run *run = user_data;
 
   g_clear_pointer (&run->drain_source, g_source_unref);
-  g_debug ("task “%s”: output still open %d ms after the process exited; "
-           "a process that left the group holds it", run->task_id, DRAIN_GRACE_MS);
+  if (!run->out.done || !run->err.done)
+    g_debug ("task “%s”: output still open %d ms after the process exited; "
+             "a process that left the group holds it", run->task_id, DRAIN_GRACE_MS);
+  if (run->n_pending > 0)
+    g_debug ("task “%s”: %u killed processes not reaped after %d ms",
+             run->task_id, run->n_pending, DRAIN_GRACE_MS);
+  run->drained = TRUE;
   g_cancellable_cancel (run->io_cancel);
+  maybe_complete (run);
   return G_SOURCE_REMOVE;
 }
 
@@ -289,17 +1174,23 @@ wait_cb (GObject      *source,
 {
   Run *run = user_data;
   g_autoptr(GError) error = NULL;
+  /* The sweep may complete the execution: keep it until the end here. */
+  g_autoptr(GTask) keep = g_object_ref (run->task);
 
   if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, &error))
     g_warning ("task “%s”: waiting for process %d: %s",
                run->task_id, (int) run->pid, error->message);
   run->exited = TRUE;
-  /* Whatever the leader left running in its group goes too. */
+  /* Whatever the leader left running in its group goes too, and so does
+   * whatever left the group: those are children of this process now. */
   signal_group (run, SIGKILL);
+  sweep ();
+  if (run->completed)
+    return;
   destroy_source (&run->grace_source);
   destroy_source (&run->timeout_source);
   destroy_source (&run->cancel_source);
-  if (!run->out.done || !run->err.done)
+  if (!run->out.done || !run->err.done || run->n_pending > 0)
     run->drain_source = attach_timeout (DRAIN_GRACE_MS, drain_cb, run);
   maybe_complete (run);
 }
@@ -311,9 +1202,62 @@ static void read_cb (GObject      *source,
 static void
 read_next (Output *out)
 {
-  g_input_stream_read_async (out->stream, out->chunk, sizeof out->chunk,
+  g_input_stream_read_async (out->stream, out->chunk, READ_CHUNK,
                              G_PRIORITY_DEFAULT, out->run->io_cancel,
                              read_cb, out);
+}
+
+static void
+output_take (Output       *out,
+             const guint8 *chunk,
+             gsize         n)
+{
+  Run *run = out->run;
+
+  out->total += n;
+  if (out->path == NULL)
+    {
+      /* In memory only: the head, as much as the limit allows. */
+      gsize room = run->limit > out->data->len ? run->limit - out->data->len : 0;
+
+      if (n > room)
+        out->truncated = TRUE;
+      if (room > 0)
+        g_byte_array_append (out->data, chunk, MIN (n, room));
+      return;
+    }
+
+  if (out->fd >= 0)
+    {
+      guint64 room = run->log_cap > out->written ? run->log_cap - out->written : 0;
+      gsize w = (gsize) MIN ((guint64) n, room);
+      int err = 0;
+
+      if (w < n)
+        out->log_truncated = TRUE;
+      if (w > 0)
+        {
+          if (write_all (out->fd, chunk, w, &err))
+            out->written += w;
+          else
+            output_log_error (out, err);
+        }
+    }
+
+  /* The tail: keep at most twice the limit, cut back to the limit. */
+  if (out->total > run->limit)
+    out->truncated = TRUE;
+  if (run->limit == 0)
+    return;
+  if (n >= run->limit)
+    {
+      g_byte_array_set_size (out->data, 0);
+      g_byte_array_append (out->data, chunk + n - run->limit, run->limit);
+      return;
+    }
+  g_byte_array_append (out->data, chunk, n);
+  if (out->data->len > 2 * run->limit)
+    g_byte_array_remove_range (out->data, 0, out->data->len - run->limit);
 }
 
 static void
@@ -329,12 +1273,7 @@ read_cb (GObject      *source,
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
   if (n > 0)
     {
-      gsize room = run->limit > out->data->len ? run->limit - out->data->len : 0;
-
-      if ((gsize) n > room)
-        out->truncated = TRUE;
-      if (room > 0)
-        g_byte_array_append (out->data, out->chunk, MIN ((gsize) n, room));
+      output_take (out, out->chunk, (gsize) n);
       read_next (out);
       return;
     }
@@ -342,21 +1281,38 @@ read_cb (GObject      *source,
     g_debug ("task “%s”: reading output: %s", run->task_id, error->message);
   out->done = TRUE;
   g_input_stream_close (out->stream, NULL, NULL);
+  g_clear_pointer (&out->chunk, g_free);
   maybe_complete (run);
 }
 
-/* Between fork and exec: async-signal-safe calls only. The child reports
- * its pid on a pipe because g_subprocess_get_identifier() is NULL once a
- * quick child has been reaped, and its group may still need killing. */
+/* Prepared before the fork: the child may only make async-signal-safe
+ * calls. */
+typedef struct
+{
+  int      pid_fd;      /* the child reports its pid on it */
+  pid_t    parent;
+  gboolean pdeathsig;
+} ChildSetup;
+
+/* Between fork and exec. The child reports its pid on a pipe because
+ * g_subprocess_get_identifier() is NULL once a quick child has been reaped,
+ * and its group may still need killing. */
 static void
 child_setup (gpointer user_data)
 {
-  int fd = GPOINTER_TO_INT (user_data);
+  const ChildSetup *cs = user_data;
   pid_t pid;
 
   setpgid (0, 0);
+  if (cs->pdeathsig)
+    {
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      /* The parent may have died before the prctl(). */
+      if (getppid () != cs->parent)
+        _exit (127);
+    }
   pid = getpid ();
-  if (write (fd, &pid, sizeof pid) < 0)
+  if (write (cs->pid_fd, &pid, sizeof pid) < 0)
     _exit (127);
 }
 
@@ -485,6 +1441,132 @@ parse_task_data (OrreryTask            *task,
   return TRUE;
 }
 
+/* Creates @path for writing, fresh, mode 0600. */
+static int
+open_fresh (const char  *path,
+            GError     **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd < 0)
+    {
+      int err = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "cannot create %s: %s", path, g_strerror (err));
+    }
+  return fd;
+}
+
+/* The per-execution files: the logs, the outputs file, in RUN_DIR/logs/
+ * when there is a run directory, else the outputs file alone in a private
+ * temporary directory. */
+static gboolean
+prepare_files (OrreryLocalDevice  *self,
+               Run                *run,
+               OrreryTask         *task,
+               guint               attempt,
+               GError            **error)
+{
+  const char *run_dir = orrery_base_device_get_run_dir (ORRERY_BASE_DEVICE (self));
+  g_autofree char *logs = NULL;
+  g_autofree char *stem = NULL;
+  g_autofree char *base = NULL;
+  int fd;
+
+  if (run_dir == NULL)
+    {
+      run->outputs_tmpdir = g_dir_make_tmp ("orrery-task-XXXXXX", error);
+      if (run->outputs_tmpdir == NULL)
+        return FALSE;
+      run->outputs_path = g_build_filename (run->outputs_tmpdir, "outputs.json", NULL);
+      fd = open_fresh (run->outputs_path, error);
+      if (fd < 0)
+        return FALSE;
+      close (fd);
+      return TRUE;
+    }
+
+  logs = g_build_filename (run_dir, "logs", NULL);
+  if (g_strcmp0 (self->logs_dir_made, logs) != 0)
+    {
+      if (g_mkdir_with_parents (logs, 0700) < 0)
+        {
+          int err = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                       "cannot create %s: %s", logs, g_strerror (err));
+          return FALSE;
+        }
+      g_free (self->logs_dir_made);
+      self->logs_dir_made = g_strdup (logs);
+    }
+  stem = orrery_escape_for_filename (orrery_task_get_id (task));
+  base = g_strdup_printf ("%s/%s.%u", logs, stem, attempt);
+
+  run->out.path = g_strconcat (base, ".stdout", NULL);
+  run->err.path = g_strconcat (base, ".stderr", NULL);
+  run->outputs_path = g_strconcat (base, ".outputs.json", NULL);
+  run->pid_path = g_strconcat (base, ".pid", NULL);
+  run->out.fd = open_fresh (run->out.path, error);
+  if (run->out.fd < 0)
+    return FALSE;
+  run->err.fd = open_fresh (run->err.path, error);
+  if (run->err.fd < 0)
+    return FALSE;
+  fd = open_fresh (run->outputs_path, error);
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  return TRUE;
+}
+
+/* An execution that never started: its temporary directory goes. */
+static void
+discard_files (Run *run)
+{
+  if (run->outputs_tmpdir != NULL)
+    {
+      g_unlink (run->outputs_path);
+      g_rmdir (run->outputs_tmpdir);
+      g_clear_pointer (&run->outputs_tmpdir, g_free);
+    }
+}
+
+/* RUN_DIR/logs/ID.ATTEMPT.pid: `PID STARTTIME PGID TOKEN`. */
+static void
+write_pid_record (Run        *run,
+                  const char *token)
+{
+  g_autoptr(GError) error = NULL;
+  char line[256];
+  int fd, err = 0;
+  int n;
+
+  n = g_snprintf (line, sizeof line, "%d %" G_GUINT64_FORMAT " %d %s\n", (int) run->pid,
+                  proc_start_time (run->pid), (int) run->pid, token);
+  fd = open_fresh (run->pid_path, &error);
+  if (fd < 0 || !write_all (fd, line, MIN ((gsize) n, sizeof line - 1), &err))
+    g_warning ("task “%s”: cannot record its process in %s: %s", run->task_id,
+               run->pid_path, error ? error->message : g_strerror (err));
+  if (fd >= 0)
+    close (fd);
+}
+
+static void
+become_subreaper (void)
+{
+  static gsize done;
+
+  if (g_once_init_enter (&done))
+    {
+      if (prctl (PR_SET_CHILD_SUBREAPER, 1) < 0)
+        g_debug ("cannot become a child subreaper: %s; processes that leave a task's "
+                 "group are found only while their parent lives", g_strerror (errno));
+      g_once_init_leave (&done, 1);
+    }
+}
+
 static void
 orrery_local_device_execute_async (OrreryBaseDevice    *device,
                                    OrreryTask          *task,
@@ -496,7 +1578,12 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GTask) gtask = NULL;
   g_auto(GStrv) argv = NULL;
+  g_autofree char *token = NULL;
   GError *error = NULL;
+  GObject *constellation;
+  ChildSetup cs = { -1, 0, FALSE };
+  char attempt_text[16];
+  guint attempt;
   int pid_pipe[2];
   pid_t pid = 0;
   Run *run;
@@ -517,8 +1604,52 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
       g_task_return_error (gtask, error);
       return;
     }
+
+  become_subreaper ();
+
+  run = g_new0 (Run, 1);
+  run->device = g_object_ref (self);
+  run->task_id = g_strdup (orrery_task_get_id (task));
+  run->timeout = orrery_task_get_timeout (task);
+  run->limit = self->max_output_bytes;
+  run->log_cap = self->log_max_bytes;
+  run->out.fd = run->err.fd = -1;
+  run->out.name = "stdout";
+  run->err.name = "stderr";
+  g_task_set_task_data (gtask, run, (GDestroyNotify) run_free);
+
+  attempt = MAX (orrery_task_get_attempt (task), 1);
+  if (!prepare_files (self, run, task, attempt, &error))
+    {
+      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                               "cannot start task “%s”: %s", run->task_id, error->message);
+      g_error_free (error);
+      discard_files (run);
+      return;
+    }
+
+  /* The task's environment: ours win over the task's own `env`. */
+  G_LOCK (registry);
+  registry_init ();
+  run->seq = ++next_seq;
+  G_UNLOCK (registry);
+  token = g_strdup_printf ("%s-%u", token_prefix (), run->seq);
+  constellation = orrery_task_get_constellation (task);
+  g_snprintf (attempt_text, sizeof attempt_text, "%u", attempt);
+  g_subprocess_launcher_setenv (launcher, "ORRERY_RUN_ID",
+                                orrery_base_device_get_run_id (device) ?: "", TRUE);
+  g_subprocess_launcher_setenv (launcher, "ORRERY_CONSTELLATION_ID",
+                                ORRERY_IS_CONSTELLATION (constellation)
+                                ? orrery_constellation_get_id (ORRERY_CONSTELLATION (constellation))
+                                : "", TRUE);
+  g_subprocess_launcher_setenv (launcher, "ORRERY_TASK_ID", run->task_id, TRUE);
+  g_subprocess_launcher_setenv (launcher, "ORRERY_ATTEMPT", attempt_text, TRUE);
+  g_subprocess_launcher_setenv (launcher, "ORRERY_OUTPUTS", run->outputs_path, TRUE);
+  g_subprocess_launcher_setenv (launcher, TOKEN_VAR, token, TRUE);
+
   if (!g_unix_open_pipe (pid_pipe, FD_CLOEXEC, &error))
     {
+      discard_files (run);
       g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
                                "cannot start “%s”: %s", argv[0], error->message);
       g_error_free (error);
@@ -528,21 +1659,19 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
     {
       close (pid_pipe[0]);
       close (pid_pipe[1]);
+      discard_files (run);
       g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
                                "cannot start “%s”: %s", argv[0], error->message);
       g_error_free (error);
       return;
     }
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  g_subprocess_launcher_set_child_setup (launcher, child_setup,
-                                         GINT_TO_POINTER (pid_pipe[1]), NULL);
-
-  run = g_new0 (Run, 1);
-  run->device = g_object_ref (self);
-  run->task_id = g_strdup (orrery_task_get_id (task));
-  run->timeout = orrery_task_get_timeout (task);
-  run->limit = self->max_output_bytes;
-  g_task_set_task_data (gtask, run, (GDestroyNotify) run_free);
+  cs.pid_fd = pid_pipe[1];
+  cs.parent = getpid ();
+  /* PDEATHSIG follows the thread that forks: only from the main thread,
+   * which lives as long as the process. */
+  cs.pdeathsig = syscall (SYS_gettid) == getpid ();
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, &cs, NULL);
 
   run->started_us = g_get_monotonic_time ();
   run->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
@@ -556,6 +1685,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
       g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
                                "cannot start “%s”: %s", argv[0], error->message);
       g_error_free (error);
+      discard_files (run);
       return;
     }
   if (run->pid <= 0)
@@ -566,6 +1696,13 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
     }
   g_debug ("task “%s”: started process %d", run->task_id, (int) run->pid);
 
+  G_LOCK (registry);
+  g_hash_table_insert (by_leader, GINT_TO_POINTER (run->pid), run);
+  g_hash_table_insert (by_seq, GUINT_TO_POINTER (run->seq), run);
+  G_UNLOCK (registry);
+  if (run->pid_path != NULL)
+    write_pid_record (run, token);
+
   run->task = g_steal_pointer (&gtask);
   _orrery_base_device_task_started (device);
 
@@ -573,9 +1710,11 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   run->out.run = run;
   run->out.stream = g_object_ref (g_subprocess_get_stdout_pipe (run->proc));
   run->out.data = g_byte_array_new ();
+  run->out.chunk = g_malloc (READ_CHUNK);
   run->err.run = run;
   run->err.stream = g_object_ref (g_subprocess_get_stderr_pipe (run->proc));
   run->err.data = g_byte_array_new ();
+  run->err.chunk = g_malloc (READ_CHUNK);
 
   g_subprocess_wait_async (run->proc, NULL, wait_cb, run);
   read_next (&run->out);
@@ -621,6 +1760,7 @@ orrery_local_device_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_MAX_OUTPUT_BYTES: g_value_set_uint64 (value, self->max_output_bytes); break;
+    case PROP_LOG_MAX_BYTES: g_value_set_uint64 (value, self->log_max_bytes); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -638,9 +1778,22 @@ orrery_local_device_set_property (GObject      *object,
     case PROP_MAX_OUTPUT_BYTES:
       orrery_local_device_set_max_output_bytes (self, g_value_get_uint64 (value));
       break;
+    case PROP_LOG_MAX_BYTES:
+      orrery_local_device_set_log_max_bytes (self, g_value_get_uint64 (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static void
+orrery_local_device_finalize (GObject *object)
+{
+  OrreryLocalDevice *self = ORRERY_LOCAL_DEVICE (object);
+
+  g_free (self->logs_dir_made);
+
+  G_OBJECT_CLASS (orrery_local_device_parent_class)->finalize (object);
 }
 
 static void
@@ -649,6 +1802,7 @@ orrery_local_device_class_init (OrreryLocalDeviceClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   OrreryBaseDeviceClass *device_class = ORRERY_BASE_DEVICE_CLASS (klass);
 
+  object_class->finalize = orrery_local_device_finalize;
   object_class->get_property = orrery_local_device_get_property;
   object_class->set_property = orrery_local_device_set_property;
   device_class->execute_task_async = orrery_local_device_execute_async;
@@ -660,11 +1814,26 @@ orrery_local_device_class_init (OrreryLocalDeviceClass *klass)
    * OrreryLocalDevice:max-output-bytes:
    *
    * How many bytes of standard output (and as many of standard error) are
-   * kept in a result; the rest is dropped and the truncation noted.
+   * kept in a result: the first ones without a run directory (the rest is
+   * dropped), the last ones with one (everything is in the log files);
+   * `stdout_truncated` says the result does not hold it all.
    */
   properties[PROP_MAX_OUTPUT_BYTES] =
     g_param_spec_uint64 ("max-output-bytes", NULL, NULL, 0, G_MAXSIZE,
                          ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryLocalDevice:log-max-bytes:
+   *
+   * With a run directory, how many bytes of standard output (and as many
+   * of standard error) each execution writes to its log files; past it
+   * the rest is counted but not written, and the file ends with a note
+   * saying so (`stdout_log_truncated` in the result).
+   */
+  properties[PROP_LOG_MAX_BYTES] =
+    g_param_spec_uint64 ("log-max-bytes", NULL, NULL, 0, G_MAXUINT64,
+                         ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
@@ -675,6 +1844,7 @@ static void
 orrery_local_device_init (OrreryLocalDevice *self)
 {
   self->max_output_bytes = ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES;
+  self->log_max_bytes = ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES;
 }
 
 /**
@@ -693,16 +1863,53 @@ orrery_local_device_init (OrreryLocalDevice *self)
  * - `env` (optional): a dictionary of strings added to the environment
  * - `cwd` (optional): the working directory
  *
- * Standard input is `/dev/null`. The result is a dictionary with
- * `exit_status` (`i`, -1 when killed), `signal` (`i`, when killed by a
- * signal), `stdout` and `stderr` (`s`, at most
- * #OrreryLocalDevice:max-output-bytes bytes each, invalid UTF-8 replaced),
- * `stdout_truncated` and `stderr_truncated` (`b`), `duration` (`d`, in
- * seconds), `pid` (`i`) and, after a timeout, `timed_out` (`b`).
+ * Standard input is `/dev/null`. The environment is this process's, with
+ * the task's `env` added, and then:
+ *
+ * - `ORRERY_RUN_ID`: the #OrreryBaseDevice:run-id (empty without one)
+ * - `ORRERY_CONSTELLATION_ID`, `ORRERY_TASK_ID`, `ORRERY_ATTEMPT` (from 1)
+ * - `ORRERY_OUTPUTS`: the path of a fresh empty file (mode 0600) where the
+ *   task may write one JSON object (at most 1 MiB, nested at most 64 deep);
+ *   after the task exits it becomes the result's `outputs` (`a{sv}`), so a
+ *   conditional dependency such as `outputs.rows >= 1000` can test it. An
+ *   empty file means no outputs; anything but one JSON object fails a task
+ *   that otherwise succeeded, with %ORRERY_DEVICE_ERROR_BAD_OUTPUTS naming
+ *   the file. With a run directory the file is
+ *   `RUN_DIR/logs/ID.ATTEMPT.outputs.json` and stays; without one it sits
+ *   in a private temporary directory, removed after the task.
+ * - `ORRERY_TASK_TOKEN`: a tag unique to this execution, which its
+ *   descendants inherit; it is how the device finds them.
+ *
+ * The result is a dictionary with `exit_status` (`i`, -1 when killed),
+ * `signal` (`i`, when killed by a signal), `stdout` and `stderr` (`s`, at
+ * most #OrreryLocalDevice:max-output-bytes bytes each, invalid UTF-8
+ * replaced), `stdout_truncated` and `stderr_truncated` (`b`), `outputs`
+ * (`a{sv}`, when the task wrote some), `duration` (`d`, in seconds), `pid`
+ * (`i`) and, after a timeout, `timed_out` (`b`).
+ *
+ * With a run directory (orrery_base_device_set_run()), each execution's
+ * standard output and error are written as they come to
+ * `RUN_DIR/logs/ID.ATTEMPT.stdout` and `.stderr` (ID through
+ * orrery_escape_for_filename(); files 0600, directories 0700), complete up
+ * to #OrreryLocalDevice:log-max-bytes each; `stdout` and `stderr` in the
+ * result then hold the last bytes, and the result adds `stdout_path`,
+ * `stderr_path`, `stdout_bytes`, `stderr_bytes` (`x`, all that was
+ * printed) and `stdout_log_truncated`, `stderr_log_truncated` (`b`). A
+ * failure's message names the two files. While the execution runs,
+ * `RUN_DIR/logs/ID.ATTEMPT.pid` records its process (see
+ * orrery_local_device_kill_survivors()).
  *
  * The command runs in a process group of its own; on a timeout or a cancel
- * the whole group is killed (%SIGTERM, then %SIGKILL after 200 ms), and
- * whatever is left in the group when the command exits is killed too.
+ * the whole group is killed (%SIGTERM, then %SIGKILL after 200 ms), with
+ * the processes of its tree that left the group; whatever is left when the
+ * command exits is killed too: the group, and every process that carries
+ * the execution's token (a `setsid cmd &`, a daemon). The execution
+ * completes once those are reaped. For that the first execution makes this
+ * process a child subreaper (`PR_SET_CHILD_SUBREAPER`: orphans of its
+ * descendants are re-parented to it rather than to init; those that are
+ * not a task's are left alone). The command gets `PR_SET_PDEATHSIG`
+ * (%SIGKILL): it dies with this process, even on a %SIGKILL, when it was
+ * started from the main thread.
  *
  * Returns: (transfer full): a new local device
  */
@@ -769,6 +1976,250 @@ orrery_local_device_set_max_output_bytes (OrreryLocalDevice *self,
     return;
   self->max_output_bytes = max_output_bytes;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_OUTPUT_BYTES]);
+}
+
+/**
+ * orrery_local_device_get_log_max_bytes:
+ * @self: a local device
+ *
+ * Returns: how many bytes of each output stream an execution writes to its
+ *   log file
+ */
+guint64
+orrery_local_device_get_log_max_bytes (OrreryLocalDevice *self)
+{
+  g_return_val_if_fail (ORRERY_IS_LOCAL_DEVICE (self), 0);
+  return self->log_max_bytes;
+}
+
+/**
+ * orrery_local_device_set_log_max_bytes:
+ * @self: a local device
+ * @log_max_bytes: how many bytes of standard output and of standard error
+ *   each execution writes to its log files (the default is
+ *   %ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES)
+ *
+ * Sets the cap on the log files of later executions.
+ */
+void
+orrery_local_device_set_log_max_bytes (OrreryLocalDevice *self,
+                                       guint64            log_max_bytes)
+{
+  g_return_if_fail (ORRERY_IS_LOCAL_DEVICE (self));
+
+  if (self->log_max_bytes == log_max_bytes)
+    return;
+  self->log_max_bytes = log_max_bytes;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOG_MAX_BYTES]);
+}
+
+typedef struct
+{
+  char    *file;
+  pid_t    pid;
+  guint64  start;
+  pid_t    pgid;
+  char    *token;
+  gboolean group_ok;  /* no other process holds the group's number */
+} Record;
+
+static void
+record_free (Record *r)
+{
+  g_free (r->file);
+  g_free (r->token);
+  g_free (r);
+}
+
+typedef struct
+{
+  pid_t    pid;
+  guint64  start;
+  pid_t    pgid;
+  char    *token;
+} Proc;
+
+static void
+proc_clear (gpointer data)
+{
+  g_free (((Proc *) data)->token);
+}
+
+/**
+ * orrery_local_device_kill_survivors:
+ * @run_dir: (type filename): a run directory
+ * @n_killed: (out) (optional): where to store how many processes were
+ *   killed
+ * @error: return location for an error
+ *
+ * Kills what the executions recorded in `RUN_DIR/logs/ *.pid` left running
+ * when their host died (a SIGKILL, a crash, a power cut of the terminal):
+ * every process still alive that is the recorded one (same pid *and* same
+ * start time: a reused pid is never killed), that is in its process group
+ * (unless the group's number now belongs to another process), or that
+ * carries its `ORRERY_TASK_TOKEN`. They get %SIGKILL; the call returns once
+ * they are gone (waiting at most a few seconds) and removes the records.
+ * Call it before running the interrupted tasks again, as `orrery resume`
+ * does.
+ *
+ * Returns: %TRUE on success (also when there was nothing to kill); %FALSE
+ *   with a #GIOErrorEnum error naming the directory if it cannot be read
+ */
+gboolean
+orrery_local_device_kill_survivors (const char  *run_dir,
+                                    guint       *n_killed,
+                                    GError     **error)
+{
+  g_autofree char *logs = NULL;
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) record_free);
+  g_autoptr(GArray) procs = NULL;
+  g_autoptr(GArray) killed = g_array_new (FALSE, FALSE, sizeof (Proc));
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *name;
+  pid_t self = getpid ();
+  DIR *proc_dir;
+  struct dirent *entry;
+  gint64 deadline;
+
+  g_return_val_if_fail (run_dir != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_killed)
+    *n_killed = 0;
+  logs = g_build_filename (run_dir, "logs", NULL);
+  dir = g_dir_open (logs, 0, &local_error);
+  if (dir == NULL)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_file_error (local_error->code),
+                   "cannot read the process records in %s: %s", logs, local_error->message);
+      return FALSE;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *text = NULL;
+      g_auto(GStrv) fields = NULL;
+      Record *r;
+
+      if (!g_str_has_suffix (name, ".pid"))
+        continue;
+      r = g_new0 (Record, 1);
+      r->file = g_build_filename (logs, name, NULL);
+      g_ptr_array_add (records, r);
+      if (!g_file_get_contents (r->file, &text, NULL, NULL))
+        continue;
+      fields = g_strsplit_set (g_strstrip (text), " \t", 5);
+      if (g_strv_length (fields) >= 3)
+        {
+          guint64 v;
+
+          if (g_ascii_string_to_unsigned (fields[0], 10, 1, G_MAXINT, &v, NULL))
+            r->pid = (pid_t) v;
+          if (g_ascii_string_to_unsigned (fields[1], 10, 1, G_MAXUINT64, &v, NULL))
+            r->start = v;
+          if (g_ascii_string_to_unsigned (fields[2], 10, 1, G_MAXINT, &v, NULL))
+            r->pgid = (pid_t) v;
+          if (r->pid == 0 || r->start == 0)
+            r->pid = r->pgid = 0;
+          if (fields[3] != NULL && *fields[3] != '\0')
+            r->token = g_strdup (fields[3]);
+        }
+      r->group_ok = r->pgid > 0;
+    }
+  if (records->len == 0)
+    return TRUE;
+
+  /* Every process, once. */
+  procs = g_array_new (FALSE, FALSE, sizeof (Proc));
+  g_array_set_clear_func (procs, proc_clear);
+  proc_dir = opendir ("/proc");
+  if (proc_dir == NULL)
+    {
+      int err = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "cannot list the processes in /proc: %s", g_strerror (err));
+      return FALSE;
+    }
+  while ((entry = readdir (proc_dir)) != NULL)
+    {
+      guint64 v;
+      ProcStat st;
+      Proc p = { 0 };
+
+      if (!g_ascii_string_to_unsigned (entry->d_name, 10, 1, G_MAXINT, &v, NULL) ||
+          (pid_t) v == self || !read_proc_stat ((pid_t) v, &st) || st.state == 'Z')
+        continue;
+      p.pid = (pid_t) v;
+      p.start = st.start;
+      p.pgid = st.pgid;
+      p.token = read_token (p.pid);
+      g_array_append_val (procs, p);
+    }
+  closedir (proc_dir);
+
+  /* A group number now held by a process that is not the recorded one:
+   * the group is someone else's. */
+  for (guint i = 0; i < procs->len; i++)
+    {
+      Proc *p = &g_array_index (procs, Proc, i);
+
+      for (guint k = 0; k < records->len; k++)
+        {
+          Record *r = records->pdata[k];
+
+          if (r->group_ok && p->pid == r->pgid && !(r->pgid == r->pid && p->start == r->start))
+            r->group_ok = FALSE;
+        }
+    }
+
+  for (guint i = 0; i < procs->len; i++)
+    {
+      Proc *p = &g_array_index (procs, Proc, i);
+
+      for (guint k = 0; k < records->len; k++)
+        {
+          Record *r = records->pdata[k];
+          gboolean same = r->pid > 0 && p->pid == r->pid && p->start == r->start;
+          gboolean tagged = r->token != NULL && g_strcmp0 (p->token, r->token) == 0;
+          gboolean member = r->group_ok && p->pgid == r->pgid && p->start >= r->start;
+
+          if (!same && !tagged && !member)
+            continue;
+          g_debug ("killing process %d, left by %s", (int) p->pid, r->file);
+          if (p->pgid == p->pid && (same || tagged))
+            kill (-p->pid, SIGKILL);
+          if (kill (p->pid, SIGKILL) == 0)
+            {
+              Proc copy = { p->pid, p->start, p->pgid, NULL };
+
+              g_array_append_val (killed, copy);
+            }
+          break;
+        }
+    }
+
+  /* Gone (or zombies, which run nothing) before the task runs again. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  for (guint i = 0; i < killed->len; )
+    {
+      Proc *p = &g_array_index (killed, Proc, i);
+      ProcStat st;
+
+      if (!read_proc_stat (p->pid, &st) || st.start != p->start || st.state == 'Z' ||
+          g_get_monotonic_time () > deadline)
+        i++;
+      else
+        g_usleep (2000);
+    }
+
+  for (guint k = 0; k < records->len; k++)
+    g_unlink (((Record *) records->pdata[k])->file);
+  if (n_killed)
+    *n_killed = killed->len;
+  return TRUE;
 }
 
 /**

@@ -21,6 +21,14 @@ G_BEGIN_DECLS
  */
 #define ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES (64 * 1024)
 
+/**
+ * ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES:
+ *
+ * How many bytes of standard output (and as many of standard error) a
+ * local device writes to an execution's log files by default (64 MiB).
+ */
+#define ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
+
 #define ORRERY_TYPE_LOCAL_DEVICE (orrery_local_device_get_type ())
 ORRERY_EXPORT
 G_DECLARE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY, LOCAL_DEVICE, OrreryBaseDevice)
@@ -38,7 +46,16 @@ ORRERY_EXPORT
 void                orrery_local_device_set_max_output_bytes (OrreryLocalDevice  *self,
                                                               gsize               max_output_bytes);
 ORRERY_EXPORT
+guint64             orrery_local_device_get_log_max_bytes    (OrreryLocalDevice  *self);
+ORRERY_EXPORT
+void                orrery_local_device_set_log_max_bytes    (OrreryLocalDevice  *self,
+                                                              guint64             log_max_bytes);
+ORRERY_EXPORT
 guint               orrery_local_device_get_n_running        (OrreryLocalDevice  *self);
+ORRERY_EXPORT
+gboolean            orrery_local_device_kill_survivors       (const char         *run_dir,
+                                                              guint              *n_killed,
+                                                              GError            **error);
 
 ORRERY_EXPORT
 const char         *orrery_get_host_device_type              (void);
