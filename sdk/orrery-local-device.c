@@ -888,6 +888,27 @@ json_to_variant (JsonNode    *node,
     }
 }
 
+static const char *
+json_kind (JsonNode *node)
+{
+  if (node == NULL)
+    return "nothing";
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT: return "an object";
+    case JSON_NODE_ARRAY: return "an array";
+    case JSON_NODE_NULL: return "null";
+    case JSON_NODE_VALUE:
+    default:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_STRING: return "a string";
+        case G_TYPE_BOOLEAN: return "a boolean";
+        default: return "a number";
+        }
+    }
+}
+
 /* Reads the outputs file: *out_outputs is NULL when it is empty or absent.
  * Fails on anything but one JSON object, naming the file. */
 static gboolean
@@ -968,7 +989,7 @@ read_outputs (const char  *path,
     {
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
                    "outputs file %s: must hold one JSON object, not %s", path,
-                   root == NULL ? "nothing" : json_node_type_name (root));
+                   json_kind (root));
       return FALSE;
     }
   value = json_to_variant (root, "$", &local_error);

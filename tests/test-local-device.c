@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -526,6 +528,482 @@ test_set_run (void)
   g_assert_null (orrery_base_device_get_run_dir (ORRERY_BASE_DEVICE (first)));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Task environment, outputs, logs, process lifetime. */
+
+static char *
+make_run_dir (void)
+{
+  char *dir = g_dir_make_tmp ("orrery-run-XXXXXX", NULL);
+
+  g_assert_nonnull (dir);
+  return dir;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", path);
+
+  g_assert_cmpint (system (command), ==, 0);
+}
+
+static gint64
+lookup_x (GVariant   *dict,
+          const char *key)
+{
+  gint64 x = 0;
+
+  g_assert_true (g_variant_lookup (dict, key, "x", &x));
+  return x;
+}
+
+static guint
+file_mode (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_mode & 07777;
+}
+
+static void
+test_task_env (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autoptr(OrreryConstellation) constellation = orrery_constellation_new ("the-c", "C");
+  g_autoptr(OrreryTask) task = make_task ("the-t",
+    "{'command': <'printf \"%s|\" \"$ORRERY_RUN_ID\" \"$ORRERY_CONSTELLATION_ID\" \"$ORRERY_TASK_ID\" "
+    "\"$ORRERY_ATTEMPT\" \"$ORRERY_OUTPUTS\" \"${ORRERY_TASK_TOKEN:+token}\"; "
+    "test -f \"$ORRERY_OUTPUTS\" && test ! -s \"$ORRERY_OUTPUTS\" && echo fresh'>,"
+    " 'env': <{'ORRERY_TASK_ID': <'forged'>}>}");
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *expected = NULL;
+  g_auto(GStrv) fields = NULL;
+  g_auto(Outcome) o = { 0 };
+  g_auto(Outcome) o2 = { 0 };
+
+  g_assert_true (orrery_constellation_add_task (constellation, task, NULL));
+  orrery_task_set_attempt (task, 2);
+
+  /* Without a run: no run id, the outputs file in a private directory,
+   * removed afterwards. */
+  run_task (device, task, NULL, &o);
+  g_assert_no_error (o.error);
+  fields = g_strsplit (lookup_s (o.result, "stdout"), "|", -1);
+  g_assert_cmpuint (g_strv_length (fields), ==, 7);
+  g_assert_cmpstr (fields[0], ==, "");
+  g_assert_cmpstr (fields[1], ==, "the-c");
+  g_assert_cmpstr (fields[2], ==, "the-t");  /* the task's own env cannot forge it */
+  g_assert_cmpstr (fields[3], ==, "2");
+  g_assert_true (g_str_has_suffix (fields[4], "/outputs.json"));
+  g_assert_cmpstr (fields[5], ==, "token");
+  g_assert_cmpstr (fields[6], ==, "fresh\n");
+  g_assert_false (g_file_test (fields[4], G_FILE_TEST_EXISTS));
+  {
+    g_autofree char *tmpdir = g_path_get_dirname (fields[4]);
+
+    g_assert_false (g_file_test (tmpdir, G_FILE_TEST_EXISTS));
+  }
+  g_assert_false (g_variant_lookup (o.result, "outputs", "@a{sv}", NULL));
+  g_assert_false (g_variant_lookup (o.result, "stdout_path", "&s", NULL));
+
+  /* With a run: its id, and the outputs file among the logs, kept. */
+  orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "run-42", run_dir);
+  run_task (device, task, NULL, &o2);
+  g_assert_no_error (o2.error);
+  expected = g_strdup_printf ("run-42|the-c|the-t|2|%s/logs/the-t.2.outputs.json|token|fresh\n",
+                              run_dir);
+  g_assert_cmpstr (lookup_s (o2.result, "stdout"), ==, expected);
+  remove_tree (run_dir);
+}
+
+static void
+test_outputs (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autoptr(OrreryCondition) many = orrery_condition_parse ("outputs.rows >= 1000", NULL);
+  g_autoptr(OrreryCondition) kind = orrery_condition_parse ("outputs.kind == \"csv\"", NULL);
+  const char *rows[] = { "2000", "10" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      g_autofree char *data = g_strdup_printf (
+        "{'command': <'printf \\'{\"rows\": %s, \"kind\": \"csv\", \"nested\": {\"list\": [1, \"x\", null, []]}}\\' "
+        "> \"$ORRERY_OUTPUTS\"'>}", rows[i]);
+      g_autoptr(OrreryTask) task = make_task ("t", data);
+      g_autoptr(GVariant) outputs = NULL;
+      g_autoptr(GVariant) nested = NULL;
+      g_auto(Outcome) o = { 0 };
+
+      run_task (device, task, NULL, &o);
+      g_assert_no_error (o.error);
+      g_assert_true (g_variant_lookup (o.result, "outputs", "@a{sv}", &outputs));
+      g_assert_cmpint (lookup_x (outputs, "rows"), ==, g_ascii_strtoll (rows[i], NULL, 10));
+      g_assert_cmpstr (lookup_s (outputs, "kind"), ==, "csv");
+      g_assert_true (g_variant_lookup (outputs, "nested", "@a{sv}", &nested));
+      /* What a conditional dependency sees. */
+      g_assert_true (orrery_condition_evaluate (many, o.result) == (i == 0));
+      g_assert_true (orrery_condition_evaluate (kind, o.result));
+    }
+
+  /* Empty (or only blanks): no outputs, no failure. */
+  {
+    g_autoptr(OrreryTask) task = make_task ("t", "{'command': <'echo \"  \" > \"$ORRERY_OUTPUTS\"'>}");
+    g_autoptr(OrreryTask) removed = make_task ("t", "{'command': <'rm \"$ORRERY_OUTPUTS\"'>}");
+    g_auto(Outcome) o = { 0 };
+    g_auto(Outcome) o2 = { 0 };
+
+    run_task (device, task, NULL, &o);
+    g_assert_no_error (o.error);
+    g_assert_false (g_variant_lookup (o.result, "outputs", "@a{sv}", NULL));
+    g_assert_false (orrery_condition_evaluate (many, o.result));
+    run_task (device, removed, NULL, &o2);
+    g_assert_no_error (o2.error);
+    g_assert_false (g_variant_lookup (o2.result, "outputs", "@a{sv}", NULL));
+  }
+}
+
+static void
+test_outputs_malformed (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *path = NULL;
+  g_autofree char *deep = NULL;
+  struct {
+    const char *command;
+    const char *message;
+  } cases[] = {
+    { "printf \\'{\"rows\": \\' > \"$ORRERY_OUTPUTS\"", "not valid JSON" },
+    { "echo \\'[1, 2]\\' > \"$ORRERY_OUTPUTS\"", "must hold one JSON object, not an array" },
+    { "echo 42 > \"$ORRERY_OUTPUTS\"", "must hold one JSON object, not a number" },
+    { "printf \\'{\"a\": \"\\\\\\\\ud800\"}\\' > \"$ORRERY_OUTPUTS\"", "not valid" },
+    { NULL, "nested deeper than 64" },
+    { "head -c 2000000 /dev/zero > \"$ORRERY_OUTPUTS\"", "more than the 1048576 allowed" },
+  };
+
+  orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "r", run_dir);
+  path = g_strdup_printf ("outputs file %s/logs/bad.1.outputs.json: ", run_dir);
+  {
+    GString *s = g_string_new ("python3 -c \"print(\\'{\\\\\\\"a\\\\\\\": \\' + \\'[\\' * 100000)\" > \"$ORRERY_OUTPUTS\"");
+    deep = g_string_free (s, FALSE);
+  }
+  cases[4].command = deep;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *data = g_strdup_printf ("{'command': <'%s'>}", cases[i].command);
+      g_autoptr(OrreryTask) task = make_task ("bad", data);
+      g_auto(Outcome) o = { 0 };
+
+      g_test_message ("case %u: %s", i, cases[i].command);
+      run_task (device, task, NULL, &o);
+      g_assert_error (o.error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS);
+      g_test_message ("%s", o.error->message);
+      g_assert_true (g_str_has_prefix (o.error->message, path));
+      g_assert_nonnull (strstr (o.error->message, cases[i].message));
+      /* The command's own result is still there. */
+      g_assert_cmpint (lookup_i (o.result, "exit_status"), ==, 0);
+    }
+  remove_tree (run_dir);
+}
+
+static char *
+read_file (const char *path,
+           gsize      *len)
+{
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, len, NULL));
+  return text;
+}
+
+static void
+test_logs (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  /* 300000 bytes of numbered lines on stdout, a little on stderr. */
+  g_autoptr(OrreryTask) task = make_task ("a/b c",
+    "{'command': <'seq 1 50000 | sed s/^/line-/; echo END; echo oops >&2'>}");
+  g_autoptr(OrreryTask) failing = make_task ("f", "{'command': <'echo why >&2; exit 4'>}");
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
+  g_autofree char *expected = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *err_text = NULL;
+  g_autofree char *stem = orrery_escape_for_filename ("a/b c");
+  g_autofree char *out_path = NULL;
+  g_autofree char *err_path = NULL;
+  g_autofree char *message = NULL;
+  g_auto(Outcome) o = { 0 };
+  g_auto(Outcome) o2 = { 0 };
+  gsize len = 0;
+  const char *tail;
+
+  {
+    GString *s = g_string_new (NULL);
+
+    for (guint i = 1; i <= 50000; i++)
+      g_string_append_printf (s, "line-%u\n", i);
+    g_string_append (s, "END\n");
+    expected = g_string_free (s, FALSE);
+  }
+  g_assert_cmpuint (strlen (expected), >, 4 * ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES);
+
+  orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "r", run_dir);
+  run_task (device, task, NULL, &o);
+  g_assert_no_error (o.error);
+  out_path = g_strdup_printf ("%s/%s.1.stdout", logs, stem);
+  err_path = g_strdup_printf ("%s/%s.1.stderr", logs, stem);
+  g_assert_cmpstr (lookup_s (o.result, "stdout_path"), ==, out_path);
+  g_assert_cmpstr (lookup_s (o.result, "stderr_path"), ==, err_path);
+
+  /* Complete on disk, beyond what a result holds. */
+  text = read_file (out_path, &len);
+  g_assert_cmpuint (len, ==, strlen (expected));
+  g_assert_cmpstr (text, ==, expected);
+  err_text = read_file (err_path, NULL);
+  g_assert_cmpstr (err_text, ==, "oops\n");
+  g_assert_cmpint (lookup_x (o.result, "stdout_bytes"), ==, (gint64) strlen (expected));
+  g_assert_false (lookup_b (o.result, "stdout_log_truncated"));
+
+  /* The result keeps the tail. */
+  tail = lookup_s (o.result, "stdout");
+  g_assert_cmpuint (strlen (tail), ==, ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES);
+  g_assert_true (g_str_has_suffix (expected, tail));
+  g_assert_true (lookup_b (o.result, "stdout_truncated"));
+  g_assert_cmpstr (lookup_s (o.result, "stderr"), ==, "oops\n");
+  g_assert_false (lookup_b (o.result, "stderr_truncated"));
+
+  /* Private. */
+  g_assert_cmpuint (file_mode (logs), ==, 0700);
+  g_assert_cmpuint (file_mode (out_path), ==, 0600);
+  g_assert_cmpuint (file_mode (err_path), ==, 0600);
+
+  /* A failure names its log files. */
+  run_task (device, failing, NULL, &o2);
+  g_assert_error (o2.error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_EXIT_STATUS);
+  message = g_strdup_printf ("exited with status 4 (output in %s/f.1.stdout and %s/f.1.stderr)",
+                             logs, logs);
+  g_assert_cmpstr (o2.error->message, ==, message);
+  remove_tree (run_dir);
+}
+
+static void
+test_log_cap (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autoptr(OrreryTask) task = make_task ("t",
+    "{'command': <'head -c 5000 /dev/zero | tr \"\\\\\\\\0\" a; echo; echo end'>}");
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *text = NULL;
+  g_auto(Outcome) o = { 0 };
+  gsize len = 0;
+
+  orrery_local_device_set_log_max_bytes (device, 1000);
+  g_assert_cmpuint (orrery_local_device_get_log_max_bytes (device), ==, 1000);
+  orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "r", run_dir);
+  run_task (device, task, NULL, &o);
+  g_assert_no_error (o.error);
+  text = read_file (lookup_s (o.result, "stdout_path"), &len);
+  g_assert_cmpuint (strspn (text, "a"), ==, 1000);
+  g_assert_true (g_str_has_suffix (text, "\n[orrery: log cut at 1000 bytes (LogMaxBytes); "
+                                         "4005 more bytes not written]\n"));
+  g_assert_true (lookup_b (o.result, "stdout_log_truncated"));
+  g_assert_false (lookup_b (o.result, "stderr_log_truncated"));
+  g_assert_cmpint (lookup_x (o.result, "stdout_bytes"), ==, 5005);
+  /* The result still has the tail. */
+  g_assert_true (g_str_has_suffix (lookup_s (o.result, "stdout"), "aaa\nend\n"));
+  remove_tree (run_dir);
+}
+
+/* The process record exists while the task runs, and goes after. */
+static void
+test_pid_record (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autoptr(OrreryTask) task = make_task ("t",
+    "{'command': <'cat \"${ORRERY_OUTPUTS%.outputs.json}.pid\"; echo \"$$ $ORRERY_TASK_TOKEN\"'>}");
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *record = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_auto(GStrv) fields = NULL;
+  g_auto(GStrv) self = NULL;
+  g_auto(Outcome) o = { 0 };
+
+  orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "r", run_dir);
+  run_task (device, task, NULL, &o);
+  g_assert_no_error (o.error);
+  lines = g_strsplit (lookup_s (o.result, "stdout"), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  fields = g_strsplit (lines[0], " ", -1);
+  self = g_strsplit (lines[1], " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), ==, 4);
+  g_assert_cmpstr (fields[0], ==, self[0]);                     /* PID */
+  g_assert_cmpint (g_ascii_strtoll (fields[1], NULL, 10), >, 0); /* start time */
+  g_assert_cmpstr (fields[2], ==, self[0]);                     /* its own group */
+  g_assert_cmpstr (fields[3], ==, self[1]);                     /* the token */
+  g_assert_cmpint (lookup_i (o.result, "pid"), ==, g_ascii_strtoll (self[0], NULL, 10));
+  record = g_strdup_printf ("%s/logs/t.1.pid", run_dir);
+  g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+  remove_tree (run_dir);
+}
+
+static guint64
+start_time_of (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  unsigned long long start = 0;
+  const char *p;
+
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  p = strrchr (stat, ')');
+  g_assert_cmpint (sscanf (p + 1, " %*c %*d %*d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                                   "%*s %*s %*s %*s %*s %llu", &start), ==, 1);
+  return start;
+}
+
+static pid_t
+spawn_sleeper (const char *seconds,
+               const char *token)
+{
+  const char *argv[] = { "sleep", seconds, NULL };
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  GPid pid = 0;
+
+  if (token)
+    envp = g_environ_setenv (envp, "ORRERY_TASK_TOKEN", token, TRUE);
+  g_assert_true (g_spawn_async (NULL, (char **) argv, envp,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &pid, &error));
+  g_assert_no_error (error);
+  /* Exec'd (its start time and environment are the sleeper's). */
+  for (;;)
+    {
+      g_autofree char *exe = g_strdup_printf ("/proc/%d/exe", (int) pid);
+      g_autofree char *target = g_file_read_link (exe, NULL);
+
+      if (target && g_str_has_suffix (target, "/sleep"))
+        break;
+      g_usleep (1000);
+    }
+  return pid;
+}
+
+static void
+write_record (const char *run_dir,
+              const char *name,
+              const char *line)
+{
+  g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
+  g_autofree char *path = g_build_filename (logs, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (logs, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path, line, -1, NULL));
+}
+
+/* Reaps @pid, our child: whether SIGKILL killed it. */
+static gboolean
+was_killed (pid_t pid)
+{
+  int status = 0;
+
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL;
+}
+
+static void
+test_kill_survivors (void)
+{
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *line = NULL;
+  g_autofree char *reused = NULL;
+  g_autofree char *rec_a = NULL;
+  g_autoptr(GError) error = NULL;
+  pid_t alive, other, tagged;
+  guint n_killed = 99;
+
+  /* Nothing recorded: nothing to do. */
+  g_assert_true (orrery_local_device_kill_survivors (run_dir, &n_killed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_killed, ==, 0);
+
+  alive = spawn_sleeper ("1000.301", NULL);
+  other = spawn_sleeper ("1000.302", NULL);
+  tagged = spawn_sleeper ("1000.303", "dead.1.abc-7");
+  /* The recorded process, still there. */
+  line = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-a\n", (int) alive,
+                          start_time_of (alive), (int) alive);
+  write_record (run_dir, "a.1.pid", line);
+  /* A pid now used by another process (its start time differs). */
+  reused = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-b\n", (int) other,
+                            start_time_of (other) + 1, (int) other);
+  write_record (run_dir, "b.1.pid", reused);
+  /* A leader long gone, whose descendant carries its token. */
+  write_record (run_dir, "c.1.pid", "4194303 12 4194303 dead.1.abc-7\n");
+
+  g_assert_true (orrery_local_device_kill_survivors (run_dir, &n_killed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_killed, ==, 2);
+  g_assert_true (was_killed (alive));
+  g_assert_true (was_killed (tagged));
+  g_assert_cmpint (kill (other, 0), ==, 0);
+  g_assert_cmpint (waitpid (other, NULL, WNOHANG), ==, 0);
+  kill (other, SIGKILL);
+  g_assert_true (was_killed (other));
+
+  /* The records are gone. */
+  rec_a = g_build_filename (run_dir, "logs", "a.1.pid", NULL);
+  g_assert_false (g_file_test (rec_a, G_FILE_TEST_EXISTS));
+  g_assert_true (orrery_local_device_kill_survivors (run_dir, &n_killed, &error));
+  g_assert_cmpuint (n_killed, ==, 0);
+  remove_tree (run_dir);
+}
+
+/* Processes that leave the task's group (setsid) go with the task: at its
+ * end, on a cancel, on a timeout; also when they cleared their
+ * environment, as long as they were still in the task's tree. */
+static void
+test_escaped_killed (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  struct {
+    const char *command;
+    gboolean    cancel;
+    double      timeout;
+  } cases[] = {
+    /* Ends at once; the escaped one is adopted here when the shell exits. */
+    { "setsid sleep 1000.111 & echo $!", FALSE, 0 },
+    /* Its parent exits first: adopted here while the task still runs. */
+    { "(setsid sh -c \\'echo $$; exec sleep 1000.112\\' &); sleep 0.3", FALSE, 0 },
+    { "setsid sleep 1000.113 & echo $!; wait", TRUE, 0 },
+    { "setsid sleep 1000.114 & echo $!; wait", FALSE, 0.3 },
+    { "env -i /usr/bin/setsid sleep 1000.115 & echo $!; wait", TRUE, 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *data = g_strdup_printf ("{'command': <'%s'>}", cases[i].command);
+      g_autoptr(OrreryTask) task = make_task ("t", data);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_auto(Outcome) o = { 0 };
+      pid_t escaped;
+
+      g_test_message ("case %u: %s", i, cases[i].command);
+      if (cases[i].cancel)
+        g_timeout_add (300, cancel_cb, cancellable);
+      orrery_task_set_timeout (task, cases[i].timeout);
+      run_task (device, task, cancellable, &o);
+      escaped = (pid_t) g_ascii_strtoll (lookup_s (o.result, "stdout"), NULL, 10);
+      g_assert_cmpint (escaped, >, 0);
+      /* Gone, and reaped: no zombie of ours either. */
+      g_assert_false (process_alive (escaped));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -549,6 +1027,14 @@ main (int   argc,
   g_test_add_func ("/local-device/bad-task-data", test_bad_task_data);
   g_test_add_func ("/local-device/parallel", test_parallel);
   g_test_add_func ("/local-device/set-run", test_set_run);
+  g_test_add_func ("/local-device/task-env", test_task_env);
+  g_test_add_func ("/local-device/outputs", test_outputs);
+  g_test_add_func ("/local-device/outputs-malformed", test_outputs_malformed);
+  g_test_add_func ("/local-device/logs", test_logs);
+  g_test_add_func ("/local-device/log-cap", test_log_cap);
+  g_test_add_func ("/local-device/pid-record", test_pid_record);
+  g_test_add_func ("/local-device/kill-survivors", test_kill_survivors);
+  g_test_add_func ("/local-device/escaped-killed", test_escaped_killed);
 
   return g_test_run ();
 }
