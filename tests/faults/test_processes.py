@@ -1,0 +1,199 @@
+# Process lifetime and the task environment of the local device, against
+# the real `orrery run`: nothing a task started outlives it (setsid escapees
+# on a cancel, direct children when the host is SIGKILLed), and the
+# ORRERY_OUTPUTS file drives conditional branches.
+#
+# Each test gives its sleepers a unique duration (`sleep 1000.NNNNN`) and
+# finds them by that argument in /proc/*/cmdline.
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ORRERY
+
+
+def marker():
+    return "1000.%05d" % random.randrange(100000)
+
+
+def live_with_arg(arg):
+    """Pids of the live (not zombie) processes with @arg in their command line."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if arg.encode() in argv and state not in ("Z", "X"):
+            found.append(int(name))
+    return found
+
+
+def wait_for(predicate, what, timeout=20):
+    """Waits for a condition (not a timing assertion: the bound only ends a hang)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def assert_none_left(arg):
+    # Killed processes re-parented to init are reaped asynchronously: give
+    # them a moment, then none may be left.
+    deadline = time.monotonic() + 5
+    while live_with_arg(arg) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = live_with_arg(arg)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert left == [], f"processes left behind: {left}"
+
+
+_started = []
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_host():
+    """A failed test never leaves its `orrery run` (and so its tasks) behind."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+
+
+def start_run(path, *args):
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen([ORRERY, "run", "--no-plugins", str(path), *map(str, args)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _started.append(proc)
+    return proc
+
+
+def finish(proc, timeout=60):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"orrery run hung\nstdout: {out.decode()[-2000:]}\nstderr: {err.decode()[-2000:]}")
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def write_constellation(tmp_path, tasks, dependencies=()):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"constellation_id": "procs", "tasks": tasks,
+                                "dependencies": list(dependencies)}))
+    return path
+
+
+@pytest.mark.parametrize("how", ["sigterm", "timeout"])
+def test_setsid_escapee_does_not_survive(tmp_path, how):
+    """A task whose child leaves its process group (setsid) and which then
+    waits: a SIGTERM of the host (cancel) or the task's timeout kills the
+    escaped child too."""
+    m = marker()
+    task = {"task_id": "escape", "task_data": {"command": f"setsid sleep {m} & wait"}}
+    if how == "timeout":
+        task["timeout"] = 1
+    proc = start_run(write_constellation(tmp_path, [task]))
+    wait_for(lambda: live_with_arg(m), "the escaped sleeper to start")
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc)
+    assert status == 1, (out, err)
+    assert ("cancelled" if how == "sigterm" else "failed") in out
+    assert_none_left(m)
+
+
+def test_escapee_of_finished_task_killed(tmp_path):
+    """A task that starts a daemon (double fork, new session) and exits:
+    the daemon goes when the task ends; the run still succeeds."""
+    m = marker()
+    tasks = [{"task_id": "daemon",
+              "task_data": {"command": f"(setsid sleep {m} &); sleep 0.2"}},
+             {"task_id": "after", "task_data": {"command": "true"}}]
+    proc = start_run(write_constellation(tmp_path, tasks,
+                                         [{"from_task_id": "daemon", "to_task_id": "after"}]))
+    status, out, err = finish(proc)
+    assert status == 0, (out, err)
+    assert_none_left(m)
+
+
+def test_host_sigkill_kills_direct_children(tmp_path):
+    """SIGKILL of the host while tasks run: their processes get
+    PR_SET_PDEATHSIG and die with it instead of running on for good."""
+    m = marker()
+    conf = tmp_path / "orrery.conf"
+    conf.write_text("[Device local]\nMaxConcurrency=3\n")
+    tasks = [{"task_id": f"sleep-{i}", "task_data": {"command": ["sleep", m]}} for i in range(3)]
+    proc = start_run(write_constellation(tmp_path, tasks), "--config", conf)
+    wait_for(lambda: len(live_with_arg(m)) == 3, "three sleepers to start")
+    proc.kill()
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert_none_left(m)
+
+
+@pytest.mark.parametrize("rows,taken,not_taken", [(2000, "bulk", "small"), (10, "small", "bulk")])
+def test_outputs_drive_conditional_branch(tmp_path, rows, taken, not_taken):
+    """A shell task writes {"rows": N} to $ORRERY_OUTPUTS; the edge
+    `outputs.rows >= 1000` is taken or not accordingly."""
+    tasks = [
+        {"task_id": "count", "task_data": {"command": f"printf '{{\"rows\": {rows}}}' > \"$ORRERY_OUTPUTS\""}},
+        {"task_id": "bulk", "task_data": {"command": ["touch", str(tmp_path / "bulk.ran")]}},
+        {"task_id": "small", "task_data": {"command": ["touch", str(tmp_path / "small.ran")]}},
+    ]
+    deps = [
+        {"from_task_id": "count", "to_task_id": "bulk", "dependency_type": "conditional",
+         "condition": "outputs.rows >= 1000"},
+        {"from_task_id": "count", "to_task_id": "small", "dependency_type": "conditional",
+         "condition": {"field": "outputs.rows", "operator": "<", "value": 1000}},
+    ]
+    status, out, err = finish(start_run(write_constellation(tmp_path, tasks, deps)))
+    assert status == 0, (out, err)
+    assert (tmp_path / f"{taken}.ran").exists()
+    assert not (tmp_path / f"{not_taken}.ran").exists()
+    assert "2/3 tasks completed, 0 failed, 1 skipped" in out
+
+
+def test_malformed_outputs_fail_the_task_naming_the_file(tmp_path):
+    tasks = [{"task_id": "bad", "task_data": {"command": "echo '{\"rows\":' > \"$ORRERY_OUTPUTS\""}}]
+    state = tmp_path / "state.json"
+    status, out, err = finish(start_run(write_constellation(tmp_path, tasks), "--state", state))
+    assert status == 1, (out, err)
+    saved = json.loads(state.read_text())
+    task = saved["tasks"][0] if isinstance(saved["tasks"], list) else saved["tasks"]["bad"]
+    assert "outputs file " in task["error"]
+    assert "outputs.json: not valid JSON" in task["error"]
+
+
+def test_task_environment(tmp_path):
+    out_file = tmp_path / "env.txt"
+    tasks = [{"task_id": "show-env",
+              "task_data": {"command": "printf '%s|%s|%s|%s' \"$ORRERY_CONSTELLATION_ID\" "
+                                       "\"$ORRERY_TASK_ID\" \"$ORRERY_ATTEMPT\" "
+                                       f"\"${{ORRERY_OUTPUTS:+set}}\" > {out_file}"}}]
+    status, out, err = finish(start_run(write_constellation(tmp_path, tasks)))
+    assert status == 0, (out, err)
+    assert out_file.read_text() == "procs|show-env|1|set"
