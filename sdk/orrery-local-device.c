@@ -387,6 +387,7 @@ typedef struct
   guint64   start;
   guint     owner;     /* the execution's seq; 0: none left */
   gboolean  killed;
+  gboolean  polled;    /* no pidfd could be had */
   int       pidfd;
   GSource  *source;
 } Tracked;
@@ -412,15 +413,53 @@ registry_init (void)
     }
 }
 
+/* pidfd_open(2) (Linux 5.3); not under valgrind 3.19, for one. */
+static gboolean no_pidfd;
+
 static int
 open_pidfd (pid_t pid)
 {
-#ifdef SYS_pidfd_open
-  return (int) syscall (SYS_pidfd_open, pid, 0);
-#else
+  int fd = -1;
+
   errno = ENOSYS;
-  return -1;
+#ifdef SYS_pidfd_open
+  if (!no_pidfd)
+    {
+      fd = (int) syscall (SYS_pidfd_open, pid, 0);
+      if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+        no_pidfd = TRUE;
+    }
+#else
+  no_pidfd = TRUE;
 #endif
+  return fd;
+}
+
+/* Without pidfds, tracked processes are looked at on a timer (10 ms, then
+ * less often, up to 200 ms), only while there are some. */
+static GSource *poll_source;
+static guint poll_ms;
+
+static gboolean
+poll_cb (gpointer user_data)
+{
+  G_LOCK (registry);
+  g_clear_pointer (&poll_source, g_source_unref);
+  G_UNLOCK (registry);
+  sweep ();
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_poll (void)
+{
+  if (poll_source != NULL)
+    return;
+  poll_ms = poll_ms ? MIN (poll_ms * 2, 200) : 10;
+  poll_source = g_timeout_source_new (poll_ms);
+  g_source_set_callback (poll_source, poll_cb, NULL, NULL);
+  g_source_set_static_name (poll_source, "[orrery] local device reaper (no pidfd)");
+  g_source_attach (poll_source, g_main_context_get_thread_default ());
 }
 
 static void
@@ -485,6 +524,8 @@ track (pid_t    pid,
       g_source_set_static_name (t->source, "[orrery] local device reaper");
       g_source_attach (t->source, g_main_context_get_thread_default ());
     }
+  else if (errno != ESRCH)
+    t->polled = TRUE;
   g_hash_table_insert (tracked, GINT_TO_POINTER (pid), t);
   run = owner_run (owner);
   if (run != NULL)
@@ -638,6 +679,19 @@ sweep (void)
       if (!t->killed && (run == NULL || run->exited))
         kill_tree (t->pid, t->start, t->owner);
     }
+  {
+    GHashTableIter iter;
+    gpointer value;
+    gboolean polled = FALSE;
+
+    g_hash_table_iter_init (&iter, tracked);
+    while (!polled && g_hash_table_iter_next (&iter, NULL, &value))
+      polled = ((Tracked *) value)->polled;
+    if (polled)
+      schedule_poll ();
+    else
+      poll_ms = 0;
+  }
   G_UNLOCK (registry);
 
   for (guint i = 0; i < to_complete->len; i++)
