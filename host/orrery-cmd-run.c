@@ -344,11 +344,17 @@ orrery_host_run (OrreryHostRun *run)
   failed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED);
   skipped = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_SKIPPED);
   cancelled = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_CANCELLED);
-  g_print ("orrery: %s “%s”: %u/%u tasks completed, %u failed, %u skipped, %u cancelled in %.2f s%s%s\n",
-           st.ok ? "completed" : (g_error_matches (st.error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "cancelled" : "failed"),
-           orrery_constellation_get_id (constellation), completed, n_tasks, failed, skipped,
-           cancelled, (g_get_monotonic_time () - start) / 1e6,
-           st.error ? " — " : "", st.error ? st.error->message : "");
+  {
+    /* The id and the error come from the file and the tasks: escaped. */
+    g_autofree char *id = orrery_escape_for_terminal (orrery_constellation_get_id (constellation), -1);
+    g_autofree char *message = st.error ? orrery_escape_for_terminal (st.error->message, -1) : NULL;
+
+    g_print ("orrery: %s “%s”: %u/%u tasks completed, %u failed, %u skipped, %u cancelled in %.2f s%s%s\n",
+             st.ok ? "completed" : (g_error_matches (st.error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "cancelled" : "failed"),
+             id, completed, n_tasks, failed, skipped,
+             cancelled, (g_get_monotonic_time () - start) / 1e6,
+             message ? " — " : "", message ? message : "");
+  }
   if (run->run_dir != NULL)
     g_printerr ("orrery: run %s in %s\n", run->run_id, run->run_dir);
 

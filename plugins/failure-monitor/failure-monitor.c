@@ -52,6 +52,7 @@ typedef struct
 {
   EntryKind  kind;
   char      *task_id;
+  char      *task_shown;     /* task_id as the log shows it (escaped) */
   char      *device_id;
   guint      attempt;
   char      *cause_kind;     /* exit-status, signal, timeout, cancelled, device-error, unknown */
@@ -128,6 +129,36 @@ struct _Monitor
 };
 
 /* ------------------------------------------------------------------------ */
+/* Log text */
+
+/* User data (ids, error messages, stderr lines) as a log message may hold
+ * it: every control character, escape sequence and bidirectional override
+ * escaped (orrery_escape_for_terminal()), so that a task id or a line of
+ * stderr can neither drive the terminal nor forge a log line, whoever
+ * runs the plugin. Text whose only unusual character is a backslash stays
+ * as it is: the `orrery` program's log writer escapes backslashes itself,
+ * and doing it here too would double them in every Windows path. */
+static char *
+log_safe (const char *text)
+{
+  const char *p, *seg;
+
+  if (text == NULL)
+    return NULL;
+  for (seg = p = text;; p++)
+    if (*p == '\\' || *p == '\0')
+      {
+        /* A backslash is never inside a multibyte UTF-8 sequence. */
+        if (!orrery_text_is_terminal_safe (seg, p - seg))
+          return orrery_escape_for_terminal (text, -1);
+        if (*p == '\0')
+          break;
+        seg = p + 1;
+      }
+  return g_strdup (text);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Entries */
 
 static void
@@ -136,6 +167,7 @@ entry_clear (gpointer data)
   Entry *e = data;
 
   g_free (e->task_id);
+  g_free (e->task_shown);
   g_free (e->device_id);
   g_free (e->cause_kind);
   g_free (e->cause);
@@ -239,6 +271,7 @@ entry_new (Monitor         *mon,
 
   e->kind = kind;
   e->task_id = g_strdup (orrery_task_event_get_task_id (event));
+  e->task_shown = log_safe (e->task_id);
   e->device_id = g_strdup (orrery_task_event_get_device_id (event));
   e->attempt = orrery_task_event_get_attempt (event);
   e->time = g_date_time_format_iso8601 (now);
@@ -302,14 +335,20 @@ static char *
 entry_describe (Entry *e)
 {
   GString *s = g_string_new (NULL);
+  g_autofree char *device = log_safe (e->device_id ? e->device_id : "none");
+  g_autofree char *cause = log_safe (e->cause);
 
-  g_string_append_printf (s, "task “%s” on device “%s”, attempt %u: %s", e->task_id,
-                          e->device_id ? e->device_id : "none", e->attempt, e->cause);
+  g_string_append_printf (s, "task “%s” on device “%s”, attempt %u: %s", e->task_shown,
+                          device, e->attempt, cause);
   if (e->stderr_tail != NULL)
     {
       g_string_append (s, "; stderr:");
       for (guint i = 0; e->stderr_tail[i] != NULL; i++)
-        g_string_append_printf (s, "\n    | %s", e->stderr_tail[i]);
+        {
+          g_autofree char *line = log_safe (e->stderr_tail[i]);
+
+          g_string_append_printf (s, "\n    | %s", line);
+        }
     }
   return g_string_free (s, FALSE);
 }
@@ -628,6 +667,7 @@ alert_done (GObject      *source,
   Alert *alert = user_data;
   Monitor *mon = alert->monitor;
   Entry *e = alert->entry;
+  g_autofree char *shown = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autoptr(GBytes) err = NULL;
   g_autoptr(GError) error = NULL;
@@ -643,7 +683,7 @@ alert_done (GObject      *source,
       e->alert_status = g_strdup ("timed-out");
       e->alert_detail = g_strdup_printf ("ran past %u ms: killed", mon->alert_timeout_ms);
       mon->n_alerts_timed_out++;
-      g_warning ("Alert for task “%s” ran past %u ms: killed", e->task_id, mon->alert_timeout_ms);
+      g_warning ("Alert for task “%s” ran past %u ms: killed", e->task_shown, mon->alert_timeout_ms);
     }
   else if (!ok)
     {
@@ -651,7 +691,8 @@ alert_done (GObject      *source,
       e->alert_exit_status = -1;
       e->alert_detail = g_strdup (error->message);
       mon->n_alerts_failed++;
-      g_warning ("Alert for task “%s” failed: %s", e->task_id, error->message);
+      shown = log_safe (error->message);
+      g_warning ("Alert for task “%s” failed: %s", e->task_shown, shown);
     }
   else if (g_subprocess_get_if_exited (alert->proc) &&
            g_subprocess_get_exit_status (alert->proc) == 0)
@@ -659,7 +700,7 @@ alert_done (GObject      *source,
       e->alert_status = g_strdup ("ok");
       e->alert_exit_status = 0;
       mon->n_alerts_ok++;
-      g_debug ("Alert for task “%s” done", e->task_id);
+      g_debug ("Alert for task “%s” done", e->task_shown);
     }
   else
     {
@@ -685,7 +726,8 @@ alert_done (GObject      *source,
                                              g_subprocess_get_term_sig (alert->proc));
         }
       mon->n_alerts_failed++;
-      g_warning ("Alert for task “%s” failed: %s", e->task_id, e->alert_detail);
+      shown = log_safe (e->alert_detail);
+      g_warning ("Alert for task “%s” failed: %s", e->task_shown, shown);
     }
 
   mon->alerts = g_list_remove (mon->alerts, alert);
@@ -713,6 +755,7 @@ alert_start (Monitor         *mon,
                                                     : g_strdup ("");
   g_autofree char *sig = e->has_signal ? g_strdup_printf ("%d", e->signal) : g_strdup ("");
   g_autofree char *tail = e->stderr_tail ? g_strjoinv ("\n", e->stderr_tail) : g_strdup ("");
+  g_autofree char *shown = NULL;
   Alert *alert;
   const char *pid;
 
@@ -751,7 +794,8 @@ alert_start (Monitor         *mon,
       e->alert_exit_status = -1;
       e->alert_detail = g_strdup (error->message);
       mon->n_alerts_failed++;
-      g_warning ("Alert for task “%s” could not start: %s", e->task_id, error->message);
+      shown = log_safe (error->message);
+      g_warning ("Alert for task “%s” could not start: %s", e->task_shown, shown);
       alert_free (alert);
       return;
     }
@@ -880,6 +924,7 @@ on_task_cancelled (Monitor         *mon,
 {
   Entry *e;
   g_autofree char *text = NULL;
+  g_autofree char *message = NULL;
 
   /* Only tasks a cancel killed while they ran; the ones that never
    * started are in the totals of the run's terminal event. */
@@ -890,8 +935,8 @@ on_task_cancelled (Monitor         *mon,
   g_ptr_array_add (mon->entries, e);
   mon->n_cancelled++;
   text = entry_describe (e);
-  g_message ("Task cancelled while running: %s%s%s", text,
-             e->error_message ? " — " : "", e->error_message ? e->error_message : "");
+  message = log_safe (e->error_message);
+  g_message ("Task cancelled while running: %s%s%s", text, message ? " — " : "", message ? message : "");
 }
 
 static void
@@ -926,10 +971,14 @@ on_run_ended (Monitor                  *mon,
   mon->ended = TRUE;
   write_report_logged (mon);
   if (mon->n_failed > 0 || mon->n_retries > 0 || mon->n_cancelled > 0)
-    g_message ("Failures of “%s”: %u failed, %u retries, %u cancelled while running%s%s",
-               mon->constellation_id ? mon->constellation_id : "?", mon->n_failed,
-               mon->n_retries, mon->n_cancelled,
-               mon->report_path ? "; report: " : "", mon->report_path ? mon->report_path : "");
+    {
+      g_autofree char *id = log_safe (mon->constellation_id ? mon->constellation_id : "?");
+      g_autofree char *report = log_safe (mon->report_path);
+
+      g_message ("Failures of “%s”: %u failed, %u retries, %u cancelled while running%s%s",
+                 id, mon->n_failed, mon->n_retries, mon->n_cancelled,
+                 report ? "; report: " : "", report ? report : "");
+    }
 }
 
 static gboolean
@@ -1008,7 +1057,7 @@ failure_monitor_shutdown (OrreryPluginContext *context)
     {
       Alert *alert = l->data;
 
-      g_warning ("Alert for task “%s” still running at shutdown: killed", alert->entry->task_id);
+      g_warning ("Alert for task “%s” still running at shutdown: killed", alert->entry->task_shown);
       g_free (alert->entry->alert_status);
       alert->entry->alert_status = g_strdup ("timed-out");
       g_free (alert->entry->alert_detail);

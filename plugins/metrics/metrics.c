@@ -593,11 +593,21 @@ prom_family (GString    *s,
   g_string_append_printf (s, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A label value as the text format wants it: backslash, double quote and
+ * line feed escaped (the only escapes it knows), in valid UTF-8 (a byte
+ * that is not becomes U+FFFD). Device ids and observer names come from
+ * configuration and scripts. */
 static void
 prom_label_value (GString    *s,
                   const char *v)
 {
-  for (const char *p = v ? v : ""; *p; p++)
+  g_autofree char *valid = NULL;
+
+  if (v == NULL)
+    v = "";
+  if (!g_utf8_validate (v, -1, NULL))
+    v = valid = g_utf8_make_valid (v, -1);
+  for (const char *p = v; *p; p++)
     {
       if (*p == '\\')
         g_string_append (s, "\\\\");
@@ -772,9 +782,25 @@ metrics_to_prometheus (Metrics *m)
 /* ------------------------------------------------------------------------ */
 /* Summary table */
 
+/* User data in the summary: escaped for the terminal (a copy only when
+ * it needs one). */
+static const char *
+term (const char  *text,
+      GPtrArray   *keep)
+{
+  char *escaped;
+
+  if (text == NULL || orrery_text_is_terminal_safe (text, -1))
+    return text;
+  escaped = orrery_escape_for_terminal (text, -1);
+  g_ptr_array_add (keep, escaped);
+  return escaped;
+}
+
 static char *
 metrics_to_summary (Metrics *m)
 {
+  g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
   GString *s = g_string_new (NULL);
   Dist dur = distribution (m->durations);
   Dist wait = distribution (m->waits);
@@ -782,7 +808,7 @@ metrics_to_summary (Metrics *m)
   GList *keys;
 
   g_string_append_printf (s, "\n── Metrics: %s (%s) ──────────────────────────────\n",
-                          m->constellation_id ? m->constellation_id : "?",
+                          m->constellation_id ? term (m->constellation_id, keep) : "?",
                           m->end_state ? m->end_state : "running");
   g_string_append_printf (s, "  tasks       %u: %" G_GUINT64_FORMAT " completed, %" G_GUINT64_FORMAT " failed, %"
                           G_GUINT64_FORMAT " skipped, %" G_GUINT64_FORMAT " cancelled; %" G_GUINT64_FORMAT
@@ -813,7 +839,7 @@ metrics_to_summary (Metrics *m)
       DevRec *d = g_hash_table_lookup (m->devices, l->data);
 
       g_string_append_printf (s, "  %-16s %6" G_GUINT64_FORMAT " %6" G_GUINT64_FORMAT " %6" G_GUINT64_FORMAT
-                              " %8.3fs %6u %5.0f%%\n", (const char *) l->data, d->started, d->completed,
+                              " %8.3fs %6u %5.0f%%\n", term (l->data, keep), d->started, d->completed,
                               d->failed, d->busy_us / (gdouble) G_USEC_PER_SEC, d->slots,
                               100 * utilisation (m, d));
     }
@@ -825,7 +851,8 @@ metrics_to_summary (Metrics *m)
     {
       ObsStats *o = observers->pdata[i];
 
-      g_string_append_printf (s, "  %-16s %9" G_GUINT64_FORMAT " %7.1fµs %7" G_GUINT64_FORMAT "\n", o->name,
+      g_string_append_printf (s, "  %-16s %9" G_GUINT64_FORMAT " %7.1fµs %7" G_GUINT64_FORMAT "\n",
+                              term (o->name, keep),
                               o->delivered, o->delivered ? o->handling_ns / 1e3 / o->delivered : 0.0,
                               o->failed + o->timed_out + o->dropped);
     }
@@ -949,9 +976,10 @@ finish_run (Metrics                  *m,
       m->pending_summary = metrics_to_summary (m);
       if (json_path != NULL || prom_path != NULL)
         {
+          g_autofree char *json_shown = orrery_escape_for_terminal (json_path, -1);
+          g_autofree char *prom_shown = orrery_escape_for_terminal (prom_path, -1);
           char *with_files = g_strdup_printf ("%s  files       %s%s%s\n", m->pending_summary,
-                                              json_path ? json_path : "", json_path && prom_path ? ", " : "",
-                                              prom_path ? prom_path : "");
+                                              json_shown, json_path && prom_path ? ", " : "", prom_shown);
 
           g_free (m->pending_summary);
           m->pending_summary = with_files;

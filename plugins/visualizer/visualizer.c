@@ -271,6 +271,37 @@ line_addf (Line       *l,
   line_add (l, color, text);
 }
 
+/* User data (ids, names, devices) as the terminal may show it: control
+ * characters, escape sequences and bidirectional overrides escaped. Text
+ * that needs nothing (nearly all of it) is not copied. */
+static void
+line_add_user (Line       *l,
+               const char *color,
+               const char *text)
+{
+  g_autofree char *escaped = NULL;
+
+  if (text == NULL || orrery_text_is_terminal_safe (text, -1))
+    {
+      line_add (l, color, text);
+      return;
+    }
+  escaped = orrery_escape_for_terminal (text, -1);
+  line_add (l, color, escaped);
+}
+
+static void
+append_user (GString    *s,
+             const char *text)
+{
+  if (text == NULL)
+    return;
+  if (orrery_text_is_terminal_safe (text, -1))
+    g_string_append (s, text);
+  else
+    orrery_string_append_escaped (s, text, -1);
+}
+
 static void
 frame_end_line (GString *frame,
                 Line    *l,
@@ -344,7 +375,7 @@ draw_task (Visualizer *v,
   status = orrery_task_get_status (task);
   line_add (l, status_color (status), status_mark (status));
   line_add (l, NULL, " ");
-  line_add (l, status == ORRERY_TASK_STATUS_RUNNING ? C_BOLD : NULL, id);
+  line_add_user (l, status == ORRERY_TASK_STATUS_RUNNING ? C_BOLD : NULL, id);
 
   /* Its incoming edges: up to three by name, more as counts by kind. */
   pre = orrery_constellation_get_prerequisites (v->constellation, id);
@@ -357,9 +388,10 @@ draw_task (Visualizer *v,
           {
             OrreryDependency *d = pre->pdata[i];
 
-            g_string_append_printf (e, "%s%s:%c", i ? "," : "",
-                                    orrery_dependency_get_from_task_id (d),
-                                    edge_char (orrery_dependency_get_dependency_type (d)));
+            if (i > 0)
+              g_string_append_c (e, ',');
+            append_user (e, orrery_dependency_get_from_task_id (d));
+            g_string_append_printf (e, ":%c", edge_char (orrery_dependency_get_dependency_type (d)));
           }
       else
         {
@@ -424,8 +456,9 @@ draw_frame (Visualizer *v)
 
   elapsed = (now - v->run_start_mono) / (gdouble) G_USEC_PER_SEC;
   line_add (&l, C_BOLD C_CYAN, "Orrery ");
-  line_add (&l, C_BOLD, orrery_constellation_get_id (v->constellation));
-  line_addf (&l, NULL, " — %s", orrery_constellation_get_name (v->constellation));
+  line_add_user (&l, C_BOLD, orrery_constellation_get_id (v->constellation));
+  line_add (&l, NULL, " — ");
+  line_add_user (&l, NULL, orrery_constellation_get_name (v->constellation));
   line_addf (&l, C_DIM, "  %.1fs", elapsed);
   if (v->final_text != NULL)
     line_addf (&l, NULL, "  %s", v->final_text);
@@ -476,8 +509,9 @@ draw_frame (Visualizer *v)
         const Running *r = g_hash_table_lookup (v->running, keys[i]);
 
         line_add (&l, C_YELLOW, "  ▶ ");
-        line_add (&l, NULL, keys[i]);
-        line_addf (&l, C_DIM, " on %s", r->device ? r->device : "?");
+        line_add_user (&l, NULL, keys[i]);
+        line_add (&l, C_DIM, " on ");
+        line_add_user (&l, C_DIM, r->device ? r->device : "?");
         line_addf (&l, NULL, "  %.1fs", (now - r->started_mono) / (gdouble) G_USEC_PER_SEC);
         if (r->attempt > 1)
           line_addf (&l, C_YELLOW, "  (attempt %u)", r->attempt);
@@ -572,55 +606,63 @@ on_frame_timer (gpointer user_data)
 
 /* The live view owns the terminal: a log line printed under it would push
  * the frame down and break the redraw in place. While a live view is
- * drawn, the process's GLib log writer erases the frame first, lets the
- * line scroll above, and has the frame drawn again below it. */
+ * drawn, the process's default log handler erases the frame first, lets
+ * the line scroll above, and has the frame drawn again below it.
+ *
+ * It is the default handler (g_log_set_default_handler()), chained to the
+ * one before it, and not the structured log writer: a process has one
+ * writer, set once for good (the `orrery` program sets its escaping
+ * writer, and a second g_log_set_writer_func() aborts the process), while
+ * the default handler can be wrapped and put back at shutdown. Every
+ * g_warning(), g_message()... goes through it, then through the writer. */
 static Visualizer *live_view;   /* the live view drawing now, or NULL */
 static GThread    *live_view_thread;
+static GLogFunc    live_view_prev_handler;  /* its data is lost: GLib does not give it back */
 
 static void mark_dirty (Visualizer *v);
 
-static GLogWriterOutput
-live_view_log_writer (GLogLevelFlags   level,
-                      const GLogField *fields,
-                      gsize            n_fields,
-                      gpointer         user_data)
+static void
+live_view_log_handler (const char     *domain,
+                       GLogLevelFlags  level,
+                       const char     *message,
+                       gpointer        user_data)
 {
   Visualizer *v = live_view;
 
-  if (v != NULL && v->frame_lines > 0 && g_thread_self () == live_view_thread)
+  if (v != NULL && v->frame_lines > 0 && g_thread_self () == live_view_thread &&
+      !g_log_writer_default_would_drop (level, domain))
     {
-      const char *domain = NULL;
+      char erase[32];
+      int n = g_snprintf (erase, sizeof erase, "\r\033[%uA\033[J", v->frame_lines);
 
-      for (gsize i = 0; i < n_fields; i++)
-        if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
-          domain = fields[i].value;
-      if (!g_log_writer_default_would_drop (level, domain))
-        {
-          char erase[32];
-          int n = g_snprintf (erase, sizeof erase, "\r\033[%uA\033[J", v->frame_lines);
-
-          write_all (v->fd, erase, (gsize) n);
-          v->frame_lines = 0;
-          mark_dirty (v);
-        }
+      write_all (v->fd, erase, (gsize) n);
+      v->frame_lines = 0;
+      mark_dirty (v);
     }
-  return g_log_writer_default (level, fields, n_fields, user_data);
+  if (live_view_prev_handler != NULL)
+    live_view_prev_handler (domain, level, message, NULL);
+  else
+    g_log_default_handler (domain, level, message, NULL);
 }
 
 static void
 live_view_own_log (Visualizer *v)
 {
-  static gsize installed = 0;
-
-  /* GLib takes one writer per process, for good: install it once; it
-   * passes everything through when no live view is drawn. */
-  if (g_once_init_enter (&installed))
-    {
-      g_log_set_writer_func (live_view_log_writer, NULL, NULL);
-      g_once_init_leave (&installed, 1);
-    }
+  if (live_view == NULL)
+    live_view_prev_handler = g_log_set_default_handler (live_view_log_handler, NULL);
   live_view_thread = g_thread_self ();
   live_view = v;
+}
+
+static void
+live_view_release_log (Visualizer *v)
+{
+  if (live_view != v)
+    return;
+  live_view = NULL;
+  g_log_set_default_handler (live_view_prev_handler ? live_view_prev_handler : g_log_default_handler,
+                             NULL);
+  live_view_prev_handler = NULL;
 }
 
 /* An event changed what the view shows: draw soon, never more often than
@@ -667,12 +709,15 @@ append_error (GString      *s,
   if (error != NULL && error->message != NULL)
     {
       const char *nl = strchr (error->message, '\n');
+      gssize len = nl != NULL ? nl - error->message : (gssize) strlen (error->message);
 
+      /* The first line only; whatever a task or a device put in it is
+       * escaped (a command's stderr can hold anything). */
       g_string_append (s, ": ");
-      if (nl != NULL)
-        g_string_append_len (s, error->message, nl - error->message);
+      if (orrery_text_is_terminal_safe (error->message, len))
+        g_string_append_len (s, error->message, len);
       else
-        g_string_append (s, error->message);
+        orrery_string_append_escaped (s, error->message, len);
     }
 }
 
@@ -722,9 +767,13 @@ write_line (Visualizer  *v,
       GVariant *data = orrery_event_get_data (event);
       guint delay_ms = 0;
 
-      g_string_append_printf (s, " %s", orrery_task_event_get_task_id (te));
+      g_string_append_c (s, ' ');
+      append_user (s, orrery_task_event_get_task_id (te));
       if (device != NULL)
-        g_string_append_printf (s, " on %s", device);
+        {
+          g_string_append (s, " on ");
+          append_user (s, device);
+        }
       if (type != ORRERY_EVENT_TASK_SKIPPED && orrery_task_event_get_attempt (te) > 0)
         g_string_append_printf (s, " (attempt %u)", orrery_task_event_get_attempt (te));
       if (duration >= 0)
@@ -745,7 +794,8 @@ write_line (Visualizer  *v,
       GVariant *data = orrery_event_get_data (event);
       const char *reason = NULL;
 
-      g_string_append_printf (s, " %s", orrery_constellation_event_get_constellation_id (ce));
+      g_string_append_c (s, ' ');
+      append_user (s, orrery_constellation_event_get_constellation_id (ce));
       switch (type)
         {
         case ORRERY_EVENT_CONSTELLATION_STARTED:
@@ -770,12 +820,18 @@ write_line (Visualizer  *v,
                                     orrery_constellation_count_status (c, ORRERY_TASK_STATUS_CANCELLED));
           if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT) &&
               g_variant_lookup (data, "reason", "&s", &reason))
-            g_string_append_printf (s, " — %s", reason);
+            {
+              g_string_append (s, " — ");
+              append_user (s, reason);
+            }
           break;
         }
     }
   else if (ORRERY_IS_DEVICE_EVENT (event))
-    g_string_append_printf (s, " %s", orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event)));
+    {
+      g_string_append_c (s, ' ');
+      append_user (s, orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event)));
+    }
 
   g_string_append_c (s, '\n');
   fputs (s->str, v->out);
@@ -785,22 +841,39 @@ write_line (Visualizer  *v,
 /* ------------------------------------------------------------------------ */
 /* DOT and SVG */
 
+/* User data inside a DOT double-quoted string. First as on a terminal
+ * (orrery_string_append_escaped(): valid UTF-8 with no control character,
+ * which Graphviz needs and the SVG it writes must not hold, since XML
+ * forbids most C0 controls), then DOT's own escaping: a quote and a
+ * backslash get a backslash, so that neither ends the string nor becomes
+ * one of Graphviz's label escapes (\N, \G, \l...). The label shows the
+ * text as the terminal would, and the mapping is one to one, so node
+ * names stay distinct. */
+static void
+dot_append_escaped (GString    *s,
+                    const char *text)
+{
+  g_autofree char *escaped = NULL;
+  const char *p;
+
+  if (text == NULL)
+    return;
+  if (!orrery_text_is_terminal_safe (text, -1))
+    text = escaped = orrery_escape_for_terminal (text, -1);
+  for (p = text; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (s, '\\');
+      g_string_append_c (s, *p);
+    }
+}
+
 static void
 dot_quote (GString    *s,
            const char *text)
 {
   g_string_append_c (s, '"');
-  for (const char *p = text ? text : ""; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (s, '\\');
-      if (*p == '\n')
-        {
-          g_string_append (s, "\\n");
-          continue;
-        }
-      g_string_append_c (s, *p);
-    }
+  dot_append_escaped (s, text);
   g_string_append_c (s, '"');
 }
 
@@ -811,14 +884,13 @@ constellation_to_dot (OrreryConstellation *c,
   GString *s = g_string_new ("digraph ");
   g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
   g_autoptr(GPtrArray) deps = orrery_constellation_get_dependencies (c);
-  g_autofree char *label = g_strdup_printf ("%s (%s, version %" G_GUINT64_FORMAT ")",
-                                            orrery_constellation_get_name (c),
-                                            orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
-                                            orrery_constellation_get_version (c));
 
   dot_quote (s, orrery_constellation_get_id (c));
-  g_string_append (s, " {\n  graph [rankdir=TB, labelloc=t, fontname=\"Helvetica\", label=");
-  dot_quote (s, label);
+  g_string_append (s, " {\n  graph [rankdir=TB, labelloc=t, fontname=\"Helvetica\", label=\"");
+  dot_append_escaped (s, orrery_constellation_get_name (c));
+  g_string_append_printf (s, " (%s, version %" G_GUINT64_FORMAT ")\"",
+                          orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
+                          orrery_constellation_get_version (c));
   g_string_append (s, "];\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n"
                       "  edge [fontname=\"Helvetica\", fontsize=10];\n");
 
@@ -826,25 +898,19 @@ constellation_to_dot (OrreryConstellation *c,
     {
       OrreryTask *t = tasks->pdata[i];
       OrreryTaskStatus st = orrery_task_get_status (t);
-      g_autofree char *node_label = NULL;
-      g_autofree char *tooltip = NULL;
 
-      if (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED)
-        node_label = g_strdup_printf ("%s\n%s\n%.2fs", orrery_task_get_id (t),
-                                      orrery_task_get_name (t) ? orrery_task_get_name (t) : "",
-                                      orrery_task_get_duration (t));
-      else
-        node_label = g_strdup_printf ("%s\n%s", orrery_task_get_id (t),
-                                      orrery_task_get_name (t) ? orrery_task_get_name (t) : "");
-      tooltip = g_strdup_printf ("status: %s", orrery_task_status_to_nick (st));
+      /* label: id, name and duration on three lines (DOT's \n). */
       g_string_append (s, "  ");
       dot_quote (s, orrery_task_get_id (t));
-      g_string_append (s, " [label=");
-      dot_quote (s, node_label);
-      g_string_append_printf (s, ", fillcolor=\"%s\"%s, tooltip=", status_dot_color (st),
-                              st == ORRERY_TASK_STATUS_FAILED ? ", color=\"red\", penwidth=2" : "");
-      dot_quote (s, tooltip);
-      g_string_append (s, "];\n");
+      g_string_append (s, " [label=\"");
+      dot_append_escaped (s, orrery_task_get_id (t));
+      g_string_append (s, "\\n");
+      dot_append_escaped (s, orrery_task_get_name (t));
+      if (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED)
+        g_string_append_printf (s, "\\n%.2fs", orrery_task_get_duration (t));
+      g_string_append_printf (s, "\", fillcolor=\"%s\"%s, tooltip=\"status: %s\"];\n", status_dot_color (st),
+                              st == ORRERY_TASK_STATUS_FAILED ? ", color=\"red\", penwidth=2" : "",
+                              orrery_task_status_to_nick (st));
     }
 
   /* Tasks of one layer on one rank. */
@@ -964,6 +1030,7 @@ write_dot (Visualizer          *v,
            OrreryConstellation *c)
 {
   g_autofree char *text = NULL;
+  g_autofree char *stem = NULL;
   g_autofree char *name = NULL;
   g_autofree char *path = NULL;
   g_autoptr(GError) error = NULL;
@@ -978,8 +1045,10 @@ write_dot (Visualizer          *v,
     }
   layers = orrery_constellation_get_layers (c, NULL);
   text = constellation_to_dot (c, layers);
-  name = g_strconcat (orrery_constellation_get_id (c), ".dot", NULL);
-  g_strdelimit (name, "/", '_');
+  /* The id comes from the file: only letters, digits, -, _ and . make it
+   * into the file name (with a hash when it had to be changed). */
+  stem = orrery_escape_for_filename (orrery_constellation_get_id (c));
+  name = g_strconcat (stem, ".dot", NULL);
   path = g_build_filename (v->output_dir, name, NULL);
   if (!g_file_set_contents (path, text, -1, &error))
     {
@@ -1221,8 +1290,7 @@ visualizer_shutdown (OrreryPluginContext *context)
 
   if (v == NULL)
     return;
-  if (live_view == v)
-    live_view = NULL;
+  live_view_release_log (v);
   disarm_timer (v);
   if (v->live && v->cursor_hidden)
     {
