@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <string.h>
 #include <json-glib/json-glib.h>
 #include <orrery.h>
 
@@ -499,6 +500,56 @@ test_clean_run (Fixture       *f,
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (report, "failures")), ==, 0);
 }
 
+/* A hostile task id and a stderr full of escape sequences: the log lines
+ * carry them escaped (whoever runs the plugin, with or without the
+ * program's escaping log writer), the report keeps them as they are. */
+#define HOSTILE_ID "bad\033]52;c;aGk=\007\r\nFORGED \302\233" "31m\342\200\256x"
+
+static void
+test_hostile_text_escaped (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("hostile\033[2J", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *report, *e;
+
+  plugin_harness_load (&f->h);
+  /* stderr: an OSC 52, a CSI, a CR that rewrites the line, an 8-bit CSI,
+   * a bidi override; and a Windows path, whose backslash stays single. */
+  add_task (c, HOSTILE_ID, "local",
+            "{'command': <['sh', '-c', 'printf \"\\\\033]52;c;aGk=\\\\007\\\\033[2Jx\\\\rFORGED\\\\n"
+            "\\\\302\\\\233" "31m\\\\342\\\\200\\\\256y\\\\nC:\\\\\\\\dir\\\\n\" >&2; exit 3']>}", 0, 0);
+  run (f, c);
+  g_assert_error (f->h.error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
+
+  g_assert_cmpuint (f->lines->len, >=, 2);
+  for (guint i = 0; i < f->lines->len; i++)
+    {
+      const char *line = f->lines->pdata[i];
+      g_auto(GStrv) parts = g_strsplit (line, "\n", -1);
+
+      g_assert_null (strchr (line, '\033'));
+      g_assert_null (strchr (line, '\007'));
+      g_assert_null (strchr (line, '\r'));
+      g_assert_null (strstr (line, "\302\233"));
+      g_assert_null (strstr (line, "\342\200\256"));
+      /* The only line breaks are the plugin's own, before stderr lines. */
+      for (guint j = 1; parts[j] != NULL; j++)
+        g_assert_true (g_str_has_prefix (parts[j], "    | "));
+    }
+  assert_line (f, "WARNING Task failed: task “bad\\e]52;c;aGk=\\x07\\r\\nFORGED \\u{009b}31m\\u{202e}x” "
+                  "on device “local”, attempt 1: exit status 3; stderr:\n"
+                  "    | \\e]52;c;aGk=\\x07\\e[2Jx\\rFORGED\n"
+                  "    | \\u{009b}31m\\u{202e}y\n"
+                  "    | C:\\dir");
+  assert_line (f, "MESSAGE Failures of “hostile\\e[2J”: 1 failed*");
+
+  /* The report is data: the id as it was. */
+  report = read_report (f, parser);
+  e = find_entry (report, "failures", HOSTILE_ID);
+  g_assert_nonnull (e);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -511,6 +562,7 @@ main (int    argc,
   ADD ("failing-and-slow-alert", test_failing_and_slow_alert);
   ADD ("abort-after", test_abort_after);
   ADD ("clean-run", test_clean_run);
+  ADD ("hostile-text-escaped", test_hostile_text_escaped);
 #undef ADD
 
   return g_test_run ();
