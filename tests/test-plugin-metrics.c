@@ -298,6 +298,17 @@ http_get (guint16     port,
   return g.response;
 }
 
+/* The status line of an answer: HTTP/1.0 or 1.1, as the request was. */
+static void
+assert_status (const char *answer,
+               const char *status)
+{
+  g_assert_nonnull (answer);
+  if (!(g_str_has_prefix (answer, "HTTP/1.1 ") || g_str_has_prefix (answer, "HTTP/1.0 ")) ||
+      !g_str_has_prefix (answer + 9, status) || strncmp (answer + 9 + strlen (status), "\r\n", 2) != 0)
+    g_error ("expected “%s”, got: %.200s", status, answer);
+}
+
 static guint16
 free_port (void)
 {
@@ -328,6 +339,8 @@ test_http (Fixture       *f,
   g_autofree char *after = NULL;
   g_autofree char *missing = NULL;
   g_autofree char *post = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *get = NULL;
   const char *body;
   guint16 port = free_port ();
 
@@ -337,14 +350,18 @@ test_http (Fixture       *f,
   plugin_harness_set (&f->h, "HttpPort", port_text);
   plugin_harness_load (&f->h);
 
-  before = http_get (port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
-  g_assert_true (g_str_has_prefix (before, "HTTP/1.1 200 OK\r\n"));
+  host = g_strdup_printf ("Host: 127.0.0.1:%u\r\n", port);
+  get = g_strdup_printf ("GET /metrics HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", port);
+  before = http_get (port, get);
+  assert_status (before, "200 OK");
   g_assert_nonnull (strstr (before, "Content-Type: text/plain; version=0.0.4"));
   g_assert_nonnull (strstr (before, "\norrery_run_finished 0\n"));
 
   plugin_harness_run_json (&f->h, plugin_harness_small_dag);
-  after = http_get (port, "GET /metrics HTTP/1.0\r\n\r\n");
-  g_assert_true (g_str_has_prefix (after, "HTTP/1.1 200 OK\r\n"));
+  g_free (get);
+  get = g_strdup_printf ("GET /metrics HTTP/1.0\r\n%s\r\n", host);
+  after = http_get (port, get);
+  assert_status (after, "200 OK");
   body = strstr (after, "\r\n\r\n");
   g_assert_nonnull (body);
   g_assert_nonnull (strstr (body, "\norrery_run_finished 1\n"));
@@ -353,10 +370,14 @@ test_http (Fixture       *f,
   g_assert_true (g_file_set_contents (prom_file, body + 4, -1, NULL));
   promtool_check (prom_file);
 
-  missing = http_get (port, "GET /other HTTP/1.0\r\n\r\n");
-  g_assert_true (g_str_has_prefix (missing, "HTTP/1.1 404 Not Found\r\n"));
-  post = http_get (port, "POST /metrics HTTP/1.0\r\n\r\n");
-  g_assert_true (g_str_has_prefix (post, "HTTP/1.1 405 Method Not Allowed\r\n"));
+  g_free (get);
+  get = g_strdup_printf ("GET /other HTTP/1.0\r\n%s\r\n", host);
+  missing = http_get (port, get);
+  assert_status (missing, "404 Not Found");
+  g_free (get);
+  get = g_strdup_printf ("POST /metrics HTTP/1.0\r\n%sContent-Length: 0\r\n\r\n", host);
+  post = http_get (port, get);
+  assert_status (post, "405 Method Not Allowed");
 
   /* After shutdown the port is closed. */
   orrery_plugin_engine_shutdown (f->h.engine);
@@ -369,6 +390,207 @@ test_http (Fixture       *f,
     g_assert_null (conn);
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   }
+}
+
+static char *
+http_get_host (guint16     port,
+               const char *host_line)
+{
+  g_autofree char *request = g_strdup_printf ("GET /metrics HTTP/1.1\r\n%s\r\n", host_line);
+
+  return http_get (port, request);
+}
+
+/* DNS rebinding: a page of evil.example whose name now resolves to
+ * 127.0.0.1 sends `Host: evil.example:PORT`. Only the listen address and
+ * the loopback names with the port are answered. */
+static void
+test_http_host_check (Fixture       *f,
+                      gconstpointer  data)
+{
+  guint16 port = free_port ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  struct { const char *host; gboolean ok; } cases[] = {
+    { "Host: 127.0.0.1:PORT\r\n", TRUE },
+    { "Host: localhost:PORT\r\n", TRUE },
+    { "Host: LocalHost:PORT\r\n", TRUE },
+    { "Host: [::1]:PORT\r\n", TRUE },
+    { "Host: evil.example:PORT\r\n", FALSE },
+    { "Host: 127.0.0.1.evil.example:PORT\r\n", FALSE },
+    { "Host: localhost:OTHER\r\n", FALSE },  /* another port */
+    { "Host: localhost\r\n", FALSE },          /* port 80 implied: not ours */
+    { "Host: 10.0.0.1:PORT\r\n", FALSE },
+  };
+
+  plugin_harness_set (&f->h, "Summary", "false");
+  plugin_harness_set (&f->h, "JsonFile", "");
+  plugin_harness_set (&f->h, "PrometheusFile", "");
+  plugin_harness_set (&f->h, "HttpPort", port_text);
+  plugin_harness_load (&f->h);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *other = g_strdup_printf ("%u", port == 65535 ? port - 1 : port + 1);
+      g_auto(GStrv) parts = g_strsplit (cases[i].host, "PORT", -1);
+      g_autofree char *with_port = g_strjoinv (port_text, parts);
+      g_auto(GStrv) parts2 = g_strsplit (with_port, "OTHER", -1);
+      g_autofree char *line = g_strjoinv (other, parts2);
+      g_autofree char *answer = http_get_host (port, line);
+
+      g_test_message ("%s", line);
+
+      if (cases[i].ok)
+        assert_status (answer, "200 OK");
+      else
+        {
+          assert_status (answer, "421 Misdirected Request");
+          g_assert_null (strstr (answer, "orrery_events_total"));
+        }
+    }
+  /* No Host at all (HTTP/1.0): refused too. */
+  {
+    g_autofree char *answer = http_get (port, "GET /metrics HTTP/1.0\r\n\r\n");
+
+    assert_status (answer, "421 Misdirected Request");
+  }
+  plugin_harness_shutdown (&f->h);
+}
+
+static GSocket *
+connect_idle (guint16 port)
+{
+  g_autoptr(GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (lo, port);
+  g_autoptr(GError) error = NULL;
+
+  g_socket_connect (s, addr, NULL, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&s);
+}
+
+typedef struct
+{
+  GSocket  *socket;
+  char      buf[512];
+  gint      n;        /* -1 while waiting */
+} Reader;
+
+static gpointer
+read_thread (gpointer data)
+{
+  Reader *r = data;
+  gsize len = 0;
+  gssize n;
+
+  /* Until the server closes: what it said, if anything. A server that
+   * never closes is given 30 s, then recorded as such. */
+  g_socket_set_timeout (r->socket, 30);
+  while ((n = g_socket_receive (r->socket, r->buf + len, sizeof r->buf - 1 - len, NULL, NULL)) > 0)
+    len += n;
+  if (n < 0)
+    len = g_strlcpy (r->buf, "(not closed by the server)", sizeof r->buf);
+  r->buf[len] = '\0';
+  g_atomic_int_set (&r->n, (gint) len);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+/* A connection beyond MaxConnections is answered 503 and closed at once;
+ * idle ones are closed after IdleTimeoutSec and their slots are free
+ * again. */
+static void
+test_http_connection_cap (Fixture       *f,
+                          gconstpointer  data)
+{
+  guint16 port = free_port ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  g_autofree char *get = g_strdup_printf ("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", port);
+  GSocket *idle[4];
+  Reader extra = { NULL, "", -1 };
+  Reader first = { NULL, "", -1 };
+  GThread *t1, *t2;
+  g_autofree char *answer = NULL;
+
+  plugin_harness_set (&f->h, "Summary", "false");
+  plugin_harness_set (&f->h, "JsonFile", "");
+  plugin_harness_set (&f->h, "PrometheusFile", "");
+  plugin_harness_set (&f->h, "HttpPort", port_text);
+  plugin_harness_set (&f->h, "MaxConnections", "4");
+  plugin_harness_set (&f->h, "IdleTimeoutSec", "1");
+  plugin_harness_set (&f->h, "RequestTimeoutSec", "3600");   /* only the idle timeout closes */
+  plugin_harness_load (&f->h);
+
+  for (guint i = 0; i < G_N_ELEMENTS (idle); i++)
+    idle[i] = connect_idle (port);
+  /* Let the server accept the four before the fifth comes. */
+  for (guint i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  extra.socket = connect_idle (port);
+  first.socket = idle[0];
+  t1 = g_thread_new ("extra", read_thread, &extra);
+  t2 = g_thread_new ("first", read_thread, &first);
+  /* The fifth: refused with a 503, before any idle one times out. */
+  while (g_atomic_int_get (&extra.n) < 0)
+    g_main_context_iteration (NULL, TRUE);
+  assert_status (extra.buf, "503 Service Unavailable");
+  g_assert_cmpint (g_atomic_int_get (&first.n), <, 0);
+  /* An idle one: closed by the server, having said nothing. */
+  while (g_atomic_int_get (&first.n) < 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (first.buf, ==, "");
+  g_thread_join (t1);
+  g_thread_join (t2);
+  /* Their slots are free again: a real request is answered. */
+  answer = http_get (port, get);
+  assert_status (answer, "200 OK");
+
+  for (guint i = 0; i < G_N_ELEMENTS (idle); i++)
+    g_object_unref (idle[i]);
+  g_object_unref (extra.socket);
+  plugin_harness_shutdown (&f->h);
+}
+
+static gboolean
+send_one_byte (gpointer data)
+{
+  /* A slow client: one byte of a request that never ends. */
+  g_socket_send (data, "X", 1, NULL, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A client that trickles a byte more often than the idle timeout is shut
+ * out at the request deadline all the same. */
+static void
+test_http_request_deadline (Fixture       *f,
+                            gconstpointer  data)
+{
+  guint16 port = free_port ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  Reader slow = { NULL, "", -1 };
+  GThread *t;
+  guint trickle;
+  const char *start = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+
+  plugin_harness_set (&f->h, "Summary", "false");
+  plugin_harness_set (&f->h, "JsonFile", "");
+  plugin_harness_set (&f->h, "PrometheusFile", "");
+  plugin_harness_set (&f->h, "HttpPort", port_text);
+  plugin_harness_set (&f->h, "IdleTimeoutSec", "2");
+  plugin_harness_set (&f->h, "RequestTimeoutSec", "1");
+  plugin_harness_load (&f->h);
+
+  slow.socket = connect_idle (port);
+  g_socket_send (slow.socket, start, strlen (start), NULL, NULL);
+  trickle = g_timeout_add (200, send_one_byte, slow.socket);
+  t = g_thread_new ("slow", read_thread, &slow);
+  while (g_atomic_int_get (&slow.n) < 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (trickle);
+  g_thread_join (t);
+  /* Closed without an answer (the request never ended). */
+  g_assert_cmpstr (slow.buf, ==, "");
+  g_object_unref (slow.socket);
+  plugin_harness_shutdown (&f->h);
 }
 
 static void
@@ -438,6 +660,12 @@ main (int   argc,
   g_test_add ("/plugin-metrics/json-and-prometheus", Fixture, NULL, fixture_set_up,
               test_json_and_prometheus, fixture_tear_down);
   g_test_add ("/plugin-metrics/http", Fixture, NULL, fixture_set_up, test_http, fixture_tear_down);
+  g_test_add ("/plugin-metrics/http-host-check", Fixture, NULL, fixture_set_up, test_http_host_check,
+              fixture_tear_down);
+  g_test_add ("/plugin-metrics/http-connection-cap", Fixture, NULL, fixture_set_up, test_http_connection_cap,
+              fixture_tear_down);
+  g_test_add ("/plugin-metrics/http-request-deadline", Fixture, NULL, fixture_set_up, test_http_request_deadline,
+              fixture_tear_down);
   g_test_add ("/plugin-metrics/hostile-text", Fixture, NULL, fixture_set_up, test_hostile_text, fixture_tear_down);
   g_test_add ("/plugin-metrics/bad-port", Fixture, NULL, fixture_set_up, test_bad_port, fixture_tear_down);
   return g_test_run ();

@@ -7,7 +7,8 @@
  * them. At the end of the run (the terminal constellation event) it writes
  * a JSON file and a Prometheus text exposition file, and prints a summary
  * table; optionally it serves the current metrics on an HTTP `/metrics`
- * endpoint on 127.0.0.1 (GSocketService, GIO only).
+ * endpoint on 127.0.0.1 (libsoup's SoupServer, with a connection cap,
+ * timeouts and a Host check).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <orrery.h>
 
 #define DEFAULT_OUTPUT_DIR "orrery-output"
@@ -99,9 +101,16 @@ typedef struct
   /* Output */
   char           *pending_summary;
   guint           summary_idle;
-  GSocketService *service;
+  GSocketService *service;      /* the listening socket */
+  SoupServer     *server;       /* HTTP on the connections it accepts */
+  GHashTable     *http_conns;   /* GSocket (weak) -> HttpConn */
   guint16         bound_port;
-  GCancellable   *cancellable;  /* cancelled at shutdown, for the HTTP connections */
+  guint           idle_timeout_s;
+  guint           request_timeout_s;
+  guint           max_connections;
+  guint64         http_refused;
+  guint64         http_timed_out;
+  guint64         http_wrong_host;
 } Metrics;
 
 static void
@@ -1136,103 +1145,67 @@ on_observer_failed (OrreryEventBus *bus,
 }
 
 /* ------------------------------------------------------------------------ */
-/* HTTP /metrics */
+/* HTTP /metrics
+ *
+ * libsoup's SoupServer speaks HTTP; the plugin keeps the listening socket
+ * (a GSocketService) so that it sees every connection before libsoup does
+ * and can bound what a client may hold:
+ * - at most MaxConnections at once: one more is answered 503 at once and
+ *   closed, so it never holds a descriptor (idle clients cannot use up the
+ *   process's descriptors, which the tasks need);
+ * - IdleTimeoutSec: a socket timeout, so a connection on which nothing
+ *   arrives (or nothing can be sent) for that long fails and libsoup
+ *   closes it;
+ * - RequestTimeoutSec: a connection is shut down that long after it was
+ *   accepted, however slowly it trickles in (one request per connection:
+ *   every answer says `Connection: close`);
+ * - the Host header must name the listen address or a loopback name with
+ *   the port (`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`), else 421:
+ *   a page of another site that a DNS rebinding points at 127.0.0.1 sends
+ *   its own name and is refused. */
 
 typedef struct
 {
-  Metrics           *m;            /* valid while cancellable is not cancelled */
-  GCancellable      *cancellable;
-  GSocketConnection *conn;
-  char               buf[8192];
-  gsize              len;
-  char              *response;
+  Metrics *m;
+  GSocket *socket;     /* not a reference: weakly watched */
+  GSource *deadline;
 } HttpConn;
 
+static const char http_busy[] =
+  "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+  "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+
 static void
-http_conn_free (HttpConn *c)
+http_conn_forget (HttpConn *c)
 {
-  g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
-  g_object_unref (c->conn);
-  g_object_unref (c->cancellable);
-  g_free (c->response);
+  if (c->deadline != NULL)
+    {
+      g_source_destroy (c->deadline);
+      g_clear_pointer (&c->deadline, g_source_unref);
+    }
   g_free (c);
 }
 
+/* The socket is gone (libsoup dropped the connection): one slot free. */
 static void
-on_http_written (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+on_http_socket_gone (gpointer  data,
+                     GObject  *where_the_socket_was)
 {
-  HttpConn *c = user_data;
+  HttpConn *c = data;
 
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
-  http_conn_free (c);
+  g_hash_table_remove (c->m->http_conns, where_the_socket_was);
 }
 
-static void
-http_respond (HttpConn *c)
+static gboolean
+on_http_deadline (gpointer data)
 {
-  const char *status = "200 OK";
-  g_autofree char *body = NULL;
-  const char *ctype = "text/plain; version=0.0.4; charset=utf-8";
-  char *eol = strstr (c->buf, "\r\n");
-  g_auto(GStrv) parts = NULL;
+  HttpConn *c = data;
 
-  if (eol != NULL)
-    *eol = '\0';
-  parts = g_strsplit (c->buf, " ", 3);
-  if (g_strv_length (parts) < 2)
-    {
-      status = "400 Bad Request";
-      body = g_strdup ("bad request\n");
-      ctype = "text/plain; charset=utf-8";
-    }
-  else if (strcmp (parts[0], "GET") != 0 && strcmp (parts[0], "HEAD") != 0)
-    {
-      status = "405 Method Not Allowed";
-      body = g_strdup ("only GET\n");
-      ctype = "text/plain; charset=utf-8";
-    }
-  else if (strcmp (parts[1], "/metrics") != 0 && !g_str_has_prefix (parts[1], "/metrics?"))
-    {
-      status = "404 Not Found";
-      body = g_strdup ("try /metrics\n");
-      ctype = "text/plain; charset=utf-8";
-    }
-  else
-    body = metrics_to_prometheus (c->m);
-
-  c->response = g_strdup_printf ("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT
-                                 "\r\nConnection: close\r\n\r\n%s", status, ctype, strlen (body),
-                                 parts && parts[0] && strcmp (parts[0], "HEAD") == 0 ? "" : body);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->conn)),
-                                   c->response, strlen (c->response), G_PRIORITY_DEFAULT,
-                                   c->cancellable, on_http_written, c);
-}
-
-static void
-on_http_read (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  HttpConn *c = user_data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
-
-  if (n <= 0 || g_cancellable_is_cancelled (c->cancellable))
-    {
-      http_conn_free (c);
-      return;
-    }
-  c->len += n;
-  c->buf[c->len] = '\0';
-  if (strstr (c->buf, "\r\n\r\n") != NULL || strstr (c->buf, "\n\n") != NULL ||
-      c->len >= sizeof c->buf - 1)
-    {
-      http_respond (c);
-      return;
-    }
-  g_input_stream_read_async (G_INPUT_STREAM (source), c->buf + c->len, sizeof c->buf - 1 - c->len,
-                             G_PRIORITY_DEFAULT, c->cancellable, on_http_read, c);
+  /* Both ways: libsoup's next read sees the end and drops the connection. */
+  g_clear_pointer (&c->deadline, g_source_unref);
+  c->m->http_timed_out++;
+  g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -1242,14 +1215,109 @@ on_http_incoming (GSocketService    *service,
                   gpointer           user_data)
 {
   Metrics *m = user_data;
-  HttpConn *c = g_new0 (HttpConn, 1);
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GError) error = NULL;
+  HttpConn *c;
 
+  if (g_hash_table_size (m->http_conns) >= m->max_connections)
+    {
+      /* Refused: a 503 now (a fresh socket's buffer takes it without
+       * blocking), then closed. */
+      m->http_refused++;
+      g_socket_set_blocking (socket, FALSE);
+      g_socket_send (socket, http_busy, sizeof http_busy - 1, NULL, NULL);
+      g_socket_shutdown (socket, FALSE, TRUE, NULL);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
+  g_socket_set_timeout (socket, m->idle_timeout_s);
+  c = g_new0 (HttpConn, 1);
   c->m = m;
-  c->cancellable = g_object_ref (m->cancellable);
-  c->conn = g_object_ref (connection);
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)), c->buf,
-                             sizeof c->buf - 1, G_PRIORITY_DEFAULT, c->cancellable, on_http_read, c);
+  c->socket = socket;
+  c->deadline = g_timeout_source_new_seconds (m->request_timeout_s);
+  g_source_set_static_name (c->deadline, "[orrery] metrics request deadline");
+  g_source_set_callback (c->deadline, on_http_deadline, c, NULL);
+  g_source_attach (c->deadline, NULL);
+  g_hash_table_insert (m->http_conns, socket, c);
+  g_object_weak_ref (G_OBJECT (socket), on_http_socket_gone, c);
+  if (!soup_server_accept_iostream (m->server, G_IO_STREAM (connection), local, remote, &error))
+    {
+      g_debug ("metrics: cannot take a connection: %s", error->message);
+      g_object_weak_unref (G_OBJECT (socket), on_http_socket_gone, c);
+      g_hash_table_remove (m->http_conns, socket);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    }
   return TRUE;
+}
+
+/* Whether HOST (a Host header) names this server: the listen address or
+ * a loopback name, with the port (or without it, if the port is 80). */
+static gboolean
+http_host_allowed (const char *host,
+                   guint16     port)
+{
+  static const char *const names[] = { "127.0.0.1", "localhost", "[::1]" };
+  char port_text[8];
+
+  if (host == NULL)
+    return FALSE;
+  g_snprintf (port_text, sizeof port_text, "%u", port);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      gsize n = strlen (names[i]);
+
+      if (g_ascii_strncasecmp (host, names[i], n) != 0)
+        continue;
+      if (host[n] == '\0')
+        return port == 80;
+      if (host[n] == ':' && strcmp (host + n + 1, port_text) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+http_text (SoupServerMessage *msg,
+           guint              status,
+           const char        *text)
+{
+  /* libsoup 3.2 has no phrase for 421 */
+  soup_server_message_set_status (msg, status, status == 421 ? "Misdirected Request" : NULL);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_STATIC, text, strlen (text));
+}
+
+static void
+on_http_request (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  Metrics *m = user_data;
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  const char *method = soup_server_message_get_method (msg);
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  if (!http_host_allowed (soup_message_headers_get_one (request, "Host"), m->bound_port))
+    {
+      m->http_wrong_host++;
+      http_text (msg, SOUP_STATUS_MISDIRECTED_REQUEST,
+                 "this server answers only to 127.0.0.1, localhost or [::1] with its port\n");
+    }
+  else if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0)
+    http_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET\n");
+  else if (strcmp (path, "/metrics") != 0)
+    http_text (msg, SOUP_STATUS_NOT_FOUND, "try /metrics\n");
+  else
+    {
+      char *body = metrics_to_prometheus (m);
+
+      soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
+                                        SOUP_MEMORY_TAKE, body, strlen (body));
+    }
 }
 
 static gboolean
@@ -1261,6 +1329,9 @@ start_http (Metrics  *m,
   g_autoptr(GSocketAddress) bound = NULL;
 
   m->service = g_socket_service_new ();
+  /* Room for a burst of connections to wait in the kernel (no descriptor
+   * yet) until the loop accepts or refuses them; GIO's default is 10. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (m->service), 128);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (m->service), addr, G_SOCKET_TYPE_STREAM,
                                       G_SOCKET_PROTOCOL_TCP, NULL, &bound, error))
     {
@@ -1268,10 +1339,42 @@ start_http (Metrics  *m,
       return FALSE;
     }
   m->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  m->server = soup_server_new ("server-header", "orrery-metrics", NULL);
+  soup_server_add_handler (m->server, NULL, on_http_request, m, NULL);
+  m->http_conns = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) http_conn_forget);
   g_signal_connect (m->service, "incoming", G_CALLBACK (on_http_incoming), m);
   g_socket_service_start (m->service);
-  g_info ("Serving metrics on http://127.0.0.1:%u/metrics", m->bound_port);
+  g_info ("Serving metrics on http://127.0.0.1:%u/metrics (at most %u connections, idle timeout %u s)",
+          m->bound_port, m->max_connections, m->idle_timeout_s);
   return TRUE;
+}
+
+/* Closes the port and every connection; nothing refers to M afterwards. */
+static void
+stop_http (Metrics *m)
+{
+  GHashTableIter iter;
+  gpointer socket;
+
+  if (m->service != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (m->service, m);
+      g_socket_service_stop (m->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
+      g_clear_object (&m->service);
+    }
+  if (m->http_conns != NULL)
+    {
+      g_hash_table_iter_init (&iter, m->http_conns);
+      while (g_hash_table_iter_next (&iter, &socket, NULL))
+        g_object_weak_unref (socket, on_http_socket_gone, g_hash_table_lookup (m->http_conns, socket));
+      g_clear_pointer (&m->http_conns, g_hash_table_unref);
+    }
+  if (m->server != NULL)
+    {
+      soup_server_disconnect (m->server);
+      g_clear_object (&m->server);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1286,14 +1389,7 @@ metrics_free (gpointer data)
     g_signal_handler_disconnect (m->bus, m->failed_handler);
   g_clear_object (&m->bus);
   g_clear_handle_id (&m->summary_idle, g_source_remove);
-  if (m->service != NULL)
-    {
-      g_socket_service_stop (m->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
-      g_clear_object (&m->service);
-    }
-  g_cancellable_cancel (m->cancellable);
-  g_clear_object (&m->cancellable);
+  stop_http (m);
   metrics_reset (m);
   g_hash_table_unref (m->tasks);
   g_hash_table_unref (m->devices);
@@ -1314,7 +1410,7 @@ metrics_init (OrreryPluginContext  *context,
   Metrics *m;
   GError *local = NULL;
   gboolean summary, timing;
-  guint64 port = 0;
+  guint64 port = 0, idle = 0, request = 0, max_conns = 0;
   g_autoptr(OrreryObserver) observer = NULL;
 
   summary = orrery_plugin_context_get_boolean (context, "Summary", TRUE, &local);
@@ -1325,6 +1421,21 @@ metrics_init (OrreryPluginContext  *context,
   if (local == NULL && port > 65535)
     local = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
                          "HttpPort must be a TCP port (1-65535) or 0 for none, not %" G_GUINT64_FORMAT, port);
+  if (local == NULL)
+    idle = orrery_plugin_context_get_uint (context, "IdleTimeoutSec", 5, &local);
+  if (local == NULL && (idle == 0 || idle > 3600))
+    local = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                         "IdleTimeoutSec must be between 1 and 3600 seconds, not %" G_GUINT64_FORMAT, idle);
+  if (local == NULL)
+    request = orrery_plugin_context_get_uint (context, "RequestTimeoutSec", 15, &local);
+  if (local == NULL && (request == 0 || request > 3600))
+    local = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                         "RequestTimeoutSec must be between 1 and 3600 seconds, not %" G_GUINT64_FORMAT, request);
+  if (local == NULL)
+    max_conns = orrery_plugin_context_get_uint (context, "MaxConnections", 16, &local);
+  if (local == NULL && (max_conns == 0 || max_conns > 1024))
+    local = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                         "MaxConnections must be between 1 and 1024, not %" G_GUINT64_FORMAT, max_conns);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -1335,6 +1446,9 @@ metrics_init (OrreryPluginContext  *context,
   m->bus = g_object_ref (orrery_plugin_context_get_bus (context));
   m->summary = summary;
   m->http_port = (guint) port;
+  m->idle_timeout_s = (guint) idle;
+  m->request_timeout_s = (guint) request;
+  m->max_connections = (guint) max_conns;
   m->output_dir = orrery_plugin_context_get_string (context, "OutputDir", DEFAULT_OUTPUT_DIR);
   if (m->output_dir == NULL || m->output_dir[0] == '\0')
     {
@@ -1348,7 +1462,6 @@ metrics_init (OrreryPluginContext  *context,
   m->obs_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, obs_failures_free);
   m->durations = g_array_new (FALSE, FALSE, sizeof (gdouble));
   m->waits = g_array_new (FALSE, FALSE, sizeof (gdouble));
-  m->cancellable = g_cancellable_new ();
   orrery_plugin_context_set_data (context, m, metrics_free);
 
   if (m->http_port != 0 && !start_http (m, &local))
@@ -1390,13 +1503,7 @@ metrics_shutdown (OrreryPluginContext *context)
       g_signal_handler_disconnect (m->bus, m->failed_handler);
       m->failed_handler = 0;
     }
-  if (m->service != NULL)
-    {
-      g_socket_service_stop (m->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
-      g_clear_object (&m->service);
-    }
-  g_cancellable_cancel (m->cancellable);
+  stop_http (m);
 }
 
 static const OrreryPluginKey metrics_keys[] = {
@@ -1410,6 +1517,12 @@ static const OrreryPluginKey metrics_keys[] = {
     "print a summary table on standard output at the end of a run" },
   { "HttpPort", ORRERY_PLUGIN_KEY_UINT, "0",
     "serve /metrics on 127.0.0.1 at this port; 0 for no server" },
+  { "MaxConnections", ORRERY_PLUGIN_KEY_UINT, "16",
+    "most /metrics connections open at once (1-1024); one more is answered 503 and closed" },
+  { "IdleTimeoutSec", ORRERY_PLUGIN_KEY_UINT, "5",
+    "a /metrics connection on which nothing moves for this long is closed (1-3600)" },
+  { "RequestTimeoutSec", ORRERY_PLUGIN_KEY_UINT, "15",
+    "a /metrics connection is closed this long after it was accepted, answered or not (1-3600)" },
   { "ObserverTiming", ORRERY_PLUGIN_KEY_BOOLEAN, "true",
     "have the bus measure each observer's handling time (two clock reads per delivery)" },
   { NULL }
