@@ -291,6 +291,7 @@ read_header (OrreryJournalReader  *self,
   g_autofree char *line = NULL;
   g_autoptr(GError) local = NULL;
   g_autofree char *prefix = NULL;
+  g_autofree char *slow_constellation = NULL;
   const char *marker = ",\"constellation\":";
   const char *at;
   JsonObject *o;
@@ -317,13 +318,30 @@ read_header (OrreryJournalReader  *self,
    * it as a small object, and the constellation with the SDK's loader. A
    * `,"constellation":` with an unescaped quote cannot be inside a string. */
   at = strstr (line, marker);
-  if (at == NULL || len < 2 || line[len - 1] != '}')
-    return line_error (self, error, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL,
-                       "not an Orrery journal (no journal header on the first line)");
-  prefix = g_strndup (line, at - line + 1);
-  prefix[at - line] = '}';
-  if (!json_parser_load_from_data (self->parser, prefix, -1, NULL) ||
-      (root = json_parser_get_root (self->parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+  if (at != NULL && len >= 2 && line[len - 1] == '}')
+    {
+      prefix = g_strndup (line, at - line + 1);
+      prefix[at - line] = '}';
+      if (!json_parser_load_from_data (self->parser, prefix, -1, NULL))
+        at = NULL;
+    }
+  else
+    at = NULL;
+  if (at == NULL)
+    {
+      /* Not as the journal writes it (re-formatted by a tool?): the
+       * whole line as JSON, the slow way. */
+      JsonNode *c;
+
+      if (!json_parser_load_from_data (self->parser, line, len, NULL) ||
+          (root = json_parser_get_root (self->parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+          (c = json_object_get_member (json_node_get_object (root), "constellation")) == NULL)
+        return line_error (self, error, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL,
+                           "not an Orrery journal (no journal header on the first line)");
+      slow_constellation = json_to_string (c, FALSE);
+    }
+  root = json_parser_get_root (self->parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
       g_strcmp0 (member_string (json_node_get_object (root), "journal"), "orrery") != 0)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL,
                        "not an Orrery journal (no journal header on the first line)");
@@ -349,8 +367,13 @@ read_header (OrreryJournalReader  *self,
   self->seq = 1;
 
   where = g_strdup_printf ("%s:1: the constellation", self->path);
-  at += strlen (marker);
-  self->constellation = orrery_constellation_new_from_data (at, (line + len - 1) - at, where, &local);
+  if (slow_constellation != NULL)
+    self->constellation = orrery_constellation_new_from_data (slow_constellation, -1, where, &local);
+  else
+    {
+      at += strlen (marker);
+      self->constellation = orrery_constellation_new_from_data (at, (line + len - 1) - at, where, &local);
+    }
   if (self->constellation == NULL)
     {
       g_set_error (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_BAD_RECORD, "%s", local->message);
