@@ -201,10 +201,17 @@ orrery_host_cmd_resume (int    argc,
 
   run_dir = run_dir_of (reader, path);
   /* Task processes of the crashed host still running would run twice. */
-  /* JOURNAL(process): once orrery_local_device_kill_survivors() is on main:
-   *   guint n_killed = 0;
-   *   if (!orrery_local_device_kill_survivors (run_dir, &n_killed, &error)) ... exit 1
-   *   else if (n_killed > 0) g_printerr ("orrery resume: killed %u task processes left by the crashed run\n", n_killed); */
+  {
+    guint n_killed = 0;
+
+    if (!orrery_local_device_kill_survivors (run_dir, &n_killed, &error))
+      {
+        g_printerr ("orrery resume: %s\n", error->message);
+        return ORRERY_EXIT_RUN_FAILED;
+      }
+    if (n_killed > 0)
+      g_printerr ("orrery resume: killed %u task processes left running by the interrupted run\n", n_killed);
+  }
 
   if (retry_failed)
     retried = orrery_journal_reader_reset_failed (reader);

@@ -179,13 +179,13 @@ def test_outputs_drive_conditional_branch(tmp_path, rows, taken, not_taken):
 
 def test_malformed_outputs_fail_the_task_naming_the_file(tmp_path):
     tasks = [{"task_id": "bad", "task_data": {"command": "echo '{\"rows\":' > \"$ORRERY_OUTPUTS\""}}]
-    state = tmp_path / "state.json"
-    status, out, err = finish(start_run(write_constellation(tmp_path, tasks), "--state", state))
+    journal = tmp_path / "journal.jsonl"
+    status, out, err = finish(start_run(write_constellation(tmp_path, tasks), "--journal", journal))
     assert status == 1, (out, err)
-    saved = json.loads(state.read_text())
-    task = saved["tasks"][0] if isinstance(saved["tasks"], list) else saved["tasks"]["bad"]
-    assert "outputs file " in task["error"]
-    assert "outputs.json: not valid JSON" in task["error"]
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    error = [r for r in records if r["type"] == "task-failed" and r["task"] == "bad"][0]["error"]["message"]
+    assert "outputs file " in error
+    assert "outputs.json: not valid JSON" in error
 
 
 def test_task_environment(tmp_path):
