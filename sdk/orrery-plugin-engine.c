@@ -9,12 +9,13 @@
 # define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
-#include <link.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gmodule.h>
 
@@ -353,8 +354,10 @@ typedef struct
 {
   OrreryPluginInfo             *info;
   char                         *dir;         /* the search path entry it came from */
-  GModule                      *module;
-  const OrreryPluginDescriptor *descriptor;
+  OrreryPluginElfInfo          *elf;         /* the descriptor read from the file */
+  char                         *digest;      /* SHA-256 of the content checked */
+  GModule                      *module;      /* loaded from a private copy */
+  const OrreryPluginDescriptor *descriptor;  /* the loaded one */
   OrreryPluginContext          *context;     /* while enabled */
 } Entry;
 
@@ -418,6 +421,8 @@ entry_free (Entry *entry)
   g_clear_object (&entry->context);
   g_clear_object (&entry->info);
   g_free (entry->dir);
+  g_free (entry->digest);
+  _orrery_plugin_elf_info_free (entry->elf);
   /* Modules stay resident: GTypes cannot be unregistered. */
   if (entry->module != NULL)
     g_module_close (entry->module);
@@ -887,7 +892,7 @@ find_entry_by_name (OrreryPluginEngine *self,
     {
       Entry *entry = g_ptr_array_index (self->entries, i);
 
-      if (entry->descriptor == NULL || g_strcmp0 (entry->info->name, name) != 0)
+      if (entry->elf == NULL || g_strcmp0 (entry->info->name, name) != 0)
         continue;
       if (entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
         continue;
@@ -1009,183 +1014,62 @@ orrery_plugin_engine_discover (OrreryPluginEngine *self)
 /* ------------------------------------------------------------------------ */
 /* Checks */
 
-static gboolean
-check_permissions (const char  *file,
-                   const char  *dir,
-                   GError     **error)
+/* The largest file taken for a plugin. */
+#define MAX_PLUGIN_SIZE (G_GINT64_CONSTANT (256) << 20)
+
+/* Opens @file through the trust check and reads all of it from that
+ * descriptor: what is checked is what is read, and what is read is what is
+ * loaded (from a private copy, see load_copy()). */
+static GBytes *
+read_trusted (const char  *file,
+              GError     **error)
 {
+  g_autofree char *real = NULL;
+  g_autoptr(GByteArray) buffer = NULL;
   struct stat st;
+  int fd;
 
-  if (stat (file, &st) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: %s", file, g_strerror (saved));
-      return FALSE;
-    }
-  if (!S_ISREG (st.st_mode))
+  fd = _orrery_plugin_trust_open (file, &real, &st, error);
+  if (fd < 0)
+    return NULL;
+  if (st.st_size > MAX_PLUGIN_SIZE)
     {
       g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: not a regular file", file);
-      return FALSE;
+                   "%s: %" G_GINT64_FORMAT " bytes: too large for a plugin", file,
+                   (gint64) st.st_size);
+      close (fd);
+      return NULL;
     }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+  buffer = g_byte_array_sized_new (st.st_size > 0 ? (guint) st.st_size : 1);
+  for (;;)
     {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS,
-                   "%s: refused: the file is writable by %s (mode %04o)", file,
-                   (st.st_mode & S_IWOTH) ? "others" : "its group",
-                   (unsigned) (st.st_mode & 07777));
-      return FALSE;
-    }
-  if (stat (dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS,
-                   "%s: refused: its directory %s is writable by %s (mode %04o)", file, dir,
-                   (st.st_mode & S_IWOTH) ? "others" : "its group",
-                   (unsigned) (st.st_mode & 07777));
-      return FALSE;
-    }
-  return TRUE;
-}
+      guint8 chunk[65536];
+      ssize_t n = read (fd, chunk, sizeof chunk);
 
-typedef enum {
-  ELF_DESCRIPTOR_UNKNOWN,  /* could not tell: let the loader decide */
-  ELF_DESCRIPTOR_ABSENT,
-  ELF_DESCRIPTOR_PRESENT,
-} ElfDescriptor;
-
-/* Checks that @file is a complete ELF shared object of this machine's class
- * and byte order, and reads the ABI numbers of its descriptor from the file,
- * before the dynamic loader runs any of its code. */
-static gboolean
-check_elf (const char     *file,
-           ElfDescriptor  *found,
-           guint32        *abi_major,
-           guint32        *abi_minor,
-           GError        **error)
-{
-  g_autoptr(GMappedFile) mapped = NULL;
-  g_autoptr(GError) local_error = NULL;
-  const guint8 *data;
-  gsize size;
-  const ElfW(Ehdr) *ehdr;
-  const ElfW(Shdr) *shdrs;
-
-  *found = ELF_DESCRIPTOR_UNKNOWN;
-  mapped = g_mapped_file_new (file, FALSE, &local_error);
-  if (mapped == NULL)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: %s", file, local_error->message);
-      return FALSE;
-    }
-  data = (const guint8 *) g_mapped_file_get_contents (mapped);
-  size = g_mapped_file_get_length (mapped);
-
-  if (size < sizeof (ElfW(Ehdr)) || memcmp (data, ELFMAG, SELFMAG) != 0)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: not an ELF file", file);
-      return FALSE;
-    }
-  ehdr = (const ElfW(Ehdr) *) data;
-  if (ehdr->e_ident[EI_CLASS] != (sizeof (gpointer) == 8 ? ELFCLASS64 : ELFCLASS32) ||
-      ehdr->e_ident[EI_DATA] != (G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB))
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: an ELF file for another architecture", file);
-      return FALSE;
-    }
-  if (ehdr->e_type != ET_DYN)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: an ELF file but not a shared object", file);
-      return FALSE;
-    }
-  /* The program headers come first, the section headers last: both must be
-   * inside the file, or it is still being written (or truncated). */
-  if ((guint64) ehdr->e_phoff + (guint64) ehdr->e_phnum * ehdr->e_phentsize > size ||
-      (guint64) ehdr->e_shoff + (guint64) ehdr->e_shnum * ehdr->e_shentsize > size)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: an incomplete ELF file (%" G_GSIZE_FORMAT " bytes)", file, size);
-      return FALSE;
-    }
-
-  if (ehdr->e_shoff == 0 || ehdr->e_shnum == 0 || ehdr->e_shentsize != sizeof (ElfW(Shdr)))
-    return TRUE;  /* no section headers: let the loader tell */
-
-  shdrs = (const ElfW(Shdr) *) (data + ehdr->e_shoff);
-  for (guint i = 0; i < ehdr->e_shnum; i++)
-    {
-      const ElfW(Shdr) *symtab = &shdrs[i];
-      const ElfW(Shdr) *strtab;
-      gsize n_syms;
-
-      if (symtab->sh_type != SHT_DYNSYM || symtab->sh_link >= ehdr->e_shnum ||
-          symtab->sh_entsize != sizeof (ElfW(Sym)) ||
-          symtab->sh_offset + symtab->sh_size > size)
+      if (n < 0 && errno == EINTR)
         continue;
-      strtab = &shdrs[symtab->sh_link];
-      if (strtab->sh_offset + strtab->sh_size > size)
-        continue;
-
-      *found = ELF_DESCRIPTOR_ABSENT;
-      n_syms = symtab->sh_size / sizeof (ElfW(Sym));
-      for (gsize s = 0; s < n_syms; s++)
+      if (n < 0)
         {
-          const ElfW(Sym) *sym = (const ElfW(Sym) *) (data + symtab->sh_offset) + s;
-          const char *name;
-          const ElfW(Shdr) *section;
-          guint64 offset;
+          int saved = errno;
 
-          if (sym->st_name >= strtab->sh_size || sym->st_shndx == SHN_UNDEF ||
-              sym->st_shndx >= ehdr->e_shnum)
-            continue;
-          name = (const char *) data + strtab->sh_offset + sym->st_name;
-          if (strnlen (name, strtab->sh_size - sym->st_name) == strtab->sh_size - sym->st_name ||
-              strcmp (name, ORRERY_PLUGIN_SYMBOL) != 0)
-            continue;
-
-          *found = ELF_DESCRIPTOR_PRESENT;
-          section = &shdrs[sym->st_shndx];
-          if (section->sh_type == SHT_NOBITS || sym->st_value < section->sh_addr)
-            {
-              *abi_major = *abi_minor = 0;
-              return TRUE;
-            }
-          offset = section->sh_offset + (sym->st_value - section->sh_addr);
-          if (offset + 2 * sizeof (guint32) > size)
-            {
-              g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                           "%s: the descriptor lies outside the file", file);
-              return FALSE;
-            }
-          memcpy (abi_major, data + offset, sizeof (guint32));
-          memcpy (abi_minor, data + offset + sizeof (guint32), sizeof (guint32));
-          return TRUE;
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                       "%s: %s", file, g_strerror (saved));
+          close (fd);
+          return NULL;
         }
-      break;
+      if (n == 0)
+        break;
+      if (buffer->len + (guint64) n > MAX_PLUGIN_SIZE)
+        {
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                       "%s: too large for a plugin", file);
+          close (fd);
+          return NULL;
+        }
+      g_byte_array_append (buffer, chunk, n);
     }
-  return TRUE;
-}
-
-static gboolean
-check_abi (const char  *file,
-           guint32      abi_major,
-           guint32      abi_minor,
-           GError     **error)
-{
-  if (abi_major != ORRERY_PLUGIN_ABI_MAJOR || abi_minor > ORRERY_PLUGIN_ABI_MINOR)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_ABI_MISMATCH,
-                   "%s: built for plugin ABI %u.%u, this SDK has %d.%d (the major must be "
-                   "equal, the minor not newer)", file, abi_major, abi_minor,
-                   ORRERY_PLUGIN_ABI_MAJOR, ORRERY_PLUGIN_ABI_MINOR);
-      return FALSE;
-    }
-  return TRUE;
+  close (fd);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
 }
 
 static char *
@@ -1210,46 +1094,178 @@ is_valid_name (const char *name)
   return TRUE;
 }
 
+/* Every check that needs none of the plugin's code: trust, ELF, descriptor
+ * (read from the bytes), ABI, name, duplicates, the defaults file. On
+ * success the entry has its name, version, description and ELF info, and
+ * @out_bytes the exact content checked; on failure it is FAILED. */
+static gboolean
+inspect_entry (OrreryPluginEngine  *self,
+               Entry               *entry,
+               GBytes             **out_bytes)
+{
+  const char *file = entry->info->file;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(OrreryPluginElfInfo) elf = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *defaults = NULL;
+  g_autofree char *group = NULL;
+  GError *error = NULL;
+  Entry *owner;
+  gsize size;
+  const guint8 *data;
+
+  bytes = read_trusted (file, &error);
+  if (bytes == NULL)
+    {
+      fail (self, entry, error);
+      return FALSE;
+    }
+  data = g_bytes_get_data (bytes, &size);
+  elf = _orrery_plugin_elf_read (data, size, file, &error);
+  if (elf == NULL)
+    {
+      fail (self, entry, error);
+      return FALSE;
+    }
+
+  name = elf->name != NULL ? g_strdup (elf->name) : name_from_file (file);
+  _orrery_plugin_info_set_metadata (entry->info, name, elf->version, elf->description);
+  if (!is_valid_name (name))
+    {
+      g_autofree char *shown = orrery_escape_for_terminal (name, FALSE);
+
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                                      "%s: “%s” is not a valid plugin name (letters, digits, "
+                                      "-, _ and .)", file, shown));
+      return FALSE;
+    }
+
+  owner = find_entry_by_name (self, name);
+  if (owner != NULL && owner != entry)
+    {
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_DUPLICATE_NAME,
+                                      "%s: a plugin named “%s” was found first in %s", file,
+                                      name, owner->info->file));
+      return FALSE;
+    }
+  _orrery_plugin_elf_info_free (entry->elf);
+  entry->elf = g_steal_pointer (&elf);
+  g_free (entry->digest);
+  entry->digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+
+  /* NAME.conf beside it sets defaults of its configuration (commands
+   * among them): it must be as trustworthy as the plugin. */
+  group = orrery_config_plugin_group (name);
+  defaults = g_strconcat (entry->dir, G_DIR_SEPARATOR_S, name, ".conf", NULL);
+  if (g_file_test (defaults, G_FILE_TEST_IS_REGULAR))
+    {
+      int fd = _orrery_plugin_trust_open (defaults, NULL, NULL, &error);
+
+      if (fd >= 0)
+        close (fd);
+      if (fd < 0 || !orrery_config_add_defaults_file (self->config, group, defaults, &error))
+        {
+          GError *wrapped = g_error_new_literal (ORRERY_PLUGIN_ERROR,
+                                                 error->domain == ORRERY_PLUGIN_ERROR
+                                                   ? (OrreryPluginError) error->code
+                                                   : ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                                                 error->message);
+
+          g_error_free (error);
+          fail (self, entry, wrapped);
+          return FALSE;
+        }
+    }
+  if (out_bytes != NULL)
+    *out_bytes = g_steal_pointer (&bytes);
+  return TRUE;
+}
+
+#ifndef MFD_EXEC
+# define MFD_EXEC 0x0010U
+#endif
+
+/* A private, sealed copy of @bytes that the loader can map: a memfd, whose
+ * content nobody can change (overwriting the plugin's file in place, as
+ * `cp new.so plugin.so` does, changes nothing that is mapped). */
+static int
+private_copy (const char  *file,
+              GBytes      *bytes,
+              GError     **error)
+{
+  g_autofree char *base = g_path_get_basename (file);
+  g_autofree char *name = g_strconcat ("orrery-plugin:", base, NULL);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  gsize done = 0;
+  int fd;
+
+  fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (fd < 0 && errno == EINVAL)  /* a kernel before 6.3 has no MFD_EXEC */
+    fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
+                   "%s: cannot make a private copy to load: memfd_create: %s", file,
+                   g_strerror (saved));
+      return -1;
+    }
+  while (done < size)
+    {
+      ssize_t n = write (fd, data + done, size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved = n < 0 ? errno : EIO;
+
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
+                       "%s: cannot make a private copy to load: %s", file, g_strerror (saved));
+          close (fd);
+          return -1;
+        }
+      done += n;
+    }
+  /* Best effort: the copy is already private to this process. */
+  (void) fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return fd;
+}
+
 /* Checks and opens one found file; leaves it DISABLED (loaded) or FAILED. */
 static void
 load_entry (OrreryPluginEngine *self,
             Entry              *entry)
 {
   const char *file = entry->info->file;
-  GError *error = NULL;
-  ElfDescriptor elf_found;
-  guint32 abi_major = 0, abi_minor = 0;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *proc_path = NULL;
   gpointer symbol = NULL;
   const OrreryPluginDescriptor *desc;
-  g_autofree char *name = NULL;
-  g_autofree char *defaults = NULL;
-  g_autofree char *group = NULL;
-  Entry *owner;
+  GError *error = NULL;
+  int fd;
 
-  if (!check_permissions (file, entry->dir, &error) ||
-      !check_elf (file, &elf_found, &abi_major, &abi_minor, &error))
+  if (!inspect_entry (self, entry, &bytes))
+    return;
+
+  /* Loaded from a private copy of the bytes just checked. The copy stays
+   * open as long as the process lives: the loader knows the object by its
+   * path, /proc/self/fd/N, and a later copy must never get the same one. */
+  fd = private_copy (file, bytes, &error);
+  if (fd < 0)
     {
       fail (self, entry, error);
       return;
     }
-  if (elf_found == ELF_DESCRIPTOR_ABSENT)
-    {
-      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
-                                      "%s: a shared object without the “%s” symbol: not an "
-                                      "Orrery plugin", file, ORRERY_PLUGIN_SYMBOL));
-      return;
-    }
-  if (elf_found == ELF_DESCRIPTOR_PRESENT && !check_abi (file, abi_major, abi_minor, &error))
-    {
-      fail (self, entry, error);
-      return;
-    }
-
-  entry->module = g_module_open (file, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+  proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+  entry->module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
   if (entry->module == NULL)
     {
       fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
                                       "%s: %s", file, g_module_error ()));
+      close (fd);
       return;
     }
   /* Whatever happens next, it stays: its constructors may have registered
@@ -1264,54 +1280,17 @@ load_entry (OrreryPluginEngine *self,
       return;
     }
   desc = symbol;
-  if (!check_abi (file, desc->abi_major, desc->abi_minor, &error))
+  /* What the loader gives must be what was read from the file. */
+  if (desc->abi_major != entry->elf->abi_major || desc->abi_minor != entry->elf->abi_minor ||
+      desc->struct_size != entry->elf->struct_size || desc->init == NULL ||
+      g_strcmp0 (desc->name, entry->elf->name) != 0)
     {
-      fail (self, entry, error);
-      return;
-    }
-  if (desc->struct_size < G_STRUCT_OFFSET (OrreryPluginDescriptor, reserved) ||
-      desc->init == NULL)
-    {
-      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
-                                      "%s: the descriptor is malformed (size %u, init %s)",
-                                      file, desc->struct_size,
-                                      desc->init ? "set" : "missing"));
-      return;
-    }
-
-  name = desc->name != NULL ? g_strdup (desc->name) : name_from_file (file);
-  _orrery_plugin_info_set_metadata (entry->info, name, desc->version, desc->description);
-  if (!is_valid_name (name))
-    {
-      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
-                                      "%s: “%s” is not a valid plugin name (letters, digits, "
-                                      "-, _ and .)", file, name));
-      return;
-    }
-
-  owner = find_entry_by_name (self, name);
-  if (owner != NULL && owner != entry)
-    {
-      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_DUPLICATE_NAME,
-                                      "%s: a plugin named “%s” was found first in %s", file,
-                                      name, owner->info->file));
+      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
+                                      "%s: the loaded descriptor differs from the one in the "
+                                      "file", file));
       return;
     }
   entry->descriptor = desc;
-
-  group = orrery_config_plugin_group (name);
-  defaults = g_strconcat (entry->dir, G_DIR_SEPARATOR_S, name, ".conf", NULL);
-  if (g_file_test (defaults, G_FILE_TEST_IS_REGULAR) &&
-      !orrery_config_add_defaults_file (self->config, group, defaults, &error))
-    {
-      GError *wrapped = g_error_new_literal (ORRERY_PLUGIN_ERROR,
-                                             ORRERY_PLUGIN_ERROR_BAD_CONFIG, error->message);
-
-      g_error_free (error);
-      fail (self, entry, wrapped);
-      return;
-    }
-
   set_state (self, entry, ORRERY_PLUGIN_STATE_DISABLED, NULL);
 }
 
@@ -1328,6 +1307,9 @@ enable_entry (OrreryPluginEngine  *self,
 
   if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
     return TRUE;
+  if (entry->module == NULL && (entry->info->state == ORRERY_PLUGIN_STATE_CHECKED ||
+                                entry->info->state == ORRERY_PLUGIN_STATE_FOUND))
+    load_entry (self, entry);
   if (entry->descriptor == NULL || entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
     {
       if (entry->info->error != NULL)
@@ -1431,6 +1413,37 @@ load_and_maybe_enable (OrreryPluginEngine *self,
     fail (self, entry, error);
 }
 
+/* Checks one found file without loading it: CHECKED or FAILED. */
+static void
+check_entry (OrreryPluginEngine *self,
+             Entry              *entry)
+{
+  GError *error = NULL;
+
+  if (!inspect_entry (self, entry, NULL))
+    return;
+  if (configured_enabled (self, entry, &error))
+    {
+      /* The configuration checks of enabling, against the keys read from
+       * the file; no init. */
+      g_autoptr(OrreryPluginContext) context =
+        _orrery_plugin_context_new (self->bus, self->orchestrator, self->config,
+                                    entry->info->name, &entry->elf->descriptor);
+
+      if (!_orrery_plugin_context_configure (context, &error))
+        {
+          fail (self, entry, error);
+          return;
+        }
+    }
+  else if (error != NULL)
+    {
+      fail (self, entry, error);
+      return;
+    }
+  set_state (self, entry, ORRERY_PLUGIN_STATE_CHECKED, NULL);
+}
+
 /* Forgets the configured plugins marked as not found that were found since. */
 static void
 prune_not_found (OrreryPluginEngine *self)
@@ -1504,12 +1517,82 @@ orrery_plugin_engine_load_all (OrreryPluginEngine *self)
     {
       Entry *entry = g_ptr_array_index (self->entries, i);
 
-      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND)
+      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
+          entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
         load_and_maybe_enable (self, entry);
     }
   prune_not_found (self);
   add_not_found (self);
   return self->enabled_order->len;
+}
+
+/**
+ * orrery_plugin_engine_check_all:
+ * @self: an engine
+ *
+ * Discovers the plugins of the search path and checks every one found and
+ * not yet checked or loaded, without running any of its code: neither
+ * `init` nor the ELF constructors run, the shared object is not even handed
+ * to the dynamic loader. The checks are those of
+ * orrery_plugin_engine_load_all() that need no code: the trust of the file
+ * and its directories, the ELF file, the descriptor (read from the file's
+ * bytes and relocations), the ABI, the name, duplicates, and the
+ * configuration values of the plugins the configuration enables. Each one
+ * becomes %ORRERY_PLUGIN_STATE_CHECKED or %ORRERY_PLUGIN_STATE_FAILED; what
+ * only `init` can tell is not known. This is what `orrery plugins` lists.
+ *
+ * Returns: the number of plugins that passed the checks
+ */
+guint
+orrery_plugin_engine_check_all (OrreryPluginEngine *self)
+{
+  guint n_checked = 0;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), 0);
+
+  orrery_plugin_engine_discover (self);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (self->entries, i);
+
+      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND)
+        check_entry (self, entry);
+      if (entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
+        n_checked++;
+    }
+  prune_not_found (self);
+  add_not_found (self);
+  return n_checked;
+}
+
+/**
+ * orrery_plugin_engine_get_enabled_by_config:
+ * @self: an engine
+ * @name: a plugin's name
+ *
+ * Whether the configuration enables the plugin @name: its group's
+ * `Enabled` key, else `[Host] AutoEnable` (default %TRUE). An invalid
+ * `Enabled` value counts as %FALSE.
+ *
+ * Returns: whether `orrery run` would enable the plugin
+ */
+gboolean
+orrery_plugin_engine_get_enabled_by_config (OrreryPluginEngine *self,
+                                            const char         *name)
+{
+  g_autofree char *group = NULL;
+  gboolean auto_enable;
+  g_autoptr(GError) error = NULL;
+  gboolean enabled;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  group = orrery_config_plugin_group (name);
+  auto_enable = orrery_config_get_boolean (self->config, ORRERY_CONFIG_HOST_GROUP,
+                                           "AutoEnable", TRUE, NULL);
+  enabled = orrery_config_get_boolean (self->config, group, "Enabled", auto_enable, &error);
+  return error == NULL && enabled;
 }
 
 static Entry *

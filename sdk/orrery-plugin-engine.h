@@ -26,8 +26,10 @@ G_BEGIN_DECLS
  *   orrery_plugin_info_get_error()
  * @ORRERY_PLUGIN_STATE_NOT_FOUND: enabled in the configuration, but no
  *   file provides it
- * @ORRERY_PLUGIN_STATE_REMOVED: its file was removed while the engine
- *   watched the directory: it was disabled
+ * @ORRERY_PLUGIN_STATE_REMOVED: its file was removed (or replaced by a new
+ *   build) while the engine watched the directory: it was disabled
+ * @ORRERY_PLUGIN_STATE_CHECKED: passed every check that needs none of its
+ *   code (see orrery_plugin_engine_check_all()); not loaded
  *
  * The state of a plugin in an #OrreryPluginEngine.
  */
@@ -38,6 +40,7 @@ typedef enum {
   ORRERY_PLUGIN_STATE_FAILED,
   ORRERY_PLUGIN_STATE_NOT_FOUND,
   ORRERY_PLUGIN_STATE_REMOVED,
+  ORRERY_PLUGIN_STATE_CHECKED,
 } OrreryPluginState;
 
 ORRERY_EXPORT
@@ -94,6 +97,11 @@ ORRERY_EXPORT
 guint               orrery_plugin_engine_discover             (OrreryPluginEngine *self);
 ORRERY_EXPORT
 guint               orrery_plugin_engine_load_all             (OrreryPluginEngine *self);
+ORRERY_EXPORT
+guint               orrery_plugin_engine_check_all            (OrreryPluginEngine *self);
+ORRERY_EXPORT
+gboolean            orrery_plugin_engine_get_enabled_by_config (OrreryPluginEngine *self,
+                                                                const char         *name);
 ORRERY_EXPORT
 gboolean            orrery_plugin_engine_enable               (OrreryPluginEngine *self,
                                                                const char         *name,

@@ -10,6 +10,9 @@
 #include "orrery-plugin.h"
 #include "orrery-plugin-engine.h"
 
+#include <sys/stat.h>
+#include <sys/types.h>
+
 G_BEGIN_DECLS
 
 /* Whether the liborrery in this process is the one of the build tree. */
@@ -35,5 +38,70 @@ ORRERY_HIDDEN void                 _orrery_plugin_info_set_metadata (OrreryPlugi
 ORRERY_HIDDEN void                 _orrery_plugin_info_set_state    (OrreryPluginInfo             *self,
                                                                      OrreryPluginState             state,
                                                                      const GError                 *error);
+
+/* ------------------------------------------------------------------------ */
+/* Trust (orrery-plugin-trust.c): the rule is documented there. */
+
+/* "uid N (name)" for messages. */
+ORRERY_HIDDEN char                *_orrery_plugin_describe_uid      (uid_t                         uid);
+/* Pure checks over stat results, for the running user @uid. @dir contains
+ * @child (the next component of the path being walked). */
+ORRERY_HIDDEN gboolean             _orrery_plugin_trust_check_dir   (const char                   *dir,
+                                                                     const struct stat            *dir_st,
+                                                                     const char                   *child,
+                                                                     const struct stat            *child_st,
+                                                                     uid_t                         uid,
+                                                                     GError                      **error);
+ORRERY_HIDDEN gboolean             _orrery_plugin_trust_check_link  (const char                   *link,
+                                                                     const struct stat            *st,
+                                                                     uid_t                         uid,
+                                                                     GError                      **error);
+ORRERY_HIDDEN gboolean             _orrery_plugin_trust_check_file  (const char                   *file,
+                                                                     const struct stat            *st,
+                                                                     uid_t                         uid,
+                                                                     GError                      **error);
+/* Walks @path from "/" checking every directory and link met, opens the
+ * file (O_RDONLY) and checks the descriptor's file: the fd, or -1 with an
+ * ORRERY_PLUGIN_ERROR (UNSAFE_PERMISSIONS naming the offending path, its
+ * owner and mode; NOT_SHARED_OBJECT for a missing or irregular file). */
+ORRERY_HIDDEN int                  _orrery_plugin_trust_open        (const char                   *path,
+                                                                     char                        **real_path,
+                                                                     struct stat                  *st,
+                                                                     GError                      **error);
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor read from the ELF bytes (orrery-plugin-elf.c), no code run. */
+
+typedef struct
+{
+  guint32                 abi_major;
+  guint32                 abi_minor;
+  guint32                 struct_size;
+  guint32                 flags;
+  char                   *name;          /* nullable: take the file's */
+  char                   *version;
+  char                   *description;
+  gboolean                has_init;
+  gboolean                has_shutdown;
+  OrreryPluginKey        *keys;          /* nullable, ends with a NULL name */
+  guint                   n_keys;
+  /* It imports a GType registration function: a second copy of it in the
+   * same process would register its types again, which GLib refuses. */
+  gboolean                registers_types;
+  /* The same, in the layout of the real descriptor (init and shutdown
+   * NULL): what the configuration checks read. */
+  OrreryPluginDescriptor  descriptor;
+} OrreryPluginElfInfo;
+
+/* Reads the descriptor of the plugin in @data (the whole file). NULL with
+ * NOT_SHARED_OBJECT, NO_DESCRIPTOR or ABI_MISMATCH. @file names it in
+ * messages. */
+ORRERY_HIDDEN OrreryPluginElfInfo *_orrery_plugin_elf_read          (const guint8                 *data,
+                                                                     gsize                         size,
+                                                                     const char                   *file,
+                                                                     GError                      **error);
+ORRERY_HIDDEN void                 _orrery_plugin_elf_info_free     (OrreryPluginElfInfo          *info);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (OrreryPluginElfInfo, _orrery_plugin_elf_info_free)
 
 G_END_DECLS
