@@ -1,5 +1,7 @@
 /* orrery-cmd-plugins.c: `orrery plugins`: every plugin found, its state
- * and, where it failed, why.
+ * and, where it failed, why. Listing runs no code of any plugin (see
+ * orrery_plugin_engine_check_all()); `--load` also loads and initialises
+ * them, to show what only their init can tell.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -7,22 +9,42 @@
 
 #include "orrery-host.h"
 
+/* Text from a plugin file (or a path) made safe for the terminal. */
+static char *
+shown (const char *text,
+       const char *fallback)
+{
+  return orrery_escape_for_terminal (text != NULL ? text : fallback, -1);
+}
+
 static void
-print_plugin (OrreryPluginInfo *info)
+print_plugin (OrreryPluginEngine *engine,
+              OrreryPluginInfo   *info)
 {
   const GError *error = orrery_plugin_info_get_error (info);
-  const char *name = orrery_plugin_info_get_name (info);
-  const char *version = orrery_plugin_info_get_version (info);
-  const char *file = orrery_plugin_info_get_file (info);
+  OrreryPluginState state = orrery_plugin_info_get_state (info);
+  const char *raw_name = orrery_plugin_info_get_name (info);
+  g_autofree char *name = shown (raw_name, "?");
+  g_autofree char *version = shown (orrery_plugin_info_get_version (info), "-");
+  g_autofree char *file = shown (orrery_plugin_info_get_file (info), "-");
+  const char *enabled = "-";
 
-  g_print ("%-20s %-10s %-10s %s\n", name != NULL ? name : "?",
-           version != NULL ? version : "-",
-           orrery_plugin_state_to_nick (orrery_plugin_info_get_state (info)),
-           file != NULL ? file : "-");
+  if (raw_name != NULL && state != ORRERY_PLUGIN_STATE_NOT_FOUND)
+    enabled = orrery_plugin_engine_get_enabled_by_config (engine, raw_name) ? "yes" : "no";
+  g_print ("%-20s %-10s %-10s %-7s %s\n", name, version, orrery_plugin_state_to_nick (state),
+           enabled, file);
   if (orrery_plugin_info_get_description (info) != NULL)
-    g_print ("    %s\n", orrery_plugin_info_get_description (info));
+    {
+      g_autofree char *description = shown (orrery_plugin_info_get_description (info), "");
+
+      g_print ("    %s\n", description);
+    }
   if (error != NULL)
-    g_print ("    error: %s\n", error->message);
+    {
+      g_autofree char *message = shown (error->message, "");
+
+      g_print ("    error: %s\n", message);
+    }
 }
 
 /* The options every command that loads plugins shares (`plugins`, and
@@ -106,10 +128,23 @@ orrery_host_cmd_plugins (int    argc,
   g_autoptr(GPtrArray) plugins = NULL;
   g_auto(GStrv) search_path = NULL;
   OrreryHostPluginOptions options = { NULL };
+  gboolean load = FALSE;
   guint n_failed = 0;
+  const GOptionEntry entries[] = {
+    { "load", 0, 0, G_OPTION_ARG_NONE, &load,
+      "Also load and initialise the plugins (runs their code) to show init failures", NULL },
+    { NULL }
+  };
 
   context = g_option_context_new ("- list the plugins found, their state and failures");
+  g_option_context_set_description (context,
+    "Listing runs no code of any plugin: each file is checked (owner and mode of\n"
+    "the file and of every directory above it, ELF file, descriptor and ABI read\n"
+    "from the file, configuration values) and shown as “checked” or “failed”.\n"
+    "ENABLED tells whether `orrery run` would enable it. --load also loads the\n"
+    "plugins and runs their init, on a bus of their own with no events.");
   orrery_host_plugin_options_add (context, &options);
+  g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("orrery plugins: %s\n", error->message);
@@ -125,34 +160,42 @@ orrery_host_cmd_plugins (int    argc,
       return ORRERY_EXIT_USAGE;
     }
 
-  /* The plugins are really loaded and initialised (on a bus of their own,
-   * with no events), so that init and configuration failures show. */
+  /* Checked without running any of their code; with --load, loaded and
+   * initialised on a bus of their own, with no events. */
   bus = orrery_event_bus_new ();
   engine = orrery_host_plugin_options_new_engine (&options, bus, config);
   orrery_host_plugin_options_clear (&options);
-  orrery_plugin_engine_load_all (engine);
+  if (load)
+    orrery_plugin_engine_load_all (engine);
+  else
+    orrery_plugin_engine_check_all (engine);
 
   g_print ("Configuration: %s\n", orrery_config_get_file (config) != NULL
                                     ? orrery_config_get_file (config) : "(none, defaults)");
   search_path = orrery_plugin_engine_get_search_path (engine);
   g_print ("Search path:\n");
   for (guint i = 0; search_path[i] != NULL; i++)
-    g_print ("  %s%s\n", search_path[i],
-             g_file_test (search_path[i], G_FILE_TEST_IS_DIR) ? "" : " (missing)");
-  g_print ("\n%-20s %-10s %-10s %s\n", "NAME", "VERSION", "STATE", "FILE");
+    {
+      g_autofree char *dir = shown (search_path[i], "");
+
+      g_print ("  %s%s\n", dir,
+               g_file_test (search_path[i], G_FILE_TEST_IS_DIR) ? "" : " (missing)");
+    }
+  g_print ("\n%-20s %-10s %-10s %-7s %s\n", "NAME", "VERSION", "STATE", "ENABLED", "FILE");
 
   plugins = orrery_plugin_engine_get_plugins (engine);
   for (guint i = 0; i < plugins->len; i++)
     {
       OrreryPluginInfo *info = g_ptr_array_index (plugins, i);
 
-      print_plugin (info);
+      print_plugin (engine, info);
       if (orrery_plugin_info_get_state (info) == ORRERY_PLUGIN_STATE_FAILED)
         n_failed++;
     }
   if (plugins->len == 0)
     g_print ("(no plugins found)\n");
-  g_print ("\n%u plugins, %u failed\n", plugins->len, n_failed);
+  g_print ("\n%u plugins, %u failed%s\n", plugins->len, n_failed,
+           load ? "" : " (no plugin code was run: --load runs their init too)");
 
   orrery_plugin_engine_shutdown (engine);
   return ORRERY_EXIT_OK;

@@ -272,10 +272,12 @@ read_string_field (const Elf   *elf,
   return FALSE;
 }
 
+/* A function a process calls once for good (see once_per_process). */
 static gboolean
-is_type_registration (const char *name)
+is_once_per_process (const char *name)
 {
-  return g_str_has_prefix (name, "g_type_register_") ||
+  return g_str_equal (name, "g_log_set_writer_func") ||
+         g_str_has_prefix (name, "g_type_register_") ||
          g_str_has_prefix (name, "g_type_module_") ||
          g_str_equal (name, "g_type_add_interface_static") ||
          (g_str_has_prefix (name, "g_") && g_str_has_suffix (name, "_register_static"));
@@ -473,8 +475,8 @@ read_aligned (const guint8  *data,
         continue;
       if (sym->st_shndx == SHN_UNDEF)
         {
-          if (is_type_registration (name))
-            info->registers_types = TRUE;
+          if (is_once_per_process (name))
+            info->once_per_process = TRUE;
           continue;
         }
       if (desc_sym == NULL && ELF_ST_BIND (sym->st_info) != STB_LOCAL &&

@@ -1132,7 +1132,7 @@ inspect_entry (OrreryPluginEngine  *self,
   _orrery_plugin_info_set_metadata (entry->info, name, elf->version, elf->description);
   if (!is_valid_name (name))
     {
-      g_autofree char *shown = orrery_escape_for_terminal (name, FALSE);
+      g_autofree char *shown = orrery_escape_for_terminal (name, -1);
 
       fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
                                       "%s: “%s” is not a valid plugin name (letters, digits, "
@@ -1234,6 +1234,65 @@ private_copy (const char  *file,
   return fd;
 }
 
+/* The copies loaded in this process: SHA-256 of the content -> the path
+ * the loader knows it by. One content is loaded once per process (as
+ * dlopen() of one file is): a plugin's static state, and what a process
+ * does once (install the log writer, register types), stays single. */
+G_LOCK_DEFINE_STATIC (copies);
+static GHashTable *copies;
+
+/* Loads @bytes (whose SHA-256 is @digest) from a private copy, or takes the
+ * copy of the same content already loaded. */
+static GModule *
+open_copy (const char  *file,
+           const char  *digest,
+           GBytes      *bytes,
+           GError     **error)
+{
+  g_autofree char *proc_path = NULL;
+  GModule *module = NULL;
+  int fd;
+
+  G_LOCK (copies);
+  if (copies == NULL)
+    copies = g_hash_table_new (g_str_hash, g_str_equal);
+  proc_path = g_strdup (g_hash_table_lookup (copies, digest));
+  if (proc_path != NULL)
+    {
+      module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+      G_UNLOCK (copies);
+      if (module == NULL)
+        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED, "%s: %s",
+                     file, g_module_error ());
+      return module;
+    }
+
+  /* A private copy of the bytes just checked. It stays open as long as the
+   * process lives: the loader knows the object by its path,
+   * /proc/self/fd/N, and a later copy must never get the same one. */
+  fd = private_copy (file, bytes, error);
+  if (fd >= 0)
+    {
+      proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+      module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+      if (module == NULL)
+        {
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED, "%s: %s",
+                       file, g_module_error ());
+          close (fd);
+        }
+      else
+        {
+          /* Whatever happens next, it stays: its constructors may have
+           * registered types. */
+          g_module_make_resident (module);
+          g_hash_table_insert (copies, g_strdup (digest), g_steal_pointer (&proc_path));
+        }
+    }
+  G_UNLOCK (copies);
+  return module;
+}
+
 /* Checks and opens one found file; leaves it DISABLED (loaded) or FAILED. */
 static void
 load_entry (OrreryPluginEngine *self,
@@ -1241,37 +1300,19 @@ load_entry (OrreryPluginEngine *self,
 {
   const char *file = entry->info->file;
   g_autoptr(GBytes) bytes = NULL;
-  g_autofree char *proc_path = NULL;
   gpointer symbol = NULL;
   const OrreryPluginDescriptor *desc;
   GError *error = NULL;
-  int fd;
 
   if (!inspect_entry (self, entry, &bytes))
     return;
 
-  /* Loaded from a private copy of the bytes just checked. The copy stays
-   * open as long as the process lives: the loader knows the object by its
-   * path, /proc/self/fd/N, and a later copy must never get the same one. */
-  fd = private_copy (file, bytes, &error);
-  if (fd < 0)
+  entry->module = open_copy (file, entry->digest, bytes, &error);
+  if (entry->module == NULL)
     {
       fail (self, entry, error);
       return;
     }
-  proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-  entry->module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
-  if (entry->module == NULL)
-    {
-      fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
-                                      "%s: %s", file, g_module_error ()));
-      close (fd);
-      return;
-    }
-  /* Whatever happens next, it stays: its constructors may have registered
-   * types. */
-  g_module_make_resident (entry->module);
-
   if (!g_module_symbol (entry->module, ORRERY_PLUGIN_SYMBOL, &symbol) || symbol == NULL)
     {
       fail (self, entry, g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
@@ -1743,6 +1784,43 @@ orrery_plugin_engine_lookup (OrreryPluginEngine *self,
 /* ------------------------------------------------------------------------ */
 /* Hot plug */
 
+/* The file of a loaded plugin changed (overwritten in place, or another
+ * file renamed over it). The running copy is private (a memfd), so nothing
+ * of it changed; the new content replaces it, as a new copy, unless it is
+ * the same content or the plugin does what a process does only once
+ * (registers GTypes, installs the log writer): then the running copy stays
+ * and the change takes effect at the next start. Returns whether @entry was
+ * disabled for the new content to be loaded. */
+static gboolean
+replace_loaded (OrreryPluginEngine *self,
+                Entry              *entry,
+                const char         *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = read_trusted (path, &error);
+  g_autofree char *digest = NULL;
+
+  if (bytes != NULL)
+    {
+      digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+      if (g_strcmp0 (digest, entry->digest) == 0)
+        return FALSE;  /* touched, or the same build copied again */
+    }
+  if (bytes != NULL && entry->elf->once_per_process)
+    {
+      g_warning ("%s changed while loaded: plugin “%s” registers types or installs a log "
+                 "writer, which a process does only once, so it cannot be replaced while "
+                 "running: the running copy stays, the new build takes effect at the next "
+                 "start", path, entry->info->name);
+      return FALSE;
+    }
+  g_message ("Plugin file %s changed: plugin “%s” %s, the new content is loaded as a new "
+             "copy", path, entry->info->name,
+             entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ? "disabled" : "unloaded");
+  disable_entry (self, entry, ORRERY_PLUGIN_STATE_REMOVED);
+  return TRUE;
+}
+
 static gboolean
 on_settled (gpointer user_data)
 {
@@ -1772,15 +1850,15 @@ on_settled (gpointer user_data)
   entry = find_entry_by_file (self, pending->path);
   if (entry != NULL && entry->module != NULL &&
       (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ||
-       entry->info->state == ORRERY_PLUGIN_STATE_DISABLED))
+       entry->info->state == ORRERY_PLUGIN_STATE_DISABLED) &&
+      !replace_loaded (self, entry, pending->path))
     {
-      g_warning ("%s changed while loaded: the change takes effect after a restart (install "
-                 "plugins by copying, then renaming)", pending->path);
+      /* Unchanged content, or a plugin that cannot be loaded twice. */
     }
   else
     {
       if (entry != NULL)
-        g_ptr_array_remove (self->entries, entry);  /* failed or removed: try again */
+        g_ptr_array_remove (self->entries, entry);  /* failed, removed or replaced */
       entry = add_entry (self, pending->path, pending->dir);
       load_and_maybe_enable (self, entry);
       prune_not_found (self);

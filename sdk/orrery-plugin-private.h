@@ -85,9 +85,12 @@ typedef struct
   gboolean                has_shutdown;
   OrreryPluginKey        *keys;          /* nullable, ends with a NULL name */
   guint                   n_keys;
-  /* It imports a GType registration function: a second copy of it in the
-   * same process would register its types again, which GLib refuses. */
-  gboolean                registers_types;
+  /* It imports a function that a process may call only once for good: a
+   * GType registration (GTypes cannot be unregistered: a second copy would
+   * register its types again, which GLib refuses) or
+   * g_log_set_writer_func(). A new build of it cannot replace a loaded
+   * copy in the same process. */
+  gboolean                once_per_process;
   /* The same, in the layout of the real descriptor (init and shutdown
    * NULL): what the configuration checks read. */
   OrreryPluginDescriptor  descriptor;

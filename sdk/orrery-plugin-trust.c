@@ -50,7 +50,7 @@ _orrery_plugin_describe_uid (uid_t uid)
   if (getpwuid_r (uid, &pw, buffer, sizeof buffer, &result) == 0 && result != NULL &&
       result->pw_name != NULL)
     {
-      g_autofree char *name = orrery_escape_for_terminal (result->pw_name, FALSE);
+      g_autofree char *name = orrery_escape_for_terminal (result->pw_name, -1);
 
       return g_strdup_printf ("uid %u (%s)", (unsigned) uid, name);
     }

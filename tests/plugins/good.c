@@ -3,11 +3,17 @@
  * The counts are kept as data on the bus, so a test can read them:
  * "good-count" (events, times Increment), "good-inits", "good-shutdowns".
  * With Output=FILE it also appends each event's type nick to FILE.
+ * GOOD_VERSION tells two builds apart (good-v2.so is another build, for
+ * the hot-plug tests).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
 #include <orrery.h>
+
+#ifndef GOOD_VERSION
+# define GOOD_VERSION "1.2.3"
+#endif
 
 typedef struct
 {
@@ -92,5 +98,5 @@ static const OrreryPluginKey good_keys[] = {
   { NULL }
 };
 
-ORRERY_PLUGIN_DEFINE ("good", "1.2.3", "Counts the events it receives", good_init,
+ORRERY_PLUGIN_DEFINE ("good", GOOD_VERSION, "Counts the events it receives", good_init,
                       good_shutdown, good_keys)
