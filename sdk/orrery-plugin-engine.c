@@ -1348,8 +1348,10 @@ enable_entry (OrreryPluginEngine  *self,
 
   if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
     return TRUE;
-  if (entry->module == NULL && (entry->info->state == ORRERY_PLUGIN_STATE_CHECKED ||
-                                entry->info->state == ORRERY_PLUGIN_STATE_FOUND))
+  /* Checked but not loaded (by orrery_plugin_engine_check_all(), failed or
+   * not): load it now, checking it again. */
+  if (entry->module == NULL && entry->info->file != NULL &&
+      entry->info->state != ORRERY_PLUGIN_STATE_REMOVED)
     load_entry (self, entry);
   if (entry->descriptor == NULL || entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
     {
@@ -1798,15 +1800,33 @@ replace_loaded (OrreryPluginEngine *self,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = read_trusted (path, &error);
+  g_autoptr(OrreryPluginElfInfo) elf = NULL;
   g_autofree char *digest = NULL;
+  const guint8 *data;
+  gsize size;
 
   if (bytes != NULL)
     {
       digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
       if (g_strcmp0 (digest, entry->digest) == 0)
         return FALSE;  /* touched, or the same build copied again */
+      data = g_bytes_get_data (bytes, &size);
+      elf = _orrery_plugin_elf_read (data, size, path, &error);
     }
-  if (bytes != NULL && entry->elf->once_per_process)
+  if (elf == NULL)
+    {
+      /* Still being written, broken, or no longer trusted: the running
+       * copy (private, checked when it was loaded) goes on; a later change
+       * that is complete and sound replaces it. */
+      if (g_error_matches (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS))
+        g_warning ("%s: plugin “%s” keeps running its loaded copy: %s", path,
+                   entry->info->name, error->message);
+      else
+        g_message ("%s changed: plugin “%s” keeps running its loaded copy until the new "
+                   "content is complete: %s", path, entry->info->name, error->message);
+      return FALSE;
+    }
+  if (entry->elf->once_per_process)
     {
       g_warning ("%s changed while loaded: plugin “%s” registers types or installs a log "
                  "writer, which a process does only once, so it cannot be replaced while "

@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <orrery.h>
 
@@ -496,6 +498,226 @@ test_permissions (Fixture       *f,
   fixture_rmrf (open_dir);
 }
 
+#define OTHER_UID 4242
+
+/* A trap plugin (its constructor and init leave a mark in $ORRERY_FIXTURE_TRAP)
+ * installed as @as in @dir. */
+static char *
+install_trap (const char *dir,
+              const char *as)
+{
+  return fixture_install (dir, "trap", as);
+}
+
+static void
+assert_refused_with (OrreryPluginEngine *engine,
+                     const char         *file,
+                     const char         *must_contain[])
+{
+  OrreryPluginInfo *info = info_by_file (engine, file);
+  const GError *error = orrery_plugin_info_get_error (info);
+
+  assert_failed (engine, file, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS);
+  g_test_message ("%s", error->message);
+  for (guint i = 0; must_contain[i] != NULL; i++)
+    if (strstr (error->message, must_contain[i]) == NULL)
+      g_error ("“%s” does not contain “%s”", error->message, must_contain[i]);
+  /* Refused before anything was read: no name. */
+  g_assert_null (orrery_plugin_info_get_name (info));
+}
+
+/* The cases that ran a plugin's init as root before the trust rule. Those
+ * that need another user's files chown to an unused uid (root only). */
+static void
+test_trust (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *trap_mark = g_build_filename (f->dir, "trap-ran", NULL);
+  g_autofree char *open_dir = g_build_filename (f->dir, "open", NULL);
+  g_autofree char *sticky_dir = g_build_filename (f->dir, "sticky", NULL);
+  g_autofree char *mine_in_sticky = g_build_filename (sticky_dir, "mine", NULL);
+  g_autofree char *theirs_in_sticky = g_build_filename (sticky_dir, "theirs", NULL);
+  g_autofree char *under_open = g_build_filename (open_dir, "plugins", NULL);
+  g_autofree char *sub_of_open = g_build_filename (open_dir, "sub", NULL);
+  g_autofree char *theirs_dir = g_build_filename (f->dir, "theirs", NULL);
+  g_autofree char *safe = g_build_filename (f->dir, "safe", NULL);
+  g_autofree char *target = NULL, *link = NULL, *in_under_open = NULL, *in_sub = NULL;
+  g_autofree char *in_sticky = NULL, *in_theirs_sticky = NULL, *foreign_file = NULL;
+  g_autofree char *in_theirs_dir = NULL, *foreign_link = NULL, *foreign_target = NULL;
+  gboolean can_chown;
+
+  g_setenv ("ORRERY_FIXTURE_TRAP", trap_mark, TRUE);
+  g_assert_cmpint (g_mkdir (open_dir, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (under_open, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (sub_of_open, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (sticky_dir, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (mine_in_sticky, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (theirs_in_sticky, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (theirs_dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (safe, 0755), ==, 0);
+
+  /* 1. A symlink in a safe directory to a plugin in a world-writable one. */
+  target = install_trap (open_dir, "target.so");
+  link = g_build_filename (safe, "link.so", NULL);
+  g_assert_cmpint (symlink (target, link), ==, 0);
+  /* 2. A plugin directory whose parent is writable by others. */
+  in_under_open = install_trap (under_open, "parent-open.so");
+  /* 3. A .so in a subdirectory of a world-writable search directory. */
+  in_sub = install_trap (sub_of_open, "sub-of-open.so");
+  /* 4. Sticky and world-writable (like /tmp): a directory of ours in it is
+   * safe; one of another user is not. */
+  in_sticky = fixture_install (mine_in_sticky, "good", NULL);
+  in_theirs_sticky = install_trap (theirs_in_sticky, "in-theirs-sticky.so");
+  /* 5. A plugin file, a directory and a symlink owned by another user. */
+  foreign_file = install_trap (safe, "foreign-file.so");
+  in_theirs_dir = install_trap (theirs_dir, "in-theirs-dir.so");
+  foreign_target = install_trap (mine_in_sticky, "foreign-target.so");
+  foreign_link = g_build_filename (safe, "foreign-link.so", NULL);
+  g_assert_cmpint (symlink (foreign_target, foreign_link), ==, 0);
+
+  can_chown = chown (foreign_file, OTHER_UID, OTHER_UID) == 0;
+  if (can_chown)
+    {
+      g_assert_cmpint (chown (in_theirs_dir, 0, 0), ==, 0);
+      g_assert_cmpint (chown (theirs_dir, OTHER_UID, OTHER_UID), ==, 0);
+      g_assert_cmpint (chown (theirs_in_sticky, OTHER_UID, OTHER_UID), ==, 0);
+      g_assert_cmpint (lchown (foreign_link, OTHER_UID, OTHER_UID), ==, 0);
+    }
+  else
+    g_test_message ("not root: the cases of another user's files are skipped (chown: %s)",
+                    g_strerror (errno));
+
+  /* World-writable last (fixture_install wrote into them first). */
+  g_assert_cmpint (g_chmod (open_dir, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (sticky_dir, 01777), ==, 0);
+
+  orrery_plugin_engine_add_search_path (f->engine, safe);
+  orrery_plugin_engine_add_search_path (f->engine, under_open);
+  orrery_plugin_engine_add_search_path (f->engine, open_dir);
+  orrery_plugin_engine_add_search_path (f->engine, mine_in_sticky);
+  orrery_plugin_engine_add_search_path (f->engine, theirs_in_sticky);
+  orrery_plugin_engine_add_search_path (f->engine, theirs_dir);
+
+  orrery_plugin_engine_load_all (f->engine);
+
+  assert_refused_with (f->engine, link,
+                       (const char *[]) { open_dir, "not sticky", "0777", "uid 0", NULL });
+  assert_refused_with (f->engine, in_under_open,
+                       (const char *[]) { open_dir, "writable by", "0777", NULL });
+  assert_refused_with (f->engine, in_sub,
+                       (const char *[]) { open_dir, "not sticky", NULL });
+  /* Under the search path open_dir itself, target.so is refused too. */
+  assert_refused_with (f->engine, target, (const char *[]) { open_dir, NULL });
+
+  g_assert_cmpint (orrery_plugin_info_get_state (info_by_file (f->engine, in_sticky)), ==,
+                   ORRERY_PLUGIN_STATE_ENABLED);
+
+  if (can_chown)
+    {
+      assert_refused_with (f->engine, foreign_file,
+                           (const char *[]) { foreign_file, "uid 4242", "0755", NULL });
+      assert_refused_with (f->engine, in_theirs_dir,
+                           (const char *[]) { theirs_dir, "uid 4242", "0755", NULL });
+      assert_refused_with (f->engine, in_theirs_sticky,
+                           (const char *[]) { theirs_in_sticky, "sticky", "uid 4242", NULL });
+      assert_refused_with (f->engine, foreign_link,
+                           (const char *[]) { "symbolic link", foreign_link, "uid 4242", NULL });
+      /* The target itself, found through its own directory, is fine. */
+      g_assert_cmpint (orrery_plugin_info_get_state (info_by_file (f->engine, foreign_target)),
+                       ==, ORRERY_PLUGIN_STATE_ENABLED);
+      g_assert_true (g_file_test (trap_mark, G_FILE_TEST_EXISTS));
+      g_assert_cmpint (g_unlink (trap_mark), ==, 0);
+    }
+  else
+    {
+      g_assert_cmpint (g_unlink (foreign_target), ==, 0);
+      g_assert_false (g_file_test (trap_mark, G_FILE_TEST_EXISTS));
+    }
+
+  /* None of the refused plugins ran any code (the target loaded above was
+   * the only trap allowed to). */
+  {
+    g_autoptr(OrreryPluginEngine) again = orrery_plugin_engine_new (f->bus, f->config);
+
+    orrery_plugin_engine_set_use_default_path (again, FALSE);
+    orrery_plugin_engine_add_search_path (again, safe);
+    orrery_plugin_engine_add_search_path (again, open_dir);
+    orrery_plugin_engine_add_search_path (again, under_open);
+    orrery_plugin_engine_add_search_path (again, theirs_dir);
+    orrery_plugin_engine_add_search_path (again, theirs_in_sticky);
+    orrery_plugin_engine_load_all (again);
+    g_assert_false (g_file_test (trap_mark, G_FILE_TEST_EXISTS));
+  }
+
+  g_unsetenv ("ORRERY_FIXTURE_TRAP");
+  g_assert_cmpint (g_chmod (open_dir, 0700), ==, 0);
+  g_assert_cmpint (g_chmod (sticky_dir, 0700), ==, 0);
+}
+
+/* Listing checks everything that needs no code and runs none: no
+ * constructor, no init. */
+static void
+test_check_all (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autofree char *trap_mark = g_build_filename (f->dir, "trap-ran", NULL);
+  g_autofree char *trap = install_trap (f->dir, NULL);
+  g_autofree char *good = fixture_install (f->dir, "good", NULL);
+  g_autofree char *initfail = fixture_install (f->dir, "initfail", NULL);
+  g_autofree char *abi_major = fixture_install (f->dir, "abi-major", NULL);
+  g_autofree char *nodesc = fixture_install (f->dir, "nodesc", NULL);
+  g_autoptr(GError) error = NULL;
+  OrreryPluginInfo *info;
+
+  g_setenv ("ORRERY_FIXTURE_TRAP", trap_mark, TRUE);
+  g_unsetenv ("ORRERY_FIXTURE_ABI_MAJOR_RAN");
+  /* A bad value of a key the plugin declares (read from its file). */
+  g_assert_true (orrery_config_load_data (f->config, "[Plugin trap]\nLevel=-1\n"
+                                          "[Plugin initfail]\nEnabled=false\n",
+                                          "host.conf", &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (orrery_plugin_engine_check_all (f->engine), ==, 2);
+  g_assert_false (g_file_test (trap_mark, G_FILE_TEST_EXISTS));
+  g_assert_null (g_getenv ("ORRERY_FIXTURE_ABI_MAJOR_RAN"));
+  g_assert_cmpint (fixture_count (f->bus, "good-inits"), ==, 0);
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 0);
+
+  info = orrery_plugin_engine_lookup (f->engine, "good");
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_CHECKED);
+  g_assert_cmpstr (orrery_plugin_info_get_version (info), ==, "1.2.3");
+  g_assert_cmpstr (orrery_plugin_info_get_description (info), ==,
+                   "Counts the events it receives");
+  g_assert_true (orrery_plugin_engine_get_enabled_by_config (f->engine, "good"));
+  info = orrery_plugin_engine_lookup (f->engine, "initfail");
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_CHECKED);
+  g_assert_false (orrery_plugin_engine_get_enabled_by_config (f->engine, "initfail"));
+  assert_failed (f->engine, trap, ORRERY_PLUGIN_ERROR_BAD_CONFIG);
+  info = info_by_file (f->engine, trap);
+  g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "Level"));
+  g_assert_cmpstr (orrery_plugin_info_get_version (info), ==, "0.9");
+  assert_failed (f->engine, abi_major, ORRERY_PLUGIN_ERROR_ABI_MISMATCH);
+  assert_failed (f->engine, nodesc, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR);
+
+  /* The configuration fixed, loading runs the code: the trap is real. */
+  orrery_config_parse_override (f->config, "trap.Level=2", &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_plugin_engine_enable (f->engine, "trap", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (orrery_plugin_engine_load_all (f->engine), ==, 2);
+  g_assert_cmpint (orrery_plugin_info_get_state (orrery_plugin_engine_lookup (f->engine, "good")),
+                   ==, ORRERY_PLUGIN_STATE_ENABLED);
+  {
+    g_autofree char *marks = NULL;
+
+    /* (Its constructor runs once per process, when this content is first
+     * loaded: perhaps by an earlier test of this program.) */
+    g_assert_true (g_file_get_contents (trap_mark, &marks, NULL, NULL));
+    g_assert_true (g_str_has_suffix (marks, "init\n"));
+  }
+  g_unsetenv ("ORRERY_FIXTURE_TRAP");
+}
+
 static GPtrArray *shutdown_order;
 
 static void
@@ -618,19 +840,38 @@ test_plugins_command (Fixture       *f,
   g_file_set_contents (conf, "[Host]\nAutoEnable=true\n[Plugin no-such-plugin]\nEnabled=true\n", -1,
                        &error);
   g_assert_no_error (error);
+  /* Listing runs no code: init failures do not show, every plugin that
+   * passes the checks is “checked”, ENABLED says what a run would do. */
   g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
   g_assert_no_error (error);
   g_test_message ("stdout:\n%s\nstderr:\n%s", out, err);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
-  g_assert_nonnull (strstr (out, "good"));
-  g_assert_nonnull (strstr (out, "1.2.3"));
+  g_assert_nonnull (strstr (out, "ENABLED"));
   g_assert_nonnull (strstr (out, good));
-  g_assert_nonnull (strstr (out, "disabled"));
-  g_assert_nonnull (strstr (out, "initfail"));
-  g_assert_nonnull (strstr (out, "failed"));
-  g_assert_nonnull (strstr (out, "deliberate failure"));
+  g_assert_nonnull (strstr (out, "good                 1.2.3      checked    no "));
+  g_assert_nonnull (strstr (out, "initfail             1.0        checked    yes "));
+  g_assert_null (strstr (out, "deliberate failure"));
   g_assert_nonnull (strstr (out, "no-such-plugin"));
   g_assert_nonnull (strstr (out, "not-found"));
+  g_assert_nonnull (strstr (out, "no plugin code was run"));
+
+  /* --load runs their init too. */
+  {
+    char *load_argv[] = { orrery, "plugins", "--load", "--config", conf, "--plugin-path",
+                          f->dir, "--disable", "good", NULL };
+
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_spawn_sync (NULL, load_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_test_message ("stdout:\n%s\nstderr:\n%s", out, err);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_assert_nonnull (strstr (out, "good                 1.2.3      disabled   no "));
+    g_assert_nonnull (strstr (out, "initfail"));
+    g_assert_nonnull (strstr (out, "failed"));
+    g_assert_nonnull (strstr (out, "deliberate failure"));
+  }
 
   /* A bad command line or configuration is a usage error (2). */
   {
@@ -671,6 +912,8 @@ main (int    argc,
   ADD ("auto-enable", test_auto_enable);
   ADD ("search-path", test_search_path);
   ADD ("permissions", test_permissions);
+  ADD ("trust", test_trust);
+  ADD ("check-all", test_check_all);
   ADD ("shutdown-order", test_shutdown_order);
   ADD ("out-of-tree", test_out_of_tree);
   ADD ("plugins-command", test_plugins_command);
