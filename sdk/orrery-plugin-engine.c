@@ -333,7 +333,20 @@ orrery_plugin_state_to_nick (OrreryPluginState state)
  * Finds plugins (`.so` files) in its search path, checks them, loads them
  * with `RTLD_LOCAL` (and keeps them resident), runs the init of those
  * enabled in the configuration, enables and disables them at run time,
- * and watches its directories for plugins added or removed while it runs.
+ * and watches its directories for plugins added, replaced or removed while
+ * it runs.
+ *
+ * Before any code of a plugin runs, the engine checks its trust, as sshd's
+ * StrictModes: the file, every directory above it up to `/` and every
+ * symbolic link on its path must be owned by root or the running user; the
+ * file must not be writable by group or others; a directory writable by
+ * group or others is accepted only if it is sticky and the entry below it
+ * is owned by root or the running user. The path is walked from `/` with
+ * openat(), and the bytes checked are read from the descriptor opened.
+ * The descriptor (ABI, name, version, description, keys) is then read from
+ * those bytes, and the plugin is loaded from a private sealed copy of them
+ * (a memfd), so that overwriting its file never touches the code that
+ * runs. One content is loaded once per process.
  *
  * The search path, first found wins per plugin name: the directories added
  * with orrery_plugin_engine_add_search_path() (the command line), then
@@ -986,6 +999,8 @@ discover_dir (OrreryPluginEngine *self,
  *
  * Lists the `.so` files of the search path that the engine does not know
  * yet, as plugins in state %ORRERY_PLUGIN_STATE_FOUND. Nothing is opened.
+ * orrery_plugin_engine_check_all() checks them without running their code,
+ * orrery_plugin_engine_load_all() loads them.
  *
  * Returns: the number of new files
  */
@@ -1984,7 +1999,18 @@ on_monitor_changed (GFileMonitor      *monitor,
  * enabled as the configuration says; one that is removed is disabled and
  * becomes %ORRERY_PLUGIN_STATE_REMOVED. Names starting with a dot and names
  * not ending in `.so` are ignored, so copying to a temporary name and then
- * renaming is the safe way to install a plugin.
+ * renaming is the cleanest way to install a plugin.
+ *
+ * When the content of a loaded plugin's file changes (overwritten in place,
+ * or another file renamed over it), the running copy is not affected (it
+ * runs from a private copy); once the new content is complete and passes
+ * every check, the old plugin is disabled (%ORRERY_PLUGIN_STATE_REMOVED, its
+ * code stays mapped but is never called again) and the new content is
+ * loaded as a new copy and enabled as the configuration says. Incomplete or
+ * refused new content leaves the running copy as it is. A plugin that
+ * registers GTypes or installs a log writer (what a process does once) is
+ * never replaced in a running process: a warning says the new build takes
+ * effect at the next start.
  *
  * Returns: %TRUE on success
  */

@@ -40,10 +40,15 @@ GQuark orrery_plugin_error_quark (void);
  *   earlier in the search path (the first found wins)
  * @ORRERY_PLUGIN_ERROR_BAD_CONFIG: a value of the plugin's configuration
  *   is invalid (the message names the file, the group and the key)
- * @ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS: the file or its directory is
- *   writable by group or others
+ * @ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS: the file, a directory above it
+ *   or a symbolic link on its path is owned by another user than root and
+ *   the running one, or the file or a directory is writable by group or
+ *   others (a sticky directory only where the entry below it is not owned
+ *   by root or the running user); the message names the path, its owner
+ *   and its mode
  * @ORRERY_PLUGIN_ERROR_LOAD_FAILED: the dynamic loader refused the shared
- *   object (missing library, undefined symbol, ...)
+ *   object (missing library, undefined symbol, ...), or its private copy
+ *   could not be made
  * @ORRERY_PLUGIN_ERROR_NOT_FOUND: the plugin is enabled in the
  *   configuration but no file provides it
  * @ORRERY_PLUGIN_ERROR_UNKNOWN: no plugin of that name is known (from
