@@ -487,7 +487,8 @@ _orrery_base_device_task_finished (OrreryBaseDevice *self)
  * orrery_base_device_set_run:
  * @self: a device
  * @run_id: (nullable): the id of the run, or %NULL
- * @run_dir: (nullable) (type filename): the run's directory, or %NULL
+ * @run_dir: (nullable) (type filename): the run's directory, or %NULL; a
+ *   relative one is made absolute (against the current directory)
  *
  * Says which run later executions belong to: a device that keeps files per
  * run (the #OrreryLocalDevice writes each task's output to
@@ -502,6 +503,7 @@ orrery_base_device_set_run (OrreryBaseDevice *self,
                             const char       *run_dir)
 {
   OrreryBaseDevicePrivate *priv;
+  g_autofree char *absolute = NULL;
 
   g_return_if_fail (ORRERY_IS_BASE_DEVICE (self));
 
@@ -514,12 +516,13 @@ orrery_base_device_set_run (OrreryBaseDevice *self,
       g_free (old);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_ID]);
     }
-  if (g_strcmp0 (priv->run_dir, run_dir) != 0)
+  /* Absolute: tasks get paths in it and may run in another directory. */
+  if (run_dir != NULL && *run_dir != '\0')
+    absolute = g_canonicalize_filename (run_dir, NULL);
+  if (g_strcmp0 (priv->run_dir, absolute) != 0)
     {
-      char *old = priv->run_dir;
-
-      priv->run_dir = run_dir && *run_dir ? g_strdup (run_dir) : NULL;
-      g_free (old);
+      g_free (priv->run_dir);
+      priv->run_dir = g_steal_pointer (&absolute);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_DIR]);
     }
 }

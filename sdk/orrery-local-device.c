@@ -324,7 +324,8 @@ list_children (pid_t   pid,
 /* The value of ORRERY_TASK_TOKEN in the environment of @pid, or NULL (gone,
  * a zombie, another user's, or not set). */
 static char *
-read_token (pid_t pid)
+read_token (pid_t     pid,
+            gboolean *out_empty)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/environ", (int) pid);
   g_autofree char *env = NULL;
@@ -332,8 +333,15 @@ read_token (pid_t pid)
   const char *key = TOKEN_VAR "=";
   gsize key_len = strlen (key);
 
-  if (!g_file_get_contents (path, &env, &len, NULL))
-    return NULL;
+  if (out_empty)
+    *out_empty = FALSE;
+  if (!g_file_get_contents (path, &env, &len, NULL) || len == 0)
+    {
+      /* Also what a process in the middle of an execve() shows. */
+      if (out_empty)
+        *out_empty = TRUE;
+      return NULL;
+    }
   for (gsize i = 0; i < len; )
     {
       const char *entry = env + i;
@@ -398,6 +406,9 @@ G_LOCK_DEFINE_STATIC (registry);
 static GHashTable *by_leader;  /* pid -> Run, until completion */
 static GHashTable *by_seq;     /* seq -> Run, until completion */
 static GHashTable *tracked;    /* pid -> Tracked */
+static GHashTable *unsure;     /* pid -> how many times it showed no environment */
+#define UNSURE_TRIES 8
+static gboolean unsure_pending;  /* the last sweep will look again */
 static guint next_seq;
 
 static void sweep (void);
@@ -410,6 +421,7 @@ registry_init (void)
       by_leader = g_hash_table_new (NULL, NULL);
       by_seq = g_hash_table_new (NULL, NULL);
       tracked = g_hash_table_new (NULL, NULL);
+      unsure = g_hash_table_new (NULL, NULL);
     }
 }
 
@@ -620,6 +632,7 @@ sweep (void)
   g_autoptr(GPtrArray) all = NULL;
   g_autoptr(GPtrArray) to_complete = g_ptr_array_new_with_free_func (g_object_unref);
   pid_t self = getpid ();
+  gboolean look_again = FALSE;
 
   G_LOCK (registry);
   registry_init ();
@@ -630,6 +643,7 @@ sweep (void)
       pid_t c = g_array_index (children, pid_t, i);
       Run *run = g_hash_table_lookup (by_leader, GINT_TO_POINTER (c));
       g_autofree char *token = NULL;
+      gboolean empty = FALSE;
       ProcStat st;
       guint owner = 0;
 
@@ -641,11 +655,26 @@ sweep (void)
       run = g_hash_table_lookup (by_leader, GINT_TO_POINTER (st.pgid));
       if (run != NULL)
         owner = run->seq;
-      else if (st.state != 'Z' && (token = read_token (c)) != NULL &&
+      else if (st.state != 'Z' && (token = read_token (c, &empty)) != NULL &&
                token_is_ours (token, &owner))
         ;
       else
-        continue;  /* not ours: leave it alone */
+        {
+          /* Not ours: leave it alone. No environment at all may be an
+           * execve() under way: look again a few times. */
+          if (empty && st.state != 'Z')
+            {
+              guint tries = GPOINTER_TO_UINT (g_hash_table_lookup (unsure, GINT_TO_POINTER (c)));
+
+              if (tries < UNSURE_TRIES)
+                {
+                  g_hash_table_insert (unsure, GINT_TO_POINTER (c), GUINT_TO_POINTER (tries + 1));
+                  look_again = TRUE;
+                }
+            }
+          continue;
+        }
+      g_hash_table_remove (unsure, GINT_TO_POINTER (c));
       track (c, st.start, owner_run (owner) ? owner : 0, FALSE);
     }
 
@@ -687,11 +716,29 @@ sweep (void)
     g_hash_table_iter_init (&iter, tracked);
     while (!polled && g_hash_table_iter_next (&iter, NULL, &value))
       polled = ((Tracked *) value)->polled;
-    if (polled)
+    if (polled || look_again)
       schedule_poll ();
     else
       poll_ms = 0;
+    if (!look_again && g_hash_table_size (unsure) > 0 && g_hash_table_size (tracked) == 0)
+      g_hash_table_remove_all (unsure);
   }
+  /* Executions that ended wait while a child is being looked at again. */
+  if (unsure_pending && !look_again)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, by_seq);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          Run *run = value;
+
+          if (run->exited && !run->completed && run->task != NULL)
+            g_ptr_array_add (to_complete, g_object_ref (run->task));
+        }
+    }
+  unsure_pending = look_again;
   G_UNLOCK (registry);
 
   for (guint i = 0; i < to_complete->len; i++)
@@ -1135,7 +1182,7 @@ maybe_complete (Run *run)
 
   if (run->completed || !run->exited || !run->out.done || !run->err.done)
     return;
-  if (run->n_pending > 0 && !run->drained)
+  if ((run->n_pending > 0 || unsure_pending) && !run->drained)
     return;
   run->completed = TRUE;
 
@@ -1265,7 +1312,7 @@ wait_cb (GObject      *source,
   destroy_source (&run->grace_source);
   destroy_source (&run->timeout_source);
   destroy_source (&run->cancel_source);
-  if (!run->out.done || !run->err.done || run->n_pending > 0)
+  if (!run->out.done || !run->err.done || run->n_pending > 0 || unsure_pending)
     run->drain_source = attach_timeout (DRAIN_GRACE_MS, drain_cb, run);
   maybe_complete (run);
 }
@@ -1364,10 +1411,78 @@ read_cb (GObject      *source,
  * calls. */
 typedef struct
 {
-  int      pid_fd;      /* the child reports its pid on it */
-  pid_t    parent;
-  gboolean pdeathsig;
+  int         pid_fd;      /* the child reports its pid on it */
+  pid_t       parent;
+  gboolean    pdeathsig;
+  const char *pid_path;    /* the process record to write, or NULL */
+  const char *token;
 } ChildSetup;
+
+/* Appends @value in decimal at @p; returns the end. */
+static char *
+append_decimal (char    *p,
+                guint64  value)
+{
+  char digits[24];
+  int n = 0;
+
+  do
+    digits[n++] = (char) ('0' + value % 10);
+  while ((value /= 10) > 0);
+  while (n > 0)
+    *p++ = digits[--n];
+  return p;
+}
+
+/* Async-signal-safe: `PID STARTTIME PGID TOKEN` for this process, written
+ * before exec so that the record exists before the command runs. */
+static void
+child_write_record (const ChildSetup *cs,
+                    pid_t             pid)
+{
+  char stat[1024], line[256];
+  char *p = line, *q, *end;
+  guint64 start = 0;
+  ssize_t n;
+  int fd, field;
+
+  fd = open ("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  n = read (fd, stat, sizeof stat - 1);
+  close (fd);
+  if (n <= 0)
+    return;
+  stat[n] = '\0';
+  /* Field 22, counting from the last ')' (field 2 ends there). */
+  for (q = end = stat; *q; q++)
+    if (*q == ')')
+      end = q;
+  for (q = end + 1, field = 2; *q && field < 22; q++)
+    if (*q == ' ')
+      field++;
+  while (*q >= '0' && *q <= '9')
+    start = start * 10 + (guint64) (*q++ - '0');
+
+  p = append_decimal (p, (guint64) pid);
+  *p++ = ' ';
+  p = append_decimal (p, start);
+  *p++ = ' ';
+  p = append_decimal (p, (guint64) pid);
+  *p++ = ' ';
+  for (q = (char *) cs->token; *q && p < line + sizeof line - 2; q++)
+    *p++ = *q;
+  *p++ = '\n';
+
+  fd = open (cs->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return;
+  if (write (fd, line, p - line) < 0)
+    {
+      /* The parent notices the missing record. */
+    }
+  close (fd);
+}
 
 /* Between fork and exec. The child reports its pid on a pipe because
  * g_subprocess_get_identifier() is NULL once a quick child has been reaped,
@@ -1387,6 +1502,8 @@ child_setup (gpointer user_data)
         _exit (127);
     }
   pid = getpid ();
+  if (cs->pid_path != NULL)
+    child_write_record (cs, pid);
   if (write (cs->pid_fd, &pid, sizeof pid) < 0)
     _exit (127);
 }
@@ -1565,6 +1682,8 @@ prepare_files (OrreryLocalDevice  *self,
   logs = g_build_filename (run_dir, "logs", NULL);
   if (g_strcmp0 (self->logs_dir_made, logs) != 0)
     {
+      struct stat st;
+
       if (g_mkdir_with_parents (logs, 0700) < 0)
         {
           int err = errno;
@@ -1573,6 +1692,11 @@ prepare_files (OrreryLocalDevice  *self,
                        "cannot create %s: %s", logs, g_strerror (err));
           return FALSE;
         }
+      /* Logs hold what tasks print, secrets included: private, even when
+       * someone else made the directory. */
+      if (lstat (logs, &st) == 0 && S_ISDIR (st.st_mode) && st.st_uid == getuid () &&
+          (st.st_mode & 0077) != 0)
+        g_chmod (logs, st.st_mode & 0700);
       g_free (self->logs_dir_made);
       self->logs_dir_made = g_strdup (logs);
     }
@@ -1608,26 +1732,6 @@ discard_files (Run *run)
     }
 }
 
-/* RUN_DIR/logs/ID.ATTEMPT.pid: `PID STARTTIME PGID TOKEN`. */
-static void
-write_pid_record (Run        *run,
-                  const char *token)
-{
-  g_autoptr(GError) error = NULL;
-  char line[256];
-  int fd, err = 0;
-  int n;
-
-  n = g_snprintf (line, sizeof line, "%d %" G_GUINT64_FORMAT " %d %s\n", (int) run->pid,
-                  proc_start_time (run->pid), (int) run->pid, token);
-  fd = open_fresh (run->pid_path, &error);
-  if (fd < 0 || !write_all (fd, line, MIN ((gsize) n, sizeof line - 1), &err))
-    g_warning ("task “%s”: cannot record its process in %s: %s", run->task_id,
-               run->pid_path, error ? error->message : g_strerror (err));
-  if (fd >= 0)
-    close (fd);
-}
-
 static void
 become_subreaper (void)
 {
@@ -1656,7 +1760,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   g_autofree char *token = NULL;
   GError *error = NULL;
   GObject *constellation;
-  ChildSetup cs = { -1, 0, FALSE };
+  ChildSetup cs = { -1, 0, FALSE, NULL, NULL };
   char attempt_text[16];
   guint attempt;
   int pid_pipe[2];
@@ -1746,6 +1850,8 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   /* PDEATHSIG follows the thread that forks: only from the main thread,
    * which lives as long as the process. */
   cs.pdeathsig = syscall (SYS_gettid) == getpid ();
+  cs.pid_path = run->pid_path;
+  cs.token = token;
   g_subprocess_launcher_set_child_setup (launcher, child_setup, &cs, NULL);
 
   run->started_us = g_get_monotonic_time ();
@@ -1775,8 +1881,8 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   g_hash_table_insert (by_leader, GINT_TO_POINTER (run->pid), run);
   g_hash_table_insert (by_seq, GUINT_TO_POINTER (run->seq), run);
   G_UNLOCK (registry);
-  if (run->pid_path != NULL)
-    write_pid_record (run, token);
+  if (run->pid_path != NULL && !g_file_test (run->pid_path, G_FILE_TEST_IS_REGULAR))
+    g_warning ("task “%s”: cannot record its process in %s", run->task_id, run->pid_path);
 
   run->task = g_steal_pointer (&gtask);
   _orrery_base_device_task_started (device);
@@ -2230,7 +2336,7 @@ orrery_local_device_kill_survivors (const char  *run_dir,
       p.pid = (pid_t) v;
       p.start = st.start;
       p.pgid = st.pgid;
-      p.token = read_token (p.pid);
+      p.token = read_token (p.pid, NULL);
       g_array_append_val (procs, p);
     }
   closedir (proc_dir);

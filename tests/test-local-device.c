@@ -922,6 +922,11 @@ test_kill_survivors (void)
   g_autofree char *line = NULL;
   g_autofree char *reused = NULL;
   g_autofree char *rec_a = NULL;
+  g_autofree char *s_alive = NULL;
+  g_autofree char *s_other = NULL;
+  g_autofree char *s_tagged = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *gone = NULL;
   g_autoptr(GError) error = NULL;
   pid_t alive, other, tagged;
   guint n_killed = 99;
@@ -931,19 +936,25 @@ test_kill_survivors (void)
   g_assert_no_error (error);
   g_assert_cmpuint (n_killed, ==, 0);
 
-  alive = spawn_sleeper ("1000.301", NULL);
-  other = spawn_sleeper ("1000.302", NULL);
-  tagged = spawn_sleeper ("1000.303", "dead.1.abc-7");
+  /* Unique arguments and token: other copies of this test may run. */
+  s_alive = g_strdup_printf ("1000.%d1", (int) getpid ());
+  s_other = g_strdup_printf ("1000.%d2", (int) getpid ());
+  s_tagged = g_strdup_printf ("1000.%d3", (int) getpid ());
+  token = g_strdup_printf ("dead.%d.abc-7", (int) getpid ());
+  alive = spawn_sleeper (s_alive, NULL);
+  other = spawn_sleeper (s_other, NULL);
+  tagged = spawn_sleeper (s_tagged, token);
   /* The recorded process, still there. */
-  line = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-a\n", (int) alive,
-                          start_time_of (alive), (int) alive);
+  line = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-a-%d\n", (int) alive,
+                          start_time_of (alive), (int) alive, (int) getpid ());
   write_record (run_dir, "a.1.pid", line);
   /* A pid now used by another process (its start time differs). */
-  reused = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-b\n", (int) other,
-                            start_time_of (other) + 1, (int) other);
+  reused = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-b-%d\n", (int) other,
+                            start_time_of (other) + 1, (int) other, (int) getpid ());
   write_record (run_dir, "b.1.pid", reused);
   /* A leader long gone, whose descendant carries its token. */
-  write_record (run_dir, "c.1.pid", "4194303 12 4194303 dead.1.abc-7\n");
+  gone = g_strdup_printf ("4194303 12 4194303 %s\n", token);
+  write_record (run_dir, "c.1.pid", gone);
 
   g_assert_true (orrery_local_device_kill_survivors (run_dir, &n_killed, &error));
   g_assert_no_error (error);
@@ -963,6 +974,52 @@ test_kill_survivors (void)
   remove_tree (run_dir);
 }
 
+/* Whether a live process has @arg among its arguments. */
+static gboolean
+running_with_arg (const char *arg)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *cmdline = NULL;
+      gsize len = 0;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_strdup_printf ("/proc/%s/cmdline", name);
+      if (!g_file_get_contents (path, &cmdline, &len, NULL))
+        continue;
+      for (gsize i = 0; i < len; i += strlen (cmdline + i) + 1)
+        if (strcmp (cmdline + i, arg) == 0 &&
+            process_alive ((pid_t) g_ascii_strtoll (name, NULL, 10)))
+          return TRUE;
+    }
+  return FALSE;
+}
+
+typedef struct
+{
+  const char   *marker;
+  GCancellable *cancellable;
+} CancelWhen;
+
+/* Cancels once the sleeper with the marker runs (not at a fixed time: the
+ * machine may be slow). */
+static gboolean
+cancel_when_running_cb (gpointer user_data)
+{
+  CancelWhen *when = user_data;
+
+  if (!running_with_arg (when->marker))
+    return G_SOURCE_CONTINUE;
+  g_cancellable_cancel (when->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
 /* Processes that leave the task's group (setsid) go with the task: at its
  * end, on a cancel, on a timeout; also when they cleared their
  * environment, as long as they were still in the task's tree. */
@@ -970,37 +1027,50 @@ static void
 test_escaped_killed (void)
 {
   g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  /* Each sleeper has a unique argument, this process's pid in it: other
+   * copies of this test may run at the same time. */
   struct {
     const char *command;
     gboolean    cancel;
     double      timeout;
+    char       *marker;
   } cases[] = {
     /* Ends at once; the escaped one is adopted here when the shell exits. */
-    { "setsid sleep 1000.111 & echo $!", FALSE, 0 },
+    { "setsid sleep %s & echo $!", FALSE, 0, NULL },
     /* Its parent exits first: adopted here while the task still runs. */
-    { "(setsid sh -c \\'echo $$; exec sleep 1000.112\\' &); sleep 0.3", FALSE, 0 },
-    { "setsid sleep 1000.113 & echo $!; wait", TRUE, 0 },
-    { "setsid sleep 1000.114 & echo $!; wait", FALSE, 0.3 },
-    { "env -i /usr/bin/setsid sleep 1000.115 & echo $!; wait", TRUE, 0 },
+    { "(setsid sh -c \\'exec sleep %s\\' &); sleep 0.3", FALSE, 0, NULL },
+    { "setsid sleep %s & wait", TRUE, 0, NULL },
+    { "setsid sleep %s & wait", FALSE, 0.3, NULL },
+    { "env -i /usr/bin/setsid sleep %s & wait", TRUE, 0, NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *data = g_strdup_printf ("{'command': <'%s'>}", cases[i].command);
+      g_autofree char *marker = g_strdup_printf ("1000.%d%02u", (int) getpid (), i);
+      g_auto(GStrv) parts = g_strsplit (cases[i].command, "%s", -1);
+      g_autofree char *command = g_strjoinv (marker, parts);
+      g_autofree char *data = g_strdup_printf ("{'command': <'%s'>}", command);
       g_autoptr(OrreryTask) task = make_task ("t", data);
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       g_auto(Outcome) o = { 0 };
-      pid_t escaped;
+      CancelWhen when = { marker, cancellable };
+      guint watch = 0;
 
-      g_test_message ("case %u: %s", i, cases[i].command);
+      g_test_message ("case %u: %s", i, command);
       if (cases[i].cancel)
-        g_timeout_add (300, cancel_cb, cancellable);
+        watch = g_timeout_add (10, cancel_when_running_cb, &when);
       orrery_task_set_timeout (task, cases[i].timeout);
       run_task (device, task, cancellable, &o);
-      escaped = (pid_t) g_ascii_strtoll (lookup_s (o.result, "stdout"), NULL, 10);
-      g_assert_cmpint (escaped, >, 0);
+      if (watch && !g_cancellable_is_cancelled (cancellable))
+        g_source_remove (watch);
+      if (cases[i].cancel)
+        g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      else if (cases[i].timeout > 0)
+        g_assert_error (o.error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_TIMEOUT);
+      else
+        g_assert_no_error (o.error);
       /* Gone, and reaped: no zombie of ours either. */
-      g_assert_false (process_alive (escaped));
+      g_assert_false (running_with_arg (marker));
     }
 }
 

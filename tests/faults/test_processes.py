@@ -18,7 +18,7 @@ from conftest import ORRERY
 
 
 def marker():
-    return "1000.%05d" % random.randrange(100000)
+    return "1000.%d%04d" % (os.getpid(), random.randrange(10000))
 
 
 def live_with_arg(arg):
@@ -82,8 +82,10 @@ def no_leftover_host():
 
 
 def start_run(path, *args):
+    """`orrery run` in the constellation's directory (its run directories go there)."""
     env = dict(os.environ, NO_COLOR="1")
     proc = subprocess.Popen([ORRERY, "run", "--no-plugins", str(path), *map(str, args)], env=env,
+                            cwd=os.path.dirname(str(path)),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     _started.append(proc)
@@ -177,6 +179,12 @@ def test_outputs_drive_conditional_branch(tmp_path, rows, taken, not_taken):
     assert "2/3 tasks completed, 0 failed, 1 skipped" in out
 
 
+def run_dir_of(tmp_path):
+    runs = list((tmp_path / "orrery-output" / "runs").iterdir())
+    assert len(runs) == 1
+    return runs[0]
+
+
 def test_malformed_outputs_fail_the_task_naming_the_file(tmp_path):
     tasks = [{"task_id": "bad", "task_data": {"command": "echo '{\"rows\":' > \"$ORRERY_OUTPUTS\""}}]
     journal = tmp_path / "journal.jsonl"
@@ -184,16 +192,38 @@ def test_malformed_outputs_fail_the_task_naming_the_file(tmp_path):
     assert status == 1, (out, err)
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     error = [r for r in records if r["type"] == "task-failed" and r["task"] == "bad"][0]["error"]["message"]
-    assert "outputs file " in error
-    assert "outputs.json: not valid JSON" in error
+    run_dir = run_dir_of(tmp_path)
+    assert f"outputs file {run_dir.resolve()}/logs/bad.1.outputs.json: not valid JSON" in error, error
+
+
+def test_logs_in_the_run_directory(tmp_path):
+    """Each attempt's stdout and stderr, complete on disk (beyond the 64 KiB
+    a result keeps), private; the process record gone after the run."""
+    tasks = [{"task_id": "talk", "task_data": {"command": "seq 1 100000; echo done >&2"}}]
+    status, out, err = finish(start_run(write_constellation(tmp_path, tasks)))
+    assert status == 0, (out, err)
+    logs = run_dir_of(tmp_path) / "logs"
+    stdout = (logs / "talk.1.stdout").read_text()
+    assert stdout == "".join(f"{i}\n" for i in range(1, 100001))
+    assert len(stdout) > 64 * 1024
+    assert (logs / "talk.1.stderr").read_text() == "done\n"
+    assert os.stat(logs).st_mode & 0o777 == 0o700
+    for f in ("talk.1.stdout", "talk.1.stderr", "talk.1.outputs.json"):
+        assert os.stat(logs / f).st_mode & 0o777 == 0o600
+    assert not (logs / "talk.1.pid").exists()
 
 
 def test_task_environment(tmp_path):
     out_file = tmp_path / "env.txt"
     tasks = [{"task_id": "show-env",
-              "task_data": {"command": "printf '%s|%s|%s|%s' \"$ORRERY_CONSTELLATION_ID\" "
+              "task_data": {"command": "printf '%s|%s|%s|%s|%s' \"$ORRERY_RUN_ID\" "
+                                       "\"$ORRERY_CONSTELLATION_ID\" "
                                        "\"$ORRERY_TASK_ID\" \"$ORRERY_ATTEMPT\" "
-                                       f"\"${{ORRERY_OUTPUTS:+set}}\" > {out_file}"}}]
+                                       f"\"$ORRERY_OUTPUTS\" > {out_file}"}}]
     status, out, err = finish(start_run(write_constellation(tmp_path, tasks)))
     assert status == 0, (out, err)
-    assert out_file.read_text() == "procs|show-env|1|set"
+    run_dir = run_dir_of(tmp_path)
+    run_id, constellation, task, attempt, outputs = out_file.read_text().split("|")
+    assert run_id == run_dir.name
+    assert (constellation, task, attempt) == ("procs", "show-env", "1")
+    assert os.path.samefile(outputs, run_dir / "logs" / "show-env.1.outputs.json")
