@@ -7,7 +7,11 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include <orrery.h>
 
 #include "plugin-harness.h"
@@ -484,6 +488,131 @@ test_live_view_burst (Fixture       *f,
   orrery_plugin_engine_shutdown (f->h.engine);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Bounded `dot` */
+
+static void
+capture_log (const char     *domain,
+             GLogLevelFlags  level,
+             const char     *message,
+             gpointer        user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (message));
+}
+
+static gboolean
+not_fatal (const char     *domain,
+           GLogLevelFlags  level,
+           const char     *message,
+           gpointer        user_data)
+{
+  return g_strcmp0 (domain, "Orrery-Visualizer") != 0;
+}
+
+static guint
+count_matching (GPtrArray  *lines,
+                const char *pattern)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < lines->len; i++)
+    if (g_pattern_match_simple (pattern, lines->pdata[i]))
+      n++;
+  return n;
+}
+
+/* A `dot` that records its pid and never ends (a graph too large for it). */
+static char *
+write_slow_dot (Fixture *f)
+{
+  g_autofree char *pids = plugin_harness_path (&f->h, "dot.pids");
+  char *script = plugin_harness_path (&f->h, "slow-dot");
+  g_autofree char *text = g_strdup_printf ("#!/bin/sh\necho $$ >> '%s'\nexec sleep 600\n", pids);
+
+  g_assert_true (g_file_set_contents (script, text, -1, NULL));
+  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
+  return script;
+}
+
+static void
+test_dot_deadline (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *dot_file = plugin_harness_path (&f->h, "out/small.dot");
+  g_autofree char *svg_file = plugin_harness_path (&f->h, "out/small.svg");
+  g_autofree char *pids_file = plugin_harness_path (&f->h, "dot.pids");
+  g_autofree char *script = write_slow_dot (f);
+  g_autofree char *pids = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func (g_free);
+  guint handler = g_log_set_handler ("Orrery-Visualizer", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL, capture_log, log);
+  guint n_pids = 0;
+
+  g_test_log_set_fatal_handler (not_fatal, NULL);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Lines", "false");
+  plugin_harness_set (&f->h, "Formats", "dot;svg");
+  plugin_harness_set (&f->h, "DotProgram", script);
+  plugin_harness_set (&f->h, "DotTimeoutSec", "1");
+  plugin_harness_load (&f->h);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+
+  /* Shutdown returns: the render that would take 600 s was killed at its
+   * deadline, and said so; the DOT file is there, no SVG. */
+  orrery_plugin_engine_shutdown (f->h.engine);
+  g_log_remove_handler ("Orrery-Visualizer", handler);
+  g_assert_cmpuint (count_matching (log, "dot ran past 1 s on *small.dot: killed, no SVG*"), >=, 1);
+  g_assert_true (g_file_test (dot_file, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (svg_file, G_FILE_TEST_EXISTS));
+  /* Every `dot` it started is gone. */
+  g_assert_true (g_file_get_contents (pids_file, &pids, NULL, NULL));
+  lines = g_strsplit (pids, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      {
+        int pid = atoi (lines[i]);
+
+        g_assert_cmpint (pid, >, 1);
+        g_assert_cmpint (kill (pid, 0), ==, -1);
+        g_assert_cmpint (errno, ==, ESRCH);
+        n_pids++;
+      }
+  g_assert_cmpuint (n_pids, >=, 1);
+}
+
+static void
+test_svg_max_nodes (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *dot_file = plugin_harness_path (&f->h, "out/small.dot");
+  g_autofree char *svg_file = plugin_harness_path (&f->h, "out/small.svg");
+  g_autofree char *pids_file = plugin_harness_path (&f->h, "dot.pids");
+  g_autofree char *script = write_slow_dot (f);
+  g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func (g_free);
+  guint handler = g_log_set_handler ("Orrery-Visualizer", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL, capture_log, log);
+
+  g_test_log_set_fatal_handler (not_fatal, NULL);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Lines", "false");
+  plugin_harness_set (&f->h, "Formats", "dot;svg");
+  plugin_harness_set (&f->h, "DotProgram", script);
+  plugin_harness_set (&f->h, "SvgMaxNodes", "4");
+  plugin_harness_load (&f->h);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+  orrery_plugin_engine_shutdown (f->h.engine);
+  g_log_remove_handler ("Orrery-Visualizer", handler);
+
+  /* 5 tasks > 4: the DOT file at every change, `dot` never run, said once. */
+  g_assert_true (g_file_test (dot_file, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (svg_file, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (pids_file, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_matching (log, "5 tasks, more than SvgMaxNodes=4: *small.dot written, no SVG*"), ==, 1);
+}
+
 static gboolean
 log_under_live_view (gpointer data)
 {
@@ -561,6 +690,8 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/plugin-visualizer/live-view-burst", Fixture, NULL, fixture_set_up, test_live_view_burst,
               fixture_tear_down);
+  g_test_add ("/plugin-visualizer/dot-deadline", Fixture, NULL, fixture_set_up, test_dot_deadline, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/svg-max-nodes", Fixture, NULL, fixture_set_up, test_svg_max_nodes, fixture_tear_down);
   g_test_add ("/plugin-visualizer/bad-config", Fixture, NULL, fixture_set_up, test_bad_config, fixture_tear_down);
   return g_test_run ();
 }

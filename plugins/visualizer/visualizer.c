@@ -25,7 +25,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <orrery.h>
 
@@ -75,8 +78,13 @@ typedef struct
   gboolean             cursor_hidden;
 
   /* DOT and SVG */
+  guint                dot_timeout_s;
+  guint                svg_max_nodes;
+  gboolean             svg_skip_said;   /* this run's graph is too large: said so */
   guint                n_dot_written;
   GSubprocess         *dot_proc;
+  GSource             *dot_deadline;
+  gboolean             dot_killed;
   char                *svg_pending;   /* DOT file waiting for a render */
   char                *svg_running;   /* DOT file being rendered */
 } Visualizer;
@@ -97,6 +105,11 @@ visualizer_unref (Visualizer *v)
   g_clear_pointer (&v->layers, g_variant_unref);
   g_clear_object (&v->constellation);
   g_clear_object (&v->dot_proc);
+  if (v->dot_deadline != NULL)
+    {
+      g_source_destroy (v->dot_deadline);
+      g_source_unref (v->dot_deadline);
+    }
   g_free (v->svg_pending);
   g_free (v->svg_running);
   g_free (v->final_text);
@@ -954,44 +967,22 @@ constellation_to_dot (OrreryConstellation *c,
   return g_string_free (s, FALSE);
 }
 
+/* SVG renders are bounded. `dot` can take minutes on a large graph (100k
+ * nodes: more than 300 s), so:
+ * - a graph of more than SvgMaxNodes tasks gets its DOT file and no SVG
+ *   (said once per run);
+ * - a render that runs past DotTimeoutSec is killed (said, and no SVG);
+ * - at shutdown the last render is waited for, at most DotTimeoutSec, on a
+ *   private main context that also watches SIGINT, SIGTERM and SIGHUP: a
+ *   signal kills `dot` and ends the wait at once;
+ * - `dot` dies with the process (PR_SET_PDEATHSIG) if the host is killed. */
+
 static void start_svg (Visualizer *v);
 
 static void
-on_dot_done (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+dot_child_setup (gpointer user_data)
 {
-  Visualizer *v = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *svg = NULL;
-  g_autofree char *tmp = NULL;
-
-  if (!g_subprocess_wait_check_finish (G_SUBPROCESS (source), result, &error))
-    {
-      if (!v->shut_down)
-        g_warning ("dot failed on %s: %s", v->svg_running, error->message);
-    }
-  else if (!v->shut_down && v->svg_running != NULL)
-    {
-      svg = g_strconcat (v->svg_running, ".svg", NULL);
-      tmp = g_strconcat (svg, ".tmp", NULL);
-      /* foo.dot.svg.tmp -> foo.svg */
-      {
-        g_autofree char *base = g_strndup (v->svg_running, strlen (v->svg_running) - 4);
-        g_autofree char *dest = g_strconcat (base, ".svg", NULL);
-
-        if (g_rename (tmp, dest) != 0)
-          g_warning ("Cannot rename %s to %s: %s", tmp, dest, g_strerror (errno));
-      }
-    }
-  if (!v->shut_down)
-    {
-      g_clear_object (&v->dot_proc);
-      g_clear_pointer (&v->svg_running, g_free);
-      if (v->svg_pending != NULL)
-        start_svg (v);
-    }
-  visualizer_unref (v);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static GSubprocess *
@@ -1000,9 +991,76 @@ spawn_dot (Visualizer  *v,
            GError     **error)
 {
   g_autofree char *tmp = g_strconcat (dot_file, ".svg.tmp", NULL);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
-  return g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                           error, v->dot_program, "-Tsvg", "-o", tmp, dot_file, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, dot_child_setup, NULL, NULL);
+  return g_subprocess_launcher_spawn (launcher, error, v->dot_program, "-Tsvg", "-o", tmp, dot_file, NULL);
+}
+
+/* foo.dot.svg.tmp -> foo.svg once `dot` succeeded; removed otherwise. */
+static void
+svg_commit (const char *dot_file,
+            gboolean    ok)
+{
+  g_autofree char *tmp = g_strconcat (dot_file, ".svg.tmp", NULL);
+  g_autofree char *base = g_strndup (dot_file, strlen (dot_file) - 4);
+  g_autofree char *dest = g_strconcat (base, ".svg", NULL);
+
+  if (!ok)
+    g_remove (tmp);
+  else if (g_rename (tmp, dest) != 0)
+    g_warning ("Cannot rename %s to %s: %s", tmp, dest, g_strerror (errno));
+}
+
+static void
+dot_deadline_clear (Visualizer *v)
+{
+  if (v->dot_deadline == NULL)
+    return;
+  g_source_destroy (v->dot_deadline);
+  g_clear_pointer (&v->dot_deadline, g_source_unref);
+}
+
+static gboolean
+on_dot_deadline (gpointer user_data)
+{
+  Visualizer *v = user_data;
+
+  g_clear_pointer (&v->dot_deadline, g_source_unref);
+  if (v->dot_proc != NULL && !v->dot_killed)
+    {
+      g_warning ("dot ran past %u s on %s: killed, no SVG (DotTimeoutSec; SvgMaxNodes=%u)",
+                 v->dot_timeout_s, v->svg_running, v->svg_max_nodes);
+      v->dot_killed = TRUE;
+      g_subprocess_force_exit (v->dot_proc);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_dot_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Visualizer *v = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_subprocess_wait_check_finish (G_SUBPROCESS (source), result, &error);
+
+  /* After shutdown the wait there has dealt with this process. */
+  if (!v->shut_down && G_SUBPROCESS (source) == v->dot_proc)
+    {
+      if (!ok && !v->dot_killed)
+        g_warning ("dot failed on %s: %s", v->svg_running, error->message);
+      svg_commit (v->svg_running, ok);
+      dot_deadline_clear (v);
+      g_clear_object (&v->dot_proc);
+      g_clear_pointer (&v->svg_running, g_free);
+      v->dot_killed = FALSE;
+      if (v->svg_pending != NULL)
+        start_svg (v);
+    }
+  visualizer_unref (v);
 }
 
 /* Renders the pending DOT file to SVG, one `dot` at a time: a render asked
@@ -1022,7 +1080,160 @@ start_svg (Visualizer *v)
       g_clear_pointer (&v->svg_running, g_free);
       return;
     }
+  v->dot_killed = FALSE;
+  v->dot_deadline = g_timeout_source_new_seconds (v->dot_timeout_s);
+  g_source_set_static_name (v->dot_deadline, "[orrery] visualizer dot deadline");
+  g_source_set_callback (v->dot_deadline, on_dot_deadline, v, NULL);
+  g_source_attach (v->dot_deadline, NULL);
   g_subprocess_wait_check_async (v->dot_proc, NULL, on_dot_done, visualizer_ref (v));
+}
+
+/* The bounded wait at shutdown, on a private main context. */
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  gboolean expired;
+  int      signal;
+} DotWait;
+
+static void
+on_dot_waited (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  DotWait *w = user_data;
+
+  w->ok = g_subprocess_wait_check_finish (G_SUBPROCESS (source), result, NULL);
+  w->done = TRUE;
+}
+
+static gboolean
+on_dot_wait_expired (gpointer user_data)
+{
+  ((DotWait *) user_data)->expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_dot_wait_sigterm (gpointer user_data)
+{
+  ((DotWait *) user_data)->signal = SIGTERM;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_dot_wait_sigint (gpointer user_data)
+{
+  ((DotWait *) user_data)->signal = SIGINT;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_dot_wait_sighup (gpointer user_data)
+{
+  ((DotWait *) user_data)->signal = SIGHUP;
+  return G_SOURCE_CONTINUE;
+}
+
+static GSource *
+attach_signal (GMainContext *ctx,
+               int           signum,
+               GSourceFunc   func,
+               DotWait      *w)
+{
+  GSource *src = g_unix_signal_source_new (signum);
+
+  g_source_set_callback (src, func, w, NULL);
+  g_source_attach (src, ctx);
+  return src;
+}
+
+/* Waits for PROC until DEADLINE_US (monotonic) or a signal, on CTX (the
+ * thread-default context); kills it then. Whether it succeeded. */
+static gboolean
+dot_wait_bounded (Visualizer   *v,
+                  GSubprocess  *proc,
+                  const char   *dot_file,
+                  GMainContext *ctx,
+                  gint64        deadline_us,
+                  gboolean      quiet_kill,
+                  int          *signal_out)
+{
+  DotWait w = { FALSE, FALSE, FALSE, *signal_out };
+  gint64 left_ms = MAX ((deadline_us - g_get_monotonic_time ()) / 1000, 0);
+  GSource *timer = g_timeout_source_new ((guint) MIN (left_ms, (gint64) G_MAXUINT));
+  GSource *sig[3];
+
+  sig[0] = attach_signal (ctx, SIGTERM, on_dot_wait_sigterm, &w);
+  sig[1] = attach_signal (ctx, SIGINT, on_dot_wait_sigint, &w);
+  sig[2] = attach_signal (ctx, SIGHUP, on_dot_wait_sighup, &w);
+  g_source_set_callback (timer, on_dot_wait_expired, &w, NULL);
+  g_source_attach (timer, ctx);
+  g_subprocess_wait_check_async (proc, NULL, on_dot_waited, &w);
+  if (quiet_kill)
+    g_subprocess_force_exit (proc);
+  while (!w.done && !w.expired && w.signal == 0)
+    g_main_context_iteration (ctx, TRUE);
+  if (!w.done)
+    {
+      if (w.signal != 0)
+        g_message ("%s: dot killed, no SVG for %s", g_strsignal (w.signal), dot_file);
+      else
+        g_warning ("dot ran past %u s on %s: killed, no SVG (DotTimeoutSec; SvgMaxNodes=%u)",
+                   v->dot_timeout_s, dot_file, v->svg_max_nodes);
+      g_subprocess_force_exit (proc);
+      /* SIGKILL: it ends at once; the wait completes. */
+      while (!w.done)
+        g_main_context_iteration (ctx, TRUE);
+      w.ok = FALSE;
+    }
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  for (guint i = 0; i < G_N_ELEMENTS (sig); i++)
+    {
+      g_source_destroy (sig[i]);
+      g_source_unref (sig[i]);
+    }
+  *signal_out = w.signal;
+  svg_commit (dot_file, w.ok && !quiet_kill);
+  return w.ok;
+}
+
+/* At shutdown: the last SVG must not be lost when the host exits right
+ * after the run, but the wait is bounded. A render of an older graph
+ * still running while a newer one waits is stopped at once. */
+static void
+finish_svg (Visualizer *v)
+{
+  g_autoptr(GMainContext) ctx = NULL;
+  gint64 deadline_us = g_get_monotonic_time () + (gint64) v->dot_timeout_s * G_USEC_PER_SEC;
+  int signal = 0;
+
+  dot_deadline_clear (v);
+  if (v->dot_proc == NULL && (v->svg_pending == NULL || v->dot_program == NULL))
+    return;
+  ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  if (v->dot_proc != NULL)
+    {
+      dot_wait_bounded (v, v->dot_proc, v->svg_running, ctx, deadline_us,
+                        v->svg_pending != NULL || v->dot_killed, &signal);
+      g_clear_pointer (&v->svg_running, g_free);
+      g_clear_object (&v->dot_proc);
+    }
+  if (v->svg_pending != NULL && v->dot_program != NULL && signal == 0)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, &error);
+
+      if (p == NULL)
+        g_warning ("Cannot run %s: %s", v->dot_program, error->message);
+      else
+        dot_wait_bounded (v, p, v->svg_pending, ctx, deadline_us, FALSE, &signal);
+    }
+  g_clear_pointer (&v->svg_pending, g_free);
+  g_main_context_pop_thread_default (ctx);
 }
 
 static void
@@ -1056,7 +1267,15 @@ write_dot (Visualizer          *v,
       return;
     }
   v->n_dot_written++;
-  if (v->want_svg && v->dot_program != NULL)
+  if (v->want_svg && v->dot_program != NULL && orrery_constellation_get_n_tasks (c) > v->svg_max_nodes)
+    {
+      if (!v->svg_skip_said)
+        g_message ("%u tasks, more than SvgMaxNodes=%u: %s written, no SVG (dot would take too long)",
+                   orrery_constellation_get_n_tasks (c), v->svg_max_nodes, path);
+      v->svg_skip_said = TRUE;
+      g_clear_pointer (&v->svg_pending, g_free);
+    }
+  else if (v->want_svg && v->dot_program != NULL)
     {
       g_free (v->svg_pending);
       v->svg_pending = g_steal_pointer (&path);
@@ -1119,6 +1338,7 @@ visualizer_handle (OrreryEvent  *event,
           g_clear_pointer (&v->final_text, g_free);
           v->run_start_mono = g_get_monotonic_time ();
           v->run_over = FALSE;
+          v->svg_skip_said = FALSE;
           v->frame_lines = 0;
           if (c != NULL)
             write_dot (v, c);
@@ -1173,7 +1393,8 @@ visualizer_init (OrreryPluginContext  *context,
   g_autofree char *output_file = NULL;
   g_auto(GStrv) formats = NULL;
   gboolean lines, is_tty;
-  guint64 rate;
+  guint64 rate = 0, dot_timeout = 0, max_nodes = 0;
+  g_autofree char *dot_name = NULL;
   GError *local = NULL;
   g_autoptr(OrreryObserver) observer = NULL;
   const OrreryEventType dot_types[] = {
@@ -1192,6 +1413,13 @@ visualizer_init (OrreryPluginContext  *context,
   lines = orrery_plugin_context_get_boolean (context, "Lines", TRUE, &local);
   if (local == NULL)
     rate = orrery_plugin_context_get_uint (context, "RefreshRate", 20, &local);
+  if (local == NULL)
+    dot_timeout = orrery_plugin_context_get_uint (context, "DotTimeoutSec", 10, &local);
+  if (local == NULL && (dot_timeout == 0 || dot_timeout > 3600))
+    local = g_error_new (ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                         "DotTimeoutSec must be between 1 and 3600 seconds, not %" G_GUINT64_FORMAT, dot_timeout);
+  if (local == NULL)
+    max_nodes = orrery_plugin_context_get_uint (context, "SvgMaxNodes", 2000, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -1208,6 +1436,8 @@ visualizer_init (OrreryPluginContext  *context,
   g_atomic_ref_count_init (&v->ref);
   v->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, running_free);
   v->frame_ms = (guint) (1000 / rate);
+  v->dot_timeout_s = (guint) dot_timeout;
+  v->svg_max_nodes = (guint) MIN (max_nodes, (guint64) G_MAXUINT);
   v->output_dir = orrery_plugin_context_get_string (context, "OutputDir", DEFAULT_OUTPUT_DIR);
   if (v->output_dir == NULL || v->output_dir[0] == '\0')
     {
@@ -1234,9 +1464,10 @@ visualizer_init (OrreryPluginContext  *context,
     }
   if (v->want_svg)
     {
-      v->dot_program = g_find_program_in_path ("dot");
+      dot_name = orrery_plugin_context_get_string (context, "DotProgram", "dot");
+      v->dot_program = g_find_program_in_path (dot_name && *dot_name ? dot_name : "dot");
       if (v->dot_program == NULL)
-        g_info ("Graphviz `dot` is not on PATH: no SVG, DOT only");
+        g_info ("Graphviz `%s` is not on PATH: no SVG, DOT only", dot_name && *dot_name ? dot_name : "dot");
     }
 
   /* Where text goes: OutputFile, or standard output. */
@@ -1286,7 +1517,6 @@ static void
 visualizer_shutdown (OrreryPluginContext *context)
 {
   Visualizer *v = orrery_plugin_context_get_data (context);
-  g_autoptr(GError) error = NULL;
 
   if (v == NULL)
     return;
@@ -1297,37 +1527,8 @@ visualizer_shutdown (OrreryPluginContext *context)
       write_all (v->fd, "\033[?25h", strlen ("\033[?25h"));
       v->cursor_hidden = FALSE;
     }
-  /* The last SVG must not be lost when the host exits right after the
-   * run: wait for the running `dot` and render what is pending, now that
-   * the run is over. */
-  if (v->dot_proc != NULL)
-    {
-      if (g_subprocess_wait_check (v->dot_proc, NULL, &error) && v->svg_running != NULL)
-        {
-          g_autofree char *tmp = g_strconcat (v->svg_running, ".svg.tmp", NULL);
-          g_autofree char *base = g_strndup (v->svg_running, strlen (v->svg_running) - 4);
-          g_autofree char *dest = g_strconcat (base, ".svg", NULL);
-
-          g_rename (tmp, dest);
-        }
-      g_clear_error (&error);
-    }
-  if (v->svg_pending != NULL && v->dot_program != NULL)
-    {
-      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, &error);
-
-      if (p != NULL && g_subprocess_wait_check (p, NULL, &error))
-        {
-          g_autofree char *tmp = g_strconcat (v->svg_pending, ".svg.tmp", NULL);
-          g_autofree char *base = g_strndup (v->svg_pending, strlen (v->svg_pending) - 4);
-          g_autofree char *dest = g_strconcat (base, ".svg", NULL);
-
-          g_rename (tmp, dest);
-        }
-      else if (error != NULL)
-        g_warning ("dot failed on %s: %s", v->svg_pending, error->message);
-      g_clear_pointer (&v->svg_pending, g_free);
-    }
+  /* The last SVG, within DotTimeoutSec (or until a signal). */
+  finish_svg (v);
   /* A pending on_dot_done holds its own reference and sees this flag. */
   v->shut_down = TRUE;
   if (v->out != NULL)
@@ -1347,6 +1548,12 @@ static const OrreryPluginKey visualizer_keys[] = {
     "write the text output to this file instead of standard output" },
   { "RefreshRate", ORRERY_PLUGIN_KEY_UINT, "20",
     "most live view frames per second (1-100)" },
+  { "DotProgram", ORRERY_PLUGIN_KEY_STRING, "dot",
+    "the Graphviz program that renders SVG: a name looked up in PATH, or a path" },
+  { "DotTimeoutSec", ORRERY_PLUGIN_KEY_UINT, "10",
+    "a `dot` render running longer is killed (no SVG), at the end of a run too (1-3600)" },
+  { "SvgMaxNodes", ORRERY_PLUGIN_KEY_UINT, "2000",
+    "a graph of more tasks gets its DOT file and no SVG" },
   { NULL }
 };
 
