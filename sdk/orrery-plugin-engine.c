@@ -1178,6 +1178,8 @@ inspect_entry (OrreryPluginEngine  *self,
 
       if (fd >= 0)
         close (fd);
+      else
+        g_prefix_error (&error, "%s: its defaults file: ", file);
       if (fd < 0 || !orrery_config_add_defaults_file (self->config, group, defaults, &error))
         {
           GError *wrapped = g_error_new_literal (ORRERY_PLUGIN_ERROR,

@@ -636,6 +636,35 @@ test_trust (Fixture       *f,
   g_assert_cmpint (g_chmod (sticky_dir, 0700), ==, 0);
 }
 
+/* NAME.conf beside a plugin sets defaults of its configuration (commands
+ * among them): it must pass the same rule as the plugin. */
+static void
+test_trust_defaults_file (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *good = fixture_install (f->dir, "good", NULL);
+  g_autofree char *conf = g_build_filename (f->dir, "good.conf", NULL);
+  g_autoptr(GError) error = NULL;
+  const char *message;
+
+  g_file_set_contents (conf, "[Plugin good]\nIncrement=2\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (conf, 0666), ==, 0);
+  g_assert_cmpuint (orrery_plugin_engine_load_all (f->engine), ==, 0);
+  assert_failed (f->engine, good, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS);
+  message = orrery_plugin_info_get_error (info_by_file (f->engine, good))->message;
+  g_assert_nonnull (strstr (message, conf));
+  g_assert_nonnull (strstr (message, "0666"));
+  g_assert_cmpint (fixture_count (f->bus, "good-inits"), ==, 0);
+
+  /* Made safe, it is read. */
+  g_assert_cmpint (g_chmod (conf, 0644), ==, 0);
+  g_assert_true (orrery_plugin_engine_enable (f->engine, "good", &error));
+  g_assert_no_error (error);
+  fixture_publish (f->bus, ORRERY_EVENT_TASK_COMPLETED, 2);
+  g_assert_cmpint (fixture_count (f->bus, "good-count"), ==, 4);
+}
+
 /* Listing checks everything that needs no code and runs none: no
  * constructor, no init. */
 static void
@@ -895,6 +924,7 @@ main (int    argc,
   ADD ("search-path", test_search_path);
   ADD ("permissions", test_permissions);
   ADD ("trust", test_trust);
+  ADD ("trust-defaults-file", test_trust_defaults_file);
   ADD ("check-all", test_check_all);
   ADD ("shutdown-order", test_shutdown_order);
   ADD ("out-of-tree", test_out_of_tree);
