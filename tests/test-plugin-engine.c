@@ -152,6 +152,7 @@ test_failure_modes (Fixture       *f,
   g_autofree char *badconf_conf = g_build_filename (f->dir, "badconf.conf", NULL);
   g_autofree char *text = g_build_filename (f->dir, "text.so", NULL);
   g_autofree char *dup = fixture_install (dir2, "dup", NULL);
+  g_autofree char *exported = fixture_install (dir2, "exported", NULL);
   g_autoptr(GError) error = NULL;
   OrreryPluginInfo *info;
   guint n_subscriptions;
@@ -164,8 +165,13 @@ test_failure_modes (Fixture       *f,
   g_unsetenv ("ORRERY_FIXTURE_ABI_MAJOR_RAN");
   g_unsetenv ("ORRERY_FIXTURE_ABI_MINOR_RAN");
 
-  /* Only good survives, and the host goes on. */
-  g_assert_cmpuint (orrery_plugin_engine_load_all (f->engine), ==, 1);
+  /* Only good (and exported, whose descriptor points at exported
+   * symbols) survive, and the host goes on. */
+  g_assert_cmpuint (orrery_plugin_engine_load_all (f->engine), ==, 2);
+  g_assert_cmpint (orrery_plugin_info_get_state (info_by_file (f->engine, exported)), ==,
+                   ORRERY_PLUGIN_STATE_ENABLED);
+  g_assert_cmpstr (orrery_plugin_info_get_version (info_by_file (f->engine, exported)), ==,
+                   "3.1");
 
   assert_failed (f->engine, abi_major, ORRERY_PLUGIN_ERROR_ABI_MISMATCH);
   assert_failed (f->engine, abi_minor, ORRERY_PLUGIN_ERROR_ABI_MISMATCH);

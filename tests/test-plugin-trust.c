@@ -228,6 +228,17 @@ test_elf_descriptor (void)
   g_assert_cmpstr (trap->keys[0].default_value, ==, "3");
   g_assert_cmpint (trap->keys[1].type, ==, ORRERY_PLUGIN_KEY_BOOLEAN);
 
+  /* Pointers through absolute relocations against its own symbols. */
+  {
+    g_autoptr(OrreryPluginElfInfo) exported = read_fixture ("exported", &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (exported->name, ==, "exported");
+    g_assert_cmpstr (exported->version, ==, "3.1");
+    g_assert_true (exported->has_init);
+    g_assert_false (exported->has_shutdown);
+  }
+
   /* It registers a GType: it cannot be loaded a second time. */
   typed = read_fixture ("typed", &error);
   g_assert_no_error (error);
