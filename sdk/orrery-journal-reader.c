@@ -203,10 +203,11 @@ member_variant (JsonObject *o,
 
   if (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
     {
+      /* g_variant_parse() returns a reference that is not floating. */
       GVariant *v = g_variant_parse (NULL, json_node_get_string (n), NULL, NULL, NULL);
 
       if (v != NULL)
-        return g_variant_ref_sink (v);
+        return v;
     }
   return json_to_variant (json_object_get_member (o, name));
 }
