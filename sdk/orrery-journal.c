@@ -40,6 +40,8 @@
 /* Flushed at once past this size; otherwise by the timer. */
 #define FLUSH_BYTES     (64 * 1024)
 #define FLUSH_DELAY_MS  5
+/* A finished task is written at most this long after it finished. */
+#define TASK_END_DELAY_US 1000
 
 struct _OrreryJournal
 {
@@ -53,6 +55,11 @@ struct _OrreryJournal
   gboolean            resumed;       /* appending to an existing journal */
   gboolean            started;       /* constellation-started seen */
   gboolean            unsynced;      /* written, not yet synced */
+  gboolean            sync_in_flight;
+  gboolean            task_end_pending; /* a finished task in buf */
+  gint64              last_write_us;
+  gboolean            sync_again;
+  int                 sync_fd;       /* the sync thread's */
   OrreryJournalSync   sync;
   GString            *buf;
   guint64             next_seq;
@@ -328,32 +335,203 @@ _orrery_json_append_error (GString      *s,
   g_string_append_c (s, '}');
 }
 
-/* The constellation's own JSON, made one line: json-glib's pretty output
- * has newlines only between tokens (never inside strings, where they are
- * escaped), so dropping each newline and the indentation after it keeps
- * the document and puts it on one line. */
+static void
+append_uint (GString *s,
+             guint64  v)
+{
+  char buf[24];
+  char *p = buf + sizeof buf;
+
+  do
+    {
+      *--p = '0' + (v % 10);
+      v /= 10;
+    }
+  while (v > 0);
+  g_string_append_len (s, p, buf + sizeof buf - p);
+}
+
+static void
+append_extra (GString    *s,
+              JsonObject *extra)
+{
+  JsonObjectIter it;
+  const char *k;
+  JsonNode *v;
+
+  if (extra == NULL)
+    return;
+  json_object_iter_init_ordered (&it, extra);
+  while (json_object_iter_next_ordered (&it, &k, &v))
+    {
+      g_autofree char *text = json_to_string (v, FALSE);
+
+      g_string_append_c (s, ',');
+      _orrery_json_append_string (s, k);
+      g_string_append_c (s, ':');
+      g_string_append (s, text);
+    }
+}
+
+static void
+append_time (GString    *s,
+             const char *member,
+             gint64      usec)
+{
+  if (usec <= 0)
+    return;
+  append_member (s, member);
+  append_double (s, usec / (gdouble) G_USEC_PER_SEC);
+}
+
+/* One task in the constellation's vocabulary (what
+ * orrery_constellation_to_data() writes), compact: members without a value
+ * are left out, times are seconds since the epoch, and the task's own
+ * dependency lists are left to the dependency lines. */
+static void
+append_task (GString    *s,
+             OrreryTask *t)
+{
+  g_string_append (s, "{\"task_id\":");
+  _orrery_json_append_string (s, t->id);
+  if (t->name)
+    {
+      append_member (s, "name");
+      _orrery_json_append_string (s, t->name);
+    }
+  if (t->description)
+    {
+      append_member (s, "description");
+      _orrery_json_append_string (s, t->description);
+    }
+  if (t->tips)
+    {
+      append_member (s, "tips");
+      append_strv (s, (const char * const *) t->tips);
+    }
+  if (t->target_device_id)
+    {
+      append_member (s, "target_device_id");
+      _orrery_json_append_string (s, t->target_device_id);
+    }
+  if (t->device_type)
+    {
+      append_member (s, "device_type");
+      _orrery_json_append_string (s, t->device_type);
+    }
+  g_string_append (s, ",\"priority\":");
+  append_uint (s, t->priority);
+  g_string_append (s, ",\"status\":\"");
+  g_string_append (s, _orrery_task_status_ufo_name (t->status));
+  g_string_append_c (s, '"');
+  if (t->result)
+    {
+      append_member (s, "result");
+      _orrery_json_append_variant (s, t->result);
+    }
+  if (t->error)
+    {
+      append_member (s, "error");
+      _orrery_json_append_string (s, t->error->message);
+    }
+  if (t->timeout > 0)
+    {
+      append_member (s, "timeout");
+      append_double (s, t->timeout);
+    }
+  g_string_append (s, ",\"retry_count\":");
+  append_uint (s, t->retry_count);
+  g_string_append (s, ",\"current_retry\":");
+  append_uint (s, t->attempt);
+  if (t->task_data)
+    {
+      append_member (s, "task_data");
+      _orrery_json_append_variant (s, t->task_data);
+    }
+  append_time (s, "created_at", t->created_at);
+  append_time (s, "execution_start_time", t->started_at);
+  append_time (s, "execution_end_time", t->ended_at);
+  append_extra (s, t->extra);
+  g_string_append_c (s, '}');
+}
+
+static void
+append_dependency (GString          *s,
+                   OrreryDependency *d)
+{
+  g_string_append (s, "{\"from_task_id\":");
+  _orrery_json_append_string (s, d->from->id);
+  append_member (s, "to_task_id");
+  _orrery_json_append_string (s, d->to->id);
+  g_string_append (s, ",\"dependency_type\":\"");
+  switch (d->type)
+    {
+    case ORRERY_DEPENDENCY_UNCONDITIONAL: g_string_append (s, "unconditional"); break;
+    case ORRERY_DEPENDENCY_SUCCESS_ONLY: g_string_append (s, "success_only"); break;
+    case ORRERY_DEPENDENCY_COMPLETION_ONLY: g_string_append (s, "completion_only"); break;
+    default: g_string_append (s, "conditional"); break;
+    }
+  g_string_append_c (s, '"');
+  if (d->condition_description)
+    {
+      append_member (s, "condition_description");
+      _orrery_json_append_string (s, d->condition_description);
+    }
+  if (d->condition)
+    {
+      g_autoptr(JsonNode) node = _orrery_condition_to_json (d->condition);
+      g_autofree char *text = json_to_string (node, FALSE);
+
+      append_member (s, "condition");
+      g_string_append (s, text);
+    }
+  append_extra (s, d->extra);
+  g_string_append_c (s, '}');
+}
+
+/* The constellation as the run starts, in its own JSON vocabulary (the
+ * SDK's loader reads it back), formatted by hand: json-glib's tree and
+ * generator cost more than the whole run of a zero-duration task. */
 static void
 append_constellation (GString             *s,
                       OrreryConstellation *c)
 {
-  gsize len;
-  g_autofree char *data = orrery_constellation_to_data (c, &len);
-  const char *p = data, *end = data + len;
+  gboolean first = TRUE;
 
-  while (p < end)
+  g_string_append (s, "{\"constellation_id\":");
+  _orrery_json_append_string (s, c->id);
+  if (c->name)
     {
-      const char *nl = memchr (p, '\n', end - p);
-
-      if (nl == NULL)
-        {
-          g_string_append_len (s, p, end - p);
-          break;
-        }
-      g_string_append_len (s, p, nl - p);
-      p = nl + 1;
-      while (p < end && *p == ' ')
-        p++;
+      append_member (s, "name");
+      _orrery_json_append_string (s, c->name);
     }
+  append_member (s, "state");
+  _orrery_json_append_string (s, orrery_constellation_state_to_nick (c->state));
+  g_string_append (s, ",\"version\":");
+  append_uint (s, c->version);
+  g_string_append (s, ",\"tasks\":[");
+  for (guint i = 0; i < c->tasks->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (s, ',');
+      append_task (s, c->tasks->pdata[i]);
+    }
+  g_string_append (s, "],\"dependencies\":[");
+  for (guint i = 0; i < c->tasks->len; i++)
+    {
+      OrreryTask *t = c->tasks->pdata[i];
+
+      for (guint j = 0; j < t->n_in; j++)
+        {
+          if (!first)
+            g_string_append_c (s, ',');
+          first = FALSE;
+          append_dependency (s, t->in[j]);
+        }
+    }
+  g_string_append_c (s, ']');
+  append_extra (s, c->extra);
+  g_string_append_c (s, '}');
 }
 
 static void
@@ -473,9 +651,12 @@ append_event (OrreryJournal *self,
   const char *source = orrery_event_get_source_id (event);
   GVariant *data = orrery_event_get_data (event);
 
-  g_string_append_printf (s, "{\"seq\":%" G_GUINT64_FORMAT ",\"type\":\"%s\",\"ts\":%" G_GINT64_FORMAT,
-                          self->next_seq++, orrery_event_type_to_nick (type),
-                          orrery_event_get_timestamp (event));
+  g_string_append (s, "{\"seq\":");
+  append_uint (s, self->next_seq++);
+  g_string_append (s, ",\"type\":\"");
+  g_string_append (s, orrery_event_type_to_nick (type));
+  g_string_append (s, "\",\"ts\":");
+  append_uint (s, (guint64) MAX (orrery_event_get_timestamp (event), 0));
   if (source != NULL && strcmp (source, "orchestrator") != 0)
     {
       append_member (s, "source");
@@ -492,9 +673,10 @@ append_event (OrreryJournal *self,
 
       append_member (s, "task");
       _orrery_json_append_string (s, orrery_task_event_get_task_id (te));
-      g_string_append_printf (s, ",\"status\":\"%s\",\"attempt\":%u",
-                              orrery_task_status_to_nick (orrery_task_event_get_status (te)),
-                              orrery_task_event_get_attempt (te));
+      g_string_append (s, ",\"status\":\"");
+      g_string_append (s, orrery_task_status_to_nick (orrery_task_event_get_status (te)));
+      g_string_append (s, "\",\"attempt\":");
+      append_uint (s, orrery_task_event_get_attempt (te));
       if (device != NULL)
         {
           append_member (s, "device");
@@ -635,6 +817,8 @@ write_buffer (OrreryJournal *self,
       self->bytes_written += n;
     }
   g_string_truncate (self->buf, 0);
+  self->last_write_us = g_get_monotonic_time ();
+  self->task_end_pending = FALSE;
   if (sync && self->can_sync && fdatasync (self->fd) < 0)
     {
       fail (self, errno, "sync");
@@ -645,25 +829,75 @@ write_buffer (OrreryJournal *self,
   return TRUE;
 }
 
+/* JournalSync=batch: the periodic fdatasync runs in a worker thread (one
+ * at a time, on a descriptor of its own), so the main loop never waits
+ * for the disk; its error fails the journal as a write error does. */
+static void
+sync_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  OrreryJournal *self = source_object;
+
+  if (fdatasync (self->sync_fd) < 0)
+    g_task_return_int (task, errno);
+  else
+    g_task_return_int (task, 0);
+}
+
+static void start_sync (OrreryJournal *self);
+
+static void
+sync_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  OrreryJournal *self = ORRERY_JOURNAL (source);
+  int errsv = (int) g_task_propagate_int (G_TASK (result), NULL);
+
+  self->sync_in_flight = FALSE;
+  if (errsv != 0)
+    fail (self, errsv, "sync");
+  else if (self->sync_again)
+    start_sync (self);
+}
+
+static void
+start_sync (OrreryJournal *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  self->sync_again = FALSE;
+  if (self->error != NULL || !self->can_sync)
+    return;
+  if (self->sync_in_flight)
+    {
+      self->sync_again = TRUE;
+      return;
+    }
+  if (self->sync_fd < 0 && (self->sync_fd = dup (self->fd)) < 0)
+    {
+      fail (self, errno, "sync");
+      return;
+    }
+  self->sync_in_flight = TRUE;
+  self->unsynced = FALSE;
+  task = g_task_new (self, NULL, sync_done, NULL);
+  g_task_set_source_tag (task, start_sync);
+  g_task_set_name (task, "[orrery] journal sync");
+  g_task_run_in_thread (task, sync_thread);
+}
+
 static gboolean
 timer_cb (gpointer user_data)
 {
   OrreryJournal *self = user_data;
 
   g_clear_pointer (&self->timer, g_source_unref);
-  write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
+  if (write_buffer (self, FALSE) && self->sync == ORRERY_JOURNAL_SYNC_BATCH && self->unsynced)
+    start_sync (self);
   return G_SOURCE_REMOVE;
-}
-
-static void
-arm_timer (OrreryJournal *self)
-{
-  if (self->timer != NULL)
-    return;
-  self->timer = g_timeout_source_new (FLUSH_DELAY_MS);
-  g_source_set_static_name (self->timer, "[orrery] journal flush");
-  g_source_set_callback (self->timer, timer_cb, self, NULL);
-  g_source_attach (self->timer, self->context);
 }
 
 static void
@@ -674,6 +908,23 @@ disarm_timer (OrreryJournal *self)
   g_source_destroy (self->timer);
   g_clear_pointer (&self->timer, g_source_unref);
 }
+
+static void
+arm_timer (OrreryJournal *self)
+{
+  gint64 deadline = g_get_monotonic_time () +
+                    (self->task_end_pending ? TASK_END_DELAY_US : FLUSH_DELAY_MS * 1000);
+
+  if (self->timer != NULL && g_source_get_ready_time (self->timer) <= deadline)
+    return;
+  disarm_timer (self);
+  self->timer = g_timeout_source_new (FLUSH_DELAY_MS);
+  g_source_set_ready_time (self->timer, deadline);
+  g_source_set_static_name (self->timer, "[orrery] journal flush");
+  g_source_set_callback (self->timer, timer_cb, self, NULL);
+  g_source_attach (self->timer, self->context);
+}
+
 
 static gboolean
 is_task_end (OrreryEventType type)
@@ -749,14 +1000,20 @@ orrery_journal_append_event (OrreryJournal  *self,
       disarm_timer (self);
       write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
     }
-  else if (is_task_end (type) || self->buf->len >= FLUSH_BYTES)
+  else if (self->buf->len >= FLUSH_BYTES ||
+           (is_task_end (type) && g_get_monotonic_time () - self->last_write_us >= TASK_END_DELAY_US))
     {
       /* A finished task reaches the kernel before the orchestrator goes
-       * on (a crash of the host then loses nothing that finished); the
+       * on (a crash of the host then loses nothing that finished), unless
+       * the last write was less than a millisecond ago: then within a
+       * millisecond, by the timer, so a busy run makes few syscalls. The
        * disk sync waits for the timer. */
-      write_buffer (self, FALSE);
-      self->unsynced = TRUE;
+      disarm_timer (self);
+      if (write_buffer (self, FALSE))
+        self->unsynced = TRUE;
     }
+  else if (is_task_end (type))
+    self->task_end_pending = TRUE;
   if (self->error == NULL &&
       (self->buf->len > 0 || (self->unsynced && self->sync == ORRERY_JOURNAL_SYNC_BATCH)))
     arm_timer (self);
@@ -871,6 +1128,8 @@ orrery_journal_finalize (GObject *object)
   OrreryJournal *self = ORRERY_JOURNAL (object);
 
   g_weak_ref_clear (&self->orchestrator);
+  if (self->sync_fd >= 0)
+    close (self->sync_fd);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_string_free (self->buf, TRUE);
   g_ptr_array_unref (self->header_members);
@@ -905,6 +1164,7 @@ static void
 orrery_journal_init (OrreryJournal *self)
 {
   self->fd = -1;
+  self->sync_fd = -1;
   self->sync = ORRERY_JOURNAL_SYNC_BATCH;
   self->buf = g_string_sized_new (FLUSH_BYTES + 4096);
   self->next_seq = 1;
