@@ -1147,6 +1147,95 @@ orrery_constellation_get_topological_order (OrreryConstellation  *self,
   return out;
 }
 
+/* GVariant's serialised form, written directly: a million one-task layers
+ * through GVariantBuilder cost seconds (a GVariant per string and per
+ * layer), this costs a copy of the ids. An array of strings is the strings
+ * with their NUL, then one framing offset per element (the end of the
+ * element), little endian, all of the smallest size (1, 2, 4 or 8 bytes)
+ * that can address the whole container; an array of such arrays is the
+ * same one level up (both have alignment 1, so there is no padding). */
+static guint
+offset_size_for (gsize body,
+                 gsize n_offsets)
+{
+  if (n_offsets == 0)
+    return 0;
+  if (body + n_offsets <= G_MAXUINT8)
+    return 1;
+  if (body + 2 * n_offsets <= G_MAXUINT16)
+    return 2;
+  if (body + 4 * n_offsets <= G_MAXUINT32)
+    return 4;
+  return 8;
+}
+
+static inline void
+put_offset (guchar *p,
+            gsize   value,
+            guint   size)
+{
+  for (guint i = 0; i < size; i++)
+    p[i] = (guchar) (value >> (8 * i));
+}
+
+static GVariant *
+layers_to_variant (OrreryTask  **by_layer,
+                   const gsize  *end,
+                   gsize         n_layers)
+{
+  g_autofree gsize *layer_size = g_new (gsize, n_layers);
+  gsize body = 0, total, pos = 0, first = 0;
+  guint outer_size;
+  guchar *data;
+
+  for (gsize d = 0; d < n_layers; d++)
+    {
+      gsize strings = 0;
+
+      for (gsize i = first; i < end[d]; i++)
+        strings += strlen (by_layer[i]->id) + 1;
+      layer_size[d] = strings + offset_size_for (strings, end[d] - first) * (end[d] - first);
+      body += layer_size[d];
+      first = end[d];
+    }
+  outer_size = offset_size_for (body, n_layers);
+  total = body + (gsize) outer_size * n_layers;
+  data = g_malloc (total);
+
+  first = 0;
+  for (gsize d = 0; d < n_layers; d++)
+    {
+      gsize layer_start = pos, n = end[d] - first;
+      guint inner_size;
+      guchar *offsets;
+
+      for (gsize i = first; i < end[d]; i++)
+        {
+          gsize len = strlen (by_layer[i]->id) + 1;
+
+          memcpy (data + pos, by_layer[i]->id, len);
+          pos += len;
+        }
+      inner_size = offset_size_for (pos - layer_start, n);
+      offsets = data + pos;
+      pos = layer_start;
+      for (gsize i = first; i < end[d]; i++)
+        {
+          pos += strlen (by_layer[i]->id) + 1;
+          put_offset (offsets + (i - first) * inner_size, pos - layer_start, inner_size);
+        }
+      pos += (gsize) inner_size * n;
+      g_assert (pos - layer_start == layer_size[d]);
+      first = end[d];
+    }
+  for (gsize d = 0, e = 0; d < n_layers; d++)
+    {
+      e += layer_size[d];
+      put_offset (data + body + d * outer_size, e, outer_size);
+    }
+  return g_variant_new_from_data (G_VARIANT_TYPE ("aas"), data, total, FALSE, g_free, data);
+}
+
 /**
  * orrery_constellation_get_layers:
  * @self: a constellation
@@ -1166,8 +1255,9 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
   guint n, reached, max_depth = 0;
   g_autofree guint *order = NULL;
   g_autofree guint *depth = NULL;
+  g_autofree gsize *start = NULL;
+  g_autofree OrreryTask **by_layer = NULL;
   g_autoptr(GPtrArray) sorted = NULL;
-  GVariantBuilder b;
 
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
   n = self->tasks->len;
@@ -1181,6 +1271,9 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
       SET_ERROR (error, CYCLE, "cycle: %s", cycle);
       return NULL;
     }
+  /* One pass: sort once by (priority, id), then count the tasks per depth
+   * and place each task in its layer in that order (a counting sort), so
+   * the cost is that of the sort, not depth × tasks. */
   sorted = g_ptr_array_sized_new (n);
   for (guint i = 0; i < n; i++)
     {
@@ -1188,19 +1281,22 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
       max_depth = MAX (max_depth, depth[i]);
     }
   g_ptr_array_sort (sorted, task_ptr_compare);
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("aas"));
-  for (guint d = 0; n > 0 && d <= max_depth; d++)
+  if (n == 0)
+    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("as"), NULL, 0));
+
+  start = g_new0 (gsize, max_depth + 2);
+  by_layer = g_new (OrreryTask *, n);
+  for (guint i = 0; i < n; i++)
+    start[depth[i] + 1]++;
+  for (guint d = 1; d <= max_depth + 1; d++)
+    start[d] += start[d - 1];
+  for (guint i = 0; i < n; i++)
     {
-      g_variant_builder_open (&b, G_VARIANT_TYPE ("as"));
-      for (guint i = 0; i < n; i++)
-        {
-          OrreryTask *t = sorted->pdata[i];
-          if (depth[t->index] == d)
-            g_variant_builder_add (&b, "s", t->id);
-        }
-      g_variant_builder_close (&b);
+      OrreryTask *t = sorted->pdata[i];
+      by_layer[start[depth[t->index]]++] = t;
     }
-  return g_variant_ref_sink (g_variant_builder_end (&b));
+  /* start[d] is now the end of layer d. */
+  return g_variant_ref_sink (layers_to_variant (by_layer, start, max_depth + 1));
 }
 
 /* Running */

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
+#include <string.h>
 #include <glib/gstdio.h>
 #include <orrery.h>
 
@@ -521,6 +522,147 @@ test_layers (void)
   g_assert_cmpstr (text, ==, "[['a', 'f'], ['b', 'c'], ['d'], ['e']]");
 }
 
+static gint
+compare_ready (gconstpointer a,
+               gconstpointer b)
+{
+  OrreryTask *x = *(OrreryTask **) a, *y = *(OrreryTask **) b;
+
+  if (orrery_task_get_priority (x) != orrery_task_get_priority (y))
+    return orrery_task_get_priority (x) > orrery_task_get_priority (y) ? -1 : 1;
+  return strcmp (orrery_task_get_id (x), orrery_task_get_id (y));
+}
+
+/* The layers of a random graph, with long ids, mixed priorities and a wide
+ * first layer (so the serialised form needs 1-, 2- and 4-byte offsets),
+ * against the same layers built the obvious way: depth by repeated
+ * relaxation, a GVariantBuilder per layer. */
+static void
+test_layers_random (void)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("random", NULL);
+  g_autoptr(GVariant) layers = NULL;
+  g_autoptr(GVariant) expected = NULL;
+  g_autoptr(GPtrArray) sorted = NULL;
+  g_autofree guint *depth = NULL;
+  const guint n = 6000;
+  guint max_depth = 0;
+  GRand *rand = g_rand_new_with_seed (9);
+  g_autoptr(GArray) edges = g_array_new (FALSE, FALSE, sizeof (guint));
+  GVariantBuilder b;
+  gboolean changed = TRUE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("task-with-a-long-name-%05u", (i * 7919) % n);
+      g_autoptr(OrreryTask) t = orrery_task_new (id, NULL);
+
+      orrery_task_set_priority (t, ORRERY_TASK_PRIORITY_LOW + g_rand_int_range (rand, 0, 4));
+      g_assert_true (orrery_constellation_add_task (c, t, NULL));
+    }
+  /* Edges only from a lower to a higher index: acyclic. The first 4000 tasks
+   * have none into them, so layer 0 is wide. */
+  sorted = orrery_constellation_get_tasks (c);
+  for (guint i = 4000; i < n; i++)
+    for (guint k = 0; k < 3; k++)
+      {
+        guint from = g_rand_int_range (rand, 3000, i);
+        OrreryTask *a = sorted->pdata[from];
+        OrreryTask *z = sorted->pdata[i];
+
+        if (orrery_constellation_add_dependency (c, orrery_task_get_id (a), orrery_task_get_id (z),
+                                                 ORRERY_DEPENDENCY_UNCONDITIONAL, NULL, NULL))
+          {
+            g_array_append_val (edges, from);
+            g_array_append_val (edges, i);
+          }
+      }
+  g_rand_free (rand);
+
+  depth = g_new0 (guint, n);
+  while (changed)
+    {
+      changed = FALSE;
+      for (guint e = 0; e < edges->len; e += 2)
+        {
+          guint j = g_array_index (edges, guint, e), i = g_array_index (edges, guint, e + 1);
+
+          if (depth[j] + 1 > depth[i])
+            depth[i] = depth[j] + 1, changed = TRUE;
+          max_depth = MAX (max_depth, depth[i]);
+        }
+    }
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aas"));
+  {
+    /* By priority (critical first), then id. */
+    for (guint d = 0; d <= max_depth; d++)
+      {
+        g_autoptr(GPtrArray) layer = g_ptr_array_new ();
+
+        for (guint i = 0; i < n; i++)
+          if (depth[i] == d)
+            g_ptr_array_add (layer, sorted->pdata[i]);
+        g_ptr_array_sort (layer, compare_ready);
+        g_variant_builder_open (&b, G_VARIANT_TYPE ("as"));
+        for (guint i = 0; i < layer->len; i++)
+          g_variant_builder_add (&b, "s", orrery_task_get_id (layer->pdata[i]));
+        g_variant_builder_close (&b);
+      }
+  }
+  expected = g_variant_ref_sink (g_variant_builder_end (&b));
+
+  layers = orrery_constellation_get_layers (c, NULL);
+  g_assert_nonnull (layers);
+  g_assert_true (g_variant_is_normal_form (layers));
+  g_assert_cmpuint (g_variant_n_children (layers), ==, max_depth + 1);
+  g_assert_true (g_variant_equal (layers, expected));
+}
+
+/* A long chain: each depth loop over every task made this quadratic (a
+ * 200k chain took over ten minutes; it is a fraction of a second). */
+static void
+test_layers_long_chain (void)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("chain", NULL);
+  g_autoptr(GVariant) layers = NULL;
+  g_autoptr(GVariant) last = NULL;
+  const guint n = 200000;
+  char id[16], prev[16];
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(OrreryTask) t = NULL;
+
+      g_snprintf (id, sizeof id, "c%06u", i);
+      t = orrery_task_new (id, NULL);
+      g_assert_true (orrery_constellation_add_task (c, t, NULL));
+      if (i > 0)
+        {
+          g_snprintf (prev, sizeof prev, "c%06u", i - 1);
+          g_assert_true (orrery_constellation_add_dependency (c, prev, id, ORRERY_DEPENDENCY_UNCONDITIONAL,
+                                                              NULL, NULL));
+        }
+    }
+  layers = orrery_constellation_get_layers (c, NULL);
+  g_assert_cmpuint (g_variant_n_children (layers), ==, n);
+  last = g_variant_get_child_value (layers, n - 1);
+  g_assert_cmpuint (g_variant_n_children (last), ==, 1);
+  {
+    g_autoptr(GVariant) s = g_variant_get_child_value (last, 0);
+    g_assert_cmpstr (g_variant_get_string (s, NULL), ==, "c199999");
+  }
+}
+
+static void
+test_layers_empty (void)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("empty", NULL);
+  g_autoptr(GVariant) layers = orrery_constellation_get_layers (c, NULL);
+
+  g_assert_cmpstr (g_variant_get_type_string (layers), ==, "aas");
+  g_assert_cmpuint (g_variant_n_children (layers), ==, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -538,5 +680,8 @@ main (int    argc,
   g_test_add_func ("/constellation/edits/skips", test_edit_skips);
   g_test_add_func ("/constellation/statistics", test_statistics);
   g_test_add_func ("/constellation/layers", test_layers);
+  g_test_add_func ("/constellation/layers-random", test_layers_random);
+  g_test_add_func ("/constellation/layers-long-chain", test_layers_long_chain);
+  g_test_add_func ("/constellation/layers-empty", test_layers_empty);
   return g_test_run ();
 }
