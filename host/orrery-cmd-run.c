@@ -4,12 +4,14 @@
  * Loads the configuration and the constellation, gives the run an id and a
  * directory (its journal, the plugins' files, the tasks' logs), builds the
  * devices, loads the enabled plugins, runs the orchestrator on the main
- * loop until the run ends (SIGINT/SIGTERM cancel it), shuts the plugins
- * down and prints one summary line.
+ * loop until the run ends (SIGINT, SIGTERM and SIGHUP cancel it; a second
+ * one kills the task processes and exits), shuts the plugins down and
+ * prints one summary line.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,14 +32,161 @@ typedef struct
   GError              *error;
 } RunState;
 
+/* Signals. SIGINT, SIGTERM and SIGHUP (the terminal closed, the ssh session
+ * dropped) cancel the run. They are watched from a thread of their own, so
+ * they are heard even while the main loop is busy or stuck in a handler that
+ * does not return. The first one cancels the run: the orchestrator stops
+ * dispatching at once and cancels what runs (a local task's process group
+ * gets SIGTERM, then SIGKILL after a short grace). A second one, or one
+ * after the run has ended (plugins shutting down), does not wait: every
+ * child process of the host and its process group get SIGKILL, and the host
+ * exits with status 1. */
+typedef struct _SignalWatch SignalWatch;
+
+typedef struct
+{
+  SignalWatch *watch;
+  int          signum;
+  const char  *name;
+  GSource     *source;
+} SignalSlot;
+
+struct _SignalWatch
+{
+  GMainContext *context;
+  GMainLoop    *loop;
+  GThread      *thread;
+  GCancellable *cancellable;
+  gint          n_signals;   /* atomic */
+  gint          run_over;    /* atomic */
+  SignalSlot    slots[3];
+};
+
+/* Kills every child of this process, with its process group when it leads
+ * one (local tasks do). Returns how many children there were. */
+static guint
+kill_children (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  pid_t self = getpid ();
+  const char *name;
+  guint n = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *stat = NULL;
+      const char *p;
+      int ppid = 0, pgrp = 0;
+      char state;
+      pid_t pid;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      pid = (pid_t) g_ascii_strtoll (name, NULL, 10);
+      path = g_strconcat ("/proc/", name, "/stat", NULL);
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      /* pid (comm) state ppid pgrp ...; comm may hold any byte but ends at
+       * the last ')'. */
+      p = strrchr (stat, ')');
+      if (p == NULL || sscanf (p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 || ppid != self)
+        continue;
+      if (pgrp == pid)
+        kill (-pid, SIGKILL);
+      kill (pid, SIGKILL);
+      n++;
+    }
+  return n;
+}
+
 static gboolean
 on_signal (gpointer user_data)
 {
-  RunState *st = user_data;
+  SignalSlot *slot = user_data;
+  SignalWatch *w = slot->watch;
 
-  g_printerr ("orrery: interrupted, cancelling the run…\n");
-  g_cancellable_cancel (st->cancellable);
-  return G_SOURCE_CONTINUE;
+  if (g_atomic_int_add (&w->n_signals, 1) == 0 && !g_atomic_int_get (&w->run_over))
+    {
+      g_printerr ("orrery: %s: cancelling the run (%s again to stop at once)\n",
+                  slot->name, slot->name);
+      g_cancellable_cancel (w->cancellable);
+      return G_SOURCE_CONTINUE;
+    }
+  {
+    guint n = kill_children ();
+
+    g_printerr ("orrery: %s again: killed %u child process%s, exiting\n",
+                slot->name, n, n == 1 ? "" : "es");
+    _exit (ORRERY_EXIT_RUN_FAILED);
+  }
+}
+
+static gpointer
+signal_thread (gpointer data)
+{
+  SignalWatch *w = data;
+
+  g_main_context_push_thread_default (w->context);
+  g_main_loop_run (w->loop);
+  g_main_context_pop_thread_default (w->context);
+  return NULL;
+}
+
+static void
+signal_watch_start (SignalWatch  *w,
+                    GCancellable *cancellable)
+{
+  const int signums[] = { SIGINT, SIGTERM, SIGHUP };
+  const char *const names[] = { "SIGINT", "SIGTERM", "SIGHUP" };
+
+  w->context = g_main_context_new ();
+  w->loop = g_main_loop_new (w->context, FALSE);
+  w->cancellable = g_object_ref (cancellable);
+  for (guint i = 0; i < G_N_ELEMENTS (signums); i++)
+    {
+      SignalSlot *slot = &w->slots[i];
+
+      slot->watch = w;
+      slot->signum = signums[i];
+      slot->name = names[i];
+      slot->source = g_unix_signal_source_new (signums[i]);
+      g_source_set_priority (slot->source, G_PRIORITY_HIGH);
+      g_source_set_callback (slot->source, on_signal, slot, NULL);
+      g_source_set_static_name (slot->source, "[orrery] signal");
+      g_source_attach (slot->source, w->context);
+    }
+  w->thread = g_thread_new ("orrery-signals", signal_thread, w);
+}
+
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+signal_watch_stop (SignalWatch *w)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (w->slots); i++)
+    {
+      g_source_destroy (w->slots[i].source);
+      g_clear_pointer (&w->slots[i].source, g_source_unref);
+    }
+  /* From inside the loop: a quit before the thread reached
+   * g_main_loop_run() would be lost. */
+  {
+    GSource *quit = g_idle_source_new ();
+
+    g_source_set_callback (quit, quit_loop, w->loop, NULL);
+    g_source_attach (quit, w->context);
+    g_source_unref (quit);
+  }
+  g_thread_join (w->thread);
+  g_main_loop_unref (w->loop);
+  g_main_context_unref (w->context);
+  g_object_unref (w->cancellable);
 }
 
 static void
@@ -237,7 +386,7 @@ orrery_host_run (OrreryHostRun *run)
   const char *cmd = run->command;
   gint max_concurrency = run->max_concurrency;
   RunState st = { 0 };
-  guint sigint_id, sigterm_id;
+  SignalWatch signals = { 0 };
   gint64 start;
   guint n_tasks, completed, failed, skipped, cancelled;
   int status;
@@ -315,20 +464,19 @@ orrery_host_run (OrreryHostRun *run)
 
   loop = g_main_loop_new (NULL, FALSE);
   st.loop = loop;
-  sigint_id = g_unix_signal_add (SIGINT, on_signal, &st);
-  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &st);
+  signal_watch_start (&signals, cancellable);
 
   start = g_get_monotonic_time ();
   orrery_orchestrator_run_async (orch, constellation, cancellable, run_done, &st);
   g_main_loop_run (loop);
 
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
+  g_atomic_int_set (&signals.run_over, TRUE);
   if (engine != NULL)
     {
       orrery_plugin_engine_unwatch (engine);
       orrery_plugin_engine_shutdown (engine);
     }
+  signal_watch_stop (&signals);
 
   /* Everything the journal holds goes to the disk; a journal that could
    * not be written fails the run, whatever the tasks did. */

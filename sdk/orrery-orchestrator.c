@@ -14,6 +14,7 @@
 #include "orrery-private.h"
 
 #define SOURCE_ID "orchestrator"
+#define CANCEL_REASON_CALLER "cancelled by the caller"
 
 G_DEFINE_QUARK (orrery-orchestrator-error-quark, orrery_orchestrator_error)
 
@@ -158,6 +159,7 @@ struct _OrreryOrchestrator
   gboolean             cancelling;
   char                *cancel_reason;
   GError              *fail_error;    /* orrery_orchestrator_fail() */
+  GError              *cancel_error;  /* what cancelled tasks get, from cancel_reason */
   gboolean             kicking;
   gboolean             kick_again;
   guint                busy;          /* entry points under way (enter/leave) */
@@ -393,8 +395,14 @@ cancel_task (OrreryOrchestrator *self,
   g_autoptr(OrreryTask) keep = g_object_ref (task);
   TaskRun *run = g_hash_table_lookup (self->runs, orrery_task_get_id (task));
   g_autofree char *device_id = run ? g_strdup (run->device_id) : NULL;
-  g_autoptr(GError) reason = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
-                                          self->cancel_reason ? self->cancel_reason : "run cancelled");
+  const GError *reason;
+
+  /* One error for every task of this cancel: a cancel of 100k tasks
+   * formatted the same message 100k times. */
+  if (self->cancel_error == NULL)
+    self->cancel_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
+                                      self->cancel_reason ? self->cancel_reason : "run cancelled");
+  reason = self->cancel_error;
 
   if (run != NULL)
     g_hash_table_remove (self->runs, orrery_task_get_id (task));
@@ -501,6 +509,15 @@ on_execute_done (GObject      *source,
 /* ------------------------------------------------------------------------ */
 /* Dispatch and completion */
 
+/* The run's cancellable was cancelled (by a signal handler, another thread,
+ * an observer) and the cancel has not been carried out yet: nothing more
+ * may be dispatched, whatever else is ready on the main loop. */
+static inline gboolean
+cancel_requested (OrreryOrchestrator *self)
+{
+  return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable);
+}
+
 static guint
 free_slots (OrreryOrchestrator *self)
 {
@@ -522,7 +539,8 @@ dispatch (OrreryOrchestrator *self)
 {
   guint window;
 
-  if (self->run_task == NULL || self->cancelling || g_hash_table_size (self->holds) > 0)
+  if (self->run_task == NULL || self->cancelling || cancel_requested (self) ||
+      g_hash_table_size (self->holds) > 0)
     return;
 
   window = free_slots (self);
@@ -544,7 +562,7 @@ dispatch (OrreryOrchestrator *self)
           /* An observer of the last task-started may have taken a hold
            * or cancelled the run; an earlier task of this round may have
            * changed this one. */
-          if (self->cancelling || g_hash_table_size (self->holds) > 0)
+          if (self->cancelling || cancel_requested (self) || g_hash_table_size (self->holds) > 0)
             return;
           if (orrery_task_get_status (task) != ORRERY_TASK_STATUS_PENDING)
             continue;
@@ -751,6 +769,7 @@ maybe_finish (OrreryOrchestrator *self)
                  orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_CANCELLED));
       g_free (self->cancel_reason);
       self->cancel_reason = g_strdup ("stuck: the remaining tasks can never run");
+      g_clear_error (&self->cancel_error);
       cancel_remaining (self);
     }
   finish_run (self);
@@ -797,6 +816,11 @@ kick (OrreryOrchestrator *self)
   do
     {
       self->kick_again = FALSE;
+      /* A cancel requested since the last kick goes before anything else:
+       * completions that arrive in the same main loop iteration as the
+       * request must not dispatch more. */
+      if (!self->cancelling && self->run_task != NULL && cancel_requested (self))
+        orrery_orchestrator_cancel (self, CANCEL_REASON_CALLER);
       dispatch (self);
       maybe_finish (self);
     }
@@ -827,12 +851,30 @@ on_constellation_modified (OrreryConstellation *constellation,
   leave (self);
 }
 
-static gboolean
-cancel_idle_cb (gpointer user_data)
+typedef struct
 {
-  OrreryOrchestrator *self = user_data;
+  OrreryOrchestrator *self;
+  GCancellable       *cancellable;
+} CancelRequest;
 
-  orrery_orchestrator_cancel (self, "cancelled by the caller");
+static void
+cancel_request_free (gpointer data)
+{
+  CancelRequest *req = data;
+
+  g_object_unref (req->self);
+  g_object_unref (req->cancellable);
+  g_free (req);
+}
+
+static gboolean
+cancel_request_cb (gpointer user_data)
+{
+  CancelRequest *req = user_data;
+
+  /* Only for the run it was made for (not one started since). */
+  if (req->self->run_task != NULL && req->self->cancellable == req->cancellable)
+    orrery_orchestrator_cancel (req->self, CANCEL_REASON_CALLER);
   return G_SOURCE_REMOVE;
 }
 
@@ -841,11 +883,19 @@ on_cancelled (GCancellable *cancellable,
               gpointer      user_data)
 {
   OrreryOrchestrator *self = user_data;
+  CancelRequest *req = g_new (CancelRequest, 1);
   GSource *source = g_idle_source_new ();
 
-  /* May run on any thread, and inside g_cancellable_connect(): act from
-   * the run's main context. */
-  g_source_set_callback (source, cancel_idle_cb, g_object_ref (self), g_object_unref);
+  /* May run on any thread (a signal thread), and inside
+   * g_cancellable_connect(): act from the run's main context, before
+   * anything else there. At the default idle priority this never ran while
+   * tasks kept completing (a busy run went on for minutes after SIGINT);
+   * at G_PRIORITY_HIGH it runs in the next iteration, and kick() checks the
+   * cancellable too, so completions already queued dispatch nothing. */
+  req->self = g_object_ref (self);
+  req->cancellable = g_object_ref (cancellable);
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source, cancel_request_cb, req, cancel_request_free);
   g_source_set_static_name (source, "[orrery] cancel run");
   g_source_attach (source, self->context);
   g_source_unref (source);
@@ -879,6 +929,7 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
   self->cancelling = TRUE;
   g_free (self->cancel_reason);
   self->cancel_reason = g_strdup (reason ? reason : "cancelled");
+  g_clear_error (&self->cancel_error);
 
   g_hash_table_iter_init (&iter, self->runs);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -1002,6 +1053,7 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
   self->cancelling = FALSE;
   g_clear_pointer (&self->cancel_reason, g_free);
   g_clear_error (&self->fail_error);
+  g_clear_error (&self->cancel_error);
   self->modified_id = g_signal_connect (constellation, "modified",
                                         G_CALLBACK (on_constellation_modified), self);
   self->device_added_id = g_signal_connect (self->devices, "device-added",
@@ -1345,6 +1397,7 @@ orrery_orchestrator_finalize (GObject *object)
   g_hash_table_unref (self->runs);
   g_hash_table_unref (self->holds);
   g_free (self->cancel_reason);
+  g_clear_error (&self->cancel_error);
 
   G_OBJECT_CLASS (orrery_orchestrator_parent_class)->finalize (object);
 }
