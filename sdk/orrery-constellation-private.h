@@ -40,6 +40,22 @@ struct _OrreryDependency
   JsonObject      *extra;       /* unknown fields kept for round trips */
 };
 
+/* The ready set is split by what a task asks of a device: its target
+ * device id, its device type and its capabilities. Tasks of one class are
+ * interchangeable for placement, so a dispatcher that finds the head of a
+ * class unplaceable (every device that could take it is busy) passes over
+ * the whole class at once: the cost of a dispatch follows the classes, not
+ * the ready tasks. */
+typedef struct
+{
+  const char *target_device_id;   /* interned; NULL: none */
+  const char *device_type;        /* interned; NULL: any */
+  char       *capabilities;       /* sorted, joined by '\n'; NULL: none */
+  GSequence  *tasks;              /* OrreryTask by (priority, id) */
+  guint       index;              /* in ready_classes; G_MAXUINT when empty */
+  guint64     mark;               /* for the dispatcher: blocked in its pass #mark */
+} OrreryReadyClass;
+
 /* Per-task state is kept small: strings shared where they repeat (device
  * type and id are interned), adjacency as tiny arrays, no notify on the hot
  * path. */
@@ -75,7 +91,8 @@ struct _OrreryTask
   guint                n_out, cap_out;
   OrreryDependency   **in;
   OrreryDependency   **out;
-  GSequenceIter       *ready_iter;
+  GSequenceIter       *ready_iter;         /* in ready_class->tasks */
+  OrreryReadyClass    *ready_class;
 };
 
 struct _OrreryConstellation
@@ -88,7 +105,9 @@ struct _OrreryConstellation
   GPtrArray                *tasks;        /* OrreryTask, owned, insertion order */
   GHashTable               *by_id;        /* id -> OrreryTask */
   guint                     n_deps;
-  GSequence                *ready;        /* OrreryTask by (priority, id) */
+  GHashTable               *classes;      /* OrreryReadyClass, owned, every class seen */
+  GPtrArray                *ready_classes;/* the classes with ready tasks */
+  guint                     n_ready;
   gboolean                  ready_live;
   guint                     status_counts[ORRERY_TASK_STATUS_SKIPPED + 1];
   gint64                    created_at;
@@ -120,6 +139,18 @@ ORRERY_HIDDEN void              _orrery_task_set_error_message (OrreryTask *task
 ORRERY_HIDDEN void              _orrery_constellation_priority_changing (OrreryConstellation *self,
                                                                          OrreryTask          *task,
                                                                          OrreryTaskPriority   priority);
+/* The target device, device type or task data (capabilities) changed. */
+ORRERY_HIDDEN void              _orrery_constellation_requirements_changed (OrreryConstellation *self,
+                                                                            OrreryTask          *task);
+
+/* The classes with ready tasks (OrreryReadyClass), for the dispatcher; the
+ * array and the classes stay valid until the constellation changes. */
+ORRERY_HIDDEN GPtrArray        *_orrery_constellation_peek_ready_classes (OrreryConstellation *self);
+static inline OrreryTask *
+_orrery_ready_class_head (OrreryReadyClass *cls)
+{
+  return g_sequence_get (g_sequence_get_begin_iter (cls->tasks));
+}
 
 /* Constellation internals shared by its source files */
 ORRERY_HIDDEN void              _orrery_constellation_ensure_ready (OrreryConstellation *self,

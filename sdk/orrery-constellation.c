@@ -11,7 +11,11 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Constellation"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "orrery-constellation-private.h"
+#include "orrery-device-private.h"
 
 G_DEFINE_QUARK (orrery-constellation-error-quark, orrery_constellation_error)
 
@@ -86,22 +90,141 @@ task_is_ready (OrreryTask *t)
   return TASK_NOT_STARTED (t) && t->n_pending_in == 0 && t->n_impossible_in == 0;
 }
 
+/* Ready classes */
+
+static guint
+ready_class_hash (gconstpointer key)
+{
+  const OrreryReadyClass *c = key;
+
+  return g_direct_hash (c->target_device_id) * 31 + g_direct_hash (c->device_type) * 7 +
+         (c->capabilities ? g_str_hash (c->capabilities) : 0);
+}
+
+static gboolean
+ready_class_equal (gconstpointer a,
+                   gconstpointer b)
+{
+  const OrreryReadyClass *x = a, *y = b;
+
+  return x->target_device_id == y->target_device_id && x->device_type == y->device_type &&
+         g_strcmp0 (x->capabilities, y->capabilities) == 0;
+}
+
+static void
+ready_class_free (gpointer data)
+{
+  OrreryReadyClass *c = data;
+
+  g_sequence_free (c->tasks);
+  g_free (c->capabilities);
+  g_free (c);
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char **) a, *(const char **) b);
+}
+
+/* The capabilities a task asks for, in a canonical form: NULL for none,
+ * the sorted list joined by newlines, or a form no list has when its task
+ * data has a `capabilities` that is not a list of strings (the device
+ * manager refuses those tasks). */
+static char *
+capabilities_key (OrreryTask *t)
+{
+  g_auto(GStrv) caps = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (t->task_data == NULL)
+    return NULL;
+  if (!_orrery_task_dup_capabilities (t, &caps, &error))
+    return g_strdup ("\001invalid");
+  if (caps == NULL)
+    return NULL;
+  qsort (caps, g_strv_length (caps), sizeof (char *), compare_strings);
+  return g_strjoinv ("\n", caps);
+}
+
+static OrreryReadyClass *
+ready_class_for (OrreryConstellation *self,
+                 OrreryTask          *t)
+{
+  OrreryReadyClass key = { t->target_device_id, t->device_type, capabilities_key (t) };
+  OrreryReadyClass *c = g_hash_table_lookup (self->classes, &key);
+
+  if (c != NULL)
+    {
+      g_free (key.capabilities);
+      return c;
+    }
+  c = g_new0 (OrreryReadyClass, 1);
+  *c = key;
+  c->tasks = g_sequence_new (NULL);
+  c->index = G_MAXUINT;
+  g_hash_table_add (self->classes, c);
+  return c;
+}
+
 static inline void
 ready_insert (OrreryConstellation *self,
               OrreryTask          *t)
 {
-  if (self->ready_live && t->ready_iter == NULL)
-    t->ready_iter = g_sequence_insert_sorted (self->ready, t, _orrery_task_ready_compare, NULL);
+  OrreryReadyClass *c;
+
+  if (!self->ready_live || t->ready_iter != NULL)
+    return;
+  c = ready_class_for (self, t);
+  t->ready_class = c;
+  t->ready_iter = g_sequence_insert_sorted (c->tasks, t, _orrery_task_ready_compare, NULL);
+  self->n_ready++;
+  if (c->index == G_MAXUINT)
+    {
+      c->index = self->ready_classes->len;
+      g_ptr_array_add (self->ready_classes, c);
+    }
 }
 
 static inline void
-ready_remove (OrreryTask *t)
+ready_remove (OrreryConstellation *self,
+              OrreryTask          *t)
 {
-  if (t->ready_iter)
+  OrreryReadyClass *c = t->ready_class;
+
+  if (t->ready_iter == NULL)
+    return;
+  g_sequence_remove (t->ready_iter);
+  t->ready_iter = NULL;
+  t->ready_class = NULL;
+  self->n_ready--;
+  if (g_sequence_is_empty (c->tasks))
     {
-      g_sequence_remove (t->ready_iter);
-      t->ready_iter = NULL;
+      g_assert (self->ready_classes->pdata[c->index] == c);
+      g_ptr_array_remove_index_fast (self->ready_classes, c->index);
+      /* The last class took c's place. */
+      if (c->index < self->ready_classes->len)
+        ((OrreryReadyClass *) self->ready_classes->pdata[c->index])->index = c->index;
+      c->index = G_MAXUINT;
     }
+}
+
+GPtrArray *
+_orrery_constellation_peek_ready_classes (OrreryConstellation *self)
+{
+  _orrery_constellation_ensure_ready (self, NULL);
+  return self->ready_classes;
+}
+
+void
+_orrery_constellation_requirements_changed (OrreryConstellation *self,
+                                            OrreryTask          *task)
+{
+  if (task->ready_iter == NULL)
+    return;
+  ready_remove (self, task);
+  ready_insert (self, task);
 }
 
 static int
@@ -142,7 +265,7 @@ resolve_outgoing (OrreryConstellation *self,
             continue;
           if (!ok)
             {
-              ready_remove (d);
+              ready_remove (self, d);
               set_status (self, d, ORRERY_TASK_STATUS_SKIPPED);
               if (now == 0)
                 now = g_get_real_time ();
@@ -173,7 +296,7 @@ skip_task (OrreryConstellation *self,
            GPtrArray           *newly_ready,
            GPtrArray           *skipped)
 {
-  ready_remove (t);
+  ready_remove (self, t);
   set_status (self, t, ORRERY_TASK_STATUS_SKIPPED);
   t->ended_at = g_get_real_time ();
   if (skipped)
@@ -212,7 +335,17 @@ _orrery_constellation_ensure_ready (OrreryConstellation *self,
   for (guint i = 0; i < ready->len; i++)
     {
       OrreryTask *t = ready->pdata[i];
-      t->ready_iter = g_sequence_append (self->ready, t);
+      OrreryReadyClass *c = ready_class_for (self, t);
+
+      /* In order: appending keeps each class sorted. */
+      t->ready_class = c;
+      t->ready_iter = g_sequence_append (c->tasks, t);
+      self->n_ready++;
+      if (c->index == G_MAXUINT)
+        {
+          c->index = self->ready_classes->len;
+          g_ptr_array_add (self->ready_classes, c);
+        }
     }
 }
 
@@ -223,7 +356,7 @@ _orrery_constellation_priority_changing (OrreryConstellation *self,
 {
   gboolean was_ready = task->ready_iter != NULL;
 
-  ready_remove (task);
+  ready_remove (self, task);
   task->priority = priority;
   if (was_ready)
     ready_insert (self, task);
@@ -238,12 +371,15 @@ orrery_constellation_dispose (GObject *object)
 
   if (self->tasks)
     {
-      g_clear_pointer (&self->ready, g_sequence_free);
+      g_clear_pointer (&self->ready_classes, g_ptr_array_unref);
+      g_clear_pointer (&self->classes, g_hash_table_unref);
+      self->n_ready = 0;
       for (guint i = 0; i < self->tasks->len; i++)
         {
           OrreryTask *t = self->tasks->pdata[i];
 
           t->ready_iter = NULL;
+          t->ready_class = NULL;
           for (guint j = 0; j < t->n_in; j++)
             orrery_dependency_unref (t->in[j]);
           t->n_in = 0;
@@ -382,7 +518,8 @@ orrery_constellation_init (OrreryConstellation *self)
 {
   self->tasks = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
-  self->ready = g_sequence_new (NULL);
+  self->classes = g_hash_table_new_full (ready_class_hash, ready_class_equal, ready_class_free, NULL);
+  self->ready_classes = g_ptr_array_new ();
   self->created_at = g_get_real_time ();
 }
 
@@ -589,7 +726,7 @@ _orrery_constellation_link (OrreryConstellation  *self,
     {
       dep->state = EDGE_PENDING;
       to->n_pending_in++;
-      ready_remove (to);
+      ready_remove (self, to);
     }
   return dep;
 }
@@ -859,19 +996,35 @@ GPtrArray *
 orrery_constellation_peek_ready_tasks (OrreryConstellation *self,
                                        guint                max_tasks)
 {
+  g_autofree GSequenceIter **heads = NULL;
   GPtrArray *out;
-  GSequenceIter *it;
-  guint n;
+  guint n, k;
 
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
   _orrery_constellation_ensure_ready (self, NULL);
-  n = g_sequence_get_length (self->ready);
+  n = self->n_ready;
   if (max_tasks > 0 && max_tasks < n)
     n = max_tasks;
   out = g_ptr_array_sized_new (n);
-  for (it = g_sequence_get_begin_iter (self->ready); out->len < n && !g_sequence_iter_is_end (it);
-       it = g_sequence_iter_next (it))
-    g_ptr_array_add (out, g_sequence_get (it));
+  /* A merge of the classes, each sorted: the next task is the best head. */
+  k = self->ready_classes->len;
+  heads = g_new (GSequenceIter *, k + 1);
+  for (guint i = 0; i < k; i++)
+    heads[i] = g_sequence_get_begin_iter (((OrreryReadyClass *) self->ready_classes->pdata[i])->tasks);
+  while (out->len < n)
+    {
+      guint best = G_MAXUINT;
+
+      for (guint i = 0; i < k; i++)
+        if (!g_sequence_iter_is_end (heads[i]) &&
+            (best == G_MAXUINT ||
+             _orrery_task_ready_compare (g_sequence_get (heads[i]), g_sequence_get (heads[best]), NULL) < 0))
+          best = i;
+      if (best == G_MAXUINT)
+        break;
+      g_ptr_array_add (out, g_sequence_get (heads[best]));
+      heads[best] = g_sequence_iter_next (heads[best]);
+    }
   return out;
 }
 
@@ -886,7 +1039,7 @@ orrery_constellation_get_n_ready (OrreryConstellation *self)
 {
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
   _orrery_constellation_ensure_ready (self, NULL);
-  return g_sequence_get_length (self->ready);
+  return self->n_ready;
 }
 
 /**
@@ -1060,7 +1213,7 @@ _orrery_constellation_remove_task_internal (OrreryConstellation *self,
     _orrery_constellation_unlink (self, task->in[task->n_in - 1]);
   while (task->n_out > 0)
     _orrery_constellation_unlink (self, task->out[task->n_out - 1]);
-  ready_remove (task);
+  ready_remove (self, task);
   self->status_counts[task->status]--;
   g_hash_table_remove (self->by_id, task->id);
   task->owner = NULL;
@@ -1099,7 +1252,7 @@ _orrery_constellation_settle (OrreryConstellation *self,
         }
     }
   else
-    ready_remove (task);
+    ready_remove (self, task);
 }
 
 void
@@ -1342,7 +1495,7 @@ orrery_constellation_mark_task_started (OrreryConstellation  *self,
                  TASK_NOT_STARTED (t) ? " and waits for prerequisites" : "");
       return FALSE;
     }
-  ready_remove (t);
+  ready_remove (self, t);
   set_status (self, t, ORRERY_TASK_STATUS_RUNNING);
   t->started_at = g_get_real_time ();
   t->ended_at = 0;
@@ -1406,7 +1559,7 @@ orrery_constellation_mark_task_completed (OrreryConstellation  *self,
                      orrery_task_status_to_nick (t->status));
           goto fail;
         }
-      ready_remove (t);
+      ready_remove (self, t);
       t->started_at = g_get_real_time ();
     }
   set_status (self, t, success ? ORRERY_TASK_STATUS_COMPLETED : ORRERY_TASK_STATUS_FAILED);
@@ -1472,7 +1625,7 @@ orrery_constellation_mark_task_cancelled_full (OrreryConstellation  *self,
                  orrery_task_status_to_nick (t->status));
       return NULL;
     }
-  ready_remove (t);
+  ready_remove (self, t);
   set_status (self, t, ORRERY_TASK_STATUS_CANCELLED);
   t->ended_at = g_get_real_time ();
   newly_ready = g_ptr_array_new ();
@@ -1597,7 +1750,7 @@ orrery_constellation_reset_interrupted (OrreryConstellation *self)
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      ready_remove (t);
+      ready_remove (self, t);
       if (t->status == ORRERY_TASK_STATUS_RUNNING ||
           t->status == ORRERY_TASK_STATUS_CANCELLED ||
           t->status == ORRERY_TASK_STATUS_SKIPPED)

@@ -11,7 +11,7 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Orchestrator"
 
-#include "orrery-private.h"
+#include "orrery-constellation-private.h"
 
 #define SOURCE_ID "orchestrator"
 #define CANCEL_REASON_CALLER "cancelled by the caller"
@@ -162,6 +162,7 @@ struct _OrreryOrchestrator
   GError              *cancel_error;  /* what cancelled tasks get, from cancel_reason */
   gboolean             kicking;
   gboolean             kick_again;
+  guint64              dispatch_pass;  /* marks the ready classes found blocked */
   guint                busy;          /* entry points under way (enter/leave) */
   GSource             *kick_source;   /* a kick deferred until the bus is idle */
 
@@ -530,75 +531,74 @@ free_slots (OrreryOrchestrator *self)
   return MIN (left, orrery_device_manager_get_free_slots_total (self->devices));
 }
 
-/* Starts every ready task a device can take, best first. Looks at a window
- * of the ready set a little larger than the free slots, and widens it only
- * when tasks in it had to be passed over (their devices are busy): the cost
- * follows the work, not the number of ready tasks. */
+/* Starts every ready task a device can take, best first. The ready set
+ * comes split by requirement class (target device, device type,
+ * capabilities): the next task is the best head among the classes not yet
+ * found blocked in this pass, and a class whose head no device can take
+ * now (every eligible device is busy) is passed over whole. A completion on
+ * a busy device thus looks at the classes, never at the thousands of ready
+ * tasks waiting for that device. */
 static void
 dispatch (OrreryOrchestrator *self)
 {
-  guint window;
+  guint64 pass;
 
   if (self->run_task == NULL || self->cancelling || cancel_requested (self) ||
       g_hash_table_size (self->holds) > 0)
     return;
 
-  window = free_slots (self);
-  if (window == 0)
-    return;
-  window = window * 2 + 16;
-
-  for (;;)
+  pass = ++self->dispatch_pass;
+  while (free_slots (self) > 0)
     {
-      g_autoptr(GPtrArray) ready = orrery_constellation_peek_ready_tasks (self->constellation, window);
-      gboolean passed_over = FALSE;
+      GPtrArray *classes = _orrery_constellation_peek_ready_classes (self->constellation);
+      OrreryReadyClass *best_class = NULL;
+      OrreryTask *task = NULL;
+      g_autoptr(GError) error = NULL;
+      OrreryDevice *device;
 
-      for (guint i = 0; i < ready->len && free_slots (self) > 0; i++)
+      for (guint i = 0; i < classes->len; i++)
         {
-          OrreryTask *task = ready->pdata[i];
-          g_autoptr(GError) error = NULL;
-          OrreryDevice *device;
+          OrreryReadyClass *cls = classes->pdata[i];
+          OrreryTask *head;
 
-          /* An observer of the last task-started may have taken a hold
-           * or cancelled the run; an earlier task of this round may have
-           * changed this one. */
-          if (self->cancelling || cancel_requested (self) || g_hash_table_size (self->holds) > 0)
-            return;
-          if (orrery_task_get_status (task) != ORRERY_TASK_STATUS_PENDING)
+          if (cls->mark == pass)
             continue;
-
-          device = orrery_device_manager_select (self->devices, task, &error);
-          if (error != NULL)
-            {
-              g_autoptr(GError) mark_error = NULL;
-
-              /* No device can ever take it: fail it now instead of
-               * waiting for ever. */
-              g_warning ("Task “%s” fails: %s", orrery_task_get_id (task), error->message);
-              if (!orrery_constellation_mark_task_started (self->constellation,
-                                                           orrery_task_get_id (task), &mark_error))
-                {
-                  g_critical ("Cannot start task “%s”: %s", orrery_task_get_id (task),
-                              mark_error->message);
-                  continue;
-                }
-              finish_task (self, NULL, task, FALSE, NULL, error);
-              /* Its failure may have made other tasks ready
-               * (completion-only edges): look again. */
-              self->kick_again = TRUE;
-              continue;
-            }
-          if (device == NULL)
-            {
-              passed_over = TRUE;   /* every device that could take it is busy */
-              continue;
-            }
-          start_task (self, task, device);
+          head = _orrery_ready_class_head (cls);
+          if (task == NULL || _orrery_task_ready_compare (head, task, NULL) < 0)
+            task = head, best_class = cls;
         }
-
-      if (!passed_over || ready->len < window || free_slots (self) == 0)
+      if (task == NULL)
         break;
-      window *= 4;
+
+      device = orrery_device_manager_select (self->devices, task, &error);
+      if (error != NULL)
+        {
+          g_autoptr(GError) mark_error = NULL;
+
+          /* No device can ever take it: fail it now instead of waiting for
+           * ever. */
+          g_warning ("Task “%s” fails: %s", orrery_task_get_id (task), error->message);
+          if (!orrery_constellation_mark_task_started (self->constellation,
+                                                       orrery_task_get_id (task), &mark_error))
+            {
+              g_critical ("Cannot start task “%s”: %s", orrery_task_get_id (task),
+                          mark_error->message);
+              best_class->mark = pass;
+              continue;
+            }
+          finish_task (self, NULL, task, FALSE, NULL, error);
+          /* Its failure may have made other tasks ready (completion-only
+           * edges); they are in the classes already. */
+        }
+      else if (device == NULL)
+        best_class->mark = pass;   /* every device that could take it is busy */
+      else
+        start_task (self, task, device);
+
+      /* An observer of the last event may have taken a hold or cancelled
+       * the run. */
+      if (self->cancelling || cancel_requested (self) || g_hash_table_size (self->holds) > 0)
+        return;
     }
 }
 

@@ -442,6 +442,8 @@ orrery_task_set_target_device_id (OrreryTask *self,
 {
   const char *value = device_id;
   INTERNED_SETTER (target_device_id, PROP_TARGET_DEVICE_ID);
+  if (self->owner != NULL)
+    _orrery_constellation_requirements_changed (self->owner, self);
 }
 
 /**
@@ -470,6 +472,8 @@ orrery_task_set_device_type (OrreryTask *self,
 {
   const char *value = device_type;
   INTERNED_SETTER (device_type, PROP_DEVICE_TYPE);
+  if (self->owner != NULL)
+    _orrery_constellation_requirements_changed (self->owner, self);
 }
 
 /**
@@ -663,6 +667,9 @@ orrery_task_set_task_data (OrreryTask *self,
     g_variant_ref_sink (task_data);
   g_clear_pointer (&self->task_data, g_variant_unref);
   self->task_data = task_data;
+  /* The capabilities it asks for may have changed. */
+  if (self->owner != NULL)
+    _orrery_constellation_requirements_changed (self->owner, self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TASK_DATA]);
 }
 

@@ -867,6 +867,312 @@ test_invalid_and_busy (Fixture       *f,
   g_assert_true (done2);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Dispatch cost and order (issue 9: quadratic dispatch) */
+
+/* A device that forwards to a simulated one and counts how often the
+ * device manager asks for its type: each time is one look at one task. */
+#define TEST_TYPE_COUNTING_DEVICE (test_counting_device_get_type ())
+G_DECLARE_FINAL_TYPE (TestCountingDevice, test_counting_device, TEST, COUNTING_DEVICE, GObject)
+
+struct _TestCountingDevice
+{
+  GObject       parent_instance;
+  OrreryDevice *inner;
+  guint         type_calls;
+};
+
+static void test_counting_device_iface_init (OrreryDeviceInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestCountingDevice, test_counting_device, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (ORRERY_TYPE_DEVICE, test_counting_device_iface_init))
+
+static const char *
+counting_get_id (OrreryDevice *self)
+{
+  return orrery_device_get_id (TEST_COUNTING_DEVICE (self)->inner);
+}
+
+static const char *
+counting_get_device_type (OrreryDevice *self)
+{
+  TEST_COUNTING_DEVICE (self)->type_calls++;
+  return orrery_device_get_device_type (TEST_COUNTING_DEVICE (self)->inner);
+}
+
+static const char * const *
+counting_get_capabilities (OrreryDevice *self)
+{
+  return orrery_device_get_capabilities (TEST_COUNTING_DEVICE (self)->inner);
+}
+
+static guint
+counting_get_max_concurrency (OrreryDevice *self)
+{
+  return orrery_device_get_max_concurrency (TEST_COUNTING_DEVICE (self)->inner);
+}
+
+static OrreryDeviceStatus
+counting_get_status (OrreryDevice *self)
+{
+  return orrery_device_get_status (TEST_COUNTING_DEVICE (self)->inner);
+}
+
+static void
+counting_execute_async (OrreryDevice        *self,
+                        OrreryTask          *task,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  /* The callback's source is the inner device: the orchestrator finishes
+   * the call on it. */
+  orrery_device_execute_async (TEST_COUNTING_DEVICE (self)->inner, task, cancellable,
+                               callback, user_data);
+}
+
+static gboolean
+counting_execute_finish (OrreryDevice  *self,
+                         GAsyncResult  *result,
+                         GVariant     **out_result,
+                         GError       **error)
+{
+  return orrery_device_execute_finish (TEST_COUNTING_DEVICE (self)->inner, result, out_result, error);
+}
+
+static void
+test_counting_device_iface_init (OrreryDeviceInterface *iface)
+{
+  iface->get_id = counting_get_id;
+  iface->get_device_type = counting_get_device_type;
+  iface->get_capabilities = counting_get_capabilities;
+  iface->get_max_concurrency = counting_get_max_concurrency;
+  iface->get_status = counting_get_status;
+  iface->execute_async = counting_execute_async;
+  iface->execute_finish = counting_execute_finish;
+}
+
+static void
+test_counting_device_finalize (GObject *object)
+{
+  g_clear_object (&TEST_COUNTING_DEVICE (object)->inner);
+  G_OBJECT_CLASS (test_counting_device_parent_class)->finalize (object);
+}
+
+static void
+test_counting_device_class_init (TestCountingDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_counting_device_finalize;
+}
+
+static void
+test_counting_device_init (TestCountingDevice *self)
+{
+}
+
+/* Thousands of tasks wait for one busy device while another device has
+ * free slots: each completion used to rescan the whole ready set (every
+ * waiting task looked at again, N²/2 looks in all; 20k tasks took 287 s).
+ * Now a completion looks at the class of tasks the freed device can take. */
+static void
+test_dispatch_cost_follows_work (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("busy-one", NULL);
+  g_autoptr(TestCountingDevice) busy = g_object_new (TEST_TYPE_COUNTING_DEVICE, NULL);
+  g_autoptr(OrrerySimulatedDevice) other = orrery_simulated_device_new ("other", "y", 8);
+  const guint n = 3000;
+  guint on_busy = 0;
+
+  busy->inner = ORRERY_DEVICE (orrery_simulated_device_new ("busy", "x", 2));
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (busy), NULL));
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (other), NULL));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%05u", i);
+      g_autoptr(OrreryTask) t = add_task (c, id, NULL);
+
+      orrery_task_set_device_type (t, "x");
+    }
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_no_error (f->error);
+  g_assert_true (f->ok);
+  for (guint e = 0; e < f->events->len; e++)
+    if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED &&
+        g_str_equal (orrery_task_event_get_device_id (f->events->pdata[e]), "busy"))
+      on_busy++;
+  g_assert_cmpuint (on_busy, ==, n);
+  /* A few looks per task (its own placement, the look that finds the
+   * class blocked after each completion), not one per waiting task. */
+  g_test_message ("%u looks at device “busy” for %u tasks", busy->type_calls, n);
+  g_assert_cmpuint (busy->type_calls, <, 10 * n);
+}
+
+static OrreryTask *
+add_task_with (OrreryConstellation *c,
+               const char          *id,
+               OrreryTaskPriority   priority,
+               const char          *target,
+               const char          *device_type,
+               const char          *data_text)
+{
+  OrreryTask *t = add_task (c, id, data_text);
+
+  orrery_task_set_priority (t, priority);
+  orrery_task_set_target_device_id (t, target);
+  orrery_task_set_device_type (t, device_type);
+  return t;
+}
+
+/* Split by requirement class, the ready set still dispatches in one order:
+ * priority first, then id, whatever each task asks of a device. */
+static void
+test_dispatch_order_across_classes (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("classes", NULL);
+  g_autoptr(OrrerySimulatedDevice) dev = orrery_simulated_device_new ("d", NULL, 1);
+  const char *expected[] = { "c-target", "h-typed", "h-zany", "m-caps", "m-plain", "z-low" };
+  guint k = 0;
+
+  orrery_simulated_device_set_capabilities (dev, (const char *[]) { "gpu", "ssd", NULL });
+  g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
+  g_object_unref (add_task_with (c, "z-low", ORRERY_TASK_PRIORITY_LOW, NULL, NULL, NULL));
+  g_object_unref (add_task_with (c, "m-plain", ORRERY_TASK_PRIORITY_MEDIUM, NULL, NULL, NULL));
+  g_object_unref (add_task_with (c, "m-caps", ORRERY_TASK_PRIORITY_MEDIUM, NULL, NULL,
+                                 "{'capabilities': <['ssd', 'gpu']>}"));
+  g_object_unref (add_task_with (c, "h-zany", ORRERY_TASK_PRIORITY_HIGH, NULL, "simulated", NULL));
+  g_object_unref (add_task_with (c, "h-typed", ORRERY_TASK_PRIORITY_HIGH, "d", "simulated", NULL));
+  g_object_unref (add_task_with (c, "c-target", ORRERY_TASK_PRIORITY_CRITICAL, "d", NULL, NULL));
+  {
+    g_autoptr(GPtrArray) ready = orrery_constellation_get_ready_tasks (c);
+
+    g_assert_cmpuint (ready->len, ==, G_N_ELEMENTS (expected));
+    for (guint i = 0; i < ready->len; i++)
+      g_assert_cmpstr (orrery_task_get_id (ready->pdata[i]), ==, expected[i]);
+  }
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  for (guint e = 0; e < f->events->len; e++)
+    if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED)
+      g_assert_cmpstr (orrery_task_event_get_task_id (f->events->pdata[e]), ==, expected[k++]);
+  g_assert_cmpuint (k, ==, G_N_ELEMENTS (expected));
+}
+
+static void
+retarget_on_start (OrreryEventBus *bus,
+                   OrreryEvent    *event,
+                   gpointer        user_data)
+{
+  OrreryConstellation *c = user_data;
+
+  if (g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "blocker"))
+    orrery_task_set_target_device_id (orrery_constellation_get_task (c, "moved"), "b");
+}
+
+/* A ready task whose target changes moves to the class of its new target:
+ * it starts on the free device at once, not when its old one frees up. */
+static void
+test_dispatch_requirements_change (Fixture       *f,
+                                   gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("moved", NULL);
+
+  add_simulated (f, "a", 1);
+  add_simulated (f, "b", 1);
+  g_object_unref (add_task_with (c, "blocker", ORRERY_TASK_PRIORITY_MEDIUM, "a", NULL,
+                                 "{'duration_ms': <100>}"));
+  /* Waits for "a" ahead of "moved": the class of "a" is found blocked on it. */
+  g_object_unref (add_task_with (c, "m0-stays", ORRERY_TASK_PRIORITY_MEDIUM, "a", NULL, NULL));
+  g_object_unref (add_task_with (c, "moved", ORRERY_TASK_PRIORITY_MEDIUM, "a", NULL, NULL));
+  g_signal_connect (f->bus, "event::task-started", G_CALLBACK (retarget_on_start), c);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  assert_before (f, "task-started:moved", "task-completed:blocker");
+  assert_before (f, "task-completed:blocker", "task-started:m0-stays");
+  for (guint e = 0; e < f->events->len; e++)
+    if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED &&
+        g_str_equal (orrery_task_event_get_task_id (f->events->pdata[e]), "moved"))
+      g_assert_cmpstr (orrery_task_event_get_device_id (f->events->pdata[e]), ==, "b");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cancel under load (issue 9: signals starved) */
+
+typedef struct
+{
+  Fixture      *f;
+  GCancellable *cancellable;
+  guint         completed;
+  guint         cancel_at;
+  guint         started_after;
+  guint         completed_after;
+  gboolean      requested;
+} LoadCancel;
+
+static void
+cancel_at_nth (OrreryEventBus *bus,
+               OrreryEvent    *event,
+               gpointer        user_data)
+{
+  LoadCancel *lc = user_data;
+  OrreryEventType type = orrery_event_get_event_type (event);
+
+  if (lc->requested)
+    {
+      if (type == ORRERY_EVENT_TASK_STARTED)
+        lc->started_after++;
+      else if (type == ORRERY_EVENT_TASK_COMPLETED)
+        lc->completed_after++;
+      return;
+    }
+  if (type == ORRERY_EVENT_TASK_COMPLETED && ++lc->completed == lc->cancel_at)
+    {
+      /* What the host's signal thread does, from inside the busiest part
+       * of the run: a completion every main loop iteration. */
+      lc->requested = TRUE;
+      g_cancellable_cancel (lc->cancellable);
+    }
+}
+
+/* A cancel requested while zero-duration tasks complete on every iteration
+ * used to wait at idle priority, which never came: all 20k tasks completed
+ * and the run succeeded. Now nothing is dispatched after the request, and
+ * what was running is cancelled. */
+static void
+test_cancel_under_load (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("load", NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  LoadCancel lc = { f, cancellable, 0, 200, 0, 0, FALSE };
+  const guint n = 20000;
+
+  add_simulated (f, "sim", 8);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%05u", i);
+      g_object_unref (add_task (c, id, NULL));
+    }
+  g_signal_connect (f->bus, "event", G_CALLBACK (cancel_at_nth), &lc);
+
+  run_start (f, c, cancellable);
+  run_wait (f);
+  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (lc.started_after, ==, 0);
+  /* At most what the device had already finished in that iteration. */
+  g_assert_cmpuint (lc.completed_after, <=, 8);
+  g_assert_cmpuint (orrery_constellation_count_status (c, ORRERY_TASK_STATUS_COMPLETED), <=, 200 + 8);
+  g_assert_cmpuint (orrery_constellation_count_status (c, ORRERY_TASK_STATUS_CANCELLED), >=, n - 200 - 8);
+  g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-cancelled");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -890,6 +1196,10 @@ main (int    argc,
   ADD ("invalid-and-busy", test_invalid_and_busy);
   ADD ("cancel-from-observer", test_cancel_from_observer);
   ADD ("device-added-during-run", test_device_added_during_run);
+  ADD ("dispatch-cost-follows-work", test_dispatch_cost_follows_work);
+  ADD ("dispatch-order-across-classes", test_dispatch_order_across_classes);
+  ADD ("dispatch-requirements-change", test_dispatch_requirements_change);
+  ADD ("cancel-under-load", test_cancel_under_load);
 #undef ADD
 
   return g_test_run ();
