@@ -37,10 +37,10 @@ typedef struct
  * they are heard even while the main loop is busy or stuck in a handler that
  * does not return. The first one cancels the run: the orchestrator stops
  * dispatching at once and cancels what runs (a local task's process group
- * gets SIGTERM, then SIGKILL after a short grace). A second one, or one
- * after the run has ended (plugins shutting down), does not wait: every
- * child process of the host and its process group get SIGKILL, and the host
- * exits with status 1. */
+ * gets SIGTERM, then SIGKILL after a short grace). A second one does not
+ * wait: every child process of the host and its process group get SIGKILL,
+ * and the host exits with status 1. (The watch lasts until the plugins are
+ * shut down, so a shutdown that hangs can be cut short too.) */
 typedef struct _SignalWatch SignalWatch;
 
 typedef struct
@@ -106,10 +106,14 @@ on_signal (gpointer user_data)
   SignalSlot *slot = user_data;
   SignalWatch *w = slot->watch;
 
-  if (g_atomic_int_add (&w->n_signals, 1) == 0 && !g_atomic_int_get (&w->run_over))
+  if (g_atomic_int_add (&w->n_signals, 1) == 0)
     {
-      g_printerr ("orrery: %s: cancelling the run (%s again to stop at once)\n",
-                  slot->name, slot->name);
+      /* After the run (plugins shutting down) there is nothing to cancel:
+       * a plugin that waits (the visualizer's last render) ends its wait on
+       * the same signal. */
+      if (!g_atomic_int_get (&w->run_over))
+        g_printerr ("orrery: %s: cancelling the run (%s again to stop at once)\n",
+                    slot->name, slot->name);
       g_cancellable_cancel (w->cancellable);
       return G_SOURCE_CONTINUE;
     }
