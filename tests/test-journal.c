@@ -1,0 +1,535 @@
+/* test-journal.c: OrreryJournal and OrreryJournalReader on simulated runs.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <orrery.h>
+
+typedef struct
+{
+  char                *dir;
+  char                *path;
+  OrreryEventBus      *bus;
+  OrreryDeviceManager *devices;
+  OrreryOrchestrator  *orch;
+  OrreryConstellation *c;
+  gboolean             done;
+  gboolean             ok;
+  GError              *error;
+  guint                n_failed_signals;
+} Fixture;
+
+static OrreryTask *
+sim_task (const char *id,
+          const char *data)
+{
+  OrreryTask *t = orrery_task_new (id, NULL);
+
+  if (data != NULL)
+    orrery_task_set_task_data (t, g_variant_new_parsed (data));
+  return t;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(OrrerySimulatedDevice) sim = orrery_simulated_device_new ("sim", NULL, 4);
+  const char *ids[] = { "a", "b", "c" };
+
+  f->dir = g_dir_make_tmp ("test-journal-XXXXXX", NULL);
+  f->path = g_build_filename (f->dir, "journal.jsonl", NULL);
+  f->bus = orrery_event_bus_new ();
+  f->devices = orrery_device_manager_new ();
+  orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (sim), NULL);
+  f->orch = orrery_orchestrator_new (f->bus, f->devices);
+  f->c = orrery_constellation_new ("journal-test", "Journal test");
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autoptr(OrreryTask) t = sim_task (ids[i], i == 1 ? "{'duration_ms': <5>}" : NULL);
+
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+    }
+  g_assert_true (orrery_constellation_add_dependency (f->c, "a", "b", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL, NULL));
+  g_assert_true (orrery_constellation_add_dependency (f->c, "b", "c", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL, NULL));
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_remove (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+  g_clear_error (&f->error);
+  g_object_unref (f->c);
+  g_object_unref (f->orch);
+  g_object_unref (f->devices);
+  g_object_unref (f->bus);
+}
+
+static void
+run_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Fixture *f = user_data;
+
+  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->error);
+  f->done = TRUE;
+}
+
+static void
+run (Fixture *f)
+{
+  orrery_orchestrator_run_async (f->orch, f->c, NULL, run_done, f);
+  while (!f->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static GPtrArray *
+read_lines (const char *path)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GPtrArray *records = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      JsonNode *node = json_from_string (lines[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+      g_ptr_array_add (records, node);
+    }
+  return records;
+}
+
+static const char *
+record_type (GPtrArray *records,
+             guint      i)
+{
+  return json_object_get_string_member (json_node_get_object (records->pdata[i]), "type");
+}
+
+/* Every event, in order, one compact line each, from the header on; the
+ * file is private to its owner. */
+static void
+test_records_every_event (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, "run-1", &error);
+  g_autoptr(GPtrArray) records = NULL;
+  const char *expected[] = {
+    "header", "constellation-started", "task-started", "task-completed", "task-started",
+    "task-completed", "task-started", "task-completed", "constellation-completed",
+  };
+  struct stat st;
+
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  orrery_journal_set_orchestrator (journal, f->orch);
+  run (f);
+  g_assert_no_error (f->error);
+  g_assert_true (orrery_journal_close (journal, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (stat (f->path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  records = read_lines (f->path);
+  g_assert_cmpuint (records->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < records->len; i++)
+    {
+      JsonObject *o = json_node_get_object (records->pdata[i]);
+
+      g_assert_cmpstr (record_type (records, i), ==, expected[i]);
+      g_assert_cmpint (json_object_get_int_member (o, "seq"), ==, i + 1);
+    }
+  {
+    JsonObject *header = json_node_get_object (records->pdata[0]);
+    JsonObject *done = json_node_get_object (records->pdata[3]);
+
+    g_assert_cmpint (json_object_get_int_member (header, "format"), ==, ORRERY_JOURNAL_FORMAT_VERSION);
+    g_assert_cmpstr (json_object_get_string_member (header, "run_id"), ==, "run-1");
+    g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (header, "constellation"),
+                                                    "constellation_id"), ==, "journal-test");
+    g_assert_cmpstr (json_object_get_string_member (done, "task"), ==, "a");
+    g_assert_cmpstr (json_object_get_string_member (done, "status"), ==, "completed");
+    g_assert_cmpint (json_object_get_int_member (done, "attempt"), ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (done, "device"), ==, "sim");
+    g_assert_true (json_object_has_member (done, "result"));
+  }
+}
+
+/* Nothing is written before the run starts. */
+static void
+test_nothing_before_start (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, NULL, &error);
+  g_autoptr(OrreryEvent) early = orrery_event_new (ORRERY_EVENT_DEVICE_ADDED, "test", NULL);
+  struct stat st;
+
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  orrery_event_bus_publish (f->bus, early);
+  g_assert_true (orrery_journal_flush (journal, TRUE, &error));
+  g_assert_cmpint (stat (f->path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 0);
+  run (f);
+  g_assert_true (orrery_journal_close (journal, &error));
+  g_assert_cmpint (stat (f->path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, >, 0);
+  /* A journal is never overwritten. */
+  g_assert_null (orrery_journal_new (f->path, NULL, &error));
+  g_assert_error (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS);
+}
+
+static void
+on_failed (OrreryJournal *journal,
+           const GError  *error,
+           Fixture       *f)
+{
+  f->n_failed_signals++;
+}
+
+/* A write error fails the run: constellation-failed, the run's error
+ * naming the file and the system's reason; reported once. */
+static void
+test_write_error_fails_the_run (Fixture       *f,
+                                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  int fd = open ("/dev/full", O_WRONLY | O_CLOEXEC);
+  g_autoptr(OrreryJournal) journal = NULL;
+
+  if (fd < 0)
+    {
+      g_test_skip ("no /dev/full");
+      return;
+    }
+  journal = orrery_journal_new_for_fd (fd, "full-journal", NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (journal, "failed", G_CALLBACK (on_failed), f);
+  orrery_journal_attach (journal, f->bus);
+  orrery_journal_set_orchestrator (journal, f->orch);
+  g_test_expect_message ("Orrery-Orchestrator", G_LOG_LEVEL_WARNING, "*fails*No space left on device*");
+  run (f);
+  g_test_assert_expected_messages ();
+  g_assert_false (f->ok);
+  g_assert_nonnull (f->error);
+  g_assert_nonnull (strstr (f->error->message, "full-journal"));
+  g_assert_nonnull (strstr (f->error->message, g_strerror (ENOSPC)));
+  g_assert_cmpint (orrery_constellation_get_state (f->c), ==, ORRERY_CONSTELLATION_STATE_FAILED);
+  g_assert_cmpuint (orrery_constellation_count_status (f->c, ORRERY_TASK_STATUS_COMPLETED), ==, 0);
+  g_assert_cmpuint (f->n_failed_signals, ==, 1);
+  g_assert_false (orrery_journal_close (journal, &error));
+  g_assert_error (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_IO);
+  close (fd);
+}
+
+/* An agent's edits during the run: the records alone rebuild the DAG,
+ * before and after the edit. */
+static gboolean
+edit_after_a (OrreryEvent  *event,
+              gpointer      user_data,
+              GError      **error)
+{
+  Fixture *f = user_data;
+  g_autoptr(OrreryEditBatch) batch = NULL;
+  g_autoptr(OrreryTask) d = NULL;
+  g_autoptr(GVariant) mods = NULL;
+  g_autoptr(GError) local = NULL;
+
+  if (!g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "a"))
+    return TRUE;
+  batch = orrery_edit_batch_new ();
+  d = sim_task ("d", "{'result': <'from d'>}");
+  orrery_task_set_name (d, "added by the agent");
+  orrery_edit_batch_add_task (batch, d);
+  orrery_edit_batch_add_dependency (batch, "a", "d", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL);
+  orrery_edit_batch_update_task (batch, "c", g_variant_new_parsed ("{'priority': <4>, 'name': <'renamed'>}"));
+  mods = orrery_constellation_apply_edits (f->c, batch, &local);
+  g_assert_no_error (local);
+  return TRUE;
+}
+
+static void
+test_edits_rebuild (Fixture       *f,
+                    gconstpointer  data)
+{
+  const OrreryEventType completed[] = { ORRERY_EVENT_TASK_COMPLETED };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, NULL, &error);
+  g_autoptr(OrreryObserver) agent = orrery_func_observer_new ("agent", edit_after_a, f, NULL);
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autoptr(OrreryJournalReader) before = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  OrreryConstellation *c;
+  OrreryTask *d;
+  guint64 modified_seq = 0;
+
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  orrery_event_bus_subscribe (f->bus, agent, completed, 1);
+  run (f);
+  g_assert_no_error (f->error);
+  g_assert_true (orrery_journal_close (journal, &error));
+
+  records = read_lines (f->path);
+  for (guint i = 0; i < records->len; i++)
+    if (g_str_equal (record_type (records, i), "constellation-modified"))
+      modified_seq = i + 1;
+  g_assert_cmpuint (modified_seq, >, 0);
+
+  /* Just before the edit: no d, c as it was. */
+  before = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (before, modified_seq - 1, &error));
+  g_assert_no_error (error);
+  c = orrery_journal_reader_get_constellation (before);
+  g_assert_null (orrery_constellation_get_task (c, "d"));
+  g_assert_cmpint (orrery_task_get_priority (orrery_constellation_get_task (c, "c")), ==, ORRERY_TASK_PRIORITY_MEDIUM);
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "a")), ==, ORRERY_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "b")), !=, ORRERY_TASK_STATUS_COMPLETED);
+
+  /* At the end: the edited DAG, every task's state as the live run's. */
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_is_finished (reader));
+  c = orrery_journal_reader_get_constellation (reader);
+  d = orrery_constellation_get_task (c, "d");
+  g_assert_nonnull (d);
+  g_assert_cmpstr (orrery_task_get_name (d), ==, "added by the agent");
+  g_assert_nonnull (orrery_constellation_get_dependency (c, "a", "d"));
+  g_assert_cmpstr (orrery_task_get_name (orrery_constellation_get_task (c, "c")), ==, "renamed");
+  g_assert_cmpint (orrery_task_get_priority (orrery_constellation_get_task (c, "c")), ==, ORRERY_TASK_PRIORITY_CRITICAL);
+  g_assert_cmpuint (orrery_constellation_get_n_tasks (c), ==, orrery_constellation_get_n_tasks (f->c));
+  for (guint i = 0; i < 4; i++)
+    {
+      const char *id = (const char *[]) { "a", "b", "c", "d" }[i];
+
+      g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, id)), ==,
+                       orrery_task_get_status (orrery_constellation_get_task (f->c, id)));
+      g_assert_cmpint (orrery_task_get_attempt (orrery_constellation_get_task (c, id)), ==,
+                       orrery_task_get_attempt (orrery_constellation_get_task (f->c, id)));
+    }
+}
+
+/* Replayed events: the same types in the same order, the recorded times. */
+static gboolean
+collect (OrreryEvent  *event,
+         gpointer      user_data,
+         GError      **error)
+{
+  g_ptr_array_add (user_data, g_object_ref (event));
+  return TRUE;
+}
+
+static void
+test_replay (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, NULL, &error);
+  g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) replayed = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(OrreryObserver) live_obs = orrery_func_observer_new ("live", collect, live, NULL);
+  g_autoptr(OrreryObserver) replay_obs = orrery_func_observer_new ("replay", collect, replayed, NULL);
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  g_autoptr(OrreryJournalReader) reader = NULL;
+
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  orrery_event_bus_subscribe (f->bus, live_obs, NULL, 0);
+  run (f);
+  g_assert_true (orrery_journal_close (journal, &error));
+
+  orrery_event_bus_subscribe (bus, replay_obs, NULL, 0);
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (orrery_journal_reader_replay (reader, bus, &error), ==, live->len);
+  g_assert_no_error (error);
+  g_assert_cmpuint (replayed->len, ==, live->len);
+  for (guint i = 0; i < live->len; i++)
+    {
+      OrreryEvent *a = live->pdata[i], *b = replayed->pdata[i];
+
+      g_assert_cmpint (orrery_event_get_event_type (a), ==, orrery_event_get_event_type (b));
+      g_assert_cmpint (orrery_event_get_timestamp (a), ==, orrery_event_get_timestamp (b));
+      if (ORRERY_IS_TASK_EVENT (a))
+        {
+          g_assert_cmpstr (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (a)), ==,
+                           orrery_task_event_get_task_id (ORRERY_TASK_EVENT (b)));
+          g_assert_cmpstr (orrery_task_event_get_device_id (ORRERY_TASK_EVENT (a)), ==,
+                           orrery_task_event_get_device_id (ORRERY_TASK_EVENT (b)));
+        }
+      if (orrery_event_get_data (a) != NULL)
+        g_assert_true (g_variant_equal (orrery_event_get_data (a), orrery_event_get_data (b)));
+    }
+}
+
+/* Bad journals: each error names the file and the line. */
+static void
+check_bad (const char         *dir,
+           const char         *name,
+           const char         *content,
+           gssize              length,
+           OrreryJournalError  code,
+           const char         *where)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *expected = g_strconcat (path, where, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournalReader) reader = NULL;
+
+  g_assert_true (g_file_set_contents (path, content, length, NULL));
+  reader = orrery_journal_reader_new (path, &error);
+  if (reader != NULL)
+    orrery_journal_reader_read_to (reader, 0, &error);
+  g_assert_error (error, ORRERY_JOURNAL_ERROR, (gint) code);
+  g_assert_true (g_str_has_prefix (error->message, expected));
+  g_remove (path);
+}
+
+static void
+test_bad_journals (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, NULL, &error);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *gap = NULL, *repeat = NULL, *torn = NULL, *version = NULL, *garbage = NULL;
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  guint n;
+
+  orrery_journal_attach (journal, f->bus);
+  run (f);
+  g_assert_true (orrery_journal_close (journal, &error));
+  g_assert_true (g_file_get_contents (f->path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  n = g_strv_length (lines) - 1;   /* the last is empty */
+  g_assert_cmpuint (n, ==, 9);
+
+  gap = g_strjoin ("\n", lines[0], lines[1], lines[3], "", NULL);
+  check_bad (f->dir, "gap.jsonl", gap, -1, ORRERY_JOURNAL_ERROR_SEQUENCE, ":3: gap");
+  repeat = g_strjoin ("\n", lines[0], lines[1], lines[2], lines[2], "", NULL);
+  check_bad (f->dir, "repeat.jsonl", repeat, -1, ORRERY_JOURNAL_ERROR_SEQUENCE, ":4: sequence number 3 repeats");
+  garbage = g_strjoin ("\n", lines[0], lines[1], "[1, 2]", lines[2], "", NULL);
+  check_bad (f->dir, "garbage.jsonl", garbage, -1, ORRERY_JOURNAL_ERROR_BAD_RECORD, ":3: not a journal record");
+  check_bad (f->dir, "not.jsonl", "{\n  \"tasks\": []\n}\n", -1, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL, ":1: not an Orrery journal");
+  check_bad (f->dir, "empty.jsonl", "", 0, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL, ":1: not an Orrery journal");
+  {
+    g_autofree char *rest = g_strjoinv ("\n", lines + 1);
+    const char *p = strstr (lines[0], "\"format\":1");
+
+    g_assert_nonnull (p);
+    version = g_strdup_printf ("%.*s\"format\":7%s\n%s", (int) (p - lines[0]), lines[0],
+                               p + strlen ("\"format\":1"), rest);
+    check_bad (f->dir, "version.jsonl", version, -1, ORRERY_JOURNAL_ERROR_VERSION, ":1: journal format version 7");
+  }
+
+  /* A torn last line is reported and ignored. */
+  torn = g_strjoin ("\n", lines[0], lines[1], lines[2], "{\"seq\":4,\"type\":\"task-comp", NULL);
+  g_assert_true (g_file_set_contents (f->path, torn, -1, NULL));
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (orrery_journal_reader_get_torn_line (reader), ==, 4);
+  g_assert_cmpuint (orrery_journal_reader_get_sequence (reader), ==, 3);
+  g_assert_cmpint (orrery_journal_reader_get_valid_length (reader), ==,
+                   strlen (lines[0]) + strlen (lines[1]) + strlen (lines[2]) + 3);
+  g_assert_false (orrery_journal_reader_is_finished (reader));
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (orrery_journal_reader_get_constellation (reader), "a")),
+                   ==, ORRERY_TASK_STATUS_RUNNING);
+}
+
+/* A resumed journal: appended after the torn line is cut, the sequence
+ * going on; a reader applies the resume as the run did. */
+static void
+test_resume_appends (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, "run-r", &error);
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autoptr(OrreryJournalReader) again = NULL;
+  g_autoptr(OrreryJournal) appended = NULL;
+  g_autoptr(OrreryOrchestrator) orch2 = NULL;
+  g_autoptr(OrreryEventBus) bus2 = orrery_event_bus_new ();
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *cut = NULL;
+
+  orrery_journal_attach (journal, f->bus);
+  run (f);
+  g_assert_true (orrery_journal_close (journal, &error));
+  /* As if the host died after a had started: header, started, a started,
+   * and a torn line. */
+  g_assert_true (g_file_get_contents (f->path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  cut = g_strjoin ("\n", lines[0], lines[1], lines[2], "{\"seq\":4,", NULL);
+  g_assert_true (g_file_set_contents (f->path, cut, -1, NULL));
+
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  appended = orrery_journal_open_append (f->path, orrery_journal_reader_get_run_id (reader),
+                                         orrery_journal_reader_get_sequence (reader) + 1,
+                                         orrery_journal_reader_get_valid_length (reader), &error);
+  g_assert_no_error (error);
+  orrery_journal_set_resumed (appended, NULL);
+  orrery_journal_attach (appended, bus2);
+  orch2 = orrery_orchestrator_new (bus2, f->devices);
+  f->done = FALSE;
+  orrery_orchestrator_run_async (orch2, orrery_journal_reader_get_constellation (reader), NULL, run_done, f);
+  while (!f->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (f->error);
+  g_assert_true (orrery_journal_close (appended, &error));
+
+  again = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (again, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (orrery_journal_reader_get_torn_line (again), ==, 0);
+  g_assert_cmpuint (orrery_journal_reader_get_n_runs (again), ==, 2);
+  g_assert_true (orrery_journal_reader_is_finished (again));
+  g_assert_cmpstr (orrery_journal_reader_get_run_id (again), ==, "run-r");
+  /* a ran again as its second attempt. */
+  g_assert_cmpuint (orrery_task_get_attempt (orrery_constellation_get_task (orrery_journal_reader_get_constellation (again), "a")),
+                    ==, 2);
+  g_assert_cmpuint (orrery_constellation_count_status (orrery_journal_reader_get_constellation (again),
+                                                       ORRERY_TASK_STATUS_COMPLETED), ==, 3);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/journal/records-every-event", test_records_every_event);
+  ADD ("/journal/nothing-before-start", test_nothing_before_start);
+  ADD ("/journal/write-error-fails-the-run", test_write_error_fails_the_run);
+  ADD ("/journal/edits-rebuild", test_edits_rebuild);
+  ADD ("/journal/replay", test_replay);
+  ADD ("/journal/bad-journals", test_bad_journals);
+  ADD ("/journal/resume-appends", test_resume_appends);
+  return g_test_run ();
+}
