@@ -1273,6 +1273,371 @@ parse_error (GError     **error,
                  "%s: %s", name, err->message);
 }
 
+/* Checking the text before json-glib parses it.
+ *
+ * json-glib's parser recurses once per nested array or object: 50,000 of
+ * them (a 100 KB file) overflow the stack. Its scanner also turns `\u0000`
+ * into a NUL that silently ends the string (a command would run cut
+ * short), lone surrogates such as `\ud800` into bytes that are not UTF-8
+ * (GLib then refuses them with criticals, and a saved state would not
+ * load again), and reads escapes JSON does not have (`\q` as `q`, `\101`
+ * as octal, `\0` as NUL). So the text is read once first, and refused on
+ * any of these, each problem with its JSON path.
+ *
+ * The scan must see the structure exactly as json-glib will, or a deep
+ * document could hide inside what the scan takes for a string. It follows
+ * json-glib's dialect: strings in double quotes, with escapes, or in
+ * single quotes, without; comments from a slash-star to the next
+ * star-slash. Everything else (numbers, words, stray characters) only
+ * matters to the parser, which reports it. */
+
+typedef struct
+{
+  const char *key;      /* the current member's name as written (objects) */
+  gsize       key_len;
+  guint       index;    /* the current element (arrays) */
+  gboolean    array;
+} ScanFrame;
+
+typedef struct
+{
+  const char *name;
+  guint       max_depth;
+  ScanFrame  *frames;
+  guint       depth;
+  guint       deepest;
+  GString    *problems;
+  guint       n_problems;
+  gint        first_code;
+} Scan;
+
+/* A member name in a path, as written, cut when long and made printable
+ * as UTF-8 (the message itself must be valid UTF-8). */
+static void
+append_path_key (GString    *path,
+                 const char *key,
+                 gsize       len)
+{
+  g_autofree char *valid = NULL;
+
+  g_string_append_c (path, '.');
+  if (len > 64)
+    {
+      valid = g_utf8_make_valid (key, 64);
+      g_string_append (path, valid);
+      g_string_append (path, "…");
+    }
+  else
+    {
+      valid = g_utf8_make_valid (key, len);
+      g_string_append (path, valid);
+    }
+}
+
+/* The path of the value at the current position; with @key, of the
+ * member of that name in the innermost object. */
+static char *
+scan_path (Scan       *s,
+           const char *key,
+           gsize       key_len)
+{
+  GString *path = g_string_new ("$");
+
+  for (guint i = 0; i < s->depth; i++)
+    {
+      const ScanFrame *f = &s->frames[i];
+
+      /* A deep path keeps its first and last segments. */
+      if (s->depth > 16 && i == 8)
+        {
+          g_string_append_printf (path, "…(%u more)…", s->depth - 16);
+          i = s->depth - 8;
+          f = &s->frames[i];
+        }
+
+      if (i + 1 == s->depth && key != NULL)
+        append_path_key (path, key, key_len);
+      else if (f->array)
+        g_string_append_printf (path, "[%u]", f->index);
+      else if (f->key != NULL)
+        append_path_key (path, f->key, f->key_len);
+    }
+  return g_string_free (path, FALSE);
+}
+
+static void G_GNUC_PRINTF (5, 6)
+scan_problem (Scan       *s,
+              gint        code,
+              const char *key,
+              gsize       key_len,
+              const char *format,
+              ...)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *msg = NULL;
+  va_list args;
+
+  if (s->n_problems++ >= MAX_PROBLEMS)
+    return;
+  if (s->first_code < 0)
+    s->first_code = code;
+  path = scan_path (s, key, key_len);
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (s->problems->len > 0)
+    g_string_append_c (s->problems, '\n');
+  if (s->name)
+    g_string_append_printf (s->problems, "%s: ", s->name);
+  g_string_append_printf (s->problems, "%s: %s", path, msg);
+}
+
+static gint
+hex4 (const char *p,
+      const char *end)
+{
+  gint v = 0;
+
+  if (end - p < 4)
+    return -1;
+  for (guint i = 0; i < 4; i++)
+    {
+      gint d = g_ascii_xdigit_value (p[i]);
+
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+  return v;
+}
+
+/* Whether a run of raw string bytes is UTF-8 (NUL bytes are not). */
+static gboolean
+run_is_utf8 (const char *p,
+             const char *end)
+{
+  return p == end || g_utf8_validate_len (p, end - p, NULL);
+}
+
+/* Reads the string that starts at @p (on its quote); returns where it
+ * ends (after its closing quote), or NULL when it does not end. The first
+ * problem of a string is reported, once its end (and so, for a member
+ * name, the whole name) is known. */
+static const char *
+scan_string (Scan       *s,
+             const char *p,
+             const char *end,
+             gboolean    is_key)
+{
+  char quote = *p;
+  const char *start = ++p;
+  gint code = -1;
+  char detail[64] = "";
+
+#define STRING_PROBLEM(c, ...) \
+  G_STMT_START { if (code < 0) { code = (c); g_snprintf (detail, sizeof detail, __VA_ARGS__); } } G_STMT_END
+
+  if (quote == '\'')
+    {
+      /* No escapes in single quotes. */
+      const char *close = memchr (p, '\'', end - p);
+
+      if (close == NULL)
+        return NULL;
+      if (!run_is_utf8 (p, close))
+        STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8, "not valid UTF-8");
+      p = close;
+    }
+  else
+    for (;;)
+      {
+        const char *run = p;
+        gint u;
+
+        while (p < end && *p != '"' && *p != '\\')
+          p++;
+        if (!run_is_utf8 (run, p))
+          STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8, "not valid UTF-8");
+        if (p >= end)
+          return NULL;
+        if (*p == '"')
+          break;
+        /* A backslash */
+        if (end - p < 2)
+          return NULL;
+        switch (p[1])
+          {
+          case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p += 2;
+            break;
+          case 'u':
+            u = hex4 (p + 2, end);
+            if (u < 0)
+              {
+                STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                                "not JSON: \\u must be followed by four hexadecimal digits");
+                p += 2;
+              }
+            else if (u == 0)
+              {
+                STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER,
+                                "holds a NUL character (\\u0000)");
+                p += 6;
+              }
+            else if (u >= 0xd800 && u <= 0xdbff)
+              {
+                gint low = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4 (p + 8, end) : -1;
+
+                if (low >= 0xdc00 && low <= 0xdfff)
+                  p += 12;
+                else
+                  {
+                    STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+                                    "not valid UTF-8 (a lone surrogate \\u%04x)", (guint) u);
+                    p += 6;
+                  }
+              }
+            else if (u >= 0xdc00 && u <= 0xdfff)
+              {
+                STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+                                "not valid UTF-8 (a lone surrogate \\u%04x)", (guint) u);
+                p += 6;
+              }
+            else
+              p += 6;
+            break;
+          default:
+            if ((guchar) p[1] >= 0x20 && (guchar) p[1] < 0x7f)
+              STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON, "not JSON: \\%c is not an escape", p[1]);
+            else
+              STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON, "not JSON: a backslash before a character that is not an escape");
+            /* Step over the whole character, so its bytes do not look broken. */
+            p += 1 + ((guchar) p[1] < 0x80 ? 1 : MAX (1, g_utf8_skip[(guchar) p[1]]));
+            if (p > end)
+              return NULL;
+            break;
+          }
+      }
+#undef STRING_PROBLEM
+
+  if (code >= 0)
+    {
+      if (is_key)
+        scan_problem (s, code, start, p - start, "member name %s", detail);
+      else
+        scan_problem (s, code, NULL, 0, "%s", detail);
+    }
+  return p + 1;
+}
+
+gboolean
+_orrery_json_check_text (const char  *text,
+                         gsize        length,
+                         const char  *name,
+                         guint        max_depth,
+                         guint       *out_depth,
+                         GError     **error)
+{
+  const char *p = text, *end = text + length;
+  gboolean want_key = FALSE;
+  Scan s = { 0 };
+
+  s.name = name;
+  s.max_depth = max_depth;
+  s.frames = g_new0 (ScanFrame, max_depth + 1);
+  s.problems = g_string_new (NULL);
+  s.first_code = -1;
+
+  while (p < end)
+    switch (*p)
+      {
+      case '"':
+      case '\'':
+        {
+          gboolean is_key = want_key && s.depth > 0 && !s.frames[s.depth - 1].array;
+          const char *start = p + 1;
+
+          p = scan_string (&s, p, end, is_key);
+          if (p == NULL)
+            goto done;  /* unterminated: the parser says so */
+          if (is_key)
+            {
+              s.frames[s.depth - 1].key = start;
+              s.frames[s.depth - 1].key_len = p - 1 - start;
+              want_key = FALSE;
+            }
+        }
+        break;
+      case '/':
+        if (end - p >= 2 && p[1] == '*')
+          {
+            const char *close = p + 2;
+
+            while ((close = memchr (close, '*', end - close)) != NULL && close + 1 < end && close[1] != '/')
+              close++;
+            if (close == NULL || close + 1 >= end)
+              goto done;
+            p = close + 2;
+          }
+        else
+          p++;
+        break;
+      case '[':
+      case '{':
+        if (s.depth >= max_depth)
+          {
+            scan_problem (&s, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, NULL, 0,
+                          "nested deeper than %u", max_depth);
+            s.deepest = s.depth + 1;
+            goto done;
+          }
+        s.frames[s.depth].array = *p == '[';
+        s.frames[s.depth].index = 0;
+        s.frames[s.depth].key = NULL;
+        s.depth++;
+        s.deepest = MAX (s.deepest, s.depth);
+        want_key = *p == '{';
+        p++;
+        break;
+      case ']':
+      case '}':
+        if (s.depth > 0)
+          s.depth--;
+        want_key = FALSE;
+        p++;
+        break;
+      case ',':
+        if (s.depth > 0)
+          {
+            if (s.frames[s.depth - 1].array)
+              s.frames[s.depth - 1].index++;
+            else
+              want_key = TRUE;
+          }
+        p++;
+        break;
+      default:
+        p++;
+        break;
+      }
+
+done:
+  if (out_depth)
+    *out_depth = s.deepest;
+  g_free (s.frames);
+  if (s.n_problems > 0)
+    {
+      if (s.n_problems > MAX_PROBLEMS)
+        g_string_append_printf (s.problems, "\n%s%stoo many problems, giving up",
+                                name ? name : "", name ? ": " : "");
+      g_set_error_literal (error, ORRERY_CONSTELLATION_ERROR, s.first_code, s.problems->str);
+      g_string_free (s.problems, TRUE);
+      return FALSE;
+    }
+  g_string_free (s.problems, TRUE);
+  return TRUE;
+}
+
 /* One parse. With @names, streams and sets @again when the parser
  * disagreed with the scan. */
 static OrreryConstellation *
@@ -1320,8 +1685,12 @@ load_text (const char  *text,
            gboolean     is_file,
            GError     **error)
 {
-  g_autoptr(GPtrArray) names = scan_member_names (text, length);
+  g_autoptr(GPtrArray) names = NULL;
 
+  /* Before any parse, streaming or whole. */
+  if (!_orrery_json_check_text (text, length, name, ORRERY_CONSTELLATION_MAX_DEPTH, NULL, error))
+    return NULL;
+  names = scan_member_names (text, length);
   if (names)
     {
       gboolean again = FALSE;
@@ -1586,9 +1955,23 @@ dependency_to_json (OrreryDependency *d)
  *
  * Returns: (transfer full): the JSON text
  */
+static char *
+constellation_to_data (OrreryConstellation *self,
+                       gboolean             pretty,
+                       gsize               *length);
+
 char *
 orrery_constellation_to_data (OrreryConstellation *self,
                               gsize               *length)
+{
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  return constellation_to_data (self, TRUE, length);
+}
+
+static char *
+constellation_to_data (OrreryConstellation *self,
+                       gboolean             pretty,
+                       gsize               *length)
 {
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
@@ -1596,8 +1979,6 @@ orrery_constellation_to_data (OrreryConstellation *self,
   JsonObject *tasks = json_object_new ();
   JsonObject *deps = json_object_new ();
   g_autofree char *state = NULL;
-
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
 
   state = g_strdelimit (g_strdup (orrery_constellation_state_to_nick (self->state)), "-", '_');
   json_object_set_string_member (o, "constellation_id", self->id);
@@ -1631,8 +2012,11 @@ orrery_constellation_to_data (OrreryConstellation *self,
     }
   json_node_take_object (root, o);
   json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_indent (gen, 2);
+  if (pretty)
+    {
+      json_generator_set_pretty (gen, TRUE);
+      json_generator_set_indent (gen, 2);
+    }
   return json_generator_to_data (gen, length);
 }
 
@@ -1642,8 +2026,11 @@ orrery_constellation_to_data (OrreryConstellation *self,
  * @path: (type filename): where to write
  * @error: return location for an error
  *
- * Writes orrery_constellation_to_data() to a file atomically: a reader sees
- * the old file or the new one, never half of one.
+ * Writes the constellation as orrery_constellation_to_data() does, but
+ * compact (no indentation: a machine file, whose size follows the data's),
+ * to a file atomically: a reader sees the old file or the new one, never
+ * half of one. The file is created readable and writable by its owner only
+ * (mode 0600): it holds the tasks' environment and output.
  *
  * Returns: whether the file was written
  */
@@ -1658,8 +2045,8 @@ orrery_constellation_save_to_file (OrreryConstellation  *self,
 
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
-  data = orrery_constellation_to_data (self, &len);
-  if (!g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &err))
+  data = constellation_to_data (self, FALSE, &len);
+  if (!g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
     {
       g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_IO, "%s", err->message);
       return FALSE;

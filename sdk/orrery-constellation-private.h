@@ -118,6 +118,19 @@ struct _OrreryConstellation
                              (t)->status == ORRERY_TASK_STATUS_WAITING_DEPENDENCY)
 #define TASK_TERMINAL(t)    ((t)->status >= ORRERY_TASK_STATUS_COMPLETED)
 
+/* Reads JSON text before json-glib parses it (orrery-constellation-json.c):
+ * refuses nesting deeper than @max_depth, escapes JSON does not have,
+ * NUL characters and strings that are not UTF-8. Errors are in the
+ * constellation domain, one problem a line as `NAME: $.path: rule`
+ * (without `NAME: ` when @name is NULL). @out_depth, if not NULL, gets
+ * the deepest nesting seen. */
+ORRERY_HIDDEN gboolean          _orrery_json_check_text  (const char           *text,
+                                                          gsize                 length,
+                                                          const char           *name,
+                                                          guint                 max_depth,
+                                                          guint                *out_depth,
+                                                          GError              **error);
+
 ORRERY_HIDDEN OrreryDependency *_orrery_dependency_new   (OrreryTask           *from,
                                                           OrreryTask           *to,
                                                           OrreryDependencyType  type,

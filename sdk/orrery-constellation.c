@@ -1149,6 +1149,9 @@ _orrery_constellation_topo (OrreryConstellation *self,
   return tail;
 }
 
+/* How many members of a cycle its description names before it cuts. */
+#define CYCLE_SHOWN 8
+
 char *
 _orrery_constellation_describe_cycle (OrreryConstellation *self,
                                       const guint         *members)
@@ -1163,8 +1166,16 @@ _orrery_constellation_describe_cycle (OrreryConstellation *self,
         first = n;
       n++;
     }
+  /* A long cycle is cut: its first members, a count, the last one. */
   for (guint i = 0; i < n; i++)
-    g_string_append_printf (s, "%s → ", ((OrreryTask *) self->tasks->pdata[members[(first + i) % n]])->id);
+    {
+      if (n > CYCLE_SHOWN + 1 && i == CYCLE_SHOWN)
+        {
+          g_string_append_printf (s, "… (%u more) → ", n - CYCLE_SHOWN - 1);
+          i = n - 1;
+        }
+      g_string_append_printf (s, "%s → ", ((OrreryTask *) self->tasks->pdata[members[(first + i) % n]])->id);
+    }
   g_string_append (s, ((OrreryTask *) self->tasks->pdata[members[first]])->id);
   return g_string_free (s, FALSE);
 }

@@ -53,6 +53,12 @@ G_BEGIN_DECLS
  *   current status does not allow
  * @ORRERY_CONSTELLATION_ERROR_TASK_OWNED: the task already belongs to a
  *   constellation
+ * @ORRERY_CONSTELLATION_ERROR_TOO_DEEP: the document nests arrays and objects
+ *   deeper than %ORRERY_CONSTELLATION_MAX_DEPTH
+ * @ORRERY_CONSTELLATION_ERROR_NOT_UTF8: a string or member name is not valid
+ *   UTF-8 (a lone UTF-16 surrogate escape, or bytes that are not UTF-8)
+ * @ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER: a string or member name holds a
+ *   NUL character (the escape for U+0000), which would silently cut it short
  *
  * One code per rule.
  */
@@ -74,7 +80,21 @@ typedef enum {
   ORRERY_CONSTELLATION_ERROR_TASK_DISPATCHED,
   ORRERY_CONSTELLATION_ERROR_INVALID_STATE,
   ORRERY_CONSTELLATION_ERROR_TASK_OWNED,
+  ORRERY_CONSTELLATION_ERROR_TOO_DEEP,
+  ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+  ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER,
 } OrreryConstellationError;
+
+/**
+ * ORRERY_CONSTELLATION_MAX_DEPTH:
+ *
+ * How deep a constellation document may nest arrays and objects, the root
+ * object counting as 1 (so a task's `task_data` may hold 60 more levels).
+ * Deeper documents are refused before they are parsed, with
+ * %ORRERY_CONSTELLATION_ERROR_TOO_DEEP: json-glib's parser recurses once a
+ * level and a few tens of thousands of levels overflow the stack.
+ */
+#define ORRERY_CONSTELLATION_MAX_DEPTH 64
 
 ORRERY_EXPORT
 GQuark orrery_constellation_error_quark (void);

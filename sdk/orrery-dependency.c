@@ -355,6 +355,18 @@ orrery_condition_to_string (OrreryCondition *self)
                           operator_names[self->op].symbol, value ? " " : "", value ? value : "");
 }
 
+/* The start of a long text, for messages. */
+static char *
+cut_text (const char *text)
+{
+  const char *end;
+
+  if (strlen (text) <= 120)
+    return g_strdup (text);
+  end = g_utf8_find_prev_char (text, text + 120);
+  return g_strdup_printf ("%.*s…", (int) ((end ? end : text + 120) - text), text);
+}
+
 /**
  * orrery_condition_parse:
  * @text: a condition such as `exit_status == 0`, `outputs.kind != "csv"` or
@@ -372,6 +384,7 @@ orrery_condition_parse (const char  *text,
 {
   g_auto(GStrv) words = NULL;
   g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) check = NULL;
   OrreryConditionOperator op;
   const char *field;
   const char *rest;
@@ -403,6 +416,17 @@ orrery_condition_parse (const char  *text,
 
       if (*rest == '\0')
         goto bad;
+      /* json-glib must not see a value too deep for its stack, nor one
+       * that would decode to a NUL or to text that is not UTF-8. */
+      if (!_orrery_json_check_text (rest, strlen (rest), NULL, ORRERY_CONSTELLATION_MAX_DEPTH,
+                                    NULL, &check))
+        {
+          g_autofree char *shown = cut_text (text);
+
+          g_set_error (error, ORRERY_CONSTELLATION_ERROR, check->code,
+                       "“%s” is not a condition: its value at %s", shown, check->message);
+          return NULL;
+        }
       node = json_from_string (rest, NULL);
       if (node == NULL)
         /* A bare word compares as a string. */
@@ -424,9 +448,13 @@ orrery_condition_parse (const char  *text,
   }
 
 bad:
-  g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_BAD_CONDITION,
-               "“%s” is not a condition (expected FIELD OP VALUE with OP one of ==, !=, <, <=, >, >=, "
-               "or FIELD exists|truthy|falsy)", text);
+  {
+    g_autofree char *shown = cut_text (text);
+
+    g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_BAD_CONDITION,
+                 "“%s” is not a condition (expected FIELD OP VALUE with OP one of ==, !=, <, <=, >, >=, "
+                 "or FIELD exists|truthy|falsy)", shown);
+  }
   return NULL;
 }
 
