@@ -83,22 +83,42 @@ orrery_host_plugin_options_clear (OrreryHostPluginOptions *options)
 }
 
 /* The configuration: the file (--config, or the search), then --set,
- * --enable and --disable. An error is a usage error (exit status 2). */
+ * --enable and --disable. An error is a usage error (exit status 2): a
+ * malformed --set, a plugin name that cannot be a group, or a value of a
+ * key the SDK reads itself (Enabled, Events, Delivery, ...) that is wrong.
+ * Values of a plugin's own keys are checked once it is loaded
+ * (orrery_config_check_overrides() again, by the command). */
 OrreryConfig *
 orrery_host_plugin_options_load_config (OrreryHostPluginOptions  *options,
                                         GError                  **error)
 {
   g_autoptr(OrreryConfig) config = orrery_config_new ();
+  const char *const *lists[] = { (const char *const *) options->enables,
+                                 (const char *const *) options->disables };
 
   if (!orrery_config_load (config, options->config_file, error))
     return NULL;
   for (guint i = 0; options->sets != NULL && options->sets[i] != NULL; i++)
     if (!orrery_config_parse_override (config, options->sets[i], error))
       return NULL;
-  for (guint i = 0; options->enables != NULL && options->enables[i] != NULL; i++)
-    orrery_config_set_plugin_enabled (config, options->enables[i], TRUE);
-  for (guint i = 0; options->disables != NULL && options->disables[i] != NULL; i++)
-    orrery_config_set_plugin_enabled (config, options->disables[i], FALSE);
+  for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+    for (guint i = 0; lists[l] != NULL && lists[l][i] != NULL; i++)
+      {
+        /* The name becomes a group: through the same check as --set. */
+        g_autofree char *assignment = g_strconcat (lists[l][i], ".Enabled=", l == 0 ? "true" : "false", NULL);
+
+        if (strchr (lists[l][i], '=') != NULL ||
+            !orrery_config_parse_override (config, assignment, NULL))
+          {
+            g_autofree char *shown = orrery_escape_for_terminal (lists[l][i], -1);
+
+            g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE,
+                         "--%s “%s”: not a plugin name", l == 0 ? "enable" : "disable", shown);
+            return NULL;
+          }
+      }
+  if (!orrery_config_check_overrides (config, error))
+    return NULL;
   return g_steal_pointer (&config);
 }
 

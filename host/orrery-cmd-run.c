@@ -459,6 +459,13 @@ orrery_host_run (OrreryHostRun *run)
       orrery_plugin_engine_set_orchestrator (engine, orch);
       orrery_plugin_engine_load_all (engine);
       report_plugin_failures (engine);
+      /* A --set value of a plugin's own key shows as wrong only now. */
+      if (!orrery_config_check_overrides (config, &error))
+        {
+          g_printerr ("orrery run: %s\n", error->message);
+          orrery_plugin_engine_shutdown (engine);
+          return ORRERY_EXIT_USAGE;
+        }
       if (!orrery_plugin_engine_watch (engine, &error))
         {
           g_warning ("Plugins will not be hot-plugged: %s", error->message);

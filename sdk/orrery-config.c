@@ -29,6 +29,9 @@
  * with a #GError that names the file, the group and the key.
  */
 
+/* The origin of the values given on the command line. */
+#define ORIGIN_COMMAND_LINE "command line"
+
 typedef struct
 {
   GKeyFile *keyfile;
@@ -41,6 +44,7 @@ struct _OrreryConfig
   GObject    parent_instance;
 
   GKeyFile  *overrides;
+  GPtrArray *override_errors; /* GError: override values a getter refused */
   Layer     *main;      /* NULL until loaded */
   GPtrArray *defaults;  /* of Layer */
 };
@@ -73,6 +77,7 @@ orrery_config_finalize (GObject *object)
   OrreryConfig *self = ORRERY_CONFIG (object);
 
   g_key_file_unref (self->overrides);
+  g_ptr_array_unref (self->override_errors);
   layer_free (self->main);
   g_ptr_array_unref (self->defaults);
   G_OBJECT_CLASS (orrery_config_parent_class)->finalize (object);
@@ -119,6 +124,7 @@ static void
 orrery_config_init (OrreryConfig *self)
 {
   self->overrides = g_key_file_new ();
+  self->override_errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
   self->defaults = g_ptr_array_new_with_free_func ((GDestroyNotify) layer_free);
 }
 
@@ -385,6 +391,53 @@ orrery_config_plugin_group (const char *plugin)
   return g_strconcat (ORRERY_CONFIG_PLUGIN_GROUP_PREFIX, plugin, NULL);
 }
 
+/* Whether @text is valid UTF-8 without control characters (tabs are
+ * allowed in values). */
+static gboolean
+is_clean_text (const char *text,
+               gboolean    allow_tab)
+{
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (g_ascii_iscntrl (*p) && !(allow_tab && *p == '\t'))
+      return FALSE;
+  return TRUE;
+}
+
+/* What GKeyFile accepts as a group name: not empty, no brackets, no
+ * control characters, UTF-8. */
+static gboolean
+is_group_name (const char *group)
+{
+  return *group != '\0' && strpbrk (group, "[]") == NULL && is_clean_text (group, FALSE);
+}
+
+/* A key: not empty, no brackets, `=`, spaces or control characters, UTF-8. */
+static gboolean
+is_key_name (const char *key)
+{
+  return *key != '\0' && strpbrk (key, " \t[]=") == NULL && is_clean_text (key, FALSE);
+}
+
+static gboolean G_GNUC_PRINTF (3, 4)
+bad_override (GError     **error,
+              const char  *assignment,
+              const char  *format,
+              ...)
+{
+  g_autofree char *shown = orrery_escape_for_terminal (assignment, -1);
+  g_autofree char *why = NULL;
+  va_list args;
+
+  va_start (args, format);
+  why = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE,
+               "--set “%s”: %s", shown, why);
+  return FALSE;
+}
+
 /**
  * orrery_config_parse_override:
  * @self: a configuration
@@ -393,7 +446,13 @@ orrery_config_plugin_group (const char *plugin)
  *
  * Parses one `--set` option of the command line and sets the override.
  * `Host.KEY` sets a key of `[Host]`, `[GROUP].KEY` any group, anything
- * else a key of `[Plugin PLUGIN]`.
+ * else a key of `[Plugin PLUGIN]`. A group or key name that a keyfile
+ * cannot hold (empty, with brackets, control characters or text that is
+ * not UTF-8; keys also without spaces or `=`) and a value with control
+ * characters other than tabs are refused with
+ * %ORRERY_CONFIG_ERROR_BAD_OVERRIDE, the assignment escaped in the message.
+ * The value's type is checked where it is read (see
+ * orrery_config_check_overrides()).
  *
  * Returns: %TRUE on success
  */
@@ -402,7 +461,7 @@ orrery_config_parse_override (OrreryConfig  *self,
                               const char    *assignment,
                               GError       **error)
 {
-  const char *eq, *dot;
+  const char *eq, *dot, *value;
   g_autofree char *lhs = NULL;
   g_autofree char *group = NULL;
   const char *key;
@@ -412,14 +471,15 @@ orrery_config_parse_override (OrreryConfig  *self,
 
   eq = strchr (assignment, '=');
   if (eq == NULL)
-    goto bad;
+    return bad_override (error, assignment, "expected PLUGIN.KEY=VALUE");
   lhs = g_strndup (assignment, eq - assignment);
+  value = eq + 1;
   if (lhs[0] == '[')
     {
-      char *close = strchr (lhs, ']');
+      char *close = strrchr (lhs, ']');
 
-      if (close == NULL || close[1] != '.' || close == lhs + 1)
-        goto bad;
+      if (close == NULL || close[1] != '.')
+        return bad_override (error, assignment, "expected [GROUP].KEY=VALUE");
       group = g_strndup (lhs + 1, close - lhs - 1);
       key = close + 2;
     }
@@ -427,26 +487,32 @@ orrery_config_parse_override (OrreryConfig  *self,
     {
       dot = strrchr (lhs, '.');
       if (dot == NULL || dot == lhs)
-        goto bad;
+        return bad_override (error, assignment, "expected PLUGIN.KEY=VALUE");
       group = g_strndup (lhs, dot - lhs);
       key = dot + 1;
       if (g_strcmp0 (group, ORRERY_CONFIG_HOST_GROUP) != 0)
         {
-          char *plugin_group = orrery_config_plugin_group (group);
+          char *plugin_group;
 
+          if (!is_group_name (group))
+            return bad_override (error, assignment, "not a plugin name (no brackets, control "
+                                 "characters or text that is not UTF-8)");
+          plugin_group = orrery_config_plugin_group (group);
           g_free (group);
           group = plugin_group;
         }
     }
-  if (*key == '\0' || strpbrk (key, " \t[]") != NULL)
-    goto bad;
-  orrery_config_set_override (self, group, key, eq + 1);
+  if (!is_group_name (group))
+    return bad_override (error, assignment, "not a group name (not empty; no brackets, control "
+                         "characters or text that is not UTF-8)");
+  if (!is_key_name (key))
+    return bad_override (error, assignment, "not a key name (not empty; no spaces, brackets, "
+                         "“=”, control characters or text that is not UTF-8)");
+  if (!is_clean_text (value, TRUE))
+    return bad_override (error, assignment, "the value holds control characters or text "
+                         "that is not UTF-8");
+  orrery_config_set_override (self, group, key, value);
   return TRUE;
-
-bad:
-  g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE,
-               "“%s”: expected PLUGIN.KEY=VALUE", assignment);
-  return FALSE;
 }
 
 /**
@@ -480,7 +546,7 @@ find_layer (OrreryConfig *self,
 {
   if (g_key_file_has_key (self->overrides, group, key, NULL))
     {
-      *origin = "command line";
+      *origin = ORIGIN_COMMAND_LINE;
       return self->overrides;
     }
   if (self->main != NULL && g_key_file_has_key (self->main->keyfile, group, key, NULL))
@@ -760,16 +826,37 @@ raw_value (OrreryConfig *self,
   return value;
 }
 
+/* Keeps a refused value that came from the command line, once a key, for
+ * orrery_config_check_overrides(). */
 static void
-set_bad_value (GError     **error,
-               const char  *origin,
-               const char  *group,
-               const char  *key,
-               const char  *value,
-               const char  *expected)
+note_override_error (OrreryConfig *self,
+                     const char   *origin,
+                     const GError *error)
 {
-  g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE,
-               "%s: [%s] %s: “%s” is not %s", origin, group, key, value, expected);
+  if (origin == NULL || !g_str_equal (origin, ORIGIN_COMMAND_LINE))
+    return;
+  for (guint i = 0; i < self->override_errors->len; i++)
+    if (g_str_equal (((GError *) self->override_errors->pdata[i])->message, error->message))
+      return;
+  g_ptr_array_add (self->override_errors, g_error_copy (error));
+}
+
+static void
+set_bad_value (OrreryConfig  *self,
+               GError       **error,
+               const char    *origin,
+               const char    *group,
+               const char    *key,
+               const char    *value,
+               const char    *expected)
+{
+  g_autofree char *shown = orrery_escape_for_terminal (value, -1);
+  g_autoptr(GError) local = g_error_new (ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE,
+                                         "%s: [%s] %s: “%s” is not %s", origin, group, key,
+                                         shown, expected);
+
+  note_override_error (self, origin, local);
+  g_propagate_error (error, g_steal_pointer (&local));
 }
 
 /**
@@ -809,7 +896,7 @@ orrery_config_get_boolean (OrreryConfig  *self,
   if (g_str_equal (lower, "false") || g_str_equal (lower, "no") ||
       g_str_equal (lower, "off") || g_str_equal (lower, "0"))
     return FALSE;
-  set_bad_value (error, origin, group, key, value, "a boolean (true or false)");
+  set_bad_value (self, error, origin, group, key, value, "a boolean (true or false)");
   return default_value;
 }
 
@@ -848,7 +935,7 @@ orrery_config_get_int (OrreryConfig  *self,
   result = g_ascii_strtoll (value, &end, 0);
   if (value[0] == '\0' || *end != '\0' || errno != 0)
     {
-      set_bad_value (error, origin, group, key, value, "an integer");
+      set_bad_value (self, error, origin, group, key, value, "an integer");
       return default_value;
     }
   return result;
@@ -889,7 +976,7 @@ orrery_config_get_uint (OrreryConfig  *self,
   result = g_ascii_strtoull (value, &end, 0);
   if (value[0] == '\0' || value[0] == '-' || *end != '\0' || errno != 0)
     {
-      set_bad_value (error, origin, group, key, value, "a non-negative integer");
+      set_bad_value (self, error, origin, group, key, value, "a non-negative integer");
       return default_value;
     }
   return result;
@@ -930,8 +1017,111 @@ orrery_config_get_double (OrreryConfig  *self,
   result = g_ascii_strtod (value, &end);
   if (value[0] == '\0' || *end != '\0' || errno != 0)
     {
-      set_bad_value (error, origin, group, key, value, "a number");
+      set_bad_value (self, error, origin, group, key, value, "a number");
       return default_value;
     }
   return result;
+}
+
+/* The checks of orrery_config_check_overrides() on one key the SDK reads
+ * itself, through the same getters its readers use. */
+static void
+check_known_key (OrreryConfig *self,
+                 const char   *group,
+                 const char   *key)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean plugin = g_str_has_prefix (group, ORRERY_CONFIG_PLUGIN_GROUP_PREFIX);
+
+  if ((plugin && g_str_equal (key, "Enabled")) ||
+      (g_str_equal (group, ORRERY_CONFIG_HOST_GROUP) && g_str_equal (key, "AutoEnable")))
+    orrery_config_get_boolean (self, group, key, FALSE, &error);
+  else if (plugin && (g_str_equal (key, "QueueLimit") || g_str_equal (key, "DeadlineMs")))
+    {
+      guint64 v = orrery_config_get_uint (self, group, key, 0, &error);
+
+      if (error == NULL && v > G_MAXUINT)
+        {
+          g_autofree char *value = g_key_file_get_value (self->overrides, group, key, NULL);
+
+          set_bad_value (self, &error, ORIGIN_COMMAND_LINE, group, key, value,
+                         "a non-negative integer that fits in 32 bits");
+        }
+    }
+  else if (plugin && g_str_equal (key, "Delivery"))
+    {
+      g_autofree char *value = orrery_config_get_string (self, group, key, NULL);
+
+      if (value && g_ascii_strcasecmp (g_strstrip (value), "sync") != 0 &&
+          g_ascii_strcasecmp (value, "queued") != 0)
+        set_bad_value (self, &error, ORIGIN_COMMAND_LINE, group, key, value, "sync or queued");
+    }
+  else if (plugin && g_str_equal (key, "Events"))
+    {
+      g_auto(GStrv) events = orrery_config_get_string_list (self, group, key);
+
+      for (guint i = 0; events && events[i]; i++)
+        {
+          const char *nick = g_strstrip (events[i]);
+          OrreryEventType type;
+
+          if (*nick && !g_str_equal (nick, "*") && !g_str_equal (nick, "all") &&
+              !orrery_event_type_from_nick (nick, &type))
+            {
+              set_bad_value (self, &error, ORIGIN_COMMAND_LINE, group, key, nick,
+                             "an event type (such as task-completed, or * for all)");
+              break;
+            }
+        }
+    }
+}
+
+/**
+ * orrery_config_check_overrides:
+ * @self: a configuration
+ * @error: return location for an error
+ *
+ * Checks the values given on the command line. A value the user typed
+ * that is wrong is a configuration error, not something to drop quietly:
+ * this checks every override of a key the SDK reads itself (`[Host]
+ * AutoEnable`; in each `[Plugin NAME]`: `Enabled`, `Events`, `Delivery`,
+ * `QueueLimit`, `DeadlineMs`), and reports too every override value that
+ * a typed getter (orrery_config_get_boolean() and the others, which is how
+ * plugins read their declared keys) has refused since the configuration
+ * was made. The host calls it once the configuration is loaded, and again
+ * once the plugins are loaded, and stops with exit status 2 when it fails.
+ *
+ * Returns: %TRUE when every override checked is valid; otherwise %FALSE
+ *   with %ORRERY_CONFIG_ERROR_BAD_VALUE, one problem a line, each naming
+ *   the group and the key
+ */
+gboolean
+orrery_config_check_overrides (OrreryConfig  *self,
+                               GError       **error)
+{
+  g_auto(GStrv) groups = NULL;
+  GString *msg;
+
+  g_return_val_if_fail (ORRERY_IS_CONFIG (self), FALSE);
+
+  groups = g_key_file_get_groups (self->overrides, NULL);
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (self->overrides, groups[i], NULL, NULL);
+
+      for (guint k = 0; keys && keys[k]; k++)
+        check_known_key (self, groups[i], keys[k]);
+    }
+  if (self->override_errors->len == 0)
+    return TRUE;
+  msg = g_string_new (NULL);
+  for (guint i = 0; i < self->override_errors->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (msg, '\n');
+      g_string_append (msg, ((GError *) self->override_errors->pdata[i])->message);
+    }
+  g_set_error_literal (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE, msg->str);
+  g_string_free (msg, TRUE);
+  return FALSE;
 }

@@ -92,6 +92,9 @@ gboolean      orrery_config_parse_override     (OrreryConfig  *self,
                                                 const char    *assignment,
                                                 GError       **error);
 ORRERY_EXPORT
+gboolean      orrery_config_check_overrides    (OrreryConfig  *self,
+                                                GError       **error);
+ORRERY_EXPORT
 void          orrery_config_set_plugin_enabled (OrreryConfig  *self,
                                                 const char    *plugin,
                                                 gboolean       enabled);
