@@ -104,11 +104,13 @@ orrery_host_plugin_options_load_config (OrreryHostPluginOptions  *options,
   for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
     for (guint i = 0; lists[l] != NULL && lists[l][i] != NULL; i++)
       {
-        /* The name becomes a group: through the same check as --set. */
-        g_autofree char *assignment = g_strconcat (lists[l][i], ".Enabled=", l == 0 ? "true" : "false", NULL);
+        /* The name becomes a group: set through the same checks as
+         * --set "[Plugin NAME].Enabled=true" (no brackets, "=" or control
+         * characters in NAME). */
+        g_autofree char *assignment = g_strdup_printf ("[" ORRERY_CONFIG_PLUGIN_GROUP_PREFIX "%s].Enabled=%s",
+                                                       lists[l][i], l == 0 ? "true" : "false");
 
-        if (strchr (lists[l][i], '=') != NULL ||
-            !orrery_config_parse_override (config, assignment, NULL))
+        if (!orrery_config_parse_override (config, assignment, NULL))
           {
             g_autofree char *shown = orrery_escape_for_terminal (lists[l][i], -1);
 

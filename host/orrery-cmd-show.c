@@ -2,6 +2,10 @@
  *
  * text: the DAG by layers (depth from the sources) with status and
  * priority; dot: Graphviz; json: the normalised JSON Orrery writes.
+ * User data never reaches the terminal raw: text escapes it
+ * (orrery_escape_for_terminal()), DOT escapes it so and then for DOT's
+ * quoted strings, JSON writes the characters a terminal would act on as
+ * \uXXXX escapes (the same JSON).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -25,18 +29,74 @@ status_color (OrreryTaskStatus s)
   return colors[s];
 }
 
+/* A DOT string: user data escaped for the terminal first (so control
+ * characters show as `\e`, `\n`, ...), then quotes and backslashes for DOT. */
 static char *
 dot_escape (const char *s)
 {
+  g_autofree char *safe = orrery_escape_for_terminal (s ? s : "", -1);
   GString *out = g_string_new (NULL);
 
-  for (; s && *s; s++)
+  for (const char *p = safe; *p; p++)
     {
-      if (*s == '"' || *s == '\\')
+      if (*p == '"' || *p == '\\')
         g_string_append_c (out, '\\');
-      g_string_append_c (out, *s);
+      g_string_append_c (out, *p);
     }
   return g_string_free (out, FALSE);
+}
+
+/* User data for text output. */
+static char *
+esc (const char *s)
+{
+  return orrery_escape_for_terminal (s ? s : "", -1);
+}
+
+/* Whether a character of JSON text must not reach a terminal raw: json-glib
+ * escapes C0 controls, not DEL, C1 controls (8-bit CSI, OSC), the
+ * bidirectional controls or the line separators. */
+static gboolean
+json_needs_escape (gunichar c)
+{
+  return c == 0x7f || (c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
+         (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029 || c == 0x200e ||
+         c == 0x200f || c == 0x061c;
+}
+
+/* The JSON text with those characters as \uXXXX escapes: the same JSON.
+ * They only occur inside strings (the structure is ASCII). */
+static char *
+json_for_terminal (const char *json)
+{
+  GString *out = g_string_sized_new (strlen (json));
+
+  for (const char *p = json; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (json_needs_escape (c))
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* An error message, one escaped line at a time. */
+static void
+print_error (const char *prefix,
+             const char *message)
+{
+  g_auto(GStrv) lines = g_strsplit (message, "\n", -1);
+
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autofree char *safe = orrery_escape_for_terminal (lines[i], -1);
+      g_autofree char *safe_prefix = prefix ? orrery_escape_for_terminal (prefix, -1) : NULL;
+
+      g_printerr ("%s%s%s\n", safe_prefix ? safe_prefix : "", safe_prefix ? ": " : "", safe);
+    }
 }
 
 static char *
@@ -58,11 +118,14 @@ show_text (OrreryConstellation *c,
   guint depth = 0;
   g_autoptr(GVariant) stats = orrery_constellation_get_statistics (c);
   guint width = 0, longest = 0;
+  g_autofree char *cname = esc (orrery_constellation_get_name (c));
+  g_autofree char *cid = esc (orrery_constellation_get_id (c));
 
   g_variant_lookup (stats, "max_width", "u", &width);
   g_variant_lookup (stats, "longest_path_length", "u", &longest);
+
   g_print ("%s (%s) — %s, %u tasks, %u dependencies, %u layers, width %u\n",
-           orrery_constellation_get_name (c), orrery_constellation_get_id (c),
+           cname, cid,
            orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
            orrery_constellation_get_n_tasks (c), orrery_constellation_get_n_dependencies (c),
            longest, width);
@@ -80,16 +143,23 @@ show_text (OrreryConstellation *c,
           g_autoptr(GPtrArray) pre = orrery_constellation_get_prerequisites (c, id);
           GString *after = g_string_new (NULL);
 
+          g_autofree char *sid = esc (id);
+          g_autofree char *sname = strcmp (orrery_task_get_name (t), id) ? esc (orrery_task_get_name (t))
+                                                                        : g_strdup ("");
+
           for (guint k = 0; k < pre->len; k++)
             {
               g_autofree char *label = edge_label (pre->pdata[k]);
-              g_string_append_printf (after, "%s%s [%s]", k ? ", " : " ← ",
-                                      orrery_dependency_get_from_task_id (pre->pdata[k]), label);
+              g_string_append (after, k ? ", " : " ← ");
+              orrery_string_append_escaped (after, orrery_dependency_get_from_task_id (pre->pdata[k]), -1);
+              g_string_append (after, " [");
+              orrery_string_append_escaped (after, label, -1);
+              g_string_append (after, "]");
             }
-          g_print ("  %s %-20s %-10s %-8s %s%s\n", status_mark (orrery_task_get_status (t)), id,
+          g_print ("  %s %-20s %-10s %-8s %s%s\n", status_mark (orrery_task_get_status (t)), sid,
                    orrery_task_status_to_nick (orrery_task_get_status (t)),
                    orrery_task_priority_to_nick (orrery_task_get_priority (t)),
-                   strcmp (orrery_task_get_name (t), id) ? orrery_task_get_name (t) : "", after->str);
+                   sname, after->str);
           g_string_free (after, TRUE);
         }
     }
@@ -164,7 +234,7 @@ orrery_host_cmd_show (int    argc,
   c = orrery_constellation_new_from_file (argv[1], &error);
   if (c == NULL)
     {
-      g_printerr ("%s\n", error->message);
+      print_error (NULL, error->message);
       return ORRERY_EXIT_INVALID;
     }
   if (format == NULL || g_str_equal (format, "text"))
@@ -172,7 +242,7 @@ orrery_host_cmd_show (int    argc,
       layers = orrery_constellation_get_layers (c, &error);
       if (layers == NULL)
         {
-          g_printerr ("%s: %s\n", argv[1], error->message);
+          print_error (argv[1], error->message);
           return ORRERY_EXIT_INVALID;
         }
       show_text (c, layers);
@@ -182,7 +252,9 @@ orrery_host_cmd_show (int    argc,
   else
     {
       g_autofree char *data = orrery_constellation_to_data (c, NULL);
-      g_print ("%s\n", data);
+      g_autofree char *safe = json_for_terminal (data);
+
+      g_print ("%s\n", safe);
     }
   return ORRERY_EXIT_OK;
 }

@@ -1,14 +1,71 @@
 /* orrery-cmd-validate.c: `orrery validate FILE...`.
  *
  * Loads each file and reports every problem found (the loader collects
- * them all: types, enums, ids, dependency lines, cycles). Exit status 0 when
- * every file is valid, 3 otherwise, 2 on a usage error.
+ * them all: types, enums, ids, dependency lines, cycles, depth, text that
+ * is not UTF-8), then checks the task data of every task that would run on
+ * a local device as the device itself would (orrery_local_device_check_task_data()):
+ * a task whose device_type is this host's (linux), or that has none and
+ * gives a `command`. Exit status 0 when every file is valid, 3 otherwise,
+ * 2 on a usage error. Everything printed that comes from the files (and
+ * the file names) is escaped for the terminal.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <orrery.h>
 
 #include "orrery-host.h"
+
+/* Prints one line of a message, escaped. */
+static void
+print_escaped_line (const char *line)
+{
+  g_autofree char *safe = orrery_escape_for_terminal (line, -1);
+
+  g_printerr ("%s\n", safe);
+}
+
+/* Whether @task would run on a local device: its device type is this
+ * host's, or it has none and gives a command. */
+static gboolean
+goes_to_local_device (OrreryTask *task)
+{
+  const char *type = orrery_task_get_device_type (task);
+  GVariant *data = orrery_task_get_task_data (task);
+  g_autoptr(GVariant) command = NULL;
+
+  if (type != NULL)
+    return g_ascii_strcasecmp (type, orrery_get_host_device_type ()) == 0;
+  if (data == NULL || !g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
+    return FALSE;
+  command = g_variant_lookup_value (data, "command", NULL);
+  return command != NULL;
+}
+
+/* Checks the task data of the tasks bound for a local device; prints each
+ * problem; returns how many there were. */
+static guint
+check_local_tasks (OrreryConstellation *c,
+                   const char          *file)
+{
+  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
+  guint n = 0;
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      g_autoptr(GError) err = NULL;
+      g_autofree char *line = NULL;
+
+      if (!goes_to_local_device (tasks->pdata[i]) ||
+          orrery_local_device_check_task_data (tasks->pdata[i], &err))
+        continue;
+      if (n++ < 200)
+        {
+          line = g_strdup_printf ("%s: %s", file, err->message);
+          print_escaped_line (line);
+        }
+    }
+  return n;
+}
 
 int
 orrery_host_cmd_validate (int    argc,
@@ -26,7 +83,9 @@ orrery_host_cmd_validate (int    argc,
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
                                      "Reads Orrery's and UFO Galaxy's JSON format. Every problem is "
-                                     "reported as FILE: $.json.path: rule.\n"
+                                     "reported as FILE: $.json.path: rule. Tasks that would run on a "
+                                     "local device (device_type linux, or none and a command) have their "
+                                     "task data checked as the device would.\n"
                                      "Exit status: 0 all files valid, 3 some file invalid, 2 usage error.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -43,21 +102,33 @@ orrery_host_cmd_validate (int    argc,
     {
       g_autoptr(GError) err = NULL;
       g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_file (argv[i], &err);
+      g_autofree char *file = orrery_escape_for_terminal (argv[i], -1);
+      guint n_problems = 0;
 
       if (c == NULL)
         {
           g_auto(GStrv) lines = g_strsplit (err->message, "\n", -1);
 
           for (guint k = 0; lines[k]; k++)
-            g_printerr ("%s\n", lines[k]);
-          g_printerr ("%s: invalid (%u problem%s)\n", argv[i], g_strv_length (lines),
-                      g_strv_length (lines) == 1 ? "" : "s");
+            print_escaped_line (lines[k]);
+          n_problems = g_strv_length (lines);
+        }
+      else
+        n_problems = check_local_tasks (c, argv[i]);
+
+      if (n_problems > 0)
+        {
+          g_printerr ("%s: invalid (%u problem%s)\n", file, n_problems, n_problems == 1 ? "" : "s");
           status = ORRERY_EXIT_INVALID;
         }
       else if (!quiet)
-        g_print ("%s: valid: “%s”, %u tasks, %u dependencies, %u ready\n", argv[i],
-                 orrery_constellation_get_name (c), orrery_constellation_get_n_tasks (c),
-                 orrery_constellation_get_n_dependencies (c), orrery_constellation_get_n_ready (c));
+        {
+          g_autofree char *name = orrery_escape_for_terminal (orrery_constellation_get_name (c), -1);
+
+          g_print ("%s: valid: “%s”, %u tasks, %u dependencies, %u ready\n", file, name,
+                   orrery_constellation_get_n_tasks (c), orrery_constellation_get_n_dependencies (c),
+                   orrery_constellation_get_n_ready (c));
+        }
     }
   return status;
 }

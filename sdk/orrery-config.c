@@ -180,21 +180,56 @@ layer_from_keyfile (GKeyFile   *keyfile,
   return layer;
 }
 
+/* A keyfile is UTF-8: GKeyFile takes group and key names that are not,
+ * and every message naming them would not be either. */
+static gboolean
+check_utf8 (const char  *data,
+            gsize        length,
+            const char  *origin,
+            GError     **error)
+{
+  const char *end = NULL;
+  guint line = 1;
+
+  if (g_utf8_validate_len (data, length, &end))
+    return TRUE;
+  for (const char *p = data; p < end; p++)
+    line += *p == '\n';
+  {
+    g_autofree char *shown = orrery_escape_for_terminal (origin, -1);
+
+    g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE,
+                 "%s:%u: not valid UTF-8%s", shown, line, *end == '\0' ? " (a NUL byte)" : "");
+  }
+  return FALSE;
+}
+
 static GKeyFile *
 keyfile_load (const char  *file,
               GError     **error)
 {
   g_autoptr(GKeyFile) keyfile = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *data = NULL;
+  gsize length = 0;
 
-  if (!g_key_file_load_from_file (keyfile, file, G_KEY_FILE_NONE, &local_error))
+  if (!g_file_get_contents (file, &data, &length, &local_error) ||
+      (check_utf8 (data, length, file, error) &&
+       !g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE, &local_error)))
     {
+      g_autofree char *shown = orrery_escape_for_terminal (file, -1);
+
+      if (local_error == NULL)
+        return NULL;  /* not UTF-8: @error is set */
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_NOT_FOUND,
-                     "%s: no such configuration file", file);
+                     "%s: no such configuration file", shown);
+      else if (local_error->domain == G_FILE_ERROR)
+        g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE,
+                     "%s", local_error->message);
       else
         g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE,
-                     "%s: %s", file, local_error->message);
+                     "%s: %s", shown, local_error->message);
       return NULL;
     }
   return g_steal_pointer (&keyfile);
@@ -255,6 +290,8 @@ orrery_config_load_data (OrreryConfig  *self,
 
   if (origin == NULL)
     origin = "(data)";
+  if (!check_utf8 (data, strlen (data), origin, error))
+    return FALSE;
   if (!g_key_file_load_from_data (keyfile, data, -1, G_KEY_FILE_NONE, &local_error))
     {
       g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE,
@@ -851,9 +888,12 @@ set_bad_value (OrreryConfig  *self,
                const char    *expected)
 {
   g_autofree char *shown = orrery_escape_for_terminal (value, -1);
+  g_autofree char *where = orrery_escape_for_terminal (origin, -1);
+  g_autofree char *group_shown = orrery_escape_for_terminal (group, -1);
+  g_autofree char *key_shown = orrery_escape_for_terminal (key, -1);
   g_autoptr(GError) local = g_error_new (ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE,
-                                         "%s: [%s] %s: “%s” is not %s", origin, group, key,
-                                         shown, expected);
+                                         "%s: [%s] %s: “%s” is not %s", where, group_shown,
+                                         key_shown, shown, expected);
 
   note_override_error (self, origin, local);
   g_propagate_error (error, g_steal_pointer (&local));

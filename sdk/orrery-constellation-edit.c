@@ -329,6 +329,11 @@ check_batch (Overlay   *ov,
           if (!TASK_NOT_STARTED (e->task))
             REJECT (TASK_DISPATCHED, "%s: a new task must be pending, not %s", what->str,
                     orrery_task_status_to_nick (e->task->status));
+          /* An id that a saved constellation could not load back. */
+          if (e->task->id == NULL || e->task->id[0] == '\0')
+            REJECT (MISSING_FIELD, "%s: a task needs a non-empty id", what->str);
+          if (!g_utf8_validate (e->task->id, -1, NULL))
+            REJECT (NOT_UTF8, "%s: the task id is not valid UTF-8", what->str);
           if (ov_task (ov, e->task->id))
             REJECT (DUPLICATE_ID, "%s: duplicate task id “%s”", what->str, e->task->id);
           g_hash_table_insert (ov->added, e->task->id, e->task);

@@ -1835,6 +1835,15 @@ set_time (JsonObject *o,
     json_object_set_null_member (o, member);
 }
 
+static int
+compare_task_index (const void *a,
+                    const void *b)
+{
+  guint x = (*(OrreryTask *const *) a)->index, y = (*(OrreryTask *const *) b)->index;
+
+  return x < y ? -1 : x > y;
+}
+
 static JsonNode *
 task_to_json (OrreryTask *t)
 {
@@ -1885,9 +1894,19 @@ task_to_json (OrreryTask *t)
     if (t->in[i]->state == EDGE_PENDING)
       json_array_add_string_element (a, t->in[i]->from->id);
   json_object_set_array_member (o, "dependencies", a);
+  /* Dependents in the order of the tasks, as a load of what is written
+   * here links them (the lines go by dependent): the text round-trips. */
   a = json_array_new ();
-  for (guint i = 0; i < t->n_out; i++)
-    json_array_add_string_element (a, t->out[i]->to->id);
+  if (t->n_out > 0)
+    {
+      g_autofree OrreryTask **to = g_new (OrreryTask *, t->n_out);
+
+      for (guint i = 0; i < t->n_out; i++)
+        to[i] = t->out[i]->to;
+      qsort (to, t->n_out, sizeof *to, compare_task_index);
+      for (guint i = 0; i < t->n_out; i++)
+        json_array_add_string_element (a, to[i]->id);
+    }
   json_object_set_array_member (o, "dependents", a);
   if (t->extra)
     {

@@ -667,6 +667,17 @@ orrery_constellation_add_task (OrreryConstellation  *self,
       SET_ERROR (error, TASK_OWNED, "task “%s” already belongs to a constellation", task->id);
       return FALSE;
     }
+  /* An id that a saved constellation could not load back. */
+  if (task->id == NULL || task->id[0] == '\0')
+    {
+      SET_ERROR (error, MISSING_FIELD, "a task needs a non-empty id");
+      return FALSE;
+    }
+  if (!g_utf8_validate (task->id, -1, NULL))
+    {
+      SET_ERROR (error, NOT_UTF8, "the task id is not valid UTF-8");
+      return FALSE;
+    }
   if (g_hash_table_contains (self->by_id, task->id))
     {
       SET_ERROR (error, DUPLICATE_ID, "duplicate task id “%s”", task->id);

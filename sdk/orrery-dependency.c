@@ -382,7 +382,6 @@ OrreryCondition *
 orrery_condition_parse (const char  *text,
                         GError     **error)
 {
-  g_auto(GStrv) words = NULL;
   g_autoptr(GVariant) value = NULL;
   g_autoptr(GError) check = NULL;
   OrreryConditionOperator op;

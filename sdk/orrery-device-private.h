@@ -13,6 +13,9 @@ G_BEGIN_DECLS
  * *out_strv is then NULL. */
 ORRERY_HIDDEN gboolean   _orrery_variant_dup_strv        (GVariant             *value,
                                                           char               ***out_strv);
+/* What @value is in JSON's words, for messages: "a string", "a number",
+ * "a boolean", "a list", "an object", "null" (variants unwrapped). */
+ORRERY_HIDDEN const char *_orrery_variant_json_kind      (GVariant             *value);
 /* The value of @key in the `a{sv}` @dict with nested variants unwrapped,
  * or NULL. */
 ORRERY_HIDDEN GVariant  *_orrery_vardict_lookup          (GVariant             *dict,

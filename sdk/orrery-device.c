@@ -250,6 +250,43 @@ _orrery_vardict_lookup (GVariant   *dict,
   return value;
 }
 
+const char *
+_orrery_variant_json_kind (GVariant *value)
+{
+  if (value && g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      /* The kind of what the variant holds (the kinds are static text). */
+      g_autoptr(GVariant) inner = g_variant_get_variant (value);
+
+      return _orrery_variant_json_kind (inner);
+    }
+  if (value == NULL)
+    return "null";
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      return "a boolean";
+    case G_VARIANT_CLASS_BYTE: case G_VARIANT_CLASS_INT16: case G_VARIANT_CLASS_UINT16:
+    case G_VARIANT_CLASS_INT32: case G_VARIANT_CLASS_UINT32: case G_VARIANT_CLASS_INT64:
+    case G_VARIANT_CLASS_UINT64: case G_VARIANT_CLASS_HANDLE: case G_VARIANT_CLASS_DOUBLE:
+      return "a number";
+    case G_VARIANT_CLASS_STRING: case G_VARIANT_CLASS_OBJECT_PATH: case G_VARIANT_CLASS_SIGNATURE:
+      return "a string";
+    case G_VARIANT_CLASS_MAYBE:
+      return "null";
+    case G_VARIANT_CLASS_ARRAY:
+      if (g_variant_type_is_dict_entry (g_variant_type_element (g_variant_get_type (value))))
+        return "an object";
+      return "a list";
+    case G_VARIANT_CLASS_TUPLE:
+    case G_VARIANT_CLASS_DICT_ENTRY:
+      return "a list";
+    case G_VARIANT_CLASS_VARIANT:
+    default:
+      return "a value";
+    }
+}
+
 gboolean
 _orrery_variant_dup_strv (GVariant   *value,
                           char     ***out_strv)
@@ -319,7 +356,7 @@ _orrery_task_dup_capabilities (OrreryTask   *task,
     {
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
                    "task “%s”: “capabilities” must be a list of strings, not %s",
-                   orrery_task_get_id (task), g_variant_get_type_string (value));
+                   orrery_task_get_id (task), _orrery_variant_json_kind (value));
       return FALSE;
     }
   if ((*out_caps)[0] == NULL)

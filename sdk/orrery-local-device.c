@@ -1524,21 +1524,52 @@ lookup_string (GVariant    *task_data,
     {
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
                    "task “%s”: “%s” must be a string, not %s",
-                   orrery_task_get_id (task), key, g_variant_get_type_string (value));
+                   orrery_task_get_id (task), key, _orrery_variant_json_kind (value));
       return FALSE;
     }
   *out_value = g_variant_dup_string (value, NULL);
   return TRUE;
 }
 
+/* What a list that is not a list of strings holds, for messages. */
+static const char *
+not_strv_kind (GVariant *value,
+               char     *buf,
+               gsize     size)
+{
+  const char *kind = _orrery_variant_json_kind (value);
+
+  if (g_str_equal (kind, "a list"))
+    {
+      g_autoptr(GVariant) plain = g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT)
+                                    ? g_variant_get_variant (value) : g_variant_ref (value);
+      gsize n = g_variant_is_container (plain) ? g_variant_n_children (plain) : 0;
+
+      for (gsize i = 0; i < n; i++)
+        {
+          g_autoptr(GVariant) child = g_variant_get_child_value (plain, i);
+          const char *child_kind = _orrery_variant_json_kind (child);
+
+          if (!g_str_equal (child_kind, "a string"))
+            {
+              g_snprintf (buf, size, "a list holding %s", child_kind);
+              return buf;
+            }
+        }
+    }
+  return kind;
+}
+
 /* Reads the command, the environment and the working directory of @task
- * into @launcher and @out_argv. */
+ * into @launcher and @out_argv; with a %NULL @launcher, only checks them. */
 static gboolean
 parse_task_data (OrreryTask            *task,
                  GSubprocessLauncher   *launcher,
                  char                ***out_argv,
                  GError               **error)
 {
+  char kind[64];
+
   GVariant *task_data = orrery_task_get_task_data (task);
   g_autoptr(GVariant) command = NULL;
   g_autoptr(GVariant) env = NULL;
@@ -1571,7 +1602,7 @@ parse_task_data (OrreryTask            *task,
     {
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
                    "task “%s”: “command” must be a string or a list of strings, not %s",
-                   orrery_task_get_id (task), g_variant_get_type_string (command));
+                   orrery_task_get_id (task), not_strv_kind (command, kind, sizeof kind));
       return FALSE;
     }
   else if (argv[0] == NULL || argv[0][0] == '\0')
@@ -1592,8 +1623,8 @@ parse_task_data (OrreryTask            *task,
           !g_variant_is_of_type (env, G_VARIANT_TYPE ("a{ss}")))
         {
           g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
-                       "task “%s”: “env” must be a dictionary of strings, not %s",
-                       orrery_task_get_id (task), g_variant_get_type_string (env));
+                       "task “%s”: “env” must be an object of strings, not %s",
+                       orrery_task_get_id (task), _orrery_variant_json_kind (env));
           return FALSE;
         }
       g_variant_iter_init (&iter, env);
@@ -1614,22 +1645,29 @@ parse_task_data (OrreryTask            *task,
           if (!g_variant_is_of_type (str, G_VARIANT_TYPE_STRING) ||
               *name == '\0' || strchr (name, '=') != NULL)
             {
-              g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
-                           "task “%s”: environment variable “%s” must be a string, not %s",
-                           orrery_task_get_id (task), name, g_variant_get_type_string (str));
+              if (*name == '\0' || strchr (name, '=') != NULL)
+                g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
+                             "task “%s”: “%s” is not an environment variable name (not empty, "
+                             "no “=”)", orrery_task_get_id (task), name);
+              else
+                g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA,
+                             "task “%s”: environment variable “%s” must be a string, not %s",
+                             orrery_task_get_id (task), name, _orrery_variant_json_kind (str));
               return FALSE;
             }
-          g_subprocess_launcher_setenv (launcher, name,
-                                        g_variant_get_string (str, NULL), TRUE);
+          if (launcher != NULL)
+            g_subprocess_launcher_setenv (launcher, name,
+                                          g_variant_get_string (str, NULL), TRUE);
         }
     }
 
   if (!lookup_string (task_data, "cwd", &cwd, task, error))
     return FALSE;
-  if (cwd != NULL)
+  if (cwd != NULL && launcher != NULL)
     g_subprocess_launcher_set_cwd (launcher, cwd);
 
-  *out_argv = g_steal_pointer (&argv);
+  if (out_argv != NULL)
+    *out_argv = g_steal_pointer (&argv);
   return TRUE;
 }
 
@@ -1744,6 +1782,32 @@ become_subreaper (void)
                  "group are found only while their parent lives", g_strerror (errno));
       g_once_init_leave (&done, 1);
     }
+}
+
+/**
+ * orrery_local_device_check_task_data:
+ * @task: a task
+ * @error: return location for an error
+ *
+ * Checks, without running anything, that a local device would accept the
+ * task's data: a `command` that is a non-empty string (run by `/bin/sh -c`)
+ * or list of strings, an `env` object of strings, a `cwd` string, and, when
+ * given, `capabilities` as a list of strings. `orrery validate` uses it for
+ * the tasks that would run on a local device.
+ *
+ * Returns: %TRUE if a local device would accept the task's data; %FALSE
+ *   with %ORRERY_DEVICE_ERROR_BAD_TASK_DATA (the message says, in JSON's
+ *   words, what was found) otherwise
+ */
+gboolean
+orrery_local_device_check_task_data (OrreryTask  *task,
+                                     GError     **error)
+{
+  g_auto(GStrv) caps = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_TASK (task), FALSE);
+  return parse_task_data (task, NULL, NULL, error) &&
+         _orrery_task_dup_capabilities (task, &caps, error);
 }
 
 static void

@@ -58,6 +58,10 @@ gboolean            orrery_local_device_kill_survivors       (const char        
                                                               GError            **error);
 
 ORRERY_EXPORT
+gboolean            orrery_local_device_check_task_data      (OrreryTask         *task,
+                                                              GError            **error);
+
+ORRERY_EXPORT
 const char         *orrery_get_host_device_type              (void);
 
 G_END_DECLS
