@@ -83,19 +83,43 @@ json_for_terminal (const char *json)
   return g_string_free (out, FALSE);
 }
 
-/* An error message, one escaped line at a time. */
+/* Prints one line of an SDK message. The SDK escapes the user data in its
+ * messages already; whatever is still unsafe is escaped here (escaping a
+ * line that only holds the SDK's backslashes would double them). */
+static void
+print_escaped_line (const char *line)
+{
+  g_autofree char *probe = g_strdup (line);
+  char *w = probe;
+
+  for (const char *r = line; *r; r++)
+    if (*r != '\\')
+      *w++ = *r;
+  *w = '\0';
+  if (orrery_text_is_terminal_safe (probe, -1))
+    g_printerr ("%s\n", line);
+  else
+    {
+      g_autofree char *safe = orrery_escape_for_terminal (line, -1);
+
+      g_printerr ("%s\n", safe);
+    }
+}
+
+/* An error message, one line at a time. */
 static void
 print_error (const char *prefix,
              const char *message)
 {
   g_auto(GStrv) lines = g_strsplit (message, "\n", -1);
+  g_autofree char *safe_prefix = prefix ? orrery_escape_for_terminal (prefix, -1) : NULL;
 
   for (guint i = 0; lines[i]; i++)
     {
-      g_autofree char *safe = orrery_escape_for_terminal (lines[i], -1);
-      g_autofree char *safe_prefix = prefix ? orrery_escape_for_terminal (prefix, -1) : NULL;
+      g_autofree char *line = safe_prefix ? g_strdup_printf ("%s: %s", safe_prefix, lines[i])
+                                          : g_strdup (lines[i]);
 
-      g_printerr ("%s%s%s\n", safe_prefix ? safe_prefix : "", safe_prefix ? ": " : "", safe);
+      print_escaped_line (line);
     }
 }
 

@@ -15,13 +15,27 @@
 
 #include "orrery-host.h"
 
-/* Prints one line of a message, escaped. */
+/* Prints one line of an SDK message. The SDK escapes the user data in its
+ * messages already; whatever is still unsafe is escaped here (escaping a
+ * line that only holds the SDK's backslashes would double them). */
 static void
 print_escaped_line (const char *line)
 {
-  g_autofree char *safe = orrery_escape_for_terminal (line, -1);
+  g_autofree char *probe = g_strdup (line);
+  char *w = probe;
 
-  g_printerr ("%s\n", safe);
+  for (const char *r = line; *r; r++)
+    if (*r != '\\')
+      *w++ = *r;
+  *w = '\0';
+  if (orrery_text_is_terminal_safe (probe, -1))
+    g_printerr ("%s\n", line);
+  else
+    {
+      g_autofree char *safe = orrery_escape_for_terminal (line, -1);
+
+      g_printerr ("%s\n", safe);
+    }
 }
 
 /* Whether @task would run on a local device: its device type is this

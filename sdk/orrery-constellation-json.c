@@ -886,6 +886,50 @@ edges_from_lists (Loader   *l,
     }
 }
 
+/* Line ids name dependencies: the writer keys the lines by them, so two
+ * lines with one id would come back as one. An explicit id may also be
+ * the implied FROM->TO of another line. */
+static void
+check_line_ids (Loader *l)
+{
+  g_autoptr(GHashTable) seen = NULL;
+
+  for (guint i = 0; i < l->c->tasks->len; i++)
+    {
+      OrreryTask *t = l->c->tasks->pdata[i];
+
+      for (guint j = 0; j < t->n_in; j++)
+        {
+          OrreryDependency *d = t->in[j];
+          const char *id = _orrery_dependency_peek_line_id (d);
+          OrreryDependency *other;
+
+          if (id == NULL)
+            continue;
+          if (seen == NULL)
+            seen = g_hash_table_new (g_str_hash, g_str_equal);
+          other = g_hash_table_lookup (seen, id);
+          /* FROM->TO of another line, for each way of splitting the id. */
+          for (const char *arrow = strstr (id, "->"); other == NULL && arrow; arrow = strstr (arrow + 1, "->"))
+            {
+              g_autofree char *from_id = g_strndup (id, arrow - id);
+              OrreryTask *from = g_hash_table_lookup (l->c->by_id, from_id);
+              OrreryTask *to = g_hash_table_lookup (l->c->by_id, arrow + 2);
+              OrreryDependency *e = from && to ? _orrery_constellation_find_edge (from, to) : NULL;
+
+              if (e && e != d && _orrery_dependency_peek_line_id (e) == NULL)
+                other = e;
+            }
+          if (other)
+            problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, "$.dependencies",
+                     "duplicate line id “%s” (%s → %s and %s → %s)", id, other->from->id, other->to->id,
+                     d->from->id, d->to->id);
+          else
+            g_hash_table_insert (seen, (gpointer) id, d);
+        }
+    }
+}
+
 typedef void (*LoadItem) (Loader *l, const char *path, const char *key, guint index, JsonNode *node);
 
 /* Loads what is left of a collection in the tree: all of it when nothing
@@ -1201,6 +1245,7 @@ finish (Loader     *l,
   else
     edges_from_lists (l, keyed);
   g_clear_pointer (&l->lists, g_ptr_array_unref);
+  check_line_ids (l);
 
   members = json_object_get_members (obj);
   for (GList *m = members; m; m = m->next)
@@ -1237,10 +1282,16 @@ out:
               first = e;
             else
               g_string_append_c (msg, '\n');
-            g_string_append (msg, e->message);
+            /* One problem a line: a newline (or an escape sequence) in
+             * an id must not make a line of its own. */
+            orrery_string_append_escaped (msg, e->message, -1);
           }
       if (count == MAX_PROBLEMS)
-        g_string_append_printf (msg, "\n%s: too many problems, giving up", l->name);
+        {
+          g_string_append_c (msg, '\n');
+          orrery_string_append_escaped (msg, l->name, -1);
+          g_string_append (msg, ": too many problems, giving up");
+        }
       g_set_error_literal (error, ORRERY_CONSTELLATION_ERROR, first->code, msg->str);
       g_string_free (msg, TRUE);
     }
@@ -1261,16 +1312,30 @@ parse_error (GError     **error,
       /* Parsed from memory, json-glib calls the document <data>. */
       const char *msg = err->message;
 
+      g_autofree char *shown_name = orrery_escape_for_terminal (name, -1);
+      g_autofree char *shown = NULL;
+
       if (is_file && g_str_has_prefix (msg, "<data>:"))
-        g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
-                     "%s: not JSON: %s%s", name, name, msg + strlen ("<data>"));
+        {
+          shown = orrery_escape_for_terminal (msg + strlen ("<data>"), -1);
+          g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                       "%s: not JSON: %s%s", shown_name, shown_name, shown);
+        }
       else
-        g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
-                     "%s: not JSON: %s", name, msg);
+        {
+          shown = orrery_escape_for_terminal (msg, -1);
+          g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                       "%s: not JSON: %s", shown_name, shown);
+        }
     }
   else
-    g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_IO,
-                 "%s: %s", name, err->message);
+    {
+      g_autofree char *shown_name = orrery_escape_for_terminal (name, -1);
+      g_autofree char *shown = orrery_escape_for_terminal (err->message, -1);
+
+      g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_IO,
+                   "%s: %s", shown_name, shown);
+    }
 }
 
 /* Checking the text before json-glib parses it.
@@ -1388,8 +1453,12 @@ scan_problem (Scan       *s,
   if (s->problems->len > 0)
     g_string_append_c (s->problems, '\n');
   if (s->name)
-    g_string_append_printf (s->problems, "%s: ", s->name);
-  g_string_append_printf (s->problems, "%s: %s", path, msg);
+    {
+      orrery_string_append_escaped (s->problems, s->name, -1);
+      g_string_append (s->problems, ": ");
+    }
+  orrery_string_append_escaped (s->problems, path, -1);
+  g_string_append_printf (s->problems, ": %s", msg);
 }
 
 static gint
@@ -1475,13 +1544,13 @@ scan_string (Scan       *s,
             if (u < 0)
               {
                 STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON,
-                                "not JSON: \\u must be followed by four hexadecimal digits");
+                                "not JSON: a Unicode escape needs four hexadecimal digits");
                 p += 2;
               }
             else if (u == 0)
               {
                 STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER,
-                                "holds a NUL character (\\u0000)");
+                                "holds a NUL character (U+0000)");
                 p += 6;
               }
             else if (u >= 0xd800 && u <= 0xdbff)
@@ -1493,14 +1562,14 @@ scan_string (Scan       *s,
                 else
                   {
                     STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
-                                    "not valid UTF-8 (a lone surrogate \\u%04x)", (guint) u);
+                                    "not valid UTF-8 (a lone surrogate U+%04X)", (guint) u);
                     p += 6;
                   }
               }
             else if (u >= 0xdc00 && u <= 0xdfff)
               {
                 STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
-                                "not valid UTF-8 (a lone surrogate \\u%04x)", (guint) u);
+                                "not valid UTF-8 (a lone surrogate U+%04X)", (guint) u);
                 p += 6;
               }
             else
@@ -1508,7 +1577,7 @@ scan_string (Scan       *s,
             break;
           default:
             if ((guchar) p[1] >= 0x20 && (guchar) p[1] < 0x7f)
-              STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON, "not JSON: \\%c is not an escape", p[1]);
+              STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON, "not JSON: a backslash before “%c” is not an escape", p[1]);
             else
               STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_JSON, "not JSON: a backslash before a character that is not an escape");
             /* Step over the whole character, so its bytes do not look broken. */
@@ -1628,8 +1697,15 @@ done:
   if (s.n_problems > 0)
     {
       if (s.n_problems > MAX_PROBLEMS)
-        g_string_append_printf (s.problems, "\n%s%stoo many problems, giving up",
-                                name ? name : "", name ? ": " : "");
+        {
+          g_string_append_c (s.problems, '\n');
+          if (name)
+            {
+              orrery_string_append_escaped (s.problems, name, -1);
+              g_string_append (s.problems, ": ");
+            }
+          g_string_append (s.problems, "too many problems, giving up");
+        }
       g_set_error_literal (error, ORRERY_CONSTELLATION_ERROR, s.first_code, s.problems->str);
       g_string_free (s.problems, TRUE);
       return FALSE;

@@ -1,17 +1,107 @@
-# User data never reaches the terminal raw.
+# User data never reaches the terminal raw. First `orrery validate` and
+# `orrery show`: they escape ids, names, conditions and file names (text),
+# escape them for DOT's quoted strings too (dot), and write JSON whose
+# strings hold no character a terminal acts on (json). Then `orrery run`
+# with the shipped plugins.
 import json
 
 import pytest
 
+# OSC 52 (set the clipboard), a bell, a newline forging a line, 8-bit CSI
+# (U+009B), a bidirectional override, DEL.
+SHOW_EVIL = "x\x1b]52;c;aGk=\x07\nFORGED\u009b2J\u202e\x7f"
+SHOW_RAW = ["\x1b", "\x07", "\x7f", "\u009b", "\u202e"]
 
-@pytest.mark.xfail(strict=True, reason="validate prints ids raw (issue 9)")
+
+def assert_show_clean(text):
+    for ch in SHOW_RAW:
+        assert ch not in text, f"{ch!r} reached the output"
+    for line in text.splitlines():
+        assert not line.startswith("FORGED"), f"a forged line: {line!r}"
+
+
+@pytest.fixture
+def evil_file(tmp_path):
+    f = tmp_path / "evil.json"
+    f.write_text(json.dumps({
+        "id": SHOW_EVIL, "name": SHOW_EVIL,
+        "tasks": {SHOW_EVIL: {"name": SHOW_EVIL},
+                  "b": {"name": "b"}},
+        "dependencies": [{"from_task_id": SHOW_EVIL, "to_task_id": "b",
+                          "dependency_type": "conditional",
+                          "condition": {"field": SHOW_EVIL, "operator": "==", "value": SHOW_EVIL}}],
+    }))
+    return f
+
+
 def test_validate_escapes_ids(orrery, tmp_path):
     f = tmp_path / "evil.json"
     f.write_text(json.dumps({"id": "x\x1b]52;c;aGk=\x07\nFORGED", "tasks": []}))
     r = orrery("validate", f)
+    assert r.returncode == 0, r
     assert "\x1b" not in r.stdout + r.stderr
     assert "\x07" not in r.stdout + r.stderr
     assert "FORGED" not in (r.stdout + r.stderr).splitlines()[0][:6]
+
+
+def test_validate_escapes_problems(orrery, tmp_path):
+    # Every problem names user data: duplicate ids, unknown tasks, a cycle.
+    f = tmp_path / "evil-invalid.json"
+    f.write_text(json.dumps({
+        "tasks": [{"task_id": SHOW_EVIL}, {"task_id": SHOW_EVIL}, {"task_id": "b", "dependencies": [SHOW_EVIL + "?"]}],
+    }))
+    r = orrery("validate", f)
+    assert r.returncode == 3, r
+    assert "duplicate task id" in r.stderr
+    assert_show_clean(r.stdout + r.stderr)
+
+
+def test_validate_escapes_file_name(orrery, tmp_path):
+    f = tmp_path / "a\x1b[2Jb.json"
+    f.write_text(json.dumps({"tasks": []}))
+    r = orrery("validate", f)
+    assert r.returncode == 0, r
+    assert "\x1b" not in r.stdout + r.stderr
+    assert "a\\e[2Jb.json" in r.stdout
+
+
+def test_show_text_escapes(orrery, evil_file):
+    r = orrery("show", evil_file)
+    assert r.returncode == 0, r
+    assert_show_clean(r.stdout + r.stderr)
+    assert "x\\e]52;c;aGk=\\x07\\nFORGED" in r.stdout
+    assert "layer 1" in r.stdout
+
+
+def test_show_dot_escapes(orrery, evil_file):
+    r = orrery("show", evil_file, "--format", "dot")
+    assert r.returncode == 0, r
+    assert_show_clean(r.stdout + r.stderr)
+    # Every line of the graph is a DOT statement: no id broke out of its quotes.
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("digraph \"") and lines[-1] == "}"
+    for line in lines[1:-1]:
+        assert line.startswith("  ") and line.endswith(";"), line
+        assert line.count('"') % 2 == 0 or '\\"' in line, line
+
+
+def test_show_json_is_json_and_clean(orrery, evil_file):
+    r = orrery("show", evil_file, "--format", "json")
+    assert r.returncode == 0, r
+    assert_show_clean(r.stdout + r.stderr)
+    doc = json.loads(r.stdout)
+    # The same data, escaped only as JSON.
+    assert doc["constellation_id"] == SHOW_EVIL
+    assert doc["tasks"][SHOW_EVIL]["name"] == SHOW_EVIL
+
+
+def test_show_escapes_errors(orrery, tmp_path):
+    f = tmp_path / "evil-cycle.json"
+    f.write_text(json.dumps({"tasks": {SHOW_EVIL: {"dependencies": ["b"]}, "b": {"dependencies": [SHOW_EVIL]}}}))
+    r = orrery("show", f)
+    assert r.returncode == 3, r
+    assert "cycle" in r.stderr
+    assert_show_clean(r.stdout + r.stderr)
 
 
 # --- orrery run with the shipped plugins --------------------------------------
