@@ -614,6 +614,9 @@ orrery_host_cmd_run (int    argc,
       g_printerr ("orrery run: %s\n", error->message);
       return ORRERY_EXIT_INVALID;
     }
+  /* Task data a local device would refuse: before anything runs. */
+  if (orrery_host_check_task_data (constellation, "orrery run: ", argv[1]) > 0)
+    return ORRERY_EXIT_INVALID;
 
   /* The run: its id, its directory, its journal. */
   run_id = make_run_id (constellation);

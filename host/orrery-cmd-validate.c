@@ -56,10 +56,12 @@ goes_to_local_device (OrreryTask *task)
 }
 
 /* Checks the task data of the tasks bound for a local device; prints each
- * problem; returns how many there were. */
-static guint
-check_local_tasks (OrreryConstellation *c,
-                   const char          *file)
+ * problem (after @prefix, if any); returns how many there were. `run`
+ * uses it too, before it runs anything. */
+guint
+orrery_host_check_task_data (OrreryConstellation *c,
+                             const char          *prefix,
+                             const char          *file)
 {
   g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
   guint n = 0;
@@ -74,7 +76,7 @@ check_local_tasks (OrreryConstellation *c,
         continue;
       if (n++ < 200)
         {
-          line = g_strdup_printf ("%s: %s", file, err->message);
+          line = g_strdup_printf ("%s%s: %s", prefix ? prefix : "", file, err->message);
           print_escaped_line (line);
         }
     }
@@ -128,7 +130,7 @@ orrery_host_cmd_validate (int    argc,
           n_problems = g_strv_length (lines);
         }
       else
-        n_problems = check_local_tasks (c, argv[i]);
+        n_problems = orrery_host_check_task_data (c, NULL, argv[i]);
 
       if (n_problems > 0)
         {

@@ -30,6 +30,13 @@ int orrery_host_cmd_validate (int argc, char **argv);
 int orrery_host_cmd_show (int argc, char **argv);
 int orrery_host_cmd_plugins (int argc, char **argv);
 
+/* The task data of the tasks bound for a local device, checked as the
+ * device would (orrery-cmd-validate.c): prints each problem after @prefix
+ * and returns how many there were. */
+guint orrery_host_check_task_data (OrreryConstellation *c,
+                                   const char          *prefix,
+                                   const char          *file);
+
 /* Options shared by the commands that load plugins (orrery-cmd-plugins.c):
  * --config, --plugin-path, --set, --enable, --disable, --no-default-path. */
 typedef struct

@@ -213,14 +213,14 @@ keyfile_load (const char  *file,
   g_autofree char *data = NULL;
   gsize length = 0;
 
-  if (!g_file_get_contents (file, &data, &length, &local_error) ||
-      (check_utf8 (data, length, file, error) &&
-       !g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE, &local_error)))
+  if (g_file_get_contents (file, &data, &length, &local_error) &&
+      !check_utf8 (data, length, file, error))
+    return NULL;
+  if (local_error != NULL ||
+      !g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE, &local_error))
     {
       g_autofree char *shown = orrery_escape_for_terminal (file, -1);
 
-      if (local_error == NULL)
-        return NULL;  /* not UTF-8: @error is set */
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_NOT_FOUND,
                      "%s: no such configuration file", shown);

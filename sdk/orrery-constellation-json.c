@@ -23,6 +23,8 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Constellation"
 
+#include <math.h>
+
 #include "orrery-constellation-private.h"
 
 #define MAX_PROBLEMS 200
@@ -637,7 +639,16 @@ read_dependency_type (Loader                *l,
       *cond = _orrery_condition_from_json (n, p, &err);
       if (*cond == NULL)
         {
-          problem (l, err->code, p, "%s", err->message + strlen (p) + 2);
+          /* The message is "PATH: rule", PATH being @p or below it. */
+          const char *sep = g_str_has_prefix (err->message, p) ? strstr (err->message + strlen (p), ": ") : NULL;
+
+          if (sep)
+            {
+              g_autofree char *where = g_strndup (err->message, sep - err->message);
+              problem (l, err->code, where, "%s", sep + 2);
+            }
+          else
+            problem (l, err->code, p, "%s", err->message);
           ok = FALSE;
         }
     }
@@ -1608,7 +1619,7 @@ _orrery_json_check_text (const char  *text,
                          GError     **error)
 {
   const char *p = text, *end = text + length;
-  gboolean want_key = FALSE;
+  gboolean want_key = FALSE, root_done = FALSE;
   Scan s = { 0 };
 
   s.name = name;
@@ -1618,77 +1629,113 @@ _orrery_json_check_text (const char  *text,
   s.first_code = -1;
 
   while (p < end)
-    switch (*p)
-      {
-      case '"':
-      case '\'':
+    {
+      switch (*p)
         {
-          gboolean is_key = want_key && s.depth > 0 && !s.frames[s.depth - 1].array;
-          const char *start = p + 1;
+        case '"':
+        case '\'':
+          {
+            gboolean is_key = want_key && s.depth > 0 && !s.frames[s.depth - 1].array;
+            const char *start = p + 1;
 
-          p = scan_string (&s, p, end, is_key);
-          if (p == NULL)
-            goto done;  /* unterminated: the parser says so */
-          if (is_key)
+            p = scan_string (&s, p, end, is_key);
+            if (p == NULL)
+              goto done;  /* unterminated: the parser says so */
+            if (is_key)
+              {
+                s.frames[s.depth - 1].key = start;
+                s.frames[s.depth - 1].key_len = p - 1 - start;
+                want_key = FALSE;
+              }
+          }
+          break;
+        case '/':
+          if (end - p >= 2 && p[1] == '*')
             {
-              s.frames[s.depth - 1].key = start;
-              s.frames[s.depth - 1].key_len = p - 1 - start;
-              want_key = FALSE;
-            }
-        }
-        break;
-      case '/':
-        if (end - p >= 2 && p[1] == '*')
-          {
-            const char *close = p + 2;
+              const char *close = p + 2;
 
-            while ((close = memchr (close, '*', end - close)) != NULL && close + 1 < end && close[1] != '/')
-              close++;
-            if (close == NULL || close + 1 >= end)
+              while ((close = memchr (close, '*', end - close)) != NULL && close + 1 < end && close[1] != '/')
+                close++;
+              if (close == NULL || close + 1 >= end)
+                goto done;
+              p = close + 2;
+            }
+          else
+            p++;
+          break;
+        case '[':
+        case '{':
+          if (s.depth >= max_depth)
+            {
+              scan_problem (&s, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, NULL, 0,
+                            "nested deeper than %u", max_depth);
+              s.deepest = s.depth + 1;
               goto done;
-            p = close + 2;
-          }
-        else
+            }
+          s.frames[s.depth].array = *p == '[';
+          s.frames[s.depth].index = 0;
+          s.frames[s.depth].key = NULL;
+          s.depth++;
+          s.deepest = MAX (s.deepest, s.depth);
+          want_key = *p == '{';
           p++;
-        break;
-      case '[':
-      case '{':
-        if (s.depth >= max_depth)
+          break;
+        case ']':
+        case '}':
+          if (s.depth > 0 && --s.depth == 0)
+            root_done = TRUE;
+          want_key = FALSE;
+          p++;
+          break;
+        case ' ': case '\t': case '\n': case '\r':
+          p++;
+          break;
+        case '-': case '.':
+        case '0': case '1': case '2': case '3': case '4':
+        case '5': case '6': case '7': case '8': case '9':
           {
-            scan_problem (&s, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, NULL, 0,
-                          "nested deeper than %u", max_depth);
-            s.deepest = s.depth + 1;
-            goto done;
+            /* A number json-glib would read as infinity is written back
+             * as `inf`, which is not JSON. Only an exponent or some 300
+             * digits get there. */
+            const char *start = p;
+            gboolean exponent = FALSE;
+
+            while (p < end && (g_ascii_isalnum (*p) || *p == '.' || *p == '+' || *p == '-'))
+              exponent |= *p == 'e' || *p == 'E', p++;
+            if (exponent || p - start > 300)
+              {
+                g_autofree char *token = g_strndup (start, p - start);
+                gdouble v = g_ascii_strtod (token, NULL);
+
+                if (isinf (v))
+                  scan_problem (&s, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, NULL, 0,
+                                "number out of range: %s", token);
+              }
           }
-        s.frames[s.depth].array = *p == '[';
-        s.frames[s.depth].index = 0;
-        s.frames[s.depth].key = NULL;
-        s.depth++;
-        s.deepest = MAX (s.deepest, s.depth);
-        want_key = *p == '{';
-        p++;
-        break;
-      case ']':
-      case '}':
-        if (s.depth > 0)
-          s.depth--;
-        want_key = FALSE;
-        p++;
-        break;
-      case ',':
-        if (s.depth > 0)
-          {
-            if (s.frames[s.depth - 1].array)
-              s.frames[s.depth - 1].index++;
-            else
-              want_key = TRUE;
-          }
-        p++;
-        break;
-      default:
-        p++;
-        break;
-      }
+          break;
+        case ',':
+          if (s.depth > 0)
+            {
+              if (s.frames[s.depth - 1].array)
+                s.frames[s.depth - 1].index++;
+              else
+                want_key = TRUE;
+            }
+          p++;
+          break;
+        default:
+          p++;
+          break;
+        }
+      /* After the root closes, only spaces and comments may follow:
+       * json-glib would ignore a second document. */
+      if (root_done && p < end && !is_json_space (*p) && *p != '/')
+        {
+          scan_problem (&s, ORRERY_CONSTELLATION_ERROR_NOT_JSON, NULL, 0,
+                        "not JSON: text after the end of the document");
+          goto done;
+        }
+    }
 
 done:
   if (out_depth)

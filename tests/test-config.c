@@ -234,6 +234,110 @@ test_parse_override (void)
     }
 }
 
+/* Names a keyfile cannot hold raised a GLib critical in GKeyFile and the
+ * override was dropped: each is now an error that says why, with the
+ * assignment escaped. (GLib criticals are fatal in tests.) */
+static void
+test_override_names (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  static const struct { const char *assignment; const char *message; } bad[] = {
+    { "a[b.Key=1", "not a plugin name" },
+    { "a]b.Key=1", "not a plugin name" },
+    { "a\nb.Key=1", "--set “a\\nb.Key=1”: not a plugin name" },
+    { "caf\xe9.Key=1", "not a plugin name" },
+    { "[a[b].Key=1", "not a group name" },
+    { "[\x1b[2J].Key=1", "--set “[\\e[2J].Key=1”: not a group name" },
+    { "x.K\x01y=1", "not a key name" },
+    { "x.K]=1", "not a key name" },
+    { "x.Key=a\nb", "the value holds control characters" },
+    { "x.Key=caf\xe9", "not UTF-8" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (orrery_config_parse_override (config, bad[i].assignment, &error));
+      g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      if (strstr (error->message, bad[i].message) == NULL)
+        g_error ("expected “%s” in “%s”", bad[i].message, error->message);
+    }
+  {
+    g_auto(GStrv) groups = orrery_config_get_groups (config);
+    g_assert_cmpuint (g_strv_length (groups), ==, 0);
+  }
+  /* Tabs are fine in a value. */
+  g_assert_true (orrery_config_parse_override (config, "x.Key=a\tb", NULL));
+}
+
+/* Wrong values given on the command line: the keys the SDK reads itself
+ * at once, a plugin's own keys once a getter has refused them. */
+static void
+test_check_overrides (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (orrery_config_load_data (config, "[Plugin m]\nEnabled=maybe\nLimit=x\n", "m.conf", NULL));
+  g_assert_true (orrery_config_parse_override (config, "m.Summary=true", NULL));
+  /* A bad value in a file is the file's reader's business, not this. */
+  g_assert_true (orrery_config_check_overrides (config, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (orrery_config_parse_override (config, "m.Enabled=perhaps", NULL));
+  g_assert_true (orrery_config_parse_override (config, "m.Events=task-completed;task-done", NULL));
+  g_assert_true (orrery_config_parse_override (config, "m.Delivery=sometimes", NULL));
+  g_assert_true (orrery_config_parse_override (config, "m.QueueLimit=99999999999", NULL));
+  g_assert_true (orrery_config_parse_override (config, "Host.AutoEnable=2", NULL));
+  g_assert_false (orrery_config_check_overrides (config, &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE);
+  g_assert_nonnull (strstr (error->message, "command line: [Plugin m] Enabled: “perhaps” is not a boolean"));
+  g_assert_nonnull (strstr (error->message, "[Plugin m] Events: “task-done” is not an event type"));
+  g_assert_nonnull (strstr (error->message, "[Plugin m] Delivery: “sometimes” is not sync or queued"));
+  g_assert_nonnull (strstr (error->message, "[Plugin m] QueueLimit: “99999999999” is not a non-negative integer that fits"));
+  g_assert_nonnull (strstr (error->message, "[Host] AutoEnable: “2” is not a boolean"));
+  g_clear_error (&error);
+
+  {
+    g_autoptr(OrreryConfig) other = orrery_config_new ();
+
+    /* A plugin's declared key, refused when the plugin reads it. */
+    g_assert_true (orrery_config_parse_override (other, "m.Limit=ten", NULL));
+    g_assert_true (orrery_config_check_overrides (other, &error));
+    orrery_config_get_uint (other, "Plugin m", "Limit", 5, &error);
+    g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_VALUE);
+    g_clear_error (&error);
+    g_assert_false (orrery_config_check_overrides (other, &error));
+    g_assert_cmpstr (error->message, ==,
+                     "command line: [Plugin m] Limit: “ten” is not a non-negative integer");
+  }
+}
+
+/* GKeyFile takes group names that are not UTF-8, and every message naming
+ * them was not UTF-8 either. */
+static void
+test_keyfile_not_utf8 (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("orrery-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "bad.conf", NULL);
+
+  g_assert_false (orrery_config_load_data (config, "[Host]\nA=1\n[Plugi\xff x]\nB=2\n", "x.conf", &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE);
+  g_assert_cmpstr (error->message, ==, "x.conf:3: not valid UTF-8");
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (path, "[Host]\nA=1\0\n", 11, NULL));
+  g_assert_false (orrery_config_load_file (config, path, &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, ":2: not valid UTF-8 (a NUL byte)"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -252,6 +356,9 @@ main (int    argc,
   g_test_add_func ("/config/typed-getters", test_typed_getters);
   g_test_add_func ("/config/layers-and-overrides", test_layers_and_overrides);
   g_test_add_func ("/config/parse-override", test_parse_override);
+  g_test_add_func ("/config/override-names", test_override_names);
+  g_test_add_func ("/config/check-overrides", test_check_overrides);
+  g_test_add_func ("/config/keyfile-not-utf8", test_keyfile_not_utf8);
   ret = g_test_run ();
   orrery_dir = g_build_filename (config_home, "orrery", NULL);
   g_rmdir (orrery_dir);

@@ -489,6 +489,294 @@ test_file_errors (void)
   g_assert_true (g_str_has_prefix (error->message, tmp));
 }
 
+/* Loads @text; expects it refused with @code and a message holding @what. */
+static void
+assert_refused (const char *text,
+                gssize      length,
+                gint        code,
+                const char *what)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (text, length, "doc", &error);
+
+  g_assert_null (c);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, code);
+  if (strstr (error->message, what) == NULL)
+    g_error ("expected “%s” in “%s”", what, error->message);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+}
+
+static char *
+nested (const char *open,
+        const char *close,
+        guint       depth,
+        const char *inside)
+{
+  GString *s = g_string_new ("{\"tasks\": {\"a\": {\"task_data\": ");
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (s, open);
+  g_string_append (s, inside);
+  for (guint i = 0; i < depth; i++)
+    g_string_append (s, close);
+  g_string_append (s, "}}}");
+  return g_string_free (s, FALSE);
+}
+
+/* 50,000 levels overflowed json-glib's stack; refused before it parses,
+ * whether the loader streams or falls back to the whole tree. */
+static void
+test_depth (void)
+{
+  g_autofree char *deep = nested ("{\"x\": ", "}", 50000, "1");
+  g_autofree char *deep_arrays = nested ("[", "]", 50000, "1");
+  /* A comment makes the loader parse the whole tree. */
+  g_autofree char *deep_tree = g_strconcat ("/* tree */", deep, NULL);
+  /* The deepest accepted: root, tasks, a, task_data and 60 more. */
+  g_autofree char *limit = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 3, "1");
+  g_autofree char *over = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 2, "1");
+  /* Brackets in strings, escaped quotes and single-quoted strings are not structure. */
+  g_autofree char *in_strings = nested ("{\"x\": ", "}", 10,
+                                        "\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\"");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = NULL;
+  GString *many = g_string_new ("{\"tasks\": {}, \"x\": '");
+
+  assert_refused (deep, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP,
+                  "doc: $.tasks.a.task_data.x.x.x.x.x…(48 more)….x.x.x.x.x.x.x.x: nested deeper than 64");
+  assert_refused (deep_arrays, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, "$.tasks.a.task_data[0][0]");
+  assert_refused (deep_tree, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, "nested deeper than 64");
+  assert_refused (over, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, "nested deeper than 64");
+
+  c = orrery_constellation_new_from_data (limit, -1, "doc", &error);
+  g_assert_no_error (error);
+  g_clear_object (&c);
+  c = orrery_constellation_new_from_data (in_strings, -1, "doc", &error);
+  g_assert_no_error (error);
+  g_clear_object (&c);
+
+  for (guint i = 0; i < 100; i++)
+    g_string_append (many, "[\"");
+  g_string_append (many, "'}");
+  c = orrery_constellation_new_from_data (many->str, many->len, "doc", &error);
+  g_assert_no_error (error);
+  g_string_free (many, TRUE);
+}
+
+static void
+test_bad_strings (void)
+{
+  /* Lone surrogates: passed validation, or raised criticals, and made a
+   * saved state that would not load. */
+  assert_refused ("{\"tasks\": {\"a\\ud800\": {}}}", -1, ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+                  "doc: $.tasks.a\\\\ud800: member name not valid UTF-8 (a lone surrogate U+D800)");
+  assert_refused ("{\"tasks\": {\"a\": {\"name\": \"\\udc00\"}}}", -1, ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+                  "$.tasks.a.name: not valid UTF-8 (a lone surrogate U+DC00)");
+  assert_refused ("{\"tasks\": [{\"task_id\": \"a\", \"task_data\": {\"x\": [\"ok\", \"\\ud83d\"]}}]}", -1,
+                  ORRERY_CONSTELLATION_ERROR_NOT_UTF8, "$.tasks[0].task_data.x[1]: not valid UTF-8");
+  /* A NUL cut the command short: "echo safe" ran. */
+  assert_refused ("{\"tasks\": {\"a\": {\"task_data\": {\"command\": \"echo safe\\u0000; rm -rf x\"}}}}", -1,
+                  ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER,
+                  "$.tasks.a.task_data.command: holds a NUL character (U+0000)");
+  /* Bytes that are not UTF-8, and a NUL byte. */
+  assert_refused ("{\"tasks\": {\"a\": {\"name\": \"caf\xe9\"}}}", -1, ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+                  "$.tasks.a.name: not valid UTF-8");
+  assert_refused ("{\"tasks\": {\"a\": {\"name\": \"a\0b\"}}}", 30, ORRERY_CONSTELLATION_ERROR_NOT_UTF8,
+                  "$.tasks.a.name: not valid UTF-8");
+  /* Escapes JSON does not have: json-glib read \101 as octal, \0 as NUL. */
+  assert_refused ("{\"tasks\": {\"a\": {\"name\": \"\\0\"}}}", -1, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                  "not JSON: a backslash before “0” is not an escape");
+  assert_refused ("{\"tasks\": {\"a\": {\"name\": \"\\u12\"}}}", -1, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                  "a Unicode escape needs four hexadecimal digits");
+  /* A number json-glib reads as infinity, written back as `inf`. */
+  assert_refused ("{\"tasks\": {\"a\": {\"timeout\": 1e400}}}", -1, ORRERY_CONSTELLATION_ERROR_BAD_VALUE,
+                  "$.tasks.a.timeout: number out of range: 1e400");
+  /* json-glib read the first document and ignored the second. */
+  assert_refused ("{\"tasks\": {}} {\"tasks\": {\"a\": {}}}", -1, ORRERY_CONSTELLATION_ERROR_NOT_JSON,
+                  "$: not JSON: text after the end of the document");
+  /* A condition's value is JSON in a string: checked too. */
+  assert_refused ("{\"tasks\": {\"a\": {}, \"b\": {}}, \"dependencies\": [{\"from_task_id\": \"a\", "
+                  "\"to_task_id\": \"b\", \"dependency_type\": \"conditional\", "
+                  "\"condition\": \"result == \\\"\\\\ud800\\\"\"}]}", -1,
+                  ORRERY_CONSTELLATION_ERROR_BAD_CONDITION, "is not a condition: its value at $: not valid UTF-8");
+
+  /* A proper pair, and every JSON escape, load and round-trip. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(OrreryConstellation) c =
+      orrery_constellation_new_from_data ("{\"tasks\": {\"a\": {\"name\": \"\\ud83d\\ude00 \\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9\"}}}",
+                                          -1, "doc", &error);
+    g_autofree char *text = NULL;
+    g_autoptr(OrreryConstellation) again = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (orrery_task_get_name (orrery_constellation_get_task (c, "a")), ==,
+                     "\xf0\x9f\x98\x80 \" \\ / \b\f\n\r\t \xc3\xa9");
+    text = orrery_constellation_to_data (c, NULL);
+    again = orrery_constellation_new_from_data (text, -1, "again", &error);
+    g_assert_no_error (error);
+  }
+}
+
+/* Problems that name user data are one line each, escaped. */
+static void
+test_messages_escaped (void)
+{
+  assert_refused ("{\"tasks\": [{\"task_id\": \"a\\nFORGED \\u001b[2J\"}, {\"task_id\": \"a\\nFORGED \\u001b[2J\"}]}", -1,
+                  ORRERY_CONSTELLATION_ERROR_DUPLICATE_ID, "duplicate task id “a\\nFORGED \\e[2J”");
+}
+
+static void
+test_cycle_cut (void)
+{
+  GString *s = g_string_new ("{\"tasks\": {");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = NULL;
+  const guint n = 100000;
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s\"t%u\": {\"dependencies\": [\"t%u\"]}", i ? ", " : "", i, (i + n - 1) % n);
+  g_string_append (s, "}}");
+  c = orrery_constellation_new_from_data (s->str, s->len, "doc", &error);
+  g_string_free (s, TRUE);
+  g_assert_null (c);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_CYCLE);
+  /* Was a megabyte: every member named. */
+  g_assert_cmpstr (error->message, ==, "doc: $.dependencies: cycle: t0 → t1 → t2 → t3 → t4 → t5 → t6 → t7 → "
+                   "… (99991 more) → t99999 → t0");
+}
+
+/* The state file: compact (a 40 KB document wrote 800 MB pretty), private
+ * (it holds task environments and output), and the text round-trips. */
+static void
+test_save_compact_private (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("orrery-json-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *deep = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 4, "[1, 2, 3]");
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (deep, -1, "doc", &error);
+  g_autoptr(OrreryConstellation) again = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  gsize length;
+  GStatBuf st;
+
+  g_assert_no_error (error);
+  /* An existing world-readable file is replaced by a private one. */
+  g_assert_true (g_file_set_contents_full (path, "old", -1, G_FILE_SET_CONTENTS_NONE, 0644, NULL));
+  g_assert_true (orrery_constellation_save_to_file (c, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_assert_null (strchr (contents, '\n'));
+  g_assert_null (strstr (contents, "  "));
+  g_assert_cmpuint (length, <, strlen (deep) + 600);
+
+  again = orrery_constellation_new_from_file (path, &error);
+  g_assert_no_error (error);
+  first = orrery_constellation_to_data (c, NULL);
+  second = orrery_constellation_to_data (again, NULL);
+  g_assert_cmpstr (first, ==, second);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* Lines in an order the writer does not keep (the dependents of a task)
+ * and line ids written as keys: what is written loads back the same. */
+static void
+test_round_trip_orders (void)
+{
+  const char *text =
+    "{\"tasks\": {\"a\": {}, \"b\": {}, \"c\": {}},"
+    " \"dependencies\": [{\"from_task_id\": \"a\", \"to_task_id\": \"c\"},"
+    "                    {\"from_task_id\": \"a\", \"to_task_id\": \"b\"}]}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (text, -1, "doc", &error);
+  g_autofree char *first = orrery_constellation_to_data (c, NULL);
+  g_autoptr(OrreryConstellation) again = orrery_constellation_new_from_data (first, -1, "again", &error);
+  g_autofree char *second = orrery_constellation_to_data (again, NULL);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (first, ==, second);
+
+  /* Two lines under one id would be written as one. */
+  assert_refused ("{\"tasks\": {\"a\": {}, \"b\": {}, \"c\": {}}, \"dependencies\": ["
+                  "{\"line_id\": \"l\", \"from_task_id\": \"a\", \"to_task_id\": \"b\"},"
+                  "{\"line_id\": \"l\", \"from_task_id\": \"a\", \"to_task_id\": \"c\"}]}", -1,
+                  ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, "duplicate line id “l” (a → b and a → c)");
+  /* An explicit id that is another line's implied FROM->TO. */
+  assert_refused ("{\"tasks\": {\"a\": {}, \"b\": {}, \"c\": {}}, \"dependencies\": ["
+                  "{\"from_task_id\": \"a\", \"to_task_id\": \"b\"},"
+                  "{\"line_id\": \"a->b\", \"from_task_id\": \"a\", \"to_task_id\": \"c\"}]}", -1,
+                  ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, "duplicate line id “a->b”");
+}
+
+/* An edit or a build that adds a task with an empty id: the saved
+ * constellation would not load again. */
+static void
+test_empty_id_refused (void)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("c", NULL);
+  g_autoptr(OrreryTask) t = orrery_task_new ("", NULL);
+  g_autoptr(OrreryEditBatch) batch = orrery_edit_batch_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) mods = NULL;
+
+  g_assert_false (orrery_constellation_add_task (c, t, &error));
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD);
+  g_clear_error (&error);
+  orrery_edit_batch_add_task (batch, t);
+  mods = orrery_constellation_apply_edits (c, batch, &error);
+  g_assert_null (mods);
+  g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD);
+  g_assert_cmpuint (orrery_constellation_get_n_tasks (c), ==, 0);
+  g_assert_cmpuint (orrery_constellation_get_version (c), ==, 0);
+}
+
+/* The local device's check, without running anything, in JSON's words. */
+static void
+test_local_task_data (void)
+{
+  static const struct { const char *data; const char *message; } cases[] = {
+    { "{\"command\": 42}", "task “a”: “command” must be a string or a list of strings, not a number" },
+    { "{\"command\": [\"ls\", true]}", "not a list holding a boolean" },
+    { "{\"command\": {\"x\": 1}}", "not an object" },
+    { "{\"command\": \"\"}", "task “a” has an empty command" },
+    { "{}", "task “a” has no command" },
+    { "{\"command\": \"true\", \"env\": [\"A=1\"]}", "“env” must be an object of strings, not a list" },
+    { "{\"command\": \"true\", \"env\": {\"A\": 1}}", "environment variable “A” must be a string, not a number" },
+    { "{\"command\": \"true\", \"env\": {\"A=B\": \"1\"}}", "“A=B” is not an environment variable name" },
+    { "{\"command\": \"true\", \"cwd\": 1.5}", "“cwd” must be a string, not a number" },
+    { "{\"command\": \"true\", \"capabilities\": \"gpu\"}", NULL },
+    { "{\"command\": \"true\", \"capabilities\": [1]}", "“capabilities” must be a list of strings, not a list" },
+    { "{\"command\": [\"sh\", \"-c\", \"true\"], \"env\": {\"A\": \"1\"}, \"cwd\": \"/\"}", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"tasks\": {\"a\": {\"task_data\": %s}}}", cases[i].data);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (text, -1, "doc", &error);
+      gboolean ok;
+
+      g_assert_no_error (error);
+      ok = orrery_local_device_check_task_data (orrery_constellation_get_task (c, "a"), &error);
+      if (cases[i].message == NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          continue;
+        }
+      g_assert_false (ok);
+      g_assert_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("%s: expected “%s” in “%s”", cases[i].data, cases[i].message, error->message);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -508,5 +796,13 @@ main (int    argc,
   g_test_add_func ("/constellation-json/unusual-text", test_unusual_text);
   g_test_add_func ("/constellation-json/lists-paths", test_lists_paths);
   g_test_add_func ("/constellation-json/file-errors", test_file_errors);
+  g_test_add_func ("/constellation-json/depth", test_depth);
+  g_test_add_func ("/constellation-json/bad-strings", test_bad_strings);
+  g_test_add_func ("/constellation-json/messages-escaped", test_messages_escaped);
+  g_test_add_func ("/constellation-json/cycle-cut", test_cycle_cut);
+  g_test_add_func ("/constellation-json/save-compact-private", test_save_compact_private);
+  g_test_add_func ("/constellation-json/round-trip-orders", test_round_trip_orders);
+  g_test_add_func ("/constellation-json/empty-id-refused", test_empty_id_refused);
+  g_test_add_func ("/constellation-json/local-task-data", test_local_task_data);
   return g_test_run ();
 }
