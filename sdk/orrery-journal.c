@@ -1553,3 +1553,31 @@ orrery_journal_sync_to_nick (OrreryJournalSync sync)
     }
   return "batch";
 }
+
+/**
+ * orrery_journal_event_to_json:
+ * @event: an event
+ * @sequence: the `seq` member of the record
+ *
+ * Formats @event as one journal record, exactly as a journal writes it
+ * (the same members and vocabulary), with @sequence as its `seq`: for
+ * those who pass the run's events on elsewhere in the journal's schema
+ * (the dashboard's WebSocket).
+ *
+ * Returns: (transfer full): one compact JSON object, without a newline
+ */
+char *
+orrery_journal_event_to_json (OrreryEvent *event,
+                              guint64      sequence)
+{
+  g_autoptr(OrreryJournal) scratch = NULL;
+
+  g_return_val_if_fail (ORRERY_IS_EVENT (event), NULL);
+
+  scratch = g_object_new (ORRERY_TYPE_JOURNAL, NULL);
+  scratch->next_seq = sequence;
+  append_event (scratch, event);
+  if (scratch->buf->len > 0 && scratch->buf->str[scratch->buf->len - 1] == '\n')
+    g_string_truncate (scratch->buf, scratch->buf->len - 1);
+  return g_strndup (scratch->buf->str, scratch->buf->len);
+}

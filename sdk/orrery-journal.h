@@ -135,4 +135,8 @@ guint64        orrery_journal_get_bytes_written (OrreryJournal      *self);
 ORRERY_EXPORT
 const GError  *orrery_journal_get_error        (OrreryJournal       *self);
 
+ORRERY_EXPORT
+char          *orrery_journal_event_to_json   (OrreryEvent         *event,
+                                                guint64              sequence);
+
 G_END_DECLS
