@@ -1306,7 +1306,10 @@ start_http (Dashboard  *d,
     }
   d->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   d->server = soup_server_new ("server-header", "orrery-dashboard", NULL);
+  /* libsoup keeps one entry per path, early handler included: the checks
+   * go on /events as well as on the default one. */
   soup_server_add_early_handler (d->server, NULL, on_early_request, d, NULL);
+  soup_server_add_early_handler (d->server, "/events", on_early_request, d, NULL);
   soup_server_add_websocket_handler (d->server, "/events", NULL, NULL, on_websocket, d, NULL);
   soup_server_add_handler (d->server, NULL, on_request, d, NULL);
   d->http_conns = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) http_conn_forget);
