@@ -687,6 +687,15 @@ add_string_member (JsonBuilder *b,
     json_builder_add_null_value (b);
 }
 
+static void
+add_string_value (JsonBuilder *b,
+                  const char  *value)
+{
+  g_autofree char *valid = g_utf8_make_valid (value, -1);
+
+  json_builder_add_string_value (b, valid);
+}
+
 static char *
 snapshot_json (Dashboard *d)
 {
@@ -774,8 +783,8 @@ snapshot_json (Dashboard *d)
   for (guint i = 0; deps != NULL && i < deps->len; i++)
     {
       json_builder_begin_array (b);
-      add_string_member (b, NULL, orrery_dependency_get_from_task_id (deps->pdata[i]));
-      add_string_member (b, NULL, orrery_dependency_get_to_task_id (deps->pdata[i]));
+      add_string_value (b, orrery_dependency_get_from_task_id (deps->pdata[i]));
+      add_string_value (b, orrery_dependency_get_to_task_id (deps->pdata[i]));
       json_builder_end_array (b);
     }
   json_builder_end_array (b);
@@ -1566,6 +1575,50 @@ dashboard_init (OrreryPluginContext  *context,
   return TRUE;
 }
 
+static gboolean
+on_flush_deadline (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The last events to every client, then a close frame, and a bounded wait
+ * (FLUSH_MS) for the clients to answer it: a browser sees the run's end
+ * before the process exits; a client that does not read is not waited
+ * for longer. */
+#define FLUSH_MS 2000
+
+static void
+flush_clients (Dashboard *d)
+{
+  gboolean expired = FALSE;
+  guint timeout_id;
+
+  g_clear_handle_id (&d->pump_id, g_source_remove);
+  pump (d);
+  for (guint i = 0; i < d->clients->len; i++)
+    {
+      Client *cl = d->clients->pdata[i];
+
+      if (soup_websocket_connection_get_state (cl->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (cl->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the run has ended");
+    }
+  timeout_id = g_timeout_add (FLUSH_MS, on_flush_deadline, &expired);
+  while (!expired)
+    {
+      gboolean open = FALSE;
+
+      for (guint i = 0; i < d->clients->len && !open; i++)
+        open = soup_websocket_connection_get_state (((Client *) d->clients->pdata[i])->ws) !=
+               SOUP_WEBSOCKET_STATE_CLOSED;
+      if (!open)
+        break;
+      g_main_context_iteration (NULL, TRUE);
+    }
+  if (!expired)
+    g_source_remove (timeout_id);
+}
+
 static void
 dashboard_shutdown (OrreryPluginContext *context)
 {
@@ -1573,6 +1626,8 @@ dashboard_shutdown (OrreryPluginContext *context)
 
   if (d == NULL)
     return;
+  if (d->clients != NULL && d->clients->len > 0)
+    flush_clients (d);
   stop_http (d);
   stop_layout (d);
 }
