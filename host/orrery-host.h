@@ -92,5 +92,6 @@ char     *orrery_host_resolve_journal      (const char     *arg,
 int orrery_host_cmd_resume (int argc, char **argv);
 int orrery_host_cmd_replay (int argc, char **argv);
 int orrery_host_cmd_watch (int argc, char **argv);
+int orrery_host_cmd_serve (int argc, char **argv);
 
 G_END_DECLS

@@ -17,6 +17,7 @@ static const OrreryHostCommand commands[] = {
   { "resume", "Continue a recorded run from its journal", orrery_host_cmd_resume },
   { "replay", "Feed a recorded run's events to the plugins again", orrery_host_cmd_replay },
   { "watch", "Follow a run another orrery process is writing", orrery_host_cmd_watch },
+  { "serve", "Serve the dashboard over a recorded or running run", orrery_host_cmd_serve },
   { "validate", "Check constellation files, reporting every problem", orrery_host_cmd_validate },
   { "show", "Show a constellation by layers, as DOT or as JSON", orrery_host_cmd_show },
   { "plugins", "List the plugins found, their state and failures", orrery_host_cmd_plugins },

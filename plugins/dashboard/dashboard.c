@@ -199,13 +199,19 @@ take_result (Dashboard *d,
              TaskRec   *t,
              GVariant  *result)
 {
-  gint32 status;
   const char *out = NULL, *err = NULL, *path = NULL;
+  g_autoptr(GVariant) status = NULL;
 
   if (result == NULL || !g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT))
     return;
-  if (g_variant_lookup (result, "exit_status", "i", &status))
-    t->exit_status = status;
+  /* An int32 from the local device; another integer type from a journal. */
+  status = g_variant_lookup_value (result, "exit_status", NULL);
+  if (status != NULL && g_variant_is_of_type (status, G_VARIANT_TYPE_INT32))
+    t->exit_status = g_variant_get_int32 (status);
+  else if (status != NULL && g_variant_is_of_type (status, G_VARIANT_TYPE_INT64))
+    t->exit_status = (int) CLAMP (g_variant_get_int64 (status), -1, G_MAXINT);
+  else if (status != NULL && g_variant_is_of_type (status, G_VARIANT_TYPE_DOUBLE))
+    t->exit_status = (int) g_variant_get_double (status);
   g_variant_lookup (result, "stdout", "&s", &out);
   g_variant_lookup (result, "stderr", "&s", &err);
   if ((out != NULL && out[0] != '\0') || (err != NULL && err[0] != '\0'))

@@ -244,3 +244,82 @@ def test_idle_connections_do_not_starve_tasks(tmp_path):
     err = d.stderr()
     assert d.proc.returncode == 0, err[-3000:]
     assert "Too many open files" not in err, err[-3000:]
+
+
+def serve(tmp_path, target):
+    import re
+    import signal
+    import subprocess
+    from conftest import BUILD_ROOT, ORRERY
+    from dashboard_helpers import Dashboard, URL_RE
+    err = open(tmp_path / "stderr", "wb")
+    proc = subprocess.Popen([ORRERY, "serve", "--no-default-path", "-P",
+                             os.path.join(BUILD_ROOT, "plugins", "dashboard"), str(target)],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    err.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = URL_RE.search((tmp_path / "stderr").read_text(errors="replace"))
+        if m:
+            return Dashboard(proc, m.group(1), m.group(2), m.group(3), tmp_path)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"orrery serve printed no URL: {(tmp_path / 'stderr').read_text()}")
+
+
+def test_serve_finished_and_running_run(tmp_path, orrery):
+    import signal
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    c, go, end = gated(tmp_path, 3)
+    go.touch()
+    end.touch()
+    r = orrery("run", "--no-plugins", c, cwd=run_dir, timeout=60)
+    assert r.returncode == 0, r
+    served = tmp_path / "serve1"
+    served.mkdir()
+    d = serve(served, run_dir / "orrery-output" / "latest")
+    try:
+        s = d.wait_state(lambda s: s["run"]["state"] == "completed", "the finished run shown")
+        assert s["run"]["controls"] is False
+        assert set(task_states(s).values()) == {"completed"} and len(s["tasks"]) == 5, s
+        assert d.request("/api/pause", method="POST")[0] == 409
+        ws = d.websocket()
+        seqs = []
+        while True:
+            e = recv_event(ws)
+            seqs.append(e["seq"])
+            if e["type"] == "constellation-completed":
+                break
+        assert seqs == list(range(1, len(seqs) + 1))
+        ws.close()
+        os.killpg(d.proc.pid, signal.SIGTERM)
+        assert d.proc.wait(timeout=30) == 0
+    finally:
+        d.stop()
+
+    # A run still being written: followed live.
+    (tmp_path / "go").unlink()
+    (tmp_path / "end").unlink()
+    live = tmp_path / "live"
+    live.mkdir()
+    writer = start_dashboard(live, c, "dashboard.Listen=127.0.0.1:0")
+    served = tmp_path / "serve2"
+    served.mkdir()
+    d = None
+    try:
+        writer.wait_state(lambda s: task_states(s).get("gate") == "running", "gate running")
+        d = serve(served, live / "orrery-output" / "latest")
+        d.wait_state(lambda s: task_states(s).get("gate") == "running", "gate running, served")
+        go.touch()
+        end.touch()
+        s = d.wait_state(lambda s: s["run"]["state"] == "completed", "the live run followed to its end")
+        assert set(task_states(s).values()) == {"completed"}, s
+        writer.proc.wait(timeout=60)
+    finally:
+        writer.stop()
+        if d is not None:
+            d.stop()
