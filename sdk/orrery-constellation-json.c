@@ -1801,6 +1801,18 @@ parse_and_load (const char  *text,
   return finish (&l, json_parser_get_root (parser), error);
 }
 
+/* A constellation from a tree already parsed (the journal's header). */
+OrreryConstellation *
+_orrery_constellation_new_from_node (JsonNode    *root,
+                                     const char  *name,
+                                     GError     **error)
+{
+  Loader l;
+
+  loader_init (&l, name, NULL);
+  return finish (&l, root, error);
+}
+
 static OrreryConstellation *
 load_text (const char  *text,
            gsize        length,

@@ -234,5 +234,9 @@ ORRERY_HIDDEN gboolean          _orrery_enum_name_equal (const char *text,
 
 /* One task as the constellation's JSON writes it (the journal's added tasks). */
 ORRERY_HIDDEN JsonNode         *_orrery_task_to_json_node (OrreryTask *task);
+/* A constellation from a parsed tree (the journal's header). */
+ORRERY_HIDDEN OrreryConstellation *_orrery_constellation_new_from_node (JsonNode    *root,
+                                                                        const char  *name,
+                                                                        GError     **error);
 
 G_END_DECLS
