@@ -1,7 +1,7 @@
 /* orrery-journal-reader.c: reads a journal back, record by record.
  *
  * Linear: the file is read in chunks and split into lines; each line is
- * parsed on its own (json-glib), turned into the event it records, and
+ * parsed on its own (a small strict parser, below), turned into the event it records, and
  * applied to the constellation rebuilt from the header with the
  * constellation's own state changes (start, complete, fail, cancel,
  * requeue, edits), so the state after any record is the run's state after
@@ -45,7 +45,6 @@ struct _OrreryJournalReader
   guint64              line;         /* last line read */
   guint64              seq;          /* last sequence number */
   guint64              torn_line;
-  JsonParser          *parser;
 
   char                *run_id;
   GHashTable          *header;       /* string members of the header */
@@ -65,7 +64,6 @@ orrery_journal_reader_finalize (GObject *object)
   if (self->fd >= 0)
     close (self->fd);
   g_string_free (self->pending, TRUE);
-  g_clear_object (&self->parser);
   g_clear_object (&self->constellation);
   g_clear_object (&self->last_event);
   g_clear_pointer (&self->header, g_hash_table_unref);
@@ -85,7 +83,6 @@ orrery_journal_reader_init (OrreryJournalReader *self)
 {
   self->fd = -1;
   self->pending = g_string_sized_new (CHUNK);
-  self->parser = json_parser_new_immutable ();
   self->header = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
@@ -289,15 +286,16 @@ member_error (JsonObject *o)
  * record, ten times what the rest of reading it costs: a million-task
  * journal would take a minute to resume. Records are parsed here into the
  * same JsonNode trees, strictly (RFC 8259: no comments, no trailing commas,
- * valid UTF-8, bounded depth); a line this parser refuses goes to
- * json-glib, whose message then names the fault. */
+ * valid UTF-8 and no lone surrogate, no NUL, bounded depth: what
+ * json-glib lets through and the rest of Orrery refuses). */
 
-#define MAX_DEPTH 128
+#define MAX_DEPTH 512
 
 typedef struct
 {
   const char *p;
   const char *end;
+  gboolean    too_deep;
 } Scan;
 
 static void
@@ -485,6 +483,8 @@ scan_value (Scan  *sc,
   JsonNode *node = NULL;
 
   skip_space (sc);
+  if (depth > MAX_DEPTH)
+    sc->too_deep = TRUE;
   if (sc->p >= sc->end || depth > MAX_DEPTH)
     return NULL;
   switch (*sc->p)
@@ -594,17 +594,23 @@ scan_value (Scan  *sc,
     }
 }
 
-/* The record as a tree, or NULL if this parser does not take it. */
+/* The record as a tree, or NULL if this parser does not take it
+ * (*too_deep: nested past MAX_DEPTH, which json-glib must not see either:
+ * its recursion would overflow the stack). */
 static JsonNode *
 parse_record (const char *line,
-              gsize       len)
+              gsize       len,
+              gboolean   *too_deep,
+              gsize      *column)
 {
-  Scan sc = { line, line + len };
+  Scan sc = { line, line + len, FALSE };
   JsonNode *root = scan_value (&sc, 0);
 
   skip_space (&sc);
   if (root != NULL && sc.p != sc.end)
     g_clear_pointer (&root, json_node_unref);
+  *too_deep = sc.too_deep;
+  *column = (gsize) (sc.p - line) + 1;
   return root;
 }
 
@@ -618,6 +624,8 @@ read_header (OrreryJournalReader  *self,
   g_autofree char *line = NULL;
   g_autoptr(GError) local = NULL;
   g_autoptr(JsonNode) tree = NULL;
+  gboolean too_deep = FALSE;
+  gsize column = 0;
   JsonNode *cnode;
   JsonObject *o;
   JsonNode *root, *format;
@@ -640,12 +648,8 @@ read_header (OrreryJournalReader  *self,
       return FALSE;
     }
   /* The header: with the record parser, else json-glib. */
-  tree = parse_record (line, len);
-  if (tree != NULL)
-    root = tree;
-  else if (!json_parser_load_from_data (self->parser, line, len, NULL) ||
-           (root = json_parser_get_root (self->parser)) == NULL)
-    root = NULL;
+  tree = parse_record (line, len, &too_deep, &column);
+  root = tree;
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
       g_strcmp0 (member_string (json_node_get_object (root), "journal"), "orrery") != 0 ||
       (cnode = json_object_get_member (json_node_get_object (root), "constellation")) == NULL)
@@ -1010,15 +1014,18 @@ read_record (OrreryJournalReader  *self,
   g_autoptr(GError) local = NULL;
   g_autoptr(GVariant) data = NULL;
   g_autoptr(JsonNode) tree = NULL;
+  gboolean too_deep = FALSE;
+  gsize column = 0;
 
   *out = NULL;
-  tree = parse_record (line, len);
-  if (tree != NULL)
-    root = tree;
-  else if (!json_parser_load_from_data (self->parser, line, len, &local) ||
-           (root = json_parser_get_root (self->parser)) == NULL)
-    return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "not a journal record: %s",
-                       local ? local->message : "not JSON");
+  tree = parse_record (line, len, &too_deep, &column);
+  root = tree;
+  if (too_deep)
+    return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
+                       "not a journal record: nested deeper than %d", MAX_DEPTH);
+  if (root == NULL)
+    return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
+                       "not a journal record: not valid JSON (at byte %zu)", column);
   if (!JSON_NODE_HOLDS_OBJECT (root))
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "not a journal record: not a JSON object");
   o = json_node_get_object (root);

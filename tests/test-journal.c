@@ -518,6 +518,90 @@ test_resume_appends (Fixture       *f,
                                                        ORRERY_TASK_STATUS_COMPLETED), ==, 3);
 }
 
+/* The record parser: escapes and every kind of character round trip; a
+ * lone surrogate, bad UTF-8, a NUL escape or nesting past the limit are
+ * refused naming the line, never a crash. */
+static void
+test_record_parser (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *odd = "t\"\\/\b\f\n\r\t\x01 é ☃ 😀";
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("odd", NULL);
+  g_autoptr(OrreryTask) t = sim_task (odd, "{'result': <{'text': <'\\u00e9 \"quoted\" \\\\'>, 'n': <int64 -12>, 'x': <1.5e300>}>}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = NULL;
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  OrreryTask *back;
+  GVariant *result;
+  gint64 n = 0;
+  gdouble x = 0;
+
+  g_assert_true (orrery_constellation_add_task (c, t, NULL));
+  g_set_object (&f->c, c);
+  journal = orrery_journal_new (f->path, NULL, &error);
+  orrery_journal_attach (journal, f->bus);
+  run (f);
+  g_assert_true (orrery_journal_close (journal, &error));
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  g_assert_no_error (error);
+  back = orrery_constellation_get_task (orrery_journal_reader_get_constellation (reader), odd);
+  g_assert_nonnull (back);
+  g_assert_cmpint (orrery_task_get_status (back), ==, ORRERY_TASK_STATUS_COMPLETED);
+  result = orrery_task_get_result (back);
+  g_assert_true (g_variant_lookup (result, "n", "x", &n));
+  g_assert_cmpint (n, ==, -12);
+  g_assert_true (g_variant_lookup (result, "x", "d", &x));
+  g_assert_cmpfloat (x, ==, 1.5e300);
+
+  /* Hand-made records after a real header. */
+  g_assert_true (g_file_get_contents (f->path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", 2);
+  {
+    struct { const char *record; const char *message; } bad[] = {
+      { "{\"seq\":2,\"type\":\"device-added\",\"ts\":1,\"device\":\"\\ud800\"}", ":2: not a journal record" },
+      { "{\"seq\":2,\"type\":\"device-added\",\"ts\":1,\"device\":\"\xff\xfe\"}", ":2: not a journal record" },
+      { "{\"seq\":2,\"type\":\"device-added\",\"ts\":1,\"device\":\"a\\u0000b\"}", ":2: not a journal record" },
+      { "{\"seq\":2,\"type\":\"device-added\",\"ts\":1,\"device\":\"d\",}", ":2: not a journal record" },
+    };
+    GString *deep = g_string_new ("{\"seq\":2,\"type\":\"device-added\",\"ts\":1,\"device\":\"d\",\"data\":");
+
+    for (guint i = 0; i < 100000; i++)
+      g_string_append_c (deep, '[');
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *content = g_strconcat (lines[0], "\n", bad[i].record, "\n", NULL);
+
+        check_bad (f->dir, "bad.jsonl", content, -1, ORRERY_JOURNAL_ERROR_BAD_RECORD, bad[i].message);
+      }
+    {
+      g_autofree char *content = g_strconcat (lines[0], "\n", deep->str, "\n", NULL);
+
+      check_bad (f->dir, "deep.jsonl", content, -1, ORRERY_JOURNAL_ERROR_BAD_RECORD, ":2: not a journal record: nested deeper");
+    }
+    g_string_free (deep, TRUE);
+    {
+      /* An escaped surrogate pair is one character. */
+      g_autofree char *content = g_strconcat (lines[0], "\n",
+        "{\"seq\":2,\"type\":\"device-added\",\"ts\":1,\"device\":\"\\ud83d\\ude00 \\u00e9\",\"status\":\"idle\"}\n", NULL);
+      g_autofree char *path = g_build_filename (f->dir, "pair.jsonl", NULL);
+      g_autoptr(OrreryJournalReader) r = NULL;
+      g_autoptr(OrreryEvent) ev = NULL;
+
+      g_assert_true (g_file_set_contents (path, content, -1, NULL));
+      r = orrery_journal_reader_new (path, &error);
+      g_assert_no_error (error);
+      ev = orrery_journal_reader_next (r, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (ev)), ==, "😀 é");
+      g_remove (path);
+    }
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -531,5 +615,6 @@ main (int    argc,
   ADD ("/journal/replay", test_replay);
   ADD ("/journal/bad-journals", test_bad_journals);
   ADD ("/journal/resume-appends", test_resume_appends);
+  ADD ("/journal/record-parser", test_record_parser);
   return g_test_run ();
 }
