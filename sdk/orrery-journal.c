@@ -1570,14 +1570,25 @@ char *
 orrery_journal_event_to_json (OrreryEvent *event,
                               guint64      sequence)
 {
-  g_autoptr(OrreryJournal) scratch = NULL;
+  /* One scratch journal per thread (never opened), reused: a record costs
+   * what it costs a journal, not an object and its 68 KiB buffer. */
+  static GPrivate scratch_key = G_PRIVATE_INIT (g_object_unref);
+  OrreryJournal *scratch;
+  GString *s;
 
   g_return_val_if_fail (ORRERY_IS_EVENT (event), NULL);
 
-  scratch = g_object_new (ORRERY_TYPE_JOURNAL, NULL);
+  scratch = g_private_get (&scratch_key);
+  if (scratch == NULL)
+    {
+      scratch = g_object_new (ORRERY_TYPE_JOURNAL, NULL);
+      g_private_set (&scratch_key, scratch);
+    }
+  s = scratch->buf;
+  g_string_truncate (s, 0);
   scratch->next_seq = sequence;
   append_event (scratch, event);
-  if (scratch->buf->len > 0 && scratch->buf->str[scratch->buf->len - 1] == '\n')
-    g_string_truncate (scratch->buf, scratch->buf->len - 1);
-  return g_strndup (scratch->buf->str, scratch->buf->len);
+  if (s->len > 0 && s->str[s->len - 1] == '\n')
+    g_string_truncate (s, s->len - 1);
+  return g_strndup (s->str, s->len);
 }
