@@ -61,6 +61,20 @@ typedef struct
 
 typedef struct _Dashboard Dashboard;
 
+/* One event of the run: kept as the event until a client needs its JSON
+ * (formatted once, then shared by every client). */
+typedef struct
+{
+  OrreryEvent *event;
+  char        *json;
+} EventRec;
+
+/* Messages sent per client per pump: the loop goes back to the run between. */
+#define PUMP_BUDGET 256
+/* Below the orchestrator's work: the run goes first, the viewers get the
+ * loop's spare time (a run of real tasks leaves plenty). */
+#define PUMP_PRIORITY (G_PRIORITY_DEFAULT_IDLE + 50)
+
 typedef struct
 {
   Dashboard *d;
@@ -112,7 +126,7 @@ struct _Dashboard
   guint64             dropped_clients;
 
   /* The run */
-  GPtrArray          *events;        /* char * JSON, sequence = index + 1 */
+  GArray             *events;        /* EventRec, sequence = index + 1 */
   OrreryConstellation *constellation;
   char               *constellation_id;
   char               *run_state;     /* a constellation state nick, or "waiting" */
@@ -200,26 +214,44 @@ take_result (Dashboard *d,
              GVariant  *result)
 {
   const char *out = NULL, *err = NULL, *path = NULL;
-  g_autoptr(GVariant) status = NULL;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
 
   if (result == NULL || !g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT))
     return;
-  /* An int32 from the local device; another integer type from a journal. */
-  status = g_variant_lookup_value (result, "exit_status", NULL);
-  if (status != NULL && g_variant_is_of_type (status, G_VARIANT_TYPE_INT32))
-    t->exit_status = g_variant_get_int32 (status);
-  else if (status != NULL && g_variant_is_of_type (status, G_VARIANT_TYPE_INT64))
-    t->exit_status = (int) CLAMP (g_variant_get_int64 (status), -1, G_MAXINT);
-  else if (status != NULL && g_variant_is_of_type (status, G_VARIANT_TYPE_DOUBLE))
-    t->exit_status = (int) g_variant_get_double (status);
-  g_variant_lookup (result, "stdout", "&s", &out);
-  g_variant_lookup (result, "stderr", "&s", &err);
+  /* One pass over the dictionary. The exit status: an int32 from the
+   * local device, another integer type from a journal. */
+  g_variant_iter_init (&iter, result);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      if (strcmp (key, "exit_status") == 0)
+        {
+          if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+            t->exit_status = g_variant_get_int32 (value);
+          else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+            t->exit_status = (int) CLAMP (g_variant_get_int64 (value), -1, G_MAXINT);
+          else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+            t->exit_status = (int) g_variant_get_double (value);
+        }
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        {
+          /* Borrowed from VALUE, which RESULT keeps alive. */
+          if (strcmp (key, "stdout") == 0)
+            out = g_variant_get_string (value, NULL);
+          else if (strcmp (key, "stderr") == 0)
+            err = g_variant_get_string (value, NULL);
+          else if (strcmp (key, "stdout_path") == 0)
+            path = g_variant_get_string (value, NULL);
+        }
+      g_variant_unref (value);
+    }
   if ((out != NULL && out[0] != '\0') || (err != NULL && err[0] != '\0'))
     {
       g_free (t->output);
       t->output = last_lines (out != NULL && out[0] != '\0' ? out : err);
     }
-  if (g_variant_lookup (result, "stdout_path", "&s", &path) && d->run_dir != NULL)
+  if (path != NULL && d->run_dir != NULL)
     {
       g_autofree char *real = realpath (path, NULL);
       gsize n = strlen (d->run_dir);
@@ -253,7 +285,9 @@ dashboard_handle (OrreryEvent  *event,
   OrreryEventType type = orrery_event_get_event_type (event);
   gint64 ts = orrery_event_get_timestamp (event);
 
-  g_ptr_array_add (d->events, orrery_journal_event_to_json (event, d->events->len + 1));
+  EventRec rec = { g_object_ref (event), NULL };
+
+  g_array_append_val (d->events, rec);
   if ((guint) type < ORRERY_EVENT_TYPE_COUNT)
     d->counts[type]++;
   if (d->first_us == 0)
@@ -511,11 +545,35 @@ client_free (gpointer data)
   g_free (cl);
 }
 
+static const char *
+event_json (Dashboard *d,
+            guint64    index)
+{
+  EventRec *rec = &g_array_index (d->events, EventRec, index);
+
+  if (rec->json == NULL)
+    {
+      rec->json = orrery_journal_event_to_json (rec->event, index + 1);
+      g_clear_object (&rec->event);
+    }
+  return rec->json;
+}
+
+static void
+event_rec_clear (gpointer data)
+{
+  EventRec *rec = data;
+
+  g_clear_object (&rec->event);
+  g_free (rec->json);
+}
+
 static gboolean
 pump (gpointer user_data)
 {
   Dashboard *d = user_data;
   gint64 now = g_get_monotonic_time ();
+  gboolean more = FALSE;
 
   d->pump_id = 0;
   for (guint i = 0; i < d->clients->len; i++)
@@ -524,9 +582,16 @@ pump (gpointer user_data)
 
       if (soup_websocket_connection_get_state (cl->ws) != SOUP_WEBSOCKET_STATE_OPEN)
         continue;
-      while (cl->sent < d->events->len && cl->sent - cl->acked < d->queue_limit)
-        soup_websocket_connection_send_text (cl->ws, d->events->pdata[cl->sent++]);
-      if (cl->sent < d->events->len)
+      for (guint n = 0; cl->sent < d->events->len && cl->sent - cl->acked < d->queue_limit; n++)
+        {
+          if (n == PUMP_BUDGET)
+            {
+              more = TRUE;
+              break;
+            }
+          soup_websocket_connection_send_text (cl->ws, event_json (d, cl->sent++));
+        }
+      if (cl->sent < d->events->len && cl->sent - cl->acked >= d->queue_limit)
         {
           if (cl->full_since == 0)
             cl->full_since = now;
@@ -534,6 +599,8 @@ pump (gpointer user_data)
       else
         cl->full_since = 0;
     }
+  if (more)
+    schedule_pump (d);
   return G_SOURCE_REMOVE;
 }
 
@@ -541,7 +608,7 @@ static void
 schedule_pump (Dashboard *d)
 {
   if (d->pump_id == 0 && d->clients->len > 0)
-    d->pump_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, pump, d, NULL);
+    d->pump_id = g_idle_add_full (PUMP_PRIORITY, pump, d, NULL);
 }
 
 /* Drops the clients whose window has been full for SlowClientSec. */
@@ -595,7 +662,7 @@ on_ws_message (SoupWebsocketConnection *ws,
       if (cl->sent < cl->d->events->len)
         {
           if (cl->d->pump_id == 0)
-            cl->d->pump_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, pump, cl->d, NULL);
+            cl->d->pump_id = g_idle_add_full (PUMP_PRIORITY, pump, cl->d, NULL);
         }
     }
 }
@@ -1394,7 +1461,7 @@ dashboard_free (gpointer data)
   g_clear_object (&d->orch);
   g_clear_object (&d->bus);
   g_clear_pointer (&d->clients, g_ptr_array_unref);
-  g_ptr_array_unref (d->events);
+  g_array_unref (d->events);
   g_hash_table_unref (d->tasks);
   g_hash_table_unref (d->devices);
   g_clear_object (&d->constellation);
@@ -1495,7 +1562,8 @@ dashboard_init (OrreryPluginContext  *context,
   OrreryOrchestrator *orch;
 
   d = g_new0 (Dashboard, 1);
-  d->events = g_ptr_array_new_with_free_func (g_free);
+  d->events = g_array_new (FALSE, FALSE, sizeof (EventRec));
+  g_array_set_clear_func (d->events, event_rec_clear);
   d->tasks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, task_rec_free);
   d->devices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   d->clients = g_ptr_array_new_with_free_func (client_free);
