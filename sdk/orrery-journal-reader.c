@@ -1011,7 +1011,6 @@ read_record (OrreryJournalReader  *self,
   gint64 seq, ts;
   gint type;
   g_autoptr(OrreryEvent) event = NULL;
-  g_autoptr(GError) local = NULL;
   g_autoptr(GVariant) data = NULL;
   g_autoptr(JsonNode) tree = NULL;
   gboolean too_deep = FALSE;
