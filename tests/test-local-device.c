@@ -877,7 +877,8 @@ spawn_sleeper (const char *seconds,
   if (token)
     envp = g_environ_setenv (envp, "ORRERY_TASK_TOKEN", token, TRUE);
   g_assert_true (g_spawn_async (NULL, (char **) argv, envp,
-                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                                 NULL, NULL, &pid, &error));
   g_assert_no_error (error);
   /* Exec'd (its start time and environment are the sleeper's). */

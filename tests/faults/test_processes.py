@@ -227,3 +227,35 @@ def test_task_environment(tmp_path):
     assert run_id == run_dir.name
     assert (constellation, task, attempt) == ("procs", "show-env", "1")
     assert os.path.samefile(outputs, run_dir / "logs" / "show-env.1.outputs.json")
+
+
+@pytest.mark.parametrize("escape", [False, True])
+def test_resume_kills_what_a_sigkilled_host_left(tmp_path, escape):
+    """SIGKILL of the host while a shell task runs a background sleeper: the
+    shell dies with the host (pdeathsig), the sleeper does not (it is not a
+    direct child; with setsid it is not even in the group). `orrery resume`
+    kills it, from the process record, before running the task again."""
+    m = marker()
+    flag = tmp_path / "first-attempt-done"
+    start = "setsid sleep" if escape else "sleep"
+    tasks = [{"task_id": "long",
+              "task_data": {"command": f"if [ ! -e {flag} ]; then touch {flag}; {start} {m} & wait; fi"}}]
+    path = write_constellation(tmp_path, tasks)
+    proc = start_run(path)
+    wait_for(lambda: live_with_arg(m), "the sleeper to start")
+    wait_for(lambda: list((tmp_path / "orrery-output" / "runs").glob("*/logs/long.*.pid")),
+             "the process record")
+    proc.kill()
+    proc.communicate()
+    # The leftover is there (and would run on for good without resume).
+    assert live_with_arg(m)
+
+    env = dict(os.environ, NO_COLOR="1")
+    resume = subprocess.Popen([ORRERY, "resume", "--last", "--no-plugins"], cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, start_new_session=True)
+    _started.append(resume)
+    status, out, err = finish(resume)
+    assert status == 0, (out, err)
+    assert_none_left(m)
+    assert not list((tmp_path / "orrery-output" / "runs").glob("*/logs/*.pid"))
