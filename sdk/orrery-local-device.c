@@ -151,7 +151,7 @@ struct _Run
   GCancellable      *io_cancel;  /* cancels the pipe reads */
 
   char              *outputs_path;
-  char              *outputs_tmpdir;  /* removed at the end (no run dir) */
+  gboolean           outputs_temporary;  /* removed at the end (no run dir) */
   char              *pid_path;        /* the process record (run dir) */
 
   GSource           *timeout_source;
@@ -205,7 +205,6 @@ run_free (Run *run)
   g_clear_object (&run->device);
   g_clear_pointer (&run->result, g_variant_unref);
   g_free (run->outputs_path);
-  g_free (run->outputs_tmpdir);
   g_free (run->pid_path);
   g_free (run->task_id);
   g_free (run);
@@ -1210,11 +1209,8 @@ maybe_complete (Run *run)
 
   if (run->outputs_path != NULL)
     read_outputs (run->outputs_path, &outputs, &outputs_error);
-  if (run->outputs_tmpdir != NULL)
-    {
-      g_unlink (run->outputs_path);
-      g_rmdir (run->outputs_tmpdir);
-    }
+  if (run->outputs_temporary)
+    g_unlink (run->outputs_path);
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&builder, "{sv}", "exit_status", g_variant_new_int32 (exit_status));
@@ -1688,6 +1684,34 @@ open_fresh (const char  *path,
   return fd;
 }
 
+/* One private directory (0700) per process for the outputs files of
+ * executions without a run directory: a directory per execution would
+ * cost a mkdir and an rmdir each (milliseconds on some file systems). Each
+ * file goes when its execution ends, the directory when the process
+ * exits. */
+static char *tmpdir_path;
+
+static void
+remove_private_tmpdir (void)
+{
+  if (tmpdir_path != NULL)
+    g_rmdir (tmpdir_path);
+}
+
+static const char *
+private_tmpdir (GError **error)
+{
+  G_LOCK (registry);
+  if (tmpdir_path == NULL)
+    {
+      tmpdir_path = g_dir_make_tmp ("orrery-outputs-XXXXXX", error);
+      if (tmpdir_path != NULL)
+        atexit (remove_private_tmpdir);
+    }
+  G_UNLOCK (registry);
+  return tmpdir_path;
+}
+
 /* The per-execution files: the logs, the outputs file, in RUN_DIR/logs/
  * when there is a run directory, else the outputs file alone in a private
  * temporary directory. */
@@ -1706,14 +1730,16 @@ prepare_files (OrreryLocalDevice  *self,
 
   if (run_dir == NULL)
     {
-      run->outputs_tmpdir = g_dir_make_tmp ("orrery-task-XXXXXX", error);
-      if (run->outputs_tmpdir == NULL)
+      const char *dir = private_tmpdir (error);
+
+      if (dir == NULL)
         return FALSE;
-      run->outputs_path = g_build_filename (run->outputs_tmpdir, "outputs.json", NULL);
+      run->outputs_path = g_strdup_printf ("%s/%u.outputs.json", dir, run->seq);
       fd = open_fresh (run->outputs_path, error);
       if (fd < 0)
         return FALSE;
       close (fd);
+      run->outputs_temporary = TRUE;
       return TRUE;
     }
 
@@ -1758,15 +1784,14 @@ prepare_files (OrreryLocalDevice  *self,
   return TRUE;
 }
 
-/* An execution that never started: its temporary directory goes. */
+/* An execution that never started: its temporary outputs file goes. */
 static void
 discard_files (Run *run)
 {
-  if (run->outputs_tmpdir != NULL)
+  if (run->outputs_temporary)
     {
       g_unlink (run->outputs_path);
-      g_rmdir (run->outputs_tmpdir);
-      g_clear_pointer (&run->outputs_tmpdir, g_free);
+      run->outputs_temporary = FALSE;
     }
 }
 
@@ -1862,6 +1887,10 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   g_task_set_task_data (gtask, run, (GDestroyNotify) run_free);
 
   attempt = MAX (orrery_task_get_attempt (task), 1);
+  G_LOCK (registry);
+  registry_init ();
+  run->seq = ++next_seq;
+  G_UNLOCK (registry);
   if (!prepare_files (self, run, task, attempt, &error))
     {
       g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
@@ -1872,10 +1901,6 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
     }
 
   /* The task's environment: ours win over the task's own `env`. */
-  G_LOCK (registry);
-  registry_init ();
-  run->seq = ++next_seq;
-  G_UNLOCK (registry);
   token = g_strdup_printf ("%s-%u", token_prefix (), run->seq);
   constellation = orrery_task_get_constellation (task);
   g_snprintf (attempt_text, sizeof attempt_text, "%u", attempt);
@@ -2121,7 +2146,8 @@ orrery_local_device_init (OrreryLocalDevice *self)
  *   that otherwise succeeded, with %ORRERY_DEVICE_ERROR_BAD_OUTPUTS naming
  *   the file. With a run directory the file is
  *   `RUN_DIR/logs/ID.ATTEMPT.outputs.json` and stays; without one it sits
- *   in a private temporary directory, removed after the task.
+ *   in a private temporary directory (one per process, 0700) and is
+ *   removed after the task.
  * - `ORRERY_TASK_TOKEN`: a tag unique to this execution, which its
  *   descendants inherit; it is how the device finds them.
  *

@@ -596,14 +596,15 @@ test_task_env (void)
   g_assert_cmpstr (fields[1], ==, "the-c");
   g_assert_cmpstr (fields[2], ==, "the-t");  /* the task's own env cannot forge it */
   g_assert_cmpstr (fields[3], ==, "2");
-  g_assert_true (g_str_has_suffix (fields[4], "/outputs.json"));
+  g_assert_true (g_str_has_suffix (fields[4], ".outputs.json"));
   g_assert_cmpstr (fields[5], ==, "token");
   g_assert_cmpstr (fields[6], ==, "fresh\n");
   g_assert_false (g_file_test (fields[4], G_FILE_TEST_EXISTS));
   {
     g_autofree char *tmpdir = g_path_get_dirname (fields[4]);
 
-    g_assert_false (g_file_test (tmpdir, G_FILE_TEST_EXISTS));
+    /* The process's private directory for them. */
+    g_assert_cmpuint (file_mode (tmpdir), ==, 0700);
   }
   g_assert_false (g_variant_lookup (o.result, "outputs", "@a{sv}", NULL));
   g_assert_false (g_variant_lookup (o.result, "stdout_path", "&s", NULL));
