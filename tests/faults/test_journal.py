@@ -258,3 +258,16 @@ def test_watch_follows_another_process(tmp_path, orrery):
     # Watching a run that has ended prints its summary.
     r = orrery("watch", journal, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.count("\n") == 1 and "4/4 tasks completed" in r.stdout, r
+
+
+def test_missing_directory_fails_loudly(tmp_path, orrery):
+    file = write_constellation(tmp_path / "one.json", [{"task_id": "a", "task_data": {"command": "true"}}])
+    journal = tmp_path / "no" / "such" / "dir" / "j.jsonl"
+    r = orrery("run", "--no-plugins", "--journal", journal, file, cwd=tmp_path)
+    assert r.returncode == 1, r
+    assert f"Cannot create the journal “{journal}”: No such file or directory" in r.stderr
+    # An output directory that cannot be made: the run does not start.
+    (tmp_path / "blocker").write_text("a file where the output directory should be")
+    r = orrery("run", "--no-plugins", "--set", "Host.OutputDir=blocker", file, cwd=tmp_path)
+    assert r.returncode == 1, r
+    assert "Cannot create the run directory" in r.stderr and "blocker" in r.stderr
