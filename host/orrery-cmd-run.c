@@ -451,6 +451,11 @@ orrery_host_run (OrreryHostRun *run)
   /* The journal first: it sees every event, before any plugin. */
   orrery_journal_attach (run->journal, bus);
   orrery_journal_set_orchestrator (run->journal, orch);
+  if (run->second_journal != NULL)
+    {
+      orrery_journal_attach (run->second_journal, bus);
+      orrery_journal_set_orchestrator (run->second_journal, orch);
+    }
 
   /* Plugins, in a fixed order (the engine sorts them by name). */
   if (!run->no_plugins)
@@ -492,6 +497,12 @@ orrery_host_run (OrreryHostRun *run)
   /* Everything the journal holds goes to the disk; a journal that could
    * not be written fails the run, whatever the tasks did. */
   if (!orrery_journal_close (run->journal, &error) && st.error == NULL)
+    {
+      st.ok = FALSE;
+      st.error = g_steal_pointer (&error);
+    }
+  g_clear_error (&error);
+  if (run->second_journal != NULL && !orrery_journal_close (run->second_journal, &error) && st.error == NULL)
     {
       st.ok = FALSE;
       st.error = g_steal_pointer (&error);
@@ -554,6 +565,7 @@ orrery_host_cmd_run (int    argc,
   g_autoptr(OrreryConfig) config = NULL;
   g_autoptr(OrreryConstellation) constellation = NULL;
   g_autoptr(OrreryJournal) journal = NULL;
+  g_autoptr(OrreryJournal) second = NULL;
   g_autofree char *run_id = NULL;
   g_autofree char *output_dir = NULL;
   g_autofree char *run_dir = NULL;
@@ -640,27 +652,55 @@ orrery_host_cmd_run (int    argc,
           return ORRERY_EXIT_RUN_FAILED;
         }
       journal = orrery_journal_new_for_fd (journal_fd, "(standard output)", run_id, &error);
+      /* The run directory keeps its own copy: the run can be resumed. */
+      if (journal != NULL)
+        {
+          g_autofree char *copy = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
+
+          second = orrery_journal_new (copy, run_id, &error);
+          if (second == NULL)
+            g_clear_object (&journal);
+        }
     }
   else
     {
+      gboolean elsewhere = journal_path != NULL;
+
       if (journal_path == NULL)
         journal_path = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
       journal = orrery_journal_new (journal_path, run_id, &error);
+      if (journal != NULL && elsewhere)
+        {
+          /* RUN_DIR/journal.jsonl leads to it (resume --last, watch RUN_DIR). */
+          g_autofree char *link = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
+          g_autofree char *target = g_canonicalize_filename (journal_path, NULL);
+
+          if (symlink (target, link) < 0)
+            g_printerr ("orrery run: cannot link %s to the journal: %s\n", link, g_strerror (errno));
+        }
     }
   if (journal == NULL)
     {
+      g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
+
+      /* No run: no run directory left behind (it is still empty). */
+      g_rmdir (logs);
+      g_rmdir (run_dir);
       g_printerr ("orrery run: %s%s\n", error->message,
                   g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS)
                   ? " (a journal is never overwritten: “orrery resume” continues its run)" : "");
       return g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS)
              ? ORRERY_EXIT_USAGE : ORRERY_EXIT_RUN_FAILED;
     }
-  if (!orrery_host_apply_journal_sync (journal, config, &error))
+  if (!orrery_host_apply_journal_sync (journal, config, &error) ||
+      (second != NULL && !orrery_host_apply_journal_sync (second, config, &error)))
     {
       g_printerr ("orrery run: %s\n", error->message);
       return ORRERY_EXIT_USAGE;
     }
   orrery_journal_set_header_member (journal, "run_dir", abs_run_dir);
+  if (second != NULL)
+    orrery_journal_set_header_member (second, "run_dir", abs_run_dir);
   update_latest (output_dir, run_id);
   plugins_into_run_dir (config, run_dir);
 
@@ -672,6 +712,7 @@ orrery_host_cmd_run (int    argc,
   run.max_concurrency = max_concurrency;
   run.no_plugins = no_plugins;
   run.journal = journal;
+  run.second_journal = second;
   run.run_id = run_id;
   run.run_dir = run_dir;
   status = orrery_host_run (&run);

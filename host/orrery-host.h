@@ -72,6 +72,7 @@ typedef struct
   gint                     max_concurrency;
   gboolean                 no_plugins;
   OrreryJournal           *journal;          /* opened, not yet attached */
+  OrreryJournal           *second_journal;   /* nullable: the run directory's, with --journal - */
   const char              *run_id;
   const char              *run_dir;
 } OrreryHostRun;

@@ -190,6 +190,10 @@ def test_journal_mode_and_run_directory(tmp_path, orrery):
     # A journal is never overwritten.
     r = orrery("run", "--no-plugins", "--journal", journal, file, cwd=tmp_path)
     assert r.returncode == 2 and "never overwritten" in r.stderr, r
+    # A journal elsewhere: the run directory leads to it.
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    assert orrery("run", "--no-plugins", "--journal", elsewhere, file, cwd=tmp_path).returncode == 0
+    assert os.path.samefile(latest / "journal.jsonl", elsewhere)
 
 
 def test_journal_to_stdout(tmp_path, orrery):
@@ -203,6 +207,9 @@ def test_journal_to_stdout(tmp_path, orrery):
     assert [x["task"] for x in recs if x["type"] == "task-completed"] == ["a", "b", "c"]
     assert recs[-1]["type"] == "constellation-completed"
     assert "3/3 tasks completed" in r.stderr
+    # The run directory keeps the same records, for resume.
+    kept = records(tmp_path / "orrery-output" / "latest" / "journal.jsonl")
+    assert kept == recs
 
 
 def test_full_disk_fails_the_run(tmp_path, orrery):
