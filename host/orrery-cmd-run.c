@@ -645,6 +645,9 @@ orrery_host_cmd_run (int    argc,
       /* The journal takes standard output; everything else printed there
        * (summary lines, plugins) goes to standard error. */
       fflush (stdout);
+      /* A reader that goes away (`| head`) is a write error that fails
+       * the run, not a SIGPIPE that kills the host and leaves its tasks. */
+      signal (SIGPIPE, SIG_IGN);
       journal_fd = dup (STDOUT_FILENO);
       if (journal_fd < 0 || dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
         {

@@ -278,3 +278,19 @@ def test_missing_directory_fails_loudly(tmp_path, orrery):
     r = orrery("run", "--no-plugins", "--set", "Host.OutputDir=blocker", file, cwd=tmp_path)
     assert r.returncode == 1, r
     assert "Cannot create the run directory" in r.stderr and "blocker" in r.stderr
+
+
+def test_journal_reader_going_away_fails_the_run(tmp_path):
+    file = write_constellation(tmp_path / "slow.json", [
+        {"task_id": f"t{i}", "task_data": {"command": "sleep 0.05"}} for i in range(20)],
+        [(f"t{i}", f"t{i + 1}") for i in range(19)])
+    proc = subprocess.Popen([ORRERY, "run", "--no-plugins", "--journal", "-", str(file)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()   # the header
+    proc.stdout.close()      # the reader goes away (as `| head -1` would)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert b"Cannot write the journal" in err and b"Broken pipe" in err
+    # The run directory's copy has the run, up to its failure.
+    recs = records(tmp_path / "orrery-output" / "latest" / "journal.jsonl")
+    assert recs[-1]["type"] == "constellation-failed"
