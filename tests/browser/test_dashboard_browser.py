@@ -130,3 +130,46 @@ def test_live_run_in_browser(tmp_path, browser):
         d.stop()
     assert d.proc.returncode == 1, d.stderr()[-3000:]
     assert (tmp_path / "dashboard.png").stat().st_size > 1000
+
+
+def test_agent_edit_appears_in_dag(tmp_path, browser):
+    import subprocess
+    from conftest import BUILD_ROOT
+    from dashboard_helpers import URL_RE
+    go = tmp_path / "go"
+    err = open(tmp_path / "stderr", "wb")
+    proc = subprocess.Popen(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "agent_dashboard.py"),
+                             os.path.join(BUILD_ROOT, "plugins", "dashboard"), str(go), str(tmp_path / "done")],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    err.close()
+
+    class D:
+        def stderr(self):
+            return (tmp_path / "stderr").read_text(errors="replace")
+    d = D()
+    try:
+        deadline = time.monotonic() + 30
+        m = None
+        while m is None and time.monotonic() < deadline and proc.poll() is None:
+            m = URL_RE.search(d.stderr())
+            time.sleep(0.05)
+        assert m, d.stderr()
+        drv = browser
+        drv.get(f"{m.group(1)}/?token={m.group(3)}")
+        wait_js(drv, "orrery.layout > 0 && orrery.tasks['plan-1'] && orrery.tasks['plan-1'].status === 'completed'",
+                "plan-1 completed with a layout", d)
+        assert not js(drv, "!!document.getElementById(nodeId('report-plan-1'))")
+        go.touch()
+        # The agent's edit: a new node, laid out again, then run and recoloured.
+        wait_js(drv, "!!document.getElementById(nodeId('report-plan-1'))", "the added task in the DAG", d)
+        wait_js(drv, "orrery.events.some(e => e.type === 'constellation-modified')", "the edit's event", d)
+        wait_js(drv, "orrery.tasks['report-plan-1'] && orrery.tasks['report-plan-1'].status === 'completed'",
+                "the added task completed", d)
+        (tmp_path / "done").touch()
+        assert proc.wait(timeout=60) == 0, d.stderr()
+    finally:
+        (tmp_path / "done").touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
