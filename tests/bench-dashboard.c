@@ -204,6 +204,8 @@ one_run (guint     n,
       orrery_config_set_override (config, "Plugin dashboard", "Listen", listen);
       orrery_config_set_override (config, "Plugin dashboard", "Token", TOKEN);
       orrery_config_set_override (config, "Plugin dashboard", "OutputDir", "");
+      /* The clients here keep up as fast as they can: none is dropped. */
+      orrery_config_set_override (config, "Plugin dashboard", "SlowClientSec", "3600");
       engine = orrery_plugin_engine_new (bus, config);
       orrery_plugin_engine_set_use_default_path (engine, FALSE);
       dir = g_build_filename (g_getenv ("ORRERY_BUILD_ROOT") ? g_getenv ("ORRERY_BUILD_ROOT") : ".",
@@ -255,8 +257,9 @@ one_run (guint     n,
                    ", \"last_seq\": %" G_GUINT64_FORMAT ", \"events_per_s\": %.0f}\n",
                    n, i, cl->received, cl->last_seq, secs > 0 ? cl->received / secs : 0);
         }
-      g_print ("{\"benchmark\": \"dashboard-delivery\", \"tasks\": %u, \"clients\": %u, \"run_ms\": %.1f, "
-               "\"all_delivered_ms\": %.1f}\n", n, n_clients, (t1 - t0) / 1000.0, (t_all - t0) / 1000.0);
+      g_print ("{\"benchmark\": \"dashboard-delivery\", \"tasks\": %u, \"clients\": %u, \"events\": %" G_GUINT64_FORMAT
+               ", \"run_ms\": %.1f, \"all_delivered_ms\": %.1f, \"complete\": %s}\n", n, n_clients, total - 1,
+               (t1 - t0) / 1000.0, (t_all - t0) / 1000.0, t_all - t1 > 120 * G_USEC_PER_SEC ? "false" : "true");
       orrery_plugin_engine_shutdown (engine);
       g_main_loop_unref (all.loop);
       g_main_context_unref (all.context);

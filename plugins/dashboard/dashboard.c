@@ -332,8 +332,14 @@ dashboard_handle (OrreryEvent  *event,
           d->graph_version++;
           start_layout (d);
         }
-      if (type != ORRERY_EVENT_CONSTELLATION_STARTED && type != ORRERY_EVENT_CONSTELLATION_MODIFIED)
-        g_clear_pointer (&d->hold, orrery_hold_unref);
+      if (type != ORRERY_EVENT_CONSTELLATION_STARTED && type != ORRERY_EVENT_CONSTELLATION_MODIFIED &&
+          d->hold != NULL)
+        {
+          /* The run has ended (a pause does not outlive it). */
+          if (d->orch != NULL)
+            orrery_orchestrator_release (d->orch, d->hold);
+          g_clear_pointer (&d->hold, orrery_hold_unref);
+        }
     }
   else if (ORRERY_IS_DEVICE_EVENT (event))
     {
