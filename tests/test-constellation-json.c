@@ -632,7 +632,9 @@ test_cycle_cut (void)
   GString *s = g_string_new ("{\"tasks\": {");
   g_autoptr(GError) error = NULL;
   g_autoptr(OrreryConstellation) c = NULL;
-  const guint n = 100000;
+  /* 200 members: the cut is the same for 100,000 (the fault suite runs
+   * that one), and the sanitizer build stays quick. */
+  const guint n = 200;
 
   for (guint i = 0; i < n; i++)
     g_string_append_printf (s, "%s\"t%u\": {\"dependencies\": [\"t%u\"]}", i ? ", " : "", i, (i + n - 1) % n);
@@ -641,9 +643,9 @@ test_cycle_cut (void)
   g_string_free (s, TRUE);
   g_assert_null (c);
   g_assert_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_CYCLE);
-  /* Was a megabyte: every member named. */
+  /* Was every member named: a megabyte for 100,000. */
   g_assert_cmpstr (error->message, ==, "doc: $.dependencies: cycle: t0 → t1 → t2 → t3 → t4 → t5 → t6 → t7 → "
-                   "… (99991 more) → t99999 → t0");
+                   "… (191 more) → t199 → t0");
 }
 
 /* The state file: compact (a 40 KB document wrote 800 MB pretty), private

@@ -90,6 +90,11 @@ EXPECTED = {
 
 RAW = ["\x1b", "\x07", "\x00"]
 
+# Under the sanitizers (CI exports ASAN_OPTIONS for that build only, with
+# the slow unwinder on every malloc) a 100,000-task load takes minutes:
+# the cycle is smaller there, cut the same way.
+CYCLE = 1_000 if "ASAN_OPTIONS" in os.environ else 100_000
+
 
 def check(r, path, status, fragment, command):
     name = os.path.basename(str(path))
@@ -139,15 +144,15 @@ def made(tmp_path, name, text):
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
-def test_cycle_of_100k_is_cut(orrery, tmp_path, command):
-    n = 100_000
+def test_long_cycle_is_cut(orrery, tmp_path, command):
+    n = CYCLE
     tasks = {f"t{i}": {"dependencies": [f"t{(i - 1) % n}"]} for i in range(n)}
     p = made(tmp_path, "cycle-100k.json", json.dumps({"tasks": tasks}))
     args = ["run", "--no-plugins"] if command == "run" else ["validate"]
     r = orrery(*args, p, timeout=120, env={"XDG_CONFIG_HOME": str(tmp_path)})
     assert r.returncode == 3, r
     assert "cycle: t0 → t1 → " in r.stderr
-    assert f"… ({n - 9} more) → t99999 → t0" in r.stderr
+    assert f"… ({n - 9} more) → t{n - 1} → t0" in r.stderr
     # Cut: a short message, not a megabyte.
     assert len(r.stderr) < 2000, len(r.stderr)
 
