@@ -719,8 +719,21 @@ sweep (void)
       schedule_poll ();
     else
       poll_ms = 0;
-    if (!look_again && g_hash_table_size (unsure) > 0 && g_hash_table_size (tracked) == 0)
-      g_hash_table_remove_all (unsure);
+    /* Forget the children looked at again that are gone; the others keep
+     * their count (a foreign child with an empty environment is looked
+     * at UNSURE_TRIES times, not at every sweep). */
+    if (g_hash_table_size (unsure) > 0)
+      {
+        g_autoptr(GHashTable) present = g_hash_table_new (NULL, NULL);
+        gpointer key;
+
+        for (guint i = 0; i < children->len; i++)
+          g_hash_table_add (present, GINT_TO_POINTER (g_array_index (children, pid_t, i)));
+        g_hash_table_iter_init (&iter, unsure);
+        while (g_hash_table_iter_next (&iter, &key, NULL))
+          if (!g_hash_table_contains (present, key))
+            g_hash_table_iter_remove (&iter);
+      }
   }
   /* Executions that ended wait while a child is being looked at again. */
   if (unsure_pending && !look_again)
