@@ -195,9 +195,14 @@ static GVariant *
 member_variant (JsonObject *o,
                 const char *name)
 {
-  g_autofree char *typed = g_strconcat (name, "_gvariant", NULL);
-  JsonNode *n = json_object_get_member (o, typed);
+  g_autofree char *typed = NULL;
+  JsonNode *n;
 
+  /* The writer puts NAME_gvariant beside NAME, never alone. */
+  if (!json_object_has_member (o, name))
+    return NULL;
+  typed = g_strconcat (name, "_gvariant", NULL);
+  n = json_object_get_member (o, typed);
   if (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
     {
       /* g_variant_parse() returns a reference that is not floating. */
