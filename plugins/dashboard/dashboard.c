@@ -80,7 +80,20 @@ typedef struct
   Dashboard *d;
   GSocket   *socket;     /* not a reference: weakly watched */
   GSource   *deadline;
+  char      *peer;       /* ADDRESS:PORT of the client: finds it again */
 } HttpConn;
+
+/* ADDRESS:PORT of ADDR (an inet socket address), or NULL. */
+static char *
+peer_text (GSocketAddress *addr)
+{
+  g_autofree char *ip = NULL;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (addr))
+    return NULL;
+  ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)));
+  return g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
+}
 
 typedef struct
 {
@@ -707,8 +720,6 @@ on_websocket (SoupServer              *server,
   Dashboard *d = user_data;
   GUri *uri = soup_server_message_get_uri (msg);
   const char *query = g_uri_get_query (uri);
-  GSocket *socket = soup_server_message_get_socket (msg);
-  HttpConn *conn = socket != NULL ? g_hash_table_lookup (d->http_conns, socket) : NULL;
   guint64 since = 0;
   Client *cl;
 
@@ -720,15 +731,6 @@ on_websocket (SoupServer              *server,
       if (s != NULL)
         since = g_ascii_strtoull (s, NULL, 10);
     }
-  /* A WebSocket lives on: no request deadline, no socket timeout (the
-   * keepalive pings show it is there). */
-  if (conn != NULL && conn->deadline != NULL)
-    {
-      g_source_destroy (conn->deadline);
-      g_clear_pointer (&conn->deadline, g_source_unref);
-    }
-  if (socket != NULL)
-    g_socket_set_timeout (socket, 0);
   soup_websocket_connection_set_keepalive_interval (ws, 15);
   soup_websocket_connection_set_max_incoming_payload_size (ws, 4096);
 
@@ -933,6 +935,7 @@ static const char http_busy[] =
 static void
 http_conn_forget (HttpConn *c)
 {
+  g_free (c->peer);
   if (c->deadline != NULL)
     {
       g_source_destroy (c->deadline);
@@ -985,6 +988,7 @@ on_http_incoming (GSocketService    *service,
   c = g_new0 (HttpConn, 1);
   c->d = d;
   c->socket = socket;
+  c->peer = peer_text (remote);
   c->deadline = g_timeout_source_new_seconds (d->request_timeout_s);
   g_source_set_static_name (c->deadline, "[orrery] dashboard request deadline");
   g_source_set_callback (c->deadline, on_http_deadline, c, NULL);
@@ -1114,6 +1118,36 @@ common_headers (SoupServerMessage *msg)
                                 "script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
 }
 
+/* A WebSocket lives on: no request deadline, no socket timeout (the
+ * keepalive pings show it is there). Done before the upgrade, so the
+ * WebSocket's reads are made without the timeout. libsoup does not say
+ * which socket a message is on: the client's address and port find it. */
+static void
+keep_connection (Dashboard         *d,
+                 SoupServerMessage *msg)
+{
+  g_autofree char *peer = peer_text (soup_server_message_get_remote_address (msg));
+  HttpConn *conn = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, d->http_conns);
+  while (conn == NULL && peer != NULL && g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (((HttpConn *) value)->peer, peer) == 0)
+      conn = value;
+  if (conn == NULL)
+    {
+      g_warning ("dashboard: a WebSocket on a connection not accepted here (%s)", peer ? peer : "?");
+      return;
+    }
+  if (conn->deadline != NULL)
+    {
+      g_source_destroy (conn->deadline);
+      g_clear_pointer (&conn->deadline, g_source_unref);
+    }
+  g_socket_set_timeout (conn->socket, 0);
+}
+
 /* Every request, once its headers are in: Host, token, Origin. A status
  * set here is the answer (no handler runs, no WebSocket is made). */
 static void
@@ -1161,6 +1195,7 @@ on_early_request (SoupServer        *server,
           http_text (msg, SOUP_STATUS_FORBIDDEN, "a WebSocket from another origin\n");
           return;
         }
+      keep_connection (d, msg);
     }
 }
 

@@ -323,3 +323,26 @@ def test_serve_finished_and_running_run(tmp_path, orrery):
         writer.stop()
         if d is not None:
             d.stop()
+
+
+def test_websocket_outlives_request_and_idle_timeouts(tmp_path):
+    c, go, end = gated(tmp_path, 2)
+    d = start_dashboard(tmp_path, c, "dashboard.RequestTimeoutSec=1", "dashboard.IdleTimeoutSec=1")
+    try:
+        ws = d.websocket()
+        first = recv_event(ws)["seq"]
+        # Past both deadlines with nothing to send, the WebSocket is still there.
+        time.sleep(2.5)
+        go.touch()
+        end.touch()
+        seqs = [first]
+        while True:
+            e = recv_event(ws)
+            seqs.append(e["seq"])
+            if e["type"] == "constellation-completed":
+                break
+        assert seqs == list(range(1, len(seqs) + 1)), seqs
+        d.proc.wait(timeout=60)
+    finally:
+        d.stop()
+    assert d.proc.returncode == 0, d.stderr()[-3000:]
