@@ -11,6 +11,7 @@
 #define G_LOG_DOMAIN "Orrery-Devices"
 
 #include "orrery-device-private.h"
+#include "orrery-constellation-private.h"
 
 /**
  * OrreryBaseDevice:
@@ -25,7 +26,9 @@
  * when its executions have a result,
  * #OrreryBaseDeviceClass.execute_task_finish),
  * and calls orrery_base_device_task_started() when an execution starts and
- * orrery_base_device_task_finished() before it completes. The built-in
+ * orrery_base_device_task_finished() before it completes, and records when
+ * the work really started and ended with orrery_base_device_record_start()
+ * and orrery_base_device_record_end(). The built-in
  * #OrreryLocalDevice and #OrrerySimulatedDevice are such subclasses; a
  * plugin can add its own the same way.
  */
@@ -553,4 +556,68 @@ orrery_base_device_get_run_dir (OrreryBaseDevice *self)
 {
   g_return_val_if_fail (ORRERY_IS_BASE_DEVICE (self), NULL);
   return PRIV (self)->run_dir;
+}
+
+/**
+ * orrery_base_device_record_start:
+ * @self: a device
+ * @task: the task being executed
+ * @monotonic_us: when the work really started, as g_get_monotonic_time()
+ *   gave it; 0 for now
+ *
+ * Records when the device started the work of @task (the process spawned,
+ * the request sent). The orchestrator takes the task's recorded start,
+ * end and duration (#OrreryTask:started-at, #OrreryTask:ended-at) from the
+ * times the device records, not from when it dispatched the task or heard
+ * of its end: a handler that holds the main loop cannot inflate them.
+ * A device that records nothing gets the orchestrator's own times.
+ */
+void
+orrery_base_device_record_start (OrreryBaseDevice *self,
+                                 OrreryTask       *task,
+                                 gint64            monotonic_us)
+{
+  g_return_if_fail (ORRERY_IS_BASE_DEVICE (self));
+  g_return_if_fail (ORRERY_IS_TASK (task));
+
+  _orrery_base_device_record_start (self, task, monotonic_us);
+}
+
+/**
+ * orrery_base_device_record_end:
+ * @self: a device
+ * @task: the task being executed
+ * @monotonic_us: when the work really ended (the process exited), as
+ *   g_get_monotonic_time() gave it; 0 for now
+ *
+ * Records when the device's work on @task ended; see
+ * orrery_base_device_record_start(). Call it before completing the
+ * execution.
+ */
+void
+orrery_base_device_record_end (OrreryBaseDevice *self,
+                               OrreryTask       *task,
+                               gint64            monotonic_us)
+{
+  g_return_if_fail (ORRERY_IS_BASE_DEVICE (self));
+  g_return_if_fail (ORRERY_IS_TASK (task));
+
+  _orrery_base_device_record_end (self, task, monotonic_us);
+}
+
+void
+_orrery_base_device_record_start (OrreryBaseDevice *self,
+                                  OrreryTask       *task,
+                                  gint64            monotonic_us)
+{
+  task->device_started_us = monotonic_us > 0 ? monotonic_us : g_get_monotonic_time ();
+  task->device_ended_us = 0;
+}
+
+void
+_orrery_base_device_record_end (OrreryBaseDevice *self,
+                                OrreryTask       *task,
+                                gint64            monotonic_us)
+{
+  task->device_ended_us = monotonic_us > 0 ? monotonic_us : g_get_monotonic_time ();
 }

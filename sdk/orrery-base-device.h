@@ -72,6 +72,14 @@ ORRERY_EXPORT
 void                orrery_base_device_task_started     (OrreryBaseDevice   *self);
 ORRERY_EXPORT
 void                orrery_base_device_task_finished    (OrreryBaseDevice   *self);
+ORRERY_EXPORT
+void                orrery_base_device_record_start     (OrreryBaseDevice   *self,
+                                                         OrreryTask         *task,
+                                                         gint64              monotonic_us);
+ORRERY_EXPORT
+void                orrery_base_device_record_end       (OrreryBaseDevice   *self,
+                                                         OrreryTask         *task,
+                                                         gint64              monotonic_us);
 
 ORRERY_EXPORT
 void                orrery_base_device_set_run          (OrreryBaseDevice   *self,

@@ -77,6 +77,11 @@ struct _OrreryTask
   gint64               created_at;
   gint64               started_at;
   gint64               ended_at;
+  /* When the device really started and ended the work of the current
+   * attempt (monotonic µs; 0: not recorded), see
+   * orrery_base_device_record_start(). */
+  gint64               device_started_us;
+  gint64               device_ended_us;
   guint                retry_count;
   guint                attempt;
   guint8               priority;

@@ -30,5 +30,11 @@ ORRERY_HIDDEN gboolean   _orrery_task_dup_capabilities   (OrreryTask           *
  * check, for the built-in devices: on the path of every task. */
 ORRERY_HIDDEN void       _orrery_base_device_task_started  (OrreryBaseDevice     *self);
 ORRERY_HIDDEN void       _orrery_base_device_task_finished (OrreryBaseDevice     *self);
+ORRERY_HIDDEN void       _orrery_base_device_record_start  (OrreryBaseDevice     *self,
+                                                            OrreryTask           *task,
+                                                            gint64                monotonic_us);
+ORRERY_HIDDEN void       _orrery_base_device_record_end    (OrreryBaseDevice     *self,
+                                                            OrreryTask           *task,
+                                                            gint64                monotonic_us);
 
 G_END_DECLS

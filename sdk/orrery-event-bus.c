@@ -18,6 +18,16 @@
  * counted and reported through "observer-failed"; nothing stops the other
  * observers or the publisher.
  *
+ * Budgets: a synchronous handler that takes longer than handler-budget-ms
+ * (it held the whole main loop: dispatch, timers, completions) is reported
+ * (ORRERY_BUS_ERROR_SLOW) once it returns; it cannot be interrupted here.
+ * Publications made from inside handlers are counted per publishing
+ * observer (the subscription whose handler is running) and per outermost
+ * event: past publish-budget the observer is reported
+ * (ORRERY_BUS_ERROR_PUBLISH_BUDGET) and what it publishes from its handlers
+ * is refused from then on, so an observer that answers each event with
+ * another cannot keep the bus draining for ever.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -80,7 +90,12 @@ struct _Subscription
   guint64            failed;
   guint64            dropped;
   guint64            timed_out;
+  guint64            slow;
   guint64            handling_ns;
+
+  guint64            budget_emission;  /* the outermost event nested counts for */
+  guint              nested;           /* publications from its handlers in it */
+  gboolean           runaway;          /* over the budget: publications refused */
 };
 
 struct _OrreryEventBus
@@ -97,9 +112,20 @@ struct _OrreryEventBus
   PublishOp    *current_op;
   gboolean      timing;
 
+  /* Budgets */
+  Subscription *current_sub;       /* whose handler runs now, if any */
+  OrreryEvent  *current_event;     /* the event it handles */
+  guint64       emission;          /* counts outermost publications */
+  guint         publish_budget;    /* 0: none */
+  guint64       anon_emission;     /* the same for handlers that are no */
+  guint         anon_nested;       /*   subscription (GSignal handlers) */
+  gint64        handler_budget_ns; /* 0: none */
+
   guint64       failures;
   guint64       drops;
   guint64       timeouts;
+  guint64       slows;
+  guint64       refused;
 };
 
 G_DEFINE_FINAL_TYPE (OrreryEventBus, orrery_event_bus, G_TYPE_OBJECT)
@@ -115,6 +141,8 @@ static guint signals[N_SIGNALS];
 enum {
   PROP_0,
   PROP_TIMING,
+  PROP_PUBLISH_BUDGET,
+  PROP_HANDLER_BUDGET_MS,
   N_PROPS
 };
 
@@ -128,6 +156,22 @@ now_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* A few nanoseconds a read (no system call, a tick's resolution): enough
+ * to tell a handler that took a second from one that did not, on every
+ * delivery. */
+static inline gint64
+coarse_now_ns (void)
+{
+  struct timespec ts;
+
+#ifdef CLOCK_MONOTONIC_COARSE
+  clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
+#else
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+#endif
   return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
 }
 
@@ -220,6 +264,11 @@ sub_report (Subscription *sub,
       sub->timed_out++;
       bus->timeouts++;
     }
+  else if (g_error_matches (error, ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_SLOW))
+    {
+      sub->slow++;
+      bus->slows++;
+    }
   else
     {
       sub->failed++;
@@ -238,17 +287,40 @@ static void
 sub_call_sync (Subscription *sub,
                OrreryEvent  *event)
 {
+  OrreryEventBus *bus = sub->bus;
+  Subscription *outer_sub = bus->current_sub;
+  OrreryEvent *outer_event = bus->current_event;
   GError *error = NULL;
+  gint64 t0 = 0, dt = 0;
   gboolean ok;
 
-  if (G_UNLIKELY (sub->bus->timing))
+  bus->current_sub = sub;
+  bus->current_event = event;
+  if (G_UNLIKELY (bus->timing))
     {
-      gint64 t0 = now_ns ();
+      t0 = now_ns ();
       ok = sub->handle_event (sub->observer, event, &error);
-      sub->handling_ns += (guint64) (now_ns () - t0);
+      dt = now_ns () - t0;
+      sub->handling_ns += (guint64) dt;
+    }
+  else if (G_LIKELY (bus->handler_budget_ns > 0))
+    {
+      t0 = coarse_now_ns ();
+      ok = sub->handle_event (sub->observer, event, &error);
+      dt = coarse_now_ns () - t0;
     }
   else
     ok = sub->handle_event (sub->observer, event, &error);
+  bus->current_sub = outer_sub;
+  bus->current_event = outer_event;
+
+  /* The handler may have unsubscribed itself. */
+  if (G_UNLIKELY (bus->handler_budget_ns > 0 && dt > bus->handler_budget_ns) && sub->bus != NULL)
+    sub_report (sub, event,
+                g_error_new (ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_SLOW,
+                             "its handler took %.3f s, over its budget of %.3f s: the whole main "
+                             "loop (dispatch, timers, task completions) waited for it",
+                             dt / 1e9, bus->handler_budget_ns / 1e9));
 
   if (G_LIKELY (ok))
     {
@@ -258,7 +330,6 @@ sub_call_sync (Subscription *sub,
   if (error == NULL)
     error = g_error_new (ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_OBSERVER_FAILED,
                          "handler failed without an error (an exception raised in a language binding?)");
-  /* The handler may have unsubscribed itself before failing. */
   if (sub->bus != NULL)
     sub_report (sub, event, error);
   else
@@ -372,8 +443,18 @@ sub_start_async (Subscription *sub,
 
   call->sub = sub_ref (sub);
   call->generation = sub->generation;
-  orrery_observer_handle_event_async (sub->observer, d->event, sub->cancellable,
-                                      sub_async_done, call);
+  {
+    OrreryEventBus *bus = sub->bus;
+    Subscription *outer_sub = bus->current_sub;
+    OrreryEvent *outer_event = bus->current_event;
+
+    bus->current_sub = sub;
+    bus->current_event = d->event;
+    orrery_observer_handle_event_async (sub->observer, d->event, sub->cancellable,
+                                        sub_async_done, call);
+    bus->current_sub = outer_sub;
+    bus->current_event = outer_event;
+  }
 }
 
 /* Hands queued events to the observer, at most @budget of them, one at a
@@ -521,12 +602,71 @@ bus_emit (OrreryEventBus *self,
     }
 }
 
+/* Whether a publication from inside a handler fits the budget of whoever
+ * makes it (see the top of this file). */
+static gboolean
+nested_publish_allowed (OrreryEventBus *self,
+                        OrreryEvent    *event)
+{
+  Subscription *sub = self->current_sub;
+
+  if (self->publish_budget == 0)
+    return TRUE;
+  if (sub == NULL || sub->bus == NULL)
+    {
+      /* A plain GSignal handler (a script): counted together. */
+      if (self->anon_emission != self->emission)
+        {
+          self->anon_emission = self->emission;
+          self->anon_nested = 0;
+        }
+      if (++self->anon_nested <= self->publish_budget)
+        return TRUE;
+      if (self->anon_nested == self->publish_budget + 1)
+        g_warning ("Handlers of the bus published more than %u events while one event was "
+                   "delivered: further events they publish during it are refused",
+                   self->publish_budget);
+      return FALSE;
+    }
+  if (sub->runaway)
+    return FALSE;
+  if (sub->budget_emission != self->emission)
+    {
+      sub->budget_emission = self->emission;
+      sub->nested = 0;
+    }
+  if (++sub->nested <= self->publish_budget)
+    return TRUE;
+  sub->runaway = TRUE;
+  sub_report (sub, self->current_event ? self->current_event : event,
+              g_error_new (ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_PUBLISH_BUDGET,
+                           "published more than %u events from its handlers while one event "
+                           "was delivered (a loop?): what it publishes from its handlers is "
+                           "refused from now on", self->publish_budget));
+  return FALSE;
+}
+
 static void
 bus_publish_here (OrreryEventBus *self,
                   OrreryEvent    *event,
                   PublishOp      *op)
 {
   Delivery *d;
+
+  if (self->dispatching && !nested_publish_allowed (self, event))
+    {
+      self->refused++;
+      g_debug ("Refused event %s: over the publish budget",
+               orrery_event_get_type_nick (event));
+      if (op != NULL)
+        {
+          g_task_return_new_error (op->task, ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_PUBLISH_BUDGET,
+                                   "refused: the publisher is over its publish budget");
+          g_object_unref (op->task);
+          g_free (op);
+        }
+      return;
+    }
 
   _orrery_event_seal (event, ++self->sequence);
 
@@ -542,6 +682,7 @@ bus_publish_here (OrreryEventBus *self,
     }
 
   self->dispatching = TRUE;
+  self->emission++;
   g_object_ref (self);
   bus_emit (self, event, op);
   while ((d = g_queue_pop_head (&self->pending)) != NULL)
@@ -620,7 +761,9 @@ bus_publish (OrreryEventBus *self,
  * have their delivery started or queued). Called from inside a handler, it
  * queues the event: it is delivered right after the current one, so every
  * observer sees one total order. Called from another thread, it hands the
- * event to the bus's main context and returns at once.
+ * event to the bus's main context and returns at once. From a handler of an
+ * observer over its #OrreryEventBus:publish-budget, the event is refused
+ * (not delivered, not sealed).
  */
 void
 orrery_event_bus_publish (OrreryEventBus *self,
@@ -910,7 +1053,8 @@ orrery_event_bus_get_published_count (OrreryEventBus *self)
  * @subscription_id: a subscription id
  *
  * The counters of one subscription, as an `a{sv}` dictionary: `name` (s),
- * `delivered`, `failed`, `dropped`, `timed-out`, `handling-ns` (t; the time
+ * `delivered`, `failed`, `dropped`, `timed-out`, `slow` (handlers over the
+ * handler budget), `handling-ns` (t; the time
  * spent in the observer, counted only while timing is on) and `queued` (u).
  *
  * Returns: (transfer full) (nullable): the counters, or %NULL if there is no
@@ -935,6 +1079,7 @@ orrery_event_bus_get_observer_stats (OrreryEventBus *self,
   g_variant_dict_insert (&dict, "failed", "t", sub->failed);
   g_variant_dict_insert (&dict, "dropped", "t", sub->dropped);
   g_variant_dict_insert (&dict, "timed-out", "t", sub->timed_out);
+  g_variant_dict_insert (&dict, "slow", "t", sub->slow);
   g_variant_dict_insert (&dict, "handling-ns", "t", sub->handling_ns);
   g_variant_dict_insert (&dict, "queued", "u",
                          sub->queue.length + (sub->in_flight ? 1 : 0));
@@ -946,7 +1091,9 @@ orrery_event_bus_get_observer_stats (OrreryEventBus *self,
  * @self: a bus
  *
  * The bus's counters as an `a{sv}` dictionary: `published`, `failures`,
- * `drops`, `timeouts` (t) and `subscriptions` (u).
+ * `drops`, `timeouts`, `slow-handlers` (handlers over the handler budget),
+ * `refused` (publications over the publish budget) (t) and
+ * `subscriptions` (u).
  *
  * Returns: (transfer full): the counters
  */
@@ -962,6 +1109,8 @@ orrery_event_bus_get_stats (OrreryEventBus *self)
   g_variant_dict_insert (&dict, "failures", "t", self->failures);
   g_variant_dict_insert (&dict, "drops", "t", self->drops);
   g_variant_dict_insert (&dict, "timeouts", "t", self->timeouts);
+  g_variant_dict_insert (&dict, "slow-handlers", "t", self->slows);
+  g_variant_dict_insert (&dict, "refused", "t", self->refused);
   g_variant_dict_insert (&dict, "subscriptions", "u", g_hash_table_size (self->subscriptions));
   return g_variant_ref_sink (g_variant_dict_end (&dict));
 }
@@ -997,6 +1146,70 @@ orrery_event_bus_get_timing (OrreryEventBus *self)
 {
   g_return_val_if_fail (ORRERY_IS_EVENT_BUS (self), FALSE);
   return self->timing;
+}
+
+/**
+ * orrery_event_bus_set_publish_budget:
+ * @self: a bus
+ * @budget: how many events one observer may publish from its handlers
+ *   while one outermost event is delivered; 0 for no limit
+ *
+ * Sets #OrreryEventBus:publish-budget.
+ */
+void
+orrery_event_bus_set_publish_budget (OrreryEventBus *self,
+                                     guint           budget)
+{
+  g_return_if_fail (ORRERY_IS_EVENT_BUS (self));
+  if (self->publish_budget == budget)
+    return;
+  self->publish_budget = budget;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PUBLISH_BUDGET]);
+}
+
+/**
+ * orrery_event_bus_get_publish_budget:
+ * @self: a bus
+ *
+ * Returns: the #OrreryEventBus:publish-budget (0: none)
+ */
+guint
+orrery_event_bus_get_publish_budget (OrreryEventBus *self)
+{
+  g_return_val_if_fail (ORRERY_IS_EVENT_BUS (self), 0);
+  return self->publish_budget;
+}
+
+/**
+ * orrery_event_bus_set_handler_budget_ms:
+ * @self: a bus
+ * @budget_ms: how long a synchronous handler may take, in milliseconds; 0
+ *   for no limit
+ *
+ * Sets #OrreryEventBus:handler-budget-ms.
+ */
+void
+orrery_event_bus_set_handler_budget_ms (OrreryEventBus *self,
+                                        guint           budget_ms)
+{
+  g_return_if_fail (ORRERY_IS_EVENT_BUS (self));
+  if (orrery_event_bus_get_handler_budget_ms (self) == budget_ms)
+    return;
+  self->handler_budget_ns = (gint64) budget_ms * G_GINT64_CONSTANT (1000000);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HANDLER_BUDGET_MS]);
+}
+
+/**
+ * orrery_event_bus_get_handler_budget_ms:
+ * @self: a bus
+ *
+ * Returns: the #OrreryEventBus:handler-budget-ms (0: none)
+ */
+guint
+orrery_event_bus_get_handler_budget_ms (OrreryEventBus *self)
+{
+  g_return_val_if_fail (ORRERY_IS_EVENT_BUS (self), 0);
+  return (guint) (self->handler_budget_ns / G_GINT64_CONSTANT (1000000));
 }
 
 /**
@@ -1057,6 +1270,12 @@ orrery_event_bus_get_property (GObject    *object,
     case PROP_TIMING:
       g_value_set_boolean (value, self->timing);
       break;
+    case PROP_PUBLISH_BUDGET:
+      g_value_set_uint (value, self->publish_budget);
+      break;
+    case PROP_HANDLER_BUDGET_MS:
+      g_value_set_uint (value, orrery_event_bus_get_handler_budget_ms (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1074,6 +1293,12 @@ orrery_event_bus_set_property (GObject      *object,
     {
     case PROP_TIMING:
       orrery_event_bus_set_timing (self, g_value_get_boolean (value));
+      break;
+    case PROP_PUBLISH_BUDGET:
+      orrery_event_bus_set_publish_budget (self, g_value_get_uint (value));
+      break;
+    case PROP_HANDLER_BUDGET_MS:
+      orrery_event_bus_set_handler_budget_ms (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1099,6 +1324,37 @@ orrery_event_bus_class_init (OrreryEventBusClass *klass)
     g_param_spec_boolean ("timing", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryEventBus:publish-budget:
+   *
+   * How many events one observer may publish from its handlers while one
+   * outermost event is delivered (what it publishes in answer to the
+   * events that follow from it included); 0 for no limit. Past it, the
+   * observer is reported through #OrreryEventBus::observer-failed with
+   * %ORRERY_BUS_ERROR_PUBLISH_BUDGET and every event it publishes from its
+   * handlers after that is refused: orrery_event_bus_publish() drops it
+   * (with a debug message; the report was the warning), and
+   * orrery_event_bus_publish_async() fails with that error. Handlers that
+   * are no subscription (plain #OrreryEventBus::event handlers) share one
+   * budget per outermost event, with a warning past it.
+   */
+  properties[PROP_PUBLISH_BUDGET] =
+    g_param_spec_uint ("publish-budget", NULL, NULL, 0, G_MAXUINT,
+                       ORRERY_EVENT_BUS_DEFAULT_PUBLISH_BUDGET,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * OrreryEventBus:handler-budget-ms:
+   *
+   * How long a synchronous handler (of a synchronous or queued
+   * subscription) may take, in milliseconds; 0 for no limit. A handler
+   * that takes longer held the whole main loop: once it returns it is
+   * reported through #OrreryEventBus::observer-failed with
+   * %ORRERY_BUS_ERROR_SLOW and counted. It is not interrupted.
+   */
+  properties[PROP_HANDLER_BUDGET_MS] =
+    g_param_spec_uint ("handler-budget-ms", NULL, NULL, 0, G_MAXUINT,
+                       ORRERY_EVENT_BUS_DEFAULT_HANDLER_BUDGET_MS,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1150,6 +1406,8 @@ orrery_event_bus_init (OrreryEventBus *self)
   self->owner = g_thread_self ();
   self->subscriptions = g_hash_table_new (NULL, NULL);
   g_queue_init (&self->pending);
+  self->publish_budget = ORRERY_EVENT_BUS_DEFAULT_PUBLISH_BUDGET;
+  self->handler_budget_ns = (gint64) ORRERY_EVENT_BUS_DEFAULT_HANDLER_BUDGET_MS * G_GINT64_CONSTANT (1000000);
 }
 
 /**

@@ -29,6 +29,13 @@ GQuark orrery_bus_error_quark (void);
  * @ORRERY_BUS_ERROR_TIMEOUT: an asynchronous observer missed its deadline
  * @ORRERY_BUS_ERROR_DROPPED: an observer's queue was full: the event was
  *   dropped for it
+ * @ORRERY_BUS_ERROR_PUBLISH_BUDGET: an observer published more events from
+ *   its handlers, while one outermost event was being delivered, than the
+ *   bus's #OrreryEventBus:publish-budget; its further publications from
+ *   its handlers are refused
+ * @ORRERY_BUS_ERROR_SLOW: a synchronous handler took longer than the bus's
+ *   #OrreryEventBus:handler-budget-ms (everything else on the main loop
+ *   waited for it)
  *
  * Errors reported through #OrreryEventBus::observer-failed.
  */
@@ -36,6 +43,8 @@ typedef enum {
   ORRERY_BUS_ERROR_OBSERVER_FAILED,
   ORRERY_BUS_ERROR_TIMEOUT,
   ORRERY_BUS_ERROR_DROPPED,
+  ORRERY_BUS_ERROR_PUBLISH_BUDGET,
+  ORRERY_BUS_ERROR_SLOW,
 } OrreryBusError;
 
 /**
@@ -51,6 +60,22 @@ typedef enum {
  * The default deadline of an asynchronous delivery, in milliseconds.
  */
 #define ORRERY_EVENT_BUS_DEFAULT_DEADLINE_MS 5000
+
+/**
+ * ORRERY_EVENT_BUS_DEFAULT_PUBLISH_BUDGET:
+ *
+ * The default #OrreryEventBus:publish-budget: how many events one observer
+ * may publish from its handlers while one outermost event is delivered.
+ */
+#define ORRERY_EVENT_BUS_DEFAULT_PUBLISH_BUDGET 10000
+
+/**
+ * ORRERY_EVENT_BUS_DEFAULT_HANDLER_BUDGET_MS:
+ *
+ * The default #OrreryEventBus:handler-budget-ms: how long a synchronous
+ * handler may take before it is reported, in milliseconds.
+ */
+#define ORRERY_EVENT_BUS_DEFAULT_HANDLER_BUDGET_MS 1000
 
 #define ORRERY_TYPE_EVENT_BUS (orrery_event_bus_get_type ())
 ORRERY_EXPORT
@@ -108,5 +133,15 @@ void            orrery_event_bus_set_timing           (OrreryEventBus         *s
                                                        gboolean                enabled);
 ORRERY_EXPORT
 gboolean        orrery_event_bus_get_timing           (OrreryEventBus         *self);
+ORRERY_EXPORT
+void            orrery_event_bus_set_publish_budget   (OrreryEventBus         *self,
+                                                       guint                   budget);
+ORRERY_EXPORT
+guint           orrery_event_bus_get_publish_budget   (OrreryEventBus         *self);
+ORRERY_EXPORT
+void            orrery_event_bus_set_handler_budget_ms (OrreryEventBus        *self,
+                                                        guint                  budget_ms);
+ORRERY_EXPORT
+guint           orrery_event_bus_get_handler_budget_ms (OrreryEventBus        *self);
 
 G_END_DECLS

@@ -142,6 +142,8 @@ struct _Run
   GPid               pid;        /* also the process group id */
   guint              seq;        /* the token's number */
   gint64             started_us;
+  gint64             ended_us;   /* the exit seen */
+  OrreryTask        *task_obj;   /* for its device times */
   double             timeout;
   gsize              limit;
   guint64            log_cap;
@@ -206,6 +208,7 @@ run_free (Run *run)
   g_clear_pointer (&run->result, g_variant_unref);
   g_free (run->outputs_path);
   g_free (run->pid_path);
+  g_clear_object (&run->task_obj);
   g_free (run->task_id);
   g_free (run);
 }
@@ -1208,7 +1211,9 @@ maybe_complete (Run *run)
   g_hash_table_remove (by_seq, GUINT_TO_POINTER (run->seq));
   G_UNLOCK (registry);
 
-  duration = (g_get_monotonic_time () - run->started_us) / (double) G_USEC_PER_SEC;
+  if (run->ended_us == 0)
+    run->ended_us = g_get_monotonic_time ();
+  duration = (run->ended_us - run->started_us) / (double) G_USEC_PER_SEC;
   if (g_subprocess_get_if_exited (run->proc))
     exit_status = g_subprocess_get_exit_status (run->proc);
   else if (g_subprocess_get_if_signaled (run->proc))
@@ -1253,6 +1258,7 @@ maybe_complete (Run *run)
     g_variant_builder_add (&builder, "{sv}", "timed_out", g_variant_new_boolean (TRUE));
   run->result = g_variant_ref_sink (g_variant_builder_end (&builder));
 
+  _orrery_base_device_record_end ((OrreryBaseDevice *) run->device, run->task_obj, run->ended_us);
   _orrery_base_device_task_finished ((OrreryBaseDevice *) run->device);
 
   if (where == NULL)
@@ -1312,6 +1318,7 @@ wait_cb (GObject      *source,
     g_warning ("task “%s”: waiting for process %d: %s",
                run->task_id, (int) run->pid, error->message);
   run->exited = TRUE;
+  run->ended_us = g_get_monotonic_time ();
   /* Whatever the leader left running in its group goes too, and so does
    * whatever left the group: those are children of this process now. */
   signal_group (run, SIGKILL);
@@ -1891,6 +1898,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   run = g_new0 (Run, 1);
   run->device = g_object_ref (self);
   run->task_id = g_strdup (orrery_task_get_id (task));
+  run->task_obj = g_object_ref (task);
   run->timeout = orrery_task_get_timeout (task);
   run->limit = self->max_output_bytes;
   run->log_cap = self->log_max_bytes;
@@ -1988,6 +1996,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
 
   run->task = g_steal_pointer (&gtask);
   _orrery_base_device_task_started (device);
+  _orrery_base_device_record_start (device, task, run->started_us);
 
   run->io_cancel = g_cancellable_new ();
   run->out.run = run;

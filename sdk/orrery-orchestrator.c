@@ -346,12 +346,31 @@ start_task (OrreryOrchestrator *self,
   run->cancellable = g_cancellable_new ();
   orrery_device_manager_acquire (self->devices, device);
   self->n_running++;
+  /* The device records when the work really starts and ends. */
+  task->device_started_us = task->device_ended_us = 0;
 
   g_debug ("Dispatching “%s” (attempt %u) to “%s”", id, orrery_task_get_attempt (task),
            run->device_id);
   publish_task_event (self, ORRERY_EVENT_TASK_STARTED, task, run->device_id,
                       NULL, NULL, NULL, NULL);
   orrery_device_execute_async (device, task, run->cancellable, on_execute_done, run);
+}
+
+/* The task's recorded start and end (and so its duration) are the device's
+ * own times when it recorded them, not when the task was dispatched or when
+ * its end was heard of: a handler that held the main loop for seconds
+ * delayed both, and every running task's duration grew by as much. */
+static void
+apply_device_times (OrreryTask *task)
+{
+  gint64 real_now, mono_now;
+
+  if (task->device_started_us <= 0 || task->device_ended_us < task->device_started_us)
+    return;
+  real_now = g_get_real_time ();
+  mono_now = g_get_monotonic_time ();
+  task->started_at = real_now - (mono_now - task->device_started_us);
+  task->ended_at = task->started_at + (task->device_ended_us - task->device_started_us);
 }
 
 /* The task reached a terminal state through its device (or could not get
@@ -381,6 +400,8 @@ finish_task (OrreryOrchestrator *self,
       g_critical ("Cannot complete task “%s”: %s", orrery_task_get_id (task), error->message);
       return;
     }
+  if (run != NULL)
+    apply_device_times (task);
 
   publish_task_event (self, success ? ORRERY_EVENT_TASK_COMPLETED : ORRERY_EVENT_TASK_FAILED,
                       task, device_id, ready, result, task_error, NULL);
@@ -417,6 +438,8 @@ cancel_task (OrreryOrchestrator *self,
       g_critical ("Cannot cancel task “%s”: %s", orrery_task_get_id (task), error->message);
       return;
     }
+  if (run != NULL)
+    apply_device_times (task);
   publish_task_event (self, ORRERY_EVENT_TASK_CANCELLED, task, device_id, NULL, NULL, reason, NULL);
   publish_skipped (self, skipped);
 }

@@ -31,6 +31,8 @@ typedef struct
   GList                  link;         /* in the device's ready queue */
   GTask                 *task;         /* owned until completion */
   OrrerySimulatedDevice *device;       /* borrowed: the GTask holds it */
+  OrreryTask            *otask;        /* the task, for its device times */
+  gint64                 started_us;
   GSource               *timer;
   GSource               *cancel_source;
   guint                  duration_ms;
@@ -46,6 +48,7 @@ sim_run_free (SimRun *run)
 {
   g_assert (run->timer == NULL && run->cancel_source == NULL);
   g_clear_pointer (&run->result, g_variant_unref);
+  g_clear_object (&run->otask);
   g_free (run->error_message);
   g_free (run);
 }
@@ -92,6 +95,16 @@ complete (SimRun  *run,
 
   if (!cancelled)
     cancelled = g_cancellable_is_cancelled (g_task_get_cancellable (task));
+  /* The simulated work ends when its duration (or the timeout) is up,
+   * however late the main loop gets to this callback; a cancel ends it
+   * now. */
+  if (cancelled)
+    _orrery_base_device_record_end ((OrreryBaseDevice *) self, run->otask, 0);
+  else
+    _orrery_base_device_record_end ((OrreryBaseDevice *) self, run->otask,
+                                    run->started_us + 1000 * (gint64) (run->timed_out
+                                                                       ? (guint) (run->timeout * 1000.0 + 0.5)
+                                                                       : run->duration_ms));
   if (cancelled)
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                              "cancelled");
@@ -234,6 +247,9 @@ orrery_simulated_device_execute_async (OrreryBaseDevice    *device,
     run->result = default_result ();
 
   _orrery_base_device_task_started (device);
+  run->otask = g_object_ref (task);
+  run->started_us = g_get_monotonic_time ();
+  _orrery_base_device_record_start (device, task, run->started_us);
   context = g_task_get_context (run->task);
 
   if (run->duration_ms == 0)

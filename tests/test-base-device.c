@@ -35,8 +35,18 @@ test_sync_device_execute_task_async (OrreryBaseDevice    *device,
   g_autoptr(GTask) gtask = g_task_new (self, cancellable, callback, user_data);
   GVariant *data = orrery_task_get_task_data (task);
   gboolean fail = FALSE;
+  gint64 work_us = 0;
 
   orrery_base_device_task_started (device);
+  /* A device with its own clock of the work: it says when the work started
+   * and ended (here: a second ago, lasting work_us). */
+  if (data != NULL && g_variant_lookup (data, "work_us", "x", &work_us))
+    {
+      gint64 start = g_get_monotonic_time () - G_USEC_PER_SEC;
+
+      orrery_base_device_record_start (device, task, start);
+      orrery_base_device_record_end (device, task, start + work_us);
+    }
   self->max_seen_running = MAX (self->max_seen_running,
                                 orrery_base_device_get_n_running (device));
   self->n_executed++;
@@ -210,6 +220,7 @@ test_orchestrator_run (void)
       add_task (c, id, NULL);
     }
   add_task (c, "needs-gpu", "{'capabilities': <['gpu']>}");
+  add_task (c, "timed", "{'work_us': <int64 1234567>}");
   orrery_constellation_add_dependency (c, "t00", "needs-gpu", ORRERY_DEPENDENCY_SUCCESS_ONLY,
                                        NULL, &error);
   g_assert_no_error (error);
@@ -220,7 +231,13 @@ test_orchestrator_run (void)
     g_main_context_iteration (NULL, TRUE);
 
   g_assert_no_error (error);
-  g_assert_cmpuint (plain->n_executed + gpu->n_executed, ==, 21);
+  g_assert_cmpuint (plain->n_executed + gpu->n_executed, ==, 22);
+  /* The recorded duration is the one the device recorded. */
+  {
+    OrreryTask *timed = orrery_constellation_get_task (c, "timed");
+
+    g_assert_cmpint (orrery_task_get_ended_at (timed) - orrery_task_get_started_at (timed), ==, 1234567);
+  }
   g_assert_true (ran (gpu, "needs-gpu"));
   g_assert_false (ran (plain, "needs-gpu"));
   g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "t19")), ==,

@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <string.h>
 #include <orrery.h>
 
 #include "test-observer-fixture.h"
@@ -577,6 +578,168 @@ test_event_type_nicks (void)
   g_type_class_unref (klass);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Budgets (issue 9: recursive publish, blocking handler) */
+
+typedef struct
+{
+  OrreryEventBus *bus;
+  guint           handled;
+  guint           published;
+} Echo;
+
+/* Answers every event with another one, without end. The safety cap only
+ * keeps a broken bus from hanging the test. */
+static gboolean
+echo_handle (OrreryEvent  *event,
+             gpointer      user_data,
+             GError      **error)
+{
+  Echo *echo = user_data;
+
+  echo->handled++;
+  if (echo->published < 200000)
+    {
+      echo->published++;
+      publish_task (echo->bus, ORRERY_EVENT_TASK_STARTED, "echo");
+    }
+  return TRUE;
+}
+
+static void
+count_cb (OrreryEventBus *bus,
+          OrreryEvent    *event,
+          gpointer        user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* An observer that publishes from its own handler for ever used to keep
+ * the bus draining for ever (the host deaf to signals). Past the budget it
+ * is reported once, with its name and the cause, and what it publishes from
+ * its handlers is refused; the other observers go on. */
+static void
+test_publish_budget (void)
+{
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(OrreryObserver) loud = NULL;
+  g_autoptr(TestObserver) quiet = test_observer_new ("quiet");
+  g_autoptr(GVariant) stats = NULL;
+  Echo echo = { bus, 0, 0 };
+  guint64 refused = 0;
+  guint seen = 0;
+
+  g_assert_cmpuint (orrery_event_bus_get_publish_budget (bus), ==, ORRERY_EVENT_BUS_DEFAULT_PUBLISH_BUDGET);
+  orrery_event_bus_set_publish_budget (bus, 100);
+  loud = orrery_func_observer_new ("loud", echo_handle, &echo, NULL);
+  orrery_event_bus_subscribe (bus, loud, NULL, 0);
+  orrery_event_bus_subscribe (bus, ORRERY_OBSERVER (quiet), NULL, 0);
+  g_signal_connect (bus, "observer-failed", G_CALLBACK (on_observer_failed), failures);
+  g_signal_connect (bus, "event", G_CALLBACK (count_cb), &seen);
+
+  g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer “loud” failed*more than 100 events*");
+  publish_task (bus, ORRERY_EVENT_TASK_COMPLETED, "first");
+  g_test_assert_expected_messages ();
+
+  /* The first event and the 100 it was allowed, each seen by everyone. */
+  g_assert_cmpuint (failures->len, ==, 1);
+  g_assert_true (g_str_has_prefix (failures->pdata[0], "loud|"));
+  g_assert_nonnull (strstr (failures->pdata[0], "refused"));
+  g_assert_cmpuint (seen, ==, 101);
+  g_assert_cmpuint (quiet->events->len, ==, 101);
+  g_assert_cmpuint (echo.handled, ==, 101);
+  g_assert_cmpuint (orrery_event_bus_get_published_count (bus), ==, 101);
+
+  /* Refused from now on, without another report; the bus still works. */
+  publish_task (bus, ORRERY_EVENT_TASK_COMPLETED, "second");
+  g_assert_cmpuint (failures->len, ==, 1);
+  g_assert_cmpuint (quiet->events->len, ==, 102);
+  g_assert_cmpuint (echo.handled, ==, 102);
+  stats = orrery_event_bus_get_stats (bus);
+  g_assert_true (g_variant_lookup (stats, "refused", "t", &refused));
+  g_assert_cmpuint (refused, ==, 2);
+}
+
+/* Publications of plain GSignal handlers (a script) share one budget per
+ * outermost event and are refused past it, with a warning. */
+static void
+echo_signal_cb (OrreryEventBus *bus,
+                OrreryEvent    *event,
+                gpointer        user_data)
+{
+  guint *n = user_data;
+
+  if (++*n < 200000)
+    publish_task (bus, ORRERY_EVENT_TASK_STARTED, "echo");
+}
+
+static void
+test_publish_budget_signal_handler (void)
+{
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  guint n = 0;
+
+  orrery_event_bus_set_publish_budget (bus, 50);
+  g_signal_connect (bus, "event", G_CALLBACK (echo_signal_cb), &n);
+  g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*published more than 50 events*");
+  publish_task (bus, ORRERY_EVENT_TASK_COMPLETED, "first");
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (n, ==, 51);
+}
+
+typedef struct
+{
+  guint sleep_ms;
+  guint handled;
+} Sleeper;
+
+static gboolean
+sleep_handle (OrreryEvent  *event,
+              gpointer      user_data,
+              GError      **error)
+{
+  Sleeper *sl = user_data;
+
+  if (sl->handled++ == 0)
+    g_usleep (sl->sleep_ms * 1000);
+  return TRUE;
+}
+
+/* A synchronous (or queued) handler that blocks holds the whole main loop;
+ * once it returns it is reported, with its name and the cause. (The sleep
+ * is many times the budget: the report does not depend on how fast the
+ * machine is.) */
+static void
+test_handler_budget (gconstpointer data)
+{
+  OrreryDeliveryMode mode = GPOINTER_TO_INT (data);
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(OrreryObserver) slow = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  Sleeper sl = { 300, 0 };
+  guint64 n_slow = 0;
+  guint id;
+
+  g_assert_cmpuint (orrery_event_bus_get_handler_budget_ms (bus), ==, ORRERY_EVENT_BUS_DEFAULT_HANDLER_BUDGET_MS);
+  orrery_event_bus_set_handler_budget_ms (bus, 30);
+  slow = orrery_func_observer_new ("sleepy", sleep_handle, &sl, NULL);
+  id = orrery_event_bus_subscribe_full (bus, slow, NULL, 0, mode, 0, 0);
+  g_signal_connect (bus, "observer-failed", G_CALLBACK (on_observer_failed), failures);
+
+  g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer “sleepy” failed on event #1*over its budget of 0.030 s*");
+  publish_task (bus, ORRERY_EVENT_TASK_STARTED, "t");
+  while (sl.handled < 1)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (failures->len, ==, 1);
+  g_assert_true (g_str_has_prefix (failures->pdata[0], "sleepy|task-started|its handler took"));
+  stats = orrery_event_bus_get_observer_stats (bus, id);
+  g_assert_true (g_variant_lookup (stats, "slow", "t", &n_slow));
+  g_assert_cmpuint (n_slow, ==, 1);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -597,6 +760,10 @@ main (int    argc,
   g_test_add_func ("/bus/timing", test_timing);
   g_test_add_func ("/bus/dispose-releases", test_dispose_releases);
   g_test_add_func ("/bus/event-type-nicks", test_event_type_nicks);
+  g_test_add_func ("/bus/publish-budget", test_publish_budget);
+  g_test_add_func ("/bus/publish-budget-signal-handler", test_publish_budget_signal_handler);
+  g_test_add_data_func ("/bus/handler-budget/sync", GINT_TO_POINTER (ORRERY_DELIVERY_SYNC), test_handler_budget);
+  g_test_add_data_func ("/bus/handler-budget/queued", GINT_TO_POINTER (ORRERY_DELIVERY_QUEUED), test_handler_budget);
 
   return g_test_run ();
 }

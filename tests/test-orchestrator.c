@@ -1173,6 +1173,94 @@ test_cancel_under_load (Fixture       *f,
   g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-cancelled");
 }
 
+/* ------------------------------------------------------------------------ */
+/* A blocking handler (issue 9) */
+
+typedef struct
+{
+  guint     sleep_ms;
+  gboolean  slept;
+  GPtrArray *failures;
+} Blocker;
+
+/* Sleeps once, on the start of "a": the device starts "a" only after it,
+ * and "b" (already running) finishes while the main loop is held. */
+static gboolean
+block_on_a (OrreryEvent  *event,
+            gpointer      user_data,
+            GError      **error)
+{
+  Blocker *bl = user_data;
+
+  if (!bl->slept && ORRERY_IS_TASK_EVENT (event) &&
+      orrery_event_get_event_type (event) == ORRERY_EVENT_TASK_STARTED &&
+      g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "a"))
+    {
+      bl->slept = TRUE;
+      g_usleep (bl->sleep_ms * 1000);
+    }
+  return TRUE;
+}
+
+static void
+record_failure (OrreryEventBus *bus,
+                OrreryObserver *observer,
+                OrreryEvent    *event,
+                GError         *error,
+                gpointer        user_data)
+{
+  Blocker *bl = user_data;
+
+  g_ptr_array_add (bl->failures, g_strdup_printf ("%s|%s|%s|%d", orrery_observer_get_name (observer),
+                                                  orrery_event_get_type_nick (event),
+                                                  g_quark_to_string (error->domain), error->code));
+}
+
+/* A synchronous handler that holds the main loop used to inflate the
+ * recorded duration of every task running meanwhile (and of the task whose
+ * start it delayed) by as long as it slept. The durations are the device's
+ * own: exactly the simulated durations. The handler is reported as over
+ * its budget. */
+static void
+test_blocking_handler (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("blocked", NULL);
+  g_autoptr(OrreryObserver) obs = NULL;
+  Blocker bl = { 400, FALSE, g_ptr_array_new_with_free_func (g_free) };
+  OrreryTask *a, *b;
+
+  add_simulated (f, "sim", 2);
+  /* "b" starts first (higher priority) and runs 20 ms; "a" 10 ms. */
+  g_object_unref (add_task_with (c, "b", ORRERY_TASK_PRIORITY_HIGH, NULL, NULL, "{'duration_ms': <20>}"));
+  g_object_unref (add_task_with (c, "a", ORRERY_TASK_PRIORITY_MEDIUM, NULL, NULL, "{'duration_ms': <10>}"));
+  orrery_event_bus_set_handler_budget_ms (f->bus, 100);
+  obs = orrery_func_observer_new ("blocker", block_on_a, &bl, NULL);
+  orrery_event_bus_subscribe (f->bus, obs, NULL, 0);
+  g_signal_connect (f->bus, "observer-failed", G_CALLBACK (record_failure), &bl);
+
+  g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer “blocker” failed*task-started*over its budget*");
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_test_assert_expected_messages ();
+  g_assert_true (f->ok);
+  g_assert_true (bl.slept);
+
+  a = orrery_constellation_get_task (c, "a");
+  b = orrery_constellation_get_task (c, "b");
+  g_assert_cmpint (orrery_task_get_ended_at (a) - orrery_task_get_started_at (a), ==, 10000);
+  g_assert_cmpint (orrery_task_get_ended_at (b) - orrery_task_get_started_at (b), ==, 20000);
+
+  g_assert_cmpuint (bl.failures->len, ==, 1);
+  {
+    g_autofree char *expected = g_strdup_printf ("blocker|task-started|%s|%d",
+                                                 g_quark_to_string (ORRERY_BUS_ERROR),
+                                                 ORRERY_BUS_ERROR_SLOW);
+    g_assert_cmpstr (bl.failures->pdata[0], ==, expected);
+  }
+  g_ptr_array_unref (bl.failures);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1200,6 +1288,7 @@ main (int    argc,
   ADD ("dispatch-order-across-classes", test_dispatch_order_across_classes);
   ADD ("dispatch-requirements-change", test_dispatch_requirements_change);
   ADD ("cancel-under-load", test_cancel_under_load);
+  ADD ("blocking-handler", test_blocking_handler);
 #undef ADD
 
   return g_test_run ();
