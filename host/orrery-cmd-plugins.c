@@ -64,6 +64,8 @@ orrery_host_plugin_options_add (GOptionContext          *context,
       "Enable a plugin (repeatable)", "PLUGIN" },
     { "disable", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &options->disables,
       "Disable a plugin (repeatable)", "PLUGIN" },
+    { "isolate", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options->isolates,
+      "Run a plugin in a helper process of its own (Isolation=process; repeatable)", "PLUGIN" },
     { "no-default-path", 0, 0, G_OPTION_ARG_NONE, &options->no_default_path,
       "Do not search the default plugin directory", NULL },
     { NULL }
@@ -80,6 +82,7 @@ orrery_host_plugin_options_clear (OrreryHostPluginOptions *options)
   g_clear_pointer (&options->sets, g_strfreev);
   g_clear_pointer (&options->enables, g_strfreev);
   g_clear_pointer (&options->disables, g_strfreev);
+  g_clear_pointer (&options->isolates, g_strfreev);
 }
 
 /* The configuration: the file (--config, or the search), then --set,
@@ -119,6 +122,20 @@ orrery_host_plugin_options_load_config (OrreryHostPluginOptions  *options,
             return NULL;
           }
       }
+  for (guint i = 0; options->isolates != NULL && options->isolates[i] != NULL; i++)
+    {
+      g_autofree char *assignment = g_strdup_printf ("[" ORRERY_CONFIG_PLUGIN_GROUP_PREFIX "%s].Isolation=process",
+                                                     options->isolates[i]);
+
+      if (!orrery_config_parse_override (config, assignment, NULL))
+        {
+          g_autofree char *shown = orrery_escape_for_terminal (options->isolates[i], -1);
+
+          g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE,
+                       "--isolate “%s”: not a plugin name", shown);
+          return NULL;
+        }
+    }
   if (!orrery_config_check_overrides (config, error))
     return NULL;
   return g_steal_pointer (&config);

@@ -204,9 +204,11 @@ run_done (GObject      *source,
   g_main_loop_quit (st->loop);
 }
 
-/* A plugin that failed never changes the run, but the user is told. */
+/* A plugin that failed never changes the run, but the user is told: at
+ * load, or @after_run, an isolated plugin whose helper process failed. */
 static void
-report_plugin_failures (OrreryPluginEngine *engine)
+report_plugin_failures (OrreryPluginEngine *engine,
+                        gboolean            after_run)
 {
   g_autoptr(GPtrArray) plugins = orrery_plugin_engine_get_plugins (engine);
 
@@ -216,13 +218,21 @@ report_plugin_failures (OrreryPluginEngine *engine)
       OrreryPluginState state = orrery_plugin_info_get_state (info);
       const GError *error = orrery_plugin_info_get_error (info);
 
-      if (state != ORRERY_PLUGIN_STATE_FAILED && state != ORRERY_PLUGIN_STATE_NOT_FOUND)
+      gboolean isolated_failure = error != NULL && error->domain == ORRERY_PLUGIN_ERROR &&
+                                  (error->code == ORRERY_PLUGIN_ERROR_CRASHED ||
+                                   error->code == ORRERY_PLUGIN_ERROR_EXITED ||
+                                   error->code == ORRERY_PLUGIN_ERROR_TIMED_OUT ||
+                                   error->code == ORRERY_PLUGIN_ERROR_PROTOCOL);
+
+      if (after_run ? !isolated_failure
+                    : state != ORRERY_PLUGIN_STATE_FAILED && state != ORRERY_PLUGIN_STATE_NOT_FOUND)
         continue;
-      g_printerr ("orrery run: plugin “%s”%s%s%s not loaded: %s\n",
+      g_printerr ("orrery run: plugin “%s”%s%s%s %s: %s\n",
                   orrery_plugin_info_get_name (info) ? orrery_plugin_info_get_name (info) : "?",
                   orrery_plugin_info_get_file (info) ? " (" : "",
                   orrery_plugin_info_get_file (info) ? orrery_plugin_info_get_file (info) : "",
                   orrery_plugin_info_get_file (info) ? ")" : "",
+                  after_run ? "failed during the run" : "not loaded",
                   error ? error->message : orrery_plugin_state_to_nick (state));
     }
 }
@@ -463,7 +473,7 @@ orrery_host_run (OrreryHostRun *run)
       engine = orrery_host_plugin_options_new_engine (run->options, bus, config);
       orrery_plugin_engine_set_orchestrator (engine, orch);
       orrery_plugin_engine_load_all (engine);
-      report_plugin_failures (engine);
+      report_plugin_failures (engine, FALSE);
       /* A --set value of a plugin's own key shows as wrong only now. */
       if (!orrery_config_check_overrides (config, &error))
         {
@@ -491,6 +501,7 @@ orrery_host_run (OrreryHostRun *run)
     {
       orrery_plugin_engine_unwatch (engine);
       orrery_plugin_engine_shutdown (engine);
+      report_plugin_failures (engine, TRUE);
     }
   signal_watch_stop (&signals);
 

@@ -38,7 +38,8 @@ guint orrery_host_check_task_data (OrreryConstellation *c,
                                    const char          *file);
 
 /* Options shared by the commands that load plugins (orrery-cmd-plugins.c):
- * --config, --plugin-path, --set, --enable, --disable, --no-default-path. */
+ * --config, --plugin-path, --set, --enable, --disable, --isolate,
+ * --no-default-path. */
 typedef struct
 {
   char     *config_file;
@@ -46,6 +47,7 @@ typedef struct
   char    **sets;
   char    **enables;
   char    **disables;
+  char    **isolates;
   gboolean  no_default_path;
 } OrreryHostPluginOptions;
 

@@ -19,7 +19,7 @@
 
 #include <gmodule.h>
 
-#include "orrery-plugin-private.h"
+#include "orrery-plugin-isolation-private.h"
 
 /* ------------------------------------------------------------------------ */
 /* Uninstalled or installed */
@@ -372,6 +372,9 @@ typedef struct
   GModule                      *module;      /* loaded from a private copy */
   const OrreryPluginDescriptor *descriptor;  /* the loaded one */
   OrreryPluginContext          *context;     /* while enabled */
+  OrreryIsolatedPlugin         *isolated;    /* while enabled in a helper process */
+  OrreryPluginEngine           *engine;      /* borrowed: for the isolated plugin's failure */
+  guint                         restarts;    /* after failures of the helper (Restart=) */
 } Entry;
 
 typedef struct
@@ -431,6 +434,11 @@ static guint signals[N_SIGNALS];
 static void
 entry_free (Entry *entry)
 {
+  if (entry->isolated != NULL)
+    {
+      _orrery_plugin_context_detach (entry->context);
+      _orrery_isolated_plugin_stop (g_steal_pointer (&entry->isolated));
+    }
   g_clear_object (&entry->context);
   g_clear_object (&entry->info);
   g_free (entry->dir);
@@ -1320,9 +1328,23 @@ load_entry (OrreryPluginEngine *self,
   gpointer symbol = NULL;
   const OrreryPluginDescriptor *desc;
   GError *error = NULL;
+  gboolean isolated = FALSE;
 
   if (!inspect_entry (self, entry, &bytes))
     return;
+  /* An isolated plugin is never loaded here: enable_entry() checks it
+   * again and hands the child its private copy. */
+  if (_orrery_plugin_config_isolated (self->config, entry->info->name, &isolated, &error) &&
+      isolated)
+    {
+      set_state (self, entry, ORRERY_PLUGIN_STATE_DISABLED, NULL);
+      return;
+    }
+  if (error != NULL)
+    {
+      fail (self, entry, error);
+      return;
+    }
 
   entry->module = open_copy (file, entry->digest, bytes, &error);
   if (entry->module == NULL)
@@ -1355,6 +1377,10 @@ load_entry (OrreryPluginEngine *self,
 /* ------------------------------------------------------------------------ */
 /* Enable and disable */
 
+static gboolean enable_isolated (OrreryPluginEngine  *self,
+                                 Entry               *entry,
+                                 GError             **error);
+
 static gboolean
 enable_entry (OrreryPluginEngine  *self,
               Entry               *entry,
@@ -1365,6 +1391,21 @@ enable_entry (OrreryPluginEngine  *self,
 
   if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
     return TRUE;
+  if (entry->info->name != NULL && entry->info->file != NULL &&
+      entry->info->state != ORRERY_PLUGIN_STATE_REMOVED)
+    {
+      gboolean isolated = FALSE;
+
+      if (!_orrery_plugin_config_isolated (self->config, entry->info->name, &isolated,
+                                           &local_error))
+        {
+          g_propagate_error (error, g_error_copy (local_error));
+          fail (self, entry, local_error);
+          return FALSE;
+        }
+      if (isolated)
+        return enable_isolated (self, entry, error);
+    }
   /* Checked but not loaded (by orrery_plugin_engine_check_all(), failed or
    * not): load it now, checking it again. */
   if (entry->module == NULL && entry->info->file != NULL &&
@@ -1418,7 +1459,28 @@ disable_entry (OrreryPluginEngine *self,
                Entry              *entry,
                OrreryPluginState   new_state)
 {
-  if (entry->context != NULL)
+  if (entry->isolated != NULL)
+    {
+      OrreryPluginContext *context = g_steal_pointer (&entry->context);
+      const GError *failure = _orrery_isolated_plugin_get_failure (entry->isolated);
+      g_autoptr(GError) failed = failure ? g_error_copy (failure) : NULL;
+
+      /* Its observers first (no more events), then its shutdown in the
+       * child (bounded), then the child ends. */
+      _orrery_plugin_context_detach (context);
+      _orrery_isolated_plugin_stop (g_steal_pointer (&entry->isolated));
+      g_object_run_dispose (G_OBJECT (context));
+      g_object_unref (context);
+      g_ptr_array_remove (self->enabled_order, entry);
+      g_debug ("Plugin “%s” disabled (isolated)", entry->info->name);
+      if (failed != NULL)
+        {
+          /* It failed on the last events, before its idle told us. */
+          set_state (self, entry, ORRERY_PLUGIN_STATE_FAILED, failed);
+          return;
+        }
+    }
+  else if (entry->context != NULL)
     {
       OrreryPluginContext *context = g_steal_pointer (&entry->context);
 
@@ -1431,6 +1493,97 @@ disable_entry (OrreryPluginEngine *self,
       g_debug ("Plugin “%s” disabled", entry->info->name);
     }
   set_state (self, entry, new_state, NULL);
+}
+
+/* The helper process of @entry's plugin failed: its observers are
+ * detached, the plugin FAILED with the coded reason, restarted for the
+ * following events if `Restart=on-failure` allows (`RestartLimit`, 3). */
+static void
+isolated_failed (OrreryIsolatedPlugin *plugin,
+                 const GError         *reason,
+                 gpointer              user_data)
+{
+  Entry *entry = user_data;
+  OrreryPluginEngine *self = entry->engine;
+  OrreryPluginContext *context = g_steal_pointer (&entry->context);
+  g_autofree char *group = orrery_config_plugin_group (entry->info->name);
+  g_autofree char *restart = orrery_config_get_string (self->config, group, "Restart", NULL);
+  guint64 limit = orrery_config_get_uint (self->config, group, "RestartLimit", 3, NULL);
+
+  g_return_if_fail (entry->isolated == plugin);
+  _orrery_plugin_context_detach (context);
+  g_object_run_dispose (G_OBJECT (context));
+  g_object_unref (context);
+  g_ptr_array_remove (self->enabled_order, entry);
+  set_state (self, entry, ORRERY_PLUGIN_STATE_FAILED, reason);
+  _orrery_isolated_plugin_stop (g_steal_pointer (&entry->isolated));
+
+  if (restart != NULL && g_ascii_strcasecmp (g_strstrip (restart), "on-failure") == 0 &&
+      entry->restarts < limit)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) failure = g_error_copy (entry->info->error);
+
+      entry->restarts++;
+      g_message ("Restarting isolated plugin “%s” (%u of %" G_GUINT64_FORMAT ")",
+                 entry->info->name, entry->restarts, limit);
+      if (!enable_isolated (self, entry, &error))
+        g_warning ("%s", error->message);
+      else
+        /* Enabled again, but what happened stays told. */
+        _orrery_plugin_info_set_state (entry->info, ORRERY_PLUGIN_STATE_ENABLED, failure);
+    }
+}
+
+static gboolean
+enable_isolated (OrreryPluginEngine  *self,
+                 Entry               *entry,
+                 GError             **error)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(OrreryPluginContext) context = NULL;
+  GError *local_error = NULL;
+  int fd;
+
+  /* The same checks as in process (trust, ELF, descriptor), none of its
+   * code run here: the child loads the private copy of these bytes. */
+  if (!inspect_entry (self, entry, &bytes))
+    {
+      g_propagate_error (error, g_error_copy (entry->info->error));
+      return FALSE;
+    }
+  fd = private_copy (entry->info->file, bytes, &local_error);
+  if (fd < 0)
+    {
+      g_propagate_error (error, g_error_copy (local_error));
+      fail (self, entry, local_error);
+      return FALSE;
+    }
+  context = _orrery_plugin_context_new (self->bus, self->orchestrator, self->config,
+                                        entry->info->name, &entry->elf->descriptor);
+  if (!_orrery_plugin_context_configure (context, &local_error))
+    {
+      close (fd);
+      g_propagate_error (error, g_error_copy (local_error));
+      fail (self, entry, local_error);
+      return FALSE;
+    }
+  entry->engine = self;
+  entry->isolated = _orrery_isolated_plugin_start (context, entry->info->file, fd,
+                                                   isolated_failed, entry, &local_error);
+  if (entry->isolated == NULL)
+    {
+      g_propagate_error (error, g_error_copy (local_error));
+      fail (self, entry, local_error);
+      return FALSE;
+    }
+  entry->context = g_steal_pointer (&context);
+  g_ptr_array_add (self->enabled_order, entry);
+  g_debug ("Plugin “%s” enabled in process %d (%u observers)", entry->info->name,
+           (int) _orrery_isolated_plugin_get_pid (entry->isolated),
+           orrery_plugin_context_get_n_observers (entry->context));
+  set_state (self, entry, ORRERY_PLUGIN_STATE_ENABLED, NULL);
+  return TRUE;
 }
 
 /* Whether the configuration enables the plugin of @entry. */

@@ -5,7 +5,7 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Plugins"
 
-#include "orrery-plugin-private.h"
+#include "orrery-plugin-isolation-private.h"
 
 /**
  * OrreryPluginContext:
@@ -47,6 +47,10 @@ struct _OrreryPluginContext
   guint           deadline_ms;
 
   OrreryOrchestrator *orchestrator;   /* nullable: no run, e.g. `orrery plugins` */
+
+  /* In an isolation child: where add_observer() goes instead of the bus. */
+  OrreryPluginObserverHook observer_hook;
+  gpointer        observer_hook_data;
 };
 
 G_DEFINE_TYPE (OrreryPluginContext, orrery_plugin_context, G_TYPE_OBJECT)
@@ -54,7 +58,8 @@ G_DEFINE_QUARK (orrery-plugin-error-quark, orrery_plugin_error)
 
 /* The keys the engine itself reads from every plugin group. */
 static const char * const engine_keys[] = {
-  "Enabled", "Events", "Delivery", "QueueLimit", "DeadlineMs", NULL
+  "Enabled", "Events", "Delivery", "QueueLimit", "DeadlineMs", "Isolation", "Restart",
+  "RestartLimit", NULL
 };
 
 static void
@@ -270,7 +275,8 @@ _orrery_plugin_context_configure (OrreryPluginContext  *self,
         return FALSE;
 
   keys = orrery_config_get_keys (self->config, self->group);
-  if (self->descriptor != NULL && self->descriptor->keys != NULL)
+  /* In an isolation child, the host has warned already. */
+  if (self->observer_hook == NULL && self->descriptor != NULL && self->descriptor->keys != NULL)
     for (guint i = 0; keys[i] != NULL; i++)
       if (!g_strv_contains (engine_keys, keys[i]) && find_declared_key (self, keys[i]) == NULL)
         {
@@ -281,6 +287,15 @@ _orrery_plugin_context_configure (OrreryPluginContext  *self,
                      origin, self->group, keys[i], self->name);
         }
   return TRUE;
+}
+
+void
+_orrery_plugin_context_set_observer_hook (OrreryPluginContext     *self,
+                                          OrreryPluginObserverHook hook,
+                                          gpointer                 user_data)
+{
+  self->observer_hook = hook;
+  self->observer_hook_data = user_data;
 }
 
 void
@@ -446,6 +461,9 @@ orrery_plugin_context_add_observer (OrreryPluginContext   *self,
   if (self->has_deadline)
     deadline_ms = self->deadline_ms;
 
+  if (self->observer_hook != NULL)
+    return self->observer_hook (self, observer, types, n_types, mode, queue_limit, deadline_ms,
+                                self->observer_hook_data);
   id = orrery_event_bus_subscribe_full (self->bus, observer, types, n_types, mode,
                                         queue_limit, deadline_ms);
   if (id != 0)

@@ -53,6 +53,16 @@ GQuark orrery_plugin_error_quark (void);
  *   configuration but no file provides it
  * @ORRERY_PLUGIN_ERROR_UNKNOWN: no plugin of that name is known (from
  *   orrery_plugin_engine_enable() and orrery_plugin_engine_disable())
+ * @ORRERY_PLUGIN_ERROR_CRASHED: an isolated plugin's helper process was
+ *   killed by a signal (the message names it and the event it was handling)
+ * @ORRERY_PLUGIN_ERROR_EXITED: an isolated plugin's helper process exited
+ *   before it was stopped
+ * @ORRERY_PLUGIN_ERROR_TIMED_OUT: an isolated plugin did not answer in time
+ *   (init, a sync event or a batch of queued events past `DeadlineMs`): its
+ *   helper process was killed
+ * @ORRERY_PLUGIN_ERROR_PROTOCOL: an isolated plugin's helper process wrote
+ *   something that is not a valid message, too large a message, or too many
+ *   messages: it was killed
  *
  * The failures of a plugin. Each one stays on the plugin's
  * #OrreryPluginInfo; none stops the host or the other plugins.
@@ -68,6 +78,10 @@ typedef enum {
   ORRERY_PLUGIN_ERROR_LOAD_FAILED,
   ORRERY_PLUGIN_ERROR_NOT_FOUND,
   ORRERY_PLUGIN_ERROR_UNKNOWN,
+  ORRERY_PLUGIN_ERROR_CRASHED,
+  ORRERY_PLUGIN_ERROR_EXITED,
+  ORRERY_PLUGIN_ERROR_TIMED_OUT,
+  ORRERY_PLUGIN_ERROR_PROTOCOL,
 } OrreryPluginError;
 
 /**

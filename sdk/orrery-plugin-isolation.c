@@ -1,0 +1,1623 @@
+/* orrery-plugin-isolation.c: a plugin in a helper process.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The host starts `orrery-plugin-host` with two descriptors: 3, its end of
+ * a socket pair, and 4, the sealed private copy (memfd) of the plugin's
+ * bytes that passed the trust check; a shared page (descriptor 5) where
+ * the child writes, before each event it hands the plugin, which event it
+ * is (so a crash names it exactly). The child dlopens /proc/self/fd/4,
+ * never the path.
+ *
+ * The wire: frames of a 12-byte header (body size, kind, id; native
+ * order: both ends are one machine) and a body that is a serialised
+ * GVariant of a type fixed per kind (GVariant's serialisation, the one
+ * GDBus uses on the wire, without a bus: the host checks the type, the
+ * size and the normal form of everything it reads). Bodies are at most
+ * MAX_BODY bytes; every message from the child must answer something the
+ * host sent (there are no calls from the child yet), anything else kills
+ * it.
+ *
+ *   host -> child   INIT (sa(sss))        name, every key of the configuration
+ *                   EVENT (id=observer)   one event for a sync observer
+ *                   BATCH a(u EVENT)      queued events, in bus order
+ *                   SHUTDOWN ()
+ *   child -> host   OBSERVER (sauuuu)     name, types, mode, queue limit, deadline
+ *                   INIT_DONE (bs)        init succeeded, or its message
+ *                   ACK (bs)              a sync event handled (or its error)
+ *                   BATCH_ACK (u)         a batch handled
+ *                   BYE ()                shutdown done
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Plugins"
+
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmodule.h>
+#include <glib-unix.h>
+
+#include "orrery-plugin-isolation-private.h"
+#include "orrery-event.h"
+
+enum {
+  WIRE_INIT = 1,
+  WIRE_EVENT,
+  WIRE_BATCH,
+  WIRE_SHUTDOWN,
+  WIRE_OBSERVER = 16,
+  WIRE_INIT_DONE,
+  WIRE_ACK,
+  WIRE_BATCH_ACK,
+  WIRE_BYE,
+};
+
+typedef struct
+{
+  guint32 size;       /* of the body, without its padding */
+  guint32 kind;
+  guint32 id;
+  guint32 reserved;   /* zero: the body starts 8-aligned */
+} FrameHeader;
+
+/* Bodies are padded to 8 bytes, so that each one is stored aligned. */
+#define PADDED(n) (((gsize) (n) + 7) & ~(gsize) 7)
+
+#define MAX_BODY        (1u << 20)       /* 1 MiB */
+#define MAX_OBSERVERS   64
+#define BATCH_EVENTS    256
+#define BATCH_BYTES     (64u << 10)
+#define MAX_UNACKED     8                 /* batches in flight */
+#define SOCKET_FD       3
+#define PLUGIN_FD       4
+#define PAGE_FD         5
+
+#define EVENT_TYPE_STRING "(uusxtmva{sv})"
+#define INIT_TYPE_STRING  "(sa(sss))"
+#define OBSERVER_TYPE_STRING "(sauuuu)"
+
+/* What the child writes before each event it hands the plugin. */
+typedef struct
+{
+  volatile guint64 sequence;
+  volatile guint32 in_handler;
+  char             description[244];
+} SharedPage;
+
+/* ------------------------------------------------------------------------ */
+/* Events <-> GVariant */
+
+enum { CLASS_EVENT, CLASS_TASK, CLASS_CONSTELLATION, CLASS_DEVICE };
+
+static void
+add_strv (GVariantBuilder    *b,
+          const char         *key,
+          const char * const *strv)
+{
+  if (strv != NULL)
+    g_variant_builder_add (b, "{sv}", key, g_variant_new_strv (strv, -1));
+}
+
+static GVariant *
+event_to_variant (OrreryEvent *event)
+{
+  GVariantBuilder extra;
+  guint klass = CLASS_EVENT;
+  GVariant *data = orrery_event_get_data (event);
+
+  g_variant_builder_init (&extra, G_VARIANT_TYPE_VARDICT);
+  if (ORRERY_IS_TASK_EVENT (event))
+    {
+      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
+      const GError *error = orrery_task_event_get_error (te);
+      GVariant *result = orrery_task_event_get_result (te);
+      const char *device = orrery_task_event_get_device_id (te);
+
+      klass = CLASS_TASK;
+      g_variant_builder_add (&extra, "{sv}", "id",
+                             g_variant_new_string (orrery_task_event_get_task_id (te)));
+      g_variant_builder_add (&extra, "{sv}", "status",
+                             g_variant_new_int32 (orrery_task_event_get_status (te)));
+      g_variant_builder_add (&extra, "{sv}", "attempt",
+                             g_variant_new_uint32 (orrery_task_event_get_attempt (te)));
+      if (result != NULL)
+        g_variant_builder_add (&extra, "{sv}", "result", g_variant_new_variant (result));
+      if (device != NULL)
+        g_variant_builder_add (&extra, "{sv}", "device", g_variant_new_string (device));
+      if (error != NULL)
+        g_variant_builder_add (&extra, "{sv}", "error",
+                               g_variant_new ("(sis)", g_quark_to_string (error->domain),
+                                              error->code, error->message));
+      add_strv (&extra, "ready", orrery_task_event_get_newly_ready (te));
+    }
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    {
+      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      GVariant *v;
+
+      klass = CLASS_CONSTELLATION;
+      g_variant_builder_add (&extra, "{sv}", "id",
+                             g_variant_new_string (orrery_constellation_event_get_constellation_id (ce)));
+      g_variant_builder_add (&extra, "{sv}", "status",
+                             g_variant_new_int32 (orrery_constellation_event_get_state (ce)));
+      g_variant_builder_add (&extra, "{sv}", "duration",
+                             g_variant_new_double (orrery_constellation_event_get_duration (ce)));
+      if ((v = orrery_constellation_event_get_statistics (ce)) != NULL)
+        g_variant_builder_add (&extra, "{sv}", "statistics", g_variant_new_variant (v));
+      if ((v = orrery_constellation_event_get_modifications (ce)) != NULL)
+        g_variant_builder_add (&extra, "{sv}", "modifications", g_variant_new_variant (v));
+      add_strv (&extra, "ready", orrery_constellation_event_get_newly_ready (ce));
+      add_strv (&extra, "on", orrery_constellation_event_get_on_task_ids (ce));
+    }
+  else if (ORRERY_IS_DEVICE_EVENT (event))
+    {
+      OrreryDeviceEvent *de = ORRERY_DEVICE_EVENT (event);
+
+      klass = CLASS_DEVICE;
+      g_variant_builder_add (&extra, "{sv}", "id",
+                             g_variant_new_string (orrery_device_event_get_device_id (de)));
+      g_variant_builder_add (&extra, "{sv}", "status",
+                             g_variant_new_int32 (orrery_device_event_get_status (de)));
+    }
+  return g_variant_new ("(uusxtmv@a{sv})", (guint32) orrery_event_get_event_type (event), klass,
+                        orrery_event_get_source_id (event) ? orrery_event_get_source_id (event) : "",
+                        orrery_event_get_timestamp (event), orrery_event_get_sequence (event),
+                        data, g_variant_builder_end (&extra));
+}
+
+static const char *
+lookup_string (GVariant   *extra,
+               const char *key)
+{
+  const char *s = NULL;
+
+  if (!g_variant_lookup (extra, key, "&s", &s))
+    return "";
+  return s;
+}
+
+static gint32
+lookup_int (GVariant   *extra,
+            const char *key)
+{
+  gint32 i = 0;
+
+  g_variant_lookup (extra, key, "i", &i);
+  return i;
+}
+
+/* NULL when the variant does not describe an event (a bad type number). */
+static OrreryEvent *
+event_from_variant (GVariant *v)
+{
+  g_autoptr(GVariant) data = NULL;
+  g_autoptr(GVariant) extra = NULL;
+  g_autoptr(GVariant) inner = NULL;
+  g_autofree const char **strv = NULL;
+  OrreryEvent *event = NULL;
+  const char *source;
+  guint32 type, klass;
+  gint64 timestamp;
+  guint64 sequence;
+
+  g_variant_get (v, "(uu&sxtmv@a{sv})", &type, &klass, &source, &timestamp, &sequence, &data,
+                 &extra);
+  if (type >= ORRERY_EVENT_TYPE_COUNT)
+    return NULL;
+  switch (klass)
+    {
+    case CLASS_TASK:
+      {
+        OrreryTaskEvent *te = orrery_task_event_new (type, source, lookup_string (extra, "id"),
+                                                     lookup_int (extra, "status"));
+        guint32 attempt = 0;
+        const char *domain = NULL, *message = NULL;
+        gint32 code = 0;
+
+        if (g_variant_lookup (extra, "attempt", "u", &attempt))
+          orrery_task_event_set_attempt (te, attempt);
+        if ((inner = g_variant_lookup_value (extra, "result", G_VARIANT_TYPE_VARIANT)) != NULL)
+          {
+            g_autoptr(GVariant) result = g_variant_get_variant (inner);
+
+            orrery_task_event_set_result (te, result);
+          }
+        if (g_variant_lookup (extra, "device", "&s", &source))
+          orrery_task_event_set_device_id (te, source);
+        if (g_variant_lookup (extra, "error", "(&si&s)", &domain, &code, &message))
+          {
+            g_autoptr(GError) error = g_error_new_literal (g_quark_from_string (domain), code,
+                                                           message);
+
+            orrery_task_event_set_error (te, error);
+          }
+        if (g_variant_lookup (extra, "ready", "^a&s", &strv))
+          orrery_task_event_set_newly_ready (te, strv);
+        event = ORRERY_EVENT (te);
+        break;
+      }
+    case CLASS_CONSTELLATION:
+      {
+        OrreryConstellationEvent *ce =
+          orrery_constellation_event_new (type, source, lookup_string (extra, "id"),
+                                          lookup_int (extra, "status"));
+        gdouble duration = 0;
+
+        if (g_variant_lookup (extra, "duration", "d", &duration))
+          orrery_constellation_event_set_duration (ce, duration);
+        if ((inner = g_variant_lookup_value (extra, "statistics", G_VARIANT_TYPE_VARIANT)) != NULL)
+          {
+            g_autoptr(GVariant) stats = g_variant_get_variant (inner);
+
+            orrery_constellation_event_set_statistics (ce, stats);
+          }
+        g_clear_pointer (&inner, g_variant_unref);
+        if ((inner = g_variant_lookup_value (extra, "modifications", G_VARIANT_TYPE_VARIANT)) != NULL)
+          {
+            g_autoptr(GVariant) mods = g_variant_get_variant (inner);
+
+            orrery_constellation_event_set_modifications (ce, mods);
+          }
+        if (g_variant_lookup (extra, "ready", "^a&s", &strv))
+          orrery_constellation_event_set_newly_ready (ce, strv);
+        g_clear_pointer (&strv, g_free);
+        if (g_variant_lookup (extra, "on", "^a&s", &strv))
+          orrery_constellation_event_set_on_task_ids (ce, strv);
+        event = ORRERY_EVENT (ce);
+        break;
+      }
+    case CLASS_DEVICE:
+      event = ORRERY_EVENT (orrery_device_event_new (type, source, lookup_string (extra, "id"),
+                                                     lookup_int (extra, "status")));
+      break;
+    default:
+      event = orrery_event_new (type, source, NULL);
+      break;
+    }
+  if (data != NULL)
+    orrery_event_set_data (event, data);
+  _orrery_event_set_timestamp (event, timestamp);
+  _orrery_event_seal (event, sequence);
+  return event;
+}
+
+/* "task-completed build" */
+static char *
+describe_event (OrreryEvent *event)
+{
+  const char *id = NULL;
+
+  if (ORRERY_IS_TASK_EVENT (event))
+    id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event));
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    id = orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event));
+  else if (ORRERY_IS_DEVICE_EVENT (event))
+    id = orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event));
+  else
+    id = orrery_event_get_source_id (event);
+  return g_strdup_printf ("%s%s%s", orrery_event_get_type_nick (event), id && *id ? " " : "",
+                          id ? id : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Frames */
+
+static void
+frame_append (GByteArray *out,
+              guint32     kind,
+              guint32     id,
+              GVariant   *body)
+{
+  FrameHeader header = { 0, kind, id, 0 };
+  g_autoptr(GVariant) sunk = body ? g_variant_ref_sink (body) : NULL;
+  gsize size = sunk ? g_variant_get_size (sunk) : 0;
+  guint offset;
+
+  header.size = (guint32) size;
+  g_byte_array_append (out, (const guint8 *) &header, sizeof header);
+  offset = out->len;
+  g_byte_array_set_size (out, out->len + PADDED (size));
+  if (size > 0)
+    {
+      /* GVariant stores into aligned memory only. */
+      if (((gsize) (out->data + offset) & 7) == 0)
+        g_variant_store (sunk, out->data + offset);
+      else
+        memcpy (out->data + offset, g_variant_get_data (sunk), size);
+      memset (out->data + offset + size, 0, PADDED (size) - size);
+    }
+}
+
+/* Writes all of @data to @fd (non-blocking) within @deadline_us
+ * (monotonic; 0: no limit). FALSE with errno (ETIMEDOUT) on failure. */
+static gboolean
+write_all (int           fd,
+           const guint8 *data,
+           gsize         size,
+           gint64        deadline_us)
+{
+  while (size > 0)
+    {
+      ssize_t n = send (fd, data, size, MSG_NOSIGNAL);
+
+      if (n > 0)
+        {
+          data += n;
+          size -= n;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+          int timeout = -1;
+
+          if (deadline_us > 0)
+            {
+              gint64 left = deadline_us - g_get_monotonic_time ();
+
+              if (left <= 0)
+                {
+                  errno = ETIMEDOUT;
+                  return FALSE;
+                }
+              timeout = (int) MAX (1, left / 1000);
+            }
+          if (poll (&pfd, 1, timeout) < 0 && errno != EINTR)
+            return FALSE;
+          continue;
+        }
+      if (n == 0)
+        errno = EPIPE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef enum {
+  READ_OK,       /* a frame */
+  READ_AGAIN,    /* no whole frame yet */
+  READ_BAD,      /* garbage: *why says what */
+} ReadStatus;
+
+/* Takes one frame from the front of @in: its kind, id and body (checked
+ * against the type of its kind by @type_of). */
+static ReadStatus
+frame_take (GByteArray          *in,
+            guint32             *kind,
+            guint32             *id,
+            GVariant           **body,
+            const GVariantType *(*type_of) (guint32 kind),
+            char               **why)
+{
+  FrameHeader header;
+  const GVariantType *type;
+  g_autoptr(GBytes) bytes = NULL;
+  GVariant *v;
+
+  if (in->len < sizeof header)
+    return READ_AGAIN;
+  memcpy (&header, in->data, sizeof header);
+  if (header.size > MAX_BODY)
+    {
+      *why = g_strdup_printf ("a message of %u bytes (the limit is %u)", header.size, MAX_BODY);
+      return READ_BAD;
+    }
+  type = type_of (header.kind);
+  if (type == NULL)
+    {
+      *why = g_strdup_printf ("a message of unknown kind %u", header.kind);
+      return READ_BAD;
+    }
+  if (in->len < sizeof header + PADDED (header.size))
+    return READ_AGAIN;
+  bytes = g_bytes_new (in->data + sizeof header, header.size);
+  g_byte_array_remove_range (in, 0, sizeof header + PADDED (header.size));
+  v = g_variant_new_from_bytes (type, bytes, FALSE);
+  if (!g_variant_is_normal_form (v))
+    {
+      g_variant_unref (g_variant_ref_sink (v));
+      *why = g_strdup_printf ("a malformed message of kind %u", header.kind);
+      return READ_BAD;
+    }
+  *kind = header.kind;
+  *id = header.id;
+  *body = g_variant_ref_sink (v);
+  return READ_OK;
+}
+
+/* Reads what is there (non-blocking) into @in: FALSE at end of file or on
+ * an error. */
+static gboolean
+read_some (int         fd,
+           GByteArray *in)
+{
+  for (;;)
+    {
+      guint8 buf[65536];
+      ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+      if (n > 0)
+        {
+          g_byte_array_append (in, buf, n);
+          if ((gsize) n < sizeof buf || in->len > 4 * MAX_BODY)
+            return TRUE;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return TRUE;
+      return FALSE;
+    }
+}
+
+static const GVariantType *
+host_type_of (guint32 kind)
+{
+  switch (kind)
+    {
+    case WIRE_OBSERVER: return G_VARIANT_TYPE (OBSERVER_TYPE_STRING);
+    case WIRE_INIT_DONE: return G_VARIANT_TYPE ("(bs)");
+    case WIRE_ACK: return G_VARIANT_TYPE ("(bs)");
+    case WIRE_BATCH_ACK: return G_VARIANT_TYPE ("(u)");
+    case WIRE_BYE: return G_VARIANT_TYPE_UNIT;
+    default: return NULL;
+    }
+}
+
+static const GVariantType *
+child_type_of (guint32 kind)
+{
+  switch (kind)
+    {
+    case WIRE_INIT: return G_VARIANT_TYPE (INIT_TYPE_STRING);
+    case WIRE_EVENT: return G_VARIANT_TYPE (EVENT_TYPE_STRING);
+    case WIRE_BATCH: return G_VARIANT_TYPE ("a(u" EVENT_TYPE_STRING ")");
+    case WIRE_SHUTDOWN: return G_VARIANT_TYPE_UNIT;
+    default: return NULL;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The host side */
+
+typedef struct
+{
+  OrreryIsolatedPlugin *plugin;   /* a reference */
+  guint32               index;    /* in the child */
+  OrreryDeliveryMode    mode;
+} Proxy;
+
+struct _OrreryIsolatedPlugin
+{
+  OrreryPluginContext *context;
+  char                *name;
+  char                *file;
+  GPid                 pid;
+  int                  sock;
+  SharedPage          *page;
+  guint                watch_id;
+  guint                deadline_ms;
+
+  GByteArray          *in;
+  GByteArray          *batch;        /* a BATCH body being built: framed at flush */
+  GVariantBuilder     *batch_builder;
+  guint                n_batched;
+  guint                flush_id;
+  guint32              batch_serial;
+  guint                n_unacked;
+  guint                unacked_timer;
+  guint64              first_unacked_sequence;
+
+  gboolean             waiting_ack;
+  gboolean             got_ack;
+  gboolean             ack_ok;
+  char                *ack_message;
+  gboolean             init_done;
+  gboolean             init_ok;
+  char                *init_message;
+  gboolean             bye;
+
+  guint64              last_sequence;
+  char                *last_description;
+
+  gboolean             dead;
+  GError              *failure;
+  guint                failed_idle;
+  OrreryIsolatedFailedFunc func;
+  gpointer             user_data;
+};
+
+static void
+plugin_clear (OrreryIsolatedPlugin *self)
+{
+  g_clear_handle_id (&self->watch_id, g_source_remove);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->unacked_timer, g_source_remove);
+  g_clear_handle_id (&self->failed_idle, g_source_remove);
+  if (self->sock >= 0)
+    close (self->sock);
+  if (self->page != NULL)
+    munmap (self->page, sizeof (SharedPage));
+  if (self->batch_builder != NULL)
+    g_variant_builder_unref (self->batch_builder);
+  g_byte_array_unref (self->in);
+  g_free (self->name);
+  g_free (self->file);
+  g_free (self->ack_message);
+  g_free (self->init_message);
+  g_free (self->last_description);
+  g_clear_error (&self->failure);
+}
+
+static OrreryIsolatedPlugin *
+plugin_ref (OrreryIsolatedPlugin *self)
+{
+  return g_rc_box_acquire (self);
+}
+
+static void
+plugin_unref (OrreryIsolatedPlugin *self)
+{
+  g_rc_box_release_full (self, (GDestroyNotify) plugin_clear);
+}
+
+/* Reaps the child: waits up to @wait_ms for it to end by itself, then
+ * kills it. The status, or -1 if it could not be had. */
+static int
+reap (OrreryIsolatedPlugin *self,
+      guint                 wait_ms)
+{
+  gint64 until = g_get_monotonic_time () + (gint64) wait_ms * 1000;
+  int status = -1;
+
+  if (self->pid <= 0)
+    return -1;
+  for (;;)
+    {
+      pid_t r = waitpid (self->pid, &status, WNOHANG);
+
+      if (r == self->pid)
+        break;
+      if (r < 0 && errno != EINTR)
+        {
+          status = -1;
+          break;
+        }
+      if (g_get_monotonic_time () >= until)
+        {
+          kill (self->pid, SIGKILL);
+          while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+          break;
+        }
+      g_usleep (1000);
+    }
+  self->pid = 0;
+  return status;
+}
+
+static char *
+signal_name (int sig)
+{
+  const char *abbrev = sigabbrev_np (sig);
+
+  return abbrev ? g_strconcat ("SIG", abbrev, NULL) : g_strdup_printf ("signal %d", sig);
+}
+
+/* " at event 42, task-completed build" (the one the child was handling,
+ * from the shared page; else the last one sent). */
+static char *
+where (OrreryIsolatedPlugin *self)
+{
+  if (self->page != NULL && self->page->in_handler)
+    {
+      char desc[sizeof self->page->description + 1];
+
+      memcpy (desc, (const char *) self->page->description, sizeof self->page->description);
+      desc[sizeof desc - 1] = '\0';
+      return g_strdup_printf (" at event %" G_GUINT64_FORMAT ", %s", self->page->sequence, desc);
+    }
+  if (!self->init_done)
+    return g_strdup (" in init");
+  if (self->last_description != NULL)
+    return g_strdup_printf (" after event %" G_GUINT64_FORMAT ", %s", self->last_sequence,
+                            self->last_description);
+  return g_strdup (" before any event");
+}
+
+static gboolean
+failed_idle_cb (gpointer user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+
+  self->failed_idle = 0;
+  if (self->func != NULL)
+    self->func (self, self->failure, self->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The child is gone or must go: kills and reaps it, builds the coded
+ * reason, tells the engine from an idle. @code: TIMED_OUT or PROTOCOL (the
+ * child is killed, @detail says why), or EXITED (it closed the socket: the
+ * status says whether it crashed). */
+static void
+plugin_die (OrreryIsolatedPlugin *self,
+            OrreryPluginError     code,
+            const char           *detail)
+{
+  g_autofree char *at = NULL;
+  g_autofree char *how = NULL;
+  int status;
+
+  if (self->dead)
+    return;
+  self->dead = TRUE;
+  at = where (self);
+  if (code != ORRERY_PLUGIN_ERROR_EXITED && self->pid > 0)
+    kill (self->pid, SIGKILL);
+  status = reap (self, code == ORRERY_PLUGIN_ERROR_EXITED ? 2000 : 0);
+  g_clear_handle_id (&self->watch_id, g_source_remove);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->unacked_timer, g_source_remove);
+  if (self->sock >= 0)
+    {
+      close (self->sock);
+      self->sock = -1;
+    }
+
+  if (code == ORRERY_PLUGIN_ERROR_EXITED && status != -1 && WIFSIGNALED (status))
+    {
+      g_autofree char *sig = signal_name (WTERMSIG (status));
+
+      code = ORRERY_PLUGIN_ERROR_CRASHED;
+      how = g_strdup_printf ("crashed with %s%s", sig, at);
+    }
+  else if (code == ORRERY_PLUGIN_ERROR_EXITED)
+    {
+      if (status != -1 && WIFEXITED (status))
+        how = g_strdup_printf ("exited with status %d%s", WEXITSTATUS (status), at);
+      else
+        how = g_strdup_printf ("closed its connection%s", at);
+    }
+  else
+    how = g_strdup_printf ("%s%s; killed", detail, at);
+
+  self->failure = g_error_new (ORRERY_PLUGIN_ERROR, code, "%s: isolated plugin “%s” %s",
+                               self->file, self->name, how);
+  g_warning ("%s", self->failure->message);
+  if (self->func != NULL)
+    self->failed_idle = g_idle_add_full (G_PRIORITY_HIGH, failed_idle_cb, self, NULL);
+}
+
+static void
+plugin_die_protocol (OrreryIsolatedPlugin *self,
+                     const char           *why)
+{
+  g_autofree char *detail = g_strdup_printf ("sent %s", why);
+
+  plugin_die (self, ORRERY_PLUGIN_ERROR_PROTOCOL, detail);
+}
+
+static gboolean
+plugin_send (OrreryIsolatedPlugin *self,
+             guint32               kind,
+             guint32               id,
+             GVariant             *body)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
+
+  frame_append (out, kind, id, body);
+  if (self->dead)
+    return FALSE;
+  if (!write_all (self->sock, out->data, out->len, deadline))
+    {
+      if (errno == ETIMEDOUT)
+        {
+          g_autofree char *detail = g_strdup_printf ("did not take its events within %u ms",
+                                                     self->deadline_ms);
+
+          plugin_die (self, ORRERY_PLUGIN_ERROR_TIMED_OUT, detail);
+        }
+      else
+        plugin_die (self, ORRERY_PLUGIN_ERROR_EXITED, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void proxies_from_observer (OrreryIsolatedPlugin *self, GVariant *body, guint32 index);
+static gboolean unacked_timeout_cb (gpointer user_data);
+
+/* Handles one frame from the child. */
+static void
+plugin_handle (OrreryIsolatedPlugin *self,
+               guint32               kind,
+               guint32               id,
+               GVariant             *body)
+{
+  switch (kind)
+    {
+    case WIRE_OBSERVER:
+      if (self->init_done)
+        {
+          plugin_die_protocol (self, "an observer after init");
+          return;
+        }
+      proxies_from_observer (self, body, id);
+      break;
+    case WIRE_INIT_DONE:
+      if (self->init_done)
+        {
+          plugin_die_protocol (self, "a second end of init");
+          return;
+        }
+      self->init_done = TRUE;
+      g_variant_get (body, "(bs)", &self->init_ok, &self->init_message);
+      break;
+    case WIRE_ACK:
+      if (!self->waiting_ack || self->got_ack)
+        {
+          plugin_die_protocol (self, "an answer to no event");
+          return;
+        }
+      self->got_ack = TRUE;
+      g_clear_pointer (&self->ack_message, g_free);
+      g_variant_get (body, "(bs)", &self->ack_ok, &self->ack_message);
+      break;
+    case WIRE_BATCH_ACK:
+      if (self->n_unacked == 0)
+        {
+          plugin_die_protocol (self, "an answer to no batch");
+          return;
+        }
+      self->n_unacked--;
+      g_clear_handle_id (&self->unacked_timer, g_source_remove);
+      if (self->n_unacked > 0)
+        self->unacked_timer = g_timeout_add (self->deadline_ms, unacked_timeout_cb, self);
+      break;
+    case WIRE_BYE:
+      self->bye = TRUE;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Reads and handles what the child sent. FALSE when it is dead. */
+static gboolean
+plugin_pump (OrreryIsolatedPlugin *self)
+{
+  gboolean open;
+
+  if (self->dead)
+    return FALSE;
+  open = read_some (self->sock, self->in);
+  while (!self->dead)
+    {
+      g_autoptr(GVariant) body = NULL;
+      g_autofree char *why = NULL;
+      guint32 kind, id;
+      ReadStatus status = frame_take (self->in, &kind, &id, &body, host_type_of, &why);
+
+      if (status == READ_AGAIN)
+        break;
+      if (status == READ_BAD)
+        {
+          plugin_die_protocol (self, why);
+          return FALSE;
+        }
+      plugin_handle (self, kind, id, body);
+    }
+  if (!open && !self->dead)
+    plugin_die (self, ORRERY_PLUGIN_ERROR_EXITED, NULL);
+  return !self->dead;
+}
+
+/* Waits for *@flag within the deadline, handling what arrives. */
+static gboolean
+plugin_wait_for (OrreryIsolatedPlugin *self,
+                 gboolean             *flag)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
+
+  while (!*flag)
+    {
+      struct pollfd pfd = { self->sock, POLLIN, 0 };
+      gint64 left = deadline - g_get_monotonic_time ();
+      int r;
+
+      if (self->dead)
+        return FALSE;
+      if (left <= 0)
+        {
+          g_autofree char *detail = g_strdup_printf ("did not answer within %u ms",
+                                                     self->deadline_ms);
+
+          plugin_die (self, ORRERY_PLUGIN_ERROR_TIMED_OUT, detail);
+          return FALSE;
+        }
+      r = poll (&pfd, 1, (int) MAX (1, left / 1000));
+      if (r < 0 && errno != EINTR)
+        {
+          plugin_die (self, ORRERY_PLUGIN_ERROR_EXITED, NULL);
+          return FALSE;
+        }
+      if (r > 0 && !plugin_pump (self))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+socket_cb (int          fd,
+           GIOCondition condition,
+           gpointer     user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+
+  (void) fd;
+  (void) condition;
+  if (!plugin_pump (self))
+    {
+      self->watch_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+unacked_timeout_cb (gpointer user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+  g_autofree char *detail = g_strdup_printf ("did not take its queued events within %u ms",
+                                             self->deadline_ms);
+
+  self->unacked_timer = 0;
+  /* What is waiting on the socket first. */
+  if (plugin_pump (self) && self->n_unacked > 0)
+    plugin_die (self, ORRERY_PLUGIN_ERROR_TIMED_OUT, detail);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+note_event (OrreryIsolatedPlugin *self,
+            OrreryEvent          *event)
+{
+  self->last_sequence = orrery_event_get_sequence (event);
+  g_free (self->last_description);
+  self->last_description = describe_event (event);
+}
+
+static void
+plugin_flush (OrreryIsolatedPlugin *self)
+{
+  GVariant *body;
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->batch_builder == NULL)
+    return;
+  body = g_variant_builder_end (self->batch_builder);
+  g_clear_pointer (&self->batch_builder, g_variant_builder_unref);
+  self->n_batched = 0;
+  if (self->dead)
+    {
+      g_variant_unref (g_variant_ref_sink (body));
+      return;
+    }
+  /* Too many batches in flight: wait for the child to catch up. */
+  while (self->n_unacked >= MAX_UNACKED && !self->dead)
+    {
+      gboolean caught_up = FALSE;
+      guint before = self->n_unacked;
+      gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
+
+      while (self->n_unacked >= before && !self->dead)
+        {
+          struct pollfd pfd = { self->sock, POLLIN, 0 };
+          gint64 left = deadline - g_get_monotonic_time ();
+
+          if (left <= 0)
+            break;
+          if (poll (&pfd, 1, (int) MAX (1, left / 1000)) > 0)
+            plugin_pump (self);
+        }
+      caught_up = self->n_unacked < before;
+      if (!caught_up && !self->dead)
+        {
+          g_autofree char *detail = g_strdup_printf ("did not take its queued events within %u ms",
+                                                     self->deadline_ms);
+
+          plugin_die (self, ORRERY_PLUGIN_ERROR_TIMED_OUT, detail);
+        }
+    }
+  if (self->dead)
+    {
+      g_variant_unref (g_variant_ref_sink (body));
+      return;
+    }
+  if (plugin_send (self, WIRE_BATCH, ++self->batch_serial, body))
+    {
+      if (self->n_unacked++ == 0)
+        {
+          g_clear_handle_id (&self->unacked_timer, g_source_remove);
+          self->unacked_timer = g_timeout_add (self->deadline_ms, unacked_timeout_cb, self);
+        }
+    }
+}
+
+static gboolean
+flush_cb (gpointer user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+
+  self->flush_id = 0;
+  plugin_flush (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+proxy_handle (OrreryEvent  *event,
+              gpointer      user_data,
+              GError      **error)
+{
+  Proxy *proxy = user_data;
+  OrreryIsolatedPlugin *self = proxy->plugin;
+
+  if (self->dead)
+    return TRUE;  /* detached at once, from an idle */
+  note_event (self, event);
+
+  if (proxy->mode == ORRERY_DELIVERY_QUEUED)
+    {
+      if (self->batch_builder == NULL)
+        self->batch_builder = g_variant_builder_new (G_VARIANT_TYPE ("a(u" EVENT_TYPE_STRING ")"));
+      g_variant_builder_add (self->batch_builder, "(u@" EVENT_TYPE_STRING ")", proxy->index,
+                             event_to_variant (event));
+      if (++self->n_batched >= BATCH_EVENTS)
+        plugin_flush (self);
+      else if (self->flush_id == 0)
+        self->flush_id = g_idle_add_full (G_PRIORITY_LOW, flush_cb, self, NULL);
+      return TRUE;
+    }
+
+  /* Sync: the queued events before it first, so the child sees bus order. */
+  if (self->batch_builder != NULL)
+    plugin_flush (self);
+  self->waiting_ack = TRUE;
+  self->got_ack = FALSE;
+  if (plugin_send (self, WIRE_EVENT, proxy->index, event_to_variant (event)))
+    plugin_wait_for (self, &self->got_ack);
+  self->waiting_ack = FALSE;
+  if (self->dead)
+    {
+      g_set_error_literal (error, ORRERY_PLUGIN_ERROR, self->failure->code,
+                           self->failure->message);
+      return FALSE;
+    }
+  if (!self->ack_ok)
+    {
+      g_set_error_literal (error, ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_OBSERVER_FAILED,
+                           self->ack_message ? self->ack_message : "failed");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+proxy_free (gpointer data)
+{
+  Proxy *proxy = data;
+
+  plugin_unref (proxy->plugin);
+  g_free (proxy);
+}
+
+static void
+proxies_from_observer (OrreryIsolatedPlugin *self,
+                       GVariant             *body,
+                       guint32               index)
+{
+  g_autoptr(GVariant) types_v = NULL;
+  g_autoptr(OrreryObserver) observer = NULL;
+  g_autofree char *proxy_name = NULL;
+  const char *name;
+  guint32 mode, queue_limit, deadline_ms;
+  const guint32 *types;
+  gsize n_types;
+  Proxy *proxy;
+
+  g_variant_get (body, "(&s@auuuu)", &name, &types_v, &mode, &queue_limit, &deadline_ms);
+  types = g_variant_get_fixed_array (types_v, &n_types, sizeof (guint32));
+  if (index >= MAX_OBSERVERS || mode > ORRERY_DELIVERY_QUEUED)
+    {
+      plugin_die_protocol (self, "a bad observer");
+      return;
+    }
+  for (gsize i = 0; i < n_types; i++)
+    if (types[i] >= ORRERY_EVENT_TYPE_COUNT)
+      {
+        plugin_die_protocol (self, "an observer of an unknown event type");
+        return;
+      }
+  proxy = g_new0 (Proxy, 1);
+  proxy->plugin = plugin_ref (self);
+  proxy->index = index;
+  proxy->mode = mode;
+  proxy_name = g_strdup_printf ("%s (isolated)", name);
+  observer = orrery_func_observer_new (proxy_name, proxy_handle, proxy, proxy_free);
+  /* OrreryEventType is an enum of int size: the guint32 array is one. */
+  orrery_plugin_context_add_observer (self->context, observer, (const OrreryEventType *) types,
+                                      n_types, mode, queue_limit, deadline_ms);
+}
+
+static char *
+find_helper (void)
+{
+  const char *env = g_getenv ("ORRERY_PLUGIN_HOST");
+
+  if (env != NULL && *env != '\0')
+    return g_strdup (env);
+  if (_orrery_is_uninstalled ())
+    return g_build_filename (ORRERY_BUILD_ROOT, "host", ORRERY_PLUGIN_HOST_PROGRAM, NULL);
+  return g_build_filename (ORRERY_LIBEXECDIR, ORRERY_PLUGIN_HOST_PROGRAM, NULL);
+}
+
+static GVariant *
+config_variant (OrreryConfig *config)
+{
+  g_auto(GStrv) groups = orrery_config_get_groups (config);
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sss)"));
+  for (guint i = 0; groups != NULL && groups[i] != NULL; i++)
+    {
+      g_auto(GStrv) keys = orrery_config_get_keys (config, groups[i]);
+
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        {
+          g_autofree char *value = orrery_config_get_string (config, groups[i], keys[j], NULL);
+
+          if (value != NULL)
+            g_variant_builder_add (&b, "(sss)", groups[i], keys[j], value);
+        }
+    }
+  return g_variant_builder_end (&b);
+}
+
+gboolean
+_orrery_plugin_config_isolated (OrreryConfig  *config,
+                                const char    *name,
+                                gboolean      *isolated,
+                                GError       **error)
+{
+  g_autofree char *group = orrery_config_plugin_group (name);
+  g_autofree char *value = orrery_config_get_string (config, group, "Isolation", NULL);
+
+  *isolated = FALSE;
+  if (value == NULL)
+    return TRUE;
+  g_strstrip (value);
+  if (g_ascii_strcasecmp (value, "process") == 0)
+    *isolated = TRUE;
+  else if (g_ascii_strcasecmp (value, "in-process") != 0 && g_ascii_strcasecmp (value, "none") != 0)
+    {
+      g_autofree char *origin = orrery_config_get_origin (config, group, "Isolation");
+      g_autofree char *shown = orrery_escape_for_terminal (value, -1);
+
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                   "%s: [%s] Isolation: “%s” is not process or in-process", origin, group, shown);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+make_page (void)
+{
+  int fd = memfd_create ("orrery-isolation-page", MFD_CLOEXEC);
+
+  if (fd >= 0 && ftruncate (fd, sizeof (SharedPage)) < 0)
+    {
+      close (fd);
+      fd = -1;
+    }
+  return fd;
+}
+
+OrreryIsolatedPlugin *
+_orrery_isolated_plugin_start (OrreryPluginContext      *context,
+                               const char               *file,
+                               int                       memfd,
+                               OrreryIsolatedFailedFunc  func,
+                               gpointer                  user_data,
+                               GError                  **error)
+{
+  OrreryIsolatedPlugin *self;
+  g_autofree char *helper = find_helper ();
+  g_autoptr(GError) local_error = NULL;
+  OrreryConfig *config = orrery_plugin_context_get_config (context);
+  const char *group = orrery_plugin_context_get_group (context);
+  const char *argv[] = { helper, "--name", orrery_plugin_context_get_name (context), NULL };
+  int sv[2] = { -1, -1 };
+  int page_fd;
+  GError *deadline_error = NULL;
+  guint64 deadline_ms;
+
+  deadline_ms = orrery_config_get_uint (config, group, "DeadlineMs",
+                                        ORRERY_ISOLATION_DEFAULT_DEADLINE_MS, &deadline_error);
+  if (deadline_error != NULL || deadline_ms == 0 || deadline_ms > G_MAXINT / 2)
+    {
+      g_clear_error (&deadline_error);
+      deadline_ms = ORRERY_ISOLATION_DEFAULT_DEADLINE_MS;
+    }
+
+  page_fd = make_page ();
+  if (page_fd < 0 || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
+                   "%s: cannot start an isolated plugin: %s", file, g_strerror (saved));
+      if (page_fd >= 0)
+        close (page_fd);
+      close (memfd);
+      return NULL;
+    }
+
+  self = g_rc_box_new0 (OrreryIsolatedPlugin);
+  self->context = context;
+  self->name = g_strdup (orrery_plugin_context_get_name (context));
+  self->file = g_strdup (file);
+  self->sock = sv[0];
+  self->in = g_byte_array_new ();
+  self->deadline_ms = (guint) deadline_ms;
+  self->func = func;
+  self->user_data = user_data;
+  self->page = mmap (NULL, sizeof (SharedPage), PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0);
+  if (self->page == MAP_FAILED)
+    self->page = NULL;
+
+  {
+    int source_fds[] = { sv[1], memfd, page_fd };
+    int target_fds[] = { SOCKET_FD, PLUGIN_FD, PAGE_FD };
+
+    if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                           -1, -1, -1, source_fds, target_fds, 3, &self->pid,
+                                           NULL, NULL, NULL, &local_error))
+      {
+        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
+                     "%s: cannot start its helper %s: %s", file, helper, local_error->message);
+        close (sv[1]);
+        close (memfd);
+        close (page_fd);
+        self->func = NULL;
+        plugin_unref (self);
+        return NULL;
+      }
+  }
+  close (sv[1]);
+  close (memfd);
+  close (page_fd);
+  fcntl (self->sock, F_SETFL, fcntl (self->sock, F_GETFL) | O_NONBLOCK);
+
+  /* Init, awaited: its observers arrive before its end. */
+  if (plugin_send (self, WIRE_INIT, 0,
+                   g_variant_new ("(s@a(sss))", self->name, config_variant (config))))
+    plugin_wait_for (self, &self->init_done);
+  if (self->dead || !self->init_ok)
+    {
+      if (self->dead)
+        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_INIT_FAILED, "%s",
+                     self->failure->message);
+      else
+        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_INIT_FAILED,
+                     "%s: init of plugin “%s” failed: %s", file, self->name,
+                     self->init_message ? self->init_message : "no reason given");
+      self->func = NULL;
+      g_clear_handle_id (&self->failed_idle, g_source_remove);
+      _orrery_plugin_context_detach (context);
+      if (!self->dead)
+        {
+          self->dead = TRUE;
+          reap (self, 1000);
+        }
+      plugin_unref (self);
+      return NULL;
+    }
+  self->watch_id = g_unix_fd_add (self->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, socket_cb, self);
+  return self;
+}
+
+GPid
+_orrery_isolated_plugin_get_pid (OrreryIsolatedPlugin *self)
+{
+  return self->pid;
+}
+
+const GError *
+_orrery_isolated_plugin_get_failure (OrreryIsolatedPlugin *self)
+{
+  return self->failure;
+}
+
+void
+_orrery_isolated_plugin_stop (OrreryIsolatedPlugin *self)
+{
+  self->func = NULL;
+  g_clear_handle_id (&self->failed_idle, g_source_remove);
+  if (!self->dead)
+    {
+      plugin_flush (self);
+      if (!self->dead && plugin_send (self, WIRE_SHUTDOWN, 0, g_variant_new ("()")))
+        plugin_wait_for (self, &self->bye);
+      if (!self->dead)
+        {
+          self->dead = TRUE;
+          g_clear_handle_id (&self->watch_id, g_source_remove);
+          reap (self, self->deadline_ms);
+        }
+    }
+  plugin_unref (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The child side */
+
+typedef struct
+{
+  OrreryObserver *observer;
+  OrreryDeliveryMode mode;
+} ChildObserver;
+
+typedef struct
+{
+  int                  sock;
+  SharedPage          *page;
+  GByteArray          *in;
+  GPtrArray           *observers;     /* of ChildObserver */
+  OrreryPluginContext *context;
+  const OrreryPluginDescriptor *descriptor;
+  GMainLoop           *loop;
+  int                  status;
+} Child;
+
+static void
+child_observer_free (gpointer data)
+{
+  ChildObserver *o = data;
+
+  g_object_unref (o->observer);
+  g_free (o);
+}
+
+static void
+child_send (Child    *child,
+            guint32   kind,
+            guint32   id,
+            GVariant *body)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+
+  frame_append (out, kind, id, body);
+  if (!write_all (child->sock, out->data, out->len, 0))
+    _exit (1);  /* the host is gone */
+}
+
+static guint
+child_observer_hook (OrreryPluginContext   *context,
+                     OrreryObserver        *observer,
+                     const OrreryEventType *types,
+                     gsize                  n_types,
+                     OrreryDeliveryMode     mode,
+                     guint                  queue_limit,
+                     guint                  deadline_ms,
+                     gpointer               user_data)
+{
+  Child *child = user_data;
+  ChildObserver *o;
+  guint index = child->observers->len;
+
+  (void) context;
+  if (index >= MAX_OBSERVERS)
+    {
+      g_warning ("an isolated plugin has at most %d observers", MAX_OBSERVERS);
+      return 0;
+    }
+  o = g_new0 (ChildObserver, 1);
+  o->observer = g_object_ref (observer);
+  /* An asynchronous observer is queued on the host's bus too. */
+  o->mode = orrery_observer_is_async (observer) ? ORRERY_DELIVERY_QUEUED : mode;
+  g_ptr_array_add (child->observers, o);
+  child_send (child, WIRE_OBSERVER, index,
+              g_variant_new ("(s@auuuu)", orrery_observer_get_name (observer),
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, types, n_types,
+                                                        sizeof (guint32)),
+                             (guint32) o->mode, (guint32) queue_limit, (guint32) deadline_ms));
+  return index + 1;
+}
+
+typedef struct
+{
+  gboolean  done;
+  gboolean  ok;
+  GError   *error;
+} AsyncWait;
+
+static void
+async_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  AsyncWait *wait = user_data;
+
+  wait->ok = orrery_observer_handle_event_finish (ORRERY_OBSERVER (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+static gboolean
+child_deliver (Child        *child,
+               guint32       index,
+               OrreryEvent  *event,
+               GError      **error)
+{
+  ChildObserver *o;
+  g_autofree char *desc = NULL;
+  gboolean ok;
+
+  if (index >= child->observers->len)
+    return TRUE;
+  o = child->observers->pdata[index];
+  if (child->page != NULL)
+    {
+      desc = describe_event (event);
+      child->page->sequence = orrery_event_get_sequence (event);
+      g_strlcpy ((char *) child->page->description, desc, sizeof child->page->description);
+      child->page->in_handler = 1;
+    }
+  if (orrery_observer_is_async (o->observer))
+    {
+      AsyncWait wait = { FALSE, FALSE, NULL };
+
+      orrery_observer_handle_event_async (o->observer, event, NULL, async_done, &wait);
+      while (!wait.done)
+        g_main_context_iteration (NULL, TRUE);
+      ok = wait.ok;
+      if (!ok)
+        g_propagate_error (error, wait.error);
+      else
+        g_clear_error (&wait.error);
+    }
+  else
+    ok = orrery_observer_handle_event (o->observer, event, error);
+  if (child->page != NULL)
+    child->page->in_handler = 0;
+  return ok;
+}
+
+static void
+child_handle (Child    *child,
+              guint32   kind,
+              guint32   id,
+              GVariant *body)
+{
+  switch (kind)
+    {
+    case WIRE_EVENT:
+      {
+        g_autoptr(OrreryEvent) event = event_from_variant (body);
+        g_autoptr(GError) error = NULL;
+        gboolean ok = event != NULL && child_deliver (child, id, event, &error);
+
+        child_send (child, WIRE_ACK, id,
+                    g_variant_new ("(bs)", ok || event == NULL,
+                                   error ? error->message : ""));
+        break;
+      }
+    case WIRE_BATCH:
+      {
+        GVariantIter iter;
+        GVariant *item;
+        guint32 n = 0;
+
+        g_variant_iter_init (&iter, body);
+        while ((item = g_variant_iter_next_value (&iter)) != NULL)
+          {
+            g_autoptr(GVariant) ev = NULL;
+            g_autoptr(OrreryEvent) event = NULL;
+            g_autoptr(GError) error = NULL;
+            guint32 index;
+
+            g_variant_get (item, "(u@" EVENT_TYPE_STRING ")", &index, &ev);
+            g_variant_unref (item);
+            event = event_from_variant (ev);
+            if (event != NULL && !child_deliver (child, index, event, &error))
+              g_warning ("%s: %s", orrery_plugin_context_get_name (child->context),
+                         error ? error->message : "failed");
+            n++;
+          }
+        child_send (child, WIRE_BATCH_ACK, id, g_variant_new ("(u)", n));
+        break;
+      }
+    case WIRE_SHUTDOWN:
+      _orrery_plugin_context_detach (child->context);
+      if (child->descriptor->shutdown != NULL)
+        child->descriptor->shutdown (child->context);
+      child_send (child, WIRE_BYE, 0, g_variant_new ("()"));
+      child->status = 0;
+      g_main_loop_quit (child->loop);
+      break;
+    default:
+      break;
+    }
+}
+
+static gboolean
+child_socket_cb (int          fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
+{
+  Child *child = user_data;
+  gboolean open = read_some (fd, child->in);
+
+  (void) condition;
+  for (;;)
+    {
+      g_autoptr(GVariant) body = NULL;
+      g_autofree char *why = NULL;
+      guint32 kind, id;
+      ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
+
+      if (status == READ_AGAIN)
+        break;
+      if (status == READ_BAD || kind == WIRE_INIT)
+        {
+          g_printerr ("orrery-plugin-host: the host sent %s\n", why ? why : "a second init");
+          _exit (2);
+        }
+      child_handle (child, kind, id, body);
+      if (!g_main_loop_is_running (child->loop))
+        return G_SOURCE_REMOVE;
+    }
+  if (!open)
+    {
+      child->status = 1;
+      g_main_loop_quit (child->loop);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Blocks until the INIT frame. */
+static GVariant *
+child_read_init (Child *child)
+{
+  for (;;)
+    {
+      struct pollfd pfd = { child->sock, POLLIN, 0 };
+      g_autofree char *why = NULL;
+      GVariant *body = NULL;
+      guint32 kind, id;
+      ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
+
+      if (status == READ_OK && kind == WIRE_INIT)
+        return body;
+      if (status != READ_AGAIN)
+        {
+          g_clear_pointer (&body, g_variant_unref);
+          return NULL;
+        }
+      if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
+        return NULL;
+      if (!read_some (child->sock, child->in))
+        return NULL;
+    }
+}
+
+int
+_orrery_plugin_host_main (int    argc,
+                          char **argv)
+{
+  g_autoptr(GOptionContext) options = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) init = NULL;
+  g_autoptr(GVariant) config_v = NULL;
+  g_autoptr(OrreryConfig) config = NULL;
+  g_autoptr(OrreryEventBus) bus = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *module_path = NULL;
+  GModule *module;
+  gpointer symbol = NULL;
+  const char *sent_name;
+  GVariantIter iter;
+  const char *group, *key, *value;
+  Child child = { SOCKET_FD, NULL, NULL, NULL, NULL, NULL, NULL, 1 };
+  gboolean ok;
+  const GOptionEntry entries[] = {
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name, "The plugin's name", "NAME" },
+    { NULL }
+  };
+
+  /* Dies with the host. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  options = g_option_context_new ("- run one Orrery plugin for its host (started by orrery)");
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error) || name == NULL)
+    {
+      g_printerr ("orrery-plugin-host: %s\n", error ? error->message : "--name is required");
+      return 2;
+    }
+  if (fcntl (SOCKET_FD, F_GETFD) < 0 || fcntl (PLUGIN_FD, F_GETFD) < 0)
+    {
+      g_printerr ("orrery-plugin-host: started without its descriptors (only orrery starts it)\n");
+      return 2;
+    }
+  fcntl (SOCKET_FD, F_SETFD, FD_CLOEXEC);
+  fcntl (PAGE_FD, F_SETFD, FD_CLOEXEC);
+  child.page = mmap (NULL, sizeof (SharedPage), PROT_READ | PROT_WRITE, MAP_SHARED, PAGE_FD, 0);
+  if (child.page == MAP_FAILED)
+    child.page = NULL;
+  close (PAGE_FD);
+  child.in = g_byte_array_new ();
+  child.observers = g_ptr_array_new_with_free_func (child_observer_free);
+
+  init = child_read_init (&child);
+  if (init == NULL)
+    return 1;
+  g_variant_get (init, "(&s@a(sss))", &sent_name, &config_v);
+  config = orrery_config_new ();
+  g_variant_iter_init (&iter, config_v);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &group, &key, &value))
+    orrery_config_set_override (config, group, key, value);
+
+  /* The private copy the host checked, never the path. */
+  module_path = g_strdup_printf ("/proc/self/fd/%d", PLUGIN_FD);
+  module = g_module_open (module_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+  if (module == NULL || !g_module_symbol (module, ORRERY_PLUGIN_SYMBOL, &symbol) ||
+      symbol == NULL || ((const OrreryPluginDescriptor *) symbol)->init == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("cannot load it in its helper: %s",
+                                                  module ? "no descriptor" : g_module_error ());
+
+      child_send (&child, WIRE_INIT_DONE, 0, g_variant_new ("(bs)", FALSE, message));
+      return 1;
+    }
+  g_module_make_resident (module);
+  child.descriptor = symbol;
+
+  bus = orrery_event_bus_new ();
+  child.context = _orrery_plugin_context_new (bus, NULL, config, name, child.descriptor);
+  _orrery_plugin_context_set_observer_hook (child.context, child_observer_hook, &child);
+  ok = _orrery_plugin_context_configure (child.context, &error) &&
+       child.descriptor->init (child.context, &error);
+  child_send (&child, WIRE_INIT_DONE, 0,
+              g_variant_new ("(bs)", ok, ok ? "" : error ? error->message : "no reason given"));
+  if (!ok)
+    return 1;
+  g_clear_error (&error);
+
+  child.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_fd_add (SOCKET_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, child_socket_cb, &child);
+  g_main_loop_run (child.loop);
+  g_main_loop_unref (child.loop);
+  g_ptr_array_unref (child.observers);
+  g_object_run_dispose (G_OBJECT (child.context));
+  g_object_unref (child.context);
+  g_byte_array_unref (child.in);
+  return child.status;
+}
