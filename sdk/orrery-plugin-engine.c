@@ -1391,8 +1391,14 @@ enable_entry (OrreryPluginEngine  *self,
 
   if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
     return TRUE;
-  if (entry->info->name != NULL && entry->info->file != NULL &&
+  /* Checked but not loaded (by orrery_plugin_engine_check_all(), failed or
+   * not): load it now, checking it again. */
+  if (entry->module == NULL && entry->info->file != NULL &&
       entry->info->state != ORRERY_PLUGIN_STATE_REMOVED)
+    load_entry (self, entry);
+  /* An isolated plugin: load_entry() checked it and loaded nothing. */
+  if (entry->module == NULL && entry->info->name != NULL && entry->info->file != NULL &&
+      entry->info->state == ORRERY_PLUGIN_STATE_DISABLED)
     {
       gboolean isolated = FALSE;
 
@@ -1406,11 +1412,6 @@ enable_entry (OrreryPluginEngine  *self,
       if (isolated)
         return enable_isolated (self, entry, error);
     }
-  /* Checked but not loaded (by orrery_plugin_engine_check_all(), failed or
-   * not): load it now, checking it again. */
-  if (entry->module == NULL && entry->info->file != NULL &&
-      entry->info->state != ORRERY_PLUGIN_STATE_REMOVED)
-    load_entry (self, entry);
   if (entry->descriptor == NULL || entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
     {
       if (entry->info->error != NULL)

@@ -699,7 +699,7 @@ plugin_die (OrreryIsolatedPlugin *self,
 
   self->failure = g_error_new (ORRERY_PLUGIN_ERROR, code, "%s: isolated plugin “%s” %s",
                                self->file, self->name, how);
-  g_warning ("%s", self->failure->message);
+  g_message ("%s", self->failure->message);
   if (self->func != NULL)
     self->failed_idle = g_idle_add_full (G_PRIORITY_HIGH, failed_idle_cb, self, NULL);
 }

@@ -1,0 +1,363 @@
+/* test-plugin-isolation.c: a plugin in its own process (`Isolation=process`):
+ * the fixture faulty crashes, aborts, blocks, exits or writes garbage in
+ * its helper; the bus, every other observer and the host go on, and the
+ * plugin is FAILED with a coded reason naming the event.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <orrery.h>
+
+#include "plugins/fixture-util.h"
+
+typedef struct
+{
+  char               *dir;
+  char               *output;
+  OrreryEventBus     *bus;
+  OrreryConfig       *config;
+  OrreryPluginEngine *engine;
+  GArray             *witness;       /* sequences seen by an in-process observer */
+  guint               n_observer_failed;
+} Fixture;
+
+static gboolean
+witness_handle (OrreryEvent  *event,
+                gpointer      user_data,
+                GError      **error)
+{
+  Fixture *f = user_data;
+  guint64 seq = orrery_event_get_sequence (event);
+
+  g_array_append_val (f->witness, seq);
+  return TRUE;
+}
+
+static void
+on_observer_failed (OrreryEventBus *bus,
+                    OrreryObserver *observer,
+                    OrreryEvent    *event,
+                    GError         *error,
+                    gpointer        user_data)
+{
+  Fixture *f = user_data;
+
+  f->n_observer_failed++;
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(OrreryObserver) witness = NULL;
+  g_autofree char *installed = NULL;
+
+  g_unsetenv ("ORRERY_PLUGIN_PATH");
+  f->dir = fixture_tmpdir ();
+  f->output = g_build_filename (f->dir, "faulty.out", NULL);
+  installed = fixture_install (f->dir, "faulty", NULL);
+  f->bus = orrery_event_bus_new ();
+  f->config = orrery_config_new ();
+  orrery_config_set_override (f->config, "Host", "AutoEnable", "false");
+  orrery_config_set_override (f->config, "Plugin faulty", "Isolation", "process");
+  orrery_config_set_override (f->config, "Plugin faulty", "Output", f->output);
+  orrery_config_set_override (f->config, "Plugin faulty", "DeadlineMs", "300");
+  f->engine = orrery_plugin_engine_new (f->bus, f->config);
+  orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
+  orrery_plugin_engine_add_search_path (f->engine, f->dir);
+  f->witness = g_array_new (FALSE, FALSE, sizeof (guint64));
+  witness = orrery_func_observer_new ("witness", witness_handle, f, NULL);
+  orrery_event_bus_subscribe (f->bus, witness, NULL, 0);
+  g_signal_connect (f->bus, "observer-failed", G_CALLBACK (on_observer_failed), f);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_clear_object (&f->engine);
+  /* The witness only: every proxy was detached. */
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 1);
+  g_clear_object (&f->config);
+  g_clear_object (&f->bus);
+  g_array_unref (f->witness);
+  fixture_rmrf (f->dir);
+  g_free (f->dir);
+  g_free (f->output);
+}
+
+static void
+set (Fixture    *f,
+     const char *key,
+     const char *value)
+{
+  orrery_config_set_override (f->config, "Plugin faulty", key, value);
+}
+
+static void
+publish_tasks (Fixture *f,
+               guint    n)
+{
+  for (guint i = 1; i <= n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%u", i);
+      g_autoptr(OrreryTaskEvent) event =
+        orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "test", id,
+                               ORRERY_TASK_STATUS_COMPLETED);
+
+      orrery_event_bus_publish (f->bus, ORRERY_EVENT (event));
+    }
+}
+
+static gboolean
+is_failed (gpointer data)
+{
+  Fixture *f = data;
+  OrreryPluginInfo *info = orrery_plugin_engine_lookup (f->engine, "faulty");
+
+  return orrery_plugin_info_get_state (info) == ORRERY_PLUGIN_STATE_FAILED;
+}
+
+/* Every event reached the witness, in bus order. */
+static void
+assert_witness_complete (Fixture *f,
+                         guint    n)
+{
+  g_assert_cmpuint (f->witness->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpuint (g_array_index (f->witness, guint64, i), ==, i + 1);
+}
+
+/* The sequences the plugin wrote, in order. */
+static GArray *
+plugin_saw (Fixture *f)
+{
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  GArray *seen = g_array_new (FALSE, FALSE, sizeof (guint64));
+
+  if (!g_file_get_contents (f->output, &contents, NULL, NULL))
+    return seen;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      {
+        guint64 seq = g_ascii_strtoull (lines[i], NULL, 10);
+
+        g_array_append_val (seen, seq);
+      }
+  return seen;
+}
+
+static void
+assert_failure (Fixture    *f,
+                gint        code,
+                const char *needle)
+{
+  OrreryPluginInfo *info = orrery_plugin_engine_lookup (f->engine, "faulty");
+  const GError *error = orrery_plugin_info_get_error (info);
+
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_FAILED);
+  g_assert_error ((GError *) error, ORRERY_PLUGIN_ERROR, code);
+  if (strstr (error->message, needle) == NULL)
+    g_error ("“%s” not in “%s”", needle, error->message);
+  g_assert_nonnull (strstr (error->message, "faulty.so"));
+}
+
+static void
+load (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  orrery_plugin_engine_load_all (f->engine);
+  orrery_plugin_engine_enable (f->engine, "faulty", &error);
+  g_assert_no_error (error);
+}
+
+/* No fault: the isolated plugin sees every event, in order, as in process. */
+static void
+test_isolated_delivers_in_order (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(GArray) seen = NULL;
+  OrreryPluginInfo *info;
+
+  set (f, "Delivery", data);
+  load (f);
+  publish_tasks (f, 50);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  orrery_plugin_engine_shutdown (f->engine);  /* flushes the queued ones */
+  info = orrery_plugin_engine_lookup (f->engine, "faulty");
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_DISABLED);
+  g_assert_null (orrery_plugin_info_get_error (info));
+  seen = plugin_saw (f);
+  assert_witness_complete (f, 50);
+  g_assert_cmpuint (seen->len, ==, 50);
+  for (guint i = 0; i < 50; i++)
+    g_assert_cmpuint (g_array_index (seen, guint64, i), ==, i + 1);
+  g_assert_cmpuint (f->n_observer_failed, ==, 0);
+}
+
+/* A segfault on the 3rd event: the plugin fails, named with the event;
+ * the bus goes on. */
+static void
+test_segv (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(GArray) seen = NULL;
+
+  set (f, "Mode", "segv");
+  set (f, "AtEvent", "3");
+  set (f, "Delivery", data);
+  load (f);
+  publish_tasks (f, 10);
+  g_assert_true (fixture_wait (is_failed, f, 10000));
+  publish_tasks (f, 5);
+  assert_witness_complete (f, 15);
+  assert_failure (f, ORRERY_PLUGIN_ERROR_CRASHED, "crashed with SIGSEGV at event 3, task-completed t3");
+  seen = plugin_saw (f);
+  g_assert_cmpuint (seen->len, ==, 2);
+  g_assert_cmpuint (g_array_index (seen, guint64, 1), ==, 2);
+  if (g_strcmp0 (data, "sync") == 0)
+    g_assert_cmpuint (f->n_observer_failed, ==, 1);
+}
+
+static void
+test_exit (Fixture       *f,
+           gconstpointer  data)
+{
+  set (f, "Mode", "exit");
+  load (f);
+  publish_tasks (f, 10);
+  g_assert_true (fixture_wait (is_failed, f, 10000));
+  assert_witness_complete (f, 10);
+  assert_failure (f, ORRERY_PLUGIN_ERROR_EXITED, "exited with status 0 at event 3, task-completed t3");
+}
+
+/* A handler that never returns: killed at its deadline (DeadlineMs=300). */
+static void
+test_block (Fixture       *f,
+            gconstpointer  data)
+{
+  set (f, "Mode", "block");
+  set (f, "Delivery", data);
+  load (f);
+  publish_tasks (f, 10);
+  g_assert_true (fixture_wait (is_failed, f, 10000));
+  assert_witness_complete (f, 10);
+  assert_failure (f, ORRERY_PLUGIN_ERROR_TIMED_OUT, "did not");
+  g_assert_nonnull (strstr (orrery_plugin_info_get_error (orrery_plugin_engine_lookup (f->engine, "faulty"))->message,
+                            "at event 3, task-completed t3; killed"));
+}
+
+static void
+test_garbage (Fixture       *f,
+              gconstpointer  data)
+{
+  set (f, "Mode", data);
+  load (f);
+  publish_tasks (f, 10);
+  g_assert_true (fixture_wait (is_failed, f, 10000));
+  assert_witness_complete (f, 10);
+  assert_failure (f, ORRERY_PLUGIN_ERROR_PROTOCOL,
+                  g_str_equal (data, "oversize") ? "bytes (the limit is 1048576)" : "sent a message");
+}
+
+/* abort() in init, or an init that never returns: enabling fails, with
+ * the reason; nothing stays subscribed. */
+static void
+test_init_fault (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  set (f, "Mode", data);
+  orrery_plugin_engine_load_all (f->engine);
+  g_assert_false (orrery_plugin_engine_enable (f->engine, "faulty", &error));
+  g_assert_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_INIT_FAILED);
+  g_assert_nonnull (strstr (error->message,
+                            g_str_equal (data, "abort-init") ? "crashed with SIGABRT in init"
+                                                             : "did not answer within 300 ms in init"));
+  assert_failure (f, ORRERY_PLUGIN_ERROR_INIT_FAILED, "in init");
+  publish_tasks (f, 3);
+  assert_witness_complete (f, 3);
+}
+
+/* Restart=on-failure, RestartLimit=2: each new child crashes on its own
+ * 2nd event; it is restarted twice for the following events, then stays
+ * FAILED. Each child wrote its first event: 1, 3, 5. */
+static void
+test_restart (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GArray) seen = NULL;
+
+  set (f, "Mode", "segv");
+  set (f, "AtEvent", "2");
+  set (f, "Restart", "on-failure");
+  set (f, "RestartLimit", "2");
+  load (f);
+  for (guint i = 0; i < 10; i++)
+    {
+      publish_tasks (f, 1);
+      /* Let the failure be handled (and the restart happen) before the
+       * next event, as the main loop does between dispatches. */
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+  g_assert_true (fixture_wait (is_failed, f, 10000));
+  assert_failure (f, ORRERY_PLUGIN_ERROR_CRASHED, "crashed with SIGSEGV at event 6");
+  seen = plugin_saw (f);
+  g_assert_cmpuint (seen->len, ==, 3);
+  g_assert_cmpuint (g_array_index (seen, guint64, 0), ==, 1);
+  g_assert_cmpuint (g_array_index (seen, guint64, 1), ==, 3);
+  g_assert_cmpuint (g_array_index (seen, guint64, 2), ==, 5);
+  assert_witness_complete (f, 10);
+}
+
+/* A bad Isolation value is a configuration error naming the key. */
+static void
+test_bad_isolation_value (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  set (f, "Isolation", "jail");
+  orrery_plugin_engine_load_all (f->engine);
+  g_assert_false (orrery_plugin_engine_enable (f->engine, "faulty", &error));
+  g_assert_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG);
+  g_assert_nonnull (strstr (error->message, "Isolation"));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* The bus warns of every observer that fails: here that is expected. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  /* A killed child must not kill the test with SIGPIPE. */
+  signal (SIGPIPE, SIG_IGN);
+
+#define ADD(path, data, func) \
+  g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
+  ADD ("/plugin-isolation/in-order/sync", "sync", test_isolated_delivers_in_order);
+  ADD ("/plugin-isolation/in-order/queued", "queued", test_isolated_delivers_in_order);
+  ADD ("/plugin-isolation/segv/sync", "sync", test_segv);
+  ADD ("/plugin-isolation/segv/queued", "queued", test_segv);
+  ADD ("/plugin-isolation/exit", NULL, test_exit);
+  ADD ("/plugin-isolation/block/sync", "sync", test_block);
+  ADD ("/plugin-isolation/block/queued", "queued", test_block);
+  ADD ("/plugin-isolation/garbage", "garbage", test_garbage);
+  ADD ("/plugin-isolation/oversize", "oversize", test_garbage);
+  ADD ("/plugin-isolation/init/abort", "abort-init", test_init_fault);
+  ADD ("/plugin-isolation/init/hang", "hang-init", test_init_fault);
+  ADD ("/plugin-isolation/restart", NULL, test_restart);
+  ADD ("/plugin-isolation/bad-value", NULL, test_bad_isolation_value);
+#undef ADD
+  return g_test_run ();
+}
