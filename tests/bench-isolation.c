@@ -1,0 +1,83 @@
+/* bench-isolation.c: the cost of delivering one event to a plugin in
+ * process and to the same plugin isolated (`Isolation=process`), for a
+ * sync and a queued observer, in one run. One JSON object a line.
+ *
+ * Sync: publish() returns once the observer handled the event (isolated:
+ * a round trip to the helper). Queued: from the first publish to the
+ * moment the plugin has handled them all (isolated: batches on the wire,
+ * the helper's acknowledgements, its shutdown answered).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <orrery.h>
+
+#include "plugins/fixture-util.h"
+
+static double
+run_one (const char *dir,
+         gboolean    isolated,
+         const char *delivery,
+         guint       n)
+{
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(OrreryPluginEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start, end;
+
+  orrery_config_set_override (config, "Host", "AutoEnable", "false");
+  orrery_config_set_override (config, "Plugin faulty", "Delivery", delivery);
+  orrery_config_set_override (config, "Plugin faulty", "QueueLimit", "1000000");
+  if (isolated)
+    orrery_config_set_override (config, "Plugin faulty", "Isolation", "process");
+  engine = orrery_plugin_engine_new (bus, config);
+  orrery_plugin_engine_set_use_default_path (engine, FALSE);
+  orrery_plugin_engine_add_search_path (engine, dir);
+  orrery_plugin_engine_load_all (engine);
+  if (!orrery_plugin_engine_enable (engine, "faulty", &error))
+    g_error ("%s", error->message);
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(OrreryTaskEvent) event =
+        orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "bench", "task-0042",
+                               ORRERY_TASK_STATUS_COMPLETED);
+
+      orrery_event_bus_publish (bus, ORRERY_EVENT (event));
+    }
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  /* Isolated: returns once the helper answered its shutdown, after every
+   * batch before it. */
+  orrery_plugin_engine_disable (engine, "faulty", NULL);
+  end = g_get_monotonic_time ();
+  return (double) (end - start) / n;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autofree char *dir = fixture_tmpdir ();
+  g_autofree char *installed = fixture_install (dir, "faulty", NULL);
+  const char *modes[] = { "sync", "queued" };
+  guint n = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : 20000;
+
+  signal (SIGPIPE, SIG_IGN);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++)
+    {
+      double in_process = run_one (dir, FALSE, modes[m], n);
+      double isolated = run_one (dir, TRUE, modes[m], n);
+
+      printf ("{\"bench\":\"isolation\",\"delivery\":\"%s\",\"events\":%u,"
+              "\"in_process_us_per_event\":%.3f,\"isolated_us_per_event\":%.3f,"
+              "\"ratio\":%.1f}\n", modes[m], n, in_process, isolated, isolated / in_process);
+      fflush (stdout);
+    }
+  fixture_rmrf (dir);
+  return 0;
+}
