@@ -84,9 +84,13 @@ def test_fault_costs_only_the_plugin(orrery, world, mode, reason):
     assert len(line) == 1, r
     assert "plugin “faulty”" in line[0] and reason in line[0], r
     # What it received before the fault, in order (garbage mode goes on
-    # with its handler after writing).
+    # with its handler after writing, until the host, reading the garbage,
+    # kills it: event 3 may or may not be written).
     seen = [int(l.split()[0]) for l in world.faulty_out.read_text().splitlines()]
-    assert seen == ([1, 2, 3] if mode == "garbage" else [1, 2])
+    if mode == "garbage":
+        assert seen in ([1, 2], [1, 2, 3])
+    else:
+        assert seen == [1, 2]
 
 
 @pytest.mark.parametrize("mode,reason", [
