@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <orrery.h>
@@ -126,6 +127,7 @@ struct _Dashboard
   guint               request_timeout_s;
   guint               queue_limit;
   guint               slow_client_s;
+  guint               linger_s;       /* serving on after the run's end */
 
   /* Server */
   GSocketService     *service;
@@ -1625,6 +1627,8 @@ dashboard_init (OrreryPluginContext  *context,
     get_bounded_uint (context, "DotTimeoutSec", 10, 1, 3600, &d->dot_timeout_s, &local);
   if (local == NULL)
     get_bounded_uint (context, "MaxLayoutTasks", 500, 0, 100000, &d->max_layout_tasks, &local);
+  if (local == NULL)
+    get_bounded_uint (context, "LingerSec", 0, 0, 86400, &d->linger_s, &local);
   listen = orrery_plugin_context_get_string (context, "Listen", "127.0.0.1:0");
   if (local == NULL)
     parse_listen (listen != NULL && listen[0] != '\0' ? listen : "127.0.0.1:0",
@@ -1734,6 +1738,44 @@ flush_clients (Dashboard *d)
     g_source_remove (timeout_id);
 }
 
+static gboolean
+on_linger_end (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+/* LingerSec: a short run (the demo takes seconds) is over before anyone
+ * opens its URL. The page goes on being served, the run finished, for
+ * LingerSec seconds or until SIGINT, SIGTERM or SIGHUP. */
+static void
+linger (Dashboard *d)
+{
+  const int signums[] = { SIGINT, SIGTERM, SIGHUP };
+  GSource *sources[G_N_ELEMENTS (signums) + 1];
+  gboolean done = FALSE;
+
+  g_printerr ("dashboard: the run has ended; still serving http://%s:%u/?token=%s for %u s "
+              "(Ctrl-C to stop)\n",
+              g_inet_address_get_is_any (d->listen_addr) ? "127.0.0.1" : d->listen_host,
+              d->bound_port, d->token, d->linger_s);
+  for (gsize i = 0; i < G_N_ELEMENTS (signums); i++)
+    sources[i] = g_unix_signal_source_new (signums[i]);
+  sources[G_N_ELEMENTS (signums)] = g_timeout_source_new_seconds (d->linger_s);
+  for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
+    {
+      g_source_set_callback (sources[i], on_linger_end, &done, NULL);
+      g_source_attach (sources[i], NULL);
+    }
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
+    {
+      g_source_destroy (sources[i]);
+      g_source_unref (sources[i]);
+    }
+}
+
 static void
 dashboard_shutdown (OrreryPluginContext *context)
 {
@@ -1741,6 +1783,8 @@ dashboard_shutdown (OrreryPluginContext *context)
 
   if (d == NULL)
     return;
+  if (d->linger_s > 0)
+    linger (d);
   if (d->clients != NULL && d->clients->len > 0)
     flush_clients (d);
   stop_http (d);
@@ -1774,6 +1818,8 @@ static const OrreryPluginKey dashboard_keys[] = {
     "a layout that takes longer is stopped (1-3600)" },
   { "MaxLayoutTasks", ORRERY_PLUGIN_KEY_UINT, "500",
     "constellations with more tasks get no drawing, only the table (0-100000)" },
+  { "LingerSec", ORRERY_PLUGIN_KEY_UINT, "0",
+    "after the run has ended, go on serving the page this long, or until Ctrl-C (0-86400)" },
   { NULL }
 };
 

@@ -346,3 +346,28 @@ def test_websocket_outlives_request_and_idle_timeouts(tmp_path):
     finally:
         d.stop()
     assert d.proc.returncode == 0, d.stderr()[-3000:]
+
+
+def test_linger_keeps_a_short_run_on_view(tmp_path):
+    # The demo is over in seconds, before anyone opens its URL: with
+    # LingerSec the finished run stays on view until Ctrl-C.
+    import signal as sig
+    c = write_constellation(tmp_path / "short.json", {"a": ["true"], "b": ["true"]}, [("a", "b")])
+    d = start_dashboard(tmp_path, c, "dashboard.LingerSec=600")
+    try:
+        deadline = time.monotonic() + 60
+        while "still serving" not in d.stderr():
+            assert d.proc.poll() is None, d.stderr()[-3000:]
+            assert time.monotonic() < deadline, d.stderr()[-3000:]
+            time.sleep(0.05)
+        status, _, body = d.request("/api/state")
+        assert status == 200, (status, body)
+        state = json.loads(body)
+        assert state["run"]["state"] == "completed", state["run"]
+        assert task_states(state) == {"a": "completed", "b": "completed"}
+        assert d.proc.poll() is None
+        d.proc.send_signal(sig.SIGINT)
+        d.proc.wait(timeout=30)
+    finally:
+        d.stop()
+    assert d.proc.returncode == 0, d.stderr()[-3000:]
