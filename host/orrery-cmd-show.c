@@ -83,29 +83,6 @@ json_for_terminal (const char *json)
   return g_string_free (out, FALSE);
 }
 
-/* Prints one line of an SDK message. The SDK escapes the user data in its
- * messages already; whatever is still unsafe is escaped here (escaping a
- * line that only holds the SDK's backslashes would double them). */
-static void
-print_escaped_line (const char *line)
-{
-  g_autofree char *probe = g_strdup (line);
-  char *w = probe;
-
-  for (const char *r = line; *r; r++)
-    if (*r != '\\')
-      *w++ = *r;
-  *w = '\0';
-  if (orrery_text_is_terminal_safe (probe, -1))
-    g_printerr ("%s\n", line);
-  else
-    {
-      g_autofree char *safe = orrery_escape_for_terminal (line, -1);
-
-      g_printerr ("%s\n", safe);
-    }
-}
-
 /* An error message, one line at a time. */
 static void
 print_error (const char *prefix,
@@ -119,7 +96,7 @@ print_error (const char *prefix,
       g_autofree char *line = safe_prefix ? g_strdup_printf ("%s: %s", safe_prefix, lines[i])
                                           : g_strdup (lines[i]);
 
-      print_escaped_line (line);
+      orrery_host_print_escaped_line (line);
     }
 }
 

@@ -15,11 +15,12 @@
 
 #include "orrery-host.h"
 
-/* Prints one line of an SDK message. The SDK escapes the user data in its
- * messages already; whatever is still unsafe is escaped here (escaping a
- * line that only holds the SDK's backslashes would double them). */
-static void
-print_escaped_line (const char *line)
+/* Prints one line of an SDK message on stderr. The SDK escapes the user
+ * data in its messages already; whatever is still unsafe is escaped here
+ * (escaping a line that only holds the SDK's backslashes would double
+ * them). Used by validate and show. */
+void
+orrery_host_print_escaped_line (const char *line)
 {
   g_autofree char *probe = g_strdup (line);
   char *w = probe;
@@ -77,7 +78,7 @@ orrery_host_check_task_data (OrreryConstellation *c,
       if (n++ < 200)
         {
           line = g_strdup_printf ("%s%s: %s", prefix ? prefix : "", file, err->message);
-          print_escaped_line (line);
+          orrery_host_print_escaped_line (line);
         }
     }
   return n;
@@ -126,7 +127,7 @@ orrery_host_cmd_validate (int    argc,
           g_auto(GStrv) lines = g_strsplit (err->message, "\n", -1);
 
           for (guint k = 0; lines[k]; k++)
-            print_escaped_line (lines[k]);
+            orrery_host_print_escaped_line (lines[k]);
           n_problems = g_strv_length (lines);
         }
       else

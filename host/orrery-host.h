@@ -30,6 +30,10 @@ int orrery_host_cmd_validate (int argc, char **argv);
 int orrery_host_cmd_show (int argc, char **argv);
 int orrery_host_cmd_plugins (int argc, char **argv);
 
+/* One line of an SDK message on stderr, with what is still unsafe escaped
+ * (orrery-cmd-validate.c). */
+void  orrery_host_print_escaped_line (const char *line);
+
 /* The task data of the tasks bound for a local device, checked as the
  * device would (orrery-cmd-validate.c): prints each problem after @prefix
  * and returns how many there were. */
