@@ -8,7 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "orrery-plugin-private.h"
+#include "orrery-private.h"
+#include "orrery-dirs.h"
 
 /**
  * OrreryConfig:

@@ -620,3 +620,28 @@ _orrery_plugin_elf_read (const guint8  *data,
   g_free (copy);
   return info;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The plugin's name */
+
+char *
+_orrery_plugin_name_from_file (const char *file)
+{
+  g_autofree char *base = g_path_get_basename (file);
+  const char *start = base;
+
+  if (g_str_has_prefix (start, "lib") && strlen (start) > 6)
+    start += 3;
+  return g_strndup (start, strlen (start) - 3);
+}
+
+gboolean
+_orrery_plugin_name_is_valid (const char *name)
+{
+  if (name == NULL || *name == '\0')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+      return FALSE;
+  return TRUE;
+}

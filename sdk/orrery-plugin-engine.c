@@ -1,328 +1,19 @@
-/* orrery-plugin-engine.c: finds, checks, loads and watches plugins.
+/* orrery-plugin-engine.c: finds, checks, loads, enables and disables
+ * plugins. Its checks are in orrery-plugin-trust.c and orrery-plugin-elf.c,
+ * its loader in orrery-plugin-loader.c, its watching in
+ * orrery-plugin-hotplug.c, what it tells of a plugin in
+ * orrery-plugin-info.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Plugins"
 
-#ifndef _GNU_SOURCE
-# define _GNU_SOURCE
-#endif
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <gmodule.h>
-
-#include "orrery-plugin-isolation-private.h"
-
-/* ------------------------------------------------------------------------ */
-/* Uninstalled or installed */
-
-gboolean
-_orrery_is_uninstalled (void)
-{
-  static gsize once = 0;
-  static gboolean uninstalled = FALSE;
-
-  if (g_once_init_enter (&once))
-    {
-      Dl_info info;
-
-      if (dladdr ((gpointer) orrery_plugin_engine_new, &info) != 0 && info.dli_fname != NULL)
-        {
-          g_autofree char *lib = realpath (info.dli_fname, NULL);
-          g_autofree char *root = realpath (ORRERY_BUILD_ROOT, NULL);
-
-          if (lib != NULL && root != NULL)
-            {
-              g_autofree char *prefix = g_strconcat (root, "/", NULL);
-
-              uninstalled = g_str_has_prefix (lib, prefix);
-            }
-        }
-      g_once_init_leave (&once, 1);
-    }
-  return uninstalled;
-}
-
-/* ------------------------------------------------------------------------ */
-/* OrreryPluginInfo */
-
-/**
- * OrreryPluginInfo:
- *
- * What the engine knows of one plugin file (or of one plugin the
- * configuration asks for and no file provides): its name, version,
- * description and file, its state and the error of its failure.
- */
-struct _OrreryPluginInfo
-{
-  GObject            parent_instance;
-
-  char              *name;
-  char              *version;
-  char              *description;
-  char              *file;
-  OrreryPluginState  state;
-  GError            *error;
-};
-
-G_DEFINE_TYPE (OrreryPluginInfo, orrery_plugin_info, G_TYPE_OBJECT)
-
-enum {
-  INFO_PROP_0,
-  INFO_PROP_NAME,
-  INFO_PROP_VERSION,
-  INFO_PROP_DESCRIPTION,
-  INFO_PROP_FILE,
-  INFO_PROP_STATE,
-  INFO_N_PROPS
-};
-
-static GParamSpec *info_properties[INFO_N_PROPS];
-
-static void
-orrery_plugin_info_finalize (GObject *object)
-{
-  OrreryPluginInfo *self = ORRERY_PLUGIN_INFO (object);
-
-  g_free (self->name);
-  g_free (self->version);
-  g_free (self->description);
-  g_free (self->file);
-  g_clear_error (&self->error);
-  G_OBJECT_CLASS (orrery_plugin_info_parent_class)->finalize (object);
-}
-
-static void
-orrery_plugin_info_get_property (GObject    *object,
-                                 guint       prop_id,
-                                 GValue     *value,
-                                 GParamSpec *pspec)
-{
-  OrreryPluginInfo *self = ORRERY_PLUGIN_INFO (object);
-
-  switch (prop_id)
-    {
-    case INFO_PROP_NAME:
-      g_value_set_string (value, self->name);
-      break;
-    case INFO_PROP_VERSION:
-      g_value_set_string (value, self->version);
-      break;
-    case INFO_PROP_DESCRIPTION:
-      g_value_set_string (value, self->description);
-      break;
-    case INFO_PROP_FILE:
-      g_value_set_string (value, self->file);
-      break;
-    case INFO_PROP_STATE:
-      g_value_set_enum (value, self->state);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-orrery_plugin_info_class_init (OrreryPluginInfoClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->finalize = orrery_plugin_info_finalize;
-  object_class->get_property = orrery_plugin_info_get_property;
-
-  /**
-   * OrreryPluginInfo:name:
-   *
-   * The plugin's name, once its descriptor was read.
-   */
-  info_properties[INFO_PROP_NAME] =
-    g_param_spec_string ("name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryPluginInfo:version:
-   *
-   * The plugin's version, once its descriptor was read.
-   */
-  info_properties[INFO_PROP_VERSION] =
-    g_param_spec_string ("version", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryPluginInfo:description:
-   *
-   * The plugin's description, once its descriptor was read.
-   */
-  info_properties[INFO_PROP_DESCRIPTION] =
-    g_param_spec_string ("description", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryPluginInfo:file:
-   *
-   * The plugin's shared object.
-   */
-  info_properties[INFO_PROP_FILE] =
-    g_param_spec_string ("file", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  /**
-   * OrreryPluginInfo:state:
-   *
-   * The plugin's state.
-   */
-  info_properties[INFO_PROP_STATE] =
-    g_param_spec_enum ("state", NULL, NULL, ORRERY_TYPE_PLUGIN_STATE, ORRERY_PLUGIN_STATE_FOUND,
-                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  g_object_class_install_properties (object_class, INFO_N_PROPS, info_properties);
-}
-
-static void
-orrery_plugin_info_init (OrreryPluginInfo *self)
-{
-}
-
-OrreryPluginInfo *
-_orrery_plugin_info_new (const char *file)
-{
-  OrreryPluginInfo *self = g_object_new (ORRERY_TYPE_PLUGIN_INFO, NULL);
-
-  self->file = g_strdup (file);
-  return self;
-}
-
-void
-_orrery_plugin_info_set_metadata (OrreryPluginInfo *self,
-                                  const char       *name,
-                                  const char       *version,
-                                  const char       *description)
-{
-  g_free (self->name);
-  self->name = g_strdup (name);
-  g_free (self->version);
-  self->version = g_strdup (version);
-  g_free (self->description);
-  self->description = g_strdup (description);
-}
-
-void
-_orrery_plugin_info_set_state (OrreryPluginInfo  *self,
-                               OrreryPluginState  state,
-                               const GError      *error)
-{
-  g_clear_error (&self->error);
-  if (error != NULL)
-    self->error = g_error_copy (error);
-  if (self->state != state)
-    {
-      self->state = state;
-      g_object_notify_by_pspec (G_OBJECT (self), info_properties[INFO_PROP_STATE]);
-    }
-}
-
-/**
- * orrery_plugin_info_get_name:
- * @self: a plugin info
- *
- * Returns: (nullable): the plugin's name, or %NULL if its descriptor could
- *   not be read
- */
-const char *
-orrery_plugin_info_get_name (OrreryPluginInfo *self)
-{
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
-  return self->name;
-}
-
-/**
- * orrery_plugin_info_get_version:
- * @self: a plugin info
- *
- * Returns: (nullable): the plugin's version
- */
-const char *
-orrery_plugin_info_get_version (OrreryPluginInfo *self)
-{
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
-  return self->version;
-}
-
-/**
- * orrery_plugin_info_get_description:
- * @self: a plugin info
- *
- * Returns: (nullable): the plugin's description
- */
-const char *
-orrery_plugin_info_get_description (OrreryPluginInfo *self)
-{
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
-  return self->description;
-}
-
-/**
- * orrery_plugin_info_get_file:
- * @self: a plugin info
- *
- * Returns: (nullable) (type filename): the plugin's file, or %NULL for a
- *   plugin that was not found
- */
-const char *
-orrery_plugin_info_get_file (OrreryPluginInfo *self)
-{
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
-  return self->file;
-}
-
-/**
- * orrery_plugin_info_get_state:
- * @self: a plugin info
- *
- * Returns: the plugin's state
- */
-OrreryPluginState
-orrery_plugin_info_get_state (OrreryPluginInfo *self)
-{
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), ORRERY_PLUGIN_STATE_FAILED);
-  return self->state;
-}
-
-/**
- * orrery_plugin_info_get_error:
- * @self: a plugin info
- *
- * Returns: (nullable) (transfer none): why the plugin failed or was not
- *   found (an %ORRERY_PLUGIN_ERROR), or %NULL
- */
-const GError *
-orrery_plugin_info_get_error (OrreryPluginInfo *self)
-{
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
-  return self->error;
-}
-
-/**
- * orrery_plugin_state_to_nick:
- * @state: a plugin state
- *
- * Returns: (transfer none): the nick of @state (`enabled`, `failed`, ...)
- */
-const char *
-orrery_plugin_state_to_nick (OrreryPluginState state)
-{
-  static gsize once = 0;
-  static GEnumClass *klass = NULL;
-  GEnumValue *value;
-
-  if (g_once_init_enter (&once))
-    {
-      klass = g_type_class_ref (ORRERY_TYPE_PLUGIN_STATE);
-      g_once_init_leave (&once, 1);
-    }
-  value = g_enum_get_value (klass, state);
-  return value != NULL ? value->value_nick : "invalid";
-}
+#include "orrery-plugin-engine-private.h"
+#include "orrery-plugin-info-private.h"
 
 /* ------------------------------------------------------------------------ */
 /* OrreryPluginEngine */
@@ -363,51 +54,6 @@ orrery_plugin_state_to_nick (OrreryPluginState state)
  * reverse of the order they were enabled in.
  */
 
-typedef struct
-{
-  OrreryPluginInfo             *info;
-  char                         *dir;         /* the search path entry it came from */
-  OrreryPluginElfInfo          *elf;         /* the descriptor read from the file */
-  char                         *digest;      /* SHA-256 of the content checked */
-  GModule                      *module;      /* loaded from a private copy */
-  const OrreryPluginDescriptor *descriptor;  /* the loaded one */
-  OrreryPluginContext          *context;     /* while enabled */
-  OrreryIsolatedPlugin         *isolated;    /* while enabled in a helper process */
-  OrreryPluginEngine           *engine;      /* borrowed: for the isolated plugin's failure */
-  guint                         restarts;    /* after failures of the helper (Restart=) */
-} Entry;
-
-typedef struct
-{
-  OrreryPluginEngine *engine;
-  char               *path;
-  char               *dir;
-  guint               source_id;
-  gboolean            seen;
-  goffset             size;
-  gint64              mtime_ns;
-} Pending;
-
-struct _OrreryPluginEngine
-{
-  GObject         parent_instance;
-
-  OrreryEventBus *bus;
-  OrreryConfig   *config;
-  OrreryOrchestrator *orchestrator;   /* nullable */
-
-  GPtrArray      *command_line_path;
-  gboolean        use_default_path;
-  guint           settle_ms;
-
-  GPtrArray      *entries;        /* of Entry, in the order found */
-  GPtrArray      *enabled_order;  /* of Entry, borrowed */
-  GHashTable     *scanned_dirs;   /* canonical dir -> TRUE */
-
-  GPtrArray      *monitors;       /* of GFileMonitor */
-  GHashTable     *pending;        /* path -> Pending */
-};
-
 G_DEFINE_TYPE (OrreryPluginEngine, orrery_plugin_engine, G_TYPE_OBJECT)
 
 enum {
@@ -432,7 +78,7 @@ static guint signals[N_SIGNALS];
 #define DEFAULT_SETTLE_MS 100
 
 static void
-entry_free (Entry *entry)
+entry_free (OrreryPluginEntry *entry)
 {
   if (entry->isolated != NULL)
     {
@@ -448,15 +94,6 @@ entry_free (Entry *entry)
   if (entry->module != NULL)
     g_module_close (entry->module);
   g_free (entry);
-}
-
-static void
-pending_free (Pending *pending)
-{
-  g_clear_handle_id (&pending->source_id, g_source_remove);
-  g_free (pending->path);
-  g_free (pending->dir);
-  g_free (pending);
 }
 
 static void
@@ -633,7 +270,7 @@ orrery_plugin_engine_init (OrreryPluginEngine *self)
   self->scanned_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->monitors = g_ptr_array_new_with_free_func (g_object_unref);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                         (GDestroyNotify) pending_free);
+                                         (GDestroyNotify) _orrery_pending_file_free);
 }
 
 /**
@@ -721,7 +358,7 @@ orrery_plugin_engine_get_orchestrator (OrreryPluginEngine *self)
 const char *
 orrery_plugin_engine_get_default_path (void)
 {
-  return _orrery_is_uninstalled () ? ORRERY_BUILD_PLUGINDIR : ORRERY_PLUGINDIR;
+  return _orrery_dirs_get_plugin_dir ();
 }
 
 /**
@@ -851,7 +488,7 @@ orrery_plugin_engine_get_search_path (OrreryPluginEngine *self)
 
 static void
 set_state (OrreryPluginEngine *self,
-           Entry              *entry,
+           OrreryPluginEntry  *entry,
            OrreryPluginState   state,
            const GError       *error)
 {
@@ -868,19 +505,19 @@ set_state (OrreryPluginEngine *self,
 
 static void
 fail (OrreryPluginEngine *self,
-      Entry              *entry,
+      OrreryPluginEntry  *entry,
       GError             *error)
 {
   set_state (self, entry, ORRERY_PLUGIN_STATE_FAILED, error);
   g_error_free (error);
 }
 
-static Entry *
-add_entry (OrreryPluginEngine *self,
-           const char         *file,
-           const char         *dir)
+OrreryPluginEntry *
+_orrery_plugin_engine_add_entry (OrreryPluginEngine *self,
+                                 const char         *file,
+                                 const char         *dir)
 {
-  Entry *entry = g_new0 (Entry, 1);
+  OrreryPluginEntry *entry = g_new0 (OrreryPluginEntry, 1);
 
   entry->info = _orrery_plugin_info_new (file);
   entry->dir = g_strdup (dir);
@@ -889,13 +526,13 @@ add_entry (OrreryPluginEngine *self,
   return entry;
 }
 
-static Entry *
-find_entry_by_file (OrreryPluginEngine *self,
-                    const char         *file)
+OrreryPluginEntry *
+_orrery_plugin_engine_find_entry_by_file (OrreryPluginEngine *self,
+                                          const char         *file)
 {
   for (guint i = 0; i < self->entries->len; i++)
     {
-      Entry *entry = g_ptr_array_index (self->entries, i);
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
 
       if (g_strcmp0 (entry->info->file, file) == 0)
         return entry;
@@ -905,13 +542,13 @@ find_entry_by_file (OrreryPluginEngine *self,
 
 /* The live entry that owns @name: loaded (enabled or not) or failing after
  * its descriptor was read, but neither a duplicate, removed nor missing. */
-static Entry *
+static OrreryPluginEntry *
 find_entry_by_name (OrreryPluginEngine *self,
                     const char         *name)
 {
   for (guint i = 0; i < self->entries->len; i++)
     {
-      Entry *entry = g_ptr_array_index (self->entries, i);
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
 
       if (entry->elf == NULL || g_strcmp0 (entry->info->name, name) != 0)
         continue;
@@ -929,8 +566,8 @@ find_entry_by_name (OrreryPluginEngine *self,
 /* ------------------------------------------------------------------------ */
 /* Discovery */
 
-static gboolean
-is_plugin_file_name (const char *name)
+gboolean
+_orrery_plugin_is_file_name (const char *name)
 {
   return name[0] != '.' && g_str_has_suffix (name, ".so") && strlen (name) > 3;
 }
@@ -972,11 +609,11 @@ discover_dir (OrreryPluginEngine *self,
 
       if (name[0] == '.')
         continue;
-      if (is_plugin_file_name (name))
+      if (_orrery_plugin_is_file_name (name))
         {
-          if (find_entry_by_file (self, path) == NULL)
+          if (_orrery_plugin_engine_find_entry_by_file (self, path) == NULL)
             {
-              add_entry (self, path, dir);
+              _orrery_plugin_engine_add_entry (self, path, dir);
               found++;
             }
         }
@@ -990,9 +627,9 @@ discover_dir (OrreryPluginEngine *self,
               const char *subname = g_ptr_array_index (sub, j);
               g_autofree char *subpath = g_build_filename (path, subname, NULL);
 
-              if (is_plugin_file_name (subname) && find_entry_by_file (self, subpath) == NULL)
+              if (_orrery_plugin_is_file_name (subname) && _orrery_plugin_engine_find_entry_by_file (self, subpath) == NULL)
                 {
-                  add_entry (self, subpath, path);
+                  _orrery_plugin_engine_add_entry (self, subpath, path);
                   found++;
                 }
             }
@@ -1034,96 +671,13 @@ orrery_plugin_engine_discover (OrreryPluginEngine *self)
   return found;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Checks */
-
-/* The largest file taken for a plugin. */
-#define MAX_PLUGIN_SIZE (G_GINT64_CONSTANT (256) << 20)
-
-/* Opens @file through the trust check and reads all of it from that
- * descriptor: what is checked is what is read, and what is read is what is
- * loaded (from a private copy, see load_copy()). */
-static GBytes *
-read_trusted (const char  *file,
-              GError     **error)
-{
-  g_autofree char *real = NULL;
-  g_autoptr(GByteArray) buffer = NULL;
-  struct stat st;
-  int fd;
-
-  fd = _orrery_plugin_trust_open (file, &real, &st, error);
-  if (fd < 0)
-    return NULL;
-  if (st.st_size > MAX_PLUGIN_SIZE)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                   "%s: %" G_GINT64_FORMAT " bytes: too large for a plugin", file,
-                   (gint64) st.st_size);
-      close (fd);
-      return NULL;
-    }
-  buffer = g_byte_array_sized_new (st.st_size > 0 ? (guint) st.st_size : 1);
-  for (;;)
-    {
-      guint8 chunk[65536];
-      ssize_t n = read (fd, chunk, sizeof chunk);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-
-          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                       "%s: %s", file, g_strerror (saved));
-          close (fd);
-          return NULL;
-        }
-      if (n == 0)
-        break;
-      if (buffer->len + (guint64) n > MAX_PLUGIN_SIZE)
-        {
-          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
-                       "%s: too large for a plugin", file);
-          close (fd);
-          return NULL;
-        }
-      g_byte_array_append (buffer, chunk, n);
-    }
-  close (fd);
-  return g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
-}
-
-static char *
-name_from_file (const char *file)
-{
-  g_autofree char *base = g_path_get_basename (file);
-  const char *start = base;
-
-  if (g_str_has_prefix (start, "lib") && strlen (start) > 6)
-    start += 3;
-  return g_strndup (start, strlen (start) - 3);
-}
-
-static gboolean
-is_valid_name (const char *name)
-{
-  if (name == NULL || *name == '\0')
-    return FALSE;
-  for (const char *p = name; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
-      return FALSE;
-  return TRUE;
-}
-
 /* Every check that needs none of the plugin's code: trust, ELF, descriptor
  * (read from the bytes), ABI, name, duplicates, the defaults file. On
  * success the entry has its name, version, description and ELF info, and
  * @out_bytes the exact content checked; on failure it is FAILED. */
 static gboolean
 inspect_entry (OrreryPluginEngine  *self,
-               Entry               *entry,
+               OrreryPluginEntry   *entry,
                GBytes             **out_bytes)
 {
   const char *file = entry->info->file;
@@ -1133,11 +687,11 @@ inspect_entry (OrreryPluginEngine  *self,
   g_autofree char *defaults = NULL;
   g_autofree char *group = NULL;
   GError *error = NULL;
-  Entry *owner;
+  OrreryPluginEntry *owner;
   gsize size;
   const guint8 *data;
 
-  bytes = read_trusted (file, &error);
+  bytes = _orrery_plugin_trust_read (file, &error);
   if (bytes == NULL)
     {
       fail (self, entry, error);
@@ -1151,9 +705,9 @@ inspect_entry (OrreryPluginEngine  *self,
       return FALSE;
     }
 
-  name = elf->name != NULL ? g_strdup (elf->name) : name_from_file (file);
+  name = elf->name != NULL ? g_strdup (elf->name) : _orrery_plugin_name_from_file (file);
   _orrery_plugin_info_set_metadata (entry->info, name, elf->version, elf->description);
-  if (!is_valid_name (name))
+  if (!_orrery_plugin_name_is_valid (name))
     {
       g_autofree char *shown = orrery_escape_for_terminal (name, -1);
 
@@ -1206,122 +760,10 @@ inspect_entry (OrreryPluginEngine  *self,
   return TRUE;
 }
 
-#ifndef MFD_EXEC
-# define MFD_EXEC 0x0010U
-#endif
-
-/* A private, sealed copy of @bytes that the loader can map: a memfd, whose
- * content nobody can change (overwriting the plugin's file in place, as
- * `cp new.so plugin.so` does, changes nothing that is mapped). */
-static int
-private_copy (const char  *file,
-              GBytes      *bytes,
-              GError     **error)
-{
-  g_autofree char *base = g_path_get_basename (file);
-  g_autofree char *name = g_strconcat ("orrery-plugin:", base, NULL);
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
-  gsize done = 0;
-  int fd;
-
-  fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-  if (fd < 0 && errno == EINVAL)  /* a kernel before 6.3 has no MFD_EXEC */
-    fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
-                   "%s: cannot make a private copy to load: memfd_create: %s", file,
-                   g_strerror (saved));
-      return -1;
-    }
-  while (done < size)
-    {
-      ssize_t n = write (fd, data + done, size - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          int saved = n < 0 ? errno : EIO;
-
-          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED,
-                       "%s: cannot make a private copy to load: %s", file, g_strerror (saved));
-          close (fd);
-          return -1;
-        }
-      done += n;
-    }
-  /* Best effort: the copy is already private to this process. */
-  (void) fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-  return fd;
-}
-
-/* The copies loaded in this process: SHA-256 of the content -> the path
- * the loader knows it by. One content is loaded once per process (as
- * dlopen() of one file is): a plugin's static state, and what a process
- * does once (install the log writer, register types), stays single. */
-G_LOCK_DEFINE_STATIC (copies);
-static GHashTable *copies;
-
-/* Loads @bytes (whose SHA-256 is @digest) from a private copy, or takes the
- * copy of the same content already loaded. */
-static GModule *
-open_copy (const char  *file,
-           const char  *digest,
-           GBytes      *bytes,
-           GError     **error)
-{
-  g_autofree char *proc_path = NULL;
-  GModule *module = NULL;
-  int fd;
-
-  G_LOCK (copies);
-  if (copies == NULL)
-    copies = g_hash_table_new (g_str_hash, g_str_equal);
-  proc_path = g_strdup (g_hash_table_lookup (copies, digest));
-  if (proc_path != NULL)
-    {
-      module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
-      G_UNLOCK (copies);
-      if (module == NULL)
-        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED, "%s: %s",
-                     file, g_module_error ());
-      return module;
-    }
-
-  /* A private copy of the bytes just checked. It stays open as long as the
-   * process lives: the loader knows the object by its path,
-   * /proc/self/fd/N, and a later copy must never get the same one. */
-  fd = private_copy (file, bytes, error);
-  if (fd >= 0)
-    {
-      proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-      module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
-      if (module == NULL)
-        {
-          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_LOAD_FAILED, "%s: %s",
-                       file, g_module_error ());
-          close (fd);
-        }
-      else
-        {
-          /* Whatever happens next, it stays: its constructors may have
-           * registered types. */
-          g_module_make_resident (module);
-          g_hash_table_insert (copies, g_strdup (digest), g_steal_pointer (&proc_path));
-        }
-    }
-  G_UNLOCK (copies);
-  return module;
-}
-
 /* Checks and opens one found file; leaves it DISABLED (loaded) or FAILED. */
 static void
 load_entry (OrreryPluginEngine *self,
-            Entry              *entry)
+            OrreryPluginEntry  *entry)
 {
   const char *file = entry->info->file;
   g_autoptr(GBytes) bytes = NULL;
@@ -1346,7 +788,7 @@ load_entry (OrreryPluginEngine *self,
       return;
     }
 
-  entry->module = open_copy (file, entry->digest, bytes, &error);
+  entry->module = _orrery_plugin_open_copy (file, entry->digest, bytes, &error);
   if (entry->module == NULL)
     {
       fail (self, entry, error);
@@ -1378,12 +820,12 @@ load_entry (OrreryPluginEngine *self,
 /* Enable and disable */
 
 static gboolean enable_isolated (OrreryPluginEngine  *self,
-                                 Entry               *entry,
+                                 OrreryPluginEntry   *entry,
                                  GError             **error);
 
 static gboolean
 enable_entry (OrreryPluginEngine  *self,
-              Entry               *entry,
+              OrreryPluginEntry   *entry,
               GError             **error)
 {
   g_autoptr(OrreryPluginContext) context = NULL;
@@ -1455,10 +897,10 @@ enable_entry (OrreryPluginEngine  *self,
   return TRUE;
 }
 
-static void
-disable_entry (OrreryPluginEngine *self,
-               Entry              *entry,
-               OrreryPluginState   new_state)
+void
+_orrery_plugin_engine_disable_entry (OrreryPluginEngine *self,
+                                     OrreryPluginEntry  *entry,
+                                     OrreryPluginState   new_state)
 {
   if (entry->isolated != NULL)
     {
@@ -1504,7 +946,7 @@ isolated_failed (OrreryIsolatedPlugin *plugin,
                  const GError         *reason,
                  gpointer              user_data)
 {
-  Entry *entry = user_data;
+  OrreryPluginEntry *entry = user_data;
   OrreryPluginEngine *self = entry->engine;
   OrreryPluginContext *context = g_steal_pointer (&entry->context);
   g_autofree char *group = orrery_config_plugin_group (entry->info->name);
@@ -1538,7 +980,7 @@ isolated_failed (OrreryIsolatedPlugin *plugin,
 
 static gboolean
 enable_isolated (OrreryPluginEngine  *self,
-                 Entry               *entry,
+                 OrreryPluginEntry   *entry,
                  GError             **error)
 {
   g_autoptr(GBytes) bytes = NULL;
@@ -1553,7 +995,7 @@ enable_isolated (OrreryPluginEngine  *self,
       g_propagate_error (error, g_error_copy (entry->info->error));
       return FALSE;
     }
-  fd = private_copy (entry->info->file, bytes, &local_error);
+  fd = _orrery_plugin_private_copy (entry->info->file, bytes, &local_error);
   if (fd < 0)
     {
       g_propagate_error (error, g_error_copy (local_error));
@@ -1590,7 +1032,7 @@ enable_isolated (OrreryPluginEngine  *self,
 /* Whether the configuration enables the plugin of @entry. */
 static gboolean
 configured_enabled (OrreryPluginEngine  *self,
-                    Entry               *entry,
+                    OrreryPluginEntry   *entry,
                     GError             **error)
 {
   g_autofree char *group = orrery_config_plugin_group (entry->info->name);
@@ -1612,9 +1054,9 @@ configured_enabled (OrreryPluginEngine  *self,
   return enabled;
 }
 
-static void
-load_and_maybe_enable (OrreryPluginEngine *self,
-                       Entry              *entry)
+void
+_orrery_plugin_engine_load_and_maybe_enable (OrreryPluginEngine *self,
+                                             OrreryPluginEntry  *entry)
 {
   GError *error = NULL;
 
@@ -1630,7 +1072,7 @@ load_and_maybe_enable (OrreryPluginEngine *self,
 /* Checks one found file without loading it: CHECKED or FAILED. */
 static void
 check_entry (OrreryPluginEngine *self,
-             Entry              *entry)
+             OrreryPluginEntry  *entry)
 {
   GError *error = NULL;
 
@@ -1659,12 +1101,12 @@ check_entry (OrreryPluginEngine *self,
 }
 
 /* Forgets the configured plugins marked as not found that were found since. */
-static void
-prune_not_found (OrreryPluginEngine *self)
+void
+_orrery_plugin_engine_prune_not_found (OrreryPluginEngine *self)
 {
   for (guint i = self->entries->len; i > 0; i--)
     {
-      Entry *entry = g_ptr_array_index (self->entries, i - 1);
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i - 1);
 
       if (entry->info->state == ORRERY_PLUGIN_STATE_NOT_FOUND &&
           find_entry_by_name (self, entry->info->name) != NULL)
@@ -1681,19 +1123,19 @@ add_not_found (OrreryPluginEngine *self)
     {
       g_autofree char *group = orrery_config_plugin_group (names[i]);
       gboolean listed = FALSE;
-      Entry *entry;
+      OrreryPluginEntry *entry;
 
       if (!orrery_config_get_boolean (self->config, group, "Enabled", FALSE, NULL))
         continue;
       for (guint j = 0; j < self->entries->len && !listed; j++)
         {
-          Entry *other = g_ptr_array_index (self->entries, j);
+          OrreryPluginEntry *other = g_ptr_array_index (self->entries, j);
 
           listed = g_strcmp0 (other->info->name, names[i]) == 0;
         }
       if (listed)
         continue;
-      entry = g_new0 (Entry, 1);
+      entry = g_new0 (OrreryPluginEntry, 1);
       entry->info = _orrery_plugin_info_new (NULL);
       _orrery_plugin_info_set_metadata (entry->info, names[i], NULL, NULL);
       g_ptr_array_add (self->entries, entry);
@@ -1729,13 +1171,13 @@ orrery_plugin_engine_load_all (OrreryPluginEngine *self)
   orrery_plugin_engine_discover (self);
   for (guint i = 0; i < self->entries->len; i++)
     {
-      Entry *entry = g_ptr_array_index (self->entries, i);
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
 
       if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
           entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
-        load_and_maybe_enable (self, entry);
+        _orrery_plugin_engine_load_and_maybe_enable (self, entry);
     }
-  prune_not_found (self);
+  _orrery_plugin_engine_prune_not_found (self);
   add_not_found (self);
   return self->enabled_order->len;
 }
@@ -1767,14 +1209,14 @@ orrery_plugin_engine_check_all (OrreryPluginEngine *self)
   orrery_plugin_engine_discover (self);
   for (guint i = 0; i < self->entries->len; i++)
     {
-      Entry *entry = g_ptr_array_index (self->entries, i);
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
 
       if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND)
         check_entry (self, entry);
       if (entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
         n_checked++;
     }
-  prune_not_found (self);
+  _orrery_plugin_engine_prune_not_found (self);
   add_not_found (self);
   return n_checked;
 }
@@ -1809,12 +1251,12 @@ orrery_plugin_engine_get_enabled_by_config (OrreryPluginEngine *self,
   return error == NULL && enabled;
 }
 
-static Entry *
+static OrreryPluginEntry *
 lookup_entry (OrreryPluginEngine  *self,
               const char          *name,
               GError             **error)
 {
-  Entry *entry = find_entry_by_name (self, name);
+  OrreryPluginEntry *entry = find_entry_by_name (self, name);
 
   if (entry == NULL)
     g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNKNOWN,
@@ -1839,7 +1281,7 @@ orrery_plugin_engine_enable (OrreryPluginEngine  *self,
                              const char          *name,
                              GError             **error)
 {
-  Entry *entry;
+  OrreryPluginEntry *entry;
 
   g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
@@ -1864,7 +1306,7 @@ orrery_plugin_engine_disable (OrreryPluginEngine  *self,
                               const char          *name,
                               GError             **error)
 {
-  Entry *entry;
+  OrreryPluginEntry *entry;
 
   g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
@@ -1873,7 +1315,7 @@ orrery_plugin_engine_disable (OrreryPluginEngine  *self,
   if (entry == NULL)
     return FALSE;
   if (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED)
-    disable_entry (self, entry, ORRERY_PLUGIN_STATE_DISABLED);
+    _orrery_plugin_engine_disable_entry (self, entry, ORRERY_PLUGIN_STATE_DISABLED);
   return TRUE;
 }
 
@@ -1892,7 +1334,7 @@ orrery_plugin_engine_shutdown (OrreryPluginEngine *self)
 
   orrery_plugin_engine_unwatch (self);
   while (self->enabled_order->len > 0)
-    disable_entry (self, g_ptr_array_index (self->enabled_order, self->enabled_order->len - 1),
+    _orrery_plugin_engine_disable_entry (self, g_ptr_array_index (self->enabled_order, self->enabled_order->len - 1),
                    ORRERY_PLUGIN_STATE_DISABLED);
 }
 
@@ -1915,7 +1357,7 @@ orrery_plugin_engine_get_plugins (OrreryPluginEngine *self)
   out = g_ptr_array_new_full (self->entries->len, g_object_unref);
   for (guint i = 0; i < self->entries->len; i++)
     {
-      Entry *entry = g_ptr_array_index (self->entries, i);
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
 
       g_ptr_array_add (out, g_object_ref (entry->info));
     }
@@ -1937,7 +1379,7 @@ OrreryPluginInfo *
 orrery_plugin_engine_lookup (OrreryPluginEngine *self,
                              const char         *name)
 {
-  Entry *entry;
+  OrreryPluginEntry *entry;
 
   g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), NULL);
   g_return_val_if_fail (name != NULL, NULL);
@@ -1952,273 +1394,4 @@ orrery_plugin_engine_lookup (OrreryPluginEngine *self,
         return entry->info;
     }
   return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Hot plug */
-
-/* The file of a loaded plugin changed (overwritten in place, or another
- * file renamed over it). The running copy is private (a memfd), so nothing
- * of it changed; the new content replaces it, as a new copy, unless it is
- * the same content or the plugin does what a process does only once
- * (registers GTypes, installs the log writer): then the running copy stays
- * and the change takes effect at the next start. Returns whether @entry was
- * disabled for the new content to be loaded. */
-static gboolean
-replace_loaded (OrreryPluginEngine *self,
-                Entry              *entry,
-                const char         *path)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = read_trusted (path, &error);
-  g_autoptr(OrreryPluginElfInfo) elf = NULL;
-  g_autofree char *digest = NULL;
-  const guint8 *data;
-  gsize size;
-
-  if (bytes != NULL)
-    {
-      digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
-      if (g_strcmp0 (digest, entry->digest) == 0)
-        return FALSE;  /* touched, or the same build copied again */
-      data = g_bytes_get_data (bytes, &size);
-      elf = _orrery_plugin_elf_read (data, size, path, &error);
-    }
-  if (elf == NULL)
-    {
-      /* Still being written, broken, or no longer trusted: the running
-       * copy (private, checked when it was loaded) goes on; a later change
-       * that is complete and sound replaces it. */
-      if (g_error_matches (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_UNSAFE_PERMISSIONS))
-        g_warning ("%s: plugin “%s” keeps running its loaded copy: %s", path,
-                   entry->info->name, error->message);
-      else
-        g_message ("%s changed: plugin “%s” keeps running its loaded copy until the new "
-                   "content is complete: %s", path, entry->info->name, error->message);
-      return FALSE;
-    }
-  if (entry->elf->once_per_process)
-    {
-      g_warning ("%s changed while loaded: plugin “%s” registers types or installs a log "
-                 "writer, which a process does only once, so it cannot be replaced while "
-                 "running: the running copy stays, the new build takes effect at the next "
-                 "start", path, entry->info->name);
-      return FALSE;
-    }
-  g_message ("Plugin file %s changed: plugin “%s” %s, the new content is loaded as a new "
-             "copy", path, entry->info->name,
-             entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ? "disabled" : "unloaded");
-  disable_entry (self, entry, ORRERY_PLUGIN_STATE_REMOVED);
-  return TRUE;
-}
-
-static gboolean
-on_settled (gpointer user_data)
-{
-  Pending *pending = user_data;
-  OrreryPluginEngine *self = pending->engine;
-  struct stat st;
-  gint64 mtime_ns;
-  Entry *entry;
-
-  if (stat (pending->path, &st) != 0)
-    {
-      pending->source_id = 0;
-      g_hash_table_remove (self->pending, pending->path);
-      return G_SOURCE_REMOVE;
-    }
-  mtime_ns = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
-  if (!pending->seen || pending->size != st.st_size || pending->mtime_ns != mtime_ns)
-    {
-      /* Still changing (or first look): wait another settle period. */
-      pending->seen = TRUE;
-      pending->size = st.st_size;
-      pending->mtime_ns = mtime_ns;
-      return G_SOURCE_CONTINUE;
-    }
-
-  pending->source_id = 0;
-  entry = find_entry_by_file (self, pending->path);
-  if (entry != NULL && entry->module != NULL &&
-      (entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ||
-       entry->info->state == ORRERY_PLUGIN_STATE_DISABLED) &&
-      !replace_loaded (self, entry, pending->path))
-    {
-      /* Unchanged content, or a plugin that cannot be loaded twice. */
-    }
-  else
-    {
-      if (entry != NULL)
-        g_ptr_array_remove (self->entries, entry);  /* failed, removed or replaced */
-      entry = add_entry (self, pending->path, pending->dir);
-      load_and_maybe_enable (self, entry);
-      prune_not_found (self);
-      if (entry->info->state == ORRERY_PLUGIN_STATE_FAILED)
-        g_message ("Plugin %s: %s", pending->path, entry->info->error->message);
-      else
-        g_message ("Plugin “%s” added from %s: %s", entry->info->name, pending->path,
-                   orrery_plugin_state_to_nick (entry->info->state));
-    }
-  g_hash_table_remove (self->pending, pending->path);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-file_appeared (OrreryPluginEngine *self,
-               GFile              *file,
-               const char         *dir)
-{
-  g_autofree char *path = g_file_get_path (file);
-  g_autofree char *base = g_file_get_basename (file);
-  Pending *pending;
-
-  if (path == NULL || !is_plugin_file_name (base))
-    return;
-  pending = g_hash_table_lookup (self->pending, path);
-  if (pending == NULL)
-    {
-      pending = g_new0 (Pending, 1);
-      pending->engine = self;
-      pending->path = g_strdup (path);
-      pending->dir = g_strdup (dir);
-      g_hash_table_insert (self->pending, pending->path, pending);
-    }
-  /* Every change restarts the wait. */
-  pending->seen = FALSE;
-  g_clear_handle_id (&pending->source_id, g_source_remove);
-  pending->source_id = g_timeout_add (self->settle_ms, on_settled, pending);
-}
-
-static void
-file_disappeared (OrreryPluginEngine *self,
-                  GFile              *file)
-{
-  g_autofree char *path = g_file_get_path (file);
-  Entry *entry;
-
-  if (path == NULL)
-    return;
-  g_hash_table_remove (self->pending, path);
-  entry = find_entry_by_file (self, path);
-  if (entry == NULL || entry->info->state == ORRERY_PLUGIN_STATE_REMOVED)
-    return;
-  g_message ("Plugin file %s removed%s", path,
-             entry->info->state == ORRERY_PLUGIN_STATE_ENABLED ? ": plugin disabled" : "");
-  disable_entry (self, entry, ORRERY_PLUGIN_STATE_REMOVED);
-}
-
-static void
-on_monitor_changed (GFileMonitor      *monitor,
-                    GFile             *file,
-                    GFile             *other_file,
-                    GFileMonitorEvent  event,
-                    gpointer           user_data)
-{
-  OrreryPluginEngine *self = user_data;
-  const char *dir = g_object_get_data (G_OBJECT (monitor), "orrery-dir");
-
-  switch (event)
-    {
-    case G_FILE_MONITOR_EVENT_CREATED:
-    case G_FILE_MONITOR_EVENT_CHANGED:
-    case G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT:
-    case G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED:
-    case G_FILE_MONITOR_EVENT_MOVED_IN:
-      file_appeared (self, file, dir);
-      break;
-    case G_FILE_MONITOR_EVENT_DELETED:
-    case G_FILE_MONITOR_EVENT_MOVED_OUT:
-      file_disappeared (self, file);
-      break;
-    case G_FILE_MONITOR_EVENT_RENAMED:
-      file_disappeared (self, file);
-      if (other_file != NULL)
-        file_appeared (self, other_file, dir);
-      break;
-    case G_FILE_MONITOR_EVENT_PRE_UNMOUNT:
-    case G_FILE_MONITOR_EVENT_UNMOUNTED:
-    case G_FILE_MONITOR_EVENT_MOVED:
-    default:
-      break;
-    }
-}
-
-/**
- * orrery_plugin_engine_watch:
- * @self: an engine
- * @error: return location for an error
- *
- * Watches the directories of the search path that exist (in the thread-
- * default main context): a `.so` that appears (created, or renamed into
- * place) is loaded, once its size and time stayed unchanged for
- * #OrreryPluginEngine:settle-ms and it is a complete ELF shared object, and
- * enabled as the configuration says; one that is removed is disabled and
- * becomes %ORRERY_PLUGIN_STATE_REMOVED. Names starting with a dot and names
- * not ending in `.so` are ignored, so copying to a temporary name and then
- * renaming is the cleanest way to install a plugin.
- *
- * When the content of a loaded plugin's file changes (overwritten in place,
- * or another file renamed over it), the running copy is not affected (it
- * runs from a private copy); once the new content is complete and passes
- * every check, the old plugin is disabled (%ORRERY_PLUGIN_STATE_REMOVED, its
- * code stays mapped but is never called again) and the new content is
- * loaded as a new copy and enabled as the configuration says. Incomplete or
- * refused new content leaves the running copy as it is. A plugin that
- * registers GTypes or installs a log writer (what a process does once) is
- * never replaced in a running process: a warning says the new build takes
- * effect at the next start.
- *
- * Returns: %TRUE on success
- */
-gboolean
-orrery_plugin_engine_watch (OrreryPluginEngine  *self,
-                            GError             **error)
-{
-  g_auto(GStrv) path = NULL;
-
-  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), FALSE);
-
-  orrery_plugin_engine_unwatch (self);
-  path = orrery_plugin_engine_get_search_path (self);
-  for (guint i = 0; path[i] != NULL; i++)
-    {
-      g_autoptr(GFile) dir = NULL;
-      GFileMonitor *monitor;
-
-      if (!g_file_test (path[i], G_FILE_TEST_IS_DIR))
-        continue;
-      dir = g_file_new_for_path (path[i]);
-      monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
-      if (monitor == NULL)
-        {
-          orrery_plugin_engine_unwatch (self);
-          return FALSE;
-        }
-      g_object_set_data_full (G_OBJECT (monitor), "orrery-dir", g_strdup (path[i]), g_free);
-      g_signal_connect (monitor, "changed", G_CALLBACK (on_monitor_changed), self);
-      g_ptr_array_add (self->monitors, monitor);
-    }
-  return TRUE;
-}
-
-/**
- * orrery_plugin_engine_unwatch:
- * @self: an engine
- *
- * Stops watching the directories; files waiting to settle are forgotten.
- */
-void
-orrery_plugin_engine_unwatch (OrreryPluginEngine *self)
-{
-  g_return_if_fail (ORRERY_IS_PLUGIN_ENGINE (self));
-
-  for (guint i = 0; i < self->monitors->len; i++)
-    {
-      GFileMonitor *monitor = g_ptr_array_index (self->monitors, i);
-
-      g_signal_handlers_disconnect_by_data (monitor, self);
-      g_file_monitor_cancel (monitor);
-    }
-  g_ptr_array_set_size (self->monitors, 0);
-  g_hash_table_remove_all (self->pending);
 }

@@ -1,11 +1,12 @@
-/* orrery-plugin-private.h: internals shared by the plugin engine, the
- * plugin context and the configuration. Not installed.
+/* orrery-plugin-private.h: internals shared by the plugin engine, its
+ * checks (trust, ELF), its loader and the plugin context. Not installed.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
 #include "orrery-private.h"
+#include "orrery-dirs.h"
 #include "orrery-config.h"
 #include "orrery-plugin.h"
 #include "orrery-plugin-engine.h"
@@ -14,9 +15,6 @@
 #include <sys/types.h>
 
 G_BEGIN_DECLS
-
-/* Whether the liborrery in this process is the one of the build tree. */
-ORRERY_HIDDEN gboolean             _orrery_is_uninstalled           (void);
 
 ORRERY_HIDDEN OrreryPluginContext *_orrery_plugin_context_new       (OrreryEventBus               *bus,
                                                                      OrreryOrchestrator           *orchestrator,
@@ -29,15 +27,6 @@ ORRERY_HIDDEN gboolean             _orrery_plugin_context_configure (OrreryPlugi
                                                                      GError                      **error);
 /* Unsubscribes every observer the plugin added. */
 ORRERY_HIDDEN void                 _orrery_plugin_context_detach    (OrreryPluginContext          *self);
-
-ORRERY_HIDDEN OrreryPluginInfo    *_orrery_plugin_info_new          (const char                   *file);
-ORRERY_HIDDEN void                 _orrery_plugin_info_set_metadata (OrreryPluginInfo             *self,
-                                                                     const char                   *name,
-                                                                     const char                   *version,
-                                                                     const char                   *description);
-ORRERY_HIDDEN void                 _orrery_plugin_info_set_state    (OrreryPluginInfo             *self,
-                                                                     OrreryPluginState             state,
-                                                                     const GError                 *error);
 
 /* ------------------------------------------------------------------------ */
 /* Trust (orrery-plugin-trust.c): the rule is documented there. */
@@ -67,6 +56,10 @@ ORRERY_HIDDEN gboolean             _orrery_plugin_trust_check_file  (const char 
 ORRERY_HIDDEN int                  _orrery_plugin_trust_open        (const char                   *path,
                                                                      char                        **real_path,
                                                                      struct stat                  *st,
+                                                                     GError                      **error);
+/* _orrery_plugin_trust_open() @file and reads all of it (at most 256 MiB)
+ * from that descriptor: the bytes checked, read and loaded are the same. */
+ORRERY_HIDDEN GBytes              *_orrery_plugin_trust_read        (const char                   *file,
                                                                      GError                      **error);
 
 /* ------------------------------------------------------------------------ */
@@ -106,5 +99,25 @@ ORRERY_HIDDEN OrreryPluginElfInfo *_orrery_plugin_elf_read          (const guint
 ORRERY_HIDDEN void                 _orrery_plugin_elf_info_free     (OrreryPluginElfInfo          *info);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (OrreryPluginElfInfo, _orrery_plugin_elf_info_free)
+
+/* The name of a plugin without one in its descriptor: its file's, less
+ * `lib` and `.so`. */
+ORRERY_HIDDEN char                *_orrery_plugin_name_from_file    (const char                   *file);
+/* Letters, digits, `-`, `_` and `.`; not empty. */
+ORRERY_HIDDEN gboolean             _orrery_plugin_name_is_valid     (const char                   *name);
+
+/* ------------------------------------------------------------------------ */
+/* Loading from a private copy (orrery-plugin-loader.c) */
+
+/* A sealed memfd holding @bytes, or -1 with LOAD_FAILED naming @file. */
+ORRERY_HIDDEN int                  _orrery_plugin_private_copy      (const char                   *file,
+                                                                     GBytes                       *bytes,
+                                                                     GError                      **error);
+/* Loads @bytes (SHA-256 @digest) with RTLD_LOCAL from a private copy, or
+ * opens again the copy of the same content loaded before; resident. */
+ORRERY_HIDDEN GModule             *_orrery_plugin_open_copy         (const char                   *file,
+                                                                     const char                   *digest,
+                                                                     GBytes                       *bytes,
+                                                                     GError                      **error);
 
 G_END_DECLS

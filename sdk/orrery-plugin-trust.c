@@ -399,3 +399,64 @@ _orrery_plugin_trust_open (const char   *path,
     *real_path = g_steal_pointer (&real);
   return fd;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Reading a trusted file */
+
+/* The largest file taken for a plugin. */
+#define MAX_PLUGIN_SIZE (G_GINT64_CONSTANT (256) << 20)
+
+/* Opens @file through the trust check and reads all of it from that
+ * descriptor: what is checked is what is read, and what is read is what is
+ * loaded (from a private copy, see _orrery_plugin_open_copy()). */
+GBytes *
+_orrery_plugin_trust_read (const char  *file,
+                           GError     **error)
+{
+  g_autofree char *real = NULL;
+  g_autoptr(GByteArray) buffer = NULL;
+  struct stat st;
+  int fd;
+
+  fd = _orrery_plugin_trust_open (file, &real, &st, error);
+  if (fd < 0)
+    return NULL;
+  if (st.st_size > MAX_PLUGIN_SIZE)
+    {
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                   "%s: %" G_GINT64_FORMAT " bytes: too large for a plugin", file,
+                   (gint64) st.st_size);
+      close (fd);
+      return NULL;
+    }
+  buffer = g_byte_array_sized_new (st.st_size > 0 ? (guint) st.st_size : 1);
+  for (;;)
+    {
+      guint8 chunk[65536];
+      ssize_t n = read (fd, chunk, sizeof chunk);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                       "%s: %s", file, g_strerror (saved));
+          close (fd);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      if (buffer->len + (guint64) n > MAX_PLUGIN_SIZE)
+        {
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NOT_SHARED_OBJECT,
+                       "%s: too large for a plugin", file);
+          close (fd);
+          return NULL;
+        }
+      g_byte_array_append (buffer, chunk, n);
+    }
+  close (fd);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
+}

@@ -1,0 +1,33 @@
+/* orrery-plugin-info-private.h: the fields of an OrreryPluginInfo, which
+ * only the plugin engine writes. Not installed.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "orrery-private.h"
+
+G_BEGIN_DECLS
+
+struct _OrreryPluginInfo
+{
+  GObject            parent_instance;
+
+  char              *name;
+  char              *version;
+  char              *description;
+  char              *file;
+  OrreryPluginState  state;
+  GError            *error;
+};
+
+ORRERY_HIDDEN OrreryPluginInfo *_orrery_plugin_info_new          (const char        *file);
+ORRERY_HIDDEN void              _orrery_plugin_info_set_metadata (OrreryPluginInfo  *self,
+                                                                  const char        *name,
+                                                                  const char        *version,
+                                                                  const char        *description);
+ORRERY_HIDDEN void              _orrery_plugin_info_set_state    (OrreryPluginInfo  *self,
+                                                                  OrreryPluginState  state,
+                                                                  const GError      *error);
+
+G_END_DECLS
