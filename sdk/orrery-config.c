@@ -50,7 +50,7 @@ struct _OrreryConfig
   GPtrArray *defaults;  /* of Layer */
 };
 
-G_DEFINE_TYPE (OrreryConfig, orrery_config, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (OrreryConfig, orrery_config, G_TYPE_OBJECT)
 G_DEFINE_QUARK (orrery-config-error-quark, orrery_config_error)
 
 enum {

@@ -54,7 +54,7 @@
  * reverse of the order they were enabled in.
  */
 
-G_DEFINE_TYPE (OrreryPluginEngine, orrery_plugin_engine, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (OrreryPluginEngine, orrery_plugin_engine, G_TYPE_OBJECT)
 
 enum {
   PROP_0,

@@ -14,7 +14,7 @@
  * configuration asks for and no file provides): its name, version,
  * description and file, its state and the error of its failure.
  */
-G_DEFINE_TYPE (OrreryPluginInfo, orrery_plugin_info, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (OrreryPluginInfo, orrery_plugin_info, G_TYPE_OBJECT)
 
 enum {
   INFO_PROP_0,

@@ -53,7 +53,7 @@ struct _OrreryPluginContext
   gpointer        observer_hook_data;
 };
 
-G_DEFINE_TYPE (OrreryPluginContext, orrery_plugin_context, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (OrreryPluginContext, orrery_plugin_context, G_TYPE_OBJECT)
 G_DEFINE_QUARK (orrery-plugin-error-quark, orrery_plugin_error)
 
 /* The keys the engine itself reads from every plugin group. */
