@@ -168,6 +168,10 @@ struct _OrreryOrchestrator
 
   GHashTable          *holds;         /* id -> OrreryHold */
   guint                next_hold_id;
+
+  /* Standing for the host's orchestrator (an isolated plugin's helper). */
+  const OrreryOrchestratorRemote *remote;
+  gpointer             remote_data;
 };
 
 G_DEFINE_FINAL_TYPE (OrreryOrchestrator, orrery_orchestrator, G_TYPE_OBJECT)
@@ -943,6 +947,11 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
 
   g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
 
+  if (self->remote != NULL)
+    {
+      self->remote->cancel (self->remote_data, reason);
+      return;
+    }
   if (self->run_task == NULL || self->cancelling)
     return;
 
@@ -995,6 +1004,11 @@ orrery_orchestrator_fail (OrreryOrchestrator *self,
   g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
   g_return_if_fail (error != NULL);
 
+  if (self->remote != NULL)
+    {
+      self->remote->fail (self->remote_data, error);
+      return;
+    }
   if (self->run_task == NULL || self->fail_error != NULL)
     return;
   g_warning ("The run of “%s” fails: %s", orrery_constellation_get_id (self->constellation),
@@ -1209,6 +1223,13 @@ orrery_orchestrator_hold (OrreryOrchestrator *self,
   hold->reason = g_strdup (reason);
   hold->active = TRUE;
   hold->owner = self;
+  if (self->remote != NULL)
+    {
+      /* The host keeps the deadline and says when it passed. */
+      g_hash_table_insert (self->holds, GUINT_TO_POINTER (hold->id), orrery_hold_ref (hold));
+      self->remote->hold (self->remote_data, hold->id, reason, timeout_ms);
+      return hold;
+    }
   if (timeout_ms > 0)
     {
       hold->deadline = g_timeout_source_new (timeout_ms);
@@ -1241,9 +1262,44 @@ orrery_orchestrator_release (OrreryOrchestrator *self,
   if (!hold->active || hold->owner != self)
     return FALSE;
   g_debug ("Hold #%u released", hold->id);
+  if (self->remote != NULL)
+    {
+      guint id = hold->id;
+
+      hold_drop (self, hold);
+      self->remote->release (self->remote_data, id);
+      return TRUE;
+    }
   enter (self);
   hold_drop (self, hold);
   leave (self);
+  return TRUE;
+}
+
+void
+_orrery_orchestrator_set_remote (OrreryOrchestrator             *self,
+                                 const OrreryOrchestratorRemote *remote,
+                                 gpointer                        data)
+{
+  self->remote = remote;
+  self->remote_data = data;
+}
+
+gboolean
+_orrery_orchestrator_expire_hold (OrreryOrchestrator *self,
+                                  guint               id)
+{
+  OrreryHold *found = g_hash_table_lookup (self->holds, GUINT_TO_POINTER (id));
+  g_autoptr(OrreryHold) hold = NULL;
+
+  if (found == NULL)
+    return FALSE;
+  hold = orrery_hold_ref (found);
+  hold->expired = TRUE;
+  /* The host warned already. */
+  g_debug ("Hold #%u (%s) expired on the host", hold->id, hold->reason ? hold->reason : "no reason");
+  hold_drop (self, hold);
+  g_signal_emit (self, signals[SIGNAL_HOLD_EXPIRED], 0, hold);
   return TRUE;
 }
 
@@ -1312,6 +1368,8 @@ gboolean
 orrery_orchestrator_is_running (OrreryOrchestrator *self)
 {
   g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), FALSE);
+  if (self->remote != NULL)
+    return self->remote->is_running (self->remote_data);
   return self->run_task != NULL;
 }
 

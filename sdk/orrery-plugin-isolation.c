@@ -14,19 +14,35 @@
  * GVariant of a type fixed per kind (GVariant's serialisation, the one
  * GDBus uses on the wire, without a bus: the host checks the type, the
  * size and the normal form of everything it reads). Bodies are at most
- * MAX_BODY bytes; every message from the child must answer something the
- * host sent (there are no calls from the child yet), anything else kills
- * it.
+ * MAX_BODY bytes. A message from the child answers something the host
+ * sent, or is a call of the plugin on the host (a hold, a release, a
+ * cancel, a log line...): calls are charged to a budget (CALL_BUDGET a
+ * second and CALLS_PER_EVENT per event sent, at most CALL_BURST saved up)
+ * and at most MAX_HOLDS holds stand at once; past either, or on anything
+ * else, the child is killed. The host trusts no count or length from the
+ * child: every id is looked up, every size checked against what it read.
  *
- *   host -> child   INIT (sa(sss))        name, every key of the configuration
+ *   host -> child   INIT (sa(sss)b)       name, every key of the configuration,
+ *                                         whether there is an orchestrator
  *                   EVENT (id=observer)   one event for a sync observer
  *                   BATCH a(u EVENT)      queued events, in bus order
  *                   SHUTDOWN ()
+ *                   EXPIRED () id=hold    the host's hold behind it expired
+ *                   REPLY (b) id=query    the orchestrator is running
  *   child -> host   OBSERVER (sauuuu)     name, types, mode, queue limit, deadline
  *                   INIT_DONE (bs)        init succeeded, or its message
  *                   ACK (bs)              a sync event handled (or its error)
  *                   BATCH_ACK (u)         a batch handled
  *                   BYE ()                shutdown done
+ *                   HOLD (su) id=hold     orrery_orchestrator_hold(): reason, timeout
+ *                   RELEASE () id=hold    orrery_orchestrator_release()
+ *                   CANCEL (s)            orrery_orchestrator_cancel()
+ *                   FAIL (sis)            orrery_orchestrator_fail(): the error
+ *                   QUERY () id=query     orrery_orchestrator_is_running()
+ *                   LOG (sus)             a log line: domain, level, message
+ *
+ * Both ends drain what the other sends while they wait to write, so two
+ * full sockets never wait on each other.
  */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Plugins"
@@ -57,11 +73,19 @@ enum {
   WIRE_EVENT,
   WIRE_BATCH,
   WIRE_SHUTDOWN,
+  WIRE_EXPIRED,
+  WIRE_REPLY,
   WIRE_OBSERVER = 16,
   WIRE_INIT_DONE,
   WIRE_ACK,
   WIRE_BATCH_ACK,
   WIRE_BYE,
+  WIRE_HOLD,
+  WIRE_RELEASE,
+  WIRE_CANCEL,
+  WIRE_FAIL,
+  WIRE_QUERY,
+  WIRE_LOG,
 };
 
 typedef struct
@@ -83,9 +107,14 @@ typedef struct
 #define SOCKET_FD       3
 #define PLUGIN_FD       4
 #define PAGE_FD         5
+#define MAX_HOLDS       4096              /* standing at once */
+#define CALL_BUDGET     10000             /* calls a second */
+#define CALLS_PER_EVENT 100               /* more for each event sent */
+#define CALL_BURST      100000            /* saved up at most */
+#define DRAIN_LIMIT     (16u << 20)       /* read ahead while writing */
 
 #define EVENT_TYPE_STRING "(uusxtmva{sv})"
-#define INIT_TYPE_STRING  "(sa(sss))"
+#define INIT_TYPE_STRING  "(sa(sss)b)"
 #define OBSERVER_TYPE_STRING "(sauuuu)"
 
 /* What the child writes before each event it hands the plugin. */
@@ -340,13 +369,18 @@ frame_append (GByteArray *out,
     }
 }
 
+static gboolean read_some (int fd, GByteArray *in);
+
 /* Writes all of @data to @fd (non-blocking) within @deadline_us
- * (monotonic; 0: no limit). FALSE with errno (ETIMEDOUT) on failure. */
+ * (monotonic; 0: no limit), reading what the other end sends meanwhile
+ * into @drain (up to DRAIN_LIMIT), so that it never blocks on us. FALSE
+ * with errno (ETIMEDOUT) on failure. */
 static gboolean
 write_all (int           fd,
            const guint8 *data,
            gsize         size,
-           gint64        deadline_us)
+           gint64        deadline_us,
+           GByteArray   *drain)
 {
   while (size > 0)
     {
@@ -362,7 +396,8 @@ write_all (int           fd,
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         {
-          struct pollfd pfd = { fd, POLLOUT, 0 };
+          gboolean draining = drain != NULL && drain->len < DRAIN_LIMIT;
+          struct pollfd pfd = { fd, POLLOUT | (draining ? POLLIN : 0), 0 };
           int timeout = -1;
 
           if (deadline_us > 0)
@@ -378,6 +413,8 @@ write_all (int           fd,
             }
           if (poll (&pfd, 1, timeout) < 0 && errno != EINTR)
             return FALSE;
+          if (draining && (pfd.revents & POLLIN))
+            read_some (fd, drain);
           continue;
         }
       if (n == 0)
@@ -445,6 +482,9 @@ static gboolean
 read_some (int         fd,
            GByteArray *in)
 {
+  /* What is read ahead is bounded; the caller takes frames off first. */
+  if (in->len > DRAIN_LIMIT)
+    return TRUE;
   for (;;)
     {
       guint8 buf[65536];
@@ -475,6 +515,12 @@ host_type_of (guint32 kind)
     case WIRE_ACK: return G_VARIANT_TYPE ("(bs)");
     case WIRE_BATCH_ACK: return G_VARIANT_TYPE ("(u)");
     case WIRE_BYE: return G_VARIANT_TYPE_UNIT;
+    case WIRE_HOLD: return G_VARIANT_TYPE ("(su)");
+    case WIRE_RELEASE: return G_VARIANT_TYPE_UNIT;
+    case WIRE_CANCEL: return G_VARIANT_TYPE ("(s)");
+    case WIRE_FAIL: return G_VARIANT_TYPE ("(sis)");
+    case WIRE_QUERY: return G_VARIANT_TYPE_UNIT;
+    case WIRE_LOG: return G_VARIANT_TYPE ("(sus)");
     default: return NULL;
     }
 }
@@ -488,6 +534,8 @@ child_type_of (guint32 kind)
     case WIRE_EVENT: return G_VARIANT_TYPE (EVENT_TYPE_STRING);
     case WIRE_BATCH: return G_VARIANT_TYPE ("a(u" EVENT_TYPE_STRING ")");
     case WIRE_SHUTDOWN: return G_VARIANT_TYPE_UNIT;
+    case WIRE_EXPIRED: return G_VARIANT_TYPE_UNIT;
+    case WIRE_REPLY: return G_VARIANT_TYPE ("(b)");
     default: return NULL;
     }
 }
@@ -535,12 +583,114 @@ struct _OrreryIsolatedPlugin
   guint64              last_sequence;
   char                *last_description;
 
+  /* The plugin's calls on the host's orchestrator. */
+  OrreryOrchestrator  *orch;         /* nullable */
+  gulong               expired_id;
+  GHashTable          *holds;        /* child's hold id -> OrreryHold */
+  GPtrArray           *calls;        /* of Call, to run from calls_idle */
+  guint                calls_idle;
+  gboolean             direct;       /* calls may act at once (see plugin_call) */
+  gboolean             drained;      /* @in got bytes while writing: pump it */
+  guint                pump_idle;
+  gdouble              call_tokens;
+  gint64               tokens_at;
+
   gboolean             dead;
   GError              *failure;
   guint                failed_idle;
   OrreryIsolatedFailedFunc func;
   gpointer             user_data;
 };
+
+/* A call of the plugin that may dispatch or publish, kept for a moment
+ * when it arrives while the host waits inside its own bookkeeping. */
+typedef struct
+{
+  guint32     kind;
+  OrreryHold *hold;       /* RELEASE */
+  char       *reason;     /* CANCEL */
+  GError     *error;      /* FAIL */
+} Call;
+
+static void
+call_free (gpointer data)
+{
+  Call *call = data;
+
+  g_clear_pointer (&call->hold, orrery_hold_unref);
+  g_free (call->reason);
+  g_clear_error (&call->error);
+  g_free (call);
+}
+
+static void
+call_run (OrreryOrchestrator *orch,
+          Call               *call)
+{
+  switch (call->kind)
+    {
+    case WIRE_RELEASE:
+      orrery_orchestrator_release (orch, call->hold);
+      break;
+    case WIRE_CANCEL:
+      orrery_orchestrator_cancel (orch, call->reason);
+      break;
+    case WIRE_FAIL:
+      orrery_orchestrator_fail (orch, call->error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Runs the calls kept, in their order. */
+static void
+plugin_run_calls (OrreryIsolatedPlugin *self)
+{
+  g_clear_handle_id (&self->calls_idle, g_source_remove);
+  while (self->calls->len > 0 && self->orch != NULL)
+    {
+      g_autoptr(GPtrArray) calls = g_steal_pointer (&self->calls);
+      g_autoptr(OrreryOrchestrator) orch = g_object_ref (self->orch);
+
+      self->calls = g_ptr_array_new_with_free_func (call_free);
+      for (guint i = 0; i < calls->len; i++)
+        call_run (orch, calls->pdata[i]);
+    }
+}
+
+static gboolean
+calls_idle_cb (gpointer user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+
+  self->calls_idle = 0;
+  plugin_run_calls (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Releases what the plugin still holds on the host (it is gone, or going). */
+static void
+plugin_release_holds (OrreryIsolatedPlugin *self)
+{
+  g_autoptr(GPtrArray) holds = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (self->holds == NULL || g_hash_table_size (self->holds) == 0)
+    return;
+  holds = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_hold_unref);
+  /* Out of the table first: a release may dispatch and come back here. */
+  g_hash_table_iter_init (&iter, self->holds);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_ptr_array_add (holds, value);
+      g_hash_table_iter_steal (&iter);
+    }
+  g_debug ("Isolated plugin “%s”: releasing its %u holds", self->name, holds->len);
+  for (guint i = 0; i < holds->len && self->orch != NULL; i++)
+    orrery_orchestrator_release (self->orch, holds->pdata[i]);
+}
 
 static void
 plugin_clear (OrreryIsolatedPlugin *self)
@@ -549,6 +699,15 @@ plugin_clear (OrreryIsolatedPlugin *self)
   g_clear_handle_id (&self->flush_id, g_source_remove);
   g_clear_handle_id (&self->unacked_timer, g_source_remove);
   g_clear_handle_id (&self->failed_idle, g_source_remove);
+  plugin_run_calls (self);
+  plugin_release_holds (self);
+  g_clear_handle_id (&self->calls_idle, g_source_remove);
+  g_clear_handle_id (&self->pump_idle, g_source_remove);
+  if (self->orch != NULL)
+    g_clear_signal_handler (&self->expired_id, self->orch);
+  g_clear_object (&self->orch);
+  g_clear_pointer (&self->holds, g_hash_table_unref);
+  g_clear_pointer (&self->calls, g_ptr_array_unref);
   if (self->sock >= 0)
     close (self->sock);
   if (self->page != NULL)
@@ -646,6 +805,8 @@ failed_idle_cb (gpointer user_data)
   OrreryIsolatedPlugin *self = user_data;
 
   self->failed_idle = 0;
+  plugin_run_calls (self);
+  plugin_release_holds (self);
   if (self->func != NULL)
     self->func (self, self->failure, self->user_data);
   return G_SOURCE_REMOVE;
@@ -713,6 +874,8 @@ plugin_die_protocol (OrreryIsolatedPlugin *self,
   plugin_die (self, ORRERY_PLUGIN_ERROR_PROTOCOL, detail);
 }
 
+static gboolean pump_idle_cb (gpointer user_data);
+
 static gboolean
 plugin_send (OrreryIsolatedPlugin *self,
              guint32               kind,
@@ -722,10 +885,22 @@ plugin_send (OrreryIsolatedPlugin *self,
   g_autoptr(GByteArray) out = g_byte_array_new ();
   gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
 
+  guint before;
+  gboolean written;
+
   frame_append (out, kind, id, body);
   if (self->dead)
     return FALSE;
-  if (!write_all (self->sock, out->data, out->len, deadline))
+  before = self->in->len;
+  written = write_all (self->sock, out->data, out->len, deadline, self->in);
+  if (self->in->len > before)
+    {
+      /* Read while writing: the socket may say nothing more about it. */
+      self->drained = TRUE;
+      if (self->pump_idle == 0)
+        self->pump_idle = g_idle_add_full (G_PRIORITY_HIGH, pump_idle_cb, self, NULL);
+    }
+  if (!written)
     {
       if (errno == ETIMEDOUT)
         {
@@ -743,6 +918,157 @@ plugin_send (OrreryIsolatedPlugin *self,
 
 static void proxies_from_observer (OrreryIsolatedPlugin *self, GVariant *body, guint32 index);
 static gboolean unacked_timeout_cb (gpointer user_data);
+
+/* Adds to the call budget: CALL_BUDGET a second since the last time and
+ * CALLS_PER_EVENT for each of @n_events events sent, CALL_BURST at most. */
+static void
+plugin_refill (OrreryIsolatedPlugin *self,
+               guint                 n_events)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->call_tokens += (gdouble) (now - self->tokens_at) * CALL_BUDGET / G_USEC_PER_SEC +
+                       (gdouble) n_events * CALLS_PER_EVENT;
+  self->call_tokens = MIN (self->call_tokens, CALL_BURST);
+  self->tokens_at = now;
+}
+
+static void
+on_hold_expired (OrreryOrchestrator *orch,
+                 OrreryHold         *hold,
+                 gpointer            user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->holds);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (value == hold)
+      {
+        guint32 id = GPOINTER_TO_UINT (key);
+
+        g_hash_table_iter_remove (&iter);
+        plugin_send (self, WIRE_EXPIRED, id, g_variant_new ("()"));
+        return;
+      }
+}
+
+/* A call of the plugin on the host. Holds are taken at once (a sync
+ * observer's hold stands before its delivery returns, as in process);
+ * what may dispatch or publish (release, cancel, fail) acts at once when
+ * the host reads the child from its main loop or while it waits for a sync
+ * answer (inside a delivery, as in process), else from an idle, so that it
+ * never runs inside the host's own batching. */
+static void
+plugin_call (OrreryIsolatedPlugin *self,
+             guint32               kind,
+             guint32               id,
+             GVariant             *body)
+{
+  Call *call;
+
+  plugin_refill (self, 0);
+  if (self->call_tokens < 1)
+    {
+      g_autofree char *detail =
+        g_strdup_printf ("made calls faster than %u a second (and %u an event)", CALL_BUDGET,
+                         CALLS_PER_EVENT);
+
+      plugin_die (self, ORRERY_PLUGIN_ERROR_PROTOCOL, detail);
+      return;
+    }
+  self->call_tokens -= 1;
+
+  switch (kind)
+    {
+    case WIRE_LOG:
+      {
+        const char *domain, *message;
+        guint32 level;
+
+        g_variant_get (body, "(&su&s)", &domain, &level, &message);
+        /* One level, never fatal here: the child ends itself on G_LOG_LEVEL_ERROR. */
+        level &= G_LOG_LEVEL_MASK;
+        if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+          level = G_LOG_LEVEL_CRITICAL;
+        else if (level & G_LOG_LEVEL_WARNING)
+          level = G_LOG_LEVEL_WARNING;
+        else if (level & G_LOG_LEVEL_MESSAGE)
+          level = G_LOG_LEVEL_MESSAGE;
+        else if (level & G_LOG_LEVEL_INFO)
+          level = G_LOG_LEVEL_INFO;
+        else
+          level = G_LOG_LEVEL_DEBUG;
+        g_log (*domain ? domain : NULL, level, "%s", message);
+        return;
+      }
+    case WIRE_QUERY:
+      plugin_send (self, WIRE_REPLY, id,
+                   g_variant_new ("(b)", self->orch != NULL &&
+                                         orrery_orchestrator_is_running (self->orch)));
+      return;
+    case WIRE_HOLD:
+      {
+        const char *reason;
+        guint32 timeout_ms;
+
+        if (self->orch == NULL)
+          return;
+        if (g_hash_table_contains (self->holds, GUINT_TO_POINTER (id)))
+          {
+            plugin_die_protocol (self, "a hold it had taken already");
+            return;
+          }
+        if (g_hash_table_size (self->holds) >= MAX_HOLDS)
+          {
+            g_autofree char *detail = g_strdup_printf ("took more than %u holds", MAX_HOLDS);
+
+            plugin_die (self, ORRERY_PLUGIN_ERROR_PROTOCOL, detail);
+            return;
+          }
+        g_variant_get (body, "(&su)", &reason, &timeout_ms);
+        g_hash_table_insert (self->holds, GUINT_TO_POINTER (id),
+                             orrery_orchestrator_hold (self->orch, reason, timeout_ms));
+        return;
+      }
+    default:
+      break;
+    }
+
+  if (self->orch == NULL)
+    return;
+  call = g_new0 (Call, 1);
+  call->kind = kind;
+  if (kind == WIRE_RELEASE)
+    {
+      gpointer hold = NULL;
+
+      /* Not standing (expired on the host, told already): nothing to do. */
+      if (!g_hash_table_steal_extended (self->holds, GUINT_TO_POINTER (id), NULL, &hold))
+        {
+          g_free (call);
+          return;
+        }
+      call->hold = hold;
+    }
+  else if (kind == WIRE_CANCEL)
+    g_variant_get (body, "(s)", &call->reason);
+  else
+    {
+      const char *domain, *message;
+      gint32 code;
+
+      g_variant_get (body, "(&si&s)", &domain, &code, &message);
+      call->error = g_error_new_literal (*domain ? g_quark_from_string (domain)
+                                                 : ORRERY_PLUGIN_ERROR, code, message);
+    }
+  g_ptr_array_add (self->calls, call);
+  if (self->direct)
+    plugin_run_calls (self);
+  else if (self->calls_idle == 0)
+    self->calls_idle = g_idle_add_full (G_PRIORITY_HIGH, calls_idle_cb, self, NULL);
+}
 
 /* Handles one frame from the child. */
 static void
@@ -794,6 +1120,14 @@ plugin_handle (OrreryIsolatedPlugin *self,
     case WIRE_BYE:
       self->bye = TRUE;
       break;
+    case WIRE_HOLD:
+    case WIRE_RELEASE:
+    case WIRE_CANCEL:
+    case WIRE_FAIL:
+    case WIRE_QUERY:
+    case WIRE_LOG:
+      plugin_call (self, kind, id, body);
+      break;
     default:
       g_assert_not_reached ();
     }
@@ -807,6 +1141,7 @@ plugin_pump (OrreryIsolatedPlugin *self)
 
   if (self->dead)
     return FALSE;
+  self->drained = FALSE;
   open = read_some (self->sock, self->in);
   while (!self->dead)
     {
@@ -844,6 +1179,12 @@ plugin_wait_for (OrreryIsolatedPlugin *self,
 
       if (self->dead)
         return FALSE;
+      if (self->drained)
+        {
+          if (!plugin_pump (self))
+            return FALSE;
+          continue;
+        }
       if (left <= 0)
         {
           g_autofree char *detail = g_strdup_printf ("did not answer within %u ms",
@@ -871,14 +1212,29 @@ socket_cb (int          fd,
 {
   OrreryIsolatedPlugin *self = user_data;
 
+  gboolean alive;
+
   (void) fd;
   (void) condition;
-  if (!plugin_pump (self))
-    {
-      self->watch_id = 0;
-      return G_SOURCE_REMOVE;
-    }
-  return G_SOURCE_CONTINUE;
+  plugin_ref (self);
+  self->direct = TRUE;
+  alive = plugin_pump (self);
+  self->direct = FALSE;
+  if (!alive)
+    self->watch_id = 0;
+  plugin_unref (self);
+  return alive ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+pump_idle_cb (gpointer user_data)
+{
+  OrreryIsolatedPlugin *self = user_data;
+
+  self->pump_idle = 0;
+  if (self->drained && self->watch_id != 0)
+    socket_cb (self->sock, G_IO_IN, self);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -914,6 +1270,7 @@ plugin_flush (OrreryIsolatedPlugin *self)
     return;
   body = g_variant_builder_end (self->batch_builder);
   g_clear_pointer (&self->batch_builder, g_variant_builder_unref);
+  plugin_refill (self, self->n_batched);
   self->n_batched = 0;
   if (self->dead)
     {
@@ -934,7 +1291,7 @@ plugin_flush (OrreryIsolatedPlugin *self)
 
           if (left <= 0)
             break;
-          if (poll (&pfd, 1, (int) MAX (1, left / 1000)) > 0)
+          if (self->drained || poll (&pfd, 1, (int) MAX (1, left / 1000)) > 0)
             plugin_pump (self);
         }
       caught_up = self->n_unacked < before;
@@ -1001,8 +1358,14 @@ proxy_handle (OrreryEvent  *event,
     plugin_flush (self);
   self->waiting_ack = TRUE;
   self->got_ack = FALSE;
+  plugin_refill (self, 1);
   if (plugin_send (self, WIRE_EVENT, proxy->index, event_to_variant (event)))
-    plugin_wait_for (self, &self->got_ack);
+    {
+      /* Inside a delivery: the plugin's calls act as they would in process. */
+      self->direct = TRUE;
+      plugin_wait_for (self, &self->got_ack);
+      self->direct = FALSE;
+    }
   self->waiting_ack = FALSE;
   if (self->dead)
     {
@@ -1192,6 +1555,16 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
   self->page = mmap (NULL, sizeof (SharedPage), PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0);
   if (self->page == MAP_FAILED)
     self->page = NULL;
+  self->holds = g_hash_table_new (NULL, NULL);
+  self->calls = g_ptr_array_new_with_free_func (call_free);
+  self->call_tokens = CALL_BUDGET;
+  self->tokens_at = g_get_monotonic_time ();
+  if (orrery_plugin_context_get_orchestrator (context) != NULL)
+    {
+      self->orch = g_object_ref (orrery_plugin_context_get_orchestrator (context));
+      self->expired_id = g_signal_connect (self->orch, "hold-expired",
+                                           G_CALLBACK (on_hold_expired), self);
+    }
 
   {
     int source_fds[] = { sv[1], memfd, page_fd };
@@ -1218,7 +1591,8 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
 
   /* Init, awaited: its observers arrive before its end. */
   if (plugin_send (self, WIRE_INIT, 0,
-                   g_variant_new ("(s@a(sss))", self->name, config_variant (config))))
+                   g_variant_new ("(s@a(sss)b)", self->name, config_variant (config),
+                                  self->orch != NULL)))
     plugin_wait_for (self, &self->init_done);
   if (self->dead || !self->init_ok)
     {
@@ -1265,7 +1639,12 @@ _orrery_isolated_plugin_stop (OrreryIsolatedPlugin *self)
     {
       plugin_flush (self);
       if (!self->dead && plugin_send (self, WIRE_SHUTDOWN, 0, g_variant_new ("()")))
-        plugin_wait_for (self, &self->bye);
+        {
+          /* Its shutdown may release holds: as in process, at once. */
+          self->direct = TRUE;
+          plugin_wait_for (self, &self->bye);
+          self->direct = FALSE;
+        }
       if (!self->dead)
         {
           self->dead = TRUE;
@@ -1273,6 +1652,8 @@ _orrery_isolated_plugin_stop (OrreryIsolatedPlugin *self)
           reap (self, self->deadline_ms);
         }
     }
+  plugin_run_calls (self);
+  plugin_release_holds (self);
   plugin_unref (self);
 }
 
@@ -1285,6 +1666,14 @@ typedef struct
   OrreryDeliveryMode mode;
 } ChildObserver;
 
+/* A frame read ahead while the child waited for a reply. */
+typedef struct
+{
+  guint32   kind;
+  guint32   id;
+  GVariant *body;
+} Deferred;
+
 typedef struct
 {
   int                  sock;
@@ -1295,7 +1684,43 @@ typedef struct
   const OrreryPluginDescriptor *descriptor;
   GMainLoop           *loop;
   int                  status;
+  OrreryOrchestrator  *orch;          /* stands for the host's (nullable) */
+  GQueue               deferred;      /* of Deferred, before what is in @in */
+  guint32              query_serial;
+  gboolean             logging;
+  guint                kick_idle;     /* frames read ahead, to handle */
 } Child;
+
+static gboolean child_socket_cb (int fd, GIOCondition condition, gpointer user_data);
+
+static gboolean
+child_kick_cb (gpointer user_data)
+{
+  Child *child = user_data;
+
+  child->kick_idle = 0;
+  if (child->loop != NULL && g_main_loop_is_running (child->loop))
+    child_socket_cb (child->sock, G_IO_IN, child);
+  return G_SOURCE_REMOVE;
+}
+
+/* Frames were read ahead (while writing, or waiting for a reply): the
+ * socket may say nothing more, so they are handled from an idle. */
+static void
+child_kick (Child *child)
+{
+  if (child->loop != NULL && child->kick_idle == 0)
+    child->kick_idle = g_idle_add (child_kick_cb, child);
+}
+
+static void
+deferred_free (gpointer data)
+{
+  Deferred *d = data;
+
+  g_clear_pointer (&d->body, g_variant_unref);
+  g_free (d);
+}
 
 static void
 child_observer_free (gpointer data)
@@ -1314,9 +1739,177 @@ child_send (Child    *child,
 {
   g_autoptr(GByteArray) out = g_byte_array_new ();
 
+  guint before = child->in->len;
+
   frame_append (out, kind, id, body);
-  if (!write_all (child->sock, out->data, out->len, 0))
+  if (!write_all (child->sock, out->data, out->len, 0, child->in))
     _exit (1);  /* the host is gone */
+  if (child->in->len > before)
+    child_kick (child);
+}
+
+/* The next frame from the host: what was read ahead first. */
+static ReadStatus
+child_next_frame (Child     *child,
+                  guint32   *kind,
+                  guint32   *id,
+                  GVariant **body,
+                  char     **why)
+{
+  Deferred *d = g_queue_pop_head (&child->deferred);
+
+  if (d != NULL)
+    {
+      *kind = d->kind;
+      *id = d->id;
+      *body = g_steal_pointer (&d->body);
+      deferred_free (d);
+      return READ_OK;
+    }
+  return frame_take (child->in, kind, id, body, child_type_of, why);
+}
+
+/* Asks the host whether its orchestrator runs, and waits for the answer;
+ * the events that come first are kept for later, in their order. */
+static gboolean
+child_query_running (Child *child)
+{
+  guint32 serial = ++child->query_serial;
+
+  child_send (child, WIRE_QUERY, serial, g_variant_new ("()"));
+  for (;;)
+    {
+      g_autofree char *why = NULL;
+      GVariant *body = NULL;
+      guint32 kind, id;
+      ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
+
+      if (status == READ_OK && kind == WIRE_REPLY && id == serial)
+        {
+          gboolean running = FALSE;
+
+          g_variant_get (body, "(b)", &running);
+          g_variant_unref (body);
+          if (!g_queue_is_empty (&child->deferred) || child->in->len > 0)
+            child_kick (child);
+          return running;
+        }
+      if (status == READ_OK)
+        {
+          Deferred *d = g_new0 (Deferred, 1);
+
+          d->kind = kind;
+          d->id = id;
+          d->body = body;
+          g_queue_push_tail (&child->deferred, d);
+          continue;
+        }
+      if (status == READ_BAD)
+        {
+          g_printerr ("orrery-plugin-host: the host sent %s\n", why);
+          _exit (2);
+        }
+      {
+        struct pollfd pfd = { child->sock, POLLIN, 0 };
+
+        if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
+          _exit (1);
+        if (!read_some (child->sock, child->in))
+          _exit (1);  /* the host is gone */
+      }
+    }
+}
+
+/* The orchestrator the plugin sees: each call goes to the host's. */
+
+static char *
+valid_text (const char *text)
+{
+  return g_utf8_make_valid (text ? text : "", -1);
+}
+
+static void
+child_remote_hold (gpointer    data,
+                   guint       id,
+                   const char *reason,
+                   guint       timeout_ms)
+{
+  g_autofree char *text = valid_text (reason);
+
+  child_send (data, WIRE_HOLD, id, g_variant_new ("(su)", text, (guint32) timeout_ms));
+}
+
+static void
+child_remote_release (gpointer data,
+                      guint    id)
+{
+  child_send (data, WIRE_RELEASE, id, g_variant_new ("()"));
+}
+
+static void
+child_remote_cancel (gpointer    data,
+                     const char *reason)
+{
+  g_autofree char *text = valid_text (reason);
+
+  child_send (data, WIRE_CANCEL, 0, g_variant_new ("(s)", text));
+}
+
+static void
+child_remote_fail (gpointer      data,
+                   const GError *error)
+{
+  g_autofree char *message = valid_text (error->message);
+  g_autofree char *domain = valid_text (g_quark_to_string (error->domain));
+
+  child_send (data, WIRE_FAIL, 0, g_variant_new ("(sis)", domain, error->code, message));
+}
+
+static gboolean
+child_remote_is_running (gpointer data)
+{
+  return child_query_running (data);
+}
+
+static const OrreryOrchestratorRemote child_remote = {
+  child_remote_hold,
+  child_remote_release,
+  child_remote_cancel,
+  child_remote_fail,
+  child_remote_is_running,
+};
+
+/* The plugin's log lines go to the host's log (its writer, its handlers). */
+static GLogWriterOutput
+child_log_writer (GLogLevelFlags   log_level,
+                  const GLogField *fields,
+                  gsize            n_fields,
+                  gpointer         user_data)
+{
+  Child *child = user_data;
+  const char *domain = NULL;
+  g_autofree char *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0)
+        domain = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE") && message == NULL)
+        message = g_utf8_make_valid (fields[i].value, fields[i].length);
+    }
+  if (g_log_writer_default_would_drop (log_level, domain))
+    return G_LOG_WRITER_HANDLED;
+  if (child->logging || child->sock < 0)
+    return g_log_writer_default (log_level, fields, n_fields, NULL);
+  {
+    g_autofree char *dom = valid_text (domain);
+
+    child->logging = TRUE;
+    child_send (child, WIRE_LOG, 0, g_variant_new ("(sus)", dom, (guint32) log_level,
+                                                   message ? message : ""));
+    child->logging = FALSE;
+  }
+  return G_LOG_WRITER_HANDLED;
 }
 
 static guint
@@ -1454,6 +2047,10 @@ child_handle (Child    *child,
         child_send (child, WIRE_BATCH_ACK, id, g_variant_new ("(u)", n));
         break;
       }
+    case WIRE_EXPIRED:
+      if (child->orch != NULL)
+        _orrery_orchestrator_expire_hold (child->orch, id);
+      break;
     case WIRE_SHUTDOWN:
       _orrery_plugin_context_detach (child->context);
       if (child->descriptor->shutdown != NULL)
@@ -1481,7 +2078,7 @@ child_socket_cb (int          fd,
       g_autoptr(GVariant) body = NULL;
       g_autofree char *why = NULL;
       guint32 kind, id;
-      ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
+      ReadStatus status = child_next_frame (child, &kind, &id, &body, &why);
 
       if (status == READ_AGAIN)
         break;
@@ -1546,8 +2143,8 @@ _orrery_plugin_host_main (int    argc,
   const char *sent_name;
   GVariantIter iter;
   const char *group, *key, *value;
-  Child child = { SOCKET_FD, NULL, NULL, NULL, NULL, NULL, NULL, 1 };
-  gboolean ok;
+  Child child = { SOCKET_FD, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, G_QUEUE_INIT, 0, FALSE, 0 };
+  gboolean ok, has_orchestrator = FALSE;
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "The plugin's name", "NAME" },
     { NULL }
@@ -1579,7 +2176,8 @@ _orrery_plugin_host_main (int    argc,
   init = child_read_init (&child);
   if (init == NULL)
     return 1;
-  g_variant_get (init, "(&s@a(sss))", &sent_name, &config_v);
+  g_variant_get (init, "(&s@a(sss)b)", &sent_name, &config_v, &has_orchestrator);
+  g_log_set_writer_func (child_log_writer, &child, NULL);
   config = orrery_config_new ();
   g_variant_iter_init (&iter, config_v);
   while (g_variant_iter_next (&iter, "(&s&s&s)", &group, &key, &value))
@@ -1601,7 +2199,14 @@ _orrery_plugin_host_main (int    argc,
   child.descriptor = symbol;
 
   bus = orrery_event_bus_new ();
-  child.context = _orrery_plugin_context_new (bus, NULL, config, name, child.descriptor);
+  if (has_orchestrator)
+    {
+      g_autoptr(OrreryDeviceManager) devices = orrery_device_manager_new ();
+
+      child.orch = orrery_orchestrator_new (bus, devices);
+      _orrery_orchestrator_set_remote (child.orch, &child_remote, &child);
+    }
+  child.context = _orrery_plugin_context_new (bus, child.orch, config, name, child.descriptor);
   _orrery_plugin_context_set_observer_hook (child.context, child_observer_hook, &child);
   ok = _orrery_plugin_context_configure (child.context, &error) &&
        child.descriptor->init (child.context, &error);
@@ -1614,10 +2219,13 @@ _orrery_plugin_host_main (int    argc,
   child.loop = g_main_loop_new (NULL, FALSE);
   g_unix_fd_add (SOCKET_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, child_socket_cb, &child);
   g_main_loop_run (child.loop);
-  g_main_loop_unref (child.loop);
+  g_clear_handle_id (&child.kick_idle, g_source_remove);
+  g_clear_pointer (&child.loop, g_main_loop_unref);
   g_ptr_array_unref (child.observers);
   g_object_run_dispose (G_OBJECT (child.context));
   g_object_unref (child.context);
+  g_clear_object (&child.orch);
+  g_queue_clear_full (&child.deferred, deferred_free);
   g_byte_array_unref (child.in);
   return child.status;
 }

@@ -23,4 +23,25 @@ ORRERY_HIDDEN GQuark          _orrery_event_type_quark  (OrreryEventType type);
 ORRERY_HIDDEN void            _orrery_event_set_timestamp (OrreryEvent *event,
                                                            gint64       timestamp);
 
+/* An orchestrator that stands for another process's (an isolated plugin's
+ * helper, orrery-plugin-isolation.c): its holds are kept here without a
+ * deadline and told to @hold/@release, which act on the host's
+ * orchestrator; cancel, fail and is_running go to the host too. */
+typedef struct
+{
+  void     (*hold)       (gpointer data, guint id, const char *reason, guint timeout_ms);
+  void     (*release)    (gpointer data, guint id);
+  void     (*cancel)     (gpointer data, const char *reason);
+  void     (*fail)       (gpointer data, const GError *error);
+  gboolean (*is_running) (gpointer data);
+} OrreryOrchestratorRemote;
+
+ORRERY_HIDDEN void            _orrery_orchestrator_set_remote (OrreryOrchestrator             *self,
+                                                               const OrreryOrchestratorRemote *remote,
+                                                               gpointer                        data);
+/* The host's hold behind @id expired: released here, `hold-expired`
+ * emitted. FALSE if no such hold stands. */
+ORRERY_HIDDEN gboolean        _orrery_orchestrator_expire_hold (OrreryOrchestrator *self,
+                                                                guint               id);
+
 G_END_DECLS

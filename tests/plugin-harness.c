@@ -65,6 +65,11 @@ plugin_harness_init (PluginHarness *h,
   h->orch = orrery_orchestrator_new (h->bus, h->devices);
   h->config = orrery_config_new ();
   h->engine = orrery_plugin_engine_new (h->bus, h->config);
+  /* ORRERY_TEST_ISOLATED=1: the same tests with the plugin in its helper
+   * process (`Isolation=process`), as meson registers them a second time. */
+  h->isolated = g_strcmp0 (g_getenv ("ORRERY_TEST_ISOLATED"), "1") == 0;
+  if (h->isolated)
+    plugin_harness_set (h, "Isolation", "process");
 }
 
 /* Shuts the engine down (its plugins unsubscribe, release their holds)

@@ -30,6 +30,7 @@ typedef struct
   gboolean             ok;
   GError              *error;
   guint                probe_id;   /* a test's own subscription, if any */
+  gboolean             isolated;   /* ORRERY_TEST_ISOLATED=1: Isolation=process */
 } PluginHarness;
 
 /* A small DAG in JSON for "sim" with one failure (and the task it makes

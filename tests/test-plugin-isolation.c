@@ -22,6 +22,13 @@ typedef struct
   OrreryPluginEngine *engine;
   GArray             *witness;       /* sequences seen by an in-process observer */
   guint               n_observer_failed;
+  /* For runs: one simulated device "sim", the engine's orchestrator. */
+  OrreryDeviceManager *devices;
+  OrreryOrchestrator *orch;
+  gboolean            done;
+  gboolean            ok;
+  GError             *run_error;
+  GPtrArray          *after;         /* "NICK[:TASK] HOLDS" seen after the plugin */
 } Fixture;
 
 static gboolean
@@ -66,6 +73,15 @@ fixture_setup (Fixture       *f,
   orrery_config_set_override (f->config, "Plugin faulty", "Output", f->output);
   orrery_config_set_override (f->config, "Plugin faulty", "DeadlineMs", "300");
   f->engine = orrery_plugin_engine_new (f->bus, f->config);
+  {
+    g_autoptr(OrrerySimulatedDevice) sim = orrery_simulated_device_new ("sim", NULL, 2);
+
+    f->devices = orrery_device_manager_new ();
+    g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (sim), NULL));
+    f->orch = orrery_orchestrator_new (f->bus, f->devices);
+    orrery_plugin_engine_set_orchestrator (f->engine, f->orch);
+  }
+  f->after = g_ptr_array_new_with_free_func (g_free);
   orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
   orrery_plugin_engine_add_search_path (f->engine, f->dir);
   f->witness = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -79,8 +95,15 @@ fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
   g_clear_object (&f->engine);
-  /* The witness only: every proxy was detached. */
-  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, 1);
+  /* The witness only (and the observer after the plugin): every proxy was
+   * detached. */
+  g_assert_cmpuint (orrery_event_bus_get_n_subscriptions (f->bus), ==, f->after->len > 0 ? 2 : 1);
+  /* No hold of the plugin outlives it. */
+  g_assert_cmpuint (orrery_orchestrator_get_n_holds (f->orch), ==, 0);
+  g_clear_object (&f->orch);
+  g_clear_object (&f->devices);
+  g_clear_error (&f->run_error);
+  g_ptr_array_unref (f->after);
   g_clear_object (&f->config);
   g_clear_object (&f->bus);
   g_array_unref (f->witness);
@@ -319,6 +342,208 @@ test_restart (Fixture       *f,
   assert_witness_complete (f, 10);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Calls from the child on the host's orchestrator, during a real run. */
+
+/* a -> b -> c on "sim", 10 ms each: the plugin (all types, sync) sees
+ * constellation-started, task-started a, task-completed a (its 3rd), ... */
+static const char chain_json[] =
+  "{\"constellation_id\": \"chain\", \"tasks\": {"
+  " \"a\": {\"task_id\": \"a\", \"task_data\": {\"duration_ms\": 10}},"
+  " \"b\": {\"task_id\": \"b\", \"task_data\": {\"duration_ms\": 10}},"
+  " \"c\": {\"task_id\": \"c\", \"task_data\": {\"duration_ms\": 10}}},"
+  " \"dependencies\": ["
+  "  {\"from_task_id\": \"a\", \"to_task_id\": \"b\"},"
+  "  {\"from_task_id\": \"b\", \"to_task_id\": \"c\"}]}";
+
+/* Subscribed after the plugin: sees each event once the plugin's sync
+ * delivery returned, with the holds standing on the host then. */
+static gboolean
+after_handle (OrreryEvent  *event,
+              gpointer      user_data,
+              GError      **error)
+{
+  Fixture *f = user_data;
+  const char *task = ORRERY_IS_TASK_EVENT (event) ?
+                     orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)) : NULL;
+
+  g_ptr_array_add (f->after, g_strdup_printf ("%s%s%s %u", orrery_event_get_type_nick (event),
+                                              task ? ":" : "", task ? task : "",
+                                              orrery_orchestrator_get_n_holds (f->orch)));
+  return TRUE;
+}
+
+static void
+run_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Fixture *f = user_data;
+
+  f->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &f->run_error);
+  f->done = TRUE;
+}
+
+/* Loads the plugin, subscribes the observer after it, runs the chain. */
+static void
+run_chain (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (chain_json, -1, "chain",
+                                                                        &error);
+  g_autoptr(OrreryObserver) after = orrery_func_observer_new ("after", after_handle, f, NULL);
+
+  g_assert_no_error (error);
+  load (f);
+  orrery_event_bus_subscribe (f->bus, after, NULL, 0);
+  orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
+  while (!f->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+after_has (Fixture    *f,
+           const char *line)
+{
+  for (guint i = 0; i < f->after->len; i++)
+    if (g_str_equal (f->after->pdata[i], line))
+      return TRUE;
+  return FALSE;
+}
+
+/* The lines the plugin wrote that start with @prefix. */
+static guint
+count_noted (Fixture    *f,
+             const char *line)
+{
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n = 0;
+
+  if (!g_file_get_contents (f->output, &contents, NULL, NULL))
+    return 0;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_equal (lines[i], line))
+      n++;
+  return n;
+}
+
+/* A hold taken in the child during task-completed a stands on the host
+ * before that delivery returns; b is dispatched only once the child
+ * released it (50 ms later, from a timer there). */
+static void
+test_call_hold_release (Fixture       *f,
+                        gconstpointer  data)
+{
+  set (f, "Mode", "hold");
+  set (f, "ReleaseMs", "50");
+  run_chain (f);
+  g_assert_no_error (f->run_error);
+  g_assert_true (f->ok);
+  g_assert_true (after_has (f, "task-completed:a 1"));
+  g_assert_true (after_has (f, "task-started:b 0"));
+  g_assert_true (after_has (f, "constellation-completed 0"));
+  g_assert_cmpint (orrery_plugin_info_get_state (orrery_plugin_engine_lookup (f->engine, "faulty")),
+                   ==, ORRERY_PLUGIN_STATE_ENABLED);
+}
+
+/* A hold with a deadline, never released: it expires on the host, and the
+ * child's orchestrator emits hold-expired for it. */
+static void
+test_call_hold_expired (Fixture       *f,
+                        gconstpointer  data)
+{
+  set (f, "Mode", "hold");
+  set (f, "HoldMs", "50");
+  run_chain (f);
+  g_assert_no_error (f->run_error);
+  g_assert_true (f->ok);
+  g_assert_true (after_has (f, "task-completed:a 1"));
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_cmpuint (count_noted (f, "hold-expired"), ==, 1);
+}
+
+static void
+test_call_cancel (Fixture       *f,
+                  gconstpointer  data)
+{
+  set (f, "Mode", "cancel");
+  run_chain (f);
+  g_assert_false (f->ok);
+  g_assert_error (f->run_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpstr (orrery_orchestrator_get_cancel_reason (f->orch), ==, "faulty says stop");
+  g_assert_false (after_has (f, "task-started:b 0"));
+}
+
+static void
+test_call_fail (Fixture       *f,
+                gconstpointer  data)
+{
+  set (f, "Mode", "fail");
+  run_chain (f);
+  g_assert_false (f->ok);
+  g_assert_error (f->run_error, g_quark_from_static_string ("faulty-error"), 7);
+  g_assert_cmpstr (f->run_error->message, ==, "faulty fails the run");
+}
+
+/* orrery_orchestrator_is_running() in the child asks the host's. */
+static void
+test_call_is_running (Fixture       *f,
+                      gconstpointer  data)
+{
+  set (f, "Mode", "running");
+  run_chain (f);
+  g_assert_true (f->ok);
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_cmpuint (count_noted (f, "running 1"), >=, 6);
+  g_assert_cmpuint (count_noted (f, "running 0"), <=, 1);  /* constellation-completed */
+}
+
+/* A warning in the child reaches the host's log handlers, in order. */
+static void
+test_call_log (Fixture       *f,
+               gconstpointer  data)
+{
+  set (f, "Mode", "warn");
+  load (f);
+  g_test_expect_message ("Faulty", G_LOG_LEVEL_WARNING, "faulty warns at 3");
+  publish_tasks (f, 5);
+  g_test_assert_expected_messages ();
+  assert_witness_complete (f, 5);
+}
+
+/* The child's configuration getters read the host's configuration, other
+ * groups too. */
+static void
+test_call_config (Fixture       *f,
+                  gconstpointer  data)
+{
+  orrery_config_set_override (f->config, "Host", "Probe", "from the host");
+  set (f, "Mode", "config");
+  load (f);
+  publish_tasks (f, 5);
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_cmpuint (count_noted (f, "config from the host"), ==, 1);
+}
+
+/* A child that floods calls back, holding for ever or taking and releasing
+ * without end: killed and reported, its holds released, the run done. */
+static void
+test_flood (Fixture       *f,
+            gconstpointer  data)
+{
+  set (f, "Mode", data);
+  run_chain (f);
+  g_assert_no_error (f->run_error);
+  g_assert_true (f->ok);
+  assert_failure (f, ORRERY_PLUGIN_ERROR_PROTOCOL,
+                  g_str_equal (data, "flood-holds") ? "took more than 4096 holds at event 3"
+                                                    : "made calls faster than");
+  g_assert_true (after_has (f, "constellation-completed 0"));
+  g_assert_cmpuint (f->witness->len, ==, 8);
+}
+
 /* A bad Isolation value is a configuration error naming the key. */
 static void
 test_bad_isolation_value (Fixture       *f,
@@ -358,6 +583,15 @@ main (int    argc,
   ADD ("/plugin-isolation/init/hang", "hang-init", test_init_fault);
   ADD ("/plugin-isolation/restart", NULL, test_restart);
   ADD ("/plugin-isolation/bad-value", NULL, test_bad_isolation_value);
+  ADD ("/plugin-isolation/call/hold-release", NULL, test_call_hold_release);
+  ADD ("/plugin-isolation/call/hold-expired", NULL, test_call_hold_expired);
+  ADD ("/plugin-isolation/call/cancel", NULL, test_call_cancel);
+  ADD ("/plugin-isolation/call/fail", NULL, test_call_fail);
+  ADD ("/plugin-isolation/call/is-running", NULL, test_call_is_running);
+  ADD ("/plugin-isolation/call/log", NULL, test_call_log);
+  ADD ("/plugin-isolation/call/config", NULL, test_call_config);
+  ADD ("/plugin-isolation/flood/holds", "flood-holds", test_flood);
+  ADD ("/plugin-isolation/flood/calls", "flood-calls", test_flood);
 #undef ADD
   return g_test_run ();
 }

@@ -9,6 +9,15 @@
  * from init. Before that it appends "SEQUENCE NICK" per event to Output.
  * Delivery=queued makes its observer queued (the engine's own key).
  *
+ * Calls on the orchestrator, on the AtEvent-th event: hold takes a hold
+ * (HoldMs its deadline) released ReleaseMs later from a timer (never if
+ * 0), writing "hold-expired" to Output if it expires; cancel and fail
+ * cancel or fail the run ("faulty says stop", faulty-error 7); running
+ * writes "running 0|1" (orrery_orchestrator_is_running()) at every event;
+ * warn logs a warning "faulty warns at SEQUENCE"; config writes
+ * "config VALUE" of [Host] Probe; flood-holds takes holds for ever;
+ * flood-calls takes and releases a hold for ever.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <signal.h>
@@ -20,10 +29,17 @@
 
 typedef struct
 {
-  char    *mode;
-  char    *output;
-  guint64  at;
-  guint64  seen;
+  char               *mode;
+  char               *output;
+  guint64             at;
+  guint64             seen;
+  OrreryOrchestrator *orch;          /* nullable */
+  OrreryConfig       *config;
+  guint64             hold_ms;
+  guint64             release_ms;
+  OrreryHold         *hold;
+  gulong              expired_id;
+  guint               release_id;
 } Faulty;
 
 static void
@@ -31,9 +47,107 @@ faulty_free (gpointer data)
 {
   Faulty *f = data;
 
+  g_clear_handle_id (&f->release_id, g_source_remove);
+  if (f->orch != NULL)
+    g_clear_signal_handler (&f->expired_id, f->orch);
+  g_clear_pointer (&f->hold, orrery_hold_unref);
+  g_clear_object (&f->orch);
+  g_clear_object (&f->config);
   g_free (f->mode);
   g_free (f->output);
   g_free (f);
+}
+
+static void
+note (Faulty     *f,
+      const char *line)
+{
+  FILE *out;
+
+  if (f->output == NULL || (out = fopen (f->output, "a")) == NULL)
+    return;
+  fprintf (out, "%s\n", line);
+  fclose (out);
+}
+
+static gboolean
+release_cb (gpointer user_data)
+{
+  Faulty *f = user_data;
+
+  f->release_id = 0;
+  if (f->hold != NULL)
+    orrery_orchestrator_release (f->orch, f->hold);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_hold_expired (OrreryOrchestrator *orch,
+                 OrreryHold         *hold,
+                 gpointer            user_data)
+{
+  Faulty *f = user_data;
+
+  if (hold == f->hold)
+    note (f, "hold-expired");
+}
+
+/* Calls on the orchestrator (see the modes above); FALSE if Mode is none. */
+static gboolean
+call_orchestrator (Faulty      *f,
+                   OrreryEvent *event)
+{
+  if (g_str_equal (f->mode, "running"))
+    {
+      g_autofree char *line = g_strdup_printf ("running %d",
+                                               f->orch && orrery_orchestrator_is_running (f->orch));
+
+      note (f, line);
+      return TRUE;
+    }
+  if (f->seen != f->at)
+    return FALSE;
+  if (g_str_equal (f->mode, "warn"))
+    g_log ("Faulty", G_LOG_LEVEL_WARNING, "faulty warns at %" G_GUINT64_FORMAT,
+           orrery_event_get_sequence (event));
+  else if (g_str_equal (f->mode, "config"))
+    {
+      g_autofree char *value = orrery_config_get_string (f->config, "Host", "Probe", "unset");
+      g_autofree char *line = g_strdup_printf ("config %s", value);
+
+      note (f, line);
+    }
+  else if (f->orch == NULL)
+    return FALSE;
+  else if (g_str_equal (f->mode, "hold"))
+    {
+      f->hold = orrery_orchestrator_hold (f->orch, "faulty holds", (guint) f->hold_ms);
+      if (f->release_ms > 0)
+        f->release_id = g_timeout_add ((guint) f->release_ms, release_cb, f);
+    }
+  else if (g_str_equal (f->mode, "cancel"))
+    orrery_orchestrator_cancel (f->orch, "faulty says stop");
+  else if (g_str_equal (f->mode, "fail"))
+    {
+      g_autoptr(GError) error = g_error_new_literal (g_quark_from_static_string ("faulty-error"), 7,
+                                                     "faulty fails the run");
+
+      orrery_orchestrator_fail (f->orch, error);
+    }
+  else if (g_str_equal (f->mode, "flood-holds"))
+    for (;;)
+      orrery_hold_unref (orrery_orchestrator_hold (f->orch, "flood", 0));
+  else if (g_str_equal (f->mode, "flood-calls"))
+    for (;;)
+      {
+        OrreryHold *hold = orrery_orchestrator_hold (f->orch, "flood", 0);
+
+        orrery_orchestrator_release (f->orch, hold);
+        orrery_hold_unref (hold);
+      }
+  else
+    return FALSE;
+  return TRUE;
 }
 
 /* A real SIGSEGV, also in the sanitizer build: UBSan would report the
@@ -61,7 +175,9 @@ faulty_handle (OrreryEvent  *event,
 {
   Faulty *f = user_data;
 
-  if (++f->seen == f->at)
+  if (++f->seen > 0 && call_orchestrator (f, event))
+    ;
+  else if (f->seen == f->at)
     {
       if (g_str_equal (f->mode, "segv"))
         {
@@ -110,6 +226,14 @@ faulty_init (OrreryPluginContext  *context,
   f->mode = orrery_plugin_context_get_string (context, "Mode", "none");
   f->output = orrery_plugin_context_get_string (context, "Output", NULL);
   f->at = orrery_plugin_context_get_uint (context, "AtEvent", 3, NULL);
+  f->hold_ms = orrery_plugin_context_get_uint (context, "HoldMs", 0, NULL);
+  f->release_ms = orrery_plugin_context_get_uint (context, "ReleaseMs", 0, NULL);
+  f->config = g_object_ref (orrery_plugin_context_get_config (context));
+  if (orrery_plugin_context_get_orchestrator (context) != NULL)
+    {
+      f->orch = g_object_ref (orrery_plugin_context_get_orchestrator (context));
+      f->expired_id = g_signal_connect (f->orch, "hold-expired", G_CALLBACK (on_hold_expired), f);
+    }
   orrery_plugin_context_set_data (context, f, faulty_free);
   if (g_str_equal (f->mode, "abort-init"))
     abort ();
@@ -125,6 +249,8 @@ static const OrreryPluginKey faulty_keys[] = {
   { "Mode", ORRERY_PLUGIN_KEY_STRING, "none", "how to fail" },
   { "AtEvent", ORRERY_PLUGIN_KEY_UINT, "3", "on which event (1-based)" },
   { "Output", ORRERY_PLUGIN_KEY_STRING, NULL, "a file to append each event to" },
+  { "HoldMs", ORRERY_PLUGIN_KEY_UINT, "0", "the deadline of the hold (Mode=hold)" },
+  { "ReleaseMs", ORRERY_PLUGIN_KEY_UINT, "0", "release the hold after this long (0: never)" },
   { NULL }
 };
 
