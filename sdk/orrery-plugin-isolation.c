@@ -919,16 +919,19 @@ plugin_send (OrreryIsolatedPlugin *self,
 static void proxies_from_observer (OrreryIsolatedPlugin *self, GVariant *body, guint32 index);
 static gboolean unacked_timeout_cb (gpointer user_data);
 
-/* Adds to the call budget: CALL_BUDGET a second since the last time and
- * CALLS_PER_EVENT for each of @n_events events sent, CALL_BURST at most. */
+/* Adds to the call budget: CALL_BUDGET a second since the last time (not
+ * while a sync answer is awaited: what the child does then is charged to
+ * that event, however slowly the host takes it) and CALLS_PER_EVENT for
+ * each of @n_events events sent, CALL_BURST at most. */
 static void
 plugin_refill (OrreryIsolatedPlugin *self,
                guint                 n_events)
 {
   gint64 now = g_get_monotonic_time ();
 
-  self->call_tokens += (gdouble) (now - self->tokens_at) * CALL_BUDGET / G_USEC_PER_SEC +
-                       (gdouble) n_events * CALLS_PER_EVENT;
+  if (!self->waiting_ack)
+    self->call_tokens += (gdouble) (now - self->tokens_at) * CALL_BUDGET / G_USEC_PER_SEC;
+  self->call_tokens += (gdouble) n_events * CALLS_PER_EVENT;
   self->call_tokens = MIN (self->call_tokens, CALL_BURST);
   self->tokens_at = now;
 }
@@ -1356,9 +1359,9 @@ proxy_handle (OrreryEvent  *event,
   /* Sync: the queued events before it first, so the child sees bus order. */
   if (self->batch_builder != NULL)
     plugin_flush (self);
+  plugin_refill (self, 1);
   self->waiting_ack = TRUE;
   self->got_ack = FALSE;
-  plugin_refill (self, 1);
   if (plugin_send (self, WIRE_EVENT, proxy->index, event_to_variant (event)))
     {
       /* Inside a delivery: the plugin's calls act as they would in process. */
@@ -1367,6 +1370,7 @@ proxy_handle (OrreryEvent  *event,
       self->direct = FALSE;
     }
   self->waiting_ack = FALSE;
+  self->tokens_at = g_get_monotonic_time ();
   if (self->dead)
     {
       g_set_error_literal (error, ORRERY_PLUGIN_ERROR, self->failure->code,
