@@ -28,6 +28,10 @@
  *                   BATCH a(u EVENT)      queued events, in bus order
  *                   SHUTDOWN ()
  *                   EXPIRED () id=hold    the host's hold behind it expired
+ *                   CONSTELLATION (s)     the constellation of the events that follow, as
+ *                                         JSON (at the first, after each edit): the
+ *                                         child keeps a copy, its task statuses
+ *                                         brought up to date from the events
  *                   REPLY (b) id=query    the orchestrator is running
  *   child -> host   OBSERVER (sauuuu)     name, types, mode, queue limit, deadline
  *                   INIT_DONE (bs)        init succeeded, or its message
@@ -67,6 +71,7 @@
 
 #include "orrery-plugin-isolation-private.h"
 #include "orrery-event.h"
+#include "orrery-constellation-private.h"
 
 enum {
   WIRE_INIT = 1,
@@ -75,6 +80,7 @@ enum {
   WIRE_SHUTDOWN,
   WIRE_EXPIRED,
   WIRE_REPLY,
+  WIRE_CONSTELLATION,
   WIRE_OBSERVER = 16,
   WIRE_INIT_DONE,
   WIRE_ACK,
@@ -99,7 +105,8 @@ typedef struct
 /* Bodies are padded to 8 bytes, so that each one is stored aligned. */
 #define PADDED(n) (((gsize) (n) + 7) & ~(gsize) 7)
 
-#define MAX_BODY        (1u << 20)       /* 1 MiB */
+#define MAX_BODY        (1u << 20)       /* 1 MiB: from the child */
+#define MAX_HOST_BODY   (1u << 30)       /* from the host: a constellation may be large */
 #define MAX_OBSERVERS   64
 #define BATCH_EVENTS    256
 #define BATCH_BYTES     (64u << 10)
@@ -155,6 +162,8 @@ event_to_variant (OrreryEvent *event)
       const char *device = orrery_task_event_get_device_id (te);
 
       klass = CLASS_TASK;
+      if (orrery_task_event_get_constellation (te) != NULL)
+        g_variant_builder_add (&extra, "{sv}", "c", g_variant_new_boolean (TRUE));
       g_variant_builder_add (&extra, "{sv}", "id",
                              g_variant_new_string (orrery_task_event_get_task_id (te)));
       g_variant_builder_add (&extra, "{sv}", "status",
@@ -177,6 +186,8 @@ event_to_variant (OrreryEvent *event)
       GVariant *v;
 
       klass = CLASS_CONSTELLATION;
+      if (orrery_constellation_event_get_constellation (ce) != NULL)
+        g_variant_builder_add (&extra, "{sv}", "c", g_variant_new_boolean (TRUE));
       g_variant_builder_add (&extra, "{sv}", "id",
                              g_variant_new_string (orrery_constellation_event_get_constellation_id (ce)));
       g_variant_builder_add (&extra, "{sv}", "status",
@@ -227,10 +238,38 @@ lookup_int (GVariant   *extra,
   return i;
 }
 
-/* NULL when the variant does not describe an event (a bad type number). */
-static OrreryEvent *
-event_from_variant (GVariant *v)
+/* The child's copy of the host's constellation, brought up to date from a
+ * task event (as the orchestrator left the task when it published it). */
+static void
+mirror_task (OrreryConstellation *mirror,
+             OrreryTaskEvent     *te)
 {
+  OrreryTask *task = orrery_constellation_get_task (mirror, orrery_task_event_get_task_id (te));
+  OrreryTaskStatus status = orrery_task_event_get_status (te);
+
+  if (task == NULL || (guint) status > ORRERY_TASK_STATUS_SKIPPED)
+    return;
+  if (orrery_task_get_status (task) != status)
+    _orrery_constellation_set_status (mirror, task, status);
+  if (orrery_task_event_get_attempt (te) > 0)
+    orrery_task_set_attempt (task, orrery_task_event_get_attempt (te));
+  if (orrery_task_event_get_result (te) != NULL)
+    orrery_task_set_result (task, orrery_task_event_get_result (te));
+  if (orrery_task_event_get_error (te) != NULL)
+    orrery_task_set_error (task, orrery_task_event_get_error (te));
+  if (orrery_event_get_event_type (ORRERY_EVENT (te)) == ORRERY_EVENT_TASK_STARTED)
+    orrery_task_set_started_at (task, orrery_event_get_timestamp (ORRERY_EVENT (te)));
+  else if (status != ORRERY_TASK_STATUS_RUNNING)
+    orrery_task_set_ended_at (task, orrery_event_get_timestamp (ORRERY_EVENT (te)));
+}
+
+/* NULL when the variant does not describe an event (a bad type number).
+ * @mirror (nullable): the child's copy of the constellation. */
+static OrreryEvent *
+event_from_variant (GVariant            *v,
+                    OrreryConstellation *mirror)
+{
+  gboolean has_c = FALSE;
   g_autoptr(GVariant) data = NULL;
   g_autoptr(GVariant) extra = NULL;
   g_autoptr(GVariant) inner = NULL;
@@ -274,6 +313,12 @@ event_from_variant (GVariant *v)
           }
         if (g_variant_lookup (extra, "ready", "^a&s", &strv))
           orrery_task_event_set_newly_ready (te, strv);
+        if (mirror != NULL && g_variant_lookup (extra, "c", "b", &has_c) && has_c)
+          {
+            _orrery_event_set_timestamp (ORRERY_EVENT (te), timestamp);
+            mirror_task (mirror, te);
+            orrery_task_event_set_constellation (te, mirror);
+          }
         event = ORRERY_EVENT (te);
         break;
       }
@@ -304,6 +349,11 @@ event_from_variant (GVariant *v)
         g_clear_pointer (&strv, g_free);
         if (g_variant_lookup (extra, "on", "^a&s", &strv))
           orrery_constellation_event_set_on_task_ids (ce, strv);
+        if (mirror != NULL && g_variant_lookup (extra, "c", "b", &has_c) && has_c)
+          {
+            orrery_constellation_set_state (mirror, lookup_int (extra, "status"));
+            orrery_constellation_event_set_constellation (ce, mirror);
+          }
         event = ORRERY_EVENT (ce);
         break;
       }
@@ -424,6 +474,8 @@ write_all (int           fd,
   return TRUE;
 }
 
+static const GVariantType *child_type_of (guint32 kind);
+
 typedef enum {
   READ_OK,       /* a frame */
   READ_AGAIN,    /* no whole frame yet */
@@ -445,12 +497,14 @@ frame_take (GByteArray          *in,
   g_autoptr(GBytes) bytes = NULL;
   GVariant *v;
 
+  guint32 limit = type_of == child_type_of ? MAX_HOST_BODY : MAX_BODY;
+
   if (in->len < sizeof header)
     return READ_AGAIN;
   memcpy (&header, in->data, sizeof header);
-  if (header.size > MAX_BODY)
+  if (header.size > limit)
     {
-      *why = g_strdup_printf ("a message of %u bytes (the limit is %u)", header.size, MAX_BODY);
+      *why = g_strdup_printf ("a message of %u bytes (the limit is %u)", header.size, limit);
       return READ_BAD;
     }
   type = type_of (header.kind);
@@ -482,9 +536,6 @@ static gboolean
 read_some (int         fd,
            GByteArray *in)
 {
-  /* What is read ahead is bounded; the caller takes frames off first. */
-  if (in->len > DRAIN_LIMIT)
-    return TRUE;
   for (;;)
     {
       guint8 buf[65536];
@@ -493,7 +544,7 @@ read_some (int         fd,
       if (n > 0)
         {
           g_byte_array_append (in, buf, n);
-          if ((gsize) n < sizeof buf || in->len > 4 * MAX_BODY)
+          if ((gsize) n < sizeof buf || in->len > DRAIN_LIMIT)
             return TRUE;
           continue;
         }
@@ -536,6 +587,7 @@ child_type_of (guint32 kind)
     case WIRE_SHUTDOWN: return G_VARIANT_TYPE_UNIT;
     case WIRE_EXPIRED: return G_VARIANT_TYPE_UNIT;
     case WIRE_REPLY: return G_VARIANT_TYPE ("(b)");
+    case WIRE_CONSTELLATION: return G_VARIANT_TYPE ("(s)");
     default: return NULL;
     }
 }
@@ -582,6 +634,9 @@ struct _OrreryIsolatedPlugin
 
   guint64              last_sequence;
   char                *last_description;
+
+  OrreryConstellation *mirrored;     /* sent to the child, at this version */
+  guint64              mirrored_version;
 
   /* The plugin's calls on the host's orchestrator. */
   OrreryOrchestrator  *orch;         /* nullable */
@@ -706,6 +761,7 @@ plugin_clear (OrreryIsolatedPlugin *self)
   if (self->orch != NULL)
     g_clear_signal_handler (&self->expired_id, self->orch);
   g_clear_object (&self->orch);
+  g_clear_object (&self->mirrored);
   g_clear_pointer (&self->holds, g_hash_table_unref);
   g_clear_pointer (&self->calls, g_ptr_array_unref);
   if (self->sock >= 0)
@@ -1331,6 +1387,31 @@ flush_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The child gets the event's constellation before the event, when it has
+ * not got it yet at this version (the first event, after an edit). */
+static void
+plugin_mirror (OrreryIsolatedPlugin *self,
+               OrreryEvent          *event)
+{
+  OrreryConstellation *c = NULL;
+  g_autofree char *json = NULL;
+  gsize length = 0;
+
+  if (ORRERY_IS_TASK_EVENT (event))
+    c = orrery_task_event_get_constellation (ORRERY_TASK_EVENT (event));
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event));
+  if (c == NULL || (c == self->mirrored && orrery_constellation_get_version (c) == self->mirrored_version))
+    return;
+  /* In bus order: what is batched before it goes first. */
+  if (self->batch_builder != NULL)
+    plugin_flush (self);
+  json = orrery_constellation_to_data (c, &length);
+  g_set_object (&self->mirrored, c);
+  self->mirrored_version = orrery_constellation_get_version (c);
+  plugin_send (self, WIRE_CONSTELLATION, 0, g_variant_new ("(s)", json));
+}
+
 static gboolean
 proxy_handle (OrreryEvent  *event,
               gpointer      user_data,
@@ -1342,6 +1423,7 @@ proxy_handle (OrreryEvent  *event,
   if (self->dead)
     return TRUE;  /* detached at once, from an idle */
   note_event (self, event);
+  plugin_mirror (self, event);
 
   if (proxy->mode == ORRERY_DELIVERY_QUEUED)
     {
@@ -1693,6 +1775,7 @@ typedef struct
   guint32              query_serial;
   gboolean             logging;
   guint                kick_idle;     /* frames read ahead, to handle */
+  OrreryConstellation *mirror;        /* the host's, as of the last event */
 } Child;
 
 static gboolean child_socket_cb (int fd, GIOCondition condition, gpointer user_data);
@@ -2017,7 +2100,7 @@ child_handle (Child    *child,
     {
     case WIRE_EVENT:
       {
-        g_autoptr(OrreryEvent) event = event_from_variant (body);
+        g_autoptr(OrreryEvent) event = event_from_variant (body, child->mirror);
         g_autoptr(GError) error = NULL;
         gboolean ok = event != NULL && child_deliver (child, id, event, &error);
 
@@ -2042,13 +2125,29 @@ child_handle (Child    *child,
 
             g_variant_get (item, "(u@" EVENT_TYPE_STRING ")", &index, &ev);
             g_variant_unref (item);
-            event = event_from_variant (ev);
+            event = event_from_variant (ev, child->mirror);
             if (event != NULL && !child_deliver (child, index, event, &error))
               g_warning ("%s: %s", orrery_plugin_context_get_name (child->context),
                          error ? error->message : "failed");
             n++;
           }
         child_send (child, WIRE_BATCH_ACK, id, g_variant_new ("(u)", n));
+        break;
+      }
+    case WIRE_CONSTELLATION:
+      {
+        const char *json = NULL;
+        gsize length = 0;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) text = g_variant_get_child_value (body, 0);
+        OrreryConstellation *c;
+
+        json = g_variant_get_string (text, &length);
+        c = orrery_constellation_new_from_data (json, (gssize) length, "the host", &error);
+        if (c == NULL)
+          g_debug ("the host's constellation: %s", error->message);
+        g_clear_object (&child->mirror);
+        child->mirror = c;
         break;
       }
     case WIRE_EXPIRED:
@@ -2147,7 +2246,8 @@ _orrery_plugin_host_main (int    argc,
   const char *sent_name;
   GVariantIter iter;
   const char *group, *key, *value;
-  Child child = { SOCKET_FD, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, G_QUEUE_INIT, 0, FALSE, 0 };
+  Child child = { SOCKET_FD, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, G_QUEUE_INIT, 0, FALSE, 0,
+                  NULL };
   gboolean ok, has_orchestrator = FALSE;
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "The plugin's name", "NAME" },
@@ -2229,6 +2329,7 @@ _orrery_plugin_host_main (int    argc,
   g_object_run_dispose (G_OBJECT (child.context));
   g_object_unref (child.context);
   g_clear_object (&child.orch);
+  g_clear_object (&child.mirror);
   g_queue_clear_full (&child.deferred, deferred_free);
   g_byte_array_unref (child.in);
   return child.status;
