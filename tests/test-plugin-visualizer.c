@@ -484,7 +484,13 @@ test_live_view_burst (Fixture       *f,
   g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
   frames = count (text, "Orrery wide");
   g_assert_cmpuint (frames_after_start, <=, 1);
-  g_assert_cmpuint (frames - frames_after_start, ==, 1);
+  /* Isolated (ORRERY_TEST_ISOLATED=1), each of the 200 sync deliveries is
+   * a round trip to the helper: the burst outlasts the 10 ms frame timer a
+   * few times, and still draws far fewer frames than events. */
+  if (f->h.isolated)
+    g_assert_cmpuint (frames - frames_after_start, <, 20);
+  else
+    g_assert_cmpuint (frames - frames_after_start, ==, 1);
   orrery_plugin_engine_shutdown (f->h.engine);
 }
 
@@ -640,6 +646,13 @@ test_live_view_log_lines (Fixture       *f,
   g_autoptr(GMatchInfo) match = NULL;
   const char *after;
 
+  if (f->h.isolated)
+    {
+      /* The live view erases itself before this process's log lines
+       * through its log handler, which, isolated, is in another process. */
+      g_test_skip ("isolated: the host's log lines do not reach the helper's log handler");
+      return;
+    }
   plugin_harness_set (&f->h, "OutputFile", out_file);
   plugin_harness_set (&f->h, "LiveView", "on");
   plugin_harness_set (&f->h, "Formats", "");
