@@ -39,6 +39,24 @@ print_plugin (OrreryPluginEngine *engine,
 
       g_print ("    %s\n", description);
     }
+  if (raw_name != NULL)
+    {
+      OrreryConfig *config = orrery_plugin_engine_get_config (engine);
+      g_autofree char *group = orrery_config_plugin_group (raw_name);
+      g_autofree char *isolation = orrery_config_get_string (config, group, "Isolation", NULL);
+      g_autofree char *restart = orrery_config_get_string (config, group, "Restart", NULL);
+
+      if (isolation != NULL && g_ascii_strcasecmp (g_strstrip (isolation), "process") == 0)
+        {
+          g_autofree char *limit = orrery_config_get_string (config, group, "RestartLimit", NULL);
+          gboolean again = restart != NULL &&
+                           g_ascii_strcasecmp (g_strstrip (restart), "on-failure") == 0;
+
+          g_print ("    isolation: process (orrery-plugin-host)%s%s%s\n",
+                   again ? ", restarted on failure up to " : "",
+                   again ? (limit ? g_strstrip (limit) : "3") : "", again ? " times" : "");
+        }
+    }
   if (error != NULL)
     {
       g_autofree char *message = shown (error->message, "");

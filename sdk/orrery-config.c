@@ -1089,6 +1089,23 @@ check_known_key (OrreryConfig *self,
                          "a non-negative integer that fits in 32 bits");
         }
     }
+  else if (plugin && g_str_equal (key, "RestartLimit"))
+    orrery_config_get_uint (self, group, key, 0, &error);
+  else if (plugin && (g_str_equal (key, "Isolation") || g_str_equal (key, "Restart")))
+    {
+      /* As the plugin engine reads them (orrery-plugin-isolation.c). */
+      gboolean isolation = g_str_equal (key, "Isolation");
+      g_autofree char *value = orrery_config_get_string (self, group, key, NULL);
+
+      if (value != NULL && (g_strstrip (value), TRUE) &&
+          !(isolation ? (g_ascii_strcasecmp (value, "process") == 0 ||
+                         g_ascii_strcasecmp (value, "in-process") == 0 ||
+                         g_ascii_strcasecmp (value, "none") == 0)
+                      : (g_ascii_strcasecmp (value, "on-failure") == 0 ||
+                         g_ascii_strcasecmp (value, "no") == 0)))
+        set_bad_value (self, &error, ORIGIN_COMMAND_LINE, group, key, value,
+                       isolation ? "process or in-process" : "on-failure or no");
+    }
   else if (plugin && g_str_equal (key, "Delivery"))
     {
       g_autofree char *value = orrery_config_get_string (self, group, key, NULL);

@@ -144,9 +144,58 @@ def test_restart_on_failure(orrery, world):
 
 
 def test_bad_isolation_value(orrery, world):
-    r = run(orrery, world, "faulty.Isolation=jail", isolate=False)
+    # A bad value on the command line is a usage error, before anything runs.
+    for setting in ("faulty.Isolation=jail", "faulty.Restart=always", "faulty.RestartLimit=-1"):
+        r = run(orrery, world, setting, isolate=False)
+        assert r.returncode == 2, r
+        key, value = setting.split(".", 1)[1].split("=")
+        assert key in r.stderr and value in r.stderr, r
+        assert not world.good_out.exists(), r
+
+
+def test_bad_isolation_value_in_file(orrery, world):
+    # In the configuration file, the plugin is refused with the reason;
+    # the run goes on.
+    r = run(orrery, world, isolate=False, conf_text="Isolation=jail\n")
     assert r.returncode == 0, r
     assert "Isolation" in r.stderr and "jail" in r.stderr, r
+
+
+def test_plugins_shows_isolation(orrery, world):
+    conf = world.dir / "host.conf"
+    conf.write_text("[Plugin faulty]\nIsolation=process\nRestart=on-failure\nRestartLimit=2\n")
+    r = orrery("plugins", "--config", conf, "--no-default-path", "--plugin-path", world.plugins,
+               cwd=world.dir, timeout=60)
+    assert r.returncode == 0, r
+    block = r.stdout.split("\nfaulty ", 1)[1].split("\ngood ", 1)[0]
+    assert "isolation: process (orrery-plugin-host), restarted on failure up to 2 times" in block, r
+    assert "isolation:" not in r.stdout.split("\ngood ", 1)[1], r
+
+
+@pytest.mark.parametrize("mode,reason", [
+    ("flood-holds", "took more than 4096 holds at event 3, task-completed t0; killed"),
+    ("flood-calls", "made calls faster than"),
+])
+def test_flood_costs_only_the_plugin(orrery, world, mode, reason):
+    # DeadlineMs large: the budget kills it, not the deadline.
+    r = run(orrery, world, f"faulty.Mode={mode}", "faulty.AtEvent=3", "faulty.DeadlineMs=60000")
+    assert r.returncode == 0, r
+    assert "5/5 tasks completed" in r.stdout, r
+    assert good_events(world) == EXPECTED
+    line = [l for l in r.stderr.splitlines() if "failed during the run" in l]
+    assert len(line) == 1 and reason in line[0], r
+
+
+def test_isolated_hold_and_cancel_act_on_the_host(orrery, world):
+    # A hold from the helper keeps the run open until it expires there...
+    r = run(orrery, world, "faulty.Mode=hold", "faulty.AtEvent=3", "faulty.HoldMs=300")
+    assert r.returncode == 0, r
+    assert "Hold #1 (faulty holds) expired" in r.stderr, r
+    assert "hold-expired" in world.faulty_out.read_text().split("\n"), r
+    # ... and a cancel from it cancels the host's run (exit 1).
+    r = run(orrery, world, "faulty.Mode=cancel", "faulty.AtEvent=3")
+    assert r.returncode == 1, r
+    assert "faulty says stop" in r.stdout + r.stderr, r
 
 
 def test_same_fixture_in_process(orrery, world):
