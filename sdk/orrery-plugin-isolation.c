@@ -24,8 +24,9 @@
  *
  *   host -> child   INIT (sa(sss)b)       name, every key of the configuration,
  *                                         whether there is an orchestrator
- *                   EVENT (id=observer)   one event for a sync observer
- *                   BATCH a(u EVENT)      queued events, in bus order
+ *                   EVENT (ay)            one event record (see RecordHead) for a
+ *                                         sync observer
+ *                   BATCH (ay)            queued event records, in bus order
  *                   SHUTDOWN ()
  *                   EXPIRED () id=hold    the host's hold behind it expired
  *                   CONSTELLATION (s)     the constellation of the events that follow, as
@@ -35,7 +36,8 @@
  *                   REPLY (b) id=query    the orchestrator is running
  *   child -> host   OBSERVER (sauuuu)     name, types, mode, queue limit, deadline
  *                   INIT_DONE (bs)        init succeeded, or its message
- *                   ACK (bs)              a sync event handled (or its error)
+ *                   ACK_OK (ay, empty)    a sync event handled
+ *                   ACK (bs)              a sync event handled, or its error
  *                   BATCH_ACK (u)         a batch handled
  *                   BYE ()                shutdown done
  *                   HOLD (su) id=hold     orrery_orchestrator_hold(): reason, timeout
@@ -92,6 +94,7 @@ enum {
   WIRE_FAIL,
   WIRE_QUERY,
   WIRE_LOG,
+  WIRE_ACK_OK,
 };
 
 typedef struct
@@ -120,7 +123,6 @@ typedef struct
 #define CALL_BURST      100000            /* saved up at most */
 #define DRAIN_LIMIT     (16u << 20)       /* read ahead while writing */
 
-#define EVENT_TYPE_STRING "(uusxtmva{sv})"
 #define INIT_TYPE_STRING  "(sa(sss)b)"
 #define OBSERVER_TYPE_STRING "(sauuuu)"
 
@@ -137,105 +139,252 @@ typedef struct
 
 enum { CLASS_EVENT, CLASS_TASK, CLASS_CONSTELLATION, CLASS_DEVICE };
 
-static void
-add_strv (GVariantBuilder    *b,
-          const char         *key,
-          const char * const *strv)
+/* An event on the wire: a fixed head, then its strings and its optional
+ * parts in the order of their flags. Strings are a guint32 length (NO_STRING
+ * for NULL), the bytes and a NUL; a GVariant is its type string, a guint32
+ * size and its serialised bytes. Written straight into the frame being
+ * built (no allocation per event); read back with every length checked. */
+typedef struct
 {
-  if (strv != NULL)
-    g_variant_builder_add (b, "{sv}", key, g_variant_new_strv (strv, -1));
+  guint32 size;        /* of the whole record */
+  guint32 index;       /* the observer, in the child */
+  guint32 type;
+  guint32 klass;
+  gint64  timestamp;
+  guint64 sequence;
+  gint32  status;
+  guint32 attempt;
+  guint32 flags;
+  guint32 reserved;
+} RecordHead;
+
+enum {
+  R_CONSTELLATION = 1 << 0,   /* the event had one (the child attaches its copy) */
+  R_DATA          = 1 << 1,
+  R_RESULT        = 1 << 2,
+  R_ERROR         = 1 << 3,
+  R_READY         = 1 << 4,
+  R_DURATION      = 1 << 5,
+  R_STATISTICS    = 1 << 6,
+  R_MODIFICATIONS = 1 << 7,
+  R_ON            = 1 << 8,
+};
+
+#define NO_STRING G_MAXUINT32
+
+static void
+put_u32 (GByteArray *b,
+         guint32     v)
+{
+  g_byte_array_append (b, (const guint8 *) &v, sizeof v);
 }
 
-static GVariant *
-event_to_variant (OrreryEvent *event)
+static void
+put_string (GByteArray *b,
+            const char *s)
 {
-  GVariantBuilder extra;
-  guint klass = CLASS_EVENT;
-  GVariant *data = orrery_event_get_data (event);
+  gsize len = s ? strlen (s) : 0;
 
-  g_variant_builder_init (&extra, G_VARIANT_TYPE_VARDICT);
+  put_u32 (b, s ? (guint32) len : NO_STRING);
+  if (s != NULL)
+    g_byte_array_append (b, (const guint8 *) s, len + 1);
+}
+
+static void
+put_strv (GByteArray         *b,
+          const char * const *strv)
+{
+  guint n = strv ? g_strv_length ((char **) strv) : 0;
+
+  put_u32 (b, n);
+  for (guint i = 0; i < n; i++)
+    put_string (b, strv[i]);
+}
+
+static void
+put_variant (GByteArray *b,
+             GVariant   *v)
+{
+  gsize size = g_variant_get_size (v);
+  guint offset;
+
+  put_string (b, g_variant_get_type_string (v));
+  put_u32 (b, (guint32) size);
+  offset = b->len;
+  g_byte_array_set_size (b, b->len + size);
+  memcpy (b->data + offset, g_variant_get_data (v), size);
+}
+
+/* Appends @event, for the child's observer @index, to @b. */
+static void
+record_append (GByteArray  *b,
+               guint32      index,
+               OrreryEvent *event)
+{
+  RecordHead head = { 0, index, (guint32) orrery_event_get_event_type (event), CLASS_EVENT,
+                      orrery_event_get_timestamp (event), orrery_event_get_sequence (event),
+                      0, 0, 0, 0 };
+  guint start = b->len;
+  GVariant *data = orrery_event_get_data (event);
+  const char *id = NULL, *device = NULL;
+  const GError *error = NULL;
+  GVariant *result = NULL, *stats = NULL, *mods = NULL;
+  const char * const *ready = NULL, *const *on = NULL;
+  gdouble duration = 0;
+
   if (ORRERY_IS_TASK_EVENT (event))
     {
       OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
-      const GError *error = orrery_task_event_get_error (te);
-      GVariant *result = orrery_task_event_get_result (te);
-      const char *device = orrery_task_event_get_device_id (te);
 
-      klass = CLASS_TASK;
+      head.klass = CLASS_TASK;
+      id = orrery_task_event_get_task_id (te);
+      head.status = orrery_task_event_get_status (te);
+      head.attempt = orrery_task_event_get_attempt (te);
+      device = orrery_task_event_get_device_id (te);
+      result = orrery_task_event_get_result (te);
+      error = orrery_task_event_get_error (te);
+      ready = orrery_task_event_get_newly_ready (te);
       if (orrery_task_event_get_constellation (te) != NULL)
-        g_variant_builder_add (&extra, "{sv}", "c", g_variant_new_boolean (TRUE));
-      g_variant_builder_add (&extra, "{sv}", "id",
-                             g_variant_new_string (orrery_task_event_get_task_id (te)));
-      g_variant_builder_add (&extra, "{sv}", "status",
-                             g_variant_new_int32 (orrery_task_event_get_status (te)));
-      g_variant_builder_add (&extra, "{sv}", "attempt",
-                             g_variant_new_uint32 (orrery_task_event_get_attempt (te)));
-      if (result != NULL)
-        g_variant_builder_add (&extra, "{sv}", "result", g_variant_new_variant (result));
-      if (device != NULL)
-        g_variant_builder_add (&extra, "{sv}", "device", g_variant_new_string (device));
-      if (error != NULL)
-        g_variant_builder_add (&extra, "{sv}", "error",
-                               g_variant_new ("(sis)", g_quark_to_string (error->domain),
-                                              error->code, error->message));
-      add_strv (&extra, "ready", orrery_task_event_get_newly_ready (te));
+        head.flags |= R_CONSTELLATION;
     }
   else if (ORRERY_IS_CONSTELLATION_EVENT (event))
     {
       OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
-      GVariant *v;
 
-      klass = CLASS_CONSTELLATION;
+      head.klass = CLASS_CONSTELLATION;
+      id = orrery_constellation_event_get_constellation_id (ce);
+      head.status = orrery_constellation_event_get_state (ce);
+      duration = orrery_constellation_event_get_duration (ce);
+      stats = orrery_constellation_event_get_statistics (ce);
+      mods = orrery_constellation_event_get_modifications (ce);
+      ready = orrery_constellation_event_get_newly_ready (ce);
+      on = orrery_constellation_event_get_on_task_ids (ce);
+      head.flags |= R_DURATION;
       if (orrery_constellation_event_get_constellation (ce) != NULL)
-        g_variant_builder_add (&extra, "{sv}", "c", g_variant_new_boolean (TRUE));
-      g_variant_builder_add (&extra, "{sv}", "id",
-                             g_variant_new_string (orrery_constellation_event_get_constellation_id (ce)));
-      g_variant_builder_add (&extra, "{sv}", "status",
-                             g_variant_new_int32 (orrery_constellation_event_get_state (ce)));
-      g_variant_builder_add (&extra, "{sv}", "duration",
-                             g_variant_new_double (orrery_constellation_event_get_duration (ce)));
-      if ((v = orrery_constellation_event_get_statistics (ce)) != NULL)
-        g_variant_builder_add (&extra, "{sv}", "statistics", g_variant_new_variant (v));
-      if ((v = orrery_constellation_event_get_modifications (ce)) != NULL)
-        g_variant_builder_add (&extra, "{sv}", "modifications", g_variant_new_variant (v));
-      add_strv (&extra, "ready", orrery_constellation_event_get_newly_ready (ce));
-      add_strv (&extra, "on", orrery_constellation_event_get_on_task_ids (ce));
+        head.flags |= R_CONSTELLATION;
     }
   else if (ORRERY_IS_DEVICE_EVENT (event))
     {
       OrreryDeviceEvent *de = ORRERY_DEVICE_EVENT (event);
 
-      klass = CLASS_DEVICE;
-      g_variant_builder_add (&extra, "{sv}", "id",
-                             g_variant_new_string (orrery_device_event_get_device_id (de)));
-      g_variant_builder_add (&extra, "{sv}", "status",
-                             g_variant_new_int32 (orrery_device_event_get_status (de)));
+      head.klass = CLASS_DEVICE;
+      id = orrery_device_event_get_device_id (de);
+      head.status = orrery_device_event_get_status (de);
     }
-  return g_variant_new ("(uusxtmv@a{sv})", (guint32) orrery_event_get_event_type (event), klass,
-                        orrery_event_get_source_id (event) ? orrery_event_get_source_id (event) : "",
-                        orrery_event_get_timestamp (event), orrery_event_get_sequence (event),
-                        data, g_variant_builder_end (&extra));
+  head.flags |= (data ? R_DATA : 0) | (result ? R_RESULT : 0) | (error ? R_ERROR : 0) |
+                (ready ? R_READY : 0) | (stats ? R_STATISTICS : 0) |
+                (mods ? R_MODIFICATIONS : 0) | (on ? R_ON : 0);
+
+  g_byte_array_append (b, (const guint8 *) &head, sizeof head);
+  put_string (b, orrery_event_get_source_id (event));
+  put_string (b, id);
+  put_string (b, device);
+  if (data != NULL)
+    put_variant (b, data);
+  if (result != NULL)
+    put_variant (b, result);
+  if (error != NULL)
+    {
+      gint32 code = error->code;
+
+      put_string (b, g_quark_to_string (error->domain));
+      g_byte_array_append (b, (const guint8 *) &code, sizeof code);
+      put_string (b, error->message);
+    }
+  if (ready != NULL)
+    put_strv (b, ready);
+  if (head.flags & R_DURATION)
+    g_byte_array_append (b, (const guint8 *) &duration, sizeof duration);
+  if (stats != NULL)
+    put_variant (b, stats);
+  if (mods != NULL)
+    put_variant (b, mods);
+  if (on != NULL)
+    put_strv (b, on);
+  /* Each record starts 8-aligned. */
+  g_byte_array_set_size (b, start + PADDED (b->len - start));
+  head.size = b->len - start;
+  memcpy (b->data + start, &head.size, sizeof head.size);
 }
 
-static const char *
-lookup_string (GVariant   *extra,
-               const char *key)
+/* A cursor over a record, every read bounds-checked. */
+typedef struct
 {
-  const char *s = NULL;
+  const guint8 *p;
+  const guint8 *end;
+  gboolean      bad;
+} Reader;
 
-  if (!g_variant_lookup (extra, key, "&s", &s))
-    return "";
+static gboolean
+take (Reader  *r,
+      void    *out,
+      gsize    n)
+{
+  if (r->bad || (gsize) (r->end - r->p) < n)
+    {
+      r->bad = TRUE;
+      return FALSE;
+    }
+  memcpy (out, r->p, n);
+  r->p += n;
+  return TRUE;
+}
+
+/* A string in the record itself (NULL for none, or on a bad record). */
+static const char *
+take_string (Reader *r)
+{
+  guint32 len = 0;
+  const char *s;
+
+  if (!take (r, &len, sizeof len) || len == NO_STRING)
+    return NULL;
+  if ((gsize) (r->end - r->p) < (gsize) len + 1 || r->p[len] != '\0')
+    {
+      r->bad = TRUE;
+      return NULL;
+    }
+  s = (const char *) r->p;
+  r->p += (gsize) len + 1;
   return s;
 }
 
-static gint32
-lookup_int (GVariant   *extra,
-            const char *key)
+/* NULL-terminated, pointing into the record (free the array only). */
+static const char **
+take_strv (Reader *r)
 {
-  gint32 i = 0;
+  guint32 n = 0;
+  const char **strv;
 
-  g_variant_lookup (extra, key, "i", &i);
-  return i;
+  if (!take (r, &n, sizeof n) || n > (gsize) (r->end - r->p) / 5)
+    {
+      r->bad = TRUE;
+      return NULL;
+    }
+  strv = g_new0 (const char *, n + 1);
+  for (guint32 i = 0; i < n && !r->bad; i++)
+    strv[i] = take_string (r);
+  return strv;
+}
+
+static GVariant *
+take_variant (Reader *r)
+{
+  const char *type = take_string (r);
+  guint32 size = 0;
+  GVariant *v;
+
+  if (type == NULL || !g_variant_type_string_is_valid (type) || !take (r, &size, sizeof size) ||
+      (gsize) (r->end - r->p) < size)
+    {
+      r->bad = TRUE;
+      return NULL;
+    }
+  /* Copied: GVariant wants its data aligned. */
+  v = g_variant_new_from_data (G_VARIANT_TYPE (type), g_memdup2 (r->p, size), size, FALSE,
+                               g_free, NULL);
+  r->p += size;
+  return g_variant_ref_sink (v);
 }
 
 /* The child's copy of the host's constellation, brought up to date from a
@@ -263,59 +412,88 @@ mirror_task (OrreryConstellation *mirror,
     orrery_task_set_ended_at (task, orrery_event_get_timestamp (ORRERY_EVENT (te)));
 }
 
-/* NULL when the variant does not describe an event (a bad type number).
- * @mirror (nullable): the child's copy of the constellation. */
+/* Reads the record at the front of @data (@size bytes): its size in
+ * *@used, the observer index, the event. NULL for a bad record (*@used 0)
+ * or an event of an unknown type (skipped). @mirror (nullable): the
+ * child's copy of the constellation. */
 static OrreryEvent *
-event_from_variant (GVariant            *v,
-                    OrreryConstellation *mirror)
+record_read (const guint8        *data,
+             gsize                size,
+             gsize               *used,
+             guint32             *index,
+             OrreryConstellation *mirror)
 {
-  gboolean has_c = FALSE;
-  g_autoptr(GVariant) data = NULL;
-  g_autoptr(GVariant) extra = NULL;
-  g_autoptr(GVariant) inner = NULL;
-  g_autofree const char **strv = NULL;
-  OrreryEvent *event = NULL;
-  const char *source;
-  guint32 type, klass;
-  gint64 timestamp;
-  guint64 sequence;
+  RecordHead head;
+  Reader r = { data, data + size, FALSE };
+  const char *source, *id, *device;
+  g_autoptr(GVariant) payload = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GVariant) mods = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree const char **ready = NULL;
+  g_autofree const char **on = NULL;
+  gdouble duration = 0;
+  OrreryEvent *event;
 
-  g_variant_get (v, "(uu&sxtmv@a{sv})", &type, &klass, &source, &timestamp, &sequence, &data,
-                 &extra);
-  if (type >= ORRERY_EVENT_TYPE_COUNT)
+  *used = 0;
+  if (!take (&r, &head, sizeof head) || head.size < sizeof head || head.size > size)
     return NULL;
-  switch (klass)
+  r.end = data + head.size;
+  source = take_string (&r);
+  id = take_string (&r);
+  device = take_string (&r);
+  if (head.flags & R_DATA)
+    payload = take_variant (&r);
+  if (head.flags & R_RESULT)
+    result = take_variant (&r);
+  if (head.flags & R_ERROR)
+    {
+      const char *domain = take_string (&r);
+      gint32 code = 0;
+      const char *message;
+
+      take (&r, &code, sizeof code);
+      message = take_string (&r);
+      if (!r.bad)
+        error = g_error_new_literal (g_quark_from_string (domain ? domain : "orrery-unknown"),
+                                     code, message ? message : "");
+    }
+  if (head.flags & R_READY)
+    ready = take_strv (&r);
+  if (head.flags & R_DURATION)
+    take (&r, &duration, sizeof duration);
+  if (head.flags & R_STATISTICS)
+    stats = take_variant (&r);
+  if (head.flags & R_MODIFICATIONS)
+    mods = take_variant (&r);
+  if (head.flags & R_ON)
+    on = take_strv (&r);
+  if (r.bad)
+    return NULL;
+  *used = head.size;
+  *index = head.index;
+  if (head.type >= ORRERY_EVENT_TYPE_COUNT)
+    return NULL;
+
+  switch (head.klass)
     {
     case CLASS_TASK:
       {
-        OrreryTaskEvent *te = orrery_task_event_new (type, source, lookup_string (extra, "id"),
-                                                     lookup_int (extra, "status"));
-        guint32 attempt = 0;
-        const char *domain = NULL, *message = NULL;
-        gint32 code = 0;
+        OrreryTaskEvent *te = orrery_task_event_new (head.type, source, id ? id : "", head.status);
 
-        if (g_variant_lookup (extra, "attempt", "u", &attempt))
-          orrery_task_event_set_attempt (te, attempt);
-        if ((inner = g_variant_lookup_value (extra, "result", G_VARIANT_TYPE_VARIANT)) != NULL)
+        orrery_task_event_set_attempt (te, head.attempt);
+        if (result != NULL)
+          orrery_task_event_set_result (te, result);
+        if (device != NULL)
+          orrery_task_event_set_device_id (te, device);
+        if (error != NULL)
+          orrery_task_event_set_error (te, error);
+        if (ready != NULL)
+          orrery_task_event_set_newly_ready (te, ready);
+        if (mirror != NULL && (head.flags & R_CONSTELLATION))
           {
-            g_autoptr(GVariant) result = g_variant_get_variant (inner);
-
-            orrery_task_event_set_result (te, result);
-          }
-        if (g_variant_lookup (extra, "device", "&s", &source))
-          orrery_task_event_set_device_id (te, source);
-        if (g_variant_lookup (extra, "error", "(&si&s)", &domain, &code, &message))
-          {
-            g_autoptr(GError) error = g_error_new_literal (g_quark_from_string (domain), code,
-                                                           message);
-
-            orrery_task_event_set_error (te, error);
-          }
-        if (g_variant_lookup (extra, "ready", "^a&s", &strv))
-          orrery_task_event_set_newly_ready (te, strv);
-        if (mirror != NULL && g_variant_lookup (extra, "c", "b", &has_c) && has_c)
-          {
-            _orrery_event_set_timestamp (ORRERY_EVENT (te), timestamp);
+            _orrery_event_set_timestamp (ORRERY_EVENT (te), head.timestamp);
             mirror_task (mirror, te);
             orrery_task_event_set_constellation (te, mirror);
           }
@@ -325,51 +503,57 @@ event_from_variant (GVariant            *v,
     case CLASS_CONSTELLATION:
       {
         OrreryConstellationEvent *ce =
-          orrery_constellation_event_new (type, source, lookup_string (extra, "id"),
-                                          lookup_int (extra, "status"));
-        gdouble duration = 0;
+          orrery_constellation_event_new (head.type, source, id ? id : "", head.status);
 
-        if (g_variant_lookup (extra, "duration", "d", &duration))
-          orrery_constellation_event_set_duration (ce, duration);
-        if ((inner = g_variant_lookup_value (extra, "statistics", G_VARIANT_TYPE_VARIANT)) != NULL)
+        orrery_constellation_event_set_duration (ce, duration);
+        if (stats != NULL)
+          orrery_constellation_event_set_statistics (ce, stats);
+        if (mods != NULL)
+          orrery_constellation_event_set_modifications (ce, mods);
+        if (ready != NULL)
+          orrery_constellation_event_set_newly_ready (ce, ready);
+        if (on != NULL)
+          orrery_constellation_event_set_on_task_ids (ce, on);
+        if (mirror != NULL && (head.flags & R_CONSTELLATION))
           {
-            g_autoptr(GVariant) stats = g_variant_get_variant (inner);
-
-            orrery_constellation_event_set_statistics (ce, stats);
-          }
-        g_clear_pointer (&inner, g_variant_unref);
-        if ((inner = g_variant_lookup_value (extra, "modifications", G_VARIANT_TYPE_VARIANT)) != NULL)
-          {
-            g_autoptr(GVariant) mods = g_variant_get_variant (inner);
-
-            orrery_constellation_event_set_modifications (ce, mods);
-          }
-        if (g_variant_lookup (extra, "ready", "^a&s", &strv))
-          orrery_constellation_event_set_newly_ready (ce, strv);
-        g_clear_pointer (&strv, g_free);
-        if (g_variant_lookup (extra, "on", "^a&s", &strv))
-          orrery_constellation_event_set_on_task_ids (ce, strv);
-        if (mirror != NULL && g_variant_lookup (extra, "c", "b", &has_c) && has_c)
-          {
-            orrery_constellation_set_state (mirror, lookup_int (extra, "status"));
+            orrery_constellation_set_state (mirror, head.status);
             orrery_constellation_event_set_constellation (ce, mirror);
           }
         event = ORRERY_EVENT (ce);
         break;
       }
     case CLASS_DEVICE:
-      event = ORRERY_EVENT (orrery_device_event_new (type, source, lookup_string (extra, "id"),
-                                                     lookup_int (extra, "status")));
+      event = ORRERY_EVENT (orrery_device_event_new (head.type, source, id ? id : "", head.status));
       break;
     default:
-      event = orrery_event_new (type, source, NULL);
+      event = orrery_event_new (head.type, source, NULL);
       break;
     }
-  if (data != NULL)
-    orrery_event_set_data (event, data);
-  _orrery_event_set_timestamp (event, timestamp);
-  _orrery_event_seal (event, sequence);
+  if (payload != NULL)
+    orrery_event_set_data (event, payload);
+  _orrery_event_set_timestamp (event, head.timestamp);
+  _orrery_event_seal (event, head.sequence);
   return event;
+}
+
+/* "task-completed build" into @buf (no allocation). */
+static void
+describe_event_into (OrreryEvent *event,
+                     char        *buf,
+                     gsize        size)
+{
+  const char *id = NULL;
+
+  if (ORRERY_IS_TASK_EVENT (event))
+    id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event));
+  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+    id = orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event));
+  else if (ORRERY_IS_DEVICE_EVENT (event))
+    id = orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event));
+  else
+    id = orrery_event_get_source_id (event);
+  g_snprintf (buf, size, "%s%s%s", orrery_event_get_type_nick (event), id && *id ? " " : "",
+              id ? id : "");
 }
 
 /* "task-completed build" */
@@ -564,6 +748,7 @@ host_type_of (guint32 kind)
     case WIRE_OBSERVER: return G_VARIANT_TYPE (OBSERVER_TYPE_STRING);
     case WIRE_INIT_DONE: return G_VARIANT_TYPE ("(bs)");
     case WIRE_ACK: return G_VARIANT_TYPE ("(bs)");
+    case WIRE_ACK_OK: return G_VARIANT_TYPE_BYTESTRING;
     case WIRE_BATCH_ACK: return G_VARIANT_TYPE ("(u)");
     case WIRE_BYE: return G_VARIANT_TYPE_UNIT;
     case WIRE_HOLD: return G_VARIANT_TYPE ("(su)");
@@ -582,8 +767,8 @@ child_type_of (guint32 kind)
   switch (kind)
     {
     case WIRE_INIT: return G_VARIANT_TYPE (INIT_TYPE_STRING);
-    case WIRE_EVENT: return G_VARIANT_TYPE (EVENT_TYPE_STRING);
-    case WIRE_BATCH: return G_VARIANT_TYPE ("a(u" EVENT_TYPE_STRING ")");
+    case WIRE_EVENT: return G_VARIANT_TYPE_BYTESTRING;
+    case WIRE_BATCH: return G_VARIANT_TYPE_BYTESTRING;
     case WIRE_SHUTDOWN: return G_VARIANT_TYPE_UNIT;
     case WIRE_EXPIRED: return G_VARIANT_TYPE_UNIT;
     case WIRE_REPLY: return G_VARIANT_TYPE ("(b)");
@@ -614,8 +799,9 @@ struct _OrreryIsolatedPlugin
   guint                deadline_ms;
 
   GByteArray          *in;
-  GByteArray          *batch;        /* a BATCH body being built: framed at flush */
-  GVariantBuilder     *batch_builder;
+  GByteArray          *out;          /* the frame being written (reused) */
+  GByteArray          *batch;        /* the records of the next BATCH (reused) */
+  GByteArray          *scratch;      /* a sync event's record (reused) */
   guint                n_batched;
   guint                flush_id;
   guint32              batch_serial;
@@ -632,8 +818,7 @@ struct _OrreryIsolatedPlugin
   char                *init_message;
   gboolean             bye;
 
-  guint64              last_sequence;
-  char                *last_description;
+  OrreryEvent         *last_event;   /* the last one sent (for a failure's reason) */
 
   OrreryConstellation *mirrored;     /* sent to the child, at this version */
   guint64              mirrored_version;
@@ -768,14 +953,15 @@ plugin_clear (OrreryIsolatedPlugin *self)
     close (self->sock);
   if (self->page != NULL)
     munmap (self->page, sizeof (SharedPage));
-  if (self->batch_builder != NULL)
-    g_variant_builder_unref (self->batch_builder);
+  g_byte_array_unref (self->out);
+  g_byte_array_unref (self->batch);
+  g_byte_array_unref (self->scratch);
   g_byte_array_unref (self->in);
   g_free (self->name);
   g_free (self->file);
   g_free (self->ack_message);
   g_free (self->init_message);
-  g_free (self->last_description);
+  g_clear_object (&self->last_event);
   g_clear_error (&self->failure);
 }
 
@@ -849,9 +1035,13 @@ where (OrreryIsolatedPlugin *self)
     }
   if (!self->init_done)
     return g_strdup (" in init");
-  if (self->last_description != NULL)
-    return g_strdup_printf (" after event %" G_GUINT64_FORMAT ", %s", self->last_sequence,
-                            self->last_description);
+  if (self->last_event != NULL)
+    {
+      g_autofree char *desc = describe_event (self->last_event);
+
+      return g_strdup_printf (" after event %" G_GUINT64_FORMAT ", %s",
+                              orrery_event_get_sequence (self->last_event), desc);
+    }
   return g_strdup (" before any event");
 }
 
@@ -932,23 +1122,18 @@ plugin_die_protocol (OrreryIsolatedPlugin *self,
 
 static gboolean pump_idle_cb (gpointer user_data);
 
+/* Writes the frame built in self->out, within the deadline. */
 static gboolean
-plugin_send (OrreryIsolatedPlugin *self,
-             guint32               kind,
-             guint32               id,
-             GVariant             *body)
+plugin_write (OrreryIsolatedPlugin *self)
 {
-  g_autoptr(GByteArray) out = g_byte_array_new ();
   gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
-
   guint before;
   gboolean written;
 
-  frame_append (out, kind, id, body);
   if (self->dead)
     return FALSE;
   before = self->in->len;
-  written = write_all (self->sock, out->data, out->len, deadline, self->in);
+  written = write_all (self->sock, self->out->data, self->out->len, deadline, self->in);
   if (self->in->len > before)
     {
       /* Read while writing: the socket may say nothing more about it. */
@@ -970,6 +1155,36 @@ plugin_send (OrreryIsolatedPlugin *self,
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+plugin_send (OrreryIsolatedPlugin *self,
+             guint32               kind,
+             guint32               id,
+             GVariant             *body)
+{
+  g_byte_array_set_size (self->out, 0);
+  frame_append (self->out, kind, id, body);
+  return plugin_write (self);
+}
+
+/* A frame whose body is @size bytes of records (a GVariant `ay` is its
+ * bytes). */
+static gboolean
+plugin_send_records (OrreryIsolatedPlugin *self,
+                     guint32               kind,
+                     guint32               id,
+                     const guint8         *data,
+                     gsize                 size)
+{
+  FrameHeader header = { (guint32) size, kind, id, 0 };
+
+  g_byte_array_set_size (self->out, 0);
+  g_byte_array_append (self->out, (const guint8 *) &header, sizeof header);
+  g_byte_array_append (self->out, data, size);
+  g_byte_array_set_size (self->out, sizeof header + PADDED (size));
+  memset (self->out->data + sizeof header + size, 0, PADDED (size) - size);
+  return plugin_write (self);
 }
 
 static void proxies_from_observer (OrreryIsolatedPlugin *self, GVariant *body, guint32 index);
@@ -1156,6 +1371,7 @@ plugin_handle (OrreryIsolatedPlugin *self,
       g_variant_get (body, "(bs)", &self->init_ok, &self->init_message);
       break;
     case WIRE_ACK:
+    case WIRE_ACK_OK:
       if (!self->waiting_ack || self->got_ack)
         {
           plugin_die_protocol (self, "an answer to no event");
@@ -1163,7 +1379,10 @@ plugin_handle (OrreryIsolatedPlugin *self,
         }
       self->got_ack = TRUE;
       g_clear_pointer (&self->ack_message, g_free);
-      g_variant_get (body, "(bs)", &self->ack_ok, &self->ack_message);
+      if (kind == WIRE_ACK_OK)
+        self->ack_ok = TRUE;
+      else
+        g_variant_get (body, "(bs)", &self->ack_ok, &self->ack_message);
       break;
     case WIRE_BATCH_ACK:
       if (self->n_unacked == 0)
@@ -1314,26 +1533,23 @@ static void
 note_event (OrreryIsolatedPlugin *self,
             OrreryEvent          *event)
 {
-  self->last_sequence = orrery_event_get_sequence (event);
-  g_free (self->last_description);
-  self->last_description = describe_event (event);
+  /* A reference, described only if the child fails. */
+  g_set_object (&self->last_event, event);
 }
 
 static void
 plugin_flush (OrreryIsolatedPlugin *self)
 {
-  GVariant *body;
+  gboolean sent;
 
   g_clear_handle_id (&self->flush_id, g_source_remove);
-  if (self->batch_builder == NULL)
+  if (self->n_batched == 0)
     return;
-  body = g_variant_builder_end (self->batch_builder);
-  g_clear_pointer (&self->batch_builder, g_variant_builder_unref);
   plugin_refill (self, self->n_batched);
   self->n_batched = 0;
   if (self->dead)
     {
-      g_variant_unref (g_variant_ref_sink (body));
+      g_byte_array_set_size (self->batch, 0);
       return;
     }
   /* Too many batches in flight: wait for the child to catch up. */
@@ -1364,10 +1580,15 @@ plugin_flush (OrreryIsolatedPlugin *self)
     }
   if (self->dead)
     {
-      g_variant_unref (g_variant_ref_sink (body));
+      g_byte_array_set_size (self->batch, 0);
       return;
     }
-  if (plugin_send (self, WIRE_BATCH, ++self->batch_serial, body))
+  /* One write per batch; the buffer is kept for the next one. */
+  sent = plugin_send_records (self, WIRE_BATCH, ++self->batch_serial, self->batch->data,
+                              self->batch->len);
+  g_byte_array_set_size (self->batch, 0);
+  self->n_batched = 0;
+  if (sent)
     {
       if (self->n_unacked++ == 0)
         {
@@ -1404,7 +1625,7 @@ plugin_mirror (OrreryIsolatedPlugin *self,
   if (c == NULL || (c == self->mirrored && orrery_constellation_get_version (c) == self->mirrored_version))
     return;
   /* In bus order: what is batched before it goes first. */
-  if (self->batch_builder != NULL)
+  if (self->n_batched > 0)
     plugin_flush (self);
   json = orrery_constellation_to_data (c, &length);
   g_set_object (&self->mirrored, c);
@@ -1427,11 +1648,8 @@ proxy_handle (OrreryEvent  *event,
 
   if (proxy->mode == ORRERY_DELIVERY_QUEUED)
     {
-      if (self->batch_builder == NULL)
-        self->batch_builder = g_variant_builder_new (G_VARIANT_TYPE ("a(u" EVENT_TYPE_STRING ")"));
-      g_variant_builder_add (self->batch_builder, "(u@" EVENT_TYPE_STRING ")", proxy->index,
-                             event_to_variant (event));
-      if (++self->n_batched >= BATCH_EVENTS)
+      record_append (self->batch, proxy->index, event);
+      if (++self->n_batched >= BATCH_EVENTS || self->batch->len >= BATCH_BYTES)
         plugin_flush (self);
       else if (self->flush_id == 0)
         self->flush_id = g_idle_add_full (G_PRIORITY_LOW, flush_cb, self, NULL);
@@ -1439,12 +1657,15 @@ proxy_handle (OrreryEvent  *event,
     }
 
   /* Sync: the queued events before it first, so the child sees bus order. */
-  if (self->batch_builder != NULL)
+  if (self->n_batched > 0)
     plugin_flush (self);
   plugin_refill (self, 1);
   self->waiting_ack = TRUE;
   self->got_ack = FALSE;
-  if (plugin_send (self, WIRE_EVENT, proxy->index, event_to_variant (event)))
+  g_byte_array_set_size (self->scratch, 0);
+  record_append (self->scratch, proxy->index, event);
+  if (plugin_send_records (self, WIRE_EVENT, proxy->index, self->scratch->data,
+                           self->scratch->len))
     {
       /* Inside a delivery: the plugin's calls act as they would in process. */
       self->direct = TRUE;
@@ -1642,6 +1863,9 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
   if (self->page == MAP_FAILED)
     self->page = NULL;
   self->holds = g_hash_table_new (NULL, NULL);
+  self->out = g_byte_array_sized_new (BATCH_BYTES + 4096);
+  self->batch = g_byte_array_sized_new (BATCH_BYTES + 4096);
+  self->scratch = g_byte_array_sized_new (4096);
   self->calls = g_ptr_array_new_with_free_func (call_free);
   self->call_tokens = CALL_BUDGET;
   self->tokens_at = g_get_monotonic_time ();
@@ -1776,6 +2000,7 @@ typedef struct
   gboolean             logging;
   guint                kick_idle;     /* frames read ahead, to handle */
   OrreryConstellation *mirror;        /* the host's, as of the last event */
+  GByteArray          *out;           /* the frame being written (reused) */
 } Child;
 
 static gboolean child_socket_cb (int fd, GIOCondition condition, gpointer user_data);
@@ -1824,13 +2049,27 @@ child_send (Child    *child,
             guint32   id,
             GVariant *body)
 {
-  g_autoptr(GByteArray) out = g_byte_array_new ();
-
   guint before = child->in->len;
 
-  frame_append (out, kind, id, body);
-  if (!write_all (child->sock, out->data, out->len, 0, child->in))
+  g_byte_array_set_size (child->out, 0);
+  frame_append (child->out, kind, id, body);
+  if (!write_all (child->sock, child->out->data, child->out->len, 0, child->in))
     _exit (1);  /* the host is gone */
+  if (child->in->len > before)
+    child_kick (child);
+}
+
+/* A frame with an empty body (a GVariant `ay` of no bytes). */
+static void
+child_send_empty (Child   *child,
+                  guint32  kind,
+                  guint32  id)
+{
+  FrameHeader header = { 0, kind, id, 0 };
+  guint before = child->in->len;
+
+  if (!write_all (child->sock, (const guint8 *) &header, sizeof header, 0, child->in))
+    _exit (1);
   if (child->in->len > before)
     child_kick (child);
 }
@@ -2057,7 +2296,6 @@ child_deliver (Child        *child,
                GError      **error)
 {
   ChildObserver *o;
-  g_autofree char *desc = NULL;
   gboolean ok;
 
   if (index >= child->observers->len)
@@ -2065,9 +2303,9 @@ child_deliver (Child        *child,
   o = child->observers->pdata[index];
   if (child->page != NULL)
     {
-      desc = describe_event (event);
       child->page->sequence = orrery_event_get_sequence (event);
-      g_strlcpy ((char *) child->page->description, desc, sizeof child->page->description);
+      describe_event_into (event, (char *) child->page->description,
+                           sizeof child->page->description);
       child->page->in_handler = 1;
     }
   if (orrery_observer_is_async (o->observer))
@@ -2099,37 +2337,47 @@ child_handle (Child    *child,
   switch (kind)
     {
     case WIRE_EVENT:
-      {
-        g_autoptr(OrreryEvent) event = event_from_variant (body, child->mirror);
-        g_autoptr(GError) error = NULL;
-        gboolean ok = event != NULL && child_deliver (child, id, event, &error);
-
-        child_send (child, WIRE_ACK, id,
-                    g_variant_new ("(bs)", ok || event == NULL,
-                                   error ? error->message : ""));
-        break;
-      }
     case WIRE_BATCH:
       {
-        GVariantIter iter;
-        GVariant *item;
+        gsize size = 0;
+        const guint8 *data = g_variant_get_fixed_array (body, &size, 1);
         guint32 n = 0;
 
-        g_variant_iter_init (&iter, body);
-        while ((item = g_variant_iter_next_value (&iter)) != NULL)
+        while (size > 0)
           {
-            g_autoptr(GVariant) ev = NULL;
             g_autoptr(OrreryEvent) event = NULL;
             g_autoptr(GError) error = NULL;
-            guint32 index;
+            guint32 index = 0;
+            gsize used = 0;
 
-            g_variant_get (item, "(u@" EVENT_TYPE_STRING ")", &index, &ev);
-            g_variant_unref (item);
-            event = event_from_variant (ev, child->mirror);
+            event = record_read (data, size, &used, &index, child->mirror);
+            if (used == 0)
+              {
+                g_printerr ("orrery-plugin-host: the host sent a bad event record\n");
+                _exit (2);
+              }
+            data += used;
+            size -= used;
+            n++;
+            if (kind == WIRE_EVENT)
+              {
+                gboolean ok = event == NULL || child_deliver (child, index, event, &error);
+
+                if (ok)
+                  child_send_empty (child, WIRE_ACK_OK, id);
+                else
+                  child_send (child, WIRE_ACK, id,
+                              g_variant_new ("(bs)", FALSE, error ? error->message : "failed"));
+                return;
+              }
             if (event != NULL && !child_deliver (child, index, event, &error))
               g_warning ("%s: %s", orrery_plugin_context_get_name (child->context),
                          error ? error->message : "failed");
-            n++;
+          }
+        if (kind == WIRE_EVENT)
+          {
+            g_printerr ("orrery-plugin-host: the host sent an empty event\n");
+            _exit (2);
           }
         child_send (child, WIRE_BATCH_ACK, id, g_variant_new ("(u)", n));
         break;
@@ -2247,7 +2495,7 @@ _orrery_plugin_host_main (int    argc,
   GVariantIter iter;
   const char *group, *key, *value;
   Child child = { SOCKET_FD, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, G_QUEUE_INIT, 0, FALSE, 0,
-                  NULL };
+                  NULL, NULL };
   gboolean ok, has_orchestrator = FALSE;
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "The plugin's name", "NAME" },
@@ -2275,6 +2523,7 @@ _orrery_plugin_host_main (int    argc,
     child.page = NULL;
   close (PAGE_FD);
   child.in = g_byte_array_new ();
+  child.out = g_byte_array_new ();
   child.observers = g_ptr_array_new_with_free_func (child_observer_free);
 
   init = child_read_init (&child);
@@ -2332,5 +2581,6 @@ _orrery_plugin_host_main (int    argc,
   g_clear_object (&child.mirror);
   g_queue_clear_full (&child.deferred, deferred_free);
   g_byte_array_unref (child.in);
+  g_byte_array_unref (child.out);
   return child.status;
 }
