@@ -1089,7 +1089,7 @@ check_known_key (OrreryConfig *self,
                          "a non-negative integer that fits in 32 bits");
         }
     }
-  else if (plugin && g_str_equal (key, "RestartLimit"))
+  else if (plugin && (g_str_equal (key, "RestartLimit") || g_str_equal (key, "InitDeadlineMs")))
     orrery_config_get_uint (self, group, key, 0, &error);
   else if (plugin && (g_str_equal (key, "Isolation") || g_str_equal (key, "Restart")))
     {

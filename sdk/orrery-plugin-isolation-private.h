@@ -12,8 +12,9 @@ G_BEGIN_DECLS
 /* The helper program's name, in libexecdir (or host/ of the build tree). */
 #define ORRERY_PLUGIN_HOST_PROGRAM "orrery-plugin-host"
 
-/* The default of `DeadlineMs` for an isolated plugin's answers (init, a
- * sync event, a batch of queued events). */
+/* The default of `DeadlineMs` for an isolated plugin's answers (a
+ * sync event, a batch of queued events) and of `InitDeadlineMs` (its init,
+ * from the start of the helper). */
 #define ORRERY_ISOLATION_DEFAULT_DEADLINE_MS 5000
 
 typedef struct _OrreryIsolatedPlugin OrreryIsolatedPlugin;

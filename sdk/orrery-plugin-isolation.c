@@ -117,10 +117,10 @@ typedef struct
 #define SOCKET_FD       3
 #define PLUGIN_FD       4
 #define PAGE_FD         5
-#define MAX_HOLDS       4096              /* standing at once */
-#define CALL_BUDGET     10000             /* calls a second */
-#define CALLS_PER_EVENT 100               /* more for each event sent */
-#define CALL_BURST      100000            /* saved up at most */
+#define MAX_HOLDS       1024              /* standing at once */
+#define CALL_BUDGET     5000              /* calls a second */
+#define CALLS_PER_EVENT 50                /* more for each event sent */
+#define CALL_BURST      5000              /* saved up at most */
 #define DRAIN_LIMIT     (16u << 20)       /* read ahead while writing */
 
 #define INIT_TYPE_STRING  "(sa(sss)b)"
@@ -372,6 +372,7 @@ take_variant (Reader *r)
 {
   const char *type = take_string (r);
   guint32 size = 0;
+  gpointer copy;
   GVariant *v;
 
   if (type == NULL || !g_variant_type_string_is_valid (type) || !take (r, &size, sizeof size) ||
@@ -381,8 +382,8 @@ take_variant (Reader *r)
       return NULL;
     }
   /* Copied: GVariant wants its data aligned. */
-  v = g_variant_new_from_data (G_VARIANT_TYPE (type), g_memdup2 (r->p, size), size, FALSE,
-                               g_free, NULL);
+  copy = g_memdup2 (r->p, size);
+  v = g_variant_new_from_data (G_VARIANT_TYPE (type), copy, size, FALSE, g_free, copy);
   r->p += size;
   return g_variant_ref_sink (v);
 }
@@ -1222,7 +1223,8 @@ on_hold_expired (OrreryOrchestrator *orch,
       {
         guint32 id = GPOINTER_TO_UINT (key);
 
-        g_hash_table_iter_remove (&iter);
+        g_hash_table_iter_steal (&iter);
+        orrery_hold_unref (value);
         plugin_send (self, WIRE_EXPIRED, id, g_variant_new ("()"));
         return;
       }
@@ -1827,7 +1829,7 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
   int sv[2] = { -1, -1 };
   int page_fd;
   GError *deadline_error = NULL;
-  guint64 deadline_ms;
+  guint64 deadline_ms, init_ms;
 
   deadline_ms = orrery_config_get_uint (config, group, "DeadlineMs",
                                         ORRERY_ISOLATION_DEFAULT_DEADLINE_MS, &deadline_error);
@@ -1835,6 +1837,13 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
     {
       g_clear_error (&deadline_error);
       deadline_ms = ORRERY_ISOLATION_DEFAULT_DEADLINE_MS;
+    }
+  init_ms = orrery_config_get_uint (config, group, "InitDeadlineMs",
+                                    ORRERY_ISOLATION_DEFAULT_DEADLINE_MS, &deadline_error);
+  if (deadline_error != NULL || init_ms == 0 || init_ms > G_MAXINT / 2)
+    {
+      g_clear_error (&deadline_error);
+      init_ms = ORRERY_ISOLATION_DEFAULT_DEADLINE_MS;
     }
 
   page_fd = make_page ();
@@ -1899,11 +1908,18 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
   close (page_fd);
   fcntl (self->sock, F_SETFL, fcntl (self->sock, F_GETFL) | O_NONBLOCK);
 
-  /* Init, awaited: its observers arrive before its end. */
+  /* Init, awaited (InitDeadlineMs: starting a process takes longer than
+   * answering an event): its observers arrive before its end. */
   if (plugin_send (self, WIRE_INIT, 0,
                    g_variant_new ("(s@a(sss)b)", self->name, config_variant (config),
                                   self->orch != NULL)))
-    plugin_wait_for (self, &self->init_done);
+    {
+      guint answer_ms = self->deadline_ms;
+
+      self->deadline_ms = (guint) init_ms;
+      plugin_wait_for (self, &self->init_done);
+      self->deadline_ms = answer_ms;
+    }
   if (self->dead || !self->init_ok)
     {
       if (self->dead)

@@ -59,7 +59,7 @@ G_DEFINE_QUARK (orrery-plugin-error-quark, orrery_plugin_error)
 /* The keys the engine itself reads from every plugin group. */
 static const char * const engine_keys[] = {
   "Enabled", "Events", "Delivery", "QueueLimit", "DeadlineMs", "Isolation", "Restart",
-  "RestartLimit", NULL
+  "RestartLimit", "InitDeadlineMs", NULL
 };
 
 static void
