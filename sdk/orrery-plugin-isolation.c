@@ -2017,6 +2017,9 @@ typedef struct
   guint                kick_idle;     /* frames read ahead, to handle */
   OrreryConstellation *mirror;        /* the host's, as of the last event */
   GByteArray          *out;           /* the frame being written (reused) */
+  GSource             *watch;         /* the socket's (see child_watch_new) */
+  gpointer             watch_tag;
+  gboolean             handling;      /* in child_socket_cb */
 } Child;
 
 static gboolean child_socket_cb (int fd, GIOCondition condition, gpointer user_data);
@@ -2027,7 +2030,9 @@ child_kick_cb (gpointer user_data)
   Child *child = user_data;
 
   child->kick_idle = 0;
-  if (child->loop != NULL && g_main_loop_is_running (child->loop))
+  /* Inside a handler (an async observer's wait), the frames are taken
+   * when it returns, by the loop of child_socket_cb under way. */
+  if (child->loop != NULL && g_main_loop_is_running (child->loop) && !child->handling)
     child_socket_cb (child->sock, G_IO_IN, child);
   return G_SOURCE_REMOVE;
 }
@@ -2328,9 +2333,14 @@ child_deliver (Child        *child,
     {
       AsyncWait wait = { FALSE, FALSE, NULL };
 
+      /* The socket is left alone meanwhile: the next event waits. */
+      if (child->watch != NULL)
+        g_source_modify_unix_fd (child->watch, child->watch_tag, 0);
       orrery_observer_handle_event_async (o->observer, event, NULL, async_done, &wait);
       while (!wait.done)
         g_main_context_iteration (NULL, TRUE);
+      if (child->watch != NULL)
+        g_source_modify_unix_fd (child->watch, child->watch_tag, G_IO_IN | G_IO_HUP | G_IO_ERR);
       ok = wait.ok;
       if (!ok)
         g_propagate_error (error, wait.error);
@@ -2437,9 +2447,13 @@ child_socket_cb (int          fd,
                  gpointer     user_data)
 {
   Child *child = user_data;
-  gboolean open = read_some (fd, child->in);
+  gboolean open;
 
   (void) condition;
+  if (child->handling)
+    return G_SOURCE_CONTINUE;  /* the loop under way takes what came */
+  open = read_some (fd, child->in);
+  child->handling = TRUE;
   for (;;)
     {
       g_autoptr(GVariant) body = NULL;
@@ -2456,8 +2470,12 @@ child_socket_cb (int          fd,
         }
       child_handle (child, kind, id, body);
       if (!g_main_loop_is_running (child->loop))
-        return G_SOURCE_REMOVE;
+        {
+          child->handling = FALSE;
+          return G_SOURCE_REMOVE;
+        }
     }
+  child->handling = FALSE;
   if (!open)
     {
       child->status = 1;
@@ -2465,6 +2483,34 @@ child_socket_cb (int          fd,
       return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* The socket's source. It may recurse: GLib then does not take its
+ * descriptor out of the poll set around each dispatch (two wake-ups of the
+ * main context an event); child_deliver() sets its events to none while it
+ * runs the loop itself. */
+static gboolean
+child_watch_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  return child_socket_cb (SOCKET_FD, G_IO_IN, user_data);
+}
+
+static GSourceFuncs child_watch_funcs = {
+  NULL, NULL, child_watch_dispatch, NULL, NULL, NULL
+};
+
+static void
+child_watch_new (Child *child)
+{
+  child->watch = g_source_new (&child_watch_funcs, sizeof (GSource));
+  g_source_set_static_name (child->watch, "[orrery] plugin host socket");
+  child->watch_tag = g_source_add_unix_fd (child->watch, child->sock,
+                                           G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_can_recurse (child->watch, TRUE);
+  g_source_set_callback (child->watch, NULL, child, NULL);
+  g_source_attach (child->watch, NULL);
 }
 
 /* Blocks until the INIT frame. */
@@ -2586,8 +2632,12 @@ _orrery_plugin_host_main (int    argc,
   g_clear_error (&error);
 
   child.loop = g_main_loop_new (NULL, FALSE);
-  g_unix_fd_add (SOCKET_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, child_socket_cb, &child);
+  child_watch_new (&child);
+  if (child.in->len > 0)
+    child_kick (&child);
   g_main_loop_run (child.loop);
+  g_source_destroy (child.watch);
+  g_clear_pointer (&child.watch, g_source_unref);
   g_clear_handle_id (&child.kick_idle, g_source_remove);
   g_clear_pointer (&child.loop, g_main_loop_unref);
   g_ptr_array_unref (child.observers);
