@@ -212,7 +212,8 @@ put_variant (GByteArray *b,
   put_u32 (b, (guint32) size);
   offset = b->len;
   g_byte_array_set_size (b, b->len + size);
-  memcpy (b->data + offset, g_variant_get_data (v), size);
+  if (size > 0)
+    memcpy (b->data + offset, g_variant_get_data (v), size);
 }
 
 /* Appends @event, for the child's observer @index, to @b. */
@@ -2627,17 +2628,20 @@ _orrery_plugin_host_main (int    argc,
        child.descriptor->init (child.context, &error);
   child_send (&child, WIRE_INIT_DONE, 0,
               g_variant_new ("(bs)", ok, ok ? "" : error ? error->message : "no reason given"));
-  if (!ok)
-    return 1;
   g_clear_error (&error);
 
-  child.loop = g_main_loop_new (NULL, FALSE);
-  child_watch_new (&child);
-  if (child.in->len > 0)
-    child_kick (&child);
-  g_main_loop_run (child.loop);
-  g_source_destroy (child.watch);
-  g_clear_pointer (&child.watch, g_source_unref);
+  if (ok)
+    {
+      child.loop = g_main_loop_new (NULL, FALSE);
+      child_watch_new (&child);
+      if (child.in->len > 0)
+        child_kick (&child);
+      g_main_loop_run (child.loop);
+      g_source_destroy (child.watch);
+      g_clear_pointer (&child.watch, g_source_unref);
+    }
+  else
+    child.status = 1;
   g_clear_handle_id (&child.kick_idle, g_source_remove);
   g_clear_pointer (&child.loop, g_main_loop_unref);
   g_ptr_array_unref (child.observers);
