@@ -122,6 +122,7 @@ typedef struct
 #define CALLS_PER_EVENT 50                /* more for each event sent */
 #define CALL_BURST      5000              /* saved up at most */
 #define DRAIN_LIMIT     (16u << 20)       /* read ahead while writing */
+#define MIRROR_MAX_TASKS 2000             /* larger constellations are not copied */
 
 #define INIT_TYPE_STRING  "(sa(sss)b)"
 #define OBSERVER_TYPE_STRING "(sauuuu)"
@@ -824,6 +825,7 @@ struct _OrreryIsolatedPlugin
 
   OrreryConstellation *mirrored;     /* sent to the child, at this version */
   guint64              mirrored_version;
+  gboolean             mirror_refused;
 
   /* The plugin's calls on the host's orchestrator. */
   OrreryOrchestrator  *orch;         /* nullable */
@@ -1627,12 +1629,25 @@ plugin_mirror (OrreryIsolatedPlugin *self,
     c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event));
   if (c == NULL || (c == self->mirrored && orrery_constellation_get_version (c) == self->mirrored_version))
     return;
+  g_set_object (&self->mirrored, c);
+  self->mirrored_version = orrery_constellation_get_version (c);
+  /* Its JSON costs about 1 KiB and tens of µs a task each way: past
+   * MIRROR_MAX_TASKS the child has none (NULL, as a plugin must expect
+   * when there is no run), rather than stalling every delivery. */
+  if (orrery_constellation_get_n_tasks (c) > MIRROR_MAX_TASKS)
+    {
+      if (!self->mirror_refused)
+        g_debug ("Isolated plugin “%s”: the constellation has %u tasks, more than %u: "
+                 "its helper gets no copy", self->name, orrery_constellation_get_n_tasks (c),
+                 MIRROR_MAX_TASKS);
+      self->mirror_refused = TRUE;
+      plugin_send (self, WIRE_CONSTELLATION, 0, g_variant_new ("(s)", ""));
+      return;
+    }
   /* In bus order: what is batched before it goes first. */
   if (self->n_batched > 0)
     plugin_flush (self);
   json = orrery_constellation_to_data (c, &length);
-  g_set_object (&self->mirrored, c);
-  self->mirrored_version = orrery_constellation_get_version (c);
   plugin_send (self, WIRE_CONSTELLATION, 0, g_variant_new ("(s)", json));
 }
 
@@ -2418,8 +2433,10 @@ child_handle (Child    *child,
         OrreryConstellation *c;
 
         json = g_variant_get_string (text, &length);
-        c = orrery_constellation_new_from_data (json, (gssize) length, "the host", &error);
-        if (c == NULL)
+        /* Empty: too large to copy, the events come without one. */
+        c = length == 0 ? NULL : orrery_constellation_new_from_data (json, (gssize) length,
+                                                                     "the host", &error);
+        if (c == NULL && error != NULL)
           g_debug ("the host's constellation: %s", error->message);
         g_clear_object (&child->mirror);
         child->mirror = c;

@@ -69,7 +69,14 @@ plugin_harness_init (PluginHarness *h,
    * process (`Isolation=process`), as meson registers them a second time. */
   h->isolated = g_strcmp0 (g_getenv ("ORRERY_TEST_ISOLATED"), "1") == 0;
   if (h->isolated)
-    plugin_harness_set (h, "Isolation", "process");
+    {
+      plugin_harness_set (h, "Isolation", "process");
+      /* A delivery is a round trip to another process, the first one with
+       * the copy of the constellation: under the sanitizers on a loaded
+       * machine that can pass the bus's 1 s budget for a handler, whose
+       * warning the tests make fatal. */
+      orrery_event_bus_set_handler_budget_ms (h->bus, 30000);
+    }
 }
 
 /* Shuts the engine down (its plugins unsubscribe, release their holds)
