@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <glib/gstdio.h>
 #include <orrery.h>
 
 /* ------------------------------------------------------------------------ */
@@ -411,6 +412,79 @@ test_retries (Fixture       *f,
   assert_one_terminal_each (f, c);
 }
 
+/* The delays of @id's task-retrying events, in order. */
+static GArray *
+retry_delays (Fixture    *f,
+              const char *id)
+{
+  GArray *delays = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  for (guint i = 0; i < f->events->len; i++)
+    {
+      OrreryEvent *event = f->events->pdata[i];
+      guint delay = G_MAXUINT;
+      guint left = G_MAXUINT;
+
+      if (orrery_event_get_event_type (event) != ORRERY_EVENT_TASK_RETRYING ||
+          g_strcmp0 (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), id) != 0)
+        continue;
+      g_assert_nonnull (orrery_event_get_data (event));
+      g_assert_true (g_variant_lookup (orrery_event_get_data (event), "delay_ms", "u", &delay));
+      g_assert_true (g_variant_lookup (orrery_event_get_data (event), "retries_left", "u", &left));
+      /* Counted down from the task's retry count (5 below), one per retry. */
+      g_assert_cmpuint (left, ==, 5 - delays->len);
+      g_array_append_val (delays, delay);
+    }
+  return delays;
+}
+
+/* The backoff: the first delay, multiplied by the factor at each retry,
+ * capped. */
+static void
+test_retry_backoff (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("backoff", NULL);
+  g_autoptr(OrreryTask) flaky = NULL;
+  g_autoptr(OrreryTask) steady = NULL;
+  g_autoptr(GArray) delays = NULL;
+  const guint expected[] = { 4, 12, 36, 50, 50 };
+  const guint expected_flat[] = { 7, 7 };
+
+  add_simulated (f, "sim", 2);
+  orrery_orchestrator_set_retry_policy (f->orch, 4, 3.0, 50);
+  flaky = add_task (c, "flaky", "{'fail_attempts': <uint32 5>}");
+  orrery_task_set_retry_count (flaky, 5);
+
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  delays = retry_delays (f, "flaky");
+  g_assert_cmpmem (delays->data, delays->len * sizeof (guint), expected, sizeof expected);
+  g_assert_cmpuint (orrery_task_get_attempt (flaky), ==, 6);
+  g_assert_cmpint (orrery_task_get_status (flaky), ==, ORRERY_TASK_STATUS_COMPLETED);
+  assert_one_terminal_each (f, c);
+
+  /* Factor 1: every delay is the first; a cap below the first delay is
+   * raised to it. */
+  g_ptr_array_set_size (f->events, 0);
+  g_ptr_array_set_size (f->log, 0);
+  f->done = FALSE;
+  g_clear_error (&f->error);
+  g_clear_object (&c);
+  c = orrery_constellation_new ("flat", NULL);
+  orrery_orchestrator_set_retry_policy (f->orch, 7, 1.0, 1);
+  steady = add_task (c, "steady", "{'fail_attempts': <uint32 2>}");
+  orrery_task_set_retry_count (steady, 5);
+  run_start (f, c, NULL);
+  run_wait (f);
+  g_assert_true (f->ok);
+  g_clear_pointer (&delays, g_array_unref);
+  delays = retry_delays (f, "steady");
+  g_assert_cmpmem (delays->data, delays->len * sizeof (guint), expected_flat,
+                   sizeof expected_flat);
+}
+
 static void
 test_skip_propagation (Fixture       *f,
                        gconstpointer  data)
@@ -518,11 +592,65 @@ test_local_success_failure_timeout (Fixture       *f,
   assert_one_terminal_each (f, c);
 }
 
-static gboolean
-cancel_soon (gpointer data)
+/* A task running @command through the shell. */
+static OrreryTask *
+add_command_task (OrreryConstellation *c,
+                  const char          *id,
+                  const char          *command)
 {
-  g_cancellable_cancel (data);
+  g_autoptr(OrreryTask) task = orrery_task_new (id, id);
+  g_autoptr(GError) error = NULL;
+
+  orrery_task_set_task_data (task, g_variant_new_parsed ("{'command': <%s>}", command));
+  orrery_constellation_add_task (c, task, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&task);
+}
+
+/* Reads the @n pids a command wrote into @file (written under another name,
+ * then renamed: complete once it exists). */
+static void
+read_pids (const char *file,
+           gint       *pids,
+           guint       n)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) words = NULL;
+
+  g_assert_true (g_file_get_contents (file, &text, NULL, NULL));
+  words = g_strsplit_set (g_strstrip (text), " ", -1);
+  g_assert_cmpuint (g_strv_length (words), ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      pids[i] = (gint) g_ascii_strtoll (words[i], NULL, 10);
+      g_assert_cmpint (pids[i], >, 1);
+    }
+}
+
+typedef struct
+{
+  const char   *files[2];
+  GCancellable *cancellable;
+} CancelWhenStarted;
+
+/* Cancels once every command wrote its pids: they all run, with their
+ * children, when the cancel comes. */
+static gboolean
+cancel_when_started (gpointer data)
+{
+  CancelWhenStarted *when = data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (when->files); i++)
+    if (!g_file_test (when->files[i], G_FILE_TEST_EXISTS))
+      return G_SOURCE_CONTINUE;
+  g_cancellable_cancel (when->cancellable);
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+group_gone (gint pgid)
+{
+  return kill (-pgid, 0) == -1 && errno == ESRCH;
 }
 
 static void
@@ -533,29 +661,60 @@ test_local_cancel (Fixture       *f,
   g_autoptr(OrreryLocalDevice) dev = orrery_local_device_new ("local", NULL, 2);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(OrreryTask) s1 = NULL;
+  g_autoptr(OrreryTask) s2 = NULL;
   g_autoptr(OrreryTask) after = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("orrery-cancel-XXXXXX", NULL);
+  g_autofree char *s1_pids = g_build_filename (dir, "s1.pids", NULL);
+  g_autofree char *s2_pids = g_build_filename (dir, "s2.pids", NULL);
+  g_autofree char *cmd1 = NULL;
+  g_autofree char *cmd2 = NULL;
+  CancelWhenStarted when = { { s1_pids, s2_pids }, cancellable };
+  gint pids1[2];
+  gint pids2[1];
   gint64 start;
 
+  g_assert_nonnull (dir);
   g_assert_true (orrery_device_manager_add_device (f->devices, ORRERY_DEVICE (dev), NULL));
-  s1 = add_task (c, "s1", "{'command': <'sleep 30 & sleep 30; wait'>}");
-  g_object_unref (add_task (c, "s2", "{'command': <'sleep 30'>}"));
+  /* s1: the shell (leader of the task's process group) and a background
+   * child of it; s2: a shell and its foreground child. */
+  cmd1 = g_strdup_printf ("sleep 30 & echo $$ $! > %s.tmp && mv %s.tmp %s; sleep 30; wait",
+                          s1_pids, s1_pids, s1_pids);
+  cmd2 = g_strdup_printf ("echo $$ > %s.tmp && mv %s.tmp %s; sleep 30", s2_pids, s2_pids,
+                          s2_pids);
+  s1 = add_command_task (c, "s1", cmd1);
+  s2 = add_command_task (c, "s2", cmd2);
   after = add_task (c, "after", "{'command': <'true'>}");
   add_dep (c, "s1", "after", ORRERY_DEPENDENCY_UNCONDITIONAL);
 
   start = g_get_monotonic_time ();
-  g_timeout_add (200, cancel_soon, cancellable);
+  g_timeout_add (10, cancel_when_started, &when);
   run_start (f, c, cancellable);
   run_wait (f);
 
   g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  /* Well before the sleeps would have ended on their own. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
   g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-cancelled");
   g_assert_cmpint (orrery_task_get_status (s1), ==, ORRERY_TASK_STATUS_CANCELLED);
+  g_assert_cmpint (orrery_task_get_status (s2), ==, ORRERY_TASK_STATUS_CANCELLED);
   g_assert_cmpint (log_index (f, "task-started:after"), ==, -1);
   g_assert_cmpint (orrery_constellation_get_state (c), ==, ORRERY_CONSTELLATION_STATE_CANCELLED);
-  if (orrery_task_get_result (s1) != NULL)
-    g_assert_true (pid_gone (result_pid (s1)));
+
+  /* The cancel killed each task's whole process group, the background
+   * child with its shell, and the executions ended only once those were
+   * reaped. */
+  read_pids (s1_pids, pids1, 2);
+  read_pids (s2_pids, pids2, 1);
+  g_assert_true (pid_gone (pids1[0]));
+  g_assert_true (pid_gone (pids1[1]));
+  g_assert_true (group_gone (pids1[0]));
+  g_assert_true (pid_gone (pids2[0]));
+  g_assert_true (group_gone (pids2[0]));
   assert_one_terminal_each (f, c);
+
+  g_assert_cmpint (g_unlink (s1_pids), ==, 0);
+  g_assert_cmpint (g_unlink (s2_pids), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1277,6 +1436,7 @@ main (int    argc,
   ADD ("no-device", test_no_device);
   ADD ("local-success-failure-timeout", test_local_success_failure_timeout);
   ADD ("local-cancel", test_local_cancel);
+  ADD ("retry-backoff", test_retry_backoff);
   ADD ("hold-blocks-dispatch", test_hold_blocks_dispatch);
   ADD ("edit-after-last-task", test_edit_after_last_task);
   ADD ("edit-ready-task-while-held", test_edit_ready_task_while_held);
