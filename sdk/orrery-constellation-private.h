@@ -233,9 +233,6 @@ ORRERY_HIDDEN JsonNode         *_orrery_condition_to_json (OrreryCondition *cond
 ORRERY_HIDDEN OrreryCondition  *_orrery_condition_from_json (JsonNode   *node,
                                                              const char *where,
                                                              GError    **error);
-ORRERY_HIDDEN const char       *_orrery_task_status_ufo_name (OrreryTaskStatus status);
-ORRERY_HIDDEN gboolean          _orrery_enum_name_equal (const char *text,
-                                                         const char *nick);
 
 /* One task as the constellation's JSON writes it (the journal's added tasks). */
 ORRERY_HIDDEN JsonNode         *_orrery_task_to_json_node (OrreryTask *task);

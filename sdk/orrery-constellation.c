@@ -1858,12 +1858,10 @@ orrery_constellation_update_state (OrreryConstellation *self)
 const char *
 orrery_constellation_state_to_nick (OrreryConstellationState state)
 {
-  static const char *const nicks[] = {
-    "created", "ready", "executing", "completed", "failed", "partially-failed", "cancelled",
-  };
+  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_CONSTELLATION_STATE, state);
 
-  g_return_val_if_fail ((guint) state < G_N_ELEMENTS (nicks), NULL);
-  return nicks[state];
+  g_return_val_if_fail (nick != NULL, NULL);
+  return nick;
 }
 
 /**

@@ -760,10 +760,6 @@ _orrery_dependency_evaluate (OrreryDependency *dep)
     }
 }
 
-static const char *const dep_type_nicks[] = {
-  "unconditional", "success-only", "completion-only", "conditional",
-};
-
 /**
  * orrery_dependency_type_to_nick:
  * @type: a dependency type
@@ -773,8 +769,10 @@ static const char *const dep_type_nicks[] = {
 const char *
 orrery_dependency_type_to_nick (OrreryDependencyType type)
 {
-  g_return_val_if_fail ((guint) type < G_N_ELEMENTS (dep_type_nicks), NULL);
-  return dep_type_nicks[type];
+  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_DEPENDENCY_TYPE, type);
+
+  g_return_val_if_fail (nick != NULL, NULL);
+  return nick;
 }
 
 /**
@@ -788,13 +786,12 @@ gboolean
 orrery_dependency_type_from_string (const char           *str,
                                     OrreryDependencyType *out_type)
 {
+  gint value;
+
   g_return_val_if_fail (str != NULL, FALSE);
-  for (guint i = 0; i < G_N_ELEMENTS (dep_type_nicks); i++)
-    if (_orrery_enum_name_equal (str, dep_type_nicks[i]))
-      {
-        if (out_type)
-          *out_type = i;
-        return TRUE;
-      }
-  return FALSE;
+  if (!_orrery_enum_from_nick (ORRERY_TYPE_DEPENDENCY_TYPE, str, &value))
+    return FALSE;
+  if (out_type)
+    *out_type = value;
+  return TRUE;
 }

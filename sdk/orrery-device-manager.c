@@ -1055,12 +1055,6 @@ orrery_device_manager_add_default_devices (OrreryDeviceManager *self)
 
 /* ------------------------------------------------------------------------ */
 
-static const char *const strategy_nicks[] = {
-  [ORRERY_STRATEGY_ROUND_ROBIN] = "round-robin",
-  [ORRERY_STRATEGY_CAPABILITY_MATCH] = "capability-match",
-  [ORRERY_STRATEGY_LOAD_BALANCE] = "load-balance",
-};
-
 /**
  * orrery_dispatch_strategy_to_nick:
  * @strategy: a dispatch strategy
@@ -1071,8 +1065,10 @@ static const char *const strategy_nicks[] = {
 const char *
 orrery_dispatch_strategy_to_nick (OrreryDispatchStrategy strategy)
 {
-  g_return_val_if_fail ((guint) strategy < G_N_ELEMENTS (strategy_nicks), NULL);
-  return strategy_nicks[strategy];
+  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_DISPATCH_STRATEGY, strategy);
+
+  g_return_val_if_fail (nick != NULL, NULL);
+  return nick;
 }
 
 /**
@@ -1087,21 +1083,13 @@ gboolean
 orrery_dispatch_strategy_from_nick (const char             *nick,
                                     OrreryDispatchStrategy *out_strategy)
 {
+  gint value;
+
   g_return_val_if_fail (nick != NULL, FALSE);
 
-  for (guint i = 0; i < G_N_ELEMENTS (strategy_nicks); i++)
-    {
-      const char *a = strategy_nicks[i];
-      const char *b = nick;
-
-      while (*a && *b && (g_ascii_tolower (*b) == *a || (*b == '_' && *a == '-')))
-        a++, b++;
-      if (*a == '\0' && *b == '\0')
-        {
-          if (out_strategy)
-            *out_strategy = i;
-          return TRUE;
-        }
-    }
-  return FALSE;
+  if (!_orrery_enum_from_nick (ORRERY_TYPE_DISPATCH_STRATEGY, nick, &value))
+    return FALSE;
+  if (out_strategy)
+    *out_strategy = value;
+  return TRUE;
 }

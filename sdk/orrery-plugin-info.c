@@ -252,15 +252,7 @@ orrery_plugin_info_get_error (OrreryPluginInfo *self)
 const char *
 orrery_plugin_state_to_nick (OrreryPluginState state)
 {
-  static gsize once = 0;
-  static GEnumClass *klass = NULL;
-  GEnumValue *value;
+  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_PLUGIN_STATE, state);
 
-  if (g_once_init_enter (&once))
-    {
-      klass = g_type_class_ref (ORRERY_TYPE_PLUGIN_STATE);
-      g_once_init_leave (&once, 1);
-    }
-  value = g_enum_get_value (klass, state);
-  return value != NULL ? value->value_nick : "invalid";
+  return nick != NULL ? nick : "invalid";
 }

@@ -44,4 +44,19 @@ ORRERY_HIDDEN void            _orrery_orchestrator_set_remote (OrreryOrchestrato
 ORRERY_HIDDEN gboolean        _orrery_orchestrator_expire_hold (OrreryOrchestrator *self,
                                                                 guint               id);
 
+/* Enumeration values by their nicks (orrery-types.c), from the GEnumClass
+ * glib-mkenums generated. */
+/* @text names @nick in any case, with `_` for `-`. */
+ORRERY_HIDDEN gboolean        _orrery_enum_name_equal   (const char *text,
+                                                         const char *nick);
+/* The nick of @value, or NULL if @type has no such value. */
+ORRERY_HIDDEN const char     *_orrery_enum_to_nick      (GType       type,
+                                                         gint        value);
+/* The value whose nick @text names (_orrery_enum_name_equal()). */
+ORRERY_HIDDEN gboolean        _orrery_enum_from_nick    (GType       type,
+                                                         const char *text,
+                                                         gint       *out_value);
+/* A task status as files write it: `waiting_dependency`. */
+ORRERY_HIDDEN const char     *_orrery_task_status_ufo_name (OrreryTaskStatus status);
+
 G_END_DECLS

@@ -928,23 +928,6 @@ _orrery_task_ready_compare (gconstpointer a,
   return strcmp (ta->id, tb->id);
 }
 
-/* Enum names are read in any case, with `_` or `-`. */
-gboolean
-_orrery_enum_name_equal (const char *text,
-                         const char *nick)
-{
-  for (; *text && *nick; text++, nick++)
-    {
-      char c = g_ascii_tolower (*text);
-
-      if (c == '_')
-        c = '-';
-      if (c != *nick)
-        return FALSE;
-    }
-  return *text == '\0' && *nick == '\0';
-}
-
 /**
  * orrery_task_status_from_string:
  * @str: a status name in any case, such as `COMPLETED`, `waiting_dependency`
@@ -957,28 +940,15 @@ gboolean
 orrery_task_status_from_string (const char       *str,
                                 OrreryTaskStatus *out_status)
 {
+  gint value;
+
   g_return_val_if_fail (str != NULL, FALSE);
-  for (guint i = 0; i <= ORRERY_TASK_STATUS_SKIPPED; i++)
-    if (_orrery_enum_name_equal (str, orrery_task_status_to_nick (i)))
-      {
-        if (out_status)
-          *out_status = i;
-        return TRUE;
-      }
-  return FALSE;
+  if (!_orrery_enum_from_nick (ORRERY_TYPE_TASK_STATUS, str, &value))
+    return FALSE;
+  if (out_status)
+    *out_status = value;
+  return TRUE;
 }
-
-const char *
-_orrery_task_status_ufo_name (OrreryTaskStatus status)
-{
-  static const char *const names[] = {
-    "pending", "waiting_dependency", "running", "completed",
-    "failed", "cancelled", "skipped",
-  };
-  return names[status];
-}
-
-static const char *const priority_nicks[] = { NULL, "low", "medium", "high", "critical" };
 
 /**
  * orrery_task_priority_to_nick:
@@ -989,8 +959,10 @@ static const char *const priority_nicks[] = { NULL, "low", "medium", "high", "cr
 const char *
 orrery_task_priority_to_nick (OrreryTaskPriority priority)
 {
-  g_return_val_if_fail (priority >= ORRERY_TASK_PRIORITY_LOW && priority <= ORRERY_TASK_PRIORITY_CRITICAL, NULL);
-  return priority_nicks[priority];
+  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_TASK_PRIORITY, priority);
+
+  g_return_val_if_fail (nick != NULL, NULL);
+  return nick;
 }
 
 /**
@@ -1004,14 +976,15 @@ gboolean
 orrery_task_priority_from_string (const char         *str,
                                   OrreryTaskPriority *out_priority)
 {
+  gint value;
+
   g_return_val_if_fail (str != NULL, FALSE);
-  for (guint i = ORRERY_TASK_PRIORITY_LOW; i <= ORRERY_TASK_PRIORITY_CRITICAL; i++)
-    if (_orrery_enum_name_equal (str, priority_nicks[i]) ||
-        (str[0] == '0' + (char) i && str[1] == '\0'))
-      {
-        if (out_priority)
-          *out_priority = i;
-        return TRUE;
-      }
-  return FALSE;
+  if (str[0] >= '0' + ORRERY_TASK_PRIORITY_LOW && str[0] <= '0' + ORRERY_TASK_PRIORITY_CRITICAL &&
+      str[1] == '\0')
+    value = str[0] - '0';
+  else if (!_orrery_enum_from_nick (ORRERY_TYPE_TASK_PRIORITY, str, &value))
+    return FALSE;
+  if (out_priority)
+    *out_priority = value;
+  return TRUE;
 }

@@ -4,22 +4,81 @@
  */
 #include "orrery-private.h"
 
-static const char *const event_nicks[ORRERY_EVENT_TYPE_COUNT] = {
-  [ORRERY_EVENT_TASK_STARTED] = "task-started",
-  [ORRERY_EVENT_TASK_COMPLETED] = "task-completed",
-  [ORRERY_EVENT_TASK_FAILED] = "task-failed",
-  [ORRERY_EVENT_CONSTELLATION_STARTED] = "constellation-started",
-  [ORRERY_EVENT_CONSTELLATION_COMPLETED] = "constellation-completed",
-  [ORRERY_EVENT_CONSTELLATION_MODIFIED] = "constellation-modified",
-  [ORRERY_EVENT_TASK_RETRYING] = "task-retrying",
-  [ORRERY_EVENT_TASK_SKIPPED] = "task-skipped",
-  [ORRERY_EVENT_TASK_CANCELLED] = "task-cancelled",
-  [ORRERY_EVENT_CONSTELLATION_FAILED] = "constellation-failed",
-  [ORRERY_EVENT_CONSTELLATION_CANCELLED] = "constellation-cancelled",
-  [ORRERY_EVENT_DEVICE_ADDED] = "device-added",
-  [ORRERY_EVENT_DEVICE_REMOVED] = "device-removed",
-  [ORRERY_EVENT_DEVICE_STATUS_CHANGED] = "device-status-changed",
-};
+/* ------------------------------------------------------------------------ */
+/* Names of enumeration values: the nicks glib-mkenums generated into each
+ * enum's GEnumClass (`ORRERY_TASK_STATUS_WAITING_DEPENDENCY` has the nick
+ * `waiting-dependency`). Read in any case, with `_` for `-`. */
+
+static GEnumClass *
+enum_class (GType type)
+{
+  gpointer klass = g_type_class_peek_static (type);
+
+  /* Kept for the life of the process, as every static type's class. */
+  return klass != NULL ? klass : g_type_class_ref (type);
+}
+
+gboolean
+_orrery_enum_name_equal (const char *text,
+                         const char *nick)
+{
+  for (; *text && *nick; text++, nick++)
+    {
+      char c = g_ascii_tolower (*text);
+
+      if (c == '_')
+        c = '-';
+      if (c != *nick)
+        return FALSE;
+    }
+  return *text == '\0' && *nick == '\0';
+}
+
+const char *
+_orrery_enum_to_nick (GType type,
+                      gint  value)
+{
+  GEnumValue *v = g_enum_get_value (enum_class (type), value);
+
+  return v != NULL ? v->value_nick : NULL;
+}
+
+gboolean
+_orrery_enum_from_nick (GType       type,
+                        const char *text,
+                        gint       *out_value)
+{
+  GEnumClass *klass = enum_class (type);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    if (_orrery_enum_name_equal (text, klass->values[i].value_nick))
+      {
+        if (out_value != NULL)
+          *out_value = klass->values[i].value;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* The nicks of the event types by value, read once from the GEnumClass:
+ * the bus and the journal name every event. */
+static const char *const *
+event_nicks (void)
+{
+  static gsize once = 0;
+  static const char *nicks[ORRERY_EVENT_TYPE_COUNT];
+
+  if (g_once_init_enter (&once))
+    {
+      for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)
+        {
+          nicks[i] = _orrery_enum_to_nick (ORRERY_TYPE_EVENT_TYPE, (gint) i);
+          g_assert (nicks[i] != NULL);
+        }
+      g_once_init_leave (&once, 1);
+    }
+  return nicks;
+}
 
 /**
  * orrery_event_type_to_nick:
@@ -31,7 +90,7 @@ const char *
 orrery_event_type_to_nick (OrreryEventType type)
 {
   g_return_val_if_fail ((guint) type < ORRERY_EVENT_TYPE_COUNT, NULL);
-  return event_nicks[type];
+  return event_nicks ()[type];
 }
 
 /**
@@ -46,24 +105,15 @@ gboolean
 orrery_event_type_from_nick (const char      *nick,
                              OrreryEventType *out_type)
 {
+  gint value;
+
   g_return_val_if_fail (nick != NULL, FALSE);
 
-  for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)
-    {
-      const char *a = event_nicks[i];
-      const char *b = nick;
-
-      while (*a && *b &&
-             (g_ascii_tolower (*b) == *a || (*b == '_' && *a == '-')))
-        a++, b++;
-      if (*a == '\0' && *b == '\0')
-        {
-          if (out_type)
-            *out_type = (OrreryEventType) i;
-          return TRUE;
-        }
-    }
-  return FALSE;
+  if (!_orrery_enum_from_nick (ORRERY_TYPE_EVENT_TYPE, nick, &value))
+    return FALSE;
+  if (out_type != NULL)
+    *out_type = (OrreryEventType) value;
+  return TRUE;
 }
 
 GQuark
@@ -72,7 +122,7 @@ _orrery_event_type_quark (OrreryEventType type)
   static GQuark quarks[ORRERY_EVENT_TYPE_COUNT];
 
   if (G_UNLIKELY (quarks[type] == 0))
-    quarks[type] = g_quark_from_static_string (event_nicks[type]);
+    quarks[type] = g_quark_from_static_string (event_nicks ()[type]);
   return quarks[type];
 }
 
@@ -85,11 +135,30 @@ _orrery_event_type_quark (OrreryEventType type)
 const char *
 orrery_task_status_to_nick (OrreryTaskStatus status)
 {
-  static const char *const nicks[] = {
-    "pending", "waiting-dependency", "running", "completed",
-    "failed", "cancelled", "skipped",
-  };
+  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_TASK_STATUS, status);
 
-  g_return_val_if_fail ((guint) status < G_N_ELEMENTS (nicks), NULL);
-  return nicks[status];
+  g_return_val_if_fail (nick != NULL, NULL);
+  return nick;
+}
+
+/* The status as the constellation file and the journal write it:
+ * `waiting_dependency`. */
+const char *
+_orrery_task_status_ufo_name (OrreryTaskStatus status)
+{
+  static gsize once = 0;
+  static const char *names[ORRERY_TASK_STATUS_SKIPPED + 1];
+
+  if (g_once_init_enter (&once))
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+        {
+          g_autofree char *name = g_strdup (_orrery_enum_to_nick (ORRERY_TYPE_TASK_STATUS, (gint) i));
+
+          g_assert (name != NULL);
+          names[i] = g_intern_string (g_strdelimit (name, "-", '_'));
+        }
+      g_once_init_leave (&once, 1);
+    }
+  return names[status];
 }
