@@ -168,6 +168,19 @@ ready_class_for (OrreryConstellation *self,
   return c;
 }
 
+/* The order of ready tasks: higher priority first, then by id. */
+gint
+_orrery_task_ready_compare (gconstpointer a,
+                            gconstpointer b,
+                            gpointer      user_data)
+{
+  const OrreryTask *ta = a, *tb = b;
+
+  if (ta->priority != tb->priority)
+    return ta->priority > tb->priority ? -1 : 1;
+  return strcmp (ta->id, tb->id);
+}
+
 static inline void
 ready_insert (OrreryConstellation *self,
               OrreryTask          *t)

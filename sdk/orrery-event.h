@@ -10,7 +10,6 @@
 
 #include <gio/gio.h>
 #include "orrery-types.h"
-#include "orrery-constellation.h"
 
 G_BEGIN_DECLS
 

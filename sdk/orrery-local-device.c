@@ -1868,7 +1868,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   g_auto(GStrv) argv = NULL;
   g_autofree char *token = NULL;
   GError *error = NULL;
-  GObject *constellation;
+  OrreryConstellation *constellation;
   ChildSetup cs = { -1, 0, FALSE, NULL, NULL };
   char attempt_text[16];
   guint attempt;

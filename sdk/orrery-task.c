@@ -909,23 +909,11 @@ orrery_task_is_dispatched (OrreryTask *self)
  *
  * Returns: (transfer none) (nullable): the #OrreryConstellation the task belongs to
  */
-GObject *
+OrreryConstellation *
 orrery_task_get_constellation (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), NULL);
-  return (GObject *) self->owner;
-}
-
-gint
-_orrery_task_ready_compare (gconstpointer a,
-                            gconstpointer b,
-                            gpointer      user_data)
-{
-  const OrreryTask *ta = a, *tb = b;
-
-  if (ta->priority != tb->priority)
-    return ta->priority > tb->priority ? -1 : 1;
-  return strcmp (ta->id, tb->id);
+  return self->owner;
 }
 
 /**

@@ -115,7 +115,7 @@ gboolean            orrery_task_is_terminal          (OrreryTask         *self);
 ORRERY_EXPORT
 gboolean            orrery_task_is_dispatched        (OrreryTask         *self);
 ORRERY_EXPORT
-GObject            *orrery_task_get_constellation    (OrreryTask         *self);
+OrreryConstellation *orrery_task_get_constellation  (OrreryTask         *self);
 
 ORRERY_EXPORT
 gboolean            orrery_task_status_from_string   (const char         *str,

@@ -13,6 +13,10 @@
 
 G_BEGIN_DECLS
 
+/* Declared here so that headers can name it without including the DAG
+ * model (orrery-constellation.h defines it). */
+typedef struct _OrreryConstellation OrreryConstellation;
+
 /**
  * OrreryEventType:
  * @ORRERY_EVENT_TASK_STARTED: a task was dispatched to a device
