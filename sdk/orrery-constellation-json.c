@@ -1232,7 +1232,7 @@ finish (Loader     *l,
           l->c->state = i, found = TRUE;
       if (!found)
         problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, "$.state", "bad enum value “%s” for state (expected "
-                 "created, ready, executing, completed, failed, partially_failed, cancelled)", s);
+                 "created, executing, completed, failed, partially_failed, cancelled)", s);
     }
   if ((n = json_object_get_member (obj, "version")) && !JSON_NODE_HOLDS_NULL (n))
     {

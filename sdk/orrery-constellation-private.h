@@ -144,6 +144,8 @@ ORRERY_HIDDEN OrreryDependency *_orrery_dependency_new   (OrreryTask           *
 ORRERY_HIDDEN gboolean          _orrery_dependency_evaluate (OrreryDependency  *dep);
 ORRERY_HIDDEN const char       *_orrery_dependency_peek_line_id (OrreryDependency *dep);
 
+/* Completed or failed: how a finished constellation ended. */
+ORRERY_HIDDEN OrreryConstellationState _orrery_constellation_outcome (OrreryConstellation *self);
 ORRERY_HIDDEN gint              _orrery_task_ready_compare (gconstpointer a,
                                                             gconstpointer b,
                                                             gpointer      user_data);

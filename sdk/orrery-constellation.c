@@ -1832,10 +1832,11 @@ orrery_constellation_reset_interrupted (OrreryConstellation *self)
  * orrery_constellation_update_state:
  * @self: a constellation
  *
- * Derives the state from the task counts: every task terminal gives
- * completed (all succeeded), failed (none succeeded) or partially-failed;
- * some running or finished gives executing; otherwise the state is left
- * as it is.
+ * Derives the state from the task counts: every task terminal gives the
+ * state a run ends in (completed unless a task failed or was cancelled,
+ * else failed: a skipped task alone is a branch not taken, see
+ * #OrreryConstellationState); some running or finished gives executing;
+ * otherwise the state is left as it is.
  *
  * Returns: the new state
  */
@@ -1843,23 +1844,30 @@ OrreryConstellationState
 orrery_constellation_update_state (OrreryConstellation *self)
 {
   guint *c;
-  guint bad;
 
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
   c = self->status_counts;
-  bad = c[ORRERY_TASK_STATUS_FAILED] + c[ORRERY_TASK_STATUS_SKIPPED] + c[ORRERY_TASK_STATUS_CANCELLED];
   if (self->tasks->len > 0 && orrery_constellation_is_finished (self))
-    {
-      if (bad == 0)
-        orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_COMPLETED);
-      else if (c[ORRERY_TASK_STATUS_COMPLETED] == 0)
-        orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_FAILED);
-      else
-        orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_PARTIALLY_FAILED);
-    }
-  else if (c[ORRERY_TASK_STATUS_RUNNING] > 0 || c[ORRERY_TASK_STATUS_COMPLETED] + bad > 0)
+    orrery_constellation_set_state (self, _orrery_constellation_outcome (self));
+  else if (c[ORRERY_TASK_STATUS_RUNNING] > 0 || c[ORRERY_TASK_STATUS_COMPLETED] +
+           c[ORRERY_TASK_STATUS_FAILED] + c[ORRERY_TASK_STATUS_SKIPPED] +
+           c[ORRERY_TASK_STATUS_CANCELLED] > 0)
     orrery_constellation_set_state (self, ORRERY_CONSTELLATION_STATE_EXECUTING);
   return self->state;
+}
+
+/* The one rule for how a finished constellation ended (the orchestrator's
+ * end of a run that was not cancelled, orrery_constellation_update_state()):
+ * completed unless a task failed or was cancelled. A task skipped because a
+ * condition did not hold is a branch not taken; one skipped because a
+ * prerequisite failed comes with that failure. */
+OrreryConstellationState
+_orrery_constellation_outcome (OrreryConstellation *self)
+{
+  const guint *c = self->status_counts;
+
+  return c[ORRERY_TASK_STATUS_FAILED] + c[ORRERY_TASK_STATUS_CANCELLED] == 0
+         ? ORRERY_CONSTELLATION_STATE_COMPLETED : ORRERY_CONSTELLATION_STATE_FAILED;
 }
 
 /**

@@ -701,11 +701,8 @@ finish_run (OrreryOrchestrator *self)
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Run cancelled: %s",
                            self->cancel_reason ? self->cancel_reason : "cancelled");
     }
-  else if (failed == 0 && cancelled == 0)
+  else if (_orrery_constellation_outcome (constellation) == ORRERY_CONSTELLATION_STATE_COMPLETED)
     {
-      /* Skipped tasks alone are branches not taken (a condition that did
-       * not hold): the run succeeded. A task skipped because a
-       * prerequisite failed comes with that failure. */
       state = ORRERY_CONSTELLATION_STATE_COMPLETED;
       type = ORRERY_EVENT_CONSTELLATION_COMPLETED;
     }

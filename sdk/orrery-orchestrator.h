@@ -32,7 +32,6 @@ GQuark orrery_orchestrator_error_quark (void);
  * @ORRERY_ORCHESTRATOR_ERROR_INVALID: the constellation is not valid
  * @ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED: the run ended with failed
  *   tasks (and the tasks they made skip)
- * @ORRERY_ORCHESTRATOR_ERROR_STUCK: tasks are left that can never run
  *
  * Why a run did not succeed.
  */
@@ -40,7 +39,6 @@ typedef enum {
   ORRERY_ORCHESTRATOR_ERROR_BUSY,
   ORRERY_ORCHESTRATOR_ERROR_INVALID,
   ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED,
-  ORRERY_ORCHESTRATOR_ERROR_STUCK,
 } OrreryOrchestratorError;
 
 /**

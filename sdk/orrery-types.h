@@ -120,18 +120,20 @@ typedef enum {
 /**
  * OrreryConstellationState:
  * @ORRERY_CONSTELLATION_STATE_CREATED: built, not yet run
- * @ORRERY_CONSTELLATION_STATE_READY: validated and ready to run
  * @ORRERY_CONSTELLATION_STATE_EXECUTING: being run
- * @ORRERY_CONSTELLATION_STATE_COMPLETED: every task succeeded
- * @ORRERY_CONSTELLATION_STATE_FAILED: ended with failed or skipped tasks
- * @ORRERY_CONSTELLATION_STATE_PARTIALLY_FAILED: ended, some tasks failed
+ * @ORRERY_CONSTELLATION_STATE_COMPLETED: ended with no task failed or
+ *   cancelled (tasks skipped because their condition did not hold are
+ *   branches not taken)
+ * @ORRERY_CONSTELLATION_STATE_FAILED: ended with failed tasks (and the
+ *   tasks they made skip)
+ * @ORRERY_CONSTELLATION_STATE_PARTIALLY_FAILED: ended, some tasks failed;
+ *   read from files, no run ends in it (a run ends failed)
  * @ORRERY_CONSTELLATION_STATE_CANCELLED: the run was cancelled
  *
  * The life cycle of a constellation.
  */
 typedef enum {
   ORRERY_CONSTELLATION_STATE_CREATED,
-  ORRERY_CONSTELLATION_STATE_READY,
   ORRERY_CONSTELLATION_STATE_EXECUTING,
   ORRERY_CONSTELLATION_STATE_COMPLETED,
   ORRERY_CONSTELLATION_STATE_FAILED,

@@ -146,7 +146,8 @@ test_skip_propagation (void)
   g_free (complete (c, "c", TRUE, NULL));
   g_free (complete (c, "e", TRUE, NULL));
   g_assert_true (orrery_constellation_is_finished (c));
-  g_assert_cmpint (orrery_constellation_update_state (c), ==, ORRERY_CONSTELLATION_STATE_PARTIALLY_FAILED);
+  /* a failed: the constellation failed, as the orchestrator ends the run. */
+  g_assert_cmpint (orrery_constellation_update_state (c), ==, ORRERY_CONSTELLATION_STATE_FAILED);
 }
 
 static void
@@ -185,6 +186,14 @@ test_conditional (void)
   g_assert_cmpstr (orrery_task_get_id (ready->pdata[1]), ==, "on_ok");
   g_assert_cmpuint (skipped->len, ==, 1);
   g_assert_cmpstr (orrery_task_get_id (skipped->pdata[0]), ==, "on_bad");
+
+  /* The branch not taken is no failure: completed, as the orchestrator
+   * ends the run. */
+  g_free (complete (c, "big", TRUE, NULL));
+  g_assert_cmpint (orrery_constellation_update_state (c), ==, ORRERY_CONSTELLATION_STATE_EXECUTING);
+  g_free (complete (c, "on_ok", TRUE, NULL));
+  g_assert_true (orrery_constellation_is_finished (c));
+  g_assert_cmpint (orrery_constellation_update_state (c), ==, ORRERY_CONSTELLATION_STATE_COMPLETED);
 }
 
 static void
