@@ -65,7 +65,7 @@ load_plugin (Fixture    *f,
   if (agent != NULL)
     plugin_harness_set (&f->h, "Agent", agent);
   if (deadline_ms != NULL)
-    plugin_harness_set (&f->h, "DeadlineMs", deadline_ms);
+    plugin_harness_set (&f->h, "EditDeadlineMs", deadline_ms);
   plugin_harness_load (&f->h);
 }
 
@@ -386,10 +386,30 @@ test_missing_edit_deadline (Fixture       *f,
 {
   g_autoptr(OrreryConstellation) c = orrery_constellation_new ("deadline", NULL);
   Agent agent = { .respond = respond_late };
+  const char *keys = data;
   gint64 completed_us = 0, started_us = 0;
   gint ia, ib;
 
-  load_plugin (f, "slowpoke", "100");
+  if (g_strcmp0 (keys, "old") == 0)
+    {
+      /* The key's old name, the engine's delivery deadline too: read, with
+       * a warning naming the new one. */
+      plugin_harness_set (&f->h, "DeadlineMs", "100");
+      g_test_expect_message ("Orrery-Synchronizer", G_LOG_LEVEL_WARNING,
+                             "*[Plugin synchronizer] DeadlineMs is deprecated as the "
+                             "synchronizer's edit deadline*use EditDeadlineMs");
+      load_plugin (f, "slowpoke", NULL);
+      g_test_assert_expected_messages ();
+    }
+  else if (g_strcmp0 (keys, "both") == 0)
+    {
+      /* The new name wins, without a warning; the old one is left to the
+       * engine. */
+      plugin_harness_set (&f->h, "DeadlineMs", "60000");
+      load_plugin (f, "slowpoke", "100");
+    }
+  else
+    load_plugin (f, "slowpoke", "100");
   add_task (c, "a", 10);
   add_task (c, "b", 400);
   add_dep (c, "a", "b");
@@ -547,6 +567,8 @@ main (int    argc,
   ADD ("insert-prerequisite", test_insert_prerequisite, NULL);
   ADD ("extend-after-last-task", test_extend_after_last, NULL);
   ADD ("missing-edit-deadline", test_missing_edit_deadline, NULL);
+  ADD ("missing-edit-deadline-old-key", test_missing_edit_deadline, "old");
+  ADD ("missing-edit-deadline-both-keys", test_missing_edit_deadline, "both");
   ADD ("one-edit-answers-several", test_one_edit_answers_several, NULL);
   ADD ("no-agent", test_no_agent, NULL);
   ADD ("agent-false", test_no_agent, "false");

@@ -23,6 +23,12 @@
 #include <orrery.h>
 
 #define DEFAULT_DEADLINE_MS 30000
+/* How long a completion waits for its edit. */
+#define DEADLINE_KEY "EditDeadlineMs"
+/* The name it had before: the same key, in the same group, as the engine's
+ * deadline of an asynchronous delivery. Still read, with a warning, when
+ * the new one is not set. */
+#define OLD_DEADLINE_KEY "DeadlineMs"
 
 typedef struct
 {
@@ -242,6 +248,48 @@ synchronizer_free (gpointer data)
   g_free (sync);
 }
 
+/* `EditDeadlineMs` (or the deprecated `DeadlineMs`), in milliseconds, 0
+ * for no limit. */
+static gboolean
+read_deadline (OrreryPluginContext  *context,
+               guint                *out_deadline_ms,
+               GError              **error)
+{
+  OrreryConfig *config = orrery_plugin_context_get_config (context);
+  const char *group = orrery_plugin_context_get_group (context);
+  const char *key = DEADLINE_KEY;
+  GError *local_error = NULL;
+  guint64 deadline;
+
+  if (!orrery_config_has_key (config, group, DEADLINE_KEY) &&
+      orrery_config_has_key (config, group, OLD_DEADLINE_KEY))
+    {
+      g_autofree char *origin = orrery_config_get_origin (config, group, OLD_DEADLINE_KEY);
+
+      g_warning ("%s: [%s] %s is deprecated as the synchronizer's edit deadline (it is also "
+                 "the engine's deadline of an asynchronous delivery): use %s", origin, group,
+                 OLD_DEADLINE_KEY, DEADLINE_KEY);
+      key = OLD_DEADLINE_KEY;
+    }
+  deadline = orrery_plugin_context_get_uint (context, key, DEFAULT_DEADLINE_MS, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (deadline > G_MAXUINT)
+    {
+      g_autofree char *origin = orrery_config_get_origin (config, group, key);
+
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                   "%s: [%s] %s: %" G_GUINT64_FORMAT " is too large", origin, group, key,
+                   deadline);
+      return FALSE;
+    }
+  *out_deadline_ms = (guint) deadline;
+  return TRUE;
+}
+
 /* `Agent` names the agent whose edits answer completions; unset, empty,
  * `false` or `none` means there is none. */
 static char *
@@ -268,9 +316,8 @@ synchronizer_init (OrreryPluginContext  *context,
   g_autoptr(OrreryObserver) observer = NULL;
   g_autofree char *agent = NULL;
   g_autofree char *delivery = NULL;
-  GError *local_error = NULL;
   Synchronizer *sync;
-  guint64 deadline;
+  guint deadline;
   const OrreryEventType types[] = {
     ORRERY_EVENT_TASK_COMPLETED,
     ORRERY_EVENT_TASK_FAILED,
@@ -281,20 +328,8 @@ synchronizer_init (OrreryPluginContext  *context,
     ORRERY_EVENT_CONSTELLATION_CANCELLED,
   };
 
-  deadline = orrery_plugin_context_get_uint (context, "DeadlineMs", DEFAULT_DEADLINE_MS,
-                                             &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-  if (deadline > G_MAXUINT)
-    {
-      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
-                   "[%s] DeadlineMs: %" G_GUINT64_FORMAT " is too large",
-                   orrery_plugin_context_get_group (context), deadline);
-      return FALSE;
-    }
+  if (!read_deadline (context, &deadline, error))
+    return FALSE;
   /* A queued delivery would let the orchestrator dispatch before the
    * hold is taken: refuse it rather than silently break the guarantee. */
   delivery = orrery_plugin_context_get_string (context, "Delivery", NULL);
@@ -321,7 +356,7 @@ synchronizer_init (OrreryPluginContext  *context,
   sync = g_new0 (Synchronizer, 1);
   sync->orch = g_object_ref (orch);
   sync->agent = g_steal_pointer (&agent);
-  sync->deadline_ms = (guint) deadline;
+  sync->deadline_ms = deadline;
   sync->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_free);
   sync->expired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sync->expired_id = g_signal_connect (orch, "hold-expired", G_CALLBACK (on_hold_expired), sync);
@@ -351,7 +386,7 @@ synchronizer_shutdown (OrreryPluginContext *context)
 static const OrreryPluginKey synchronizer_keys[] = {
   { "Agent", ORRERY_PLUGIN_KEY_STRING, NULL,
     "the agent whose edits answer completions (a name or true); unset: hold nothing" },
-  { "DeadlineMs", ORRERY_PLUGIN_KEY_UINT, "30000",
+  { DEADLINE_KEY, ORRERY_PLUGIN_KEY_UINT, "30000",
     "how long a completion waits for its edit before dispatch resumes (0: for ever)" },
   { NULL }
 };

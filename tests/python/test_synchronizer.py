@@ -31,7 +31,7 @@ class Run:
         self.config = Orrery.Config.new()
         if agent is not None:
             self.config.set_override("Plugin synchronizer", "Agent", agent)
-        self.config.set_override("Plugin synchronizer", "DeadlineMs", deadline_ms)
+        self.config.set_override("Plugin synchronizer", "EditDeadlineMs", deadline_ms)
         self.engine = Orrery.PluginEngine.new(self.bus, self.config)
         self.engine.set_use_default_path(False)
         self.engine.add_search_path(PLUGIN_DIR)
