@@ -8,7 +8,7 @@
 
 G_BEGIN_DECLS
 
-/* Exit statuses (DESIGN section 7). */
+/* Exit statuses (docs/architecture.md, section 10). */
 enum {
   ORRERY_EXIT_OK = 0,
   ORRERY_EXIT_RUN_FAILED = 1,

@@ -1,11 +1,5 @@
 /* orrery-constellation.c: a DAG of tasks with typed dependencies.
  *
- * Cost grows with the work, not with the graph: each task keeps its own
- * incoming and outgoing edges and a count of incoming edges still pending;
- * finishing a task looks only at its outgoing edges. The ready tasks live
- * in a GSequence ordered by (priority, id), built once by a scan the first
- * time it is needed and updated incrementally after that.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -19,6 +13,17 @@
 
 G_DEFINE_QUARK (orrery-constellation-error-quark, orrery_constellation_error)
 
+/**
+ * OrreryConstellation:
+ *
+ * A DAG of tasks with typed dependencies.
+ *
+ * Cost grows with the work, not with the graph: each task keeps its own
+ * incoming and outgoing edges and a count of incoming edges still pending;
+ * finishing a task looks only at its outgoing edges. The ready tasks live
+ * in a GSequence ordered by (priority, id), built once by a scan the first
+ * time it is needed and updated incrementally after that.
+ */
 G_DEFINE_FINAL_TYPE (OrreryConstellation, orrery_constellation, G_TYPE_OBJECT)
 
 enum {

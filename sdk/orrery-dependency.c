@@ -1,11 +1,5 @@
 /* orrery-dependency.c: typed edges between tasks and their conditions.
  *
- * A condition is data, not code: a path into the prerequisite's result
- * (`exit_status`, `outputs.rows`, `items.0`), an operator and a value. It
- * is written to and read from JSON as
- * `{"field": "exit_status", "operator": "==", "value": 0}` or as the string
- * `"exit_status == 0"`.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -14,7 +8,26 @@
 #include <math.h>
 #include "orrery-constellation-private.h"
 
+/**
+ * OrreryCondition:
+ *
+ * Typed edges between tasks and their conditions.
+ *
+ * A condition is data, not code: a path into the prerequisite's result
+ * (`exit_status`, `outputs.rows`, `items.0`), an operator and a value. It
+ * is written to and read from JSON as
+ * `{"field": "exit_status", "operator": "==", "value": 0}` or as the string
+ * `"exit_status == 0"`.
+ */
 G_DEFINE_BOXED_TYPE (OrreryCondition, orrery_condition, orrery_condition_ref, orrery_condition_unref)
+/**
+ * OrreryDependency:
+ *
+ * A typed edge from a prerequisite task to a dependent one: unconditional
+ * (the dependent runs once the prerequisite ended, whatever its outcome),
+ * success-only, completion-only, or conditional on an #OrreryCondition
+ * over the prerequisite's result. Immutable once made.
+ */
 G_DEFINE_BOXED_TYPE (OrreryDependency, orrery_dependency, orrery_dependency_ref, orrery_dependency_unref)
 
 static const struct { const char *symbol; const char *nick; } operator_names[] = {

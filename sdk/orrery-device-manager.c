@@ -1,11 +1,5 @@
 /* orrery-device-manager.c: the devices of a host and how tasks pick one.
  *
- * The manager keeps the devices in the order they were added, with the
- * number of tasks the orchestrator runs on each (acquire/release). Picking
- * a device is a scan of that short list: the device count is small, the
- * task count is not, so select() allocates nothing on the common path (a
- * task that names no target, no type and no capability).
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -36,6 +30,17 @@ struct _OrreryDeviceManager
   char                   *run_dir;
 };
 
+/**
+ * OrreryDeviceManager:
+ *
+ * The devices of a host and how tasks pick one.
+ *
+ * The manager keeps the devices in the order they were added, with the
+ * number of tasks the orchestrator runs on each (acquire/release). Picking
+ * a device is a scan of that short list: the device count is small, the
+ * task count is not, so select() allocates nothing on the common path (a
+ * task that names no target, no type and no capability).
+ */
 G_DEFINE_FINAL_TYPE (OrreryDeviceManager, orrery_device_manager, G_TYPE_OBJECT)
 
 enum {

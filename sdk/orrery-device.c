@@ -9,6 +9,16 @@
 
 G_DEFINE_QUARK (orrery-device-error-quark, orrery_device_error)
 
+/**
+ * OrreryDevice:
+ *
+ * Where tasks run: a device has an id, a device type, capabilities, a
+ * status and a number of tasks it takes at once, and executes one task
+ * asynchronously (orrery_device_execute_async()), failing with an
+ * %ORRERY_DEVICE_ERROR or %G_IO_ERROR_CANCELLED. #OrreryBaseDevice holds
+ * what every device shares; #OrreryLocalDevice and #OrrerySimulatedDevice
+ * are the built-in kinds.
+ */
 G_DEFINE_INTERFACE (OrreryDevice, orrery_device, G_TYPE_OBJECT)
 
 static const char *

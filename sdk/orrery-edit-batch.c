@@ -1,8 +1,5 @@
 /* orrery-edit-batch.c: a batch of edits applied to a constellation as one.
  *
- * The batch only records edits; orrery_constellation_apply_edits() checks
- * them all against the graph, then applies them all or none.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -17,6 +14,14 @@ struct _OrreryEditBatch
   char   **on_task_ids;
 };
 
+/**
+ * OrreryEditBatch:
+ *
+ * A batch of edits applied to a constellation as one.
+ *
+ * The batch only records edits; orrery_constellation_apply_edits() checks
+ * them all against the graph, then applies them all or none.
+ */
 G_DEFINE_FINAL_TYPE (OrreryEditBatch, orrery_edit_batch, G_TYPE_OBJECT)
 
 static void

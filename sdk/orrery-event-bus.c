@@ -1,33 +1,5 @@
 /* orrery-event-bus.c: the event bus.
  *
- * The bus is one GObject with one detailed signal, "event", whose detail is
- * the nick of the event's type. Scripts connect to it directly; observers
- * are connected to it by orrery_event_bus_subscribe(), one handler per
- * subscription: on "event::<nick>" when the subscription asks for one type
- * (GSignal filters by detail), on "event" with a bit mask otherwise, so each
- * matching event reaches the observer once whatever mix of types it asked.
- *
- * Ordering: publishing from inside a handler queues the event; the outermost
- * publish drains the queue, so every handler sees one total order and each
- * event's sequence number is its place in that order.
- *
- * Isolation: a synchronous observer is called inside the emission; an
- * asynchronous one (or one subscribed with ORRERY_DELIVERY_QUEUED) gets a
- * bounded queue of its own, drained one event at a time, each asynchronous
- * delivery with a deadline. Failures, drops and missed deadlines are logged,
- * counted and reported through "observer-failed"; nothing stops the other
- * observers or the publisher.
- *
- * Budgets: a synchronous handler that takes longer than handler-budget-ms
- * (it held the whole main loop: dispatch, timers, completions) is reported
- * (ORRERY_BUS_ERROR_SLOW) once it returns; it cannot be interrupted here.
- * Publications made from inside handlers are counted per publishing
- * observer (the subscription whose handler is running) and per outermost
- * event: past publish-budget the observer is reported
- * (ORRERY_BUS_ERROR_PUBLISH_BUDGET) and what it publishes from its handlers
- * is refused from then on, so an observer that answers each event with
- * another cannot keep the bus draining for ever.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -128,6 +100,39 @@ struct _OrreryEventBus
   guint64       refused;
 };
 
+/**
+ * OrreryEventBus:
+ *
+ * The event bus.
+ *
+ * The bus is one GObject with one detailed signal, #OrreryEventBus::event, whose detail is
+ * the nick of the event's type. Scripts connect to it directly; observers
+ * are connected to it by orrery_event_bus_subscribe(), one handler per
+ * subscription: on `event::NICK` when the subscription asks for one type
+ * (GSignal filters by detail), on `event` with a bit mask otherwise, so each
+ * matching event reaches the observer once whatever mix of types it asked.
+ *
+ * Ordering: publishing from inside a handler queues the event; the outermost
+ * publish drains the queue, so every handler sees one total order and each
+ * event's sequence number is its place in that order.
+ *
+ * Isolation: a synchronous observer is called inside the emission; an
+ * asynchronous one (or one subscribed with ORRERY_DELIVERY_QUEUED) gets a
+ * bounded queue of its own, drained one event at a time, each asynchronous
+ * delivery with a deadline. Failures, drops and missed deadlines are logged,
+ * counted and reported through "observer-failed"; nothing stops the other
+ * observers or the publisher.
+ *
+ * Budgets: a synchronous handler that takes longer than handler-budget-ms
+ * (it held the whole main loop: dispatch, timers, completions) is reported
+ * (ORRERY_BUS_ERROR_SLOW) once it returns; it cannot be interrupted here.
+ * Publications made from inside handlers are counted per publishing
+ * observer (the subscription whose handler is running) and per outermost
+ * event: past publish-budget the observer is reported
+ * (ORRERY_BUS_ERROR_PUBLISH_BUDGET) and what it publishes from its handlers
+ * is refused from then on, so an observer that answers each event with
+ * another cannot keep the bus draining for ever.
+ */
 G_DEFINE_FINAL_TYPE (OrreryEventBus, orrery_event_bus, G_TYPE_OBJECT)
 
 enum {

@@ -1,9 +1,5 @@
 /* orrery-event.c: the events published on the bus.
  *
- * Events are small GObjects: creating one sets a handful of fields and takes
- * the wall-clock time, nothing more. Once published an event is sealed: its
- * setters refuse to change it, so every observer sees the same values.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "orrery-private.h"
@@ -18,6 +14,15 @@ typedef struct
   GVariant       *data;
 } OrreryEventPrivate;
 
+/**
+ * OrreryEvent:
+ *
+ * The events published on the bus.
+ *
+ * Events are small GObjects: creating one sets a handful of fields and takes
+ * the wall-clock time, nothing more. Once published an event is sealed: its
+ * setters refuse to change it, so every observer sees the same values.
+ */
 G_DEFINE_TYPE_WITH_PRIVATE (OrreryEvent, orrery_event, G_TYPE_OBJECT)
 
 #define CHECK_UNSEALED(ev) \
@@ -290,6 +295,13 @@ struct _OrreryTaskEvent
   OrreryConstellation *constellation;
 };
 
+/**
+ * OrreryTaskEvent:
+ *
+ * An event about one task: started, completed, failed, retrying, skipped
+ * or cancelled. It names the task, its status and attempt, the device that
+ * ran it, and carries its result or error and the tasks that became ready.
+ */
 G_DEFINE_FINAL_TYPE (OrreryTaskEvent, orrery_task_event, ORRERY_TYPE_EVENT)
 
 static void
@@ -573,6 +585,14 @@ struct _OrreryConstellationEvent
   OrreryConstellation      *constellation;
 };
 
+/**
+ * OrreryConstellationEvent:
+ *
+ * An event about a whole run: started, modified (an edit applied, with
+ * the edits and the tasks they answer), completed, failed or cancelled. It
+ * names the constellation and its state, and carries the run's statistics
+ * and duration once it ended.
+ */
 G_DEFINE_FINAL_TYPE (OrreryConstellationEvent, orrery_constellation_event, ORRERY_TYPE_EVENT)
 
 static void
@@ -852,6 +872,11 @@ struct _OrreryDeviceEvent
   OrreryDeviceStatus  status;
 };
 
+/**
+ * OrreryDeviceEvent:
+ *
+ * An event about a device: added, removed, or a change of its status.
+ */
 G_DEFINE_FINAL_TYPE (OrreryDeviceEvent, orrery_device_event, ORRERY_TYPE_EVENT)
 
 static void

@@ -1,17 +1,5 @@
 /* orrery-journal-reader.c: reads a journal back, record by record.
  *
- * Linear: the file is read in chunks and split into lines; each line is
- * parsed on its own (a small strict parser, below), turned into the event it records, and
- * applied to the constellation rebuilt from the header with the
- * constellation's own state changes (start, complete, fail, cancel,
- * requeue, edits), so the state after any record is the run's state after
- * that event. The whole file is never held, as text or as a tree.
- *
- * A last line without its newline is a write torn by a crash: it is
- * reported (orrery_journal_reader_get_torn_line()) and ignored; in follow
- * mode (`orrery watch`) it is kept until the rest of it arrives. Every
- * other fault is an error naming the file and the line.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -54,6 +42,23 @@ struct _OrreryJournalReader
   OrreryEvent         *last_event;
 };
 
+/**
+ * OrreryJournalReader:
+ *
+ * Reads a journal back, record by record.
+ *
+ * Linear: the file is read in chunks and split into lines; each line is
+ * parsed on its own (a small strict parser, below), turned into the event it records, and
+ * applied to the constellation rebuilt from the header with the
+ * constellation's own state changes (start, complete, fail, cancel,
+ * requeue, edits), so the state after any record is the run's state after
+ * that event. The whole file is never held, as text or as a tree.
+ *
+ * A last line without its newline is a write torn by a crash: it is
+ * reported (orrery_journal_reader_get_torn_line()) and ignored; in follow
+ * mode (`orrery watch`) it is kept until the rest of it arrives. Every
+ * other fault is an error naming the file and the line.
+ */
 G_DEFINE_FINAL_TYPE (OrreryJournalReader, orrery_journal_reader, G_TYPE_OBJECT)
 
 static void

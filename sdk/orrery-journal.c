@@ -1,25 +1,5 @@
 /* orrery-journal.c: the run's events, appended to a file as JSON Lines.
  *
- * One compact JSON object per line, in the bus's delivery order (the total
- * order every observer sees). The first record (`"type":"header"`) holds
- * the format version, the run id and the constellation as the run started
- * (the JSON the SDK writes for a constellation); every event after it is
- * one record with its own journal sequence number (`seq`, consecutive from
- * 1, going on across resumes). `constellation-modified` records carry the
- * edits with what they need to be applied again (the added task, the
- * changes as GVariant text), so the records alone rebuild the DAG.
- *
- * The hot path: each record is formatted by hand into one buffer (no JSON
- * tree), and the buffer goes to the file in one write() at a task's end
- * (retrying, completed, failed, cancelled, skipped: what a resume must not
- * lose), at run-level events, when it is large, or when a short timer
- * fires; task-started records ride along with the next write. With
- * JournalSync=batch the timer (at most every few ms) and run-level events
- * also fdatasync; with always, every record is written and synced. A
- * write error is sticky: nothing more is written, #OrreryJournal::failed
- * is emitted and the orchestrator given with
- * orrery_journal_set_orchestrator() fails its run.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -75,6 +55,31 @@ struct _OrreryJournal
   GWeakRef            orchestrator;
 };
 
+/**
+ * OrreryJournal:
+ *
+ * The run's events, appended to a file as JSON Lines.
+ *
+ * One compact JSON object per line, in the bus's delivery order (the total
+ * order every observer sees). The first record (`"type":"header"`) holds
+ * the format version, the run id and the constellation as the run started
+ * (the JSON the SDK writes for a constellation); every event after it is
+ * one record with its own journal sequence number (`seq`, consecutive from
+ * 1, going on across resumes). `constellation-modified` records carry the
+ * edits with what they need to be applied again (the added task, the
+ * changes as GVariant text), so the records alone rebuild the DAG.
+ *
+ * The hot path: each record is formatted by hand into one buffer (no JSON
+ * tree), and the buffer goes to the file in one write() at a task's end
+ * (retrying, completed, failed, cancelled, skipped: what a resume must not
+ * lose), at run-level events, when it is large, or when a short timer
+ * fires; task-started records ride along with the next write. With
+ * JournalSync=batch the timer (at most every few ms) and run-level events
+ * also fdatasync; with always, every record is written and synced. A
+ * write error is sticky: nothing more is written, #OrreryJournal::failed
+ * is emitted and the orchestrator given with
+ * orrery_journal_set_orchestrator() fails its run.
+ */
 G_DEFINE_FINAL_TYPE (OrreryJournal, orrery_journal, G_TYPE_OBJECT)
 
 enum {

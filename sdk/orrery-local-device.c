@@ -1,5 +1,52 @@
 /* orrery-local-device.c: a device that runs commands on this machine.
  *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Devices"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "orrery-device-private.h"
+
+#define KILL_GRACE_MS 200
+#define DRAIN_GRACE_MS 1000
+#define READ_CHUNK (64 * 1024)
+#define OUTPUTS_MAX_BYTES (1024 * 1024)
+#define OUTPUTS_MAX_DEPTH 64
+#define TOKEN_VAR "ORRERY_TASK_TOKEN"
+#define MAX_TREE 65536
+
+struct _OrreryLocalDevice
+{
+  OrreryBaseDevice parent_instance;
+
+  gsize            max_output_bytes;
+  guint64          log_max_bytes;
+  char            *logs_dir_made;   /* the logs/ directory known to exist */
+};
+
+/**
+ * OrreryLocalDevice:
+ *
+ * A device that runs commands on this machine.
+ *
  * Each execution is one GSubprocess in a process group of its own, with
  * stdin on /dev/null and stdout and stderr read asynchronously on the
  * caller's main context: the child watch, the pipe reads, the timeout and
@@ -51,49 +98,7 @@
  * adopted here but before any sweep saw it alive is a zombie nothing can
  * attribute (a zombie has no environment); it stays until this process
  * exits. Same for the orphans of children that are not tasks.
- *
- * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#undef G_LOG_DOMAIN
-#define G_LOG_DOMAIN "Orrery-Devices"
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <glib-unix.h>
-#include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "orrery-device-private.h"
-
-#define KILL_GRACE_MS 200
-#define DRAIN_GRACE_MS 1000
-#define READ_CHUNK (64 * 1024)
-#define OUTPUTS_MAX_BYTES (1024 * 1024)
-#define OUTPUTS_MAX_DEPTH 64
-#define TOKEN_VAR "ORRERY_TASK_TOKEN"
-#define MAX_TREE 65536
-
-struct _OrreryLocalDevice
-{
-  OrreryBaseDevice parent_instance;
-
-  gsize            max_output_bytes;
-  guint64          log_max_bytes;
-  char            *logs_dir_made;   /* the logs/ directory known to exist */
-};
-
 G_DEFINE_FINAL_TYPE (OrreryLocalDevice, orrery_local_device, ORRERY_TYPE_BASE_DEVICE)
 
 enum {

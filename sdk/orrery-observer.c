@@ -4,6 +4,15 @@
  */
 #include "orrery-private.h"
 
+/**
+ * OrreryObserver:
+ *
+ * What receives events from an #OrreryEventBus: a name for logs and
+ * reports, a synchronous handler, and optionally an asynchronous one. A
+ * handler's failure is reported through #OrreryEventBus::observer-failed
+ * and stops nothing else; see orrery_event_bus_subscribe() for how and in
+ * what order events are delivered.
+ */
 G_DEFINE_INTERFACE (OrreryObserver, orrery_observer, G_TYPE_OBJECT)
 
 static const char *
@@ -156,6 +165,12 @@ struct _OrreryFuncObserver
 
 static void func_observer_iface_init (OrreryObserverInterface *iface);
 
+/**
+ * OrreryFuncObserver:
+ *
+ * An #OrreryObserver made of a function (orrery_func_observer_new()), for
+ * scripts and small plugins that need no type of their own.
+ */
 G_DEFINE_FINAL_TYPE_WITH_CODE (OrreryFuncObserver, orrery_func_observer, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (ORRERY_TYPE_OBSERVER,
                                                       func_observer_iface_init))

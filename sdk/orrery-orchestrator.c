@@ -1,11 +1,5 @@
 /* orrery-orchestrator.c: runs a constellation on devices, event driven.
  *
- * Nothing here polls or sleeps. Work happens in answer to four things: the
- * start of a run, a device finishing a task, an edit of the constellation
- * (its "modified" signal) and a hold being released. Each of them ends in
- * kick(), which dispatches every ready task a device can take and finishes
- * the run when nothing is left to do.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -174,6 +168,17 @@ struct _OrreryOrchestrator
   gpointer             remote_data;
 };
 
+/**
+ * OrreryOrchestrator:
+ *
+ * Runs a constellation on devices, event driven.
+ *
+ * Nothing here polls or sleeps. Work happens in answer to four things: the
+ * start of a run, a device finishing a task, an edit of the constellation
+ * (its "modified" signal) and a hold being released. Each of them ends in
+ * kick(), which dispatches every ready task a device can take and finishes
+ * the run when nothing is left to do.
+ */
 G_DEFINE_FINAL_TYPE (OrreryOrchestrator, orrery_orchestrator, G_TYPE_OBJECT)
 
 enum {

@@ -1,11 +1,5 @@
 /* orrery-simulated-device.c: a device that pretends to run tasks.
  *
- * The duration and the outcome come from the task data. A task of zero
- * duration completes on the next main loop iteration: the device keeps one
- * idle source for all of them and completes them in batches (one GTask and
- * one small allocation per task, no source), so that a benchmark can push a
- * million tasks through it. A task with a duration gets a timer.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -24,6 +18,17 @@ struct _OrrerySimulatedDevice
   GMainContext *idle_context;
 };
 
+/**
+ * OrrerySimulatedDevice:
+ *
+ * A device that pretends to run tasks.
+ *
+ * The duration and the outcome come from the task data. A task of zero
+ * duration completes on the next main loop iteration: the device keeps one
+ * idle source for all of them and completes them in batches (one GTask and
+ * one small allocation per task, no source), so that a benchmark can push a
+ * million tasks through it. A task with a duration gets a timer.
+ */
 G_DEFINE_FINAL_TYPE (OrrerySimulatedDevice, orrery_simulated_device, ORRERY_TYPE_BASE_DEVICE)
 
 typedef struct

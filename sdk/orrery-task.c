@@ -1,11 +1,5 @@
 /* orrery-task.c: one task (a "TaskStar") of a constellation.
  *
- * A task is a plain GObject with properties, but the constellation keeps
- * its graph state in the same structure and changes statuses directly,
- * without notify: a run of a million tasks must not pay for a million
- * property notifications. Watch the bus (or the constellation) for state
- * changes instead.
- *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #undef G_LOG_DOMAIN
@@ -13,6 +7,17 @@
 
 #include "orrery-constellation-private.h"
 
+/**
+ * OrreryTask:
+ *
+ * One task (a "TaskStar") of a constellation.
+ *
+ * A task is a plain GObject with properties, but the constellation keeps
+ * its graph state in the same structure and changes statuses directly,
+ * without notify: a run of a million tasks must not pay for a million
+ * property notifications. Watch the bus (or the constellation) for state
+ * changes instead.
+ */
 G_DEFINE_FINAL_TYPE (OrreryTask, orrery_task, G_TYPE_OBJECT)
 
 enum {

@@ -1,4 +1,4 @@
-/* test-event-bus.c: the contract of OrreryEventBus (DESIGN section 2).
+/* test-event-bus.c: the contract of OrreryEventBus (docs/architecture.md, section 2).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -579,7 +579,7 @@ test_event_type_nicks (void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Budgets (issue 9: recursive publish, blocking handler) */
+/* Budgets: recursive publish, blocking handler (docs/architecture.md, section 2) */
 
 typedef struct
 {

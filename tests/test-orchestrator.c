@@ -1,4 +1,4 @@
-/* test-orchestrator.c: the orchestrator's contract (DESIGN section 4) on
+/* test-orchestrator.c: the orchestrator's contract (docs/architecture.md, section 4) on
  * simulated devices and real subprocesses.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -1027,7 +1027,7 @@ test_invalid_and_busy (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Dispatch cost and order (issue 9: quadratic dispatch) */
+/* Dispatch cost and order: the cost of a step follows the work, not the graph (docs/architecture.md, section 4) */
 
 /* A device that forwards to a simulated one and counts how often the
  * device manager asks for its type: each time is one look at one task. */
@@ -1262,7 +1262,7 @@ test_dispatch_requirements_change (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Cancel under load (issue 9: signals starved) */
+/* Cancel under load: cancellation comes first (docs/architecture.md, section 4) */
 
 typedef struct
 {
@@ -1333,7 +1333,7 @@ test_cancel_under_load (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------ */
-/* A blocking handler (issue 9) */
+/* A blocking handler (the bus's budgets, docs/architecture.md, section 2) */
 
 typedef struct
 {

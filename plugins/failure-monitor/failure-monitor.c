@@ -1,5 +1,5 @@
 /* failure-monitor.c: logs every failure with its cause, keeps a failure
- * report, runs an alert command and can abort a run (DESIGN section 6).
+ * report, runs an alert command and can abort a run (docs/architecture.md, section 8).
  *
  * - `task-failed` is logged as a warning with the task, the device, the
  *   attempt, the cause (exit status N, killed by signal N, timeout,

@@ -1,5 +1,5 @@
 /* synchronizer.c: holds dispatch between a task's completion and the edit
- * of the constellation that answers it (DESIGN sections 4 and 6).
+ * of the constellation that answers it (docs/architecture.md, sections 4 and 8).
  *
  * When a task completes or fails, the synchronizer takes an orchestrator
  * hold at once, inside the synchronous delivery of the event, so the

@@ -41,7 +41,7 @@ def marker_processes(marker):
     return [int(p) for p in out.split()]
 
 
-# 150 tasks and 8 kills (the issue asks for 500 and 20; scaled so the test
+# 150 tasks and 8 kills (500 and 20 scaled down so the test
 # stays within seconds): every task completes exactly once among the
 # recorded completions, no task recorded as finished starts again, and no
 # task process is left.

@@ -1,8 +1,8 @@
-# Scale (issue 9, "Quadratic dispatch" and "Quadratic layers"): the real
-# program on the shapes that used to take minutes. The timeouts are the
-# fixture's hang detector, far above what the runs take now (seconds), far
-# below what they took (20k targeted tasks: 287 s; a 100k chain in
-# `orrery show`: hours).
+# Scale (dispatch and layers in time linear in the work, docs/architecture.md,
+# sections 3 and 4): the real program on the shapes that used to take
+# minutes. The timeouts are the fixture's hang detector, far above what the
+# runs take now (seconds), far below what they took (20k targeted tasks:
+# 287 s; a 100k chain in `orrery show`: hours).
 import json
 import os
 

@@ -1,4 +1,4 @@
-# Signals against a busy run (issue 9, "Signals starved").
+# Signals against a busy run (cancellation comes first, docs/architecture.md, section 4).
 #
 # SIGINT, SIGTERM and SIGHUP during a run of 100k zero-duration simulated
 # tasks (a completion on every main loop iteration, the load that used to
