@@ -453,6 +453,15 @@ mod_entry (const char *type,
   return g_variant_dict_end (&d);
 }
 
+void
+_orrery_constellation_set_remote_edits (OrreryConstellation            *self,
+                                        OrreryConstellationRemoteEdits  func,
+                                        gpointer                        data)
+{
+  self->remote_edits = func;
+  self->remote_edits_data = data;
+}
+
 /**
  * orrery_constellation_apply_edits:
  * @self: a constellation
@@ -494,6 +503,8 @@ orrery_constellation_apply_edits (OrreryConstellation  *self,
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
   g_return_val_if_fail (ORRERY_IS_EDIT_BATCH (batch), NULL);
 
+  if (self->remote_edits != NULL)
+    return self->remote_edits (self, batch, self->remote_edits_data, error);
   edits = _orrery_edit_batch_peek_edits (batch);
   ov.self = self;
   ov.added = g_hash_table_new (g_str_hash, g_str_equal);

@@ -100,6 +100,17 @@ struct _OrreryTask
   OrreryReadyClass    *ready_class;
 };
 
+typedef GVariant *(*OrreryConstellationRemoteEdits) (OrreryConstellation  *self,
+                                                      OrreryEditBatch      *batch,
+                                                      gpointer              data,
+                                                      GError              **error);
+
+/* orrery_constellation_apply_edits() on @self calls @func instead (NULL:
+ * applies them here again). */
+ORRERY_HIDDEN void _orrery_constellation_set_remote_edits (OrreryConstellation            *self,
+                                                           OrreryConstellationRemoteEdits  func,
+                                                           gpointer                        data);
+
 struct _OrreryConstellation
 {
   GObject                   parent_instance;
@@ -117,6 +128,10 @@ struct _OrreryConstellation
   guint                     status_counts[ORRERY_TASK_STATUS_SKIPPED + 1];
   gint64                    created_at;
   JsonObject               *extra;        /* unknown top-level fields */
+  /* A copy standing for another process's constellation (an isolated
+   * plugin's helper): edits go there (orrery-plugin-isolation.c). */
+  OrreryConstellationRemoteEdits remote_edits;
+  gpointer                  remote_edits_data;
 };
 
 #define TASK_NOT_STARTED(t) ((t)->status == ORRERY_TASK_STATUS_PENDING || \

@@ -16,6 +16,8 @@ G_BEGIN_DECLS
  * sync event, a batch of queued events) and of `InitDeadlineMs` (its init,
  * from the start of the helper). */
 #define ORRERY_ISOLATION_DEFAULT_DEADLINE_MS 5000
+/* The least of `DeadlineMs` for an isolated plugin's answers. */
+#define ORRERY_ISOLATION_MIN_DEADLINE_MS 1000
 
 typedef struct _OrreryIsolatedPlugin OrreryIsolatedPlugin;
 

@@ -45,6 +45,11 @@
  *                   CANCEL (s)            orrery_orchestrator_cancel()
  *                   FAIL (sis)            orrery_orchestrator_fail(): the error
  *                   QUERY () id=query     orrery_orchestrator_is_running()
+ *                   EDIT EDITS id=query   orrery_constellation_apply_edits() on the
+ *                                         child's copy: applied to the host's
+ *                                         constellation, answered by EDITED
+ *                                         (bsis@aa{sv}): ok, the error's domain,
+ *                                         code and message, the modifications
  *                   LOG (sus)             a log line: domain, level, message
  *
  * Both ends drain what the other sends while they wait to write, so two
@@ -83,6 +88,7 @@ enum {
   WIRE_EXPIRED,
   WIRE_REPLY,
   WIRE_CONSTELLATION,
+  WIRE_EDITED,
   WIRE_OBSERVER = 16,
   WIRE_INIT_DONE,
   WIRE_ACK,
@@ -95,6 +101,7 @@ enum {
   WIRE_QUERY,
   WIRE_LOG,
   WIRE_ACK_OK,
+  WIRE_EDIT,
 };
 
 typedef struct
@@ -125,6 +132,9 @@ typedef struct
 #define MIRROR_MAX_TASKS 2000             /* larger constellations are not copied */
 
 #define INIT_TYPE_STRING  "(sa(sss)b)"
+/* Each edit: kind, the added task as JSON, task id, from, to, dependency
+ * type, condition as JSON, changes; then the task ids it answers. */
+#define EDITS_TYPE_STRING "(a(ussssusa{sv})as)"
 #define OBSERVER_TYPE_STRING "(sauuuu)"
 
 /* What the child writes before each event it hands the plugin. */
@@ -760,6 +770,7 @@ host_type_of (guint32 kind)
     case WIRE_FAIL: return G_VARIANT_TYPE ("(sis)");
     case WIRE_QUERY: return G_VARIANT_TYPE_UNIT;
     case WIRE_LOG: return G_VARIANT_TYPE ("(sus)");
+    case WIRE_EDIT: return G_VARIANT_TYPE (EDITS_TYPE_STRING);
     default: return NULL;
     }
 }
@@ -776,6 +787,7 @@ child_type_of (guint32 kind)
     case WIRE_EXPIRED: return G_VARIANT_TYPE_UNIT;
     case WIRE_REPLY: return G_VARIANT_TYPE ("(b)");
     case WIRE_CONSTELLATION: return G_VARIANT_TYPE ("(s)");
+    case WIRE_EDITED: return G_VARIANT_TYPE ("(bsisaa{sv})");
     default: return NULL;
     }
 }
@@ -1233,6 +1245,143 @@ on_hold_expired (OrreryOrchestrator *orch,
       }
 }
 
+/* A task of an edit, from the JSON the child's copy wrote: read as a
+ * constellation of one, its fields copied into a task of no constellation. */
+static OrreryTask *
+edit_task_from_json (const char  *json,
+                     GError     **error)
+{
+  g_autofree char *doc = g_strdup_printf ("{\"constellation_id\": \"edit\", \"tasks\": [%s]}", json);
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (doc, -1, "an isolated edit",
+                                                                        error);
+  OrreryTask *from, *task;
+
+  if (c == NULL)
+    return NULL;
+  if (orrery_constellation_get_n_tasks (c) != 1)
+    {
+      g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_BAD_VALUE,
+                   "an isolated edit: not one task");
+      return NULL;
+    }
+  from = g_ptr_array_index (orrery_constellation_get_tasks (c), 0);
+  task = orrery_task_new (orrery_task_get_id (from), orrery_task_get_name (from));
+  orrery_task_set_description (task, orrery_task_get_description (from));
+  orrery_task_set_tips (task, orrery_task_get_tips (from));
+  orrery_task_set_target_device_id (task, orrery_task_get_target_device_id (from));
+  orrery_task_set_device_type (task, orrery_task_get_device_type (from));
+  orrery_task_set_priority (task, orrery_task_get_priority (from));
+  orrery_task_set_timeout (task, orrery_task_get_timeout (from));
+  orrery_task_set_retry_count (task, orrery_task_get_retry_count (from));
+  orrery_task_set_task_data (task, orrery_task_get_task_data (from));
+  return task;
+}
+
+/* The child's edit batch, rebuilt. NULL with @error if it is not one. */
+static OrreryEditBatch *
+edits_from_variant (GVariant  *body,
+                    GError   **error)
+{
+  g_autoptr(OrreryEditBatch) batch = orrery_edit_batch_new ();
+  g_autoptr(GVariantIter) iter = NULL;
+  g_autofree const char **on = NULL;
+  const char *task_json, *task_id, *from, *to, *cond_json;
+  guint32 kind, dep_type;
+  GVariant *changes;
+
+  g_variant_get (body, "(a(ussssusa{sv})^a&s)", &iter, &on);
+  while (g_variant_iter_loop (iter, "(u&s&s&s&su&s@a{sv})", &kind, &task_json, &task_id, &from,
+                              &to, &dep_type, &cond_json, &changes))
+    switch (kind)
+      {
+      case EDIT_ADD_TASK:
+        {
+          OrreryTask *task = edit_task_from_json (task_json, error);
+
+          if (task == NULL)
+            {
+              g_variant_unref (changes);
+              return NULL;
+            }
+          orrery_edit_batch_add_task (batch, task);
+          g_object_unref (task);
+          break;
+        }
+      case EDIT_REMOVE_TASK:
+        orrery_edit_batch_remove_task (batch, task_id);
+        break;
+      case EDIT_UPDATE_TASK:
+        orrery_edit_batch_update_task (batch, task_id, changes);
+        break;
+      case EDIT_ADD_DEPENDENCY:
+        {
+          g_autoptr(OrreryCondition) cond = NULL;
+
+          if (dep_type > ORRERY_DEPENDENCY_CONDITIONAL)
+            {
+              g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_BAD_VALUE,
+                           "an isolated edit: dependency type %u", dep_type);
+              g_variant_unref (changes);
+              return NULL;
+            }
+          if (*cond_json != '\0')
+            {
+              g_autoptr(JsonNode) node = json_from_string (cond_json, error);
+
+              if (node == NULL ||
+                  (cond = _orrery_condition_from_json (node, "an isolated edit", error)) == NULL)
+                {
+                  g_variant_unref (changes);
+                  return NULL;
+                }
+            }
+          orrery_edit_batch_add_dependency (batch, from, to, dep_type, cond);
+          break;
+        }
+      case EDIT_REMOVE_DEPENDENCY:
+        orrery_edit_batch_remove_dependency (batch, from, to);
+        break;
+      default:
+        g_set_error (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_BAD_VALUE,
+                     "an isolated edit: kind %u", kind);
+        g_variant_unref (changes);
+        return NULL;
+      }
+  if (on != NULL && on[0] != NULL)
+    orrery_edit_batch_set_on_task_ids (batch, on);
+  return g_steal_pointer (&batch);
+}
+
+/* The child's edits, applied to the host's constellation at once, as an
+ * agent's from the main loop or from a handler would be; the answer goes
+ * back before anything else for the child (a constellation-modified
+ * published meanwhile is handled by the child while it waits). */
+static void
+plugin_edit (OrreryIsolatedPlugin *self,
+             guint32               id,
+             GVariant             *body)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryEditBatch) batch = NULL;
+  g_autoptr(GVariant) mods = NULL;
+  g_autoptr(GVariant) empty = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARDICT,
+                                                                       NULL, 0));
+  OrreryConstellation *c = self->orch ? orrery_orchestrator_get_constellation (self->orch) : NULL;
+
+  if (c == NULL)
+    g_set_error (&error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_INVALID_STATE,
+                 "no run: there is no constellation to edit");
+  else if ((batch = edits_from_variant (body, &error)) != NULL)
+    mods = orrery_constellation_apply_edits (c, batch, &error);
+  if (mods != NULL)
+    g_variant_ref_sink (mods);
+  plugin_send (self, WIRE_EDITED, id,
+               g_variant_new ("(bsis@aa{sv})", mods != NULL,
+                              error ? g_quark_to_string (error->domain) : "",
+                              error ? error->code : 0, error ? error->message : "",
+                              mods ? mods : empty));
+}
+
 /* A call of the plugin on the host. Holds are taken at once (a sync
  * observer's hold stands before its delivery returns, as in process);
  * what may dispatch or publish (release, cancel, fail) acts at once when
@@ -1282,6 +1431,9 @@ plugin_call (OrreryIsolatedPlugin *self,
         g_log (*domain ? domain : NULL, level, "%s", message);
         return;
       }
+    case WIRE_EDIT:
+      plugin_edit (self, id, body);
+      return;
     case WIRE_QUERY:
       plugin_send (self, WIRE_REPLY, id,
                    g_variant_new ("(b)", self->orch != NULL &&
@@ -1409,6 +1561,7 @@ plugin_handle (OrreryIsolatedPlugin *self,
     case WIRE_FAIL:
     case WIRE_QUERY:
     case WIRE_LOG:
+    case WIRE_EDIT:
       plugin_call (self, kind, id, body);
       break;
     default:
@@ -1854,6 +2007,10 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
       g_clear_error (&deadline_error);
       deadline_ms = ORRERY_ISOLATION_DEFAULT_DEADLINE_MS;
     }
+  /* At least a second: below that a loaded machine's scheduling alone
+   * misses it (and the synchronizer's own DeadlineMs, for its holds, is
+   * often shorter). */
+  deadline_ms = MAX (deadline_ms, ORRERY_ISOLATION_MIN_DEADLINE_MS);
   init_ms = orrery_config_get_uint (config, group, "InitDeadlineMs",
                                     ORRERY_ISOLATION_DEFAULT_DEADLINE_MS, &deadline_error);
   if (deadline_error != NULL || init_ms == 0 || init_ms > G_MAXINT / 2)
@@ -2183,6 +2340,125 @@ child_query_running (Child *child)
     }
 }
 
+static void child_handle (Child *child, guint32 kind, guint32 id, GVariant *body);
+
+static GVariant *
+edits_to_variant (OrreryEditBatch *batch)
+{
+  GArray *edits = _orrery_edit_batch_peek_edits (batch);
+  const char * const *on = orrery_edit_batch_get_on_task_ids (batch);
+  const char *none[] = { NULL };
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(ussssusa{sv})"));
+  for (guint i = 0; i < edits->len; i++)
+    {
+      OrreryEdit *e = &g_array_index (edits, OrreryEdit, i);
+      g_autofree char *task_json = NULL;
+      g_autofree char *cond_json = NULL;
+
+      if (e->task != NULL)
+        {
+          g_autoptr(JsonNode) node = _orrery_task_to_json_node (e->task);
+
+          task_json = json_to_string (node, FALSE);
+        }
+      if (e->condition != NULL)
+        {
+          g_autoptr(JsonNode) node = _orrery_condition_to_json (e->condition);
+
+          cond_json = json_to_string (node, FALSE);
+        }
+      g_variant_builder_add (&b, "(ussssus@a{sv})", (guint32) e->kind, task_json ? task_json : "",
+                             e->task_id ? e->task_id : "", e->from_id ? e->from_id : "",
+                             e->to_id ? e->to_id : "", (guint32) e->dep_type,
+                             cond_json ? cond_json : "",
+                             e->changes ? e->changes : g_variant_new_array (G_VARIANT_TYPE ("{sv}"),
+                                                                            NULL, 0));
+    }
+  return g_variant_new ("(@a(ussssusa{sv})^as)", g_variant_builder_end (&b),
+                        on ? on : (const char * const *) none);
+}
+
+/* orrery_constellation_apply_edits() on the child's copy: the host's
+ * constellation is edited, then the copy the same way. Sync events that
+ * the edit publishes meanwhile are handled (as in process, inside the
+ * call); anything else waits. */
+static GVariant *
+child_remote_edits (OrreryConstellation  *copy,
+                    OrreryEditBatch      *batch,
+                    gpointer              data,
+                    GError              **error)
+{
+  Child *child = data;
+  guint32 serial = ++child->query_serial;
+
+  child_send (child, WIRE_EDIT, serial, edits_to_variant (batch));
+  for (;;)
+    {
+      g_autofree char *why = NULL;
+      g_autoptr(GVariant) body = NULL;
+      guint32 kind, id;
+      ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
+
+      if (status == READ_OK && kind == WIRE_EDITED && id == serial)
+        {
+          gboolean ok;
+          const char *domain, *message;
+          gint32 code;
+          GVariant *mods;
+
+          g_variant_get (body, "(b&si&s@aa{sv})", &ok, &domain, &code, &message, &mods);
+          if (!g_queue_is_empty (&child->deferred) || child->in->len > 0)
+            child_kick (child);
+          if (!ok)
+            {
+              g_variant_unref (mods);
+              g_set_error_literal (error, *domain ? g_quark_from_string (domain)
+                                                  : ORRERY_CONSTELLATION_ERROR,
+                                   code, message);
+              return NULL;
+            }
+          /* The copy follows (the host sends it again at its next event). */
+          _orrery_constellation_set_remote_edits (copy, NULL, NULL);
+          g_clear_pointer (&body, g_variant_unref);
+          {
+            g_autoptr(GVariant) here = orrery_constellation_apply_edits (copy, batch, NULL);
+          }
+          _orrery_constellation_set_remote_edits (copy, child_remote_edits, child);
+          return mods;
+        }
+      if (status == READ_OK && kind == WIRE_EVENT)
+        {
+          child_handle (child, kind, id, body);
+          continue;
+        }
+      if (status == READ_OK)
+        {
+          Deferred *d = g_new0 (Deferred, 1);
+
+          d->kind = kind;
+          d->id = id;
+          d->body = g_steal_pointer (&body);
+          g_queue_push_tail (&child->deferred, d);
+          continue;
+        }
+      if (status == READ_BAD)
+        {
+          g_printerr ("orrery-plugin-host: the host sent %s\n", why);
+          _exit (2);
+        }
+      {
+        struct pollfd pfd = { child->sock, POLLIN, 0 };
+
+        if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
+          _exit (1);
+        if (!read_some (child->sock, child->in))
+          _exit (1);  /* the host is gone */
+      }
+    }
+}
+
 /* The orchestrator the plugin sees: each call goes to the host's. */
 
 static char *
@@ -2438,6 +2714,8 @@ child_handle (Child    *child,
                                                                      "the host", &error);
         if (c == NULL && error != NULL)
           g_debug ("the host's constellation: %s", error->message);
+        if (c != NULL && child->orch != NULL)
+          _orrery_constellation_set_remote_edits (c, child_remote_edits, child);
         g_clear_object (&child->mirror);
         child->mirror = c;
         break;

@@ -488,6 +488,24 @@ test_call_fail (Fixture       *f,
   g_assert_cmpstr (f->run_error->message, ==, "faulty fails the run");
 }
 
+/* Edits applied in the child to the event's constellation edit the host's
+ * (a refused batch is refused with the host's error); the task added runs. */
+static void
+test_call_edit (Fixture       *f,
+                gconstpointer  data)
+{
+  set (f, "Mode", "edit");
+  run_chain (f);
+  g_assert_no_error (f->run_error);
+  g_assert_true (f->ok);
+  g_assert_true (after_has (f, "task-completed:added 0"));
+  g_assert_true (after_has (f, "constellation-modified 0"));
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_cmpuint (count_noted (f, "edit-refused"), ==, 1);
+  g_assert_cmpuint (count_noted (f, "edit-applied"), ==, 1);
+  g_assert_cmpuint (count_noted (f, "copy-has-added"), ==, 1);
+}
+
 /* orrery_orchestrator_is_running() in the child asks the host's. */
 static void
 test_call_is_running (Fixture       *f,
@@ -591,6 +609,7 @@ main (int    argc,
   ADD ("/plugin-isolation/call/cancel", NULL, test_call_cancel);
   ADD ("/plugin-isolation/call/fail", NULL, test_call_fail);
   ADD ("/plugin-isolation/call/is-running", NULL, test_call_is_running);
+  ADD ("/plugin-isolation/call/edit", NULL, test_call_edit);
   ADD ("/plugin-isolation/call/log", NULL, test_call_log);
   ADD ("/plugin-isolation/call/config", NULL, test_call_config);
   ADD ("/plugin-isolation/flood/holds", "flood-holds", test_flood);

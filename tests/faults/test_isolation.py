@@ -71,7 +71,7 @@ def good_events(w):
 @pytest.mark.parametrize("mode,reason", [
     ("segv", "crashed with SIGSEGV at event 3, task-completed t0"),
     ("exit", "exited with status 0 at event 3, task-completed t0"),
-    ("block", "did not answer within 500 ms at event 3, task-completed t0; killed"),
+    ("block", "did not answer within 1000 ms at event 3, task-completed t0; killed"),
     ("garbage", "sent a message of unknown kind"),
 ])
 def test_fault_costs_only_the_plugin(orrery, world, mode, reason):

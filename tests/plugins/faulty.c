@@ -15,7 +15,11 @@
  * cancel or fail the run ("faulty says stop", faulty-error 7); running
  * writes "running 0|1" (orrery_orchestrator_is_running()) at every event;
  * warn logs a warning "faulty warns at SEQUENCE"; config writes
- * "config VALUE" of [Host] Probe; flood-holds takes holds for ever;
+ * "config VALUE" of [Host] Probe; edit applies, to the event's
+ * constellation, a batch removing an unknown task ("edit-refused" if
+ * refused), then one adding task "added" ("edit-applied", and
+ * "copy-has-added" if the constellation it holds has it then);
+ * flood-holds takes holds for ever;
  * flood-calls takes and releases a hold for ever.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -116,6 +120,36 @@ call_orchestrator (Faulty      *f,
       g_autofree char *line = g_strdup_printf ("config %s", value);
 
       note (f, line);
+    }
+  else if (g_str_equal (f->mode, "edit"))
+    {
+      OrreryConstellation *c = ORRERY_IS_TASK_EVENT (event) ?
+        orrery_task_event_get_constellation (ORRERY_TASK_EVENT (event)) : NULL;
+      g_autoptr(OrreryEditBatch) bad = orrery_edit_batch_new ();
+      g_autoptr(OrreryEditBatch) good = orrery_edit_batch_new ();
+      g_autoptr(OrreryTask) added = orrery_task_new ("added", "Added");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) refused = NULL;
+      g_autoptr(GVariant) applied = NULL;
+
+      if (c == NULL)
+        {
+          note (f, "edit without a constellation");
+          return TRUE;
+        }
+      orrery_edit_batch_remove_task (bad, "nope");
+      refused = orrery_constellation_apply_edits (c, bad, &error);
+      if (refused == NULL && g_error_matches (error, ORRERY_CONSTELLATION_ERROR,
+                                              ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK))
+        note (f, "edit-refused");
+      g_clear_error (&error);
+      orrery_task_set_task_data (added, g_variant_new_parsed ("{'duration_ms': <10>}"));
+      orrery_edit_batch_add_task (good, added);
+      applied = orrery_constellation_apply_edits (c, good, &error);
+      if (applied != NULL)
+        note (f, "edit-applied");
+      if (orrery_constellation_get_task (c, "added") != NULL)
+        note (f, "copy-has-added");
     }
   else if (f->orch == NULL)
     return FALSE;
