@@ -29,6 +29,8 @@ int orrery_host_cmd_run (int argc, char **argv);
 int orrery_host_cmd_validate (int argc, char **argv);
 int orrery_host_cmd_show (int argc, char **argv);
 int orrery_host_cmd_plugins (int argc, char **argv);
+/* orrery-cmd-worker.c: runs the redis plugin's worker program. */
+int orrery_host_cmd_worker (int argc, char **argv);
 
 /* One line of an SDK message on stderr, with what is still unsafe escaped
  * (orrery-cmd-validate.c). */

@@ -21,6 +21,7 @@ static const OrreryHostCommand commands[] = {
   { "validate", "Check constellation files, reporting every problem", orrery_host_cmd_validate },
   { "show", "Show a constellation by layers, as DOT or as JSON", orrery_host_cmd_show },
   { "plugins", "List the plugins found, their state and failures", orrery_host_cmd_plugins },
+  { "worker", "Run a Redis pool's tasks on this machine", orrery_host_cmd_worker },
 };
 
 int
