@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -569,6 +570,29 @@ redis_link_free (RedisLink *link)
   g_free (link->name);
   g_free (link->last_error);
   g_free (link);
+}
+
+void
+redis_link_flush (RedisLink *link,
+                  guint      timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  int done = 0;
+
+  if (link->ac == NULL || !link->up)
+    return;
+  while (!done)
+    {
+      struct pollfd pfd = { link->ac->c.fd, POLLOUT, 0 };
+      gint64 left = deadline - g_get_monotonic_time ();
+
+      if (redisBufferWrite (&link->ac->c, &done) != REDIS_OK)
+        return;
+      if (done || left <= 0)
+        return;
+      if (poll (&pfd, 1, (int) MAX (left / 1000, 1)) < 0 && errno != EINTR)
+        return;
+    }
 }
 
 gboolean

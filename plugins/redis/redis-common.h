@@ -78,6 +78,9 @@ RedisLink  *redis_link_new           (const RedisUrl     *url,
                                       gpointer            user_data);
 void        redis_link_free          (RedisLink          *link);
 gboolean    redis_link_is_up         (RedisLink          *link);
+/* Writes out what is queued, waiting at most @timeout_ms (before exit). */
+void        redis_link_flush         (RedisLink          *link,
+                                      guint               timeout_ms);
 gint64      redis_link_get_down_since (RedisLink         *link);
 const char *redis_link_get_last_error (RedisLink         *link);
 gboolean    redis_link_command       (RedisLink          *link,

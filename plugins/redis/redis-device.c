@@ -815,6 +815,9 @@ redis_pool_device_dispose (GObject *object)
           redis_link_command (self->cmd, NULL, NULL, 2, argv, lens);
         }
       fail_all (self, "the device was removed");
+      /* What is queued (a cancel, the DEL) goes out before the links close. */
+      if (self->cmd)
+        redis_link_flush (self->cmd, 1000);
       g_clear_pointer (&self->reader, redis_link_free);
       g_clear_pointer (&self->cmd, redis_link_free);
     }

@@ -826,6 +826,9 @@ main (int    argc,
       return EXIT_USAGE;
     }
 
+  /* The tasks' environment says where they run. */
+  g_setenv ("ORRERY_WORKER_ID", id, TRUE);
+  g_setenv ("ORRERY_WORKER_POOL", pool, TRUE);
   w->loop = g_main_loop_new (NULL, FALSE);
   w->pool = g_strdup (pool);
   w->id = g_strdup (id);

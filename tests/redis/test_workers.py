@@ -1,0 +1,273 @@
+# Tasks on a redis device run by real `orrery worker` processes: sharing,
+# SIGKILL and SIGSTOP of a worker (takeover after the lease, a late result
+# ignored), a Redis restart mid-run, cancel and timeout reaching the worker,
+# presence events, a password never shown.
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (ORRERY, LEASE_MS, finish, records, start_orrery, wait_for,
+                      wait_for_workers, write_config, write_constellation)
+
+
+def terminal_events(journal, task):
+    return [r for r in records(journal)
+            if r.get("task") == task and r["type"] in
+            ("task-completed", "task-failed", "task-cancelled", "task-skipped")]
+
+
+def ran_by(marker):
+    """The worker ids a marker file recorded, one line per run."""
+    return marker.read_text().split() if marker.exists() else []
+
+
+def test_two_workers_share_twenty_tasks(tmp_path, redis_server, workers):
+    for wid in ("wa", "wb"):
+        workers.start(redis_server.url, "p", wid, "-j", "2")
+    wait_for_workers(redis_server, "p", ["wa", "wb"])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    tasks = [{"task_id": f"t{i:02d}", "task_data": {
+        "command": f"echo $ORRERY_WORKER_ID >> {marks}/$ORRERY_TASK_ID; sleep 0.2"}}
+        for i in range(20)]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    code, _ = finish(proc)
+    err = (tmp_path / "orrery.err").read_text()
+    assert code == 0, err
+    used = set()
+    for t in tasks:
+        runs = ran_by(marks / t["task_id"])
+        assert len(runs) == 1, (t["task_id"], runs)     # each task once
+        used.update(runs)
+        assert len(terminal_events(journal, t["task_id"])) == 1
+    assert used == {"wa", "wb"}                         # both workers used
+    # Each worker's join was a device-added event of the run.
+    added = {r["device"] for r in records(journal) if r["type"] == "device-added"}
+    assert {"pool/wa", "pool/wb"} <= added
+
+
+def run_with_victim(tmp_path, redis_server, workers, hurt, command_after, extra_tasks=()):
+    """Starts two workers and a run whose task `victim` records the worker
+    that runs it; once it runs, calls hurt(worker_id, marker) and returns
+    what the run left."""
+    for wid in ("wa", "wb"):
+        workers.start(redis_server.url, "p", wid, "-j", "2")
+    wait_for_workers(redis_server, "p", ["wa", "wb"])
+    marker = tmp_path / "victim.ran"
+    pids = tmp_path / "victim.pids"
+    # The first run sleeps long (its worker is hurt meanwhile); a run after a
+    # takeover is quick.
+    command = (f"echo $ORRERY_WORKER_ID >> {marker}; echo $$ >> {pids}; "
+               f"if [ $(wc -l < {marker}) -eq 1 ]; then {command_after}; fi; "
+               f"echo ran-on-$ORRERY_WORKER_ID")
+    tasks = [{"task_id": "victim", "task_data": {"command": command}}, *extra_tasks]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    first = wait_for(lambda: ran_by(marker), 30, "the victim task to start")[0]
+    hurt(first, marker, pids)
+    code, _ = finish(proc)
+    return code, first, marker, journal, (tmp_path / "orrery.err").read_text()
+
+
+def test_sigkill_of_a_worker_mid_task(tmp_path, redis_server, workers):
+    def hurt(wid, marker, pids):
+        # The machine is lost: the worker and its task's process group.
+        os.kill(workers.procs[wid].pid, signal.SIGKILL)
+        os.killpg(int(pids.read_text().split()[0]), signal.SIGKILL)
+
+    code, first, marker, journal, err = run_with_victim(tmp_path, redis_server, workers, hurt,
+                                                        "sleep 30")
+    assert code == 0, err
+    runs = ran_by(marker)
+    assert len(runs) == 2 and runs[0] == first and runs[1] != first, runs
+    ends = terminal_events(journal, "victim")
+    assert [e["type"] for e in ends] == ["task-completed"]      # exactly one terminal event
+    assert f"ran-on-{runs[1]}" in str(ends[0]["result"])
+    assert "delivered again (delivery 2)" in err
+
+
+def test_sigstop_past_the_lease_late_result_ignored(tmp_path, redis_server, workers):
+    finish_flag = tmp_path / "finish"
+    # Keeps the run going until the late result was seen.
+    keeper = {"task_id": "keeper", "task_data": {
+        "command": f"while [ ! -e {finish_flag} ]; do sleep 0.05; done"}}
+    stopped = []
+
+    def hurt(wid, marker, pids):
+        os.kill(workers.procs[wid].pid, signal.SIGSTOP)
+        stopped.append(wid)
+        # Taken over after the lease: the other worker runs it again.
+        wait_for(lambda: len(ran_by(marker)) == 2, 30, "the takeover")
+        # The first run's process ends (it slept 1.5 s) while its worker is
+        # stopped; SIGCONT: the worker sends its late result.
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}")
+                                 for p in (tmp_path / "victim.pids").read_text().split()[:1]),
+                 30, "the first run's process to end")
+        os.kill(workers.procs[wid].pid, signal.SIGCONT)
+        wait_for(lambda: "Ignored a late result of task “victim”" in
+                 (tmp_path / "orrery.err").read_text(), 30, "the late result")
+        finish_flag.touch()
+
+    code, first, marker, journal, err = run_with_victim(tmp_path, redis_server, workers, hurt,
+                                                        "sleep 1.5", [keeper])
+    assert code == 0, err
+    runs = ran_by(marker)
+    assert len(runs) == 2 and runs[0] == first and runs[1] != first, runs
+    ends = terminal_events(journal, "victim")
+    assert [e["type"] for e in ends] == ["task-completed"]
+    # The result kept is the second delivery's, not the stopped worker's.
+    assert f"ran-on-{runs[1]}" in str(ends[0]["result"])
+    assert f"from worker {first}" in err
+
+
+def test_redis_restart_mid_run(tmp_path, redis_server, workers):
+    for wid in ("wa", "wb"):
+        workers.start(redis_server.url, "p", wid, "-j", "2")
+    wait_for_workers(redis_server, "p", ["wa", "wb"])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    tasks = [{"task_id": f"t{i:02d}", "task_data": {
+        "command": f"echo $ORRERY_WORKER_ID >> {marks}/$ORRERY_TASK_ID; sleep 0.3"}}
+        for i in range(12)]
+    # A chain of pairs: tasks are still to be dispatched after the restart.
+    deps = [(f"t{i:02d}", f"t{i + 2:02d}") for i in range(10)]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks, deps)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    wait_for(lambda: len(os.listdir(marks)) >= 2, 30, "the first tasks to run")
+    redis_server.stop()
+    time.sleep(0.5)   # away for a while: results made meanwhile wait in the workers
+    redis_server.start()
+    code, _ = finish(proc, timeout=90)
+    err = (tmp_path / "orrery.err").read_text()
+    assert code == 0, err
+    for t in tasks:
+        assert len(ran_by(marks / t["task_id"])) >= 1
+        assert [e["type"] for e in terminal_events(journal, t["task_id"])] == ["task-completed"]
+    assert "reconnecting" in err
+
+
+def test_cancel_kills_the_remote_process_group(tmp_path, redis_server, workers):
+    workers.start(redis_server.url, "p", "wa")
+    wait_for_workers(redis_server, "p", ["wa"])
+    pids = tmp_path / "pids"
+    tasks = [{"task_id": "long", "task_data": {
+        "command": f"sleep 60 & echo $! >> {pids}; echo $$ >> {pids}; wait"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, 30, "the task")
+    os.kill(proc.pid, signal.SIGINT)
+    code, _ = finish(proc)
+    assert code == 1
+    assert [e["type"] for e in terminal_events(journal, "long")] == ["task-cancelled"]
+    # The worker killed the task's whole process group, the background
+    # sleep included.
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids.read_text().split()),
+             20, "the remote processes to be killed")
+    assert "the host cancelled it" in workers.log("wa")
+
+
+def test_timeout_on_the_worker(tmp_path, redis_server, workers):
+    workers.start(redis_server.url, "p", "wa")
+    wait_for_workers(redis_server, "p", ["wa"])
+    tasks = [{"task_id": "slow", "timeout": 0.5, "task_data": {"command": "sleep 30"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    code, _ = finish(proc)
+    assert code == 1
+    ends = terminal_events(journal, "slow")
+    assert [e["type"] for e in ends] == ["task-failed"]
+    assert "on worker wa" in ends[0]["error"]["message"]
+    assert ends[0]["error"]["code"] == 3   # ORRERY_DEVICE_ERROR_TIMEOUT
+
+
+def test_presence_offline_and_back(tmp_path, redis_server, workers):
+    # wb leaves (SIGSTOP past its TTL) and comes back while a run lasts.
+    workers.start(redis_server.url, "p", "wa")
+    workers.start(redis_server.url, "p", "wb")
+    wait_for_workers(redis_server, "p", ["wa", "wb"])
+    flag = tmp_path / "finish"
+    tasks = [{"task_id": "keeper", "task_data": {
+        "command": f"while [ ! -e {flag} ]; do sleep 0.05; done"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    err = tmp_path / "orrery.err"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=err)
+    wait_for(lambda: "Worker “wb” joined" in err.read_text(), 30, "wb to be seen")
+    os.kill(workers.procs["wb"].pid, signal.SIGSTOP)
+    wait_for(lambda: "Worker “wb” of pool “p” is offline" in err.read_text(), 30, "wb offline")
+    os.kill(workers.procs["wb"].pid, signal.SIGCONT)
+    wait_for(lambda: "Worker “wb” of pool “p” is online" in err.read_text(), 30, "wb online")
+    flag.touch()
+    code, _ = finish(proc)
+    assert code == 0, err.read_text()
+    changes = [(r["device"], r["status"]) for r in records(journal)
+               if r["type"] == "device-status-changed" and r["device"] == "pool/wb"]
+    assert [s for _, s in changes] == ["offline", "idle"], changes
+
+
+def test_sigterm_finishes_and_leaves(tmp_path, redis_server, workers):
+    w = workers.start(redis_server.url, "p", "wa")
+    wait_for_workers(redis_server, "p", ["wa"])
+    done = tmp_path / "done"
+    tasks = [{"task_id": "t", "task_data": {"command": f"sleep 0.5; touch {done}"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    proc = start_orrery("run", file, "--config", cfg, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    c = redis_server.client()
+    wait_for(lambda: c.xpending("orrery:pool:p:tasks", "workers")["pending"] == 1, 30,
+             "the worker to take the task")
+    os.kill(w.pid, signal.SIGTERM)
+    assert w.wait(timeout=30) == 0
+    assert done.exists()                      # finished what it held
+    code, _ = finish(proc)
+    assert code == 0
+    assert not c.exists("orrery:pool:p:worker:wa")   # left the pool
+
+
+def test_password_never_shown(tmp_path, redis_server, workers):
+    c = redis_server.client()
+    c.acl_setuser("orr", enabled=True, passwords=["+s3cr3t-pw"], keys=["*"], commands=["+@all"])
+    url = f"redis+unix://orr:s3cr3t-pw@{redis_server.sock}"
+    workers.start(url, "p", "wa")
+    wait_for_workers(redis_server, "p", ["wa"])
+    tasks = [{"task_id": "t", "task_data": {"command": "true"}}]
+    cfg = write_config(tmp_path / "orrery.conf", url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    proc = start_orrery("run", file, "--config", cfg, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    code, out = finish(proc)
+    err = (tmp_path / "orrery.err").read_text()
+    assert code == 0, err
+    assert "redis+unix://orr:***@" in err
+    # A wrong password: refused, said so, still without the password.
+    bad = write_config(tmp_path / "bad.conf",
+                       f"redis+unix://orr:wrong-pw@{redis_server.sock}", "p", unreachable_sec=1)
+    r = subprocess.run([ORRERY, "run", str(file), "--config", str(bad)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, NO_COLOR="1"))
+    assert r.returncode == 1
+    assert "refused the connection" in r.stderr and "redis+unix://orr:***@" in r.stderr
+    for text in (out, err, r.stdout, r.stderr, workers.log("wa")):
+        assert "s3cr3t-pw" not in text and "wrong-pw" not in text
