@@ -271,6 +271,7 @@ struct _RedisLink
   gint64              down_since;
   char               *last_error;
   gboolean            told_down;
+  gboolean            refused;     /* the handshake failed on this connection */
 };
 
 static void link_connect (RedisLink *link);
@@ -403,7 +404,8 @@ on_disconnect (const redisAsyncContext *ac,
 
   if (link == NULL)
     return;
-  link_went_down (link, status == REDIS_OK ? "the connection was closed"
+  /* A refused handshake closed it: the refusal is the reason. */
+  link_went_down (link, link->refused ? NULL : status == REDIS_OK ? "the connection was closed"
                                            : (ac->errstr[0] ? ac->errstr : "connection lost"));
 }
 
@@ -438,8 +440,8 @@ on_handshake (redisAsyncContext *ac,
 
   if (link == NULL || link->ac != ac)
     return;
-  if (reply == NULL)
-    return;   /* the connection went away; on_disconnect tells */
+  if (reply == NULL || link->refused)
+    return;   /* the connection went away (on_disconnect tells), or is refused */
   if (reply->type == REDIS_REPLY_ERROR)
     {
       g_autofree char *why = g_strdup_printf ("%s refused the connection: %.*s",
@@ -447,6 +449,7 @@ on_handshake (redisAsyncContext *ac,
                                               (int) MIN (reply->len, 200), reply->str);
       g_free (link->last_error);
       link->last_error = g_steal_pointer (&why);
+      link->refused = TRUE;
       /* Closing it: the retry comes from on_disconnect. */
       redisAsyncDisconnect (ac);
       return;
@@ -484,6 +487,7 @@ link_connect (RedisLink *link)
     }
   ac->data = link;
   link->ac = ac;
+  link->refused = FALSE;
   if (link->url->host)
     redisEnableKeepAlive (&ac->c);
   link->source = (LinkSource *) g_source_new (&link_source_funcs, sizeof (LinkSource));

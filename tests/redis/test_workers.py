@@ -19,6 +19,15 @@ def terminal_events(journal, task):
             ("task-completed", "task-failed", "task-cancelled", "task-skipped")]
 
 
+def alive(pid):
+    """Whether a process runs (a zombie, whose parent did not reap it yet, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def ran_by(marker):
     """The worker ids a marker file recorded, one line per run."""
     return marker.read_text().split() if marker.exists() else []
@@ -110,7 +119,7 @@ def test_sigstop_past_the_lease_late_result_ignored(tmp_path, redis_server, work
         wait_for(lambda: len(ran_by(marker)) == 2, 30, "the takeover")
         # The first run's process ends (it slept 1.5 s) while its worker is
         # stopped; SIGCONT: the worker sends its late result.
-        wait_for(lambda: not any(os.path.exists(f"/proc/{p}")
+        wait_for(lambda: not any(alive(p)
                                  for p in (tmp_path / "victim.pids").read_text().split()[:1]),
                  30, "the first run's process to end")
         os.kill(workers.procs[wid].pid, signal.SIGCONT)
@@ -177,7 +186,7 @@ def test_cancel_kills_the_remote_process_group(tmp_path, redis_server, workers):
     assert [e["type"] for e in terminal_events(journal, "long")] == ["task-cancelled"]
     # The worker killed the task's whole process group, the background
     # sleep included.
-    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids.read_text().split()),
+    wait_for(lambda: not any(alive(p) for p in pids.read_text().split()),
              20, "the remote processes to be killed")
     assert "the host cancelled it" in workers.log("wa")
 
