@@ -584,6 +584,7 @@ orrery_host_cmd_run (int    argc,
   g_auto(OrreryHostPluginOptions) options = { NULL };
   OrreryHostRun run = { 0 };
   int journal_fd = -1;
+  g_autoptr(GSubprocess) journal_helper = NULL;
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -676,6 +677,25 @@ orrery_host_cmd_run (int    argc,
             g_clear_object (&journal);
         }
     }
+  else if (orrery_host_journal_is_remote (journal_path))
+    {
+      /* A journal on a Redis stream (the redis plugin's helper), and the
+       * run directory's own copy, as with "-". */
+      g_autofree char *shown = orrery_host_redact_url (journal_path);
+
+      journal_fd = orrery_host_remote_journal_open (journal_path, run_id, config,
+                                                    &journal_helper, &error);
+      if (journal_fd >= 0)
+        journal = orrery_journal_new_for_fd (journal_fd, shown, run_id, &error);
+      if (journal != NULL)
+        {
+          g_autofree char *copy = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
+
+          second = orrery_journal_new (copy, run_id, &error);
+          if (second == NULL)
+            g_clear_object (&journal);
+        }
+    }
   else
     {
       gboolean elsewhere = journal_path != NULL;
@@ -730,6 +750,8 @@ orrery_host_cmd_run (int    argc,
   run.run_id = run_id;
   run.run_dir = run_dir;
   status = orrery_host_run (&run);
+  if (journal_helper != NULL)
+    status = orrery_host_remote_journal_close (journal_helper, g_steal_fd (&journal_fd), status);
   if (journal_fd >= 0)
     close (journal_fd);
   return status;

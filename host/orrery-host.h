@@ -31,6 +31,22 @@ int orrery_host_cmd_show (int argc, char **argv);
 int orrery_host_cmd_plugins (int argc, char **argv);
 /* orrery-cmd-worker.c: runs the redis plugin's worker program. */
 int orrery_host_cmd_worker (int argc, char **argv);
+/* A journal on a Redis stream (orrery-cmd-worker.c): `run --journal URL`
+ * writes into a pipe to the redis plugin's helper; watch, replay, resume and
+ * serve of `URL --run RUN_ID` read a local copy. */
+gboolean orrery_host_journal_is_remote     (const char     *arg);
+char    *orrery_host_redact_url            (const char     *url);
+int      orrery_host_remote_journal_open   (const char     *url,
+                                            const char     *run_id,
+                                            OrreryConfig   *config,
+                                            GSubprocess   **out_helper,
+                                            GError        **error);
+int      orrery_host_remote_journal_close  (GSubprocess    *helper,
+                                            int             fd,
+                                            int             status);
+gboolean orrery_host_remote_journal_args   (int            *argc,
+                                            char         ***argv,
+                                            GError        **error);
 
 /* One line of an SDK message on stderr, with what is still unsafe escaped
  * (orrery-cmd-validate.c). */

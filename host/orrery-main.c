@@ -104,7 +104,18 @@ main (int    argc,
 
   for (gsize c = 0; c < G_N_ELEMENTS (commands); c++)
     if (g_strcmp0 (argv[first], commands[c].name) == 0)
-      return commands[c].run (argc - first, argv + first);
+      {
+        int cmd_argc = argc - first;
+        char **cmd_argv = argv + first;
+
+        /* `URL --run RUN_ID`: a journal on a Redis stream, read locally. */
+        if (!orrery_host_remote_journal_args (&cmd_argc, &cmd_argv, &error))
+          {
+            g_printerr ("orrery %s: %s\n", argv[first], error->message);
+            return ORRERY_EXIT_USAGE;
+          }
+        return commands[c].run (cmd_argc, cmd_argv);
+      }
 
   g_printerr ("orrery: unknown command “%s”\nRun “orrery --help” for usage.\n", argv[first]);
   return ORRERY_EXIT_USAGE;
