@@ -84,6 +84,7 @@ struct _RedisPoolDevice
   GSource           *tick;
   guint64            n_late;
   gboolean           unreachable_reported;
+  gboolean           was_down;
   gboolean           disposed;
 };
 
@@ -684,13 +685,19 @@ on_cmd_state (RedisLink  *link,
       for (guint i = 0; i < G_N_ELEMENTS (argv); i++)
         lens[i] = strlen (argv[i]);
       redis_link_command (link, on_group, NULL, G_N_ELEMENTS (argv), argv, lens);
-      g_message ("Device “%s”: connected to %s (pool “%s”)",
+      if (self->was_down)
+        g_message ("Device “%s”: reconnected to %s", orrery_device_get_id (ORRERY_DEVICE (self)),
+                   self->url->shown);
+      else
+        g_debug ("Device “%s”: connected to %s (pool “%s”)",
                  orrery_device_get_id (ORRERY_DEVICE (self)), self->url->shown, self->pool);
+      self->was_down = FALSE;
       flush_unsent (self);
     }
   else
     {
       self->claiming = self->presence_busy = FALSE;
+      self->was_down = TRUE;
       g_warning ("Device “%s”: %s; reconnecting", orrery_device_get_id (ORRERY_DEVICE (self)),
                  error ? error : "disconnected");
     }
