@@ -282,12 +282,27 @@ orrery_host_remote_journal_args (int      *argc,
       return FALSE;
     }
   {
-    char **out = g_new0 (char *, args->len + 2);
+    char **out = g_new0 (char *, args->len + 4);
+    gboolean has_output = FALSE;
+    int n = 0;
 
-    out[0] = (*argv)[0];
+    out[n++] = (*argv)[0];
     for (guint i = 0; i < args->len; i++)
-      out[i + 1] = (int) i == url_at ? g_strdup (path) : args->pdata[i];
-    *argc = (int) args->len + 1;
+      {
+        const char *a = args->pdata[i];
+
+        has_output |= g_str_equal (a, "-o") || g_str_has_prefix (a, "--output-dir");
+        out[n++] = (int) i == url_at ? g_strdup (path) : (char *) a;
+      }
+    if (g_str_equal (command, "replay") && !has_output)
+      {
+        /* Not RUN_DIR/replay: the run directory is on the machine of the run. */
+        g_autofree char *safe = orrery_escape_for_filename (run_id);
+
+        out[n++] = g_strdup ("--output-dir");
+        out[n++] = g_build_filename ("orrery-output", "replays", safe, NULL);
+      }
+    *argc = n;
     *argv = out;   /* lives as long as the program */
   }
   return TRUE;

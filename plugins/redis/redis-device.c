@@ -172,15 +172,21 @@ on_cancel_idle (gpointer user_data)
   RedisPoolDevice *self = exec->self;
 
   g_clear_pointer (&exec->cancel_idle, g_source_unref);
-  if (exec->entry_id != NULL && redis_link_is_up (self->cmd))
+  /* Not sent yet: never will be (exec_finish takes it off the queue); on
+   * the way: on_exec_sent deletes it; sent: deleted here, and told. */
+  if ((exec->entry_id != NULL || exec->sending) && redis_link_is_up (self->cmd))
     {
-      g_autoptr(GPtrArray) del = g_ptr_array_new_with_free_func (g_free);
       g_autoptr(GPtrArray) add = g_ptr_array_new_with_free_func (g_free);
 
-      g_ptr_array_add (del, g_strdup ("XDEL"));
-      g_ptr_array_add (del, g_strdup (self->tasks_key));
-      g_ptr_array_add (del, g_strdup (exec->entry_id));
-      redis_link_command_strv (self->cmd, NULL, NULL, del);
+      if (exec->entry_id != NULL)
+        {
+          g_autoptr(GPtrArray) del = g_ptr_array_new_with_free_func (g_free);
+
+          g_ptr_array_add (del, g_strdup ("XDEL"));
+          g_ptr_array_add (del, g_strdup (self->tasks_key));
+          g_ptr_array_add (del, g_strdup (exec->entry_id));
+          redis_link_command_strv (self->cmd, NULL, NULL, del);
+        }
 
       g_ptr_array_add (add, g_strdup ("XADD"));
       g_ptr_array_add (add, g_strdup (self->control_key));
@@ -240,6 +246,16 @@ on_exec_sent (redisAsyncContext *ac,
     exec = g_hash_table_lookup (self->execs, call->key);
   g_free (call->key);
   g_free (call);
+  if (exec == NULL && ac->data != NULL && !self->disposed && reply != NULL &&
+      reply->type == REDIS_REPLY_STRING)
+    {
+      /* Cancelled while its record was on the way: no worker may take it. */
+      const char *argv[] = { "XDEL", self->tasks_key, reply->str };
+      size_t lens[] = { 4, strlen (self->tasks_key), reply->len };
+
+      redis_link_command (self->cmd, NULL, NULL, 3, argv, lens);
+      return;
+    }
   if (exec == NULL || !exec->sending)
     return;
   exec->sending = FALSE;

@@ -5,6 +5,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 
 from conftest import (ORRERY, finish, records, start_orrery, wait_for, wait_for_workers,
@@ -88,3 +89,39 @@ def test_readme_python_observer(tmp_path, redis_server):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["1 constellation-started", "2 task-completed a",
                                      "3 constellation-completed"]
+
+
+def test_resume_from_the_stream(tmp_path, redis_server, workers):
+    """The host is killed mid-run; `orrery resume URL --run RUN_ID` from
+    another directory (as from another machine) finishes the run."""
+    workers.start(redis_server.url, "p", "wa", "-j", "2")
+    wait_for_workers(redis_server, "p", ["wa"])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    tasks = [{"task_id": "a", "task_data": {"command": f"touch {marks}/a"}},
+             {"task_id": "b", "task_data": {"command": f"echo x >> {marks}/b; sleep 1"}},
+             {"task_id": "c", "task_data": {"command": f"touch {marks}/c"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p")
+    file = write_constellation(tmp_path / "c.json", tasks, [("a", "b"), ("b", "c")])
+    proc = start_orrery("run", file, "--config", cfg, "--journal", redis_server.url,
+                        cwd=tmp_path, stderr_path=tmp_path / "orrery.err")
+    latest = tmp_path / "orrery-output" / "latest"
+    run_id = wait_for(lambda: latest.is_symlink() and os.path.basename(os.readlink(latest)),
+                      30, "the run directory")
+    c = redis_server.client()
+    stream = f"orrery:run:{run_id}:journal"
+    wait_for(lambda: any(json.loads(e["line"]).get("task") == "b" and
+                         json.loads(e["line"])["type"] == "task-started"
+                         for _, e in c.xrange(stream)), 30, "b to start")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run([ORRERY, "resume", "--config", str(cfg), redis_server.url, "--run", run_id],
+                       cwd=elsewhere, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, NO_COLOR="1"))
+    assert r.returncode == 0, r.stderr
+    copy = elsewhere / "orrery-output" / "runs" / run_id / "journal-from-redis.jsonl"
+    types = [(x["type"], x.get("task")) for x in records(copy)]
+    assert ("task-completed", "c") in types and types[-1][0] == "constellation-completed"
+    assert [t for t in types if t == ("task-completed", "a")] == [("task-completed", "a")]

@@ -268,7 +268,6 @@ def test_password_never_shown(tmp_path, redis_server, workers):
     code, out = finish(proc)
     err = (tmp_path / "orrery.err").read_text()
     assert code == 0, err
-    assert "redis+unix://orr:***@" in err
     # A wrong password: refused, said so, still without the password.
     bad = write_config(tmp_path / "bad.conf",
                        f"redis+unix://orr:wrong-pw@{redis_server.sock}", "p", unreachable_sec=1)
