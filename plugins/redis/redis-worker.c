@@ -214,26 +214,39 @@ on_run_done (GObject      *source,
   maybe_finish (w);
 }
 
+/* The task's `capabilities` (a list of strings, `as` or `av` as JSON
+ * gives them) that this worker lacks: the first one, or FALSE. */
 static gboolean
 has_capabilities (Worker      *w,
                   GVariant    *data,
                   char       **missing)
 {
   g_autoptr(GVariant) caps = NULL;
-  g_autofree const char **list = NULL;
+  GVariantIter iter;
+  GVariant *item;
 
   if (data == NULL)
     return TRUE;
-  caps = g_variant_lookup_value (data, "capabilities", G_VARIANT_TYPE_STRING_ARRAY);
-  if (caps == NULL)
+  caps = g_variant_lookup_value (data, "capabilities", NULL);
+  if (caps == NULL || !g_variant_is_container (caps))
     return TRUE;
-  list = g_variant_get_strv (caps, NULL);
-  for (const char **c = list; *c; c++)
-    if (w->capabilities == NULL || !g_strv_contains ((const char * const *) w->capabilities, *c))
-      {
-        *missing = g_strdup (*c);
-        return FALSE;
-      }
+  g_variant_iter_init (&iter, caps);
+  while ((item = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) v = item;
+      g_autoptr(GVariant) inner = g_variant_is_of_type (v, G_VARIANT_TYPE_VARIANT)
+                                  ? g_variant_get_variant (v) : g_variant_ref (v);
+      const char *c;
+
+      if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_STRING))
+        continue;
+      c = g_variant_get_string (inner, NULL);
+      if (w->capabilities == NULL || !g_strv_contains ((const char * const *) w->capabilities, c))
+        {
+          *missing = g_strdup (c);
+          return FALSE;
+        }
+    }
   return TRUE;
 }
 

@@ -278,3 +278,49 @@ def test_password_never_shown(tmp_path, redis_server, workers):
     assert "refused the connection" in r.stderr and "redis+unix://orr:***@" in r.stderr
     for text in (out, err, r.stdout, r.stderr, workers.log("wa")):
         assert "s3cr3t-pw" not in text and "wrong-pw" not in text
+
+
+def test_a_task_that_kills_every_worker_fails(tmp_path, redis_server, workers):
+    for wid in ("wa", "wb", "wc"):
+        workers.start(redis_server.url, "p", wid)
+    wait_for_workers(redis_server, "p", ["wa", "wb", "wc"])
+    marker = tmp_path / "ran"
+    tasks = [{"task_id": "killer", "task_data": {
+        "command": f"echo $ORRERY_WORKER_ID >> {marker}; kill -KILL $PPID"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p", extra="MaxDeliveries=2")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    code, _ = finish(proc)
+    assert code == 1
+    assert len(ran_by(marker)) == 2                   # two deliveries, two workers lost
+    ends = terminal_events(journal, "killer")
+    assert [e["type"] for e in ends] == ["task-failed"]
+    assert "delivered 2 times (the limit), each time lost" in ends[0]["error"]["message"]
+
+
+def test_a_worker_hands_back_what_it_cannot_do(tmp_path, redis_server, workers):
+    workers.start(redis_server.url, "p", "wa", "--capabilities", "cpu")
+    wait_for_workers(redis_server, "p", ["wa"])
+    tasks = [{"task_id": "g", "task_data": {"command": "true", "capabilities": ["gpu"]}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p",
+                       extra="Capabilities=gpu;cpu\nMaxDeliveries=2")
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    code, _ = finish(proc)
+    assert code == 1
+    ends = terminal_events(journal, "g")
+    assert [e["type"] for e in ends] == ["task-failed"]
+    assert "worker wa lacks the capability “gpu”" in ends[0]["error"]["message"]
+    # Then a worker that can: the same task runs.
+    workers.start(redis_server.url, "p", "wb", "--capabilities", "gpu")
+    wait_for_workers(redis_server, "p", ["wb"])
+    os.kill(workers.procs["wa"].pid, signal.SIGTERM)
+    workers.procs["wa"].wait(timeout=30)
+    proc = start_orrery("run", file, "--config", cfg, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery2.err")
+    code, _ = finish(proc)
+    assert code == 0, (tmp_path / "orrery2.err").read_text()
