@@ -768,6 +768,7 @@ main (int    argc,
 
   setlocale (LC_ALL, "");
   g_log_set_writer_func (orrery_log_writer_escaped, NULL, NULL);
+  g_set_prgname ("orrery worker");
   context = g_option_context_new ("URL — run a pool's tasks on this machine");
   g_option_context_set_summary (context,
     "URL is redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or redis+unix:///PATH[?db=N].\n"
