@@ -324,3 +324,22 @@ def test_a_worker_hands_back_what_it_cannot_do(tmp_path, redis_server, workers):
                         stderr_path=tmp_path / "orrery2.err")
     code, _ = finish(proc)
     assert code == 0, (tmp_path / "orrery2.err").read_text()
+
+
+def test_a_redis_that_stays_away_fails_the_tasks(tmp_path, redis_server, workers):
+    workers.start(redis_server.url, "p", "wa")
+    wait_for_workers(redis_server, "p", ["wa"])
+    started = tmp_path / "started"
+    tasks = [{"task_id": "t", "task_data": {"command": f"touch {started}; sleep 30"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p", unreachable_sec=1)
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    wait_for(started.exists, 30, "the task to start")
+    redis_server.kill()
+    code, _ = finish(proc)
+    assert code == 1
+    ends = terminal_events(journal, "t")
+    assert [e["type"] for e in ends] == ["task-failed"]
+    assert "unreachable for 1 s" in ends[0]["error"]["message"]
