@@ -26,6 +26,10 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <poll.h>
+#include <signal.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +396,11 @@ cmd_read (const RedisUrl *url,
 
   if (c == NULL)
     goto fail;
+#ifdef __linux__
+  /* Following for an `orrery watch`: not a moment longer than it. */
+  if (follow && (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid () == 1))
+    goto done_early;
+#endif
   out.fd = open (output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (out.fd < 0)
     {
@@ -484,6 +493,9 @@ cmd_read (const RedisUrl *url,
 
 done:
   close (out.fd);
+#ifdef __linux__
+done_early:
+#endif
   redisFree (c);
   return 0;
 
