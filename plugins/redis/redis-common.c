@@ -1244,3 +1244,34 @@ redis_redeliver (RedisLink             *link,
        redis_link_command (link, on_redeliver, NULL, 1, exec, exec_len);
   return ok;
 }
+
+gboolean
+redis_put_back (RedisLink             *link,
+                const char            *tasks_key,
+                const char            *entry_id,
+                const RedisTaskRecord *record)
+{
+  g_autoptr(GPtrArray) ack = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) del = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) again = g_ptr_array_new_with_free_func (g_free);
+  const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+  size_t multi_len[] = { 5 }, exec_len[] = { 4 };
+
+  g_ptr_array_add (ack, g_strdup ("XACK"));
+  g_ptr_array_add (ack, g_strdup (tasks_key));
+  g_ptr_array_add (ack, g_strdup (REDIS_GROUP));
+  g_ptr_array_add (ack, g_strdup (entry_id));
+  g_ptr_array_add (del, g_strdup ("XDEL"));
+  g_ptr_array_add (del, g_strdup (tasks_key));
+  g_ptr_array_add (del, g_strdup (entry_id));
+  g_ptr_array_add (again, g_strdup ("XADD"));
+  g_ptr_array_add (again, g_strdup (tasks_key));
+  g_ptr_array_add (again, g_strdup ("*"));
+  redis_task_record_encode (record, again);
+  return redis_link_is_up (link) &&
+         redis_link_command (link, NULL, NULL, 1, multi, multi_len) &&
+         redis_link_command_strv (link, NULL, NULL, ack) &&
+         redis_link_command_strv (link, NULL, NULL, del) &&
+         redis_link_command_strv (link, NULL, NULL, again) &&
+         redis_link_command (link, on_redeliver, NULL, 1, exec, exec_len);
+}

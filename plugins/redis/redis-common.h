@@ -171,6 +171,11 @@ gboolean    redis_redeliver          (RedisLink             *link,
                                       const char            *entry_id,
                                       const RedisTaskRecord *record,
                                       const char            *why);
+/* Puts an entry that never ran back as it is (same delivery number). */
+gboolean    redis_put_back           (RedisLink             *link,
+                                      const char            *tasks_key,
+                                      const char            *entry_id,
+                                      const RedisTaskRecord *record);
 
 /* A reply's error as text, for messages (static or the reply's). */
 const char *redis_reply_error        (const redisReply *reply);

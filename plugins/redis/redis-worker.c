@@ -306,6 +306,15 @@ handle_entry (Worker           *w,
       ack_entry (w, entry_id);
       return;
     }
+  if (w->stopping)
+    {
+      /* Taken by the read that was waiting when the signal came: back to
+       * the pool as it was, for another worker. */
+      if (!redis_put_back (w->cmd, w->tasks_key, entry_id, record))
+        g_warning ("Cannot put task “%s” back now; it is taken over after its lease",
+                   record->task_id);
+      return;
+    }
   if (!has_capabilities (w, record->data, &missing))
     {
       g_autofree char *why = g_strdup_printf ("worker %s lacks the capability “%s”",

@@ -343,3 +343,23 @@ def test_a_redis_that_stays_away_fails_the_tasks(tmp_path, redis_server, workers
     ends = terminal_events(journal, "t")
     assert [e["type"] for e in ends] == ["task-failed"]
     assert "unreachable for 1 s" in ends[0]["error"]["message"]
+
+
+def test_a_second_sigterm_hands_back_at_once(tmp_path, redis_server, workers):
+    def hurt(wid, marker, pids):
+        proc = workers.procs[wid]
+        os.kill(proc.pid, signal.SIGTERM)
+        wait_for(lambda: "Stopping" in workers.log(wid), 30, "the first signal")
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        # Its task's process group was killed, not left behind.
+        wait_for(lambda: not alive(pids.read_text().split()[0]), 20, "the task to be killed")
+
+    code, first, marker, journal, err = run_with_victim(tmp_path, redis_server, workers, hurt,
+                                                        "sleep 30")
+    assert code == 0, err
+    runs = ran_by(marker)
+    assert len(runs) == 2 and runs[1] != first, runs
+    # Handed back at once, not after a lease.
+    assert f"delivered again (delivery 2): worker {first} stopped" in err
+    assert [e["type"] for e in terminal_events(journal, "victim")] == ["task-completed"]
