@@ -149,10 +149,12 @@ orrery_host_remote_journal_close (GSubprocess *helper,
 
 static char *remote_copy;
 static GSubprocess *remote_follower;
+static GPtrArray *remote_strings;   /* what the new argv owns */
 
 static void
 remote_cleanup (void)
 {
+  g_clear_pointer (&remote_strings, g_ptr_array_unref);
   if (remote_follower != NULL)
     {
       g_subprocess_force_exit (remote_follower);
@@ -248,8 +250,9 @@ orrery_host_remote_journal_args (int      *argc,
         return FALSE;
       close (fd);
       remote_copy = g_strdup (path);
-      atexit (remote_cleanup);
     }
+  atexit (remote_cleanup);
+  remote_strings = g_ptr_array_new_with_free_func (g_free);
 
   program = redis_program ("orrery-redis-journal");
   helper = g_subprocess_new (follow ? G_SUBPROCESS_FLAGS_STDOUT_PIPE : G_SUBPROCESS_FLAGS_NONE,
@@ -283,8 +286,12 @@ orrery_host_remote_journal_args (int      *argc,
     }
   {
     char **out = g_new0 (char *, args->len + 4);
+    char *copy_path = g_strdup (path);
     gboolean has_output = FALSE;
     int n = 0;
+
+    g_ptr_array_add (remote_strings, out);
+    g_ptr_array_add (remote_strings, copy_path);
 
     out[n++] = (*argv)[0];
     for (guint i = 0; i < args->len; i++)
@@ -292,18 +299,19 @@ orrery_host_remote_journal_args (int      *argc,
         const char *a = args->pdata[i];
 
         has_output |= g_str_equal (a, "-o") || g_str_has_prefix (a, "--output-dir");
-        out[n++] = (int) i == url_at ? g_strdup (path) : (char *) a;
+        out[n++] = (int) i == url_at ? copy_path : (char *) a;
       }
     if (g_str_equal (command, "replay") && !has_output)
       {
         /* Not RUN_DIR/replay: the run directory is on the machine of the run. */
         g_autofree char *safe = orrery_escape_for_filename (run_id);
 
-        out[n++] = g_strdup ("--output-dir");
+        out[n++] = "--output-dir";
         out[n++] = g_build_filename ("orrery-output", "replays", safe, NULL);
+        g_ptr_array_add (remote_strings, out[n - 1]);
       }
     *argc = n;
-    *argv = out;   /* lives as long as the program */
+    *argv = out;   /* lives as long as the program (freed at exit) */
   }
   return TRUE;
 }

@@ -836,7 +836,7 @@ take_vardict (const char  *field,
                    "field “%s” is not an a{sv} dictionary: %s", field, local->message);
       return FALSE;
     }
-  *out = g_variant_ref_sink (v);
+  *out = v;   /* g_variant_parse() gives a full (non-floating) reference */
   return TRUE;
 }
 

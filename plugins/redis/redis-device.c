@@ -121,7 +121,8 @@ exec_key (guint       attempt,
   return g_strdup_printf ("%u:%s", attempt, task_id);
 }
 
-/* Ends an execution: exactly once, whatever ends it. Takes @error. */
+/* Ends an execution: exactly once, whatever ends it. Takes @result (a
+ * full reference) and @error. */
 static void
 exec_finish (Exec     *exec,
              GVariant *result,
@@ -135,8 +136,8 @@ exec_finish (Exec     *exec,
   g_hash_table_steal (self->execs, exec->key);
   g_queue_remove (&self->unsent, exec);
 
-  if (result != NULL)
-    g_task_set_task_data (gtask, g_variant_ref_sink (result), (GDestroyNotify) g_variant_unref);
+  if (result != NULL)   /* taken */
+    g_task_set_task_data (gtask, result, (GDestroyNotify) g_variant_unref);
   if (duration_us >= 0)
     {
       orrery_base_device_record_start (ORRERY_BASE_DEVICE (self), exec->task,
