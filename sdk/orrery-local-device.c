@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Devices"
 
@@ -10,6 +11,8 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <pthread.h>
+#include <sched.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,17 +128,18 @@ typedef struct
 {
   Run          *run;
   const char   *name;       /* "stdout" or "stderr" */
-  GInputStream *stream;
+  int           pipe_fd;    /* the read end, or -1 once closed */
+  gpointer      tag;        /* its entry in the execution's source */
   GByteArray   *data;       /* the head (no log) or the tail (log) */
   gboolean      truncated;  /* data does not hold everything */
   gboolean      done;
   guint64       total;      /* bytes read */
-  int           fd;         /* the log file, or -1 */
-  char         *path;       /* its name */
+  int           fd;         /* the log file once opened, or -1 */
+  char         *path;       /* its name (a run directory), created at the first byte */
+  gboolean      created;    /* the log file exists */
   guint64       written;
   gboolean      log_truncated;
   char         *log_error;  /* why writing the log failed */
-  guint8       *chunk;
 } Output;
 
 struct _Run
@@ -143,8 +147,8 @@ struct _Run
   GTask             *task;       /* owned until completion */
   OrreryLocalDevice *device;
   char              *task_id;
-  GSubprocess       *proc;
   GPid               pid;        /* also the process group id */
+  int                pidfd;      /* -1 without pidfds */
   guint              seq;        /* the token's number */
   gint64             started_us;
   gint64             ended_us;   /* the exit seen */
@@ -155,12 +159,14 @@ struct _Run
 
   Output             out;
   Output             err;
-  GCancellable      *io_cancel;  /* cancels the pipe reads */
 
   char              *outputs_path;
   gboolean           outputs_temporary;  /* removed at the end (no run dir) */
   char              *pid_path;        /* the process record (run dir) */
 
+  GSource           *io_source;  /* the pipes and the pidfd, on the task's context */
+  gpointer           pid_tag;
+  GSource           *child_watch;  /* without a pidfd */
   GSource           *timeout_source;
   GSource           *cancel_source;
   GSource           *grace_source;
@@ -168,12 +174,20 @@ struct _Run
 
   StopReason         stop;
   gboolean           exited;
+  int                exit_status;  /* -1 when killed */
+  int                term_signal;  /* 0 unless killed by a signal */
   gboolean           drained;    /* gave up waiting for pipes and processes */
   gboolean           completed;
   guint              n_pending;  /* processes of this run waiting to be reaped */
 
   GVariant          *result;     /* handed to execute_finish() */
 };
+
+typedef struct
+{
+  GSource  source;
+  Run     *run;
+} RunSource;
 
 static void maybe_complete (Run *run);
 
@@ -190,14 +204,15 @@ destroy_source (GSource **source)
 static void
 output_clear (Output *out)
 {
-  g_clear_object (&out->stream);
+  if (out->pipe_fd >= 0)
+    close (out->pipe_fd);
+  out->pipe_fd = -1;
   g_clear_pointer (&out->data, g_byte_array_unref);
   if (out->fd >= 0)
     close (out->fd);
   out->fd = -1;
   g_clear_pointer (&out->path, g_free);
   g_clear_pointer (&out->log_error, g_free);
-  g_clear_pointer (&out->chunk, g_free);
 }
 
 static void
@@ -205,10 +220,12 @@ run_free (Run *run)
 {
   g_assert (run->timeout_source == NULL && run->cancel_source == NULL &&
             run->grace_source == NULL && run->drain_source == NULL);
+  destroy_source (&run->io_source);
+  destroy_source (&run->child_watch);
   output_clear (&run->out);
   output_clear (&run->err);
-  g_clear_object (&run->io_cancel);
-  g_clear_object (&run->proc);
+  if (run->pidfd >= 0)
+    close (run->pidfd);
   g_clear_object (&run->device);
   g_clear_pointer (&run->result, g_variant_unref);
   g_free (run->outputs_path);
@@ -326,6 +343,102 @@ list_children (pid_t   pid,
         }
     }
   closedir (dir);
+}
+
+/* Appends the pids in /proc/self/task/@tid/children to @out; FALSE if that
+ * thread is gone. Plain system calls and a stack buffer: this runs at every
+ * task end. */
+static gboolean
+read_thread_children (pid_t   tid,
+                      GArray *out)
+{
+  char path[64], buf[4096];
+  guint64 value = 0;
+  gboolean in_number = FALSE;
+  ssize_t n;
+  int fd;
+
+  g_snprintf (path, sizeof path, "/proc/self/task/%d/children", (int) tid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  for (;;)
+    {
+      do
+        n = read (fd, buf, sizeof buf);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0)
+        break;
+      for (ssize_t i = 0; i < n; i++)
+        {
+          if (buf[i] >= '0' && buf[i] <= '9')
+            {
+              value = value * 10 + (guint64) (buf[i] - '0');
+              in_number = TRUE;
+            }
+          else if (in_number)
+            {
+              pid_t c = (pid_t) value;
+
+              if (c > 0)
+                g_array_append_val (out, c);
+              value = 0;
+              in_number = FALSE;
+            }
+        }
+    }
+  if (in_number && value > 0)
+    {
+      pid_t c = (pid_t) value;
+
+      g_array_append_val (out, c);
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* The threads that started executions (under the registry lock). A
+ * leader is a child of the thread that started it; an orphan adopted by
+ * this subreaper goes to the first live thread of the process, the main
+ * one while it lives. Reading those threads' children is enough; when one
+ * of them has gone, its children moved to another thread and every thread
+ * is read from then on. */
+static GArray *spawn_tids;
+static gboolean children_anywhere;
+
+static void
+note_spawn_thread (pid_t tid)
+{
+  if (spawn_tids == NULL)
+    {
+      pid_t main_tid = getpid ();
+
+      spawn_tids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+      g_array_append_val (spawn_tids, main_tid);
+    }
+  for (guint i = 0; i < spawn_tids->len; i++)
+    if (g_array_index (spawn_tids, pid_t, i) == tid)
+      return;
+  g_array_append_val (spawn_tids, tid);
+}
+
+/* The children of this process, as far as executions are concerned. */
+static void
+list_own_children (GArray *out)
+{
+  if (!children_anywhere && spawn_tids != NULL)
+    {
+      guint i;
+
+      for (i = 0; i < spawn_tids->len; i++)
+        if (!read_thread_children (g_array_index (spawn_tids, pid_t, i), out))
+          break;
+      if (i == spawn_tids->len)
+        return;
+      children_anywhere = TRUE;
+      g_array_set_size (out, 0);
+    }
+  list_children (getpid (), out);
 }
 
 /* The value of ORRERY_TASK_TOKEN in the environment of @pid, or NULL (gone,
@@ -644,7 +757,7 @@ sweep (void)
   G_LOCK (registry);
   registry_init ();
 
-  list_children (self, children);
+  list_own_children (children);
   for (guint i = 0; i < children->len; i++)
     {
       pid_t c = g_array_index (children, pid_t, i);
@@ -1210,6 +1323,8 @@ maybe_complete (Run *run)
   destroy_source (&run->cancel_source);
   destroy_source (&run->grace_source);
   destroy_source (&run->drain_source);
+  destroy_source (&run->io_source);
+  destroy_source (&run->child_watch);
 
   G_LOCK (registry);
   g_hash_table_remove (by_leader, GINT_TO_POINTER (run->pid));
@@ -1219,10 +1334,8 @@ maybe_complete (Run *run)
   if (run->ended_us == 0)
     run->ended_us = g_get_monotonic_time ();
   duration = (run->ended_us - run->started_us) / (double) G_USEC_PER_SEC;
-  if (g_subprocess_get_if_exited (run->proc))
-    exit_status = g_subprocess_get_exit_status (run->proc);
-  else if (g_subprocess_get_if_signaled (run->proc))
-    signum = g_subprocess_get_term_sig (run->proc);
+  exit_status = run->exit_status;
+  signum = run->term_signal;
 
   output_close_log (&run->out);
   output_close_log (&run->err);
@@ -1253,7 +1366,12 @@ maybe_complete (Run *run)
                              g_variant_new_boolean (run->out.log_truncated));
       g_variant_builder_add (&builder, "{sv}", "stderr_log_truncated",
                              g_variant_new_boolean (run->err.log_truncated));
-      where = g_strdup_printf (" (output in %s and %s)", run->out.path, run->err.path);
+      /* A log file exists only when its stream had something. */
+      if (run->out.created && run->err.created)
+        where = g_strdup_printf (" (output in %s and %s)", run->out.path, run->err.path);
+      else if (run->out.created || run->err.created)
+        where = g_strdup_printf (" (output in %s)",
+                                 run->out.created ? run->out.path : run->err.path);
     }
   if (outputs != NULL)
     g_variant_builder_add (&builder, "{sv}", "outputs", outputs);
@@ -1291,6 +1409,8 @@ maybe_complete (Run *run)
   g_object_unref (task);
 }
 
+static void output_close_pipe (Output *out);
+
 static gboolean
 drain_cb (gpointer user_data)
 {
@@ -1304,28 +1424,25 @@ drain_cb (gpointer user_data)
     g_debug ("task “%s”: %u killed processes not reaped after %d ms",
              run->task_id, run->n_pending, DRAIN_GRACE_MS);
   run->drained = TRUE;
-  g_cancellable_cancel (run->io_cancel);
+  output_close_pipe (&run->out);
+  output_close_pipe (&run->err);
   maybe_complete (run);
   return G_SOURCE_REMOVE;
 }
 
+/* The leader has exited (and is reaped). */
 static void
-wait_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+leader_exited (Run *run,
+               int  exit_status,
+               int  term_signal)
 {
-  Run *run = user_data;
-  g_autoptr(GError) error = NULL;
-  /* The sweep may complete the execution: keep it until the end here. */
-  g_autoptr(GTask) keep = g_object_ref (run->task);
-
-  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, &error))
-    g_warning ("task “%s”: waiting for process %d: %s",
-               run->task_id, (int) run->pid, error->message);
   run->exited = TRUE;
   run->ended_us = g_get_monotonic_time ();
+  run->exit_status = exit_status;
+  run->term_signal = term_signal;
   /* Whatever the leader left running in its group goes too, and so does
-   * whatever left the group: those are children of this process now. */
+   * whatever left the group: those are children of this process now. The
+   * common case, an empty group, costs one kill() that fails. */
   signal_group (run, SIGKILL);
   sweep ();
   if (run->completed)
@@ -1338,16 +1455,74 @@ wait_cb (GObject      *source,
   maybe_complete (run);
 }
 
-static void read_cb (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data);
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
+/* The pidfd is readable: the leader has exited. */
 static void
-read_next (Output *out)
+reap_leader (Run *run)
 {
-  g_input_stream_read_async (out->stream, out->chunk, READ_CHUNK,
-                             G_PRIORITY_DEFAULT, out->run->io_cancel,
-                             read_cb, out);
+  siginfo_t info;
+  int r;
+
+  memset (&info, 0, sizeof info);
+  do
+    r = waitid ((idtype_t) P_PIDFD, (id_t) run->pidfd, &info, WEXITED | WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0 && info.si_pid == 0)
+    return;  /* not yet */
+  g_source_remove_unix_fd (run->io_source, run->pid_tag);
+  run->pid_tag = NULL;
+  close (run->pidfd);
+  run->pidfd = -1;
+  if (r < 0)
+    {
+      g_warning ("task “%s”: waiting for process %d: %s",
+                 run->task_id, (int) run->pid, g_strerror (errno));
+      leader_exited (run, -1, 0);
+    }
+  else if (info.si_code == CLD_EXITED)
+    leader_exited (run, info.si_status, 0);
+  else
+    leader_exited (run, -1, info.si_status);
+}
+
+/* Without a pidfd: GLib's child watch, which waits for this pid only. */
+static void
+child_watch_cb (GPid     pid,
+                gint     wait_status,
+                gpointer user_data)
+{
+  Run *run = user_data;
+  g_autoptr(GTask) keep = g_object_ref (run->task);
+
+  g_clear_pointer (&run->child_watch, g_source_unref);
+  if (WIFEXITED (wait_status))
+    leader_exited (run, WEXITSTATUS (wait_status), 0);
+  else if (WIFSIGNALED (wait_status))
+    leader_exited (run, -1, WTERMSIG (wait_status));
+  else
+    leader_exited (run, -1, 0);
+}
+
+/* A log file, created at the first byte written to it. */
+static gboolean
+output_open_log (Output *out)
+{
+  int fd;
+
+  if (out->fd >= 0 || out->log_error != NULL)
+    return out->fd >= 0;
+  fd = open (out->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    {
+      out->log_error = g_strdup_printf ("cannot create %s: %s", out->path, g_strerror (errno));
+      return FALSE;
+    }
+  out->fd = fd;
+  out->created = TRUE;
+  return TRUE;
 }
 
 static void
@@ -1370,22 +1545,21 @@ output_take (Output       *out,
       return;
     }
 
-  if (out->fd >= 0)
-    {
-      guint64 room = run->log_cap > out->written ? run->log_cap - out->written : 0;
-      gsize w = (gsize) MIN ((guint64) n, room);
-      int err = 0;
+  {
+    guint64 room = run->log_cap > out->written ? run->log_cap - out->written : 0;
+    gsize w = (gsize) MIN ((guint64) n, room);
+    int err = 0;
 
-      if (w < n)
-        out->log_truncated = TRUE;
-      if (w > 0)
-        {
-          if (write_all (out->fd, chunk, w, &err))
-            out->written += w;
-          else
-            output_log_error (out, err);
-        }
-    }
+    if (w < n)
+      out->log_truncated = TRUE;
+    if (w > 0 && output_open_log (out))
+      {
+        if (write_all (out->fd, chunk, w, &err))
+          out->written += w;
+        else
+          output_log_error (out, err);
+      }
+  }
 
   /* The tail: keep at most twice the limit, cut back to the limit. */
   if (out->total > run->limit)
@@ -1404,43 +1578,137 @@ output_take (Output       *out,
 }
 
 static void
-read_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+output_close_pipe (Output *out)
 {
-  Output *out = user_data;
-  Run *run = out->run;
-  g_autoptr(GError) error = NULL;
-  gssize n;
-
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  if (n > 0)
-    {
-      output_take (out, out->chunk, (gsize) n);
-      read_next (out);
-      return;
-    }
-  if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_debug ("task “%s”: reading output: %s", run->task_id, error->message);
+  if (out->tag != NULL && out->run->io_source != NULL)
+    g_source_remove_unix_fd (out->run->io_source, out->tag);
+  out->tag = NULL;
+  if (out->pipe_fd >= 0)
+    close (out->pipe_fd);
+  out->pipe_fd = -1;
   out->done = TRUE;
-  g_input_stream_close (out->stream, NULL, NULL);
-  g_clear_pointer (&out->chunk, g_free);
-  maybe_complete (run);
 }
 
-/* Prepared before the fork: the child may only make async-signal-safe
- * calls. */
+/* The pipe is readable (or closed): one read() of what is there, which
+ * cannot block. */
+static void
+output_read (Output *out)
+{
+  guint8 chunk[READ_CHUNK];
+  ssize_t n;
+
+  do
+    n = read (out->pipe_fd, chunk, sizeof chunk);
+  while (n < 0 && errno == EINTR);
+  if (n > 0)
+    {
+      output_take (out, chunk, (gsize) n);
+      return;
+    }
+  if (n < 0 && errno == EAGAIN)
+    return;
+  if (n < 0)
+    g_debug ("task “%s”: reading its %s: %s", out->run->task_id, out->name, g_strerror (errno));
+  output_close_pipe (out);
+  maybe_complete (out->run);
+}
+
+/* One source per execution on the task's main context: the two pipes and
+ * the pidfd, three entries of that context's poll() (no epoll set, no
+ * thread). */
+static gboolean
+run_source_dispatch (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  Run *run = ((RunSource *) source)->run;
+  /* Completing the execution may drop the last other reference. */
+  g_autoptr(GTask) keep = g_object_ref (run->task);
+
+  if (run->out.tag != NULL && g_source_query_unix_fd (source, run->out.tag) != 0)
+    output_read (&run->out);
+  if (!run->completed && run->err.tag != NULL &&
+      g_source_query_unix_fd (source, run->err.tag) != 0)
+    output_read (&run->err);
+  if (!run->completed && run->pid_tag != NULL &&
+      g_source_query_unix_fd (source, run->pid_tag) != 0)
+    reap_leader (run);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs run_source_funcs = {
+  NULL, NULL, run_source_dispatch, NULL, NULL, NULL,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Starting a process.
+ *
+ * clone(CLONE_VM | CLONE_VFORK), as posix_spawn() does it: the child runs
+ * on a small stack in this process's memory until it execs, so there is no
+ * copy of the page tables (a fork of a large host costs more than the
+ * command `true`), and this thread sleeps meanwhile. posix_spawn() itself
+ * cannot be used: PR_SET_PDEATHSIG and the process record have to be done
+ * between fork and exec. The child makes plain system calls only (no
+ * allocation, no lock, no sanitizer instrumentation: it shares the
+ * memory of this process) and reports a failure (errno, at which step) in
+ * that shared memory before it exits with 127. CLONE_PIDFD hands back a
+ * pidfd: the exit is one more fd in the execution's source on the task's
+ * main context (no SIGCHLD handler, no helper thread, no waitpid(-1)). */
+
+typedef enum {
+  STEP_NONE,
+  STEP_SETUP,
+  STEP_CHDIR,
+  STEP_EXEC,
+} ChildStep;
+
+/* Prepared before the clone: the child only reads it, and writes the
+ * fields below `reached`. */
 typedef struct
 {
-  int         pid_fd;      /* the child reports its pid on it */
-  pid_t       parent;
-  gboolean    pdeathsig;
-  const char *pid_path;    /* the process record to write, or NULL */
-  const char *token;
-} ChildSetup;
+  const char        *path;       /* the program, resolved */
+  char *const       *argv;
+  char *const       *envp;
+  const char        *cwd;        /* or NULL */
+  int                fds[3];     /* stdin, stdout, stderr: all >= 3 */
+  pid_t              parent;
+  gboolean           pdeathsig;
+  const char        *pid_path;   /* the process record to write, or NULL */
+  const char        *token;
+  sigset_t           mask;       /* the caller's signal mask, restored before exec */
+
+  volatile int       reached;    /* the child ran in this memory */
+  volatile int       step;       /* where it failed */
+  volatile int       error;      /* errno there */
+  volatile int       record_failed;
+} ChildArgs;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CHILD_CODE __attribute__ ((no_sanitize ("address", "undefined"), noinline))
+#else
+#define CHILD_CODE
+#endif
+
+/* The kernel's struct sigaction, for rt_sigaction(2) without libc (whose
+ * wrapper a sanitizer may intercept). */
+struct kernel_sigaction
+{
+  void          *handler;
+  unsigned long  flags;
+  void          *restorer;
+  unsigned long  mask;
+};
+
+CHILD_CODE static long
+child_open (const char *path,
+            int         flags,
+            int         mode)
+{
+  return syscall (SYS_openat, AT_FDCWD, path, flags, mode);
+}
 
 /* Appends @value in decimal at @p; returns the end. */
-static char *
+CHILD_CODE static char *
 append_decimal (char    *p,
                 guint64  value)
 {
@@ -1455,25 +1723,26 @@ append_decimal (char    *p,
   return p;
 }
 
-/* Async-signal-safe: `PID STARTTIME PGID TOKEN` for this process, written
- * before exec so that the record exists before the command runs. */
-static void
-child_write_record (const ChildSetup *cs,
-                    pid_t             pid)
+/* `PID STARTTIME PGID TOKEN` for this process, written before exec so that
+ * the record exists before the command runs. */
+CHILD_CODE static gboolean
+child_write_record (const ChildArgs *a,
+                    pid_t            pid)
 {
   char stat[1024], line[256];
   char *p = line, *q, *end;
+  const char *t;
   guint64 start = 0;
-  ssize_t n;
+  long n;
   int fd, field;
 
-  fd = open ("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  fd = (int) child_open ("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0)
-    return;
-  n = read (fd, stat, sizeof stat - 1);
-  close (fd);
+    return FALSE;
+  n = syscall (SYS_read, fd, stat, sizeof stat - 1);
+  syscall (SYS_close, fd);
   if (n <= 0)
-    return;
+    return FALSE;
   stat[n] = '\0';
   /* Field 22, counting from the last ')' (field 2 ends there). */
   for (q = end = stat; *q; q++)
@@ -1491,42 +1760,129 @@ child_write_record (const ChildSetup *cs,
   *p++ = ' ';
   p = append_decimal (p, (guint64) pid);
   *p++ = ' ';
-  for (q = (char *) cs->token; *q && p < line + sizeof line - 2; q++)
-    *p++ = *q;
+  for (t = a->token; *t && p < line + sizeof line - 2; t++)
+    *p++ = *t;
   *p++ = '\n';
 
-  fd = open (cs->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  fd = (int) child_open (a->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
-    return;
-  if (write (fd, line, p - line) < 0)
-    {
-      /* The parent notices the missing record. */
-    }
-  close (fd);
+    return FALSE;
+  n = syscall (SYS_write, fd, line, (size_t) (p - line));
+  syscall (SYS_close, fd);
+  return n == p - line;
 }
 
-/* Between fork and exec. The child reports its pid on a pipe because
- * g_subprocess_get_identifier() is NULL once a quick child has been reaped,
- * and its group may still need killing. */
-static void
-child_setup (gpointer user_data)
+CHILD_CODE G_NORETURN static void
+child_fail (ChildArgs *a,
+            ChildStep  step,
+            int        err)
 {
-  const ChildSetup *cs = user_data;
-  pid_t pid;
+  a->step = step;
+  a->error = err;
+  syscall (SYS_exit_group, 127);
+  for (;;)
+    ;
+}
 
-  setpgid (0, 0);
-  if (cs->pdeathsig)
+CHILD_CODE static int
+child_main (void *data)
+{
+  ChildArgs *a = data;
+  pid_t pid;
+  long r;
+
+  a->reached = 1;
+  syscall (SYS_setpgid, 0, 0);
+  if (a->pdeathsig)
     {
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      syscall (SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       /* The parent may have died before the prctl(). */
-      if (getppid () != cs->parent)
-        _exit (127);
+      if (syscall (SYS_getppid) != a->parent)
+        child_fail (a, STEP_SETUP, ESRCH);
     }
-  pid = getpid ();
-  if (cs->pid_path != NULL)
-    child_write_record (cs, pid);
-  if (write (cs->pid_fd, &pid, sizeof pid) < 0)
-    _exit (127);
+
+  /* The handlers of this process must not run in the child (a signal
+   * between the unblocking below and the exec would run them here, in the
+   * parent's memory): back to the default, as posix_spawn() does. SIGPIPE,
+   * which a host may ignore, is a command's default again too. */
+  for (int sig = 1; sig < 65; sig++)
+    {
+      struct kernel_sigaction old = { 0 }, dfl = { 0 };
+
+      if (sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33)
+        continue;  /* 32 and 33: glibc's own */
+      if (syscall (SYS_rt_sigaction, sig, NULL, &old, (size_t) 8) < 0)
+        continue;
+      if (old.handler == (void *) SIG_DFL || (old.handler == (void *) SIG_IGN && sig != SIGPIPE))
+        continue;
+      dfl.handler = (void *) SIG_DFL;
+      syscall (SYS_rt_sigaction, sig, &dfl, NULL, (size_t) 8);
+    }
+
+  for (int i = 0; i < 3; i++)
+    if (syscall (SYS_dup3, a->fds[i], i, 0) < 0)
+      child_fail (a, STEP_SETUP, errno);
+  /* Whatever else this process has open stays here (the fds GLib and
+   * Orrery open are close-on-exec; this covers the others). */
+#ifdef SYS_close_range
+  syscall (SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+#endif
+
+  pid = (pid_t) syscall (SYS_getpid);
+  if (a->pid_path != NULL && !child_write_record (a, pid))
+    a->record_failed = 1;
+  if (a->cwd != NULL && syscall (SYS_chdir, a->cwd) < 0)
+    child_fail (a, STEP_CHDIR, errno);
+
+  syscall (SYS_rt_sigprocmask, SIG_SETMASK, &a->mask, NULL, (size_t) 8);
+  r = syscall (SYS_execve, a->path, a->argv, a->envp);
+  child_fail (a, STEP_EXEC, r < 0 ? errno : ENOEXEC);
+  return 127;
+}
+
+/* The child's stack: it only runs child_main() and the calls above. */
+#define CHILD_STACK_SIZE (32 * 1024)
+
+/* Starts the child described by @a; its pid in @out_pid, a pidfd (or -1)
+ * in @out_pidfd. FALSE with errno set if no process could be made. */
+static gboolean
+spawn_child (ChildArgs *a,
+             pid_t     *out_pid,
+             int       *out_pidfd)
+{
+  static gboolean no_clone_pidfd;
+  sigset_t all;
+  int pidfd = -1;
+  pid_t pid;
+  int err = 0;
+  /* On this thread's stack, which sleeps while the child uses it. */
+  guint64 stack[CHILD_STACK_SIZE / sizeof (guint64)];
+
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &a->mask);
+  pid = clone (child_main, (char *) stack + sizeof stack,
+               CLONE_VM | CLONE_VFORK | SIGCHLD | (no_clone_pidfd ? 0 : CLONE_PIDFD),
+               a, &pidfd);
+  if (pid < 0 && errno == EINVAL && !no_clone_pidfd)
+    {
+      no_clone_pidfd = TRUE;
+      pidfd = -1;
+      pid = clone (child_main, (char *) stack + sizeof stack,
+                   CLONE_VM | CLONE_VFORK | SIGCHLD, a, NULL);
+    }
+  if (pid < 0)
+    err = errno;
+  pthread_sigmask (SIG_SETMASK, &a->mask, NULL);
+  if (pid < 0)
+    {
+      errno = err;
+      return FALSE;
+    }
+  if (no_clone_pidfd || pidfd < 0)
+    pidfd = -1;
+  *out_pid = pid;
+  *out_pidfd = pidfd;
+  return TRUE;
 }
 
 static gboolean
@@ -1581,13 +1937,15 @@ not_strv_kind (GVariant *value,
   return kind;
 }
 
-/* Reads the command, the environment and the working directory of @task
- * into @launcher and @out_argv; with a %NULL @launcher, only checks them. */
+/* Reads the command, the environment (as `NAME=VALUE` strings added to
+ * @env) and the working directory of @task; with a %NULL @env, only checks
+ * them. */
 static gboolean
-parse_task_data (OrreryTask            *task,
-                 GSubprocessLauncher   *launcher,
-                 char                ***out_argv,
-                 GError               **error)
+parse_task_data (OrreryTask   *task,
+                 GPtrArray    *env_out,
+                 char       ***out_argv,
+                 char        **out_cwd,
+                 GError      **error)
 {
   char kind[64];
 
@@ -1676,17 +2034,16 @@ parse_task_data (OrreryTask            *task,
                              orrery_task_get_id (task), name, _orrery_variant_json_kind (str));
               return FALSE;
             }
-          if (launcher != NULL)
-            g_subprocess_launcher_setenv (launcher, name,
-                                          g_variant_get_string (str, NULL), TRUE);
+          if (env_out != NULL)
+            g_ptr_array_add (env_out, g_strconcat (name, "=", g_variant_get_string (str, NULL),
+                                                   NULL));
         }
     }
 
   if (!lookup_string (task_data, "cwd", &cwd, task, error))
     return FALSE;
-  if (cwd != NULL && launcher != NULL)
-    g_subprocess_launcher_set_cwd (launcher, cwd);
-
+  if (out_cwd != NULL)
+    *out_cwd = g_steal_pointer (&cwd);
   if (out_argv != NULL)
     *out_argv = g_steal_pointer (&argv);
   return TRUE;
@@ -1796,12 +2153,8 @@ prepare_files (OrreryLocalDevice  *self,
   run->err.path = g_strconcat (base, ".stderr", NULL);
   run->outputs_path = g_strconcat (base, ".outputs.json", NULL);
   run->pid_path = g_strconcat (base, ".pid", NULL);
-  run->out.fd = open_fresh (run->out.path, error);
-  if (run->out.fd < 0)
-    return FALSE;
-  run->err.fd = open_fresh (run->err.path, error);
-  if (run->err.fd < 0)
-    return FALSE;
+  /* The log files are created at their first byte (most commands print
+   * nothing on one stream or both). */
   fd = open_fresh (run->outputs_path, error);
   if (fd < 0)
     return FALSE;
@@ -1856,8 +2209,201 @@ orrery_local_device_check_task_data (OrreryTask  *task,
   g_auto(GStrv) caps = NULL;
 
   g_return_val_if_fail (ORRERY_IS_TASK (task), FALSE);
-  return parse_task_data (task, NULL, NULL, error) &&
+  return parse_task_data (task, NULL, NULL, NULL, error) &&
          _orrery_task_dup_capabilities (task, &caps, error);
+}
+
+/* The program a command names, looked up in this process's PATH as execvp()
+ * would (GLib's spawn did the same with the host's PATH), remembered per
+ * PATH and name so that each execution does not try every directory
+ * again. A remembered program that has gone is looked up again. */
+G_LOCK_DEFINE_STATIC (programs);
+static GHashTable *program_cache;  /* "PATH\nNAME" -> path */
+#define PROGRAM_CACHE_MAX 4096
+
+static char *
+program_cache_key (const char *name)
+{
+  const char *path = g_getenv ("PATH");
+
+  return g_strconcat (path ? path : "/bin:/usr/bin", "\n", name, NULL);
+}
+
+static char *
+resolve_program (const char *name,
+                 int        *out_errno)
+{
+  g_autofree char *key = NULL;
+  g_auto(GStrv) dirs = NULL;
+  const char *path;
+  char *found;
+  int err = ENOENT;
+
+  if (strchr (name, '/') != NULL)
+    return g_strdup (name);
+  key = program_cache_key (name);
+  G_LOCK (programs);
+  found = program_cache ? g_strdup (g_hash_table_lookup (program_cache, key)) : NULL;
+  G_UNLOCK (programs);
+  if (found != NULL)
+    return found;
+
+  path = strchr (key, '\n');
+  {
+    g_autofree char *path_value = g_strndup (key, path - key);
+
+    dirs = g_strsplit (path_value, ":", -1);
+  }
+  for (guint i = 0; dirs[i] != NULL && found == NULL; i++)
+    {
+      g_autofree char *candidate = g_build_filename (*dirs[i] ? dirs[i] : ".", name, NULL);
+      struct stat st;
+
+      if (stat (candidate, &st) < 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (access (candidate, X_OK) < 0)
+        {
+          err = errno;
+          continue;
+        }
+      found = g_steal_pointer (&candidate);
+    }
+  if (found == NULL)
+    {
+      *out_errno = err;
+      return NULL;
+    }
+  G_LOCK (programs);
+  if (program_cache == NULL)
+    program_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (g_hash_table_size (program_cache) >= PROGRAM_CACHE_MAX)
+    g_hash_table_remove_all (program_cache);
+  g_hash_table_insert (program_cache, g_steal_pointer (&key), g_strdup (found));
+  G_UNLOCK (programs);
+  return found;
+}
+
+static void
+forget_program (const char *name)
+{
+  g_autofree char *key = NULL;
+
+  if (strchr (name, '/') != NULL)
+    return;
+  key = program_cache_key (name);
+  G_LOCK (programs);
+  if (program_cache != NULL)
+    g_hash_table_remove (program_cache, key);
+  G_UNLOCK (programs);
+}
+
+/* @fd moved above the standard streams (the child dup3()s onto 0, 1, 2). */
+static int
+fd_above_stdio (int fd)
+{
+  int moved;
+
+  if (fd < 0 || fd > 2)
+    return fd;
+  moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  close (fd);
+  return moved;
+}
+
+/* /dev/null for every command's stdin, opened once. */
+static int
+devnull_fd (void)
+{
+  static int fd = -1;
+
+  G_LOCK (registry);
+  if (fd < 0)
+    fd = fd_above_stdio (open ("/dev/null", O_RDONLY | O_CLOEXEC));
+  G_UNLOCK (registry);
+  return fd;
+}
+
+static gboolean
+same_name (const char *a,
+           const char *b)
+{
+  /* Both `NAME=...`. */
+  while (*a != '\0' && *a != '=' && *a == *b)
+    a++, b++;
+  return *a == '=' && *b == '=';
+}
+
+/* The child's environment: @vars (ours, then the task's: the first of a
+ * name wins), then this process's environment without the names they set.
+ * Borrows every string. */
+static GPtrArray *
+build_envp (GPtrArray *vars)
+{
+  GPtrArray *envp;
+  char **environ_now = environ;
+  guint n = 0;
+
+  while (environ_now[n] != NULL)
+    n++;
+  envp = g_ptr_array_sized_new (vars->len + n + 1);
+  for (guint i = 0; i < vars->len; i++)
+    {
+      gboolean dup = FALSE;
+
+      for (guint k = 0; k < envp->len && !dup; k++)
+        dup = same_name (envp->pdata[k], vars->pdata[i]);
+      if (!dup)
+        g_ptr_array_add (envp, vars->pdata[i]);
+    }
+  n = envp->len;
+  for (char **e = environ_now; *e != NULL; e++)
+    {
+      gboolean dup = FALSE;
+
+      if (strchr (*e, '=') == NULL)
+        continue;
+      for (guint k = 0; k < n && !dup; k++)
+        dup = **e == *(const char *) envp->pdata[k] && same_name (envp->pdata[k], *e);
+      if (!dup)
+        g_ptr_array_add (envp, *e);
+    }
+  g_ptr_array_add (envp, NULL);
+  return envp;
+}
+
+static void
+close_pipe (int p[2])
+{
+  if (p[0] >= 0)
+    close (p[0]);
+  if (p[1] >= 0)
+    close (p[1]);
+  p[0] = p[1] = -1;
+}
+
+static gboolean
+open_pipe (int      p[2],
+           GError **error)
+{
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    {
+      int err = errno;
+
+      p[0] = p[1] = -1;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "cannot create a pipe: %s", g_strerror (err));
+      return FALSE;
+    }
+  p[0] = fd_above_stdio (p[0]);
+  p[1] = fd_above_stdio (p[1]);
+  if (p[0] < 0 || p[1] < 0)
+    {
+      close_pipe (p);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES,
+                   "cannot create a pipe: %s", g_strerror (EMFILE));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -1868,26 +2414,30 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
                                    gpointer             user_data)
 {
   OrreryLocalDevice *self = ORRERY_LOCAL_DEVICE (device);
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GTask) gtask = NULL;
   g_auto(GStrv) argv = NULL;
+  g_autofree char *cwd = NULL;
+  g_autofree char *program = NULL;
+  g_autoptr(GPtrArray) vars = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) task_vars = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) envp = NULL;
   g_autofree char *token = NULL;
   GError *error = NULL;
   OrreryConstellation *constellation;
-  ChildSetup cs = { -1, 0, FALSE, NULL, NULL };
+  ChildArgs cs;
   char attempt_text[16];
   guint attempt;
-  int pid_pipe[2];
+  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int stdin_fd, lookup_errno = 0;
   pid_t pid = 0;
+  int pidfd = -1;
   Run *run;
 
   gtask = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (gtask, orrery_local_device_execute_async);
   g_task_set_check_cancellable (gtask, FALSE);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  if (!parse_task_data (task, launcher, &argv, &error))
+  if (!parse_task_data (task, task_vars, &argv, &cwd, &error))
     {
       g_task_return_error (gtask, error);
       return;
@@ -1895,6 +2445,13 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   if (g_cancellable_set_error_if_cancelled (cancellable, &error))
     {
       g_task_return_error (gtask, error);
+      return;
+    }
+  program = resolve_program (argv[0], &lookup_errno);
+  if (program == NULL)
+    {
+      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                               "cannot start “%s”: %s", argv[0], g_strerror (lookup_errno));
       return;
     }
 
@@ -1907,7 +2464,10 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   run->timeout = orrery_task_get_timeout (task);
   run->limit = self->max_output_bytes;
   run->log_cap = self->log_max_bytes;
+  run->pidfd = -1;
+  run->exit_status = -1;
   run->out.fd = run->err.fd = -1;
+  run->out.pipe_fd = run->err.pipe_fd = -1;
   run->out.name = "stdout";
   run->err.name = "stderr";
   g_task_set_task_data (gtask, run, (GDestroyNotify) run_free);
@@ -1916,6 +2476,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   G_LOCK (registry);
   registry_init ();
   run->seq = ++next_seq;
+  note_spawn_thread ((pid_t) syscall (SYS_gettid));
   G_UNLOCK (registry);
   if (!prepare_files (self, run, task, attempt, &error))
     {
@@ -1930,92 +2491,127 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   token = g_strdup_printf ("%s-%u", token_prefix (), run->seq);
   constellation = orrery_task_get_constellation (task);
   g_snprintf (attempt_text, sizeof attempt_text, "%u", attempt);
-  g_subprocess_launcher_setenv (launcher, "ORRERY_RUN_ID",
-                                orrery_base_device_get_run_id (device) ?: "", TRUE);
-  g_subprocess_launcher_setenv (launcher, "ORRERY_CONSTELLATION_ID",
-                                ORRERY_IS_CONSTELLATION (constellation)
-                                ? orrery_constellation_get_id (ORRERY_CONSTELLATION (constellation))
-                                : "", TRUE);
-  g_subprocess_launcher_setenv (launcher, "ORRERY_TASK_ID", run->task_id, TRUE);
-  g_subprocess_launcher_setenv (launcher, "ORRERY_ATTEMPT", attempt_text, TRUE);
-  g_subprocess_launcher_setenv (launcher, "ORRERY_OUTPUTS", run->outputs_path, TRUE);
-  g_subprocess_launcher_setenv (launcher, TOKEN_VAR, token, TRUE);
+  g_ptr_array_add (vars, g_strconcat ("ORRERY_RUN_ID=",
+                                      orrery_base_device_get_run_id (device) ?: "", NULL));
+  g_ptr_array_add (vars, g_strconcat ("ORRERY_CONSTELLATION_ID=",
+                                      ORRERY_IS_CONSTELLATION (constellation)
+                                      ? orrery_constellation_get_id (ORRERY_CONSTELLATION (constellation))
+                                      : "", NULL));
+  g_ptr_array_add (vars, g_strconcat ("ORRERY_TASK_ID=", run->task_id, NULL));
+  g_ptr_array_add (vars, g_strconcat ("ORRERY_ATTEMPT=", attempt_text, NULL));
+  g_ptr_array_add (vars, g_strconcat ("ORRERY_OUTPUTS=", run->outputs_path, NULL));
+  g_ptr_array_add (vars, g_strconcat (TOKEN_VAR "=", token, NULL));
+  g_ptr_array_extend_and_steal (vars, g_steal_pointer (&task_vars));
+  envp = build_envp (vars);
 
-  if (!g_unix_open_pipe (pid_pipe, FD_CLOEXEC, &error))
+  stdin_fd = devnull_fd ();
+  if (stdin_fd < 0 || !open_pipe (out_pipe, &error) || !open_pipe (err_pipe, &error))
     {
+      close_pipe (out_pipe);
       discard_files (run);
       g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
-                               "cannot start “%s”: %s", argv[0], error->message);
-      g_error_free (error);
+                               "cannot start “%s”: %s", argv[0],
+                               error ? error->message : "cannot open /dev/null");
+      g_clear_error (&error);
       return;
     }
-  if (!g_unix_set_fd_nonblocking (pid_pipe[0], TRUE, &error))
-    {
-      close (pid_pipe[0]);
-      close (pid_pipe[1]);
-      discard_files (run);
-      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
-                               "cannot start “%s”: %s", argv[0], error->message);
-      g_error_free (error);
-      return;
-    }
-  g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  cs.pid_fd = pid_pipe[1];
+
+  memset (&cs, 0, sizeof cs);
+  cs.path = program;
+  cs.argv = argv;
+  cs.envp = (char *const *) envp->pdata;
+  cs.cwd = cwd;
+  cs.fds[0] = stdin_fd;
+  cs.fds[1] = out_pipe[1];
+  cs.fds[2] = err_pipe[1];
   cs.parent = getpid ();
   /* PDEATHSIG follows the thread that forks: only from the main thread,
    * which lives as long as the process. */
   cs.pdeathsig = syscall (SYS_gettid) == getpid ();
   cs.pid_path = run->pid_path;
   cs.token = token;
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, &cs, NULL);
 
   run->started_us = g_get_monotonic_time ();
-  run->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
-  /* The child wrote its pid before exec, and spawnv() returns after it. */
-  if (run->proc != NULL && read (pid_pipe[0], &pid, sizeof pid) == sizeof pid)
-    run->pid = pid;
-  close (pid_pipe[0]);
-  close (pid_pipe[1]);
-  if (run->proc == NULL)
+  if (!spawn_child (&cs, &pid, &pidfd))
     {
-      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
-                               "cannot start “%s”: %s", argv[0], error->message);
-      g_error_free (error);
+      int err = errno;
+
+      close_pipe (out_pipe);
+      close_pipe (err_pipe);
       discard_files (run);
+      g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                               "cannot start “%s”: %s", argv[0], g_strerror (err));
       return;
     }
-  if (run->pid <= 0)
+  close (out_pipe[1]);
+  close (err_pipe[1]);
+  if (cs.step != STEP_NONE)
     {
-      const char *ident = g_subprocess_get_identifier (run->proc);
+      /* It has exited already: reap it here. */
+      int status;
 
-      run->pid = ident ? (GPid) g_ascii_strtoll (ident, NULL, 10) : 0;
+      if (pidfd >= 0)
+        close (pidfd);
+      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      close (out_pipe[0]);
+      close (err_pipe[0]);
+      if (run->pid_path != NULL)
+        g_unlink (run->pid_path);
+      discard_files (run);
+      if (cs.step == STEP_EXEC && cs.error == ENOENT)
+        forget_program (argv[0]);
+      if (cs.step == STEP_CHDIR)
+        g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                                 "cannot start “%s”: cannot change to directory “%s”: %s",
+                                 argv[0], cwd, g_strerror (cs.error));
+      else
+        g_task_return_new_error (gtask, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_SPAWN,
+                                 "cannot start “%s”: %s%s", argv[0],
+                                 cs.step == STEP_EXEC ? "" : "setting up the process: ",
+                                 g_strerror (cs.error));
+      return;
     }
+  run->pid = pid;
+  if (pidfd < 0)
+    pidfd = open_pidfd (pid);
+  run->pidfd = pidfd;
+  run->out.pipe_fd = out_pipe[0];
+  run->err.pipe_fd = err_pipe[0];
   g_debug ("task “%s”: started process %d", run->task_id, (int) run->pid);
 
   G_LOCK (registry);
   g_hash_table_insert (by_leader, GINT_TO_POINTER (run->pid), run);
   g_hash_table_insert (by_seq, GUINT_TO_POINTER (run->seq), run);
   G_UNLOCK (registry);
-  if (run->pid_path != NULL && !g_file_test (run->pid_path, G_FILE_TEST_IS_REGULAR))
+  if (cs.record_failed || (cs.reached == 0 && run->pid_path != NULL &&
+                           !g_file_test (run->pid_path, G_FILE_TEST_IS_REGULAR)))
     g_warning ("task “%s”: cannot record its process in %s", run->task_id, run->pid_path);
 
   run->task = g_steal_pointer (&gtask);
   _orrery_base_device_task_started (device);
   _orrery_base_device_record_start (device, task, run->started_us);
 
-  run->io_cancel = g_cancellable_new ();
   run->out.run = run;
-  run->out.stream = g_object_ref (g_subprocess_get_stdout_pipe (run->proc));
   run->out.data = g_byte_array_new ();
-  run->out.chunk = g_malloc (READ_CHUNK);
   run->err.run = run;
-  run->err.stream = g_object_ref (g_subprocess_get_stderr_pipe (run->proc));
   run->err.data = g_byte_array_new ();
-  run->err.chunk = g_malloc (READ_CHUNK);
 
-  g_subprocess_wait_async (run->proc, NULL, wait_cb, run);
-  read_next (&run->out);
-  read_next (&run->err);
+  run->io_source = g_source_new (&run_source_funcs, sizeof (RunSource));
+  ((RunSource *) run->io_source)->run = run;
+  g_source_set_static_name (run->io_source, "[orrery] local device");
+  run->out.tag = g_source_add_unix_fd (run->io_source, run->out.pipe_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  run->err.tag = g_source_add_unix_fd (run->io_source, run->err.pipe_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  if (run->pidfd >= 0)
+    run->pid_tag = g_source_add_unix_fd (run->io_source, run->pidfd, G_IO_IN);
+  g_source_attach (run->io_source, g_task_get_context (run->task));
+  if (run->pidfd < 0)
+    {
+      run->child_watch = g_child_watch_source_new (run->pid);
+      g_source_set_callback (run->child_watch, G_SOURCE_FUNC (child_watch_cb), run, NULL);
+      g_source_set_static_name (run->child_watch, "[orrery] local device exit");
+      g_source_attach (run->child_watch, g_task_get_context (run->task));
+    }
 
   if (run->timeout > 0)
     run->timeout_source = attach_timeout ((guint) MIN (run->timeout * 1000.0 + 0.5,

@@ -782,12 +782,18 @@ test_logs (void)
   g_assert_cmpuint (file_mode (out_path), ==, 0600);
   g_assert_cmpuint (file_mode (err_path), ==, 0600);
 
-  /* A failure names its log files. */
+  /* A failure names its log files: only those that exist, a log file is
+   * created at its first byte (the command printed nothing on stdout). */
   run_task (device, failing, NULL, &o2);
   g_assert_error (o2.error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_EXIT_STATUS);
-  message = g_strdup_printf ("exited with status 4 (output in %s/f.1.stdout and %s/f.1.stderr)",
-                             logs, logs);
+  message = g_strdup_printf ("exited with status 4 (output in %s/f.1.stderr)", logs);
   g_assert_cmpstr (o2.error->message, ==, message);
+  {
+    g_autofree char *f_out = g_strdup_printf ("%s/f.1.stdout", logs);
+
+    g_assert_cmpstr (lookup_s (o2.result, "stdout_path"), ==, f_out);
+    g_assert_false (g_file_test (f_out, G_FILE_TEST_EXISTS));
+  }
   remove_tree (run_dir);
 }
 
