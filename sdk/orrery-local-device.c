@@ -50,15 +50,17 @@ struct _OrreryLocalDevice
  *
  * A device that runs commands on this machine.
  *
- * Each execution is one GSubprocess in a process group of its own, with
- * stdin on /dev/null and stdout and stderr read asynchronously on the
- * caller's main context: the child watch, the pipe reads, the timeout and
- * the cancellation are sources there; no thread, no blocking wait, no
+ * Each execution is one process started by clone(CLONE_VM | CLONE_VFORK),
+ * as posix_spawn() does (no copy of this process's memory), in a process
+ * group of its own, with stdin on /dev/null and stdout and stderr on two
+ * pipes; the pipes and the leader's pidfd are one source on the caller's
+ * main context, and so are the timeout and the cancellation: no thread, no
+ * SIGCHLD handler, no blocking wait, no
  * polling. Without a run directory the output is kept in bounded buffers
  * (the rest is read and dropped, so the child never blocks on a full
  * pipe); with one (orrery_base_device_set_run()) it is also written, as it
- * comes, to RUN_DIR/logs/ID.ATTEMPT.stdout and .stderr (up to a cap), and
- * the result keeps the tail.
+ * comes, to RUN_DIR/logs/ID.ATTEMPT.stdout and .stderr (up to a cap; each
+ * file created at its first byte), and the result keeps the tail.
  *
  * The task's environment carries ORRERY_RUN_ID, ORRERY_CONSTELLATION_ID,
  * ORRERY_TASK_ID, ORRERY_ATTEMPT, ORRERY_OUTPUTS (a fresh file; a JSON
@@ -82,13 +84,17 @@ struct _OrreryLocalDevice
  *   process tree is walked and the processes that left the group get
  *   SIGTERM with the group. When the leader has exited, the group gets
  *   SIGKILL, and so does every child of this process (from
- *   /proc/self/task/ * /children) that is in the group or carries the token,
+ *   /proc/self/task/TID/children of the threads that start executions and
+ *   the main one, where adopted orphans go) that is in the group or
+ *   carries the token,
  *   with its whole subtree; the execution completes once those are reaped.
  *   A child carrying the token of an execution that ended is killed at
  *   the next sweep (one runs at every task end and whenever a process
  *   being reaped exits).
- * - Reaping without racing GLib: GLib's child watches wait only for the
- *   pids they watch (the leaders). The processes killed or adopted here are
+ * - Reaping without racing GLib: a leader is reaped through its pidfd
+ *   (waitid(P_PIDFD)), or GLib's child watch for its pid where pidfds are
+ *   missing; GLib's own child watches wait only for the pids they watch.
+ *   The processes killed or adopted here are
  *   kept in a table with their start times and a pidfd each; when one
  *   exits, a sweep waitpid()s, by pid, those that are now zombie children
  *   of this process. Nothing here ever calls waitpid(-1) or touches a
@@ -2752,7 +2758,8 @@ orrery_local_device_init (OrreryLocalDevice *self)
  * process. The task data it reads:
  *
  * - `command`: a string, run by `/bin/sh -c`, or a list of strings, run as
- *   the argument vector (the program is looked up in `PATH`)
+ *   the argument vector (the program is looked up in this process's `PATH`,
+ *   once per `PATH` and name)
  * - `env` (optional): a dictionary of strings added to the environment
  * - `cwd` (optional): the working directory
  *
@@ -2785,11 +2792,13 @@ orrery_local_device_init (OrreryLocalDevice *self)
  * standard output and error are written as they come to
  * `RUN_DIR/logs/ID.ATTEMPT.stdout` and `.stderr` (ID through
  * orrery_escape_for_filename(); files 0600, directories 0700), complete up
- * to #OrreryLocalDevice:log-max-bytes each; `stdout` and `stderr` in the
- * result then hold the last bytes, and the result adds `stdout_path`,
+ * to #OrreryLocalDevice:log-max-bytes each (a file is created at the first
+ * byte of its stream: a stream that stayed empty has none); `stdout` and
+ * `stderr` in the result then hold the last bytes, and the result adds
+ * `stdout_path`,
  * `stderr_path`, `stdout_bytes`, `stderr_bytes` (`x`, all that was
  * printed) and `stdout_log_truncated`, `stderr_log_truncated` (`b`). A
- * failure's message names the two files. While the execution runs,
+ * failure's message names the log files that exist. While the execution runs,
  * `RUN_DIR/logs/ID.ATTEMPT.pid` records its process (see
  * orrery_local_device_kill_survivors()).
  *
