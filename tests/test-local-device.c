@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -239,6 +240,30 @@ test_stdin_closed (void)
   run_task (device, task, NULL, &o);
   g_assert_no_error (o.error);
   g_assert_cmpstr (lookup_s (o.result, "stdout"), ==, "/dev/null\n");
+}
+
+/* A command starts with default signal dispositions and no blocked
+ * signal, whatever this process ignores or blocks around the start (SIGPIPE
+ * ignored, as the host does; the spawn path blocks every signal while the
+ * child is set up). Nothing but its standard streams is open. */
+static void
+test_child_state (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autoptr(OrreryTask) task = make_task ("t",
+    "{'command': <'grep -E \"^Sig(Blk|Ign)\" /proc/self/status; ls /proc/self/fd | wc -l'>}");
+  g_auto(Outcome) o = { 0 };
+  void (*old) (int) = signal (SIGPIPE, SIG_IGN);
+  int leak = open ("/dev/null", O_RDONLY);  /* not close-on-exec */
+
+  g_assert_cmpint (leak, >=, 3);
+  run_task (device, task, NULL, &o);
+  signal (SIGPIPE, old);
+  close (leak);
+  g_assert_no_error (o.error);
+  /* `ls` sees 0, 1, 2 and the directory it reads. */
+  g_assert_cmpstr (lookup_s (o.result, "stdout"), ==,
+                   "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n4\n");
 }
 
 static void
@@ -1093,6 +1118,7 @@ main (int   argc,
   g_test_add_func ("/local-device/argv", test_argv);
   g_test_add_func ("/local-device/env-cwd", test_env_cwd);
   g_test_add_func ("/local-device/stdin-closed", test_stdin_closed);
+  g_test_add_func ("/local-device/child-state", test_child_state);
   g_test_add_func ("/local-device/exit-status", test_exit_status);
   g_test_add_func ("/local-device/signaled", test_signaled);
   g_test_add_func ("/local-device/truncation", test_truncation);
