@@ -1682,6 +1682,7 @@ typedef struct
   const char        *pid_path;   /* the process record to write, or NULL */
   const char        *token;
   sigset_t           mask;       /* the caller's signal mask, restored before exec */
+  int                report_fd;  /* where a failure is also written, or -1 */
 
   volatile int       reached;    /* the child ran in this memory */
   volatile int       step;       /* where it failed */
@@ -1783,8 +1784,12 @@ child_fail (ChildArgs *a,
             ChildStep  step,
             int        err)
 {
+  int report[2] = { step, err };
+
   a->step = step;
   a->error = err;
+  if (a->report_fd >= 0)
+    syscall (SYS_write, a->report_fd, report, sizeof report);
   syscall (SYS_exit_group, 127);
   for (;;)
     ;
@@ -2412,6 +2417,10 @@ open_pipe (int      p[2],
   return TRUE;
 }
 
+/* Whether the child of clone(CLONE_VM) runs in this memory: -1 not known
+ * yet. */
+static int clone_shares_memory = -1;
+
 static void
 orrery_local_device_execute_async (OrreryBaseDevice    *device,
                                    OrreryTask          *task,
@@ -2433,7 +2442,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   ChildArgs cs;
   char attempt_text[16];
   guint attempt;
-  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, report_pipe[2] = { -1, -1 };
   int stdin_fd, lookup_errno = 0;
   pid_t pid = 0;
   int pidfd = -1;
@@ -2537,11 +2546,20 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   cs.pid_path = run->pid_path;
   cs.token = token;
 
+  /* Where CLONE_VM is not honoured (valgrind makes it a fork), the child's
+   * report does not reach this memory: a close-on-exec pipe carries it,
+   * for the first execution of the process (which finds out) and, if so,
+   * every later one. */
+  cs.report_fd = -1;
+  if (clone_shares_memory != 1 && open_pipe (report_pipe, NULL))
+    cs.report_fd = report_pipe[1];
+
   run->started_us = g_get_monotonic_time ();
   if (!spawn_child (&cs, &pid, &pidfd))
     {
       int err = errno;
 
+      close_pipe (report_pipe);
       close_pipe (out_pipe);
       close_pipe (err_pipe);
       discard_files (run);
@@ -2551,6 +2569,26 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
     }
   close (out_pipe[1]);
   close (err_pipe[1]);
+  if (clone_shares_memory == -1)
+    clone_shares_memory = cs.reached ? 1 : 0;
+  if (report_pipe[1] >= 0)
+    {
+      int report[2];
+      gssize n;
+
+      close (report_pipe[1]);
+      report_pipe[1] = -1;
+      /* Closed at the exec, or a report. */
+      do
+        n = read (report_pipe[0], report, sizeof report);
+      while (n < 0 && errno == EINTR);
+      if (!cs.reached && n == sizeof report)
+        {
+          cs.step = report[0];
+          cs.error = report[1];
+        }
+      close_pipe (report_pipe);
+    }
   if (cs.step != STEP_NONE)
     {
       /* It has exited already: reap it here. */
