@@ -11,6 +11,9 @@
  * the goals: without plugins at most 1.1x make, with the default plugins
  * at most 1.25x make (wall).
  *
+ * With ORRERY_BENCH_BEFORE set to another build tree (say, of the commit
+ * before a change), its orrery and plugins run in the same rounds too.
+ *
  * Usage: bench-local [ROUNDS]  (default 5)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -29,9 +32,12 @@
 
 extern char **environ;
 
-enum { TOOL_ORRERY, TOOL_ORRERY_PLUGINS, TOOL_MAKE, TOOL_NINJA, N_TOOLS };
-static const char *tool_names[N_TOOLS] = { "orrery --no-plugins", "orrery (default plugins)",
-                                           "make -j2", "ninja -j2" };
+enum { TOOL_ORRERY, TOOL_ORRERY_PLUGINS, TOOL_MAKE, TOOL_NINJA,
+       TOOL_BEFORE, TOOL_BEFORE_PLUGINS, MAX_TOOLS };
+static const char *tool_names[MAX_TOOLS] = { "orrery --no-plugins", "orrery (default plugins)",
+                                             "make -j2", "ninja -j2",
+                                             "before: orrery --no-plugins",
+                                             "before: orrery (default plugins)" };
 
 typedef struct
 {
@@ -174,6 +180,9 @@ main (int   argc,
   const char *orrery = g_getenv ("ORRERY");
   const char *build_root = g_getenv ("ORRERY_BUILD_ROOT");
   const char *source_root = g_getenv ("ORRERY_SOURCE_ROOT");
+  const char *before = g_getenv ("ORRERY_BENCH_BEFORE");
+  guint n_tools = before != NULL && *before != '\0' ? MAX_TOOLS : TOOL_BEFORE;
+  g_autofree char *before_orrery = before ? g_build_filename (before, "host", "orrery", NULL) : NULL;
   g_autofree char *dir = g_dir_make_tmp ("orrery-bench-local-XXXXXX", NULL);
   g_autofree char *conf = NULL;
   g_autofree char *plugins = NULL;
@@ -213,23 +222,32 @@ main (int   argc,
                               "-j", "2", json, NULL };
       char *cmd_make[] = { make, "-s", "-j2", "-f", mk, NULL };
       char *cmd_ninja[] = { ninja, "-j2", "-f", nj, NULL };
-      char **cmds[N_TOOLS] = { cmd_plain, cmd_plugins, cmd_make, cmd_ninja };
-      g_autofree double *wall = g_new0 (double, N_TOOLS * rounds);
-      g_autofree double *cpu = g_new0 (double, N_TOOLS * rounds);
+      g_autofree char *b_vis = before ? g_build_filename (before, "plugins", "visualizer", NULL) : NULL;
+      g_autofree char *b_met = before ? g_build_filename (before, "plugins", "metrics", NULL) : NULL;
+      g_autofree char *b_syn = before ? g_build_filename (before, "plugins", "synchronizer", NULL) : NULL;
+      g_autofree char *b_fail = before ? g_build_filename (before, "plugins", "failure-monitor", NULL) : NULL;
+      char *cmd_before[] = { before_orrery, "run", "--no-plugins", "-j", "2", json, NULL };
+      char *cmd_before_plugins[] = { before_orrery, "run", "-c", conf, "--no-default-path",
+                                     "-P", b_vis, "-P", b_met, "-P", b_syn, "-P", b_fail,
+                                     "-j", "2", json, NULL };
+      char **cmds[MAX_TOOLS] = { cmd_plain, cmd_plugins, cmd_make, cmd_ninja,
+                                 cmd_before, cmd_before_plugins };
+      g_autofree double *wall = g_new0 (double, MAX_TOOLS * rounds);
+      g_autofree double *cpu = g_new0 (double, MAX_TOOLS * rounds);
       g_autofree double *ratio = g_new0 (double, rounds);
 
       write_inputs (dir, shape);
       for (guint r = 0; r < rounds; r++)
-        for (guint k = 0; k < N_TOOLS; k++)
+        for (guint k = 0; k < n_tools; k++)
           {
             /* Interleaved, and the order turns each round. */
-            guint t = (k + r) % N_TOOLS;
+            guint t = (k + r) % n_tools;
 
             if (!run_timed (dir, cmds[t], &wall[t * rounds + r], &cpu[t * rounds + r]))
               return 1;
           }
 
-      for (guint t = 0; t < N_TOOLS; t++)
+      for (guint t = 0; t < n_tools; t++)
         {
           double w = median (&wall[t * rounds], rounds);
           double c = median (&cpu[t * rounds], rounds);
