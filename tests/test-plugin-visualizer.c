@@ -29,6 +29,11 @@ fixture_set_up (Fixture       *f,
 {
   plugin_harness_init (&f->h, "visualizer", 4);
   orrery_orchestrator_set_retry_policy (f->h.orch, 10, 1.0, 10);
+  /* Isolated, under the sanitizers on a loaded machine, the helper's first
+   * live-view frame has been seen to take over the default 5 s answer
+   * deadline. */
+  if (f->h.isolated)
+    plugin_harness_set (&f->h, "DeadlineMs", "30000");
 }
 
 static void
