@@ -1372,9 +1372,7 @@ plugin_edit (OrreryIsolatedPlugin *self,
     g_set_error (&error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_INVALID_STATE,
                  "no run: there is no constellation to edit");
   else if ((batch = edits_from_variant (body, &error)) != NULL)
-    mods = orrery_constellation_apply_edits (c, batch, &error);
-  if (mods != NULL)
-    g_variant_ref_sink (mods);
+    mods = orrery_constellation_apply_edits (c, batch, &error);  /* transfer full */
   plugin_send (self, WIRE_EDITED, id,
                g_variant_new ("(bsis@aa{sv})", mods != NULL,
                               error ? g_quark_to_string (error->domain) : "",
