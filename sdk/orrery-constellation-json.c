@@ -26,6 +26,7 @@
 #include <math.h>
 
 #include "orrery-constellation-private.h"
+#include "orrery-json-reader.h"
 
 #define MAX_PROBLEMS 200
 
@@ -36,8 +37,16 @@
  * the tasks, such as an unknown task, once the tasks are loaded.) */
 typedef enum { PHASE_ROOT, PHASE_TASKS, PHASE_DEPS, N_PHASES } Phase;
 
-/* What a member of the root holds, for the elements that stream past. */
-typedef enum { KIND_OTHER, KIND_TASKS, KIND_DEPENDENCIES } Kind;
+#define NO_INDEX G_MAXUINT
+
+/* Where a value is, for the path of a problem: made into text only when
+ * there is a problem. */
+typedef struct
+{
+  const char *collection;   /* "tasks", "dependencies"; NULL: the root */
+  const char *key;          /* the element's key in a keyed collection */
+  guint       index;        /* else its index; NO_INDEX: the collection itself */
+} Where;
 
 /* A task's own `dependencies` and `dependents` lists, kept until the
  * dependency lines are all known: one block, the ids packed. */
@@ -70,17 +79,16 @@ typedef struct
   Phase                phase;
   GPtrArray           *lists;      /* TaskLists (or NULL) by task index */
   GPtrArray           *pending;    /* PendingDependency */
-
-  /* Streaming: the elements of `tasks` and `dependencies` are loaded as
-   * the parser completes each one, then dropped from its tree. */
-  GPtrArray           *names;      /* the root's member names as scanned; NULL: no streaming */
-  guint                tasks_at;   /* index of "tasks" in names, or G_MAXUINT */
-  guint                n_members;  /* root members the parser has completed */
-  guint                depth;      /* containers open in the parser */
-  Kind                 kind;       /* of the open top-level container */
-  gboolean             defer;      /* dependency lines before the tasks */
-  guint                n_elements; /* of the open top-level container so far */
-  gboolean             mismatch;   /* the parser disagrees with the scan */
+  gboolean             has_tasks;  /* the root has a "tasks" member */
+  gboolean             has_deps;   /* ... and a "dependencies" member that is not null */
+  gboolean             keyed;      /* the tasks are keyed by id */
+  gboolean             defer;      /* dependency lines read before the tasks */
+  gboolean             not_object; /* the document is no object */
+  GArray              *root;       /* OrreryJsonValue: the root's other members, name then value */
+  OrreryJsonArena     *root_arena;
+  /* Equal task data (by its text) is one shared value: a million
+   * `{"duration_ms": 0}` are one GVariant. For this load only. */
+  GHashTable          *shared;
 } Loader;
 
 static void
@@ -96,21 +104,96 @@ pending_dependency_free (PendingDependency *pd)
   g_free (pd);
 }
 
+typedef struct
+{
+  const char *text;
+  gsize       len;
+} Span;
+
+static guint
+span_hash (gconstpointer p)
+{
+  const Span *s = p;
+  guint h = 5381;
+
+  for (gsize i = 0; i < s->len; i++)
+    h = h * 33 + (guchar) s->text[i];
+  return h;
+}
+
+static gboolean
+span_equal (gconstpointer a,
+            gconstpointer b)
+{
+  const Span *x = a, *y = b;
+
+  return x->len == y->len && memcmp (x->text, y->text, x->len) == 0;
+}
+
+/* Members by name: a table of the names a reader knows, each name's slot
+ * in it found by length and bytes. */
+static gint
+field_index (const char *const     *names,
+             const guint8          *lengths,
+             gint                   n,
+             const OrreryJsonValue *name)
+{
+  for (gint i = 0; i < n; i++)
+    if (lengths[i] == name->len && names[i][0] == name->u.s[0] && memcmp (names[i], name->u.s, name->len) == 0)
+      return i;
+  return -1;
+}
+
+static void
+init_lengths (const char *const *names,
+              guint8            *lengths,
+              gint               n)
+{
+  for (gint i = 0; i < n; i++)
+    lengths[i] = strlen (names[i]);
+}
+
+typedef enum {
+  TF_TASK_ID, TF_ID, TF_NAME, TF_DESCRIPTION, TF_TASK_DESCRIPTION, TF_TIPS, TF_TARGET_DEVICE_ID,
+  TF_DEVICE_TYPE, TF_PRIORITY, TF_STATUS, TF_RESULT, TF_ERROR, TF_TIMEOUT, TF_RETRY_COUNT,
+  TF_CURRENT_RETRY, TF_ATTEMPT, TF_TASK_DATA, TF_CREATED_AT, TF_EXECUTION_START_TIME,
+  TF_EXECUTION_END_TIME, TF_STARTED_AT, TF_ENDED_AT, TF_EXECUTION_DURATION, TF_DEPENDENCIES,
+  TF_DEPENDENTS, N_TASK_FIELDS
+} TaskField;
+
+static const char *const task_fields[N_TASK_FIELDS] = {
+  "task_id", "id", "name", "description", "task_description", "tips", "target_device_id",
+  "device_type", "priority", "status", "result", "error", "timeout", "retry_count",
+  "current_retry", "attempt", "task_data", "created_at", "execution_start_time",
+  "execution_end_time", "started_at", "ended_at", "execution_duration", "dependencies",
+  "dependents",
+};
+static guint8 task_field_lengths[N_TASK_FIELDS];
+
+typedef enum {
+  DF_LINE_ID, DF_FROM_TASK_ID, DF_TO_TASK_ID, DF_DEPENDENCY_TYPE, DF_CONDITION,
+  DF_CONDITION_DESCRIPTION, DF_IS_SATISFIED, DF_LAST_EVALUATION_RESULT, N_DEP_FIELDS
+} DepField;
+
+static const char *const dep_fields[N_DEP_FIELDS] = {
+  "line_id", "from_task_id", "to_task_id", "dependency_type", "condition",
+  "condition_description", "is_satisfied", "last_evaluation_result",
+};
+static guint8 dep_field_lengths[N_DEP_FIELDS];
+
 static void
 loader_init (Loader     *l,
-             const char *name,
-             GPtrArray  *names)
+             const char *name)
 {
   memset (l, 0, sizeof *l);
   l->name = name;
   for (guint i = 0; i < N_PHASES; i++)
     l->problems[i] = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
   l->c = orrery_constellation_new (NULL, NULL);
-  l->names = names;
-  l->tasks_at = G_MAXUINT;
-  for (guint i = 0; names && i < names->len; i++)
-    if (g_str_equal (names->pdata[i], "tasks"))
-      l->tasks_at = i;
+  l->root = g_array_new (FALSE, FALSE, sizeof (OrreryJsonValue));
+  l->root_arena = _orrery_json_arena_new ();
+  init_lengths (task_fields, task_field_lengths, N_TASK_FIELDS);
+  init_lengths (dep_fields, dep_field_lengths, N_DEP_FIELDS);
 }
 
 static void
@@ -120,6 +203,9 @@ loader_clear (Loader *l)
     g_clear_pointer (&l->problems[i], g_ptr_array_unref);
   g_clear_pointer (&l->lists, g_ptr_array_unref);
   g_clear_pointer (&l->pending, g_ptr_array_unref);
+  g_clear_pointer (&l->root, g_array_unref);
+  g_clear_pointer (&l->root_arena, _orrery_json_arena_free);
+  g_clear_pointer (&l->shared, g_hash_table_unref);
   g_clear_object (&l->c);
 }
 
@@ -133,119 +219,157 @@ n_problems (Loader *l)
   return n;
 }
 
-static void G_GNUC_PRINTF (4, 5)
-problem (Loader                    *l,
-         OrreryConstellationError   code,
-         const char                *path,
-         const char                *format,
-         ...)
+/* `$`, `$.tasks`, `$.tasks[3]`, `$.tasks.KEY`, then `.MEMBER` (which
+ * may go on: `tips[2]`, `condition.operator`). */
+static char *
+where_path (const Where *w,
+            const char  *member)
 {
-  va_list args;
-  g_autofree char *msg = NULL;
+  GString *s = g_string_new ("$");
+
+  if (w && w->collection)
+    {
+      g_string_append_c (s, '.');
+      g_string_append (s, w->collection);
+      if (w->key)
+        {
+          g_string_append_c (s, '.');
+          g_string_append (s, w->key);
+        }
+      else if (w->index != NO_INDEX)
+        g_string_append_printf (s, "[%u]", w->index);
+    }
+  if (member)
+    {
+      g_string_append_c (s, '.');
+      g_string_append (s, member);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+add_problem (Loader     *l,
+             gint        code,
+             const char *path,
+             const char *msg)
+{
   GPtrArray *list = l->problems[l->phase];
 
   /* Each phase keeps its first MAX_PROBLEMS; the report keeps the first
    * MAX_PROBLEMS of all, in phase order. */
   if (list->len >= MAX_PROBLEMS)
     return;
-  va_start (args, format);
-  msg = g_strdup_vprintf (format, args);
-  va_end (args);
   g_ptr_array_add (list, g_error_new (ORRERY_CONSTELLATION_ERROR, code, "%s: %s: %s", l->name, path, msg));
 }
 
-static const char *
-json_type_name (JsonNode *node)
+/* A problem at @member of @w (NULL: @w itself). */
+static void G_GNUC_PRINTF (5, 6)
+problem (Loader                   *l,
+         OrreryConstellationError  code,
+         const Where              *w,
+         const char               *member,
+         const char               *format,
+         ...)
 {
-  if (JSON_NODE_HOLDS_NULL (node))
-    return "null";
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    return "an object";
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    return "an array";
-  switch (json_node_get_value_type (node))
-    {
-    case G_TYPE_STRING: return "a string";
-    case G_TYPE_BOOLEAN: return "a boolean";
-    default: return "a number";
-    }
+  va_list args;
+  g_autofree char *msg = NULL;
+  g_autofree char *path = NULL;
+
+  if (l->problems[l->phase]->len >= MAX_PROBLEMS)
+    return;
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  path = where_path (w, member);
+  add_problem (l, code, path, msg);
 }
 
-static gboolean
-is_string (JsonNode *n)
+/* The same, at a path already made. */
+static void G_GNUC_PRINTF (4, 5)
+problem_at (Loader                   *l,
+            OrreryConstellationError  code,
+            const char               *path,
+            const char               *format,
+            ...)
 {
-  return JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING;
-}
+  va_list args;
+  g_autofree char *msg = NULL;
 
-static gboolean
-is_number (JsonNode *n)
-{
-  return JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_INT64 ||
-                                       json_node_get_value_type (n) == G_TYPE_DOUBLE);
-}
-
-static gboolean
-is_int (JsonNode *n)
-{
-  return JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64;
+  if (l->problems[l->phase]->len >= MAX_PROBLEMS)
+    return;
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  add_problem (l, code, path, msg);
 }
 
 static void
-wrong_type (Loader     *l,
-            const char *path,
-            JsonNode   *node,
-            const char *expected)
+wrong_type (Loader                *l,
+            const Where           *w,
+            const char            *member,
+            const OrreryJsonValue *v,
+            const char            *expected)
 {
-  problem (l, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE, path, "wrong type: expected %s, found %s",
-           expected, json_type_name (node));
+  problem (l, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE, w, member, "wrong type: expected %s, found %s",
+           expected, _orrery_json_value_type_name (v));
+}
+
+static gboolean
+is_null (const OrreryJsonValue *v)
+{
+  return v == NULL || v->kind == ORRERY_JSON_NULL;
+}
+
+static gboolean
+is_number (const OrreryJsonValue *v)
+{
+  return v->kind == ORRERY_JSON_INT || v->kind == ORRERY_JSON_DOUBLE;
+}
+
+static gdouble
+number_value (const OrreryJsonValue *v)
+{
+  return v->kind == ORRERY_JSON_INT ? (gdouble) v->u.i : v->u.d;
 }
 
 /* A string member, or NULL (absent or null); wrong types are reported. */
 static const char *
-get_string (Loader     *l,
-            const char *base,
-            JsonObject *obj,
-            const char *member)
+read_string (Loader                *l,
+             const Where           *w,
+             const char            *member,
+             const OrreryJsonValue *v)
 {
-  JsonNode *n = json_object_get_member (obj, member);
-
-  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+  if (is_null (v))
     return NULL;
-  if (!is_string (n))
+  if (v->kind != ORRERY_JSON_STRING)
     {
-      g_autofree char *path = g_strdup_printf ("%s.%s", base, member);
-      wrong_type (l, path, n, "a string");
+      wrong_type (l, w, member, v, "a string");
       return NULL;
     }
-  return json_node_get_string (n);
+  return v->u.s;
 }
 
 static gint64
-parse_time (Loader     *l,
-            const char *base,
-            JsonObject *obj,
-            const char *member)
+read_time (Loader                *l,
+           const Where           *w,
+           const char            *member,
+           const OrreryJsonValue *v)
 {
-  JsonNode *n = json_object_get_member (obj, member);
-  g_autofree char *path = NULL;
-
-  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+  if (is_null (v))
     return 0;
-  path = g_strdup_printf ("%s.%s", base, member);
-  if (is_number (n))
-    return (gint64) (json_node_get_double (n) * G_USEC_PER_SEC);
-  if (is_string (n))
+  if (is_number (v))
+    return (gint64) (number_value (v) * G_USEC_PER_SEC);
+  if (v->kind == ORRERY_JSON_STRING)
     {
       g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-      g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (json_node_get_string (n), utc);
+      g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (v->u.s, utc);
 
       if (dt)
         return g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
-      problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, path, "“%s” is not an ISO 8601 time",
-               json_node_get_string (n));
+      problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, w, member, "“%s” is not an ISO 8601 time", v->u.s);
       return 0;
     }
-  wrong_type (l, path, n, "an ISO 8601 time string or seconds since the epoch");
+  wrong_type (l, w, member, v, "an ISO 8601 time string or seconds since the epoch");
   return 0;
 }
 
@@ -258,47 +382,54 @@ format_time (gint64 usec)
   return g_date_time_format_iso8601 (dt);
 }
 
+/* A value as a GVariant (json-glib's mapping), compact: serialised in one
+ * block, and shared with every equal value of this load. */
 static GVariant *
-to_variant (Loader     *l,
-            const char *path,
-            JsonNode   *n)
+read_variant (Loader                *l,
+              const OrreryJsonValue *v)
 {
-  g_autoptr(GError) err = NULL;
-  GVariant *v;
+  Span key = { v->raw, v->raw_len };
+  GVariant *variant;
 
-  if (JSON_NODE_HOLDS_ARRAY (n) && json_array_get_length (json_node_get_array (n)) == 0)
-    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0));
-  v = json_gvariant_deserialize (n, NULL, &err);
-  if (v == NULL)
-    problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, path, "cannot be represented: %s",
-             err ? err->message : "unknown reason");
-  return v ? g_variant_ref_sink (v) : NULL;
+  if (v->raw != NULL && v->raw_len <= 256)
+    {
+      if (l->shared == NULL)
+        l->shared = g_hash_table_new_full (span_hash, span_equal, g_free, (GDestroyNotify) g_variant_unref);
+      variant = g_hash_table_lookup (l->shared, &key);
+      if (variant)
+        return g_variant_ref (variant);
+    }
+  variant = g_variant_ref_sink (_orrery_json_value_to_variant (v));
+  /* One block instead of a tree of small GVariants. */
+  g_variant_get_data (variant);
+  if (v->raw != NULL && v->raw_len <= 256 && g_hash_table_size (l->shared) < 4096)
+    g_hash_table_insert (l->shared, g_memdup2 (&key, sizeof key), g_variant_ref (variant));
+  return variant;
 }
 
 static TaskLists *
-task_lists_new (guint      json_index,
-                JsonArray *arrays[2])
+task_lists_new (guint                  json_index,
+                const OrreryJsonValue *arrays[2])
 {
   gsize size = 0;
   TaskLists *tl;
   char *p;
 
   for (guint i = 0; i < 2; i++)
-    for (guint k = 0; arrays[i] && k < json_array_get_length (arrays[i]); k++)
-      size += strlen (json_array_get_string_element (arrays[i], k)) + 1;
+    for (guint k = 0; arrays[i] && k < arrays[i]->len; k++)
+      size += arrays[i]->u.items[k].len + 1;
   tl = g_malloc (sizeof *tl + size);
   tl->json_index = json_index;
   p = tl->ids;
   for (guint i = 0; i < 2; i++)
     {
-      tl->n[i] = arrays[i] ? (gint) json_array_get_length (arrays[i]) : -1;
+      tl->n[i] = arrays[i] ? (gint) arrays[i]->len : -1;
       for (gint k = 0; k < tl->n[i]; k++)
         {
-          const char *id = json_array_get_string_element (arrays[i], k);
-          gsize len = strlen (id) + 1;
+          const OrreryJsonValue *id = &arrays[i]->u.items[k];
 
-          memcpy (p, id, len);
-          p += len;
+          memcpy (p, id->u.s, id->len + 1);
+          p += id->len + 1;
         }
     }
   return tl;
@@ -342,252 +473,297 @@ keep_task_lists (Loader     *l,
   l->lists->pdata[t->index] = tl;
 }
 
-static const char *const task_known[] = {
-  "task_id", "id", "name", "description", "task_description", "tips", "target_device_id",
-  "device_type", "priority", "status", "result", "error", "timeout", "retry_count",
-  "current_retry", "attempt", "task_data", "created_at", "execution_start_time",
-  "execution_end_time", "started_at", "ended_at", "execution_duration", "dependencies",
-  "dependents", NULL,
-};
+/* What one task reader needs. */
+typedef struct
+{
+  Loader                *l;
+  const Where           *w;
+  OrreryTask            *t;
+  const OrreryJsonValue *f[N_TASK_FIELDS];   /* NULL: absent */
+} TaskInput;
 
 static void
-load_task (Loader     *l,
-           const char *path,
-           const char *key,
-           guint       index,
-           JsonNode   *node)
+read_task_names (TaskInput *in)
 {
-  JsonObject *obj;
-  JsonNode *n;
-  const char *id, *s;
-  OrreryTask *t;
-  g_autofree char *p = NULL;
-  JsonObject *extra = NULL;
-  GList *members;
-  TaskLists *tl = NULL;
+  OrreryTask *t = in->t;
+  const char *s;
 
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      wrong_type (l, path, node, "a task object");
-      return;
-    }
-  obj = json_node_get_object (node);
-  id = get_string (l, path, obj, "task_id");
-  if (id == NULL)
-    id = get_string (l, path, obj, "id");
-  if (id == NULL)
-    id = key;
-  if (id == NULL || *id == '\0')
-    {
-      problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, path, "missing field: a task needs a \"task_id\"");
-      return;
-    }
-  if (key && strcmp (key, id) != 0)
-    problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, path, "task_id “%s” differs from its key “%s”", id, key);
-  if (g_hash_table_contains (l->c->by_id, id))
-    {
-      problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_ID, path, "duplicate task id “%s”", id);
-      return;
-    }
-
-  t = _orrery_task_new_fast (id);
-  t->name = g_strdup (get_string (l, path, obj, "name"));
-  t->description = g_strdup (get_string (l, path, obj, "description"));
+  t->name = g_strdup (read_string (in->l, in->w, "name", in->f[TF_NAME]));
+  t->description = g_strdup (read_string (in->l, in->w, "description", in->f[TF_DESCRIPTION]));
   if (t->description == NULL)
-    t->description = g_strdup (get_string (l, path, obj, "task_description"));
-  if ((s = get_string (l, path, obj, "target_device_id")) && *s)
+    t->description = g_strdup (read_string (in->l, in->w, "task_description", in->f[TF_TASK_DESCRIPTION]));
+  if ((s = read_string (in->l, in->w, "target_device_id", in->f[TF_TARGET_DEVICE_ID])) && *s)
     t->target_device_id = g_intern_string (s);
-  if ((s = get_string (l, path, obj, "device_type")) && *s)
+  if ((s = read_string (in->l, in->w, "device_type", in->f[TF_DEVICE_TYPE])) && *s)
     t->device_type = g_intern_string (s);
-
-  if ((n = json_object_get_member (obj, "tips")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      p = g_strdup_printf ("%s.tips", path);
-      if (!JSON_NODE_HOLDS_ARRAY (n))
-        wrong_type (l, p, n, "an array of strings");
-      else
-        {
-          JsonArray *a = json_node_get_array (n);
-          GStrvBuilder *b = g_strv_builder_new ();
-
-          for (guint i = 0; i < json_array_get_length (a); i++)
-            {
-              JsonNode *e = json_array_get_element (a, i);
-
-              if (is_string (e))
-                g_strv_builder_add (b, json_node_get_string (e));
-              else
-                {
-                  g_autofree char *pe = g_strdup_printf ("%s[%u]", p, i);
-                  wrong_type (l, pe, e, "a string");
-                }
-            }
-          t->tips = g_strv_builder_end (b);
-          g_strv_builder_unref (b);
-        }
-      g_clear_pointer (&p, g_free);
-    }
-
-  if ((n = json_object_get_member (obj, "priority")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      OrreryTaskPriority prio;
-
-      p = g_strdup_printf ("%s.priority", path);
-      if (is_int (n) && json_node_get_int (n) >= 1 && json_node_get_int (n) <= 4)
-        t->priority = json_node_get_int (n);
-      else if (is_string (n) && orrery_task_priority_from_string (json_node_get_string (n), &prio))
-        t->priority = prio;
-      else if (is_int (n))
-        problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, p, "bad enum value %" G_GINT64_FORMAT
-                 " for priority (expected 1-4 or low, medium, high, critical)", json_node_get_int (n));
-      else if (is_string (n))
-        problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, p, "bad enum value “%s” for priority "
-                 "(expected low, medium, high, critical or 1-4)", json_node_get_string (n));
-      else
-        wrong_type (l, p, n, "a priority name or number");
-      g_clear_pointer (&p, g_free);
-    }
-
-  if ((s = get_string (l, path, obj, "status")))
-    {
-      OrreryTaskStatus st;
-
-      if (orrery_task_status_from_string (s, &st))
-        t->status = st;
-      else
-        {
-          p = g_strdup_printf ("%s.status", path);
-          problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, p, "bad enum value “%s” for status (expected "
-                   "pending, waiting_dependency, running, completed, failed, cancelled, skipped)", s);
-          g_clear_pointer (&p, g_free);
-        }
-    }
-
-  if ((n = json_object_get_member (obj, "result")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      p = g_strdup_printf ("%s.result", path);
-      t->result = to_variant (l, p, n);
-      g_clear_pointer (&p, g_free);
-    }
-  if ((n = json_object_get_member (obj, "error")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      if (is_string (n))
-        _orrery_task_set_error_message (t, json_node_get_string (n));
-      else if (JSON_NODE_HOLDS_OBJECT (n) && (s = get_string (l, path, json_node_get_object (n), "message")))
-        _orrery_task_set_error_message (t, s);
-      else
-        {
-          p = g_strdup_printf ("%s.error", path);
-          wrong_type (l, p, n, "a string");
-          g_clear_pointer (&p, g_free);
-        }
-    }
-  if ((n = json_object_get_member (obj, "timeout")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      p = g_strdup_printf ("%s.timeout", path);
-      if (!is_number (n))
-        wrong_type (l, p, n, "a number of seconds");
-      else if (json_node_get_double (n) < 0)
-        problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, p, "a timeout cannot be negative");
-      else
-        t->timeout = json_node_get_double (n);
-      g_clear_pointer (&p, g_free);
-    }
-  {
-    const char *const counters[] = { "retry_count", "current_retry", "attempt" };
-
-    for (guint i = 0; i < G_N_ELEMENTS (counters); i++)
-      if ((n = json_object_get_member (obj, counters[i])) && !JSON_NODE_HOLDS_NULL (n))
-        {
-          p = g_strdup_printf ("%s.%s", path, counters[i]);
-          if (!is_int (n))
-            wrong_type (l, p, n, "an integer");
-          else if (json_node_get_int (n) < 0 || json_node_get_int (n) > G_MAXUINT)
-            problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, p, "out of range");
-          else if (i == 0)
-            t->retry_count = json_node_get_int (n);
-          else
-            t->attempt = json_node_get_int (n);
-          g_clear_pointer (&p, g_free);
-        }
-  }
-  if ((n = json_object_get_member (obj, "task_data")) && !JSON_NODE_HOLDS_NULL (n))
-    {
-      p = g_strdup_printf ("%s.task_data", path);
-      if (!JSON_NODE_HOLDS_OBJECT (n))
-        wrong_type (l, p, n, "an object");
-      else if (json_object_get_size (json_node_get_object (n)) > 0)
-        t->task_data = to_variant (l, p, n);
-      g_clear_pointer (&p, g_free);
-    }
-  if (json_object_has_member (obj, "created_at"))
-    t->created_at = parse_time (l, path, obj, "created_at");
-  t->started_at = parse_time (l, path, obj, json_object_has_member (obj, "started_at")
-                                            ? "started_at" : "execution_start_time");
-  t->ended_at = parse_time (l, path, obj, json_object_has_member (obj, "ended_at")
-                                          ? "ended_at" : "execution_end_time");
-
-  {
-    const char *const lists[] = { "dependencies", "dependents" };
-    JsonArray *usable[2] = { NULL, NULL };
-
-    for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
-      if ((n = json_object_get_member (obj, lists[i])) && !JSON_NODE_HOLDS_NULL (n))
-        {
-          p = g_strdup_printf ("%s.%s", path, lists[i]);
-          if (!JSON_NODE_HOLDS_ARRAY (n))
-            wrong_type (l, p, n, "an array of task ids");
-          else
-            {
-              JsonArray *a = json_node_get_array (n);
-              gboolean ok = TRUE;
-
-              for (guint k = 0; k < json_array_get_length (a); k++)
-                if (!is_string (json_array_get_element (a, k)))
-                  {
-                    g_autofree char *pe = g_strdup_printf ("%s[%u]", p, k);
-                    wrong_type (l, pe, json_array_get_element (a, k), "a task id");
-                    ok = FALSE;
-                  }
-              if (ok)
-                usable[i] = a;
-            }
-          g_clear_pointer (&p, g_free);
-        }
-    /* Checked against the dependency lines once they are all read. */
-    if (usable[0] || usable[1])
-      tl = task_lists_new (index, usable);
-  }
-
-  /* Keep what we do not know. UFO's task_description duplicates description. */
-  members = json_object_get_members (obj);
-  for (GList *m = members; m; m = m->next)
-    {
-      const char *name = m->data;
-
-      if (g_strv_contains (task_known, name))
-        {
-          if (!g_str_equal (name, "task_description") ||
-              g_strcmp0 (json_object_get_string_member_with_default (obj, name, NULL), t->description) == 0)
-            continue;
-        }
-      if (extra == NULL)
-        extra = json_object_new ();
-      json_object_set_member (extra, name, json_node_copy (json_object_get_member (obj, name)));
-    }
-  g_list_free (members);
-  t->extra = extra;
-
-  _orrery_constellation_add_task_internal (l->c, t);
-  if (tl)
-    keep_task_lists (l, t, tl);
-  g_object_unref (t);
 }
 
-static const char *const dep_known[] = {
-  "line_id", "from_task_id", "to_task_id", "dependency_type", "condition",
-  "condition_description", "is_satisfied", "last_evaluation_result", NULL,
-};
+static void
+read_task_tips (TaskInput *in)
+{
+  const OrreryJsonValue *v = in->f[TF_TIPS];
+  GStrvBuilder *b;
+
+  if (is_null (v))
+    return;
+  if (v->kind != ORRERY_JSON_ARRAY)
+    {
+      wrong_type (in->l, in->w, "tips", v, "an array of strings");
+      return;
+    }
+  b = g_strv_builder_new ();
+  for (guint i = 0; i < v->len; i++)
+    {
+      const OrreryJsonValue *e = &v->u.items[i];
+
+      if (e->kind == ORRERY_JSON_STRING)
+        g_strv_builder_add (b, e->u.s);
+      else
+        {
+          g_autofree char *member = g_strdup_printf ("tips[%u]", i);
+          wrong_type (in->l, in->w, member, e, "a string");
+        }
+    }
+  in->t->tips = g_strv_builder_end (b);
+  g_strv_builder_unref (b);
+}
+
+static void
+read_task_priority (TaskInput *in)
+{
+  const OrreryJsonValue *v = in->f[TF_PRIORITY];
+  OrreryTaskPriority prio;
+
+  if (is_null (v))
+    return;
+  if (v->kind == ORRERY_JSON_INT && v->u.i >= 1 && v->u.i <= 4)
+    in->t->priority = v->u.i;
+  else if (v->kind == ORRERY_JSON_STRING && orrery_task_priority_from_string (v->u.s, &prio))
+    in->t->priority = prio;
+  else if (v->kind == ORRERY_JSON_INT)
+    problem (in->l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, in->w, "priority", "bad enum value %" G_GINT64_FORMAT
+             " for priority (expected 1-4 or low, medium, high, critical)", v->u.i);
+  else if (v->kind == ORRERY_JSON_STRING)
+    problem (in->l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, in->w, "priority", "bad enum value “%s” for priority "
+             "(expected low, medium, high, critical or 1-4)", v->u.s);
+  else
+    wrong_type (in->l, in->w, "priority", v, "a priority name or number");
+}
+
+static void
+read_task_status (TaskInput *in)
+{
+  const char *s = read_string (in->l, in->w, "status", in->f[TF_STATUS]);
+  OrreryTaskStatus st;
+
+  if (s == NULL)
+    return;
+  if (orrery_task_status_from_string (s, &st))
+    in->t->status = st;
+  else
+    problem (in->l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, in->w, "status", "bad enum value “%s” for status (expected "
+             "pending, waiting_dependency, running, completed, failed, cancelled, skipped)", s);
+}
+
+static void
+read_task_outcome (TaskInput *in)
+{
+  const OrreryJsonValue *v = in->f[TF_RESULT];
+  const char *s;
+
+  if (!is_null (v))
+    in->t->result = read_variant (in->l, v);
+  v = in->f[TF_ERROR];
+  if (is_null (v))
+    return;
+  if (v->kind == ORRERY_JSON_STRING)
+    _orrery_task_set_error_message (in->t, v->u.s);
+  else if (v->kind == ORRERY_JSON_OBJECT &&
+           (s = read_string (in->l, in->w, "message", _orrery_json_value_get_member (v, "message"))))
+    _orrery_task_set_error_message (in->t, s);
+  else
+    wrong_type (in->l, in->w, "error", v, "a string");
+}
+
+static void
+read_task_limits (TaskInput *in)
+{
+  const OrreryJsonValue *v = in->f[TF_TIMEOUT];
+  const TaskField counters[] = { TF_RETRY_COUNT, TF_CURRENT_RETRY, TF_ATTEMPT };
+
+  if (!is_null (v))
+    {
+      if (!is_number (v))
+        wrong_type (in->l, in->w, "timeout", v, "a number of seconds");
+      else if (number_value (v) < 0)
+        problem (in->l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, in->w, "timeout", "a timeout cannot be negative");
+      else
+        in->t->timeout = number_value (v);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (counters); i++)
+    {
+      const char *member = task_fields[counters[i]];
+
+      v = in->f[counters[i]];
+      if (is_null (v))
+        continue;
+      if (v->kind != ORRERY_JSON_INT)
+        wrong_type (in->l, in->w, member, v, "an integer");
+      else if (v->u.i < 0 || v->u.i > G_MAXUINT)
+        problem (in->l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, in->w, member, "out of range");
+      else if (i == 0)
+        in->t->retry_count = v->u.i;
+      else
+        in->t->attempt = v->u.i;
+    }
+}
+
+static void
+read_task_data (TaskInput *in)
+{
+  const OrreryJsonValue *v = in->f[TF_TASK_DATA];
+
+  if (is_null (v))
+    return;
+  if (v->kind != ORRERY_JSON_OBJECT)
+    wrong_type (in->l, in->w, "task_data", v, "an object");
+  else if (v->len > 0)
+    in->t->task_data = read_variant (in->l, v);
+}
+
+static void
+read_task_times (TaskInput *in)
+{
+  OrreryTask *t = in->t;
+  gboolean started = in->f[TF_STARTED_AT] != NULL, ended = in->f[TF_ENDED_AT] != NULL;
+
+  if (in->f[TF_CREATED_AT])
+    t->created_at = read_time (in->l, in->w, "created_at", in->f[TF_CREATED_AT]);
+  t->started_at = read_time (in->l, in->w, started ? "started_at" : "execution_start_time",
+                             in->f[started ? TF_STARTED_AT : TF_EXECUTION_START_TIME]);
+  t->ended_at = read_time (in->l, in->w, ended ? "ended_at" : "execution_end_time",
+                           in->f[ended ? TF_ENDED_AT : TF_EXECUTION_END_TIME]);
+}
+
+/* The task's own lists, checked against the dependency lines once they
+ * are all read; NULL when it has none usable. */
+static TaskLists *
+read_task_lists (TaskInput *in,
+                 guint      index)
+{
+  const TaskField fields[] = { TF_DEPENDENCIES, TF_DEPENDENTS };
+  const OrreryJsonValue *usable[2] = { NULL, NULL };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      const OrreryJsonValue *v = in->f[fields[i]];
+      const char *member = task_fields[fields[i]];
+      gboolean ok = TRUE;
+
+      if (is_null (v))
+        continue;
+      if (v->kind != ORRERY_JSON_ARRAY)
+        {
+          wrong_type (in->l, in->w, member, v, "an array of task ids");
+          continue;
+        }
+      for (guint k = 0; k < v->len; k++)
+        if (v->u.items[k].kind != ORRERY_JSON_STRING)
+          {
+            g_autofree char *at = g_strdup_printf ("%s[%u]", member, k);
+            wrong_type (in->l, in->w, at, &v->u.items[k], "a task id");
+            ok = FALSE;
+          }
+      if (ok)
+        usable[i] = v;
+    }
+  return usable[0] || usable[1] ? task_lists_new (index, usable) : NULL;
+}
+
+/* Members a task keeps for the writer: what it does not know, and UFO's
+ * task_description when it says something else than the description. */
+static gboolean
+task_member_known (const OrreryJsonValue *name,
+                   const OrreryJsonValue *value,
+                   gpointer               data)
+{
+  OrreryTask *t = data;
+  gint i = field_index (task_fields, task_field_lengths, N_TASK_FIELDS, name);
+
+  if (i == TF_TASK_DESCRIPTION)
+    return value->kind == ORRERY_JSON_STRING && g_strcmp0 (value->u.s, t->description) == 0;
+  return i >= 0;
+}
+
+static void
+load_task (Loader                *l,
+           const Where           *w,
+           const OrreryJsonValue *v)
+{
+  TaskInput in = { l, w, NULL, { NULL } };
+  const char *id = NULL;
+  gboolean unknown = FALSE;
+  TaskLists *tl;
+
+  if (v->kind != ORRERY_JSON_OBJECT)
+    {
+      wrong_type (l, w, NULL, v, "a task object");
+      return;
+    }
+  for (guint i = 0; i < v->len; i++)
+    {
+      gint f = field_index (task_fields, task_field_lengths, N_TASK_FIELDS, &v->u.items[2 * i]);
+
+      if (f >= 0)
+        in.f[f] = &v->u.items[2 * i + 1];
+      unknown |= f < 0 || f == TF_TASK_DESCRIPTION;
+    }
+  id = read_string (l, w, "task_id", in.f[TF_TASK_ID]);
+  if (id == NULL)
+    id = read_string (l, w, "id", in.f[TF_ID]);
+  if (id == NULL)
+    id = w->key;
+  if (id == NULL || *id == '\0')
+    {
+      problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, w, NULL, "missing field: a task needs a \"task_id\"");
+      return;
+    }
+  if (w->key && strcmp (w->key, id) != 0)
+    problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, w, NULL, "task_id “%s” differs from its key “%s”", id, w->key);
+  if (g_hash_table_contains (l->c->by_id, id))
+    {
+      problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_ID, w, NULL, "duplicate task id “%s”", id);
+      return;
+    }
+
+  in.t = _orrery_task_new_fast (id);
+  read_task_names (&in);
+  read_task_tips (&in);
+  read_task_priority (&in);
+  read_task_status (&in);
+  read_task_outcome (&in);
+  read_task_limits (&in);
+  read_task_data (&in);
+  read_task_times (&in);
+  tl = read_task_lists (&in, w->index);
+  if (unknown)
+    in.t->extra = _orrery_json_keep_unknown (v, task_member_known, in.t);
+
+  _orrery_constellation_add_task_internal (l->c, in.t);
+  if (tl)
+    keep_task_lists (l, in.t, tl);
+  g_object_unref (in.t);
+}
+
+/* Dependency lines */
+
+static gboolean
+dep_member_known (const OrreryJsonValue *name,
+                  const OrreryJsonValue *value,
+                  gpointer               data)
+{
+  return field_index (dep_fields, dep_field_lengths, N_DEP_FIELDS, name) >= 0;
+}
 
 /* The tasks a line joins; a problem when one is unknown. */
 static gboolean
@@ -603,8 +779,8 @@ find_ends (Loader      *l,
   if (*from == NULL || *to == NULL)
     {
       g_autofree char *p = g_strdup_printf ("%s.%s", path, *from == NULL ? "from_task_id" : "to_task_id");
-      problem (l, ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK, p, "dependency on an unknown task “%s”",
-               *from == NULL ? from_id : to_id);
+      problem_at (l, ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK, p, "dependency on an unknown task “%s”",
+                  *from == NULL ? from_id : to_id);
       return FALSE;
     }
   return TRUE;
@@ -612,31 +788,31 @@ find_ends (Loader      *l,
 
 /* The dependency type and condition; FALSE when either is bad. */
 static gboolean
-read_dependency_type (Loader                *l,
-                      const char            *path,
-                      JsonObject            *obj,
-                      OrreryDependencyType  *type,
-                      OrreryCondition      **cond)
+read_dependency_type (Loader                 *l,
+                      const Where            *w,
+                      const OrreryJsonValue **f,
+                      OrreryDependencyType   *type,
+                      OrreryCondition       **cond)
 {
   const char *s;
-  JsonNode *n;
   gboolean ok = TRUE;
 
   *type = ORRERY_DEPENDENCY_UNCONDITIONAL;
   *cond = NULL;
-  if ((s = get_string (l, path, obj, "dependency_type")) && !orrery_dependency_type_from_string (s, type))
+  if ((s = read_string (l, w, "dependency_type", f[DF_DEPENDENCY_TYPE])) &&
+      !orrery_dependency_type_from_string (s, type))
     {
-      g_autofree char *p = g_strdup_printf ("%s.dependency_type", path);
-      problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, p, "bad enum value “%s” for dependency_type "
+      problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, w, "dependency_type", "bad enum value “%s” for dependency_type "
                "(expected unconditional, success_only, completion_only, conditional)", s);
       ok = FALSE;
     }
-  if ((n = json_object_get_member (obj, "condition")) && !JSON_NODE_HOLDS_NULL (n))
+  if (!is_null (f[DF_CONDITION]))
     {
-      g_autofree char *p = g_strdup_printf ("%s.condition", path);
+      g_autofree char *p = where_path (w, "condition");
+      g_autoptr(JsonNode) node = _orrery_json_value_to_node (f[DF_CONDITION]);
       g_autoptr(GError) err = NULL;
 
-      *cond = _orrery_condition_from_json (n, p, &err);
+      *cond = _orrery_condition_from_json (node, p, &err);
       if (*cond == NULL)
         {
           /* The message is "PATH: rule", PATH being @p or below it. */
@@ -644,11 +820,11 @@ read_dependency_type (Loader                *l,
 
           if (sep)
             {
-              g_autofree char *where = g_strndup (err->message, sep - err->message);
-              problem (l, err->code, where, "%s", sep + 2);
+              g_autofree char *at = g_strndup (err->message, sep - err->message);
+              problem_at (l, err->code, at, "%s", sep + 2);
             }
           else
-            problem (l, err->code, p, "%s", err->message);
+            problem_at (l, err->code, p, "%s", err->message);
           ok = FALSE;
         }
     }
@@ -664,13 +840,13 @@ can_link (Loader     *l,
 {
   if (from == to)
     {
-      problem (l, ORRERY_CONSTELLATION_ERROR_SELF_DEPENDENCY, path, "task “%s” cannot depend on itself", from->id);
+      problem_at (l, ORRERY_CONSTELLATION_ERROR_SELF_DEPENDENCY, path, "task “%s” cannot depend on itself", from->id);
       return FALSE;
     }
   if (_orrery_constellation_find_edge (from, to))
     {
-      problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, path, "duplicate dependency %s → %s",
-               from->id, to->id);
+      problem_at (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, path, "duplicate dependency %s → %s",
+                  from->id, to->id);
       return FALSE;
     }
   return TRUE;
@@ -679,69 +855,66 @@ can_link (Loader     *l,
 /* The line id (when not the implied FROM->TO), the condition description
  * and the fields we do not know. */
 static void
-read_dependency_tail (Loader      *l,
-                      const char  *path,
-                      const char  *key,
-                      JsonObject  *obj,
-                      const char  *from_id,
-                      const char  *to_id,
-                      char       **line_id,
-                      char       **condition_description,
-                      JsonObject **extra)
+read_dependency_tail (Loader                 *l,
+                      const Where            *w,
+                      const OrreryJsonValue  *obj,
+                      const OrreryJsonValue **f,
+                      const char             *from_id,
+                      const char             *to_id,
+                      char                  **line_id,
+                      char                  **condition_description,
+                      JsonObject            **extra)
 {
-  const char *s = get_string (l, path, obj, "line_id");
-  GList *members;
+  const char *s = read_string (l, w, "line_id", f[DF_LINE_ID]);
 
   if (s == NULL)
-    s = key;
+    s = w->key;
   if (s)
     {
-      g_autofree char *implied = g_strdup_printf ("%s->%s", from_id, to_id);
-      if (!g_str_equal (s, implied))
+      gsize from_len = strlen (from_id);
+
+      /* Not the implied FROM->TO. */
+      if (strncmp (s, from_id, from_len) != 0 || strncmp (s + from_len, "->", 2) != 0 ||
+          strcmp (s + from_len + 2, to_id) != 0)
         *line_id = g_strdup (s);
     }
-  *condition_description = g_strdup (get_string (l, path, obj, "condition_description"));
+  *condition_description = g_strdup (read_string (l, w, "condition_description", f[DF_CONDITION_DESCRIPTION]));
   if (*condition_description && **condition_description == '\0')
     g_clear_pointer (condition_description, g_free);
-
-  members = json_object_get_members (obj);
-  for (GList *m = members; m; m = m->next)
-    {
-      if (g_strv_contains (dep_known, m->data))
-        continue;
-      if (*extra == NULL)
-        *extra = json_object_new ();
-      json_object_set_member (*extra, m->data, json_node_copy (json_object_get_member (obj, m->data)));
-    }
-  g_list_free (members);
+  *extra = _orrery_json_keep_unknown (obj, dep_member_known, NULL);
 }
 
 static void
-load_dependency (Loader     *l,
-                 const char *path,
-                 const char *key,
-                 guint       index,
-                 JsonNode   *node)
+load_dependency (Loader                *l,
+                 const Where           *w,
+                 const OrreryJsonValue *v)
 {
-  JsonObject *obj;
+  const OrreryJsonValue *f[N_DEP_FIELDS] = { NULL };
   const char *from_id, *to_id;
+  g_autofree char *path = NULL;
   OrreryTask *from, *to;
   OrreryDependencyType type;
   g_autoptr(OrreryCondition) cond = NULL;
   OrreryDependency *dep;
   gboolean ok;
 
-  if (!JSON_NODE_HOLDS_OBJECT (node))
+  if (v->kind != ORRERY_JSON_OBJECT)
     {
-      wrong_type (l, path, node, "a dependency object");
+      wrong_type (l, w, NULL, v, "a dependency object");
       return;
     }
-  obj = json_node_get_object (node);
-  from_id = get_string (l, path, obj, "from_task_id");
-  to_id = get_string (l, path, obj, "to_task_id");
+  for (guint i = 0; i < v->len; i++)
+    {
+      gint k = field_index (dep_fields, dep_field_lengths, N_DEP_FIELDS, &v->u.items[2 * i]);
+
+      if (k >= 0)
+        f[k] = &v->u.items[2 * i + 1];
+    }
+  from_id = read_string (l, w, "from_task_id", f[DF_FROM_TASK_ID]);
+  to_id = read_string (l, w, "to_task_id", f[DF_TO_TASK_ID]);
   if (from_id == NULL || to_id == NULL)
     {
-      problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, path,
+      problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, w, NULL,
                "missing field: a dependency needs \"from_task_id\" and \"to_task_id\"");
       return;
     }
@@ -752,25 +925,37 @@ load_dependency (Loader     *l,
        * checked as far as it can be without them; resolve_pending() links it. */
       PendingDependency *pd = g_new0 (PendingDependency, 1);
 
-      pd->path = g_strdup (path);
+      pd->path = where_path (w, NULL);
       pd->from_id = g_strdup (from_id);
       pd->to_id = g_strdup (to_id);
-      pd->ok = read_dependency_type (l, path, obj, &pd->type, &pd->condition);
-      read_dependency_tail (l, path, key, obj, from_id, to_id,
-                            &pd->line_id, &pd->condition_description, &pd->extra);
+      pd->ok = read_dependency_type (l, w, f, &pd->type, &pd->condition);
+      read_dependency_tail (l, w, v, f, from_id, to_id, &pd->line_id, &pd->condition_description, &pd->extra);
       if (l->pending == NULL)
         l->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_dependency_free);
       g_ptr_array_add (l->pending, pd);
       return;
     }
 
-  if (!find_ends (l, path, from_id, to_id, &from, &to))
-    return;
-  ok = read_dependency_type (l, path, obj, &type, &cond);
-  if (!can_link (l, path, from, to) || !ok)
+  from = g_hash_table_lookup (l->c->by_id, from_id);
+  to = g_hash_table_lookup (l->c->by_id, to_id);
+  if (from == NULL || to == NULL || from == to)
+    {
+      path = where_path (w, NULL);
+      if (!find_ends (l, path, from_id, to_id, &from, &to))
+        return;
+    }
+  ok = read_dependency_type (l, w, f, &type, &cond);
+  if (from == to || _orrery_constellation_find_edge (from, to))
+    {
+      if (path == NULL)
+        path = where_path (w, NULL);
+      can_link (l, path, from, to);
+      return;
+    }
+  if (!ok)
     return;
   dep = _orrery_constellation_link (l->c, from, to, type, cond, NULL, NULL);
-  read_dependency_tail (l, path, key, obj, from_id, to_id, &dep->line_id, &dep->condition_description, &dep->extra);
+  read_dependency_tail (l, w, v, f, from_id, to_id, &dep->line_id, &dep->condition_description, &dep->extra);
 }
 
 /* Links the lines read before the tasks, in their order. */
@@ -795,7 +980,6 @@ resolve_pending (Loader *l)
     }
   g_clear_pointer (&l->pending, g_ptr_array_unref);
 }
-
 static char *
 task_base_path (OrreryTask      *t,
                 const TaskLists *tl,
@@ -831,13 +1015,13 @@ check_lists (Loader   *l,
               for (guint j = 0; j < t->n_in && !found; j++)
                 found = g_str_equal (t->in[j]->from->id, id);
               if (!found)
-                problem (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
+                problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                          "lists “%s”, but no dependency line goes from “%s” to “%s”", id, id, t->id);
             }
           /* UFO drops a prerequisite from the list once it is satisfied. */
           for (guint j = 0; j < t->n_in; j++)
             if (t->in[j]->state == EDGE_PENDING && !task_lists_has (tl, 0, t->in[j]->from->id))
-              problem (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
+              problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                        "does not list “%s”, but a dependency line goes from “%s” to “%s”",
                        t->in[j]->from->id, t->in[j]->from->id, t->id);
         }
@@ -853,12 +1037,12 @@ check_lists (Loader   *l,
               for (guint j = 0; j < t->n_out && !found; j++)
                 found = g_str_equal (t->out[j]->to->id, id);
               if (!found)
-                problem (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
+                problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                          "lists “%s”, but no dependency line goes from “%s” to “%s”", id, t->id, id);
             }
           for (guint j = 0; j < t->n_out; j++)
             if (!task_lists_has (tl, 1, t->out[j]->to->id))
-              problem (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
+              problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                        "does not list “%s”, but a dependency line goes from “%s” to “%s”",
                        t->out[j]->to->id, t->id, t->out[j]->to->id);
         }
@@ -888,9 +1072,9 @@ edges_from_lists (Loader   *l,
           OrreryTask *from = g_hash_table_lookup (l->c->by_id, id);
 
           if (from == NULL)
-            problem (l, ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK, p, "dependency on an unknown task “%s”", id);
+            problem_at (l, ORRERY_CONSTELLATION_ERROR_UNKNOWN_TASK, p, "dependency on an unknown task “%s”", id);
           else if (from == t)
-            problem (l, ORRERY_CONSTELLATION_ERROR_SELF_DEPENDENCY, p, "task “%s” cannot depend on itself", id);
+            problem_at (l, ORRERY_CONSTELLATION_ERROR_SELF_DEPENDENCY, p, "task “%s” cannot depend on itself", id);
           else if (!_orrery_constellation_find_edge (from, t))
             _orrery_constellation_link (l->c, from, t, ORRERY_DEPENDENCY_UNCONDITIONAL, NULL, NULL, NULL);
         }
@@ -932,7 +1116,7 @@ check_line_ids (Loader *l)
                 other = e;
             }
           if (other)
-            problem (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, "$.dependencies",
+            problem_at (l, ORRERY_CONSTELLATION_ERROR_DUPLICATE_DEPENDENCY, "$.dependencies",
                      "duplicate line id “%s” (%s → %s and %s → %s)", id, other->from->id, other->to->id,
                      d->from->id, d->to->id);
           else
@@ -941,289 +1125,209 @@ check_line_ids (Loader *l)
     }
 }
 
-typedef void (*LoadItem) (Loader *l, const char *path, const char *key, guint index, JsonNode *node);
 
-/* Loads what is left of a collection in the tree: all of it when nothing
- * streamed, nothing when its elements were loaded as they were parsed. */
-static gboolean
-load_collection (Loader     *l,
-                 JsonObject *root,
-                 const char *member,
-                 LoadItem    load)
-{
-  JsonNode *n = json_object_get_member (root, member);
-  g_autofree char *base = g_strdup_printf ("$.%s", member);
-
-  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
-    return FALSE;
-  if (JSON_NODE_HOLDS_ARRAY (n))
-    {
-      JsonArray *a = json_node_get_array (n);
-
-      for (guint i = 0; i < json_array_get_length (a); i++)
-        {
-          g_autofree char *p = g_strdup_printf ("%s[%u]", base, i);
-          load (l, p, NULL, i, json_array_get_element (a, i));
-        }
-      return FALSE;
-    }
-  if (JSON_NODE_HOLDS_OBJECT (n))
-    {
-      JsonObjectIter it;
-      const char *key;
-      JsonNode *value;
-      guint i = 0;
-
-      json_object_iter_init_ordered (&it, json_node_get_object (n));
-      while (json_object_iter_next_ordered (&it, &key, &value))
-        {
-          g_autofree char *p = g_strdup_printf ("%s.%s", base, key);
-          load (l, p, key, i++, value);
-        }
-      return TRUE;
-    }
-  wrong_type (l, base, n, "an object keyed by id or an array");
-  return FALSE;
-}
+/* The root */
 
 static const char *const top_known[] = {
   "constellation_id", "id", "name", "state", "version", "tasks", "dependencies", NULL,
 };
 
-/* Streaming.
- *
- * json-glib builds its whole tree before handing it over; a million
- * tasks make a tree several times the size of the model. So the loader
- * listens to the parser: as each element of the top-level `tasks` and
- * `dependencies` containers is completed, it is loaded (the task into
- * the model, the line linked, or kept as a small PendingDependency when
- * the tasks come later in the document) and removed from its container,
- * so the tree never holds more than one of them. What the loader makes of
- * an element is what it makes of it in a whole tree, path included.
- *
- * The parser says which member of the root a value belongs to only once
- * the value is complete, so the names of the root's members are first
- * read from the text by scan_member_names(), and the parser's own view is
- * checked against that scan as each member completes: when they disagree
- * (text the scan does not follow, such as comments or single quotes),
- * the document is loaded again the old way, from the whole tree. */
-
 static gboolean
-is_json_space (char c)
+root_member_known (const OrreryJsonValue *name,
+                   const OrreryJsonValue *value,
+                   gpointer               data)
 {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  return g_strv_contains (top_known, name->u.s);
 }
 
-/* The names of the root object's members, in order, as written (escapes
- * left as they are); NULL when the text is not one plain JSON object,
- * or names "tasks" or "dependencies" twice (the last one wins in
- * json-glib's tree). */
-static GPtrArray *
-scan_member_names (const char *text,
-                   gsize       length)
+static void
+load_element (Loader                *l,
+              gboolean               tasks,
+              const char            *key,
+              guint                  index,
+              const OrreryJsonValue *v)
 {
-  const char *p = text, *end = text + length;
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  guint depth = 1, n_tasks = 0, n_deps = 0;
-  gboolean want_key = TRUE;
+  Where w = { tasks ? "tasks" : "dependencies", key, index };
 
-  if (length >= 3 && memcmp (p, "\xef\xbb\xbf", 3) == 0)
-    p += 3;
-  while (p < end && is_json_space (*p))
-    p++;
-  if (p == end || *p != '{')
-    return NULL;
-  for (p++; p < end; p++)
-    switch (*p)
-      {
-      case '"':
-        {
-          const char *start = ++p;
+  l->phase = tasks ? PHASE_TASKS : PHASE_DEPS;
+  if (tasks)
+    load_task (l, &w, v);
+  else
+    load_dependency (l, &w, v);
+}
 
-          while (p < end && *p != '"')
-            p += *p == '\\' ? 2 : 1;
-          if (p >= end)
-            return NULL;
-          if (depth == 1 && want_key)
-            {
-              g_ptr_array_add (names, g_strndup (start, p - start));
-              want_key = FALSE;
-            }
-        }
-        break;
-      case '{':
-      case '[':
-        depth++;
-        break;
-      case '}':
-      case ']':
-        if (--depth == 0)
-          goto root_done;
-        break;
-      case ',':
-        want_key = depth == 1;
-        break;
-      case '/':
-      case '\'':
-        return NULL;
-      default:
-        break;
-      }
-  return NULL;
-
-root_done:
-  for (p++; p < end && is_json_space (*p); p++)
-    ;
-  if (p != end)
-    return NULL;
-  for (guint i = 0; i < names->len; i++)
+/* The root has a `tasks` (or `dependencies`) member: what follows from
+ * that before its elements are read. */
+static void
+collection_seen (Loader                *l,
+                 gboolean               tasks,
+                 gboolean               keyed,
+                 gboolean               null)
+{
+  if (tasks)
     {
-      n_tasks += g_str_equal (names->pdata[i], "tasks");
-      n_deps += g_str_equal (names->pdata[i], "dependencies");
-    }
-  if (n_tasks > 1 || n_deps > 1)
-    return NULL;
-  return g_steal_pointer (&names);
-}
-
-static Kind
-kind_of (const char *member)
-{
-  if (g_strcmp0 (member, "tasks") == 0)
-    return KIND_TASKS;
-  if (g_strcmp0 (member, "dependencies") == 0)
-    return KIND_DEPENDENCIES;
-  return KIND_OTHER;
-}
-
-static void
-container_start (Loader *l)
-{
-  if (++l->depth != 2 || l->mismatch)
-    return;
-  /* A value of the root: the member the scan saw there. */
-  l->kind = l->n_members < l->names->len ? kind_of (l->names->pdata[l->n_members]) : KIND_OTHER;
-  l->defer = l->kind == KIND_DEPENDENCIES && l->tasks_at != G_MAXUINT && l->tasks_at > l->n_members;
-  l->n_elements = 0;
-}
-
-static void
-on_object_start (JsonParser *parser,
-                 Loader     *l)
-{
-  container_start (l);
-}
-
-static void
-on_array_start (JsonParser *parser,
-                Loader     *l)
-{
-  container_start (l);
-}
-
-static void
-on_container_end (JsonParser *parser,
-                  gpointer    container,
-                  Loader     *l)
-{
-  l->depth--;
-}
-
-static void
-load_element (Loader     *l,
-              const char *path,
-              const char *key,
-              JsonNode   *node)
-{
-  if (l->kind == KIND_TASKS)
-    {
-      l->phase = PHASE_TASKS;
-      load_task (l, path, key, l->n_elements, node);
+      l->has_tasks = TRUE;
+      l->keyed = keyed;
     }
   else
     {
-      l->phase = PHASE_DEPS;
-      load_dependency (l, path, key, l->n_elements, node);
+      l->has_deps = !null;
+      l->defer = !l->has_tasks;
     }
-  l->n_elements++;
 }
 
+/* A collection read whole (from a tree, or when it is no container). */
 static void
-on_array_element (JsonParser *parser,
-                  JsonArray  *array,
-                  gint        index,
-                  Loader     *l)
+load_collection (Loader                *l,
+                 gboolean               tasks,
+                 const OrreryJsonValue *v)
 {
-  g_autofree char *path = NULL;
-  guint last;
+  Where w = { tasks ? "tasks" : "dependencies", NULL, NO_INDEX };
 
-  if (l->depth != 2 || l->kind == KIND_OTHER || l->mismatch)
-    return;
-  /* The parser has just appended the element, and only counts its
-   * elements itself: taking it out again is safe. */
-  last = json_array_get_length (array) - 1;
-  path = g_strdup_printf ("$.%s[%u]", l->kind == KIND_TASKS ? "tasks" : "dependencies", l->n_elements);
-  load_element (l, path, NULL, json_array_get_element (array, last));
-  json_array_remove_element (array, last);
-}
-
-static void
-on_object_member (JsonParser *parser,
-                  JsonObject *object,
-                  const char *member,
-                  Loader     *l)
-{
-  g_autofree char *path = NULL;
-
-  if (l->depth == 1)
+  collection_seen (l, tasks, v->kind == ORRERY_JSON_OBJECT, is_null (v));
+  if (v->kind == ORRERY_JSON_ARRAY)
+    for (guint i = 0; i < v->len; i++)
+      load_element (l, tasks, NULL, i, &v->u.items[i]);
+  else if (v->kind == ORRERY_JSON_OBJECT)
+    for (guint i = 0; i < v->len; i++)
+      load_element (l, tasks, v->u.items[2 * i].u.s, i, &v->u.items[2 * i + 1]);
+  else if (!is_null (v))
     {
-      if (l->n_members >= l->names->len || kind_of (l->names->pdata[l->n_members]) != kind_of (member))
-        l->mismatch = TRUE;
-      l->n_members++;
+      l->phase = tasks ? PHASE_TASKS : PHASE_DEPS;
+      wrong_type (l, &w, NULL, v, "an object keyed by id or an array");
+    }
+  l->defer = FALSE;
+}
+
+/* A collection read element by element from the text, each one loaded,
+ * then forgotten: the document is never held as a tree. */
+static void
+stream_collection (Loader           *l,
+                   OrreryJsonReader *r,
+                   gboolean          tasks,
+                   char              open)
+{
+  g_autoptr(OrreryJsonArena) arena = _orrery_json_arena_new ();
+  OrreryJsonValue key, v;
+  guint i = 0;
+
+  collection_seen (l, tasks, open == '{', FALSE);
+  _orrery_json_reader_enter (r, open);
+  while (_orrery_json_reader_next (r, arena, &key))
+    {
+      if (!_orrery_json_reader_read (r, arena, &v))
+        break;
+      load_element (l, tasks, open == '{' ? key.u.s : NULL, i++, &v);
+      _orrery_json_arena_reset (arena);
+    }
+  l->defer = FALSE;
+}
+
+static void
+keep_root_member (Loader                *l,
+                  const OrreryJsonValue *name,
+                  const OrreryJsonValue *value)
+{
+  g_array_append_val (l->root, *name);
+  g_array_append_val (l->root, *value);
+}
+
+/* Reads the document with Orrery's reader; FALSE when the text is not
+ * what it takes (not JSON, or json-glib's dialect: comments, single
+ * quotes, a collection named twice...). */
+static gboolean
+read_document (Loader     *l,
+               const char *text,
+               gsize       length)
+{
+  OrreryJsonReader r;
+  OrreryJsonValue name, value;
+  gboolean seen[2] = { FALSE, FALSE };
+  gboolean ok = FALSE;
+
+  _orrery_json_reader_init (&r, text, length, ORRERY_CONSTELLATION_MAX_DEPTH);
+  if (_orrery_json_reader_peek (&r) != '{' || !_orrery_json_reader_enter (&r, '{'))
+    goto out;
+  while (_orrery_json_reader_next (&r, l->root_arena, &name))
+    {
+      gboolean tasks = _orrery_json_value_equal_str (&name, "tasks");
+      gboolean collection = tasks || _orrery_json_value_equal_str (&name, "dependencies");
+      char open;
+
+      if (collection)
+        {
+          /* Named twice: the last one wins in json-glib's tree. */
+          if (seen[tasks])
+            goto out;
+          seen[tasks] = TRUE;
+          open = _orrery_json_reader_peek (&r);
+          if (open == '[' || open == '{')
+            {
+              stream_collection (l, &r, tasks, open);
+              continue;
+            }
+        }
+      if (!_orrery_json_reader_read (&r, l->root_arena, &value))
+        goto out;
+      if (collection)
+        load_collection (l, tasks, &value);
+      else
+        keep_root_member (l, &name, &value);
+    }
+  ok = !r.failed && _orrery_json_reader_at_end (&r);
+out:
+  _orrery_json_reader_clear (&r);
+  return ok;
+}
+
+/* The same from a json-glib tree. */
+static void
+read_tree (Loader   *l,
+           JsonNode *root)
+{
+  OrreryJsonValue doc;
+
+  _orrery_json_value_from_node (&doc, root, l->root_arena);
+  if (root == NULL || doc.kind != ORRERY_JSON_OBJECT)
+    {
+      l->not_object = TRUE;
+      l->phase = PHASE_ROOT;
+      problem (l, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE, NULL, NULL,
+               "wrong type: a constellation is an object, found %s",
+               root ? _orrery_json_value_type_name (&doc) : "nothing");
       return;
     }
-  if (l->depth != 2 || l->kind == KIND_OTHER || l->mismatch)
-    return;
-  path = g_strdup_printf ("$.%s.%s", l->kind == KIND_TASKS ? "tasks" : "dependencies", member);
-  load_element (l, path, member, json_object_get_member (object, member));
-  /* The only member left: removing it does not scan the object. */
-  json_object_remove_member (object, member);
+  for (guint i = 0; i < doc.len; i++)
+    {
+      const OrreryJsonValue *name = &doc.u.items[2 * i], *value = name + 1;
+      gboolean tasks = _orrery_json_value_equal_str (name, "tasks");
+
+      if (tasks || _orrery_json_value_equal_str (name, "dependencies"))
+        load_collection (l, tasks, value);
+      else
+        keep_root_member (l, name, value);
+    }
 }
 
-/* Loads what the parser left in the tree (everything, when nothing
- * streamed), then checks the whole. Clears @l. */
-static OrreryConstellation *
-finish (Loader     *l,
-        JsonNode   *root,
-        GError    **error)
+static void
+read_root_fields (Loader                *l,
+                  const OrreryJsonValue *root)
 {
-  JsonObject *obj;
+  const Where w = { NULL, NULL, NO_INDEX };
+  const OrreryJsonValue *v;
   const char *s;
-  gboolean keyed;
-  OrreryConstellation *result = NULL;
-  JsonNode *n;
-  GList *members;
 
-  l->phase = PHASE_ROOT;
-  l->defer = FALSE;
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      problem (l, ORRERY_CONSTELLATION_ERROR_WRONG_TYPE, "$", "wrong type: a constellation is an object, found %s",
-               root ? json_type_name (root) : "nothing");
-      goto out;
-    }
-  obj = json_node_get_object (root);
-  s = get_string (l, "$", obj, "constellation_id");
+  s = read_string (l, &w, "constellation_id", _orrery_json_value_get_member (root, "constellation_id"));
   if (s == NULL)
-    s = get_string (l, "$", obj, "id");
+    s = read_string (l, &w, "id", _orrery_json_value_get_member (root, "id"));
   if (s)
     {
       g_free (l->c->id);
       l->c->id = g_strdup (s);
     }
   g_free (l->c->name);
-  l->c->name = g_strdup (get_string (l, "$", obj, "name"));
-  if ((s = get_string (l, "$", obj, "state")))
+  l->c->name = g_strdup (read_string (l, &w, "name", _orrery_json_value_get_member (root, "name")));
+  if ((s = read_string (l, &w, "state", _orrery_json_value_get_member (root, "state"))))
     {
       gboolean found = FALSE;
 
@@ -1231,50 +1335,53 @@ finish (Loader     *l,
         if (_orrery_enum_name_equal (s, orrery_constellation_state_to_nick (i)))
           l->c->state = i, found = TRUE;
       if (!found)
-        problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, "$.state", "bad enum value “%s” for state (expected "
+        problem (l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, &w, "state", "bad enum value “%s” for state (expected "
                  "created, executing, completed, failed, partially_failed, cancelled)", s);
     }
-  if ((n = json_object_get_member (obj, "version")) && !JSON_NODE_HOLDS_NULL (n))
+  v = _orrery_json_value_get_member (root, "version");
+  if (!is_null (v))
     {
-      if (is_int (n) && json_node_get_int (n) >= 0)
-        l->c->version = json_node_get_int (n);
+      if (v->kind == ORRERY_JSON_INT && v->u.i >= 0)
+        l->c->version = v->u.i;
       else
-        wrong_type (l, "$.version", n, "a non-negative integer");
+        wrong_type (l, &w, "version", v, "a non-negative integer");
     }
-  if (!json_object_has_member (obj, "tasks"))
-    problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, "$", "missing field \"tasks\"");
+  if (!l->has_tasks)
+    problem (l, ORRERY_CONSTELLATION_ERROR_MISSING_FIELD, &w, NULL, "missing field \"tasks\"");
+}
 
-  l->phase = PHASE_TASKS;
-  keyed = load_collection (l, obj, "tasks", load_task);
+/* Checks the whole once every member is read, and makes the result.
+ * Clears @l. */
+static OrreryConstellation *
+finish (Loader  *l,
+        GError **error)
+{
+  OrreryConstellation *result = NULL;
+  OrreryJsonValue root = { ORRERY_JSON_OBJECT, l->root->len / 2, { .items = (OrreryJsonValue *) l->root->data },
+                           NULL, 0 };
+
+  if (l->not_object)
+    goto out;
+  l->phase = PHASE_ROOT;
+  read_root_fields (l, &root);
   l->phase = PHASE_DEPS;
-  if ((n = json_object_get_member (obj, "dependencies")) && !JSON_NODE_HOLDS_NULL (n))
+  if (l->has_deps)
     {
-      load_collection (l, obj, "dependencies", load_dependency);
       resolve_pending (l);
-      check_lists (l, keyed);
+      check_lists (l, l->keyed);
     }
   else
-    edges_from_lists (l, keyed);
+    edges_from_lists (l, l->keyed);
   g_clear_pointer (&l->lists, g_ptr_array_unref);
   check_line_ids (l);
-
-  members = json_object_get_members (obj);
-  for (GList *m = members; m; m = m->next)
-    {
-      if (g_strv_contains (top_known, m->data))
-        continue;
-      if (l->c->extra == NULL)
-        l->c->extra = json_object_new ();
-      json_object_set_member (l->c->extra, m->data, json_node_copy (json_object_get_member (obj, m->data)));
-    }
-  g_list_free (members);
+  l->c->extra = _orrery_json_keep_unknown (&root, root_member_known, NULL);
 
   if (n_problems (l) == 0)
     {
       g_autoptr(GError) err = NULL;
 
       if (!orrery_constellation_validate (l->c, &err))
-        problem (l, err->code, "$.dependencies", "%s", err->message);
+        problem_at (l, err->code, "$.dependencies", "%s", err->message);
     }
 
 out:
@@ -1310,6 +1417,12 @@ out:
     result = g_steal_pointer (&l->c);
   loader_clear (l);
   return result;
+}
+
+static gboolean
+is_json_space (char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 static void
@@ -1761,58 +1874,10 @@ done:
   return TRUE;
 }
 
-/* One parse. With @names, streams and sets @again when the parser
- * disagreed with the scan. */
-static OrreryConstellation *
-parse_and_load (const char  *text,
-                gsize        length,
-                const char  *name,
-                gboolean     is_file,
-                GPtrArray   *names,
-                gboolean    *again,
-                GError     **error)
-{
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) err = NULL;
-  Loader l;
-
-  loader_init (&l, name, names);
-  if (names)
-    {
-      g_signal_connect (parser, "object-start", G_CALLBACK (on_object_start), &l);
-      g_signal_connect (parser, "array-start", G_CALLBACK (on_array_start), &l);
-      g_signal_connect (parser, "object-end", G_CALLBACK (on_container_end), &l);
-      g_signal_connect (parser, "array-end", G_CALLBACK (on_container_end), &l);
-      g_signal_connect (parser, "array-element", G_CALLBACK (on_array_element), &l);
-      g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &l);
-    }
-  if (!json_parser_load_from_data (parser, text, length, &err))
-    {
-      loader_clear (&l);
-      parse_error (error, name, is_file, err);
-      return NULL;
-    }
-  if (names && (l.mismatch || l.n_members != names->len))
-    {
-      loader_clear (&l);
-      *again = TRUE;
-      return NULL;
-    }
-  return finish (&l, json_parser_get_root (parser), error);
-}
-
-/* A constellation from a tree already parsed (the journal's header). */
-OrreryConstellation *
-_orrery_constellation_new_from_node (JsonNode    *root,
-                                     const char  *name,
-                                     GError     **error)
-{
-  Loader l;
-
-  loader_init (&l, name, NULL);
-  return finish (&l, root, error);
-}
-
+/* Loads @text: with Orrery's reader, element by element; when the text is
+ * not what it takes, after the checks above, from json-glib's tree (its
+ * dialect: comments, single quotes, a member named twice), or with
+ * json-glib's word on what is wrong. */
 static OrreryConstellation *
 load_text (const char  *text,
            gsize        length,
@@ -1820,21 +1885,49 @@ load_text (const char  *text,
            gboolean     is_file,
            GError     **error)
 {
-  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) err = NULL;
+  Loader l;
 
-  /* Before any parse, streaming or whole. */
+  loader_init (&l, name);
+  if (read_document (&l, text, length))
+    return finish (&l, error);
+  loader_clear (&l);
+
   if (!_orrery_json_check_text (text, length, name, ORRERY_CONSTELLATION_MAX_DEPTH, NULL, error))
     return NULL;
-  names = scan_member_names (text, length);
-  if (names)
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, length, &err))
     {
-      gboolean again = FALSE;
-      OrreryConstellation *c = parse_and_load (text, length, name, is_file, names, &again, error);
-
-      if (!again)
-        return c;
+      parse_error (error, name, is_file, err);
+      return NULL;
     }
-  return parse_and_load (text, length, name, is_file, NULL, NULL, error);
+  loader_init (&l, name);
+  read_tree (&l, json_parser_get_root (parser));
+  return finish (&l, error);
+}
+
+/* A constellation from a tree already parsed. */
+OrreryConstellation *
+_orrery_constellation_new_from_node (JsonNode    *root,
+                                     const char  *name,
+                                     GError     **error)
+{
+  Loader l;
+
+  loader_init (&l, name);
+  read_tree (&l, root);
+  return finish (&l, error);
+}
+
+/* A constellation from text (the journal's header). */
+OrreryConstellation *
+_orrery_constellation_new_from_text (const char  *text,
+                                     gsize        length,
+                                     const char  *name,
+                                     GError     **error)
+{
+  return load_text (text, length, name, FALSE, error);
 }
 
 /**
@@ -2043,16 +2136,7 @@ task_to_json (OrreryTask *t)
         json_array_add_string_element (a, to[i]->id);
     }
   json_object_set_array_member (o, "dependents", a);
-  if (t->extra)
-    {
-      JsonObjectIter it;
-      const char *k;
-      JsonNode *v;
-
-      json_object_iter_init_ordered (&it, t->extra);
-      while (json_object_iter_next_ordered (&it, &k, &v))
-        json_object_set_member (o, k, json_node_copy (v));
-    }
+  _orrery_json_write_unknown (o, t->extra);
   json_node_take_object (node, o);
   return node;
 }
@@ -2084,16 +2168,7 @@ dependency_to_json (OrreryDependency *d)
   if (d->condition)
     json_object_set_member (o, "condition", _orrery_condition_to_json (d->condition));
   json_object_set_boolean_member (o, "is_satisfied", d->state == EDGE_SATISFIED);
-  if (d->extra)
-    {
-      JsonObjectIter it;
-      const char *k;
-      JsonNode *v;
-
-      json_object_iter_init_ordered (&it, d->extra);
-      while (json_object_iter_next_ordered (&it, &k, &v))
-        json_object_set_member (o, k, json_node_copy (v));
-    }
+  _orrery_json_write_unknown (o, d->extra);
   json_node_take_object (node, o);
   return node;
 }
@@ -2154,16 +2229,7 @@ constellation_to_data (OrreryConstellation *self,
     }
   json_object_set_object_member (o, "tasks", tasks);
   json_object_set_object_member (o, "dependencies", deps);
-  if (self->extra)
-    {
-      JsonObjectIter it;
-      const char *k;
-      JsonNode *v;
-
-      json_object_iter_init_ordered (&it, self->extra);
-      while (json_object_iter_next_ordered (&it, &k, &v))
-        json_object_set_member (o, k, json_node_copy (v));
-    }
+  _orrery_json_write_unknown (o, self->extra);
   json_node_take_object (root, o);
   json_generator_set_root (gen, root);
   if (pretty)

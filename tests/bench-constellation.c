@@ -19,13 +19,31 @@
  *
  * ORRERY_BENCH_SIZES=10000,100000 restricts the sizes.
  *
+ * Then the load of a file against Python's `json.load` of the same file,
+ * in two formats, for 100k and 1M tasks (ORRERY_BENCH_FILE_SIZES):
+ *
+ * - `simulated`: Orrery's short form, an array of tasks of a simulated
+ *   device, `{"task_id": ..., "device_type": "simulated", "task_data":
+ *   {"duration_ms": 0}}`, no edges
+ * - `ufo`: what UFO Galaxy's `TaskConstellation.to_json` writes, tasks
+ *   and dependency lines keyed by id, every member of a task written, a
+ *   chain (each task's `dependencies` and `dependents` lists filled)
+ *
+ * Each load runs in a fresh process (this program again, or python3) that
+ * reports its time and the growth of its peak RSS (VmHWM) over its RSS
+ * before the load: `orrery_s`, `json_load_s`, their `ratio` (the goal:
+ * below 1 for simulated, below 1.5 for ufo), the bytes per task of each,
+ * medians of ORRERY_BENCH_REPEAT runs (3; one at 1M).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <glib/gstdio.h>
 #include <orrery.h>
 
 #define LAYER_WIDTH 1000
@@ -192,15 +210,205 @@ run_case (Shape shape,
   fflush (stdout);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Files against Python's json.load */
+
+typedef enum { FORMAT_SIMULATED, FORMAT_UFO } Format;
+static const char *const format_names[] = { "simulated", "ufo" };
+
+static void
+append_ufo_task (GString *s,
+                 guint    i,
+                 guint    n)
+{
+  g_string_append_printf (s, "\"t%07u\": {\"task_id\": \"t%07u\", \"name\": \"Task %u\", "
+                          "\"description\": \"Step %u of the pipeline\", \"task_description\": \"Step %u of the pipeline\", "
+                          "\"tips\": [], \"target_device_id\": null, \"device_type\": \"simulated\", \"priority\": %u, "
+                          "\"status\": \"pending\", \"result\": null, \"error\": null, \"timeout\": null, "
+                          "\"retry_count\": 0, \"current_retry\": 0, \"task_data\": {\"duration_ms\": 0}, "
+                          "\"expected_output_type\": null, \"created_at\": \"2025-01-01T10:00:00.123456\", "
+                          "\"updated_at\": \"2025-01-01T10:00:00.123456\", \"execution_start_time\": null, "
+                          "\"execution_end_time\": null, \"execution_duration\": null, ",
+                          i, i, i, i, i, 1 + i % 4);
+  if (i > 0)
+    g_string_append_printf (s, "\"dependencies\": [\"t%07u\"], ", i - 1);
+  else
+    g_string_append (s, "\"dependencies\": [], ");
+  if (i + 1 < n)
+    g_string_append_printf (s, "\"dependents\": [\"t%07u\"]}", i + 1);
+  else
+    g_string_append (s, "\"dependents\": []}");
+}
+
+static GString *
+make_file_text (Format format,
+                guint  n)
+{
+  GString *s = g_string_sized_new (n * (format == FORMAT_UFO ? 700 : 90));
+
+  if (format == FORMAT_SIMULATED)
+    {
+      g_string_append (s, "{\"constellation_id\": \"simulated\", \"name\": \"simulated\", \"tasks\": [\n");
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (s, "%s{\"task_id\": \"t%07u\", \"device_type\": \"simulated\", "
+                                "\"task_data\": {\"duration_ms\": 0}}", i ? ",\n" : "", i);
+      g_string_append (s, "\n]}\n");
+      return s;
+    }
+  g_string_append (s, "{\"constellation_id\": \"ufo\", \"name\": \"UFO Galaxy export\", \"state\": \"created\", "
+                      "\"tasks\": {");
+  for (guint i = 0; i < n; i++)
+    {
+      if (i)
+        g_string_append (s, ", ");
+      append_ufo_task (s, i, n);
+    }
+  g_string_append (s, "}, \"dependencies\": {");
+  for (guint i = 1; i < n; i++)
+    g_string_append_printf (s, "%s\"line-%u\": {\"line_id\": \"line-%u\", \"from_task_id\": \"t%07u\", "
+                            "\"to_task_id\": \"t%07u\", \"dependency_type\": \"unconditional\", "
+                            "\"condition_description\": \"\", \"is_satisfied\": false, "
+                            "\"created_at\": \"2025-01-01T10:00:00.123456\"}",
+                            i > 1 ? ", " : "", i, i, i - 1, i);
+  g_string_append (s, "}, \"metadata\": {\"created_by\": \"bench\"}, \"created_at\": \"2025-01-01T10:00:00\"}\n");
+  return s;
+}
+
+static long
+status_kb (const char *field)
+{
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (!g_file_get_contents ("/proc/self/status", &text, NULL, NULL) || (p = strstr (text, field)) == NULL)
+    return 0;
+  return strtol (p + strlen (field) + 1, NULL, 10);
+}
+
+/* The child: loads @path, prints `SECONDS PEAK_GROWTH_BYTES`. */
+static int
+load_child (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = NULL;
+  long rss0 = status_kb ("VmRSS:");
+  gint64 t0 = g_get_monotonic_time ();
+
+  c = orrery_constellation_new_from_file (path, &error);
+  if (c == NULL)
+    {
+      fprintf (stderr, "load: %s\n", error->message);
+      return 1;
+    }
+  printf ("%.6f %ld\n", (g_get_monotonic_time () - t0) / 1e6, (status_kb ("VmHWM:") - rss0) * 1024);
+  return 0;
+}
+
+static const char python_load[] =
+  "import json, sys, time\n"
+  "def kb(f):\n"
+  "    for l in open('/proc/self/status'):\n"
+  "        if l.startswith(f): return int(l.split()[1])\n"
+  "rss0 = kb('VmRSS:')\n"
+  "t0 = time.perf_counter()\n"
+  "with open(sys.argv[1], 'rb') as f: doc = json.load(f)\n"
+  "print('%.6f %d' % (time.perf_counter() - t0, (kb('VmHWM:') - rss0) * 1024))\n";
+
+/* Runs @argv; the two figures it prints. */
+static gboolean
+measure (const char * const *argv,
+         gdouble            *seconds,
+         gdouble            *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error) ||
+      !g_spawn_check_wait_status (status, NULL) || sscanf (out, "%lf %lf", seconds, bytes) != 2)
+    {
+      fprintf (stderr, "bench-constellation: %s failed: %s %s\n", argv[0], error ? error->message : "", err ? err : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+compare_double (const void *a,
+                const void *b)
+{
+  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static gdouble
+median (gdouble *v,
+        guint    n)
+{
+  qsort (v, n, sizeof *v, compare_double);
+  return v[n / 2];
+}
+
+static int
+file_case (const char *self,
+           Format      format,
+           guint       n)
+{
+  g_autofree char *dir = g_dir_make_tmp ("bench-constellation-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "constellation.json", NULL);
+  const char *env = g_getenv ("ORRERY_BENCH_REPEAT");
+  guint repeat = n >= 1000000 ? 1 : (env ? MAX (1, atoi (env)) : 3);
+  gdouble o_s[16], o_b[16], p_s[16], p_b[16];
+  GString *text = make_file_text (format, n);
+  gsize size = text->len;
+  int failed = 0;
+
+  repeat = MIN (repeat, G_N_ELEMENTS (o_s));
+  if (!g_file_set_contents (path, text->str, text->len, NULL))
+    g_error ("cannot write %s", path);
+  g_string_free (text, TRUE);
+  for (guint r = 0; r < repeat && !failed; r++)
+    {
+      const char *const orrery_argv[] = { self, "--load", path, NULL };
+      const char *const python_argv[] = { "/usr/bin/python3", "-c", python_load, path, NULL };
+
+      if (!measure (orrery_argv, &o_s[r], &o_b[r]) || !measure (python_argv, &p_s[r], &p_b[r]))
+        failed = 1;
+    }
+  if (!failed)
+    {
+      gdouble os = median (o_s, repeat), ob = median (o_b, repeat);
+      gdouble ps = median (p_s, repeat), pb = median (p_b, repeat);
+
+      printf ("{\"bench\":\"constellation-file\",\"format\":\"%s\",\"size\":%u,\"file_bytes\":%" G_GSIZE_FORMAT ","
+              "\"runs\":%u,\"orrery_s\":%.3f,\"json_load_s\":%.3f,\"ratio\":%.3f,\"ratio_goal\":%.1f,"
+              "\"orrery_bytes_per_task\":%.0f,\"json_load_bytes_per_task\":%.0f,\"bytes_per_task_goal\":%s}\n",
+              format_names[format], n, size, repeat, os, ps, os / ps, format == FORMAT_UFO ? 1.5 : 1.0,
+              ob / n, pb / n, format == FORMAT_UFO ? "null" : "400");
+      fflush (stdout);
+    }
+  g_unlink (path);
+  g_rmdir (dir);
+  return failed;
+}
+
 int
 main (int    argc,
       char **argv)
 {
   const char *env = g_getenv ("ORRERY_BENCH_SIZES");
-  g_auto(GStrv) sizes = g_strsplit (env ? env : "10000,100000,1000000", ",", -1);
+  const char *file_env = g_getenv ("ORRERY_BENCH_FILE_SIZES");
+  g_auto(GStrv) sizes = NULL;
+  g_auto(GStrv) file_sizes = NULL;
   int failed = 0;
 
-  for (guint s = 0; sizes[s]; s++)
+  if (argc == 3 && g_str_equal (argv[1], "--load"))
+    return load_child (argv[2]);
+  sizes = g_strsplit (env ? env : "10000,100000,1000000", ",", -1);
+  file_sizes = g_strsplit (file_env ? file_env : "100000,1000000", ",", -1);
+  for (guint s = 0; sizes[s] && *sizes[s]; s++)
     for (Shape shape = SHAPE_INDEPENDENT; shape <= SHAPE_LAYERED; shape++)
       {
         guint n = (guint) g_ascii_strtoull (sizes[s], NULL, 10);
@@ -219,5 +427,8 @@ main (int    argc,
             failed = 1;
           }
       }
+  for (guint s = 0; file_sizes[s] && *file_sizes[s]; s++)
+    for (Format format = FORMAT_SIMULATED; format <= FORMAT_UFO; format++)
+      failed |= file_case (argv[0], format, (guint) g_ascii_strtoull (file_sizes[s], NULL, 10));
   return failed;
 }

@@ -1,0 +1,891 @@
+/* orrery-json-reader.c: Orrery's one JSON reader; see orrery-json-reader.h.
+ *
+ * Why its own: json-glib's parser emits a GSignal for every member and
+ * element (61 % of a load went to the generic marshaller), builds a hash
+ * table per object and reads through GScanner; json-c and jansson build a
+ * hash table per object too. A constellation's tasks are small objects
+ * read once, member by member: values in an arena, read in one pass over
+ * the text, are what that needs (measured: bench-constellation).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Json"
+
+#include <math.h>
+#include <string.h>
+
+#include "orrery-json-reader.h"
+
+/* ------------------------------------------------------------------------ */
+/* The arena */
+
+#define CHUNK_SIZE (64 * 1024)
+
+typedef struct _Chunk Chunk;
+struct _Chunk
+{
+  Chunk *next;
+  gsize  size;
+  gsize  used;
+  char   data[];
+};
+
+struct _OrreryJsonArena
+{
+  Chunk *head;
+};
+
+OrreryJsonArena *
+_orrery_json_arena_new (void)
+{
+  return g_new0 (OrreryJsonArena, 1);
+}
+
+static Chunk *
+chunk_new (gsize  size,
+           Chunk *next)
+{
+  Chunk *c = g_malloc (sizeof (Chunk) + size);
+
+  c->next = next;
+  c->size = size;
+  c->used = 0;
+  return c;
+}
+
+gpointer
+_orrery_json_arena_alloc (OrreryJsonArena *arena,
+                          gsize            size)
+{
+  Chunk *c = arena->head;
+  gpointer p;
+
+  size = (size + 7) & ~(gsize) 7;
+  if (c == NULL || c->size - c->used < size)
+    {
+      if (size > CHUNK_SIZE / 4)
+        {
+          /* A large block of its own, behind the current chunk. */
+          Chunk *big = chunk_new (size, c ? c->next : NULL);
+
+          if (c)
+            c->next = big;
+          else
+            arena->head = big;
+          big->used = size;
+          return big->data;
+        }
+      c = arena->head = chunk_new (CHUNK_SIZE, c);
+    }
+  p = c->data + c->used;
+  c->used += size;
+  return p;
+}
+
+void
+_orrery_json_arena_reset (OrreryJsonArena *arena)
+{
+  Chunk *keep = NULL;
+
+  /* Keep one chunk of the usual size: most reads need no more. */
+  while (arena->head)
+    {
+      Chunk *c = arena->head;
+
+      arena->head = c->next;
+      if (keep == NULL && c->size == CHUNK_SIZE)
+        keep = c;
+      else
+        g_free (c);
+    }
+  if (keep)
+    {
+      keep->next = NULL;
+      keep->used = 0;
+    }
+  arena->head = keep;
+}
+
+void
+_orrery_json_arena_free (OrreryJsonArena *arena)
+{
+  if (arena == NULL)
+    return;
+  while (arena->head)
+    {
+      Chunk *c = arena->head;
+
+      arena->head = c->next;
+      g_free (c);
+    }
+  g_free (arena);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading */
+
+void
+_orrery_json_reader_init (OrreryJsonReader *r,
+                          const char       *text,
+                          gsize             length,
+                          guint             max_depth)
+{
+  memset (r, 0, sizeof *r);
+  r->start = r->p = text;
+  r->end = text + length;
+  /* enter() keeps its state in one bit per level. */
+  r->max_depth = MIN (max_depth, 512);
+  r->stack = g_array_sized_new (FALSE, FALSE, sizeof (OrreryJsonValue), 64);
+  /* A UTF-8 byte order mark, as json-glib takes it. */
+  if (length >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
+    r->p += 3;
+}
+
+void
+_orrery_json_reader_clear (OrreryJsonReader *r)
+{
+  g_clear_pointer (&r->stack, g_array_unref);
+}
+
+static inline void
+skip_space (OrreryJsonReader *r)
+{
+  while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+    r->p++;
+}
+
+static gboolean
+fail (OrreryJsonReader *r)
+{
+  r->failed = TRUE;
+  return FALSE;
+}
+
+char
+_orrery_json_reader_peek (OrreryJsonReader *r)
+{
+  skip_space (r);
+  return r->p < r->end ? *r->p : 0;
+}
+
+gboolean
+_orrery_json_reader_at_end (OrreryJsonReader *r)
+{
+  skip_space (r);
+  return r->p == r->end;
+}
+
+static gint
+hex4 (const char *p)
+{
+  gint v = 0;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      gint d = g_ascii_xdigit_value (p[i]);
+
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+  return v;
+}
+
+/* Decodes the escapes of a string whose text (between its quotes) is
+ * [p, close) into @out, which has room for close - p bytes. Returns the
+ * decoded length, or -1. */
+static gssize
+decode_string (const char *p,
+               const char *close,
+               char       *out)
+{
+  char *o = out;
+
+  while (p < close)
+    {
+      const char *run = p;
+      gint u;
+
+      while (p < close && *p != '\\')
+        p++;
+      if (p > run)
+        {
+          if (!g_utf8_validate_len (run, p - run, NULL))
+            return -1;
+          memcpy (o, run, p - run);
+          o += p - run;
+        }
+      if (p == close)
+        break;
+      switch (p[1])
+        {
+        case '"': *o++ = '"'; p += 2; break;
+        case '\\': *o++ = '\\'; p += 2; break;
+        case '/': *o++ = '/'; p += 2; break;
+        case 'b': *o++ = '\b'; p += 2; break;
+        case 'f': *o++ = '\f'; p += 2; break;
+        case 'n': *o++ = '\n'; p += 2; break;
+        case 'r': *o++ = '\r'; p += 2; break;
+        case 't': *o++ = '\t'; p += 2; break;
+        case 'u':
+          if (close - p < 6 || (u = hex4 (p + 2)) < 0)
+            return -1;
+          p += 6;
+          if (u >= 0xd800 && u <= 0xdbff)
+            {
+              gint lo = close - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4 (p + 2) : -1;
+
+              if (lo < 0xdc00 || lo > 0xdfff)
+                return -1;
+              u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+              p += 6;
+            }
+          else if ((u >= 0xdc00 && u <= 0xdfff) || u == 0)
+            return -1;   /* a lone surrogate; a NUL would cut the string */
+          o += g_unichar_to_utf8 ((gunichar) u, o);
+          break;
+        default:
+          return -1;
+        }
+    }
+  *o = '\0';
+  return o - out;
+}
+
+/* A string, at its opening quote. */
+static gboolean
+read_string (OrreryJsonReader *r,
+             OrreryJsonArena  *arena,
+             OrreryJsonValue  *out)
+{
+  const guchar *q = (const guchar *) ++r->p;
+  const guchar *end = (const guchar *) r->end;
+  guchar high = 0;
+  gboolean escaped = FALSE;
+  char *s;
+  gsize len;
+
+  /* Find the closing quote: no control character (NUL included) before it. */
+  for (;;)
+    {
+      while (q < end && *q != '"' && *q != '\\' && *q >= 0x20)
+        high |= *q++;
+      if (q >= end || *q < 0x20)
+        return fail (r);
+      if (*q == '"')
+        break;
+      escaped = TRUE;
+      if (q + 1 >= end || q[1] < 0x20)
+        return fail (r);
+      q += 2;
+    }
+  len = (const char *) q - r->p;
+  s = _orrery_json_arena_alloc (arena, len + 1);
+  if (escaped)
+    {
+      gssize n = decode_string (r->p, (const char *) q, s);
+
+      if (n < 0)
+        return fail (r);
+      len = n;
+    }
+  else
+    {
+      if ((high & 0x80) && !g_utf8_validate_len (r->p, len, NULL))
+        return fail (r);
+      memcpy (s, r->p, len);
+      s[len] = '\0';
+    }
+  out->kind = ORRERY_JSON_STRING;
+  out->len = len;
+  out->u.s = s;
+  r->p = (const char *) q + 1;
+  return TRUE;
+}
+
+static gboolean
+read_number (OrreryJsonReader *r,
+             OrreryJsonValue  *out)
+{
+  const char *start = r->p, *p = r->p, *end = r->end;
+  gboolean negative = FALSE, is_double = FALSE;
+  guint64 v = 0;
+
+  if (p < end && *p == '-')
+    negative = TRUE, p++;
+  if (p >= end || !g_ascii_isdigit (*p))
+    return fail (r);
+  if (*p == '0' && p + 1 < end && g_ascii_isdigit (p[1]))
+    return fail (r);
+  for (; p < end && g_ascii_isdigit (*p); p++)
+    {
+      guint d = *p - '0';
+
+      if (v > (G_MAXUINT64 - d) / 10)
+        return fail (r);   /* json-glib wraps it: let it say what it makes of it */
+      v = v * 10 + d;
+    }
+  if (p < end && *p == '.')
+    {
+      is_double = TRUE;
+      if (++p >= end || !g_ascii_isdigit (*p))
+        return fail (r);
+      while (p < end && g_ascii_isdigit (*p))
+        p++;
+    }
+  if (p < end && (*p == 'e' || *p == 'E'))
+    {
+      is_double = TRUE;
+      if (++p < end && (*p == '+' || *p == '-'))
+        p++;
+      if (p >= end || !g_ascii_isdigit (*p))
+        return fail (r);
+      while (p < end && g_ascii_isdigit (*p))
+        p++;
+    }
+  if (is_double)
+    {
+      char buf[64];
+
+      if ((gsize) (p - start) >= sizeof buf)
+        return fail (r);
+      memcpy (buf, start, p - start);
+      buf[p - start] = '\0';
+      out->kind = ORRERY_JSON_DOUBLE;
+      out->u.d = g_ascii_strtod (buf, NULL);
+      if (isinf (out->u.d))
+        return fail (r);
+    }
+  else
+    {
+      if (v > (guint64) G_MAXINT64 + negative)
+        return fail (r);
+      out->kind = ORRERY_JSON_INT;
+      out->u.i = negative ? (gint64) (0 - v) : (gint64) v;
+    }
+  r->p = p;
+  return TRUE;
+}
+
+static gboolean
+read_literal (OrreryJsonReader *r,
+              const char       *word,
+              gsize             len)
+{
+  if ((gsize) (r->end - r->p) < len || memcmp (r->p, word, len) != 0)
+    return fail (r);
+  r->p += len;
+  return TRUE;
+}
+
+/* Moves the children pushed since @base into @out's items. */
+static void
+take_children (OrreryJsonReader *r,
+               OrreryJsonArena  *arena,
+               guint             base,
+               OrreryJsonValue  *out)
+{
+  guint n = r->stack->len - base;
+
+  out->u.items = NULL;
+  if (n > 0)
+    {
+      out->u.items = _orrery_json_arena_alloc (arena, n * sizeof (OrreryJsonValue));
+      memcpy (out->u.items, &g_array_index (r->stack, OrreryJsonValue, base), n * sizeof (OrreryJsonValue));
+    }
+  g_array_set_size (r->stack, base);
+}
+
+static gboolean
+read_value (OrreryJsonReader *r,
+            OrreryJsonArena  *arena,
+            OrreryJsonValue  *out)
+{
+  const char *raw;
+
+  skip_space (r);
+  if (r->p >= r->end)
+    return fail (r);
+  raw = r->p;
+  switch (*r->p)
+    {
+    case '{':
+    case '[':
+      {
+        gboolean object = *r->p == '{';
+        char close = object ? '}' : ']';
+        guint base = r->stack->len;
+        OrreryJsonValue item;
+
+        if (r->depth >= r->max_depth)
+          return fail (r);
+        r->depth++;
+        r->p++;
+        skip_space (r);
+        if (r->p < r->end && *r->p == close)
+          r->p++;
+        else
+          for (;;)
+            {
+              if (object)
+                {
+                  skip_space (r);
+                  if (r->p >= r->end || *r->p != '"' || !read_string (r, arena, &item))
+                    return fail (r);
+                  item.raw = NULL;
+                  g_array_append_val (r->stack, item);
+                  skip_space (r);
+                  if (r->p >= r->end || *r->p != ':')
+                    return fail (r);
+                  r->p++;
+                }
+              if (!read_value (r, arena, &item))
+                return FALSE;
+              g_array_append_val (r->stack, item);
+              skip_space (r);
+              if (r->p < r->end && *r->p == ',')
+                {
+                  r->p++;
+                  continue;
+                }
+              if (r->p < r->end && *r->p == close)
+                {
+                  r->p++;
+                  break;
+                }
+              return fail (r);
+            }
+        r->depth--;
+        out->kind = object ? ORRERY_JSON_OBJECT : ORRERY_JSON_ARRAY;
+        out->len = (r->stack->len - base) / (object ? 2 : 1);
+        take_children (r, arena, base, out);
+        break;
+      }
+    case '"':
+      if (!read_string (r, arena, out))
+        return FALSE;
+      break;
+    case 't':
+      if (!read_literal (r, "true", 4))
+        return FALSE;
+      out->kind = ORRERY_JSON_BOOLEAN;
+      out->u.b = TRUE;
+      break;
+    case 'f':
+      if (!read_literal (r, "false", 5))
+        return FALSE;
+      out->kind = ORRERY_JSON_BOOLEAN;
+      out->u.b = FALSE;
+      break;
+    case 'n':
+      if (!read_literal (r, "null", 4))
+        return FALSE;
+      out->kind = ORRERY_JSON_NULL;
+      break;
+    default:
+      if (!read_number (r, out))
+        return FALSE;
+      break;
+    }
+  out->raw = raw;
+  out->raw_len = r->p - raw;
+  if (out->kind != ORRERY_JSON_STRING && out->kind < ORRERY_JSON_ARRAY)
+    out->len = 0;
+  return TRUE;
+}
+
+gboolean
+_orrery_json_reader_read (OrreryJsonReader *r,
+                          OrreryJsonArena  *arena,
+                          OrreryJsonValue  *out)
+{
+  if (r->failed)
+    return FALSE;
+  return read_value (r, arena, out);
+}
+
+/* Steps over a string at its opening quote. */
+static gboolean
+skip_string (OrreryJsonReader *r)
+{
+  for (r->p++; r->p < r->end && *r->p != '"'; r->p++)
+    if (*r->p == '\\')
+      r->p++;
+  if (r->p >= r->end)
+    return fail (r);
+  r->p++;
+  return TRUE;
+}
+
+gboolean
+_orrery_json_reader_skip (OrreryJsonReader *r,
+                          const char      **out_raw,
+                          gsize            *out_len)
+{
+  const char *start;
+
+  if (r->failed)
+    return FALSE;
+  skip_space (r);
+  if (r->p >= r->end)
+    return fail (r);
+  start = r->p;
+  /* The structure only: whoever reads the text later checks the rest. */
+  if (*r->p == '"')
+    {
+      if (!skip_string (r))
+        return FALSE;
+    }
+  else if (*r->p == '{' || *r->p == '[')
+    {
+      guint depth = 0;
+
+      do
+        {
+          if (r->p >= r->end)
+            return fail (r);
+          switch (*r->p)
+            {
+            case '"':
+              if (!skip_string (r))
+                return FALSE;
+              continue;
+            case '{': case '[':
+              depth++;
+              break;
+            case '}': case ']':
+              depth--;
+              break;
+            default:
+              break;
+            }
+          r->p++;
+        }
+      while (depth > 0);
+    }
+  else
+    while (r->p < r->end && !strchr (",]} \t\r\n", *r->p))
+      r->p++;
+  if (out_raw)
+    *out_raw = start;
+  if (out_len)
+    *out_len = r->p - start;
+  return TRUE;
+}
+
+/* Levels entered with enter() keep, in one bit each, whether they are
+ * objects and whether their first item is still to come. */
+gboolean
+_orrery_json_reader_enter (OrreryJsonReader *r,
+                           char              open)
+{
+  guint64 bit;
+
+  if (r->failed)
+    return FALSE;
+  skip_space (r);
+  if (r->p >= r->end || *r->p != open || r->depth >= MIN (r->max_depth, 64))
+    return fail (r);
+  bit = G_GUINT64_CONSTANT (1) << r->depth;
+  if (open == '{')
+    r->object_bits |= bit;
+  else
+    r->object_bits &= ~bit;
+  r->first_bits |= bit;
+  r->depth++;
+  r->p++;
+  return TRUE;
+}
+
+gboolean
+_orrery_json_reader_next (OrreryJsonReader *r,
+                          OrreryJsonArena  *arena,
+                          OrreryJsonValue  *name)
+{
+  guint64 bit;
+  gboolean object;
+
+  if (r->failed || r->depth == 0)
+    return FALSE;
+  bit = G_GUINT64_CONSTANT (1) << (r->depth - 1);
+  object = (r->object_bits & bit) != 0;
+  skip_space (r);
+  if (r->p >= r->end)
+    return fail (r);
+  if (*r->p == (object ? '}' : ']') && (r->first_bits & bit))
+    {
+      r->p++;
+      r->depth--;
+      return FALSE;
+    }
+  if (r->first_bits & bit)
+    r->first_bits &= ~bit;
+  else if (*r->p == (object ? '}' : ']'))
+    {
+      r->p++;
+      r->depth--;
+      return FALSE;
+    }
+  else if (*r->p == ',')
+    {
+      r->p++;
+      skip_space (r);
+    }
+  else
+    return fail (r);
+  if (object)
+    {
+      if (r->p >= r->end || *r->p != '"' || !read_string (r, arena, name))
+        return fail (r);
+      skip_space (r);
+      if (r->p >= r->end || *r->p != ':')
+        return fail (r);
+      r->p++;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values */
+
+const OrreryJsonValue *
+_orrery_json_value_get_member (const OrreryJsonValue *object,
+                               const char            *name)
+{
+  const OrreryJsonValue *found = NULL;
+  gsize len;
+
+  if (object == NULL || object->kind != ORRERY_JSON_OBJECT)
+    return NULL;
+  len = strlen (name);
+  /* The last of a name, as json-glib keeps it. */
+  for (guint i = 0; i < object->len; i++)
+    {
+      const OrreryJsonValue *k = &object->u.items[2 * i];
+
+      if (k->len == len && memcmp (k->u.s, name, len) == 0)
+        found = k + 1;
+    }
+  return found;
+}
+
+const char *
+_orrery_json_value_get_string (const OrreryJsonValue *object,
+                               const char            *name)
+{
+  const OrreryJsonValue *v = _orrery_json_value_get_member (object, name);
+
+  return v && v->kind == ORRERY_JSON_STRING ? v->u.s : NULL;
+}
+
+gint64
+_orrery_json_value_get_int (const OrreryJsonValue *object,
+                            const char            *name,
+                            gint64                 default_value)
+{
+  const OrreryJsonValue *v = _orrery_json_value_get_member (object, name);
+
+  if (v && v->kind == ORRERY_JSON_INT)
+    return v->u.i;
+  if (v && v->kind == ORRERY_JSON_DOUBLE)
+    return (gint64) v->u.d;
+  return default_value;
+}
+
+gboolean
+_orrery_json_value_equal_str (const OrreryJsonValue *string,
+                              const char            *text)
+{
+  gsize len = strlen (text);
+
+  return string->kind == ORRERY_JSON_STRING && string->len == len && memcmp (string->u.s, text, len) == 0;
+}
+
+const char *
+_orrery_json_value_type_name (const OrreryJsonValue *value)
+{
+  switch (value->kind)
+    {
+    case ORRERY_JSON_NULL: return "null";
+    case ORRERY_JSON_BOOLEAN: return "a boolean";
+    case ORRERY_JSON_INT:
+    case ORRERY_JSON_DOUBLE: return "a number";
+    case ORRERY_JSON_STRING: return "a string";
+    case ORRERY_JSON_ARRAY: return "an array";
+    default: return "an object";
+    }
+}
+
+GVariant *
+_orrery_json_value_to_variant (const OrreryJsonValue *value)
+{
+  GVariant *stack_children[16];
+  GVariant **children;
+  GVariant *v;
+
+  switch (value->kind)
+    {
+    case ORRERY_JSON_NULL: return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case ORRERY_JSON_BOOLEAN: return g_variant_new_boolean (value->u.b);
+    case ORRERY_JSON_INT: return g_variant_new_int64 (value->u.i);
+    case ORRERY_JSON_DOUBLE: return g_variant_new_double (value->u.d);
+    case ORRERY_JSON_STRING: return g_variant_new_string (value->u.s);
+    default: break;
+    }
+  children = value->len <= G_N_ELEMENTS (stack_children) ? stack_children : g_new (GVariant *, value->len);
+  for (guint i = 0; i < value->len; i++)
+    {
+      if (value->kind == ORRERY_JSON_ARRAY)
+        children[i] = g_variant_new_variant (_orrery_json_value_to_variant (&value->u.items[i]));
+      else
+        children[i] = g_variant_new_dict_entry (g_variant_new_string (value->u.items[2 * i].u.s),
+                                                g_variant_new_variant (_orrery_json_value_to_variant (&value->u.items[2 * i + 1])));
+    }
+  v = g_variant_new_array (value->kind == ORRERY_JSON_ARRAY ? G_VARIANT_TYPE_VARIANT : G_VARIANT_TYPE ("{sv}"),
+                           children, value->len);
+  if (children != stack_children)
+    g_free (children);
+  return v;
+}
+
+JsonNode *
+_orrery_json_value_to_node (const OrreryJsonValue *value)
+{
+  JsonNode *node = json_node_alloc ();
+
+  switch (value->kind)
+    {
+    case ORRERY_JSON_NULL: return json_node_init_null (node);
+    case ORRERY_JSON_BOOLEAN: return json_node_init_boolean (node, value->u.b);
+    case ORRERY_JSON_INT: return json_node_init_int (node, value->u.i);
+    case ORRERY_JSON_DOUBLE: return json_node_init_double (node, value->u.d);
+    case ORRERY_JSON_STRING: return json_node_init_string (node, value->u.s);
+    case ORRERY_JSON_ARRAY:
+      {
+        JsonArray *a = json_array_sized_new (value->len);
+
+        for (guint i = 0; i < value->len; i++)
+          json_array_add_element (a, _orrery_json_value_to_node (&value->u.items[i]));
+        json_node_init_array (node, a);
+        json_array_unref (a);
+        return node;
+      }
+    default:
+      {
+        JsonObject *o = json_object_new ();
+
+        for (guint i = 0; i < value->len; i++)
+          json_object_set_member (o, value->u.items[2 * i].u.s, _orrery_json_value_to_node (&value->u.items[2 * i + 1]));
+        json_node_init_object (node, o);
+        json_object_unref (o);
+        return node;
+      }
+    }
+}
+
+static void
+string_from (OrreryJsonValue *out,
+             const char      *s)
+{
+  out->kind = ORRERY_JSON_STRING;
+  out->u.s = s;
+  out->len = strlen (s);
+}
+
+void
+_orrery_json_value_from_node (OrreryJsonValue *out,
+                              JsonNode        *node,
+                              OrreryJsonArena *arena)
+{
+  memset (out, 0, sizeof *out);
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    out->kind = ORRERY_JSON_NULL;
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *a = json_node_get_array (node);
+
+      out->kind = ORRERY_JSON_ARRAY;
+      out->len = json_array_get_length (a);
+      out->u.items = _orrery_json_arena_alloc (arena, MAX (1, out->len) * sizeof (OrreryJsonValue));
+      for (guint i = 0; i < out->len; i++)
+        _orrery_json_value_from_node (&out->u.items[i], json_array_get_element (a, i), arena);
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *o = json_node_get_object (node);
+      JsonObjectIter it;
+      const char *name;
+      JsonNode *member;
+      guint i = 0;
+
+      out->kind = ORRERY_JSON_OBJECT;
+      out->len = json_object_get_size (o);
+      out->u.items = _orrery_json_arena_alloc (arena, MAX (1, 2 * out->len) * sizeof (OrreryJsonValue));
+      json_object_iter_init_ordered (&it, o);
+      while (json_object_iter_next_ordered (&it, &name, &member) && i < out->len)
+        {
+          OrreryJsonValue *k = &out->u.items[2 * i];
+
+          memset (k, 0, sizeof *k);
+          string_from (k, name);
+          _orrery_json_value_from_node (k + 1, member, arena);
+          i++;
+        }
+      out->len = i;
+    }
+  else
+    switch (json_node_get_value_type (node))
+      {
+      case G_TYPE_STRING:
+        string_from (out, json_node_get_string (node));
+        break;
+      case G_TYPE_BOOLEAN:
+        out->kind = ORRERY_JSON_BOOLEAN;
+        out->u.b = json_node_get_boolean (node);
+        break;
+      case G_TYPE_DOUBLE:
+        out->kind = ORRERY_JSON_DOUBLE;
+        out->u.d = json_node_get_double (node);
+        break;
+      default:
+        out->kind = ORRERY_JSON_INT;
+        out->u.i = json_node_get_int (node);
+        break;
+      }
+}
+
+JsonObject *
+_orrery_json_keep_unknown (const OrreryJsonValue *object,
+                           OrreryJsonKnownFunc    is_known,
+                           gpointer               data)
+{
+  JsonObject *kept = NULL;
+
+  for (guint i = 0; object->kind == ORRERY_JSON_OBJECT && i < object->len; i++)
+    {
+      const OrreryJsonValue *name = &object->u.items[2 * i];
+
+      if (is_known (name, name + 1, data))
+        continue;
+      if (kept == NULL)
+        kept = json_object_new ();
+      json_object_set_member (kept, name->u.s, _orrery_json_value_to_node (name + 1));
+    }
+  return kept;
+}
+
+void
+_orrery_json_write_unknown (JsonObject *to,
+                            JsonObject *unknown)
+{
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *value;
+
+  if (unknown == NULL)
+    return;
+  json_object_iter_init_ordered (&it, unknown);
+  while (json_object_iter_next_ordered (&it, &name, &value))
+    json_object_set_member (to, name, json_node_copy (value));
+}
