@@ -403,7 +403,14 @@ read_variant (Loader                *l,
   /* One block instead of a tree of small GVariants. */
   g_variant_get_data (variant);
   if (v->raw != NULL && v->raw_len <= 256 && g_hash_table_size (l->shared) < 4096)
-    g_hash_table_insert (l->shared, g_memdup2 (&key, sizeof key), g_variant_ref (variant));
+    {
+      /* The key's own copy of the text: the text's pages may go. */
+      Span *copy = g_malloc (sizeof (Span) + v->raw_len);
+
+      copy->text = memcpy ((char *) (copy + 1), v->raw, v->raw_len);
+      copy->len = v->raw_len;
+      g_hash_table_insert (l->shared, copy, g_variant_ref (variant));
+    }
   return variant;
 }
 
@@ -1205,7 +1212,8 @@ static void
 stream_collection (Loader           *l,
                    OrreryJsonReader *r,
                    gboolean          tasks,
-                   char              open)
+                   char              open,
+                   gboolean          mapped)
 {
   g_autoptr(OrreryJsonArena) arena = _orrery_json_arena_new ();
   OrreryJsonValue key, v;
@@ -1219,6 +1227,8 @@ stream_collection (Loader           *l,
         break;
       load_element (l, tasks, open == '{' ? key.u.s : NULL, i++, &v);
       _orrery_json_arena_reset (arena);
+      if (mapped)
+        _orrery_json_reader_release_behind (r);
     }
   l->defer = FALSE;
 }
@@ -1238,7 +1248,8 @@ keep_root_member (Loader                *l,
 static gboolean
 read_document (Loader     *l,
                const char *text,
-               gsize       length)
+               gsize       length,
+               gboolean    mapped)
 {
   OrreryJsonReader r;
   OrreryJsonValue name, value;
@@ -1263,7 +1274,7 @@ read_document (Loader     *l,
           open = _orrery_json_reader_peek (&r);
           if (open == '[' || open == '{')
             {
-              stream_collection (l, &r, tasks, open);
+              stream_collection (l, &r, tasks, open, mapped);
               continue;
             }
         }
@@ -1877,12 +1888,14 @@ done:
 /* Loads @text: with Orrery's reader, element by element; when the text is
  * not what it takes, after the checks above, from json-glib's tree (its
  * dialect: comments, single quotes, a member named twice), or with
- * json-glib's word on what is wrong. */
+ * json-glib's word on what is wrong. @mapped: @text is a private
+ * read-only mapping of the file, whose pages may be given back as read. */
 static OrreryConstellation *
 load_text (const char  *text,
            gsize        length,
            const char  *name,
            gboolean     is_file,
+           gboolean     mapped,
            GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
@@ -1890,7 +1903,7 @@ load_text (const char  *text,
   Loader l;
 
   loader_init (&l, name);
-  if (read_document (&l, text, length))
+  if (read_document (&l, text, length, mapped))
     return finish (&l, error);
   loader_clear (&l);
 
@@ -1927,7 +1940,7 @@ _orrery_constellation_new_from_text (const char  *text,
                                      const char  *name,
                                      GError     **error)
 {
-  return load_text (text, length, name, FALSE, error);
+  return load_text (text, length, name, FALSE, FALSE, error);
 }
 
 /**
@@ -1962,7 +1975,7 @@ orrery_constellation_new_from_file (const char  *path,
       return NULL;
     }
   text = g_mapped_file_get_contents (map);
-  return load_text (text ? text : "", g_mapped_file_get_length (map), path, TRUE, error);
+  return load_text (text ? text : "", g_mapped_file_get_length (map), path, TRUE, text != NULL, error);
 }
 
 /**
@@ -1985,7 +1998,7 @@ orrery_constellation_new_from_data (const char  *data,
 {
   g_return_val_if_fail (data != NULL, NULL);
   return load_text (data, length < 0 ? strlen (data) : (gsize) length,
-                    name_for_errors ? name_for_errors : "<data>", FALSE, error);
+                    name_for_errors ? name_for_errors : "<data>", FALSE, FALSE, error);
 }
 
 /**
@@ -2033,7 +2046,7 @@ orrery_constellation_new_from_stream (GInputStream  *stream,
       return NULL;
     }
   g_byte_array_set_size (content, pos);
-  return load_text ((const char *) content->data, pos, name, FALSE, error);
+  return load_text ((const char *) content->data, pos, name, FALSE, FALSE, error);
 }
 
 /* Writing */

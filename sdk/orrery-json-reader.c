@@ -14,6 +14,8 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "orrery-json-reader.h"
 
@@ -167,6 +169,27 @@ _orrery_json_reader_peek (OrreryJsonReader *r)
 {
   skip_space (r);
   return r->p < r->end ? *r->p : 0;
+}
+
+#define RELEASE_STEP (8 * 1024 * 1024)
+
+void
+_orrery_json_reader_release_behind (OrreryJsonReader *r)
+{
+  static gsize page;
+  const char *upto;
+
+  if (page == 0)
+    page = sysconf (_SC_PAGESIZE);
+  if (r->released == NULL)
+    r->released = r->start;
+  upto = r->p - ((guintptr) r->p % page);
+  if (upto - r->released < RELEASE_STEP)
+    return;
+  /* The mapping starts on a page; a failure only keeps the pages. */
+  if ((guintptr) r->released % page == 0)
+    madvise ((void *) r->released, upto - r->released, MADV_DONTNEED);
+  r->released = upto;
 }
 
 gboolean

@@ -74,6 +74,7 @@ typedef struct
   guint64     object_bits; /* entered levels: bit d set when level d is an object */
   guint64     first_bits;  /* ... and when its first item is still to come */
   GArray     *stack;       /* OrreryJsonValue, children of open containers */
+  const char *released;    /* with release_behind: text given back up to here */
 } OrreryJsonReader;
 
 ORRERY_HIDDEN void     _orrery_json_reader_init  (OrreryJsonReader *r,
@@ -101,6 +102,11 @@ ORRERY_HIDDEN gboolean _orrery_json_reader_enter (OrreryJsonReader *r,
 ORRERY_HIDDEN gboolean _orrery_json_reader_next  (OrreryJsonReader *r,
                                                   OrreryJsonArena  *arena,
                                                   OrreryJsonValue  *name);
+/* For text mapped from a file (read-only, private): gives the pages
+ * already read back to the system, so that a large file is not resident
+ * whole at the end of a load. Whoever reads a value must have copied what
+ * it keeps of it (a later read of the text faults the pages in again). */
+ORRERY_HIDDEN void     _orrery_json_reader_release_behind (OrreryJsonReader *r);
 /* Whether only spaces are left. */
 ORRERY_HIDDEN gboolean _orrery_json_reader_at_end (OrreryJsonReader *r);
 

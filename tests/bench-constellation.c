@@ -30,9 +30,12 @@
  *   chain (each task's `dependencies` and `dependents` lists filled)
  *
  * Each load runs in a fresh process (this program again, or python3) that
- * reports its time and the growth of its peak RSS (VmHWM) over its RSS
- * before the load: `orrery_s`, `json_load_s`, their `ratio` (the goal:
- * below 1 for simulated, below 1.5 for ufo), the bytes per task of each,
+ * reports its wall time, its CPU time (user + system: the machine may be
+ * shared, and a wall-clock ratio then measures the neighbours) and the
+ * growth of its peak RSS (VmHWM) over its RSS before the load:
+ * `orrery_s`, `json_load_s` and their `ratio`, the same in CPU time
+ * (`cpu_ratio`; the goal: below 1 for simulated, below 1.5 for ufo), the
+ * bytes per task of each (goal for simulated: below 400),
  * medians of ORRERY_BENCH_REPEAT runs (3; one at 1M).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -222,14 +225,13 @@ append_ufo_task (GString *s,
                  guint    n)
 {
   g_string_append_printf (s, "\"t%07u\": {\"task_id\": \"t%07u\", \"name\": \"Task %u\", "
-                          "\"description\": \"Step %u of the pipeline\", \"task_description\": \"Step %u of the pipeline\", "
-                          "\"tips\": [], \"target_device_id\": null, \"device_type\": \"simulated\", \"priority\": %u, "
-                          "\"status\": \"pending\", \"result\": null, \"error\": null, \"timeout\": null, "
-                          "\"retry_count\": 0, \"current_retry\": 0, \"task_data\": {\"duration_ms\": 0}, "
-                          "\"expected_output_type\": null, \"created_at\": \"2025-01-01T10:00:00.123456\", "
-                          "\"updated_at\": \"2025-01-01T10:00:00.123456\", \"execution_start_time\": null, "
-                          "\"execution_end_time\": null, \"execution_duration\": null, ",
-                          i, i, i, i, i, 1 + i % 4);
+                          "\"description\": \"Step %u of the pipeline\", \"tips\": [], \"target_device_id\": null, "
+                          "\"device_type\": \"simulated\", \"priority\": %u, \"status\": \"pending\", "
+                          "\"result\": null, \"error\": null, \"timeout\": null, \"retry_count\": 0, "
+                          "\"current_retry\": 0, \"task_data\": {\"duration_ms\": 0}, "
+                          "\"created_at\": \"2025-01-01T10:00:00.123456\", \"execution_start_time\": null, "
+                          "\"execution_end_time\": null, ",
+                          i, i, i, i, 1 + i % 4);
   if (i > 0)
     g_string_append_printf (s, "\"dependencies\": [\"t%07u\"], ", i - 1);
   else
@@ -244,7 +246,7 @@ static GString *
 make_file_text (Format format,
                 guint  n)
 {
-  GString *s = g_string_sized_new (n * (format == FORMAT_UFO ? 700 : 90));
+  GString *s = g_string_sized_new (n * (format == FORMAT_UFO ? 600 : 90));
 
   if (format == FORMAT_SIMULATED)
     {
@@ -267,8 +269,7 @@ make_file_text (Format format,
   for (guint i = 1; i < n; i++)
     g_string_append_printf (s, "%s\"line-%u\": {\"line_id\": \"line-%u\", \"from_task_id\": \"t%07u\", "
                             "\"to_task_id\": \"t%07u\", \"dependency_type\": \"unconditional\", "
-                            "\"condition_description\": \"\", \"is_satisfied\": false, "
-                            "\"created_at\": \"2025-01-01T10:00:00.123456\"}",
+                            "\"condition_description\": \"\", \"is_satisfied\": false}",
                             i > 1 ? ", " : "", i, i, i - 1, i);
   g_string_append (s, "}, \"metadata\": {\"created_by\": \"bench\"}, \"created_at\": \"2025-01-01T10:00:00\"}\n");
   return s;
@@ -285,13 +286,23 @@ status_kb (const char *field)
   return strtol (p + strlen (field) + 1, NULL, 10);
 }
 
-/* The child: loads @path, prints `SECONDS PEAK_GROWTH_BYTES`. */
+static gdouble
+cpu_seconds (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The child: loads @path, prints `SECONDS CPU_SECONDS PEAK_GROWTH_BYTES`. */
 static int
 load_child (const char *path)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(OrreryConstellation) c = NULL;
   long rss0 = status_kb ("VmRSS:");
+  gdouble cpu0 = cpu_seconds ();
   gint64 t0 = g_get_monotonic_time ();
 
   c = orrery_constellation_new_from_file (path, &error);
@@ -300,24 +311,31 @@ load_child (const char *path)
       fprintf (stderr, "load: %s\n", error->message);
       return 1;
     }
-  printf ("%.6f %ld\n", (g_get_monotonic_time () - t0) / 1e6, (status_kb ("VmHWM:") - rss0) * 1024);
+  printf ("%.6f %.6f %ld\n", (g_get_monotonic_time () - t0) / 1e6, cpu_seconds () - cpu0,
+          (status_kb ("VmHWM:") - rss0) * 1024);
   return 0;
 }
 
 static const char python_load[] =
-  "import json, sys, time\n"
+  "import json, resource, sys, time\n"
+  "def cpu():\n"
+  "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+  "    return r.ru_utime + r.ru_stime\n"
   "def kb(f):\n"
   "    for l in open('/proc/self/status'):\n"
   "        if l.startswith(f): return int(l.split()[1])\n"
   "rss0 = kb('VmRSS:')\n"
+  "c0 = cpu()\n"
   "t0 = time.perf_counter()\n"
   "with open(sys.argv[1], 'rb') as f: doc = json.load(f)\n"
-  "print('%.6f %d' % (time.perf_counter() - t0, (kb('VmHWM:') - rss0) * 1024))\n";
+  "t1 = time.perf_counter()\n"
+  "print('%.6f %.6f %d' % (t1 - t0, cpu() - c0, (kb('VmHWM:') - rss0) * 1024))\n";
 
-/* Runs @argv; the two figures it prints. */
+/* Runs @argv; the three figures it prints. */
 static gboolean
 measure (const char * const *argv,
          gdouble            *seconds,
+         gdouble            *cpu,
          gdouble            *bytes)
 {
   g_autoptr(GError) error = NULL;
@@ -326,7 +344,7 @@ measure (const char * const *argv,
   int status = 0;
 
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error) ||
-      !g_spawn_check_wait_status (status, NULL) || sscanf (out, "%lf %lf", seconds, bytes) != 2)
+      !g_spawn_check_wait_status (status, NULL) || sscanf (out, "%lf %lf %lf", seconds, cpu, bytes) != 3)
     {
       fprintf (stderr, "bench-constellation: %s failed: %s %s\n", argv[0], error ? error->message : "", err ? err : "");
       return FALSE;
@@ -360,7 +378,7 @@ file_case (const char *self,
   g_autofree char *path = g_build_filename (dir, "constellation.json", NULL);
   const char *env = g_getenv ("ORRERY_BENCH_REPEAT");
   guint repeat = n >= 1000000 ? 1 : (env ? MAX (1, atoi (env)) : 3);
-  gdouble o_s[16], o_b[16], p_s[16], p_b[16];
+  gdouble o_s[16], o_c[16], o_b[16], p_s[16], p_c[16], p_b[16];
   GString *text = make_file_text (format, n);
   gsize size = text->len;
   int failed = 0;
@@ -374,18 +392,20 @@ file_case (const char *self,
       const char *const orrery_argv[] = { self, "--load", path, NULL };
       const char *const python_argv[] = { "/usr/bin/python3", "-c", python_load, path, NULL };
 
-      if (!measure (orrery_argv, &o_s[r], &o_b[r]) || !measure (python_argv, &p_s[r], &p_b[r]))
+      if (!measure (orrery_argv, &o_s[r], &o_c[r], &o_b[r]) || !measure (python_argv, &p_s[r], &p_c[r], &p_b[r]))
         failed = 1;
     }
   if (!failed)
     {
-      gdouble os = median (o_s, repeat), ob = median (o_b, repeat);
-      gdouble ps = median (p_s, repeat), pb = median (p_b, repeat);
+      gdouble os = median (o_s, repeat), oc = median (o_c, repeat), ob = median (o_b, repeat);
+      gdouble ps = median (p_s, repeat), pc = median (p_c, repeat), pb = median (p_b, repeat);
 
       printf ("{\"bench\":\"constellation-file\",\"format\":\"%s\",\"size\":%u,\"file_bytes\":%" G_GSIZE_FORMAT ","
-              "\"runs\":%u,\"orrery_s\":%.3f,\"json_load_s\":%.3f,\"ratio\":%.3f,\"ratio_goal\":%.1f,"
+              "\"runs\":%u,\"orrery_s\":%.3f,\"json_load_s\":%.3f,\"ratio\":%.3f,"
+              "\"orrery_cpu_s\":%.3f,\"json_load_cpu_s\":%.3f,\"cpu_ratio\":%.3f,\"ratio_goal\":%.1f,"
               "\"orrery_bytes_per_task\":%.0f,\"json_load_bytes_per_task\":%.0f,\"bytes_per_task_goal\":%s}\n",
-              format_names[format], n, size, repeat, os, ps, os / ps, format == FORMAT_UFO ? 1.5 : 1.0,
+              format_names[format], n, size, repeat, os, ps, os / ps, oc, pc, oc / pc,
+              format == FORMAT_UFO ? 1.5 : 1.0,
               ob / n, pb / n, format == FORMAT_UFO ? "null" : "400");
       fflush (stdout);
     }
