@@ -88,7 +88,7 @@ typedef struct
   OrreryJsonArena     *root_arena;
   /* Equal task data (by its text) is one shared value: a million
    * `{"duration_ms": 0}` are one GVariant. For this load only. */
-  GHashTable          *shared;
+  OrreryJsonVariantCache *shared;
 } Loader;
 
 static void
@@ -102,32 +102,6 @@ pending_dependency_free (PendingDependency *pd)
   g_free (pd->condition_description);
   g_clear_pointer (&pd->extra, json_object_unref);
   g_free (pd);
-}
-
-typedef struct
-{
-  const char *text;
-  gsize       len;
-} Span;
-
-static guint
-span_hash (gconstpointer p)
-{
-  const Span *s = p;
-  guint h = 5381;
-
-  for (gsize i = 0; i < s->len; i++)
-    h = h * 33 + (guchar) s->text[i];
-  return h;
-}
-
-static gboolean
-span_equal (gconstpointer a,
-            gconstpointer b)
-{
-  const Span *x = a, *y = b;
-
-  return x->len == y->len && memcmp (x->text, y->text, x->len) == 0;
 }
 
 /* Members by name: a table of the names a reader knows, each name's slot
@@ -192,6 +166,7 @@ loader_init (Loader     *l,
   l->c = orrery_constellation_new (NULL, NULL);
   l->root = g_array_new (FALSE, FALSE, sizeof (OrreryJsonValue));
   l->root_arena = _orrery_json_arena_new ();
+  l->shared = _orrery_json_variant_cache_new ();
   init_lengths (task_fields, task_field_lengths, N_TASK_FIELDS);
   init_lengths (dep_fields, dep_field_lengths, N_DEP_FIELDS);
 }
@@ -205,7 +180,7 @@ loader_clear (Loader *l)
   g_clear_pointer (&l->pending, g_ptr_array_unref);
   g_clear_pointer (&l->root, g_array_unref);
   g_clear_pointer (&l->root_arena, _orrery_json_arena_free);
-  g_clear_pointer (&l->shared, g_hash_table_unref);
+  g_clear_pointer (&l->shared, _orrery_json_variant_cache_free);
   g_clear_object (&l->c);
 }
 
@@ -382,36 +357,12 @@ format_time (gint64 usec)
   return g_date_time_format_iso8601 (dt);
 }
 
-/* A value as a GVariant (json-glib's mapping), compact: serialised in one
- * block, and shared with every equal value of this load. */
+/* A value as a GVariant (json-glib's mapping), compact and shared. */
 static GVariant *
 read_variant (Loader                *l,
               const OrreryJsonValue *v)
 {
-  Span key = { v->raw, v->raw_len };
-  GVariant *variant;
-
-  if (v->raw != NULL && v->raw_len <= 256)
-    {
-      if (l->shared == NULL)
-        l->shared = g_hash_table_new_full (span_hash, span_equal, g_free, (GDestroyNotify) g_variant_unref);
-      variant = g_hash_table_lookup (l->shared, &key);
-      if (variant)
-        return g_variant_ref (variant);
-    }
-  variant = g_variant_ref_sink (_orrery_json_value_to_variant (v));
-  /* One block instead of a tree of small GVariants. */
-  g_variant_get_data (variant);
-  if (v->raw != NULL && v->raw_len <= 256 && g_hash_table_size (l->shared) < 4096)
-    {
-      /* The key's own copy of the text: the text's pages may go. */
-      Span *copy = g_malloc (sizeof (Span) + v->raw_len);
-
-      copy->text = memcpy ((char *) (copy + 1), v->raw, v->raw_len);
-      copy->len = v->raw_len;
-      g_hash_table_insert (l->shared, copy, g_variant_ref (variant));
-    }
-  return variant;
+  return _orrery_json_variant_cache_get (l->shared, v);
 }
 
 static TaskLists *

@@ -16,8 +16,11 @@
 #include "orrery-journal-private.h"
 #include "orrery-journal.h"
 #include "orrery-journal-reader.h"
+#include "orrery-json-reader.h"
 
 #define CHUNK (256 * 1024)
+/* Records nested deeper are refused. */
+#define MAX_DEPTH 512
 
 struct _OrreryJournalReader
 {
@@ -40,6 +43,9 @@ struct _OrreryJournalReader
   guint                n_runs;
   gboolean             finished;
   OrreryEvent         *last_event;
+  OrreryJsonArena     *arena;        /* the record being read */
+  OrreryJsonReader     json;
+  OrreryJsonVariantCache *shared;    /* results and data, shared when equal */
 };
 
 /**
@@ -71,6 +77,9 @@ orrery_journal_reader_finalize (GObject *object)
   g_string_free (self->pending, TRUE);
   g_clear_object (&self->constellation);
   g_clear_object (&self->last_event);
+  g_clear_pointer (&self->arena, _orrery_json_arena_free);
+  _orrery_json_reader_clear (&self->json);
+  _orrery_json_variant_cache_free (self->shared);
   g_clear_pointer (&self->header, g_hash_table_unref);
   g_free (self->run_id);
   g_free (self->path);
@@ -89,6 +98,9 @@ orrery_journal_reader_init (OrreryJournalReader *self)
   self->fd = -1;
   self->pending = g_string_sized_new (CHUNK);
   self->header = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->arena = _orrery_json_arena_new ();
+  _orrery_json_reader_init (&self->json, "", 0, MAX_DEPTH);
+  self->shared = _orrery_json_variant_cache_new ();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -119,11 +131,13 @@ next_line (OrreryJournalReader  *self,
            gsize                *length,
            GError              **error)
 {
+  gsize searched = 0;   /* bytes after start known to hold no newline */
+
   for (;;)
     {
       const char *start = self->pending->str + self->pending_pos;
       gsize avail = self->pending->len - self->pending_pos;
-      const char *nl = memchr (start, '\n', avail);
+      const char *nl = memchr (start + searched, '\n', avail - searched);
       gssize n;
 
       if (nl != NULL)
@@ -138,6 +152,7 @@ next_line (OrreryJournalReader  *self,
           return line;
         }
       /* Keep what is left at the front and read more. */
+      searched = avail;
       if (self->pending_pos > 0)
         {
           g_string_erase (self->pending, 0, self->pending_pos);
@@ -181,76 +196,70 @@ next_line (OrreryJournalReader  *self,
 /* ------------------------------------------------------------------------ */
 /* Values */
 
-static GVariant *
-json_to_variant (JsonNode *node)
-{
-  GVariant *v;
+typedef OrreryJsonValue Value;
 
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+static GVariant *
+value_variant (const Value *v)
+{
+  if (v == NULL || v->kind == ORRERY_JSON_NULL)
     return NULL;
-  if (JSON_NODE_HOLDS_ARRAY (node) && json_array_get_length (json_node_get_array (node)) == 0)
-    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0));
-  v = json_gvariant_deserialize (node, NULL, NULL);
-  return v ? g_variant_ref_sink (v) : NULL;
+  return g_variant_ref_sink (_orrery_json_value_to_variant (v));
+}
+
+/* The result, shared with the equal results before it. */
+static GVariant *
+member_result (OrreryJournalReader *self,
+               const Value         *o)
+{
+  const Value *v = _orrery_json_value_get_member (o, "result");
+
+  return v ? _orrery_json_variant_cache_get (self->shared, v) : NULL;
+}
+
+static const char *
+member_string (const Value *o,
+               const char  *name)
+{
+  return _orrery_json_value_get_string (o, name);
 }
 
 /* The exact value from its GVariant text when the record has it, else
  * from the JSON. */
 static GVariant *
-member_variant (JsonObject *o,
-                const char *name)
+member_variant (const Value *o,
+                const char  *name)
 {
   g_autofree char *typed = NULL;
-  JsonNode *n;
+  const Value *v = _orrery_json_value_get_member (o, name);
+  const char *text;
 
   /* The writer puts NAME_gvariant beside NAME, never alone. */
-  if (!json_object_has_member (o, name))
+  if (v == NULL)
     return NULL;
   typed = g_strconcat (name, "_gvariant", NULL);
-  n = json_object_get_member (o, typed);
-  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+  if ((text = member_string (o, typed)) != NULL)
     {
       /* g_variant_parse() returns a reference that is not floating. */
-      GVariant *v = g_variant_parse (NULL, json_node_get_string (n), NULL, NULL, NULL);
+      GVariant *parsed = g_variant_parse (NULL, text, NULL, NULL, NULL);
 
-      if (v != NULL)
-        return v;
+      if (parsed != NULL)
+        return parsed;
     }
-  return json_to_variant (json_object_get_member (o, name));
-}
-
-static const char *
-member_string (JsonObject *o,
-               const char *name)
-{
-  JsonNode *n = json_object_get_member (o, name);
-
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (n);
+  return value_variant (v);
 }
 
 static char **
-member_strv (JsonObject *o,
-             const char *name)
+member_strv (const Value *o,
+             const char  *name)
 {
-  JsonNode *n = json_object_get_member (o, name);
-  JsonArray *a;
+  const Value *a = _orrery_json_value_get_member (o, name);
   char **v;
-  guint len;
 
-  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n))
+  if (a == NULL || a->kind != ORRERY_JSON_ARRAY)
     return NULL;
-  a = json_node_get_array (n);
-  len = json_array_get_length (a);
-  v = g_new0 (char *, len + 1);
-  for (guint i = 0; i < len; i++)
-    {
-      JsonNode *e = json_array_get_element (a, i);
-
-      v[i] = g_strdup (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING
-                       ? json_node_get_string (e) : "");
-    }
+  v = g_new0 (char *, a->len + 1);
+  for (guint i = 0; i < a->len; i++)
+    v[i] = g_strdup (a->u.items[i].kind == ORRERY_JSON_STRING ? a->u.items[i].u.s : "");
   return v;
 }
 
@@ -273,359 +282,86 @@ enum_from_nick (GType       type,
 }
 
 static GError *
-member_error (JsonObject *o)
+member_error (const Value *o)
 {
-  JsonNode *n = json_object_get_member (o, "error");
-  JsonObject *e;
+  const Value *e = _orrery_json_value_get_member (o, "error");
   const char *domain, *message;
 
-  if (n == NULL || !JSON_NODE_HOLDS_OBJECT (n))
+  if (e == NULL || e->kind != ORRERY_JSON_OBJECT)
     return NULL;
-  e = json_node_get_object (n);
   domain = member_string (e, "domain");
   message = member_string (e, "message");
   return g_error_new_literal (domain ? g_quark_from_string (domain) : ORRERY_JOURNAL_ERROR,
-                              (gint) json_object_get_int_member_with_default (e, "code", 0),
+                              (gint) _orrery_json_value_get_int (e, "code", 0),
                               message ? message : "");
 }
 
 /* ------------------------------------------------------------------------ */
-/* A small JSON parser for records.
- *
- * json-glib's parser (GScanner underneath) takes some 15 µs for a 150-byte
- * record, ten times what the rest of reading it costs: a million-task
- * journal would take a minute to resume. Records are parsed here into the
- * same JsonNode trees, strictly (RFC 8259: no comments, no trailing commas,
- * valid UTF-8 and no lone surrogate, no NUL, bounded depth: what
- * json-glib lets through and the rest of Orrery refuses). */
+/* Records are read with Orrery's JSON reader (orrery-json-reader.h),
+ * strictly (RFC 8259: no comments, no trailing commas, valid UTF-8 and no
+ * lone surrogate, no NUL, bounded depth), into values in the reader's
+ * arena, which the next record reuses. */
 
-#define MAX_DEPTH 512
-
-typedef struct
-{
-  const char *p;
-  const char *end;
-  gboolean    too_deep;
-} Scan;
-
-static void
-skip_space (Scan *sc)
-{
-  while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
-    sc->p++;
-}
-
-static int
-hex4 (const char *p)
-{
-  int v = 0;
-
-  for (int i = 0; i < 4; i++)
-    {
-      int d = g_ascii_xdigit_value (p[i]);
-
-      if (d < 0)
-        return -1;
-      v = v * 16 + d;
-    }
-  return v;
-}
-
-/* A string, the opening quote at sc->p; returns a new string or NULL. */
-static char *
-scan_string (Scan *sc)
-{
-  const char *start = ++sc->p;
-  GString *out = NULL;
-
-  while (sc->p < sc->end)
-    {
-      guchar ch = *sc->p;
-
-      if (ch == '"')
-        {
-          char *str;
-
-          if (out == NULL)
-            str = g_strndup (start, sc->p - start);
-          else
-            {
-              g_string_append_len (out, start, sc->p - start);
-              str = g_string_free (out, FALSE);
-            }
-          sc->p++;
-          if (!g_utf8_validate (str, -1, NULL))
-            {
-              g_free (str);
-              return NULL;
-            }
-          return str;
-        }
-      if (ch < 0x20)
-        break;
-      if (ch != '\\')
-        {
-          sc->p++;
-          continue;
-        }
-      if (out == NULL)
-        out = g_string_new (NULL);
-      g_string_append_len (out, start, sc->p - start);
-      if (sc->p + 1 >= sc->end)
-        break;
-      switch (sc->p[1])
-        {
-        case '"': g_string_append_c (out, '"'); break;
-        case '\\': g_string_append_c (out, '\\'); break;
-        case '/': g_string_append_c (out, '/'); break;
-        case 'b': g_string_append_c (out, '\b'); break;
-        case 'f': g_string_append_c (out, '\f'); break;
-        case 'n': g_string_append_c (out, '\n'); break;
-        case 'r': g_string_append_c (out, '\r'); break;
-        case 't': g_string_append_c (out, '\t'); break;
-        case 'u':
-          {
-            int u = sc->end - sc->p >= 6 ? hex4 (sc->p + 2) : -1;
-
-            if (u < 0)
-              goto fail;
-            sc->p += 4;
-            if (u >= 0xD800 && u < 0xDC00)
-              {
-                int lo = sc->end - sc->p >= 8 && sc->p[2] == '\\' && sc->p[3] == 'u' ? hex4 (sc->p + 4) : -1;
-
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                  goto fail;
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-                sc->p += 6;
-              }
-            else if (u >= 0xDC00 && u <= 0xDFFF)
-              goto fail;
-            if (u == 0)
-              goto fail;   /* a NUL would cut the string */
-            g_string_append_unichar (out, (gunichar) u);
-            break;
-          }
-        default:
-          goto fail;
-        }
-      sc->p += 2;
-      start = sc->p;
-    }
-fail:
-  if (out != NULL)
-    g_string_free (out, TRUE);
-  return NULL;
-}
-
-static JsonNode *scan_value (Scan *sc, guint depth);
-
-static JsonNode *
-scan_number (Scan *sc)
-{
-  const char *start = sc->p;
-  gboolean is_double = FALSE;
-  char buf[64];
-  char *endp;
-  JsonNode *node;
-
-  if (sc->p < sc->end && *sc->p == '-')
-    sc->p++;
-  if (sc->p >= sc->end || !g_ascii_isdigit (*sc->p))
-    return NULL;
-  if (*sc->p == '0' && sc->p + 1 < sc->end && g_ascii_isdigit (sc->p[1]))
-    return NULL;
-  while (sc->p < sc->end && g_ascii_isdigit (*sc->p))
-    sc->p++;
-  if (sc->p < sc->end && *sc->p == '.')
-    {
-      is_double = TRUE;
-      sc->p++;
-      if (sc->p >= sc->end || !g_ascii_isdigit (*sc->p))
-        return NULL;
-      while (sc->p < sc->end && g_ascii_isdigit (*sc->p))
-        sc->p++;
-    }
-  if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E'))
-    {
-      is_double = TRUE;
-      sc->p++;
-      if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
-        sc->p++;
-      if (sc->p >= sc->end || !g_ascii_isdigit (*sc->p))
-        return NULL;
-      while (sc->p < sc->end && g_ascii_isdigit (*sc->p))
-        sc->p++;
-    }
-  if ((gsize) (sc->p - start) >= sizeof buf)
-    return NULL;
-  memcpy (buf, start, sc->p - start);
-  buf[sc->p - start] = '\0';
-  node = json_node_alloc ();
-  if (is_double)
-    json_node_init_double (node, g_ascii_strtod (buf, &endp));
-  else
-    {
-      errno = 0;
-      json_node_init_int (node, g_ascii_strtoll (buf, &endp, 10));
-      if (errno == ERANGE)
-        json_node_init_double (node, g_ascii_strtod (buf, &endp));
-    }
-  return node;
-}
-
+/* The record as a value, or FALSE if it is not JSON the reader takes
+ * (*too_deep: nested past MAX_DEPTH). */
 static gboolean
-scan_literal (Scan       *sc,
-              const char *word)
+parse_record (OrreryJournalReader *self,
+              const char          *line,
+              gsize                len,
+              Value               *out,
+              gboolean            *too_deep,
+              gsize               *column)
 {
-  gsize n = strlen (word);
+  OrreryJsonReader *r = &self->json;
+  gboolean ok;
 
-  if ((gsize) (sc->end - sc->p) < n || memcmp (sc->p, word, n) != 0)
-    return FALSE;
-  sc->p += n;
-  return TRUE;
-}
-
-static JsonNode *
-scan_value (Scan  *sc,
-            guint  depth)
-{
-  JsonNode *node = NULL;
-
-  skip_space (sc);
-  if (depth > MAX_DEPTH)
-    sc->too_deep = TRUE;
-  if (sc->p >= sc->end || depth > MAX_DEPTH)
-    return NULL;
-  switch (*sc->p)
-    {
-    case '{':
-      {
-        JsonObject *o = json_object_new ();
-
-        sc->p++;
-        skip_space (sc);
-        if (sc->p < sc->end && *sc->p == '}')
-          sc->p++;
-        else
-          for (;;)
-            {
-              char *name;
-              JsonNode *v;
-
-              skip_space (sc);
-              if (sc->p >= sc->end || *sc->p != '"' || (name = scan_string (sc)) == NULL)
-                {
-                  json_object_unref (o);
-                  return NULL;
-                }
-              skip_space (sc);
-              if (sc->p >= sc->end || *sc->p != ':' || (sc->p++, v = scan_value (sc, depth + 1)) == NULL)
-                {
-                  g_free (name);
-                  json_object_unref (o);
-                  return NULL;
-                }
-              json_object_set_member (o, name, v);
-              g_free (name);
-              skip_space (sc);
-              if (sc->p < sc->end && *sc->p == ',')
-                {
-                  sc->p++;
-                  continue;
-                }
-              if (sc->p < sc->end && *sc->p == '}')
-                {
-                  sc->p++;
-                  break;
-                }
-              json_object_unref (o);
-              return NULL;
-            }
-        node = json_node_init_object (json_node_alloc (), o);
-        json_object_unref (o);
-        return node;
-      }
-    case '[':
-      {
-        JsonArray *a = json_array_new ();
-
-        sc->p++;
-        skip_space (sc);
-        if (sc->p < sc->end && *sc->p == ']')
-          sc->p++;
-        else
-          for (;;)
-            {
-              JsonNode *v = scan_value (sc, depth + 1);
-
-              if (v == NULL)
-                {
-                  json_array_unref (a);
-                  return NULL;
-                }
-              json_array_add_element (a, v);
-              skip_space (sc);
-              if (sc->p < sc->end && *sc->p == ',')
-                {
-                  sc->p++;
-                  continue;
-                }
-              if (sc->p < sc->end && *sc->p == ']')
-                {
-                  sc->p++;
-                  break;
-                }
-              json_array_unref (a);
-              return NULL;
-            }
-        node = json_node_init_array (json_node_alloc (), a);
-        json_array_unref (a);
-        return node;
-      }
-    case '"':
-      {
-        char *str = scan_string (sc);
-
-        if (str == NULL)
-          return NULL;
-        node = json_node_init_string (json_node_alloc (), str);
-        g_free (str);
-        return node;
-      }
-    case 't':
-      return scan_literal (sc, "true") ? json_node_init_boolean (json_node_alloc (), TRUE) : NULL;
-    case 'f':
-      return scan_literal (sc, "false") ? json_node_init_boolean (json_node_alloc (), FALSE) : NULL;
-    case 'n':
-      return scan_literal (sc, "null") ? json_node_init_null (json_node_alloc ()) : NULL;
-    default:
-      return scan_number (sc);
-    }
-}
-
-/* The record as a tree, or NULL if this parser does not take it
- * (*too_deep: nested past MAX_DEPTH, which json-glib must not see either:
- * its recursion would overflow the stack). */
-static JsonNode *
-parse_record (const char *line,
-              gsize       len,
-              gboolean   *too_deep,
-              gsize      *column)
-{
-  Scan sc = { line, line + len, FALSE };
-  JsonNode *root = scan_value (&sc, 0);
-
-  skip_space (&sc);
-  if (root != NULL && sc.p != sc.end)
-    g_clear_pointer (&root, json_node_unref);
-  *too_deep = sc.too_deep;
-  *column = (gsize) (sc.p - line) + 1;
-  return root;
+  _orrery_json_arena_reset (self->arena);
+  _orrery_json_reader_reuse (r, line, len);
+  ok = _orrery_json_reader_read (r, self->arena, out) && _orrery_json_reader_at_end (r);
+  *too_deep = r->too_deep;
+  *column = (gsize) (r->p - line) + 1;
+  return ok;
 }
 
 /* ------------------------------------------------------------------------ */
 /* The header */
+
+/* The header's members but the constellation, as values in @arena; and
+ * where the constellation's text is (the writer puts it last). */
+static gboolean
+parse_header (OrreryJournalReader  *self,
+              const char           *line,
+              gsize                 len,
+              GArray               *members,
+              const char          **ctext,
+              gsize                *clen)
+{
+  OrreryJsonReader r;
+  Value name, value;
+  gboolean ok = FALSE;
+
+  _orrery_json_reader_init (&r, line, len, MAX_DEPTH);
+  if (_orrery_json_reader_peek (&r) != '{' || !_orrery_json_reader_enter (&r, '{'))
+    goto out;
+  while (_orrery_json_reader_next (&r, self->arena, &name))
+    {
+      if (_orrery_json_value_equal_str (&name, "constellation"))
+        {
+          /* Read by the constellation's loader, element by element. */
+          if (!_orrery_json_reader_skip (&r, ctext, clen))
+            goto out;
+          continue;
+        }
+      if (!_orrery_json_reader_read (&r, self->arena, &value))
+        goto out;
+      g_array_append_val (members, name);
+      g_array_append_val (members, value);
+    }
+  ok = !r.failed && _orrery_json_reader_at_end (&r);
+out:
+  _orrery_json_reader_clear (&r);
+  return ok;
+}
 
 static gboolean
 read_header (OrreryJournalReader  *self,
@@ -633,15 +369,11 @@ read_header (OrreryJournalReader  *self,
 {
   g_autofree char *line = NULL;
   g_autoptr(GError) local = NULL;
-  g_autoptr(JsonNode) tree = NULL;
-  gboolean too_deep = FALSE;
-  gsize column = 0;
-  JsonNode *cnode;
-  JsonObject *o;
-  JsonNode *root, *format;
-  JsonObjectIter iter;
-  const char *name;
-  JsonNode *value;
+  g_autoptr(GArray) members = g_array_new (FALSE, FALSE, sizeof (Value));
+  const char *ctext = NULL;
+  gsize clen = 0;
+  Value o = { ORRERY_JSON_OBJECT, 0, { .items = NULL }, NULL, 0 };
+  const Value *format;
   gsize len;
   g_autofree char *where = NULL;
 
@@ -657,37 +389,33 @@ read_header (OrreryJournalReader  *self,
                                      : "the file is empty (the run never started)");
       return FALSE;
     }
-  /* The header: with the record parser, else json-glib. */
-  tree = parse_record (line, len, &too_deep, &column);
-  root = tree;
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
-      g_strcmp0 (member_string (json_node_get_object (root), "journal"), "orrery") != 0 ||
-      (cnode = json_object_get_member (json_node_get_object (root), "constellation")) == NULL)
+  _orrery_json_arena_reset (self->arena);
+  if (!parse_header (self, line, len, members, &ctext, &clen) ||
+      (o.len = members->len / 2, o.u.items = (Value *) members->data,
+       g_strcmp0 (member_string (&o, "journal"), "orrery") != 0) ||
+      ctext == NULL)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL,
                        "not an Orrery journal (no journal header on the first line)");
-  o = json_node_get_object (root);
-  format = json_object_get_member (o, "format");
-  if (format == NULL || !JSON_NODE_HOLDS_VALUE (format) ||
-      json_node_get_value_type (format) != G_TYPE_INT64)
+  format = _orrery_json_value_get_member (&o, "format");
+  if (format == NULL || format->kind != ORRERY_JSON_INT)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_NOT_A_JOURNAL,
                        "not an Orrery journal (the header has no format version)");
-  if (json_node_get_int (format) != ORRERY_JOURNAL_FORMAT_VERSION)
+  if (format->u.i != ORRERY_JOURNAL_FORMAT_VERSION)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_VERSION,
                        "journal format version %" G_GINT64_FORMAT ", this Orrery reads version %d",
-                       json_node_get_int (format), ORRERY_JOURNAL_FORMAT_VERSION);
-  if (json_object_get_int_member_with_default (o, "seq", 0) != 1)
+                       format->u.i, ORRERY_JOURNAL_FORMAT_VERSION);
+  if (_orrery_json_value_get_int (&o, "seq", 0) != 1)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_SEQUENCE, "the header's sequence number is not 1");
-  if (member_string (o, "run_id") == NULL)
+  if (member_string (&o, "run_id") == NULL)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "the header has no run_id");
-  self->run_id = g_strdup (member_string (o, "run_id"));
-  json_object_iter_init (&iter, o);
-  while (json_object_iter_next (&iter, &name, &value))
-    if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
-      g_hash_table_insert (self->header, g_strdup (name), g_strdup (json_node_get_string (value)));
+  self->run_id = g_strdup (member_string (&o, "run_id"));
+  for (guint i = 0; i < o.len; i++)
+    if (o.u.items[2 * i + 1].kind == ORRERY_JSON_STRING)
+      g_hash_table_insert (self->header, g_strdup (o.u.items[2 * i].u.s), g_strdup (o.u.items[2 * i + 1].u.s));
   self->seq = 1;
 
   where = g_strdup_printf ("%s:1: the constellation", self->path);
-  self->constellation = _orrery_constellation_new_from_node (cnode, where, &local);
+  self->constellation = _orrery_constellation_new_from_text (ctext, clen, where, &local);
   if (self->constellation == NULL)
     {
       g_set_error (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_BAD_RECORD, "%s", local->message);
@@ -765,7 +493,7 @@ ensure_started (OrreryJournalReader  *self,
 static gboolean
 apply_task_record (OrreryJournalReader  *self,
                    OrreryEventType       type,
-                   JsonObject           *o,
+                   const Value          *o,
                    OrreryTask           *t,
                    GVariant             *result,
                    const GError         *task_error,
@@ -774,7 +502,7 @@ apply_task_record (OrreryJournalReader  *self,
 {
   g_autoptr(GError) local = NULL;
   g_autoptr(GPtrArray) ready = NULL;
-  guint attempt = (guint) json_object_get_int_member_with_default (o, "attempt", 0);
+  guint attempt = (guint) _orrery_json_value_get_int (o, "attempt", 0);
 
   switch (type)
     {
@@ -829,9 +557,10 @@ apply_task_record (OrreryJournalReader  *self,
 
 static OrreryTask *
 task_from_json (OrreryJournalReader  *self,
-                JsonNode             *node,
+                const Value          *value,
                 GError              **error)
 {
+  g_autoptr(JsonNode) node = value ? _orrery_json_value_to_node (value) : NULL;
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
   JsonObject *o = json_object_new ();
@@ -877,37 +606,30 @@ task_from_json (OrreryJournalReader  *self,
 
 static gboolean
 apply_modifications (OrreryJournalReader  *self,
-                     JsonObject           *o,
+                     const Value          *o,
                      GVariant            **out_mods,
                      GError              **error)
 {
-  JsonNode *n = json_object_get_member (o, "modifications");
+  const Value *n = _orrery_json_value_get_member (o, "modifications");
   g_autoptr(OrreryEditBatch) batch = orrery_edit_batch_new ();
   g_auto(GStrv) on = member_strv (o, "on");
   GVariantBuilder mods;
-  JsonArray *a;
   g_autoptr(GError) local = NULL;
   g_autoptr(GVariant) applied = NULL;
 
-  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n))
+  if (n == NULL || n->kind != ORRERY_JSON_ARRAY)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
                        "constellation-modified without its modifications");
-  a = json_node_get_array (n);
   g_variant_builder_init (&mods, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < json_array_get_length (a); i++)
+  for (guint i = 0; i < n->len; i++)
     {
-      JsonNode *e = json_array_get_element (a, i);
-      JsonObject *m;
+      const Value *m = &n->u.items[i];
       const char *type, *task_id, *from, *to;
       GVariantDict d;
-      JsonObjectIter iter;
-      const char *name;
-      JsonNode *value;
       g_autoptr(GVariant) changes = NULL;
 
-      if (!JSON_NODE_HOLDS_OBJECT (e))
+      if (m->kind != ORRERY_JSON_OBJECT)
         return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "modification %u is not an object", i);
-      m = json_node_get_object (e);
       type = member_string (m, "type");
       task_id = member_string (m, "task_id");
       from = member_string (m, "from_task_id");
@@ -916,14 +638,14 @@ apply_modifications (OrreryJournalReader  *self,
 
       /* The modification as the live event carried it. */
       g_variant_dict_init (&d, NULL);
-      json_object_iter_init_ordered (&iter, m);
-      while (json_object_iter_next_ordered (&iter, &name, &value))
+      for (guint k = 0; k < m->len; k++)
         {
+          const char *name = m->u.items[2 * k].u.s;
           g_autoptr(GVariant) v = NULL;
 
           if (g_str_equal (name, "task") || g_str_has_suffix (name, "_gvariant"))
             continue;
-          v = g_str_equal (name, "changes") && changes ? g_variant_ref (changes) : json_to_variant (value);
+          v = g_str_equal (name, "changes") && changes ? g_variant_ref (changes) : value_variant (&m->u.items[2 * k + 1]);
           if (v != NULL)
             g_variant_dict_insert_value (&d, name, v);
         }
@@ -931,7 +653,7 @@ apply_modifications (OrreryJournalReader  *self,
 
       if (g_strcmp0 (type, "add_task") == 0)
         {
-          g_autoptr(OrreryTask) t = task_from_json (self, json_object_get_member (m, "task"), error);
+          g_autoptr(OrreryTask) t = task_from_json (self, _orrery_json_value_get_member (m, "task"), error);
 
           if (t == NULL)
             {
@@ -990,7 +712,7 @@ apply_modifications (OrreryJournalReader  *self,
 
 static void
 apply_resumed (OrreryJournalReader *self,
-               JsonObject          *o)
+               const Value         *o)
 {
   g_auto(GStrv) retried = member_strv (o, "retried");
 
@@ -1015,33 +737,31 @@ read_record (OrreryJournalReader  *self,
              OrreryEvent         **out,
              GError              **error)
 {
-  JsonNode *root, *seqn;
-  JsonObject *o;
+  Value root;
+  const Value *o = &root, *seqn;
   const char *type_nick, *source;
   gint64 seq, ts;
   gint type;
   g_autoptr(OrreryEvent) event = NULL;
   g_autoptr(GVariant) data = NULL;
-  g_autoptr(JsonNode) tree = NULL;
   gboolean too_deep = FALSE;
   gsize column = 0;
 
   *out = NULL;
-  tree = parse_record (line, len, &too_deep, &column);
-  root = tree;
-  if (too_deep)
-    return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
-                       "not a journal record: nested deeper than %d", MAX_DEPTH);
-  if (root == NULL)
-    return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
-                       "not a journal record: not valid JSON (at byte %zu)", column);
-  if (!JSON_NODE_HOLDS_OBJECT (root))
+  if (!parse_record (self, line, len, &root, &too_deep, &column))
+    {
+      if (too_deep)
+        return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
+                           "not a journal record: nested deeper than %d", MAX_DEPTH);
+      return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
+                         "not a journal record: not valid JSON (at byte %zu)", column);
+    }
+  if (root.kind != ORRERY_JSON_OBJECT)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "not a journal record: not a JSON object");
-  o = json_node_get_object (root);
-  seqn = json_object_get_member (o, "seq");
-  if (seqn == NULL || !JSON_NODE_HOLDS_VALUE (seqn) || json_node_get_value_type (seqn) != G_TYPE_INT64)
+  seqn = _orrery_json_value_get_member (o, "seq");
+  if (seqn == NULL || seqn->kind != ORRERY_JSON_INT)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "a record without a sequence number");
-  seq = json_node_get_int (seqn);
+  seq = seqn->u.i;
   if (seq <= (gint64) self->seq)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_SEQUENCE,
                        "sequence number %" G_GINT64_FORMAT " repeats (the last one was %" G_GUINT64_FORMAT ")",
@@ -1051,7 +771,7 @@ read_record (OrreryJournalReader  *self,
                        "gap in the sequence numbers: %" G_GINT64_FORMAT " after %" G_GUINT64_FORMAT,
                        seq, self->seq);
   type_nick = member_string (o, "type");
-  ts = json_object_get_int_member_with_default (o, "ts", 0);
+  ts = _orrery_json_value_get_int (o, "ts", 0);
   source = member_string (o, "source");
   if (source == NULL)
     source = "orchestrator";
@@ -1065,7 +785,8 @@ read_record (OrreryJournalReader  *self,
   if (!enum_from_nick (ORRERY_TYPE_EVENT_TYPE, type_nick, &type))
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "unknown record type “%s”",
                        type_nick ? type_nick : "(none)");
-  data = member_variant (o, "data");
+  if (want_event)
+    data = member_variant (o, "data");
 
   switch (type)
     {
@@ -1088,7 +809,7 @@ read_record (OrreryJournalReader  *self,
         if (!enum_from_nick (ORRERY_TYPE_TASK_STATUS, member_string (o, "status"), &status))
           return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "unknown task status “%s”",
                              member_string (o, "status") ? member_string (o, "status") : "(none)");
-        result = json_to_variant (json_object_get_member (o, "result"));
+        result = member_result (self, o);
         task_error = member_error (o);
         if (!apply_task_record (self, type, o, t, result, task_error, ts, error))
           return FALSE;
@@ -1100,7 +821,7 @@ read_record (OrreryJournalReader  *self,
           }
         te = orrery_task_event_new (type, source, t->id, status);
         event = ORRERY_EVENT (te);
-        orrery_task_event_set_attempt (te, (guint) json_object_get_int_member_with_default (o, "attempt", 0));
+        orrery_task_event_set_attempt (te, (guint) _orrery_json_value_get_int (o, "attempt", 0));
         orrery_task_event_set_device_id (te, member_string (o, "device"));
         if (result != NULL)
           orrery_task_event_set_result (te, result);
@@ -1125,6 +846,7 @@ read_record (OrreryJournalReader  *self,
         g_auto(GStrv) on = member_strv (o, "on");
         OrreryConstellationEvent *ce;
         const char *id = member_string (o, "id");
+        const Value *duration;
 
         if (!enum_from_nick (ORRERY_TYPE_CONSTELLATION_STATE, member_string (o, "state"), &state))
           return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "unknown constellation state “%s”",
@@ -1149,8 +871,9 @@ read_record (OrreryJournalReader  *self,
         event = ORRERY_EVENT (ce);
         if (stats != NULL)
           orrery_constellation_event_set_statistics (ce, stats);
-        if (json_object_has_member (o, "duration"))
-          orrery_constellation_event_set_duration (ce, json_object_get_double_member_with_default (o, "duration", 0));
+        if ((duration = _orrery_json_value_get_member (o, "duration")) != NULL)
+          orrery_constellation_event_set_duration (ce, duration->kind == ORRERY_JSON_INT ? (gdouble) duration->u.i
+                                                       : duration->kind == ORRERY_JSON_DOUBLE ? duration->u.d : 0);
         if (mods != NULL)
           orrery_constellation_event_set_modifications (ce, mods);
         if (on != NULL)

@@ -145,6 +145,24 @@ _orrery_json_reader_init (OrreryJsonReader *r,
 }
 
 void
+_orrery_json_reader_reuse (OrreryJsonReader *r,
+                           const char       *text,
+                           gsize             length)
+{
+  GArray *stack = r->stack;
+  guint max_depth = r->max_depth;
+
+  g_array_set_size (stack, 0);
+  memset (r, 0, sizeof *r);
+  r->start = r->p = text;
+  r->end = text + length;
+  r->max_depth = max_depth;
+  r->stack = stack;
+  if (length >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
+    r->p += 3;
+}
+
+void
 _orrery_json_reader_clear (OrreryJsonReader *r)
 {
   g_clear_pointer (&r->stack, g_array_unref);
@@ -327,6 +345,46 @@ read_string (OrreryJsonReader *r,
   return TRUE;
 }
 
+/* A decimal without an exponent, of at most 15 significant digits and
+ * 22 decimals: its digits as an integer, divided once by a power of ten
+ * that a double holds exactly, is the correctly rounded value (Clinger's
+ * fast path), as strtod() makes it. */
+static gboolean
+fast_double (const char *p,
+             const char *end,
+             gdouble    *out)
+{
+  static const gdouble pow10[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+  };
+  gboolean negative = *p == '-';
+  guint64 m = 0;
+  guint digits = 0, decimals = 0;
+  gboolean point = FALSE;
+
+  for (p += negative; p < end; p++)
+    {
+      if (*p == '.')
+        {
+          point = TRUE;
+          continue;
+        }
+      if (!g_ascii_isdigit (*p))
+        return FALSE;   /* an exponent */
+      m = m * 10 + (*p - '0');
+      if (m > 0)
+        digits++;
+      decimals += point;
+      if (digits > 15 || decimals > 22)
+        return FALSE;
+    }
+  *out = (gdouble) m / pow10[decimals];
+  if (negative)
+    *out = -*out;
+  return TRUE;
+}
+
 static gboolean
 read_number (OrreryJsonReader *r,
              OrreryJsonValue  *out)
@@ -367,7 +425,9 @@ read_number (OrreryJsonReader *r,
       while (p < end && g_ascii_isdigit (*p))
         p++;
     }
-  if (is_double)
+  if (is_double && fast_double (start, p, &out->u.d))
+    out->kind = ORRERY_JSON_DOUBLE;
+  else if (is_double)
     {
       char buf[64];
 
@@ -442,7 +502,10 @@ read_value (OrreryJsonReader *r,
         OrreryJsonValue item;
 
         if (r->depth >= r->max_depth)
-          return fail (r);
+          {
+            r->too_deep = TRUE;
+            return fail (r);
+          }
         r->depth++;
         r->p++;
         skip_space (r);
@@ -532,12 +595,23 @@ _orrery_json_reader_read (OrreryJsonReader *r,
 static gboolean
 skip_string (OrreryJsonReader *r)
 {
-  for (r->p++; r->p < r->end && *r->p != '"'; r->p++)
-    if (*r->p == '\\')
-      r->p++;
-  if (r->p >= r->end)
-    return fail (r);
-  r->p++;
+  const char *p = r->p + 1;
+
+  for (;;)
+    {
+      const char *q = memchr (p, '"', r->end - p);
+      const char *b;
+
+      if (q == NULL)
+        return fail (r);
+      /* Escaped when an odd number of backslashes comes before it. */
+      for (b = q; b > p && b[-1] == '\\'; b--)
+        ;
+      p = q + 1;
+      if ((q - b) % 2 == 0)
+        break;
+    }
+  r->p = p;
   return TRUE;
 }
 
@@ -597,6 +671,8 @@ _orrery_json_reader_skip (OrreryJsonReader *r,
   return TRUE;
 }
 
+#define LEVEL_BITS 64
+
 /* Levels entered with enter() keep, in one bit each, whether they are
  * objects and whether their first item is still to come. */
 gboolean
@@ -608,8 +684,11 @@ _orrery_json_reader_enter (OrreryJsonReader *r,
   if (r->failed)
     return FALSE;
   skip_space (r);
-  if (r->p >= r->end || *r->p != open || r->depth >= MIN (r->max_depth, 64))
-    return fail (r);
+  if (r->p >= r->end || *r->p != open || r->depth >= MIN (r->max_depth, LEVEL_BITS))
+    {
+      r->too_deep = r->depth >= r->max_depth;
+      return fail (r);
+    }
   bit = G_GUINT64_CONSTANT (1) << r->depth;
   if (open == '{')
     r->object_bits |= bit;
@@ -770,6 +849,87 @@ _orrery_json_value_to_variant (const OrreryJsonValue *value)
   if (children != stack_children)
     g_free (children);
   return v;
+}
+
+/* Shared values */
+
+#define CACHE_MAX_TEXT   256
+#define CACHE_MAX_VALUES 4096
+
+struct _OrreryJsonVariantCache
+{
+  GHashTable *values;   /* Span (its own copy of the text) -> GVariant */
+};
+
+typedef struct
+{
+  const char *text;
+  gsize       len;
+} Span;
+
+static guint
+span_hash (gconstpointer p)
+{
+  const Span *s = p;
+  guint h = 5381;
+
+  for (gsize i = 0; i < s->len; i++)
+    h = h * 33 + (guchar) s->text[i];
+  return h;
+}
+
+static gboolean
+span_equal (gconstpointer a,
+            gconstpointer b)
+{
+  const Span *x = a, *y = b;
+
+  return x->len == y->len && memcmp (x->text, y->text, x->len) == 0;
+}
+
+OrreryJsonVariantCache *
+_orrery_json_variant_cache_new (void)
+{
+  OrreryJsonVariantCache *cache = g_new0 (OrreryJsonVariantCache, 1);
+
+  cache->values = g_hash_table_new_full (span_hash, span_equal, g_free, (GDestroyNotify) g_variant_unref);
+  return cache;
+}
+
+void
+_orrery_json_variant_cache_free (OrreryJsonVariantCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_hash_table_unref (cache->values);
+  g_free (cache);
+}
+
+GVariant *
+_orrery_json_variant_cache_get (OrreryJsonVariantCache *cache,
+                                const OrreryJsonValue  *value)
+{
+  Span key = { value->raw, value->raw_len };
+  gboolean shareable = cache != NULL && value->raw != NULL && value->raw_len <= CACHE_MAX_TEXT;
+  GVariant *variant;
+
+  if (value->kind == ORRERY_JSON_NULL)
+    return NULL;
+  if (shareable && (variant = g_hash_table_lookup (cache->values, &key)) != NULL)
+    return g_variant_ref (variant);
+  variant = g_variant_ref_sink (_orrery_json_value_to_variant (value));
+  /* One block instead of a tree of small GVariants. */
+  g_variant_get_data (variant);
+  if (shareable && g_hash_table_size (cache->values) < CACHE_MAX_VALUES)
+    {
+      /* The key's own copy of the text: the text's pages may go. */
+      Span *copy = g_malloc (sizeof (Span) + value->raw_len);
+
+      copy->text = memcpy ((char *) (copy + 1), value->raw, value->raw_len);
+      copy->len = value->raw_len;
+      g_hash_table_insert (cache->values, copy, g_variant_ref (variant));
+    }
+  return variant;
 }
 
 JsonNode *

@@ -71,6 +71,7 @@ typedef struct
   guint       max_depth;
   guint       depth;       /* containers open around the position */
   gboolean    failed;      /* the text is not what the reader takes */
+  gboolean    too_deep;    /* ... because it is nested deeper than max_depth */
   guint64     object_bits; /* entered levels: bit d set when level d is an object */
   guint64     first_bits;  /* ... and when its first item is still to come */
   GArray     *stack;       /* OrreryJsonValue, children of open containers */
@@ -81,6 +82,10 @@ ORRERY_HIDDEN void     _orrery_json_reader_init  (OrreryJsonReader *r,
                                                   const char       *text,
                                                   gsize             length,
                                                   guint             max_depth);
+/* Reads @text with what @r has allocated (after init()). */
+ORRERY_HIDDEN void     _orrery_json_reader_reuse (OrreryJsonReader *r,
+                                                  const char       *text,
+                                                  gsize             length);
 ORRERY_HIDDEN void     _orrery_json_reader_clear (OrreryJsonReader *r);
 
 /* The kind of the next value ('{', '[', '"', ...), after spaces; 0 at the end. */
@@ -125,6 +130,19 @@ ORRERY_HIDDEN const char   *_orrery_json_value_type_name  (const OrreryJsonValue
  * array is `av`); floating. */
 ORRERY_HIDDEN GVariant     *_orrery_json_value_to_variant (const OrreryJsonValue *value);
 ORRERY_HIDDEN JsonNode     *_orrery_json_value_to_node    (const OrreryJsonValue *value);
+
+/* Values as GVariants, compact (serialised in one block, not a tree of
+ * small GVariants) and shared: equal text (up to a few hundred bytes)
+ * gives the same GVariant, so a million `{"duration_ms": 0}` are one.
+ * Bounded (a few thousand values); for one load or one journal. */
+typedef struct _OrreryJsonVariantCache OrreryJsonVariantCache;
+
+ORRERY_HIDDEN OrreryJsonVariantCache *_orrery_json_variant_cache_new  (void);
+ORRERY_HIDDEN void                    _orrery_json_variant_cache_free (OrreryJsonVariantCache *cache);
+/* A new reference to @value as a GVariant (json-glib's mapping, see
+ * _orrery_json_value_to_variant()); NULL for null. */
+ORRERY_HIDDEN GVariant               *_orrery_json_variant_cache_get  (OrreryJsonVariantCache *cache,
+                                                                       const OrreryJsonValue  *value);
 /* A json-glib tree as values, allocated from @arena. */
 ORRERY_HIDDEN void          _orrery_json_value_from_node  (OrreryJsonValue       *out,
                                                            JsonNode              *node,
