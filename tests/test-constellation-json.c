@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
+#include <string.h>
 #include <glib/gstdio.h>
 #include <orrery.h>
 
@@ -114,6 +115,206 @@ test_lists_only (void)
   g_assert_nonnull (orrery_constellation_get_dependency (c, "x", "y"));
 }
 
+/* Comparing what Orrery writes with the file it read. */
+
+static gboolean
+is_number_node (JsonNode *n)
+{
+  return JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_INT64 ||
+                                       json_node_get_value_type (n) == G_TYPE_DOUBLE);
+}
+
+static gboolean
+nodes_equal (JsonNode *a,
+             JsonNode *b)
+{
+  if (is_number_node (a) && is_number_node (b))
+    return json_node_get_double (a) == json_node_get_double (b);
+  return json_node_equal (a, b);
+}
+
+/* An enum name as the writer spells it: lower case, '_' for '-'. */
+static char *
+enum_text (JsonNode *n)
+{
+  char *s = g_ascii_strdown (json_node_get_string (n), -1);
+
+  return g_strdelimit (s, "-", '_');
+}
+
+static gint64
+time_usec (JsonNode *n)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (JSON_NODE_HOLDS_NULL (n))
+    return 0;
+  if (is_number_node (n))
+    return (gint64) (json_node_get_double (n) * G_USEC_PER_SEC);
+  dt = g_date_time_new_from_iso8601 (json_node_get_string (n), utc);
+  g_assert_nonnull (dt);
+  return g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+}
+
+static gboolean
+same_ids (JsonNode *a,
+          JsonNode *b)
+{
+  g_autoptr(GHashTable) in_a = g_hash_table_new (g_str_hash, g_str_equal);
+  JsonArray *x = json_node_get_array (a), *y = json_node_get_array (b);
+
+  if (json_array_get_length (x) != json_array_get_length (y))
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (x); i++)
+    g_hash_table_add (in_a, (gpointer) json_array_get_string_element (x, i));
+  for (guint i = 0; i < json_array_get_length (y); i++)
+    if (!g_hash_table_contains (in_a, json_array_get_string_element (y, i)))
+      return FALSE;
+  return TRUE;
+}
+
+/* Every member of @in is in @out, with its value: verbatim for what
+ * Orrery does not know, in Orrery's spelling for what it reads (enum
+ * names, times, priorities by name, lists in another order). */
+static void
+assert_members_kept (JsonObject *in,
+                     JsonObject *out,
+                     const char *where)
+{
+  const char *const enums[] = { "status", "dependency_type", "state", NULL };
+  const char *const times[] = { "execution_start_time", "execution_end_time", NULL };
+  const char *const lists[] = { "dependencies", "dependents", NULL };
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *v;
+
+  json_object_iter_init_ordered (&it, in);
+  while (json_object_iter_next_ordered (&it, &name, &v))
+    {
+      JsonNode *w = json_object_get_member (out, name);
+      gboolean same;
+
+      /* What Orrery derives again rather than keeps. */
+      if (g_str_equal (name, "last_evaluation_result"))
+        continue;
+      if (g_str_equal (name, "task_description") && w == NULL)
+        w = json_object_get_member (out, "description");
+      if (w == NULL)
+        g_error ("%s: member “%s” was not written back", where, name);
+      if (g_strv_contains (enums, name) && JSON_NODE_HOLDS_VALUE (v))
+        {
+          g_autofree char *a = enum_text (v), *b = enum_text (w);
+          same = g_str_equal (a, b);
+        }
+      else if (g_str_equal (name, "priority") && !is_number_node (v))
+        {
+          OrreryTaskPriority prio;
+          same = orrery_task_priority_from_string (json_node_get_string (v), &prio) &&
+                 json_node_get_int (w) == prio;
+        }
+      else if (g_strv_contains (times, name) || (g_str_equal (name, "created_at") && strstr (where, "task")))
+        same = time_usec (v) == time_usec (w);
+      else if (g_strv_contains (lists, name) && JSON_NODE_HOLDS_ARRAY (v))
+        same = same_ids (v, w);
+      else if (g_str_equal (name, "condition") && JSON_NODE_HOLDS_VALUE (v) && JSON_NODE_HOLDS_OBJECT (w))
+        {
+          /* A condition as text, written as an object. */
+          g_autoptr(OrreryCondition) cond = orrery_condition_parse (json_node_get_string (v), NULL);
+          JsonObject *wo = json_node_get_object (w);
+          g_autoptr(GVariant) value = json_gvariant_deserialize (json_object_get_member (wo, "value"), NULL, NULL);
+
+          same = cond != NULL && g_str_equal (orrery_condition_get_field (cond), json_object_get_string_member (wo, "field")) &&
+                 g_variant_equal (orrery_condition_get_value (cond), value);
+        }
+      else
+        same = nodes_equal (v, w);
+      if (!same)
+        g_error ("%s: member “%s” is %s, written as %s", where, name,
+                 json_to_string (v, FALSE), json_to_string (w, FALSE));
+    }
+}
+
+/* The elements of a collection, by the key the writer gives them. */
+static JsonObject *
+collection_by_key (JsonNode *n,
+                   gboolean  lines)
+{
+  JsonObject *o = json_object_new ();
+
+  if (JSON_NODE_HOLDS_OBJECT (n))
+    {
+      json_object_unref (o);
+      return json_object_ref (json_node_get_object (n));
+    }
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (n)); i++)
+    {
+      JsonNode *e = json_array_get_element (json_node_get_array (n), i);
+      JsonObject *eo = json_node_get_object (e);
+      g_autofree char *key = NULL;
+
+      if (!lines)
+        key = g_strdup (json_object_get_string_member (eo, "task_id"));
+      else if (json_object_has_member (eo, "line_id"))
+        key = g_strdup (json_object_get_string_member (eo, "line_id"));
+      else
+        key = g_strdup_printf ("%s->%s", json_object_get_string_member (eo, "from_task_id"),
+                               json_object_get_string_member (eo, "to_task_id"));
+      json_object_set_member (o, key, json_node_copy (e));
+    }
+  return o;
+}
+
+static void
+assert_file_kept (const char *path,
+                  const char *written)
+{
+  g_autoptr(JsonParser) pin = json_parser_new ();
+  g_autoptr(JsonParser) pout = json_parser_new ();
+  JsonObject *in, *out;
+  const char *const collections[] = { "tasks", "dependencies" };
+
+  g_assert_true (json_parser_load_from_file (pin, path, NULL));
+  g_assert_true (json_parser_load_from_data (pout, written, -1, NULL));
+  in = json_node_get_object (json_parser_get_root (pin));
+  out = json_node_get_object (json_parser_get_root (pout));
+  for (guint c = 0; c < G_N_ELEMENTS (collections); c++)
+    {
+      g_autoptr(JsonObject) a = NULL, b = NULL;
+      JsonObjectIter it;
+      const char *key;
+      JsonNode *v;
+
+      if (!json_object_has_member (in, collections[c]))
+        continue;
+      a = collection_by_key (json_object_get_member (in, collections[c]), c == 1);
+      b = collection_by_key (json_object_get_member (out, collections[c]), c == 1);
+      g_assert_cmpuint (json_object_get_size (a), ==, json_object_get_size (b));
+      json_object_iter_init_ordered (&it, a);
+      while (json_object_iter_next_ordered (&it, &key, &v))
+        {
+          g_autofree char *where = g_strdup_printf ("%s %s.%s", path, collections[c] ? "task" : "", key);
+          g_autofree char *at = g_strdup_printf ("%s: %s.%s", path, c == 0 ? "task" : "line", key);
+
+          g_assert_true (json_object_has_member (b, key));
+          assert_members_kept (json_node_get_object (v), json_object_get_object_member (b, key), at);
+        }
+    }
+  {
+    g_autoptr(JsonObject) root = json_object_new ();
+    JsonObjectIter it;
+    const char *name;
+    JsonNode *v;
+
+    /* The root's own members (the collections compared above). */
+    json_object_iter_init_ordered (&it, in);
+    while (json_object_iter_next_ordered (&it, &name, &v))
+      if (!g_str_equal (name, "tasks") && !g_str_equal (name, "dependencies"))
+        json_object_set_member (root, name, json_node_copy (v));
+    assert_members_kept (root, out, path);
+  }
+}
+
 static void
 test_round_trip (void)
 {
@@ -123,14 +324,20 @@ test_round_trip (void)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(OrreryConstellation) c = load_fixture (fixtures[i], &error);
+      g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "constellations", fixtures[i], NULL);
       g_autofree char *first = NULL, *second = NULL;
       g_autoptr(OrreryConstellation) again = NULL;
       g_autofree char *tmp = NULL;
       g_autoptr(OrreryConstellation) from_file = NULL;
       g_autofree char *third = NULL;
+      g_autofree char *as_read = NULL;
       int fd;
 
       g_assert_no_error (error);
+      /* What is written holds every member of the file, known or not. */
+      as_read = orrery_constellation_to_data (c, NULL);
+      assert_file_kept (path, as_read);
+
       /* run a bit so statuses and results are in play */
       if (orrery_constellation_get_n_ready (c) > 0)
         {
