@@ -451,9 +451,9 @@ read_task_names (TaskInput *in)
   if (t->description == NULL)
     t->description = g_strdup (read_string (in->l, in->w, "task_description", in->f[TF_TASK_DESCRIPTION]));
   if ((s = read_string (in->l, in->w, "target_device_id", in->f[TF_TARGET_DEVICE_ID])) && *s)
-    t->target_device_id = g_intern_string (s);
+    t->target_device_id = _orrery_intern (s);
   if ((s = read_string (in->l, in->w, "device_type", in->f[TF_DEVICE_TYPE])) && *s)
-    t->device_type = g_intern_string (s);
+    t->device_type = _orrery_intern (s);
 }
 
 static void

@@ -48,8 +48,8 @@ struct _OrreryDependency
  * the ready tasks. */
 typedef struct
 {
-  const char *target_device_id;   /* interned; NULL: none */
-  const char *device_type;        /* interned; NULL: any */
+  const char *target_device_id;   /* _orrery_intern(), a reference of its own; NULL: none */
+  const char *device_type;        /* the same; NULL: any */
   char       *capabilities;       /* sorted, joined by '\n'; NULL: none */
   GSequence  *tasks;              /* OrreryTask by (priority, id) */
   guint       index;              /* in ready_classes; G_MAXUINT when empty */
@@ -67,8 +67,8 @@ struct _OrreryTask
   char                *name;
   char                *description;
   char               **tips;
-  const char          *target_device_id;   /* interned */
-  const char          *device_type;        /* interned */
+  const char          *target_device_id;   /* _orrery_intern() */
+  const char          *device_type;        /* _orrery_intern() */
   GVariant            *task_data;
   GVariant            *result;
   GError              *error;
@@ -165,6 +165,10 @@ ORRERY_HIDDEN gint              _orrery_task_ready_compare (gconstpointer a,
                                                             gconstpointer b,
                                                             gpointer      user_data);
 ORRERY_HIDDEN OrreryTask       *_orrery_task_new_fast     (const char *id);
+/* Device ids and types, shared while some task names them: a new
+ * reference (NULL for NULL or ""), and its release. */
+ORRERY_HIDDEN const char       *_orrery_intern            (const char *text);
+ORRERY_HIDDEN void              _orrery_unintern          (const char *interned);
 ORRERY_HIDDEN void              _orrery_task_take_extra   (OrreryTask *task,
                                                            JsonObject *extra);
 ORRERY_HIDDEN void              _orrery_task_set_error_message (OrreryTask *task,

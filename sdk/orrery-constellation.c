@@ -123,6 +123,8 @@ ready_class_free (gpointer data)
 
   g_sequence_free (c->tasks);
   g_free (c->capabilities);
+  _orrery_unintern (c->target_device_id);
+  _orrery_unintern (c->device_type);
   g_free (c);
 }
 
@@ -167,6 +169,9 @@ ready_class_for (OrreryConstellation *self,
     }
   c = g_new0 (OrreryReadyClass, 1);
   *c = key;
+  /* Its own references: the class outlives the tasks that made it. */
+  c->target_device_id = _orrery_intern (key.target_device_id);
+  c->device_type = _orrery_intern (key.device_type);
   c->tasks = g_sequence_new (NULL);
   c->index = G_MAXUINT;
   g_hash_table_add (self->classes, c);

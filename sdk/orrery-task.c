@@ -55,6 +55,8 @@ orrery_task_finalize (GObject *object)
   g_free (self->id);
   g_free (self->name);
   g_free (self->description);
+  _orrery_unintern (self->target_device_id);
+  _orrery_unintern (self->device_type);
   g_strfreev (self->tips);
   g_clear_pointer (&self->task_data, g_variant_unref);
   g_clear_pointer (&self->result, g_variant_unref);
@@ -300,28 +302,57 @@ orrery_task_new (const char *id,
   return self;
 }
 
-#define STRING_SETTER(field, prop)                          \
-  g_return_if_fail (ORRERY_IS_TASK (self));                 \
-  if (g_strcmp0 (self->field, value) == 0)                  \
-    return;                                                 \
-  g_free (self->field);                                     \
-  self->field = g_strdup (value);                           \
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop])
+/* Setters change a field and notify only when the value changes. */
 
-#define INTERNED_SETTER(field, prop)                        \
-  g_return_if_fail (ORRERY_IS_TASK (self));                 \
-  value = (value && *value) ? g_intern_string (value) : NULL; \
-  if (self->field == value)                                 \
-    return;                                                 \
-  self->field = value;                                      \
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop])
+static void
+notify (OrreryTask *self,
+        guint       prop)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
 
-#define SCALAR_SETTER(field, prop)                          \
-  g_return_if_fail (ORRERY_IS_TASK (self));                 \
-  if (self->field == value)                                 \
-    return;                                                 \
-  self->field = value;                                      \
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop])
+static gboolean
+set_string (char       **field,
+            const char  *value)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return FALSE;
+  g_free (*field);
+  *field = g_strdup (value);
+  return TRUE;
+}
+
+/* Device ids and types: one string for every task that names it, freed
+ * with the last of them (GRefString's interning; g_intern_string() would
+ * keep every name any file ever held for the life of the process). */
+const char *
+_orrery_intern (const char *text)
+{
+  return text && *text ? g_ref_string_new_intern (text) : NULL;
+}
+
+void
+_orrery_unintern (const char *interned)
+{
+  if (interned)
+    g_ref_string_release ((char *) interned);
+}
+
+static gboolean
+set_interned (const char **field,
+              const char  *value)
+{
+  const char *interned = _orrery_intern (value);
+
+  if (interned == *field)
+    {
+      _orrery_unintern (interned);
+      return FALSE;
+    }
+  _orrery_unintern (*field);
+  *field = interned;
+  return TRUE;
+}
 
 /**
  * orrery_task_get_id:
@@ -360,8 +391,9 @@ void
 orrery_task_set_name (OrreryTask *self,
                       const char *name)
 {
-  const char *value = name;
-  STRING_SETTER (name, PROP_NAME);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  if (set_string (&self->name, name))
+    notify (self, PROP_NAME);
 }
 
 /**
@@ -388,8 +420,9 @@ void
 orrery_task_set_description (OrreryTask *self,
                              const char *description)
 {
-  const char *value = description;
-  STRING_SETTER (description, PROP_DESCRIPTION);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  if (set_string (&self->description, description))
+    notify (self, PROP_DESCRIPTION);
 }
 
 /**
@@ -451,8 +484,10 @@ void
 orrery_task_set_target_device_id (OrreryTask *self,
                                   const char *device_id)
 {
-  const char *value = device_id;
-  INTERNED_SETTER (target_device_id, PROP_TARGET_DEVICE_ID);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  if (!set_interned (&self->target_device_id, device_id))
+    return;
+  notify (self, PROP_TARGET_DEVICE_ID);
   if (self->owner != NULL)
     _orrery_constellation_requirements_changed (self->owner, self);
 }
@@ -481,8 +516,10 @@ void
 orrery_task_set_device_type (OrreryTask *self,
                              const char *device_type)
 {
-  const char *value = device_type;
-  INTERNED_SETTER (device_type, PROP_DEVICE_TYPE);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  if (!set_interned (&self->device_type, device_type))
+    return;
+  notify (self, PROP_DEVICE_TYPE);
   if (self->owner != NULL)
     _orrery_constellation_requirements_changed (self->owner, self);
 }
@@ -588,8 +625,12 @@ void
 orrery_task_set_timeout (OrreryTask *self,
                          gdouble     seconds)
 {
-  gdouble value = MAX (seconds, 0);
-  SCALAR_SETTER (timeout, PROP_TIMEOUT);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  seconds = MAX (seconds, 0);
+  if (self->timeout == seconds)
+    return;
+  self->timeout = seconds;
+  notify (self, PROP_TIMEOUT);
 }
 
 /**
@@ -616,8 +657,11 @@ void
 orrery_task_set_retry_count (OrreryTask *self,
                              guint       retry_count)
 {
-  guint value = retry_count;
-  SCALAR_SETTER (retry_count, PROP_RETRY_COUNT);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  if (self->retry_count == retry_count)
+    return;
+  self->retry_count = retry_count;
+  notify (self, PROP_RETRY_COUNT);
 }
 
 /**
@@ -644,8 +688,11 @@ void
 orrery_task_set_attempt (OrreryTask *self,
                          guint       attempt)
 {
-  guint value = attempt;
-  SCALAR_SETTER (attempt, PROP_ATTEMPT);
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  if (self->attempt == attempt)
+    return;
+  self->attempt = attempt;
+  notify (self, PROP_ATTEMPT);
 }
 
 /**
@@ -755,20 +802,17 @@ _orrery_task_set_error_message (OrreryTask *task,
     task->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, message);
 }
 
-#define TIME_ACCESSORS(field, prop)                                  \
-  gint64                                                             \
-  orrery_task_get_##field (OrreryTask *self)                         \
-  {                                                                  \
-    g_return_val_if_fail (ORRERY_IS_TASK (self), 0);                 \
-    return self->field;                                              \
-  }                                                                  \
-  void                                                               \
-  orrery_task_set_##field (OrreryTask *self,                         \
-                           gint64      usec)                         \
-  {                                                                  \
-    gint64 value = usec;                                             \
-    SCALAR_SETTER (field, prop);                                     \
-  }
+static void
+set_time (OrreryTask *self,
+          gint64     *field,
+          gint64      usec,
+          guint       prop)
+{
+  if (*field == usec)
+    return;
+  *field = usec;
+  notify (self, prop);
+}
 
 /**
  * orrery_task_get_created_at:
@@ -776,6 +820,13 @@ _orrery_task_set_error_message (OrreryTask *task,
  *
  * Returns: when the task was created, in microseconds since the epoch
  */
+gint64
+orrery_task_get_created_at (OrreryTask *self)
+{
+  g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
+  return self->created_at;
+}
+
 /**
  * orrery_task_set_created_at:
  * @self: a task
@@ -783,13 +834,27 @@ _orrery_task_set_error_message (OrreryTask *task,
  *
  * Sets when the task was created.
  */
-TIME_ACCESSORS (created_at, PROP_CREATED_AT)
+void
+orrery_task_set_created_at (OrreryTask *self,
+                            gint64      usec)
+{
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  set_time (self, &self->created_at, usec, PROP_CREATED_AT);
+}
+
 /**
  * orrery_task_get_started_at:
  * @self: a task
  *
  * Returns: when the task started, in microseconds since the epoch; 0 if not yet
  */
+gint64
+orrery_task_get_started_at (OrreryTask *self)
+{
+  g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
+  return self->started_at;
+}
+
 /**
  * orrery_task_set_started_at:
  * @self: a task
@@ -797,13 +862,27 @@ TIME_ACCESSORS (created_at, PROP_CREATED_AT)
  *
  * Sets when the task started.
  */
-TIME_ACCESSORS (started_at, PROP_STARTED_AT)
+void
+orrery_task_set_started_at (OrreryTask *self,
+                            gint64      usec)
+{
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  set_time (self, &self->started_at, usec, PROP_STARTED_AT);
+}
+
 /**
  * orrery_task_get_ended_at:
  * @self: a task
  *
  * Returns: when the task ended, in microseconds since the epoch; 0 if not yet
  */
+gint64
+orrery_task_get_ended_at (OrreryTask *self)
+{
+  g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
+  return self->ended_at;
+}
+
 /**
  * orrery_task_set_ended_at:
  * @self: a task
@@ -811,7 +890,13 @@ TIME_ACCESSORS (started_at, PROP_STARTED_AT)
  *
  * Sets when the task ended.
  */
-TIME_ACCESSORS (ended_at, PROP_ENDED_AT)
+void
+orrery_task_set_ended_at (OrreryTask *self,
+                          gint64      usec)
+{
+  g_return_if_fail (ORRERY_IS_TASK (self));
+  set_time (self, &self->ended_at, usec, PROP_ENDED_AT);
+}
 
 /**
  * orrery_task_get_duration:
