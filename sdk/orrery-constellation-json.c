@@ -12,11 +12,14 @@
  * rule`; the returned error carries the code of the first one and all of
  * them in its message, one a line.
  *
- * Large documents: the loader does not keep json-glib's tree of the whole
- * document. It handles each element of the top-level `tasks` and
- * `dependencies` containers as the parser completes it and drops it from
- * the tree (see "Streaming" below), and it parses files mapped, so a load
- * needs about the text plus the constellation.
+ * Large documents: the text is read with Orrery's JSON reader
+ * (orrery-json-reader.h), the root object member by member and each
+ * element of the top-level `tasks` and `dependencies` into an arena reset
+ * after it, so a load needs about the constellation (a mapped file's
+ * pages are given back as they are read). Text the reader refuses
+ * (json-glib's dialect, or no JSON at all) is checked byte by byte
+ * (_orrery_json_check_text()) and handed to json-glib, whose tree is read
+ * by the same code, or whose parser says what is wrong.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
