@@ -1874,19 +1874,6 @@ load_text (const char  *text,
   return finish (&l, error);
 }
 
-/* A constellation from a tree already parsed. */
-OrreryConstellation *
-_orrery_constellation_new_from_node (JsonNode    *root,
-                                     const char  *name,
-                                     GError     **error)
-{
-  Loader l;
-
-  loader_init (&l, name);
-  read_tree (&l, root);
-  return finish (&l, error);
-}
-
 /* A constellation from text (the journal's header). */
 OrreryConstellation *
 _orrery_constellation_new_from_text (const char  *text,

@@ -257,12 +257,9 @@ ORRERY_HIDDEN OrreryCondition  *_orrery_condition_from_json (JsonNode   *node,
 
 /* One task as the constellation's JSON writes it (the journal's added tasks). */
 ORRERY_HIDDEN JsonNode         *_orrery_task_to_json_node (OrreryTask *task);
-/* A constellation from text (the journal's header), or a parsed tree. */
+/* A constellation from text (the journal's header). */
 ORRERY_HIDDEN OrreryConstellation *_orrery_constellation_new_from_text (const char  *text,
                                                                         gsize        length,
-                                                                        const char  *name,
-                                                                        GError     **error);
-ORRERY_HIDDEN OrreryConstellation *_orrery_constellation_new_from_node (JsonNode    *root,
                                                                         const char  *name,
                                                                         GError     **error);
 
