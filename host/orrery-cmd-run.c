@@ -237,40 +237,6 @@ report_plugin_failures (OrreryPluginEngine *engine,
     }
 }
 
-static gboolean
-devices_from_config (OrreryDeviceManager  *devices,
-                     OrreryConfig         *config,
-                     GError              **error)
-{
-  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
-  g_auto(GStrv) groups = orrery_config_get_groups (config);
-  g_autofree char *origin = NULL;
-
-  for (guint i = 0; groups[i] != NULL; i++)
-    {
-      g_auto(GStrv) keys = NULL;
-
-      if (!g_str_has_prefix (groups[i], "Device "))
-        continue;
-      keys = orrery_config_get_keys (config, groups[i]);
-      for (guint k = 0; keys[k] != NULL; k++)
-        {
-          g_autofree char *value = orrery_config_get_string (config, groups[i], keys[k], NULL);
-
-          g_key_file_set_value (keyfile, groups[i], keys[k], value);
-          if (origin == NULL)
-            origin = orrery_config_get_origin (config, groups[i], keys[k]);
-        }
-    }
-  if (!orrery_device_manager_load_keyfile (devices, keyfile,
-                                           origin ? origin : orrery_config_get_file (config),
-                                           error))
-    return FALSE;
-  if (orrery_device_manager_get_n_devices (devices) == 0)
-    orrery_device_manager_add_default_devices (devices);
-  return TRUE;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Run ids, run directories */
 
@@ -385,6 +351,34 @@ orrery_host_apply_journal_sync (OrreryJournal *journal,
   return TRUE;
 }
 
+/* --strategy and --max-concurrency are the command line's [Host] Strategy
+ * and MaxConcurrency, over the files' (orrery_orchestrator_apply_config()
+ * reads them). */
+static gboolean
+options_into_config (OrreryHostRun *run)
+{
+  if (run->strategy != NULL)
+    {
+      if (!orrery_dispatch_strategy_from_nick (run->strategy, NULL))
+        {
+          g_autofree char *shown = orrery_escape_for_terminal (run->strategy, -1);
+
+          g_printerr ("orrery %s: unknown strategy “%s” (round-robin, capability-match, "
+                      "load-balance)\n", run->command, shown);
+          return FALSE;
+        }
+      orrery_config_set_override (run->config, ORRERY_CONFIG_HOST_GROUP, "Strategy", run->strategy);
+    }
+  if (run->max_concurrency > 0)
+    {
+      char value[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_snprintf (value, sizeof value, "%d", run->max_concurrency);
+      orrery_config_set_override (run->config, ORRERY_CONFIG_HOST_GROUP, "MaxConcurrency", value);
+    }
+  return TRUE;
+}
+
 int
 orrery_host_run (OrreryHostRun *run)
 {
@@ -398,62 +392,26 @@ orrery_host_run (OrreryHostRun *run)
   OrreryConstellation *constellation = run->constellation;
   OrreryConfig *config = run->config;
   const char *cmd = run->command;
-  gint max_concurrency = run->max_concurrency;
   RunState st = { 0 };
   SignalWatch signals = { 0 };
   gint64 start;
   guint n_tasks, completed, failed, skipped, cancelled;
   int status;
 
-  /* Devices and the orchestrator */
+  /* The orchestrator and the settings of [Host]; the devices come after
+   * the plugins, which may add device kinds. */
   devices = orrery_device_manager_new ();
-  if (!devices_from_config (devices, config, &error))
-    {
-      g_printerr ("orrery %s: %s\n", cmd, error->message);
-      return ORRERY_EXIT_USAGE;
-    }
-  {
-    g_autofree char *s = run->strategy ? g_strdup (run->strategy)
-                                       : orrery_config_get_string (config, "Host", "Strategy", NULL);
-    OrreryDispatchStrategy value;
-
-    if (s != NULL)
-      {
-        if (!orrery_dispatch_strategy_from_nick (s, &value))
-          {
-            g_printerr ("orrery %s: unknown strategy “%s” (round-robin, capability-match, "
-                        "load-balance)\n", cmd, s);
-            return ORRERY_EXIT_USAGE;
-          }
-        orrery_device_manager_set_strategy (devices, value);
-      }
-  }
   /* Devices give tasks ORRERY_RUN_ID and write their logs in RUN_DIR/logs. */
   orrery_device_manager_set_run (devices, run->run_id, run->run_dir);
   bus = orrery_event_bus_new ();
   orch = orrery_orchestrator_new (bus, devices);
-  if (max_concurrency == 0)
+  if (!options_into_config (run))
+    return ORRERY_EXIT_USAGE;
+  if (!orrery_orchestrator_apply_config (orch, config, &error))
     {
-      max_concurrency = orrery_config_get_uint (config, "Host", "MaxConcurrency", 0, &error);
-      if (error != NULL)
-        {
-          g_printerr ("orrery %s: %s\n", cmd, error->message);
-          return ORRERY_EXIT_USAGE;
-        }
+      g_printerr ("orrery %s: %s\n", cmd, error->message);
+      return ORRERY_EXIT_USAGE;
     }
-  orrery_orchestrator_set_max_concurrency (orch, (guint) max_concurrency);
-  {
-    guint delay = orrery_config_get_uint (config, "Host", "RetryDelayMs", 500, &error);
-    gdouble factor = error ? 0 : orrery_config_get_double (config, "Host", "RetryBackoff", 2.0, &error);
-    guint max_delay = error ? 0 : orrery_config_get_uint (config, "Host", "RetryMaxDelayMs", 30000, &error);
-
-    if (error != NULL)
-      {
-        g_printerr ("orrery %s: %s\n", cmd, error->message);
-        return ORRERY_EXIT_USAGE;
-      }
-    orrery_orchestrator_set_retry_policy (orch, delay, factor, max_delay);
-  }
 
   st.constellation = constellation;
   st.cancellable = cancellable;
@@ -486,6 +444,18 @@ orrery_host_run (OrreryHostRun *run)
           g_warning ("Plugins will not be hot-plugged: %s", error->message);
           g_clear_error (&error);
         }
+    }
+
+  /* The devices, with the kinds the plugins added. */
+  if (!orrery_device_manager_load_config (devices, config, &error))
+    {
+      g_printerr ("orrery %s: %s\n", cmd, error->message);
+      if (engine != NULL)
+        {
+          orrery_plugin_engine_unwatch (engine);
+          orrery_plugin_engine_shutdown (engine);
+        }
+      return ORRERY_EXIT_USAGE;
     }
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "orrery-device-private.h"
+#include "orrery-device-kind-private.h"
 
 typedef struct
 {
@@ -28,6 +29,7 @@ struct _OrreryDeviceManager
   guint                   cursor;      /* index of the last device picked */
   char                   *run_id;      /* orrery_device_manager_set_run() */
   char                   *run_dir;
+  OrreryDeviceKinds      *kinds;       /* Type= name -> factory */
 };
 
 /**
@@ -77,6 +79,7 @@ orrery_device_manager_finalize (GObject *object)
   g_ptr_array_unref (self->entries);
   g_free (self->run_id);
   g_free (self->run_dir);
+  _orrery_device_kinds_free (self->kinds);
 
   G_OBJECT_CLASS (orrery_device_manager_parent_class)->finalize (object);
 }
@@ -163,12 +166,14 @@ orrery_device_manager_init (OrreryDeviceManager *self)
   self->by_device = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->strategy = ORRERY_STRATEGY_ROUND_ROBIN;
   self->cursor = G_MAXUINT;
+  self->kinds = _orrery_device_kinds_new ();
 }
 
 /**
  * orrery_device_manager_new:
  *
- * Creates a manager with no device and the round-robin strategy.
+ * Creates a manager with no device, the built-in device kinds and the
+ * round-robin strategy.
  *
  * Returns: (transfer full): a new device manager
  */
@@ -851,117 +856,191 @@ orrery_device_manager_get_free_slots_total (OrreryDeviceManager *self)
 /* ------------------------------------------------------------------------ */
 /* Configuration. */
 
-#define DEVICE_GROUP_PREFIX "Device "
-
-static gboolean
-read_count (GKeyFile    *keyfile,
-            const char  *file,
-            const char  *group,
-            const char  *key,
-            guint64      min,
-            guint64      max,
-            guint64     *out_value,
-            GError     **error)
+/**
+ * orrery_device_manager_register_kind:
+ * @self: a device manager
+ * @kind: the kind's name, the `Type=` of its devices' groups (any case)
+ * @factory: (scope notified) (closure user_data) (destroy destroy): what
+ *   builds a device of @kind from its group
+ * @user_data: data for @factory
+ * @destroy: (nullable): frees @user_data when the kind is unregistered or
+ *   @self finalized
+ * @error: return location for an error
+ *
+ * Adds a device kind: from then on orrery_device_manager_load_config()
+ * builds every `[Device NAME]` group with `Type=`@kind with @factory.
+ * Every manager starts with the built-in kinds `local` and `simulated`.
+ *
+ * Returns: %TRUE on success; %FALSE with
+ *   %ORRERY_DEVICE_ERROR_DUPLICATE_KIND when @self already has a kind of
+ *   that name (@destroy is then called on @user_data)
+ */
+gboolean
+orrery_device_manager_register_kind (OrreryDeviceManager      *self,
+                                     const char               *kind,
+                                     OrreryDeviceKindFactory   factory,
+                                     gpointer                  user_data,
+                                     GDestroyNotify            destroy,
+                                     GError                  **error)
 {
-  g_autofree char *raw = g_key_file_get_value (keyfile, group, key, NULL);
-  g_autoptr(GError) local_error = NULL;
-  const char *value;
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (kind != NULL && *kind != '\0', FALSE);
+  g_return_val_if_fail (factory != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (raw == NULL)
-    return TRUE;
-  value = g_strstrip (raw);
-  if (!g_ascii_string_to_unsigned (value, 10, min, max, out_value, &local_error))
+  if (!_orrery_device_kinds_add (self->kinds, kind, factory, user_data, destroy, error))
     {
-      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
-                   "%s: [%s] %s: “%s” is not %s integer", file, group, key, value,
-                   min > 0 ? "a positive" : "a non-negative");
+      if (destroy != NULL)
+        destroy (user_data);
       return FALSE;
     }
   return TRUE;
 }
 
-static OrreryDevice *
-device_from_group (GKeyFile    *keyfile,
-                   const char  *file,
-                   const char  *group,
-                   GError     **error)
+/**
+ * orrery_device_manager_unregister_kind:
+ * @self: a device manager
+ * @kind: a kind's name (any case)
+ *
+ * Removes a device kind. Devices already built stay.
+ *
+ * Returns: whether @self had that kind
+ */
+gboolean
+orrery_device_manager_unregister_kind (OrreryDeviceManager *self,
+                                       const char          *kind)
 {
-  g_autofree char *name = g_strstrip (g_strdup (group + strlen (DEVICE_GROUP_PREFIX)));
-  g_autofree char *kind = g_key_file_get_value (keyfile, group, "Type", NULL);
-  g_autofree char *device_type = g_key_file_get_value (keyfile, group, "DeviceType", NULL);
-  g_auto(GStrv) caps = NULL;
-  guint64 max_concurrency = 0;
-  guint64 max_output = ORRERY_LOCAL_DEVICE_DEFAULT_MAX_OUTPUT_BYTES;
-  guint64 log_max = ORRERY_LOCAL_DEVICE_DEFAULT_LOG_MAX_BYTES;
-  gboolean has_max_output, has_log_max;
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (kind != NULL, FALSE);
 
-  if (*name == '\0')
+  return _orrery_device_kinds_remove (self->kinds, kind);
+}
+
+/**
+ * orrery_device_manager_has_kind:
+ * @self: a device manager
+ * @kind: a kind's name (any case)
+ *
+ * Returns: whether @self can build devices of @kind
+ */
+gboolean
+orrery_device_manager_has_kind (OrreryDeviceManager *self,
+                                const char          *kind)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (kind != NULL, FALSE);
+
+  return _orrery_device_kinds_has (self->kinds, kind);
+}
+
+/**
+ * orrery_device_manager_get_kinds:
+ * @self: a device manager
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the names of the
+ *   device kinds @self can build, sorted (in lower case)
+ */
+char **
+orrery_device_manager_get_kinds (OrreryDeviceManager *self)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
+
+  return _orrery_device_kinds_list (self->kinds);
+}
+
+/* Every `[Device NAME]` group of @config, all or none. */
+static gboolean
+load_devices (OrreryDeviceManager  *self,
+              OrreryConfig         *config,
+              GError              **error)
+{
+  g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_auto(GStrv) groups = orrery_config_get_groups (config);
+
+  for (char **g = groups; *g; g++)
     {
-      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
-                   "%s: [%s]: the device has no name", file, group);
-      return NULL;
-    }
-  if (kind != NULL)
-    g_strstrip (kind);
-  if (kind != NULL && g_ascii_strcasecmp (kind, "local") != 0 &&
-      g_ascii_strcasecmp (kind, "simulated") != 0)
-    {
-      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
-                   "%s: [%s] Type: unknown device kind “%s” (local or simulated)",
-                   file, group, kind);
-      return NULL;
-    }
-  if (device_type != NULL && *g_strstrip (device_type) == '\0')
-    g_clear_pointer (&device_type, g_free);
+      OrreryDevice *device;
+      const char *id;
 
-  if (g_key_file_has_key (keyfile, group, "Capabilities", NULL))
-    {
-      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-      g_auto(GStrv) raw = g_key_file_get_string_list (keyfile, group, "Capabilities", NULL, NULL);
-
-      for (char **c = raw; c && *c; c++)
-        if (*g_strstrip (*c) != '\0')
-          g_strv_builder_add (builder, *c);
-      caps = g_strv_builder_end (builder);
-    }
-
-  if (!read_count (keyfile, file, group, "MaxConcurrency", 1, G_MAXUINT,
-                   &max_concurrency, error))
-    return NULL;
-  has_max_output = g_key_file_has_key (keyfile, group, "MaxOutputBytes", NULL);
-  if (!read_count (keyfile, file, group, "MaxOutputBytes", 0, G_MAXSIZE,
-                   &max_output, error))
-    return NULL;
-  has_log_max = g_key_file_has_key (keyfile, group, "LogMaxBytes", NULL);
-  if (!read_count (keyfile, file, group, "LogMaxBytes", 0, G_MAXUINT64,
-                   &log_max, error))
-    return NULL;
-
-  if (kind != NULL && g_ascii_strcasecmp (kind, "simulated") == 0)
-    {
-      OrrerySimulatedDevice *device;
-
-      if (has_max_output || has_log_max)
+      if (!g_str_has_prefix (*g, ORRERY_DEVICE_GROUP_PREFIX))
+        continue;
+      device = _orrery_device_kinds_build (self->kinds, config, *g, error);
+      if (device == NULL)
+        return FALSE;
+      g_ptr_array_add (devices, device);
+      id = orrery_device_get_id (device);
+      if (g_hash_table_contains (seen, id) ||
+          g_hash_table_contains (self->by_id, id))
         {
-          g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
-                       "%s: [%s] %s: only local devices capture output",
-                       file, group, has_max_output ? "MaxOutputBytes" : "LogMaxBytes");
-          return NULL;
-        }
-      device = orrery_simulated_device_new (name, device_type, (guint) max_concurrency);
-      orrery_simulated_device_set_capabilities (device, (const char * const *) caps);
-      return ORRERY_DEVICE (device);
-    }
-  else
-    {
-      OrreryLocalDevice *device = orrery_local_device_new (name, device_type,
-                                                           (guint) max_concurrency);
+          g_auto(GStrv) keys = orrery_config_get_keys (config, *g);
+          g_autofree char *origin = keys[0] ? orrery_config_get_origin (config, *g, keys[0]) : NULL;
+          const char *file = origin ? origin : orrery_config_get_file (config);
+          g_autofree char *where = orrery_escape_for_terminal (file ? file : "configuration", -1);
+          g_autofree char *shown = orrery_escape_for_terminal (id, -1);
+          g_autofree char *group = orrery_escape_for_terminal (*g, -1);
 
-      orrery_local_device_set_capabilities (device, (const char * const *) caps);
-      orrery_local_device_set_max_output_bytes (device, (gsize) max_output);
-      orrery_local_device_set_log_max_bytes (device, log_max);
-      return ORRERY_DEVICE (device);
+          g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
+                       "%s: [%s]: there is already a device “%s”", where, group, shown);
+          return FALSE;
+        }
+      g_hash_table_add (seen, (gpointer) id);
     }
+
+  for (guint i = 0; i < devices->len; i++)
+    if (!orrery_device_manager_add_device (self, devices->pdata[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * orrery_device_manager_load_config:
+ * @self: a device manager
+ * @config: the host configuration
+ * @error: return location for an error
+ *
+ * Builds the devices of the host configuration, as `orrery run` does: a
+ * device for every `[Device NAME]` group (NAME is the device's id), built
+ * by the factory of its kind (`Type`); then, if @self still has no
+ * device, the default one (orrery_device_manager_add_default_devices()).
+ * The keys every kind reads:
+ *
+ * - `Type`: the kind, `local` (the default), `simulated`, or one a script
+ *   or a plugin registered (orrery_device_manager_register_kind(),
+ *   orrery_plugin_context_register_device_kind())
+ * - `DeviceType`: the kind of system; by default the host's for a local
+ *   device (see orrery_get_host_device_type()), `simulated` for a simulated
+ *   one
+ * - `Capabilities`: a list, such as `gpu;docker`
+ * - `MaxConcurrency`: a positive integer; by default the number of
+ *   processors
+ *
+ * and those of the local kind only:
+ *
+ * - `MaxOutputBytes`: how many bytes of each output stream a result keeps
+ * - `LogMaxBytes`: with a run directory, how many bytes of each output
+ *   stream an execution writes to its log files (64 MiB by default)
+ *
+ * Plugins that add kinds must be loaded before this call (the host loads
+ * them first). Either every device is added or, on an error, none.
+ *
+ * Returns: %TRUE on success; %FALSE with %ORRERY_DEVICE_ERROR_BAD_CONFIG
+ *   (or the error of a plugin kind's factory), naming the file the key
+ *   came from, the group and the key, otherwise
+ */
+gboolean
+orrery_device_manager_load_config (OrreryDeviceManager  *self,
+                                   OrreryConfig         *config,
+                                   GError              **error)
+{
+  g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
+  g_return_val_if_fail (ORRERY_IS_CONFIG (config), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!load_devices (self, config, error))
+    return FALSE;
+  orrery_device_manager_add_default_devices (self);
+  return TRUE;
 }
 
 /**
@@ -972,23 +1051,8 @@ device_from_group (GKeyFile    *keyfile,
  *   messages
  * @error: return location for an error
  *
- * Adds a device for every `[Device NAME]` group of @keyfile (NAME is the
- * device's id). The keys:
- *
- * - `Type`: `local` (the default) or `simulated`
- * - `DeviceType`: the kind of system; by default the host's for a local
- *   device (see orrery_get_host_device_type()), `simulated` for a simulated
- *   one
- * - `Capabilities`: a list, such as `gpu;docker`
- * - `MaxConcurrency`: a positive integer; by default the number of
- *   processors
- * - `MaxOutputBytes`: for a local device, how many bytes of each output
- *   stream a result keeps
- * - `LogMaxBytes`: for a local device with a run directory, how many bytes
- *   of each output stream an execution writes to its log files (64 MiB by
- *   default)
- *
- * Either every device is added or, on an error, none.
+ * Adds a device for every `[Device NAME]` group of @keyfile, as
+ * orrery_device_manager_load_config() does, but adds no default device.
  *
  * Returns: %TRUE on success; %FALSE with %ORRERY_DEVICE_ERROR_BAD_CONFIG,
  *   naming the file, the group and the key, otherwise
@@ -999,42 +1063,19 @@ orrery_device_manager_load_keyfile (OrreryDeviceManager  *self,
                                     const char           *file_name_for_errors,
                                     GError              **error)
 {
-  g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_auto(GStrv) groups = NULL;
-  const char *file = file_name_for_errors ? file_name_for_errors : "configuration";
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autofree char *data = NULL;
 
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
   g_return_val_if_fail (keyfile != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  groups = g_key_file_get_groups (keyfile, NULL);
-  for (char **g = groups; *g; g++)
-    {
-      OrreryDevice *device;
-      const char *id;
-
-      if (!g_str_has_prefix (*g, DEVICE_GROUP_PREFIX))
-        continue;
-      device = device_from_group (keyfile, file, *g, error);
-      if (device == NULL)
-        return FALSE;
-      g_ptr_array_add (devices, device);
-      id = orrery_device_get_id (device);
-      if (g_hash_table_contains (seen, id) ||
-          g_hash_table_contains (self->by_id, id))
-        {
-          g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_CONFIG,
-                       "%s: [%s]: there is already a device “%s”", file, *g, id);
-          return FALSE;
-        }
-      g_hash_table_add (seen, (gpointer) id);
-    }
-
-  for (guint i = 0; i < devices->len; i++)
-    if (!orrery_device_manager_add_device (self, devices->pdata[i], error))
-      return FALSE;
-  return TRUE;
+  data = g_key_file_to_data (keyfile, NULL, NULL);
+  if (!orrery_config_load_data (config, data,
+                                file_name_for_errors ? file_name_for_errors : "configuration",
+                                error))
+    return FALSE;
+  return load_devices (self, config, error);
 }
 
 /**

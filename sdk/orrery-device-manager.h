@@ -12,6 +12,8 @@
 #include "orrery-types.h"
 #include "orrery-task.h"
 #include "orrery-device.h"
+#include "orrery-device-kind.h"
+#include "orrery-config.h"
 
 G_BEGIN_DECLS
 
@@ -61,6 +63,25 @@ ORRERY_EXPORT
 guint                   orrery_device_manager_get_running_total   (OrreryDeviceManager    *self);
 ORRERY_EXPORT
 guint                   orrery_device_manager_get_free_slots_total (OrreryDeviceManager   *self);
+ORRERY_EXPORT
+gboolean                orrery_device_manager_register_kind       (OrreryDeviceManager    *self,
+                                                                   const char             *kind,
+                                                                   OrreryDeviceKindFactory factory,
+                                                                   gpointer                user_data,
+                                                                   GDestroyNotify          destroy,
+                                                                   GError                **error);
+ORRERY_EXPORT
+gboolean                orrery_device_manager_unregister_kind     (OrreryDeviceManager    *self,
+                                                                   const char             *kind);
+ORRERY_EXPORT
+gboolean                orrery_device_manager_has_kind            (OrreryDeviceManager    *self,
+                                                                   const char             *kind);
+ORRERY_EXPORT
+char                  **orrery_device_manager_get_kinds           (OrreryDeviceManager    *self);
+ORRERY_EXPORT
+gboolean                orrery_device_manager_load_config         (OrreryDeviceManager    *self,
+                                                                   OrreryConfig           *config,
+                                                                   GError                **error);
 ORRERY_EXPORT
 gboolean                orrery_device_manager_load_keyfile        (OrreryDeviceManager    *self,
                                                                    GKeyFile               *keyfile,

@@ -38,8 +38,10 @@ GQuark orrery_device_error_quark (void);
  * @ORRERY_DEVICE_ERROR_BAD_CONFIG: a device's configuration is invalid
  * @ORRERY_DEVICE_ERROR_BAD_OUTPUTS: the outputs a task left (the local
  *   device's `ORRERY_OUTPUTS` file) are not one JSON object
+ * @ORRERY_DEVICE_ERROR_DUPLICATE_KIND: a device kind of that name is
+ *   already registered (orrery_device_manager_register_kind())
  *
- * Why a task failed on a device.
+ * Why a task failed on a device, or why a device could not be made.
  */
 typedef enum {
   ORRERY_DEVICE_ERROR_FAILED,
@@ -51,6 +53,7 @@ typedef enum {
   ORRERY_DEVICE_ERROR_NO_DEVICE,
   ORRERY_DEVICE_ERROR_BAD_CONFIG,
   ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+  ORRERY_DEVICE_ERROR_DUPLICATE_KIND,
 } OrreryDeviceError;
 
 #define ORRERY_TYPE_DEVICE (orrery_device_get_type ())

@@ -1442,6 +1442,31 @@ orrery_orchestrator_set_retry_policy (OrreryOrchestrator *self,
   self->retry_max_delay_ms = MAX (max_delay_ms, delay_ms);
 }
 
+/**
+ * orrery_orchestrator_get_retry_policy:
+ * @self: an orchestrator
+ * @out_delay_ms: (out) (optional): the delay before the first retry
+ * @out_factor: (out) (optional): what each further delay is multiplied by
+ * @out_max_delay_ms: (out) (optional): the longest delay
+ *
+ * The retry policy, as orrery_orchestrator_set_retry_policy() left it
+ * (the factor at least 1, the longest delay at least the first).
+ */
+void
+orrery_orchestrator_get_retry_policy (OrreryOrchestrator *self,
+                                      guint              *out_delay_ms,
+                                      gdouble            *out_factor,
+                                      guint              *out_max_delay_ms)
+{
+  g_return_if_fail (ORRERY_IS_ORCHESTRATOR (self));
+  if (out_delay_ms != NULL)
+    *out_delay_ms = self->retry_delay_ms;
+  if (out_factor != NULL)
+    *out_factor = self->retry_factor;
+  if (out_max_delay_ms != NULL)
+    *out_max_delay_ms = self->retry_max_delay_ms;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -1602,9 +1627,9 @@ orrery_orchestrator_init (OrreryOrchestrator *self)
 {
   self->runs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, task_run_free);
   self->holds = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) orrery_hold_unref);
-  self->retry_delay_ms = 500;
-  self->retry_factor = 2.0;
-  self->retry_max_delay_ms = 30000;
+  self->retry_delay_ms = ORRERY_ORCHESTRATOR_DEFAULT_RETRY_DELAY_MS;
+  self->retry_factor = ORRERY_ORCHESTRATOR_DEFAULT_RETRY_BACKOFF;
+  self->retry_max_delay_ms = ORRERY_ORCHESTRATOR_DEFAULT_RETRY_MAX_DELAY_MS;
 }
 
 /**

@@ -12,8 +12,35 @@
 #include "orrery-constellation.h"
 #include "orrery-device-manager.h"
 #include "orrery-event-bus.h"
+#include "orrery-config.h"
 
 G_BEGIN_DECLS
+
+/**
+ * ORRERY_ORCHESTRATOR_DEFAULT_RETRY_DELAY_MS:
+ *
+ * The delay before a failed task's first retry, unless
+ * orrery_orchestrator_set_retry_policy() or `[Host] RetryDelayMs` says
+ * otherwise.
+ */
+#define ORRERY_ORCHESTRATOR_DEFAULT_RETRY_DELAY_MS 500
+
+/**
+ * ORRERY_ORCHESTRATOR_DEFAULT_RETRY_BACKOFF:
+ *
+ * What each further retry delay is multiplied by, unless
+ * orrery_orchestrator_set_retry_policy() or `[Host] RetryBackoff` says
+ * otherwise.
+ */
+#define ORRERY_ORCHESTRATOR_DEFAULT_RETRY_BACKOFF 2.0
+
+/**
+ * ORRERY_ORCHESTRATOR_DEFAULT_RETRY_MAX_DELAY_MS:
+ *
+ * The longest retry delay, unless orrery_orchestrator_set_retry_policy()
+ * or `[Host] RetryMaxDelayMs` says otherwise.
+ */
+#define ORRERY_ORCHESTRATOR_DEFAULT_RETRY_MAX_DELAY_MS 30000
 
 /**
  * ORRERY_ORCHESTRATOR_ERROR:
@@ -93,6 +120,15 @@ void                 orrery_orchestrator_set_retry_policy   (OrreryOrchestrator 
                                                              guint                 delay_ms,
                                                              gdouble               factor,
                                                              guint                 max_delay_ms);
+ORRERY_EXPORT
+void                 orrery_orchestrator_get_retry_policy   (OrreryOrchestrator   *self,
+                                                             guint                *out_delay_ms,
+                                                             gdouble              *out_factor,
+                                                             guint                *out_max_delay_ms);
+ORRERY_EXPORT
+gboolean             orrery_orchestrator_apply_config       (OrreryOrchestrator   *self,
+                                                             OrreryConfig         *config,
+                                                             GError              **error);
 ORRERY_EXPORT
 guint                orrery_orchestrator_get_n_running      (OrreryOrchestrator   *self);
 

@@ -48,6 +48,10 @@ struct _OrreryPluginContext
 
   OrreryOrchestrator *orchestrator;   /* nullable: no run, e.g. `orrery plugins` */
 
+  /* The device kinds the plugin registered, removed on detach. */
+  OrreryDeviceManager *kind_manager;
+  GPtrArray      *kinds;         /* of char * */
+
   /* In an isolation child: where add_observer() goes instead of the bus. */
   OrreryPluginObserverHook observer_hook;
   gpointer        observer_hook_data;
@@ -88,6 +92,8 @@ orrery_plugin_context_finalize (GObject *object)
   g_free (self->group);
   g_free (self->events);
   g_array_unref (self->subscriptions);
+  g_ptr_array_unref (self->kinds);
+  g_clear_object (&self->kind_manager);
   G_OBJECT_CLASS (orrery_plugin_context_parent_class)->finalize (object);
 }
 
@@ -104,6 +110,7 @@ static void
 orrery_plugin_context_init (OrreryPluginContext *self)
 {
   self->subscriptions = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->kinds = g_ptr_array_new_with_free_func (g_free);
 }
 
 OrreryPluginContext *
@@ -304,6 +311,9 @@ _orrery_plugin_context_detach (OrreryPluginContext *self)
   for (guint i = 0; i < self->subscriptions->len; i++)
     orrery_event_bus_unsubscribe (self->bus, g_array_index (self->subscriptions, guint, i));
   g_array_set_size (self->subscriptions, 0);
+  for (guint i = 0; i < self->kinds->len; i++)
+    orrery_device_manager_unregister_kind (self->kind_manager, self->kinds->pdata[i]);
+  g_ptr_array_set_size (self->kinds, 0);
 }
 
 /**
@@ -482,6 +492,70 @@ orrery_plugin_context_get_n_observers (OrreryPluginContext *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_CONTEXT (self), 0);
   return self->subscriptions->len;
+}
+
+/**
+ * orrery_plugin_context_register_device_kind:
+ * @self: a plugin context
+ * @kind: the kind's name, the `Type=` of its devices' groups (any case)
+ * @factory: (scope notified) (closure user_data) (destroy destroy): what
+ *   builds a device of @kind from its `[Device NAME]` group
+ * @user_data: data for @factory
+ * @destroy: (nullable): frees @user_data when the kind is removed
+ * @error: return location for an error
+ *
+ * Adds a device kind to the devices of the run
+ * (orrery_device_manager_register_kind() on the orchestrator's device
+ * manager), so that `[Device NAME] Type=`@kind builds its devices with
+ * @factory. The host loads the plugins before it builds the devices.
+ * Disabling the plugin removes the kind; devices already built stay.
+ *
+ * When the host runs nothing (no orchestrator, as in `orrery plugins`)
+ * there are no devices to build: the call does nothing and succeeds
+ * (@destroy is called at once).
+ *
+ * Returns: %TRUE on success; %FALSE with
+ *   %ORRERY_DEVICE_ERROR_DUPLICATE_KIND when the kind exists already, or
+ *   %ORRERY_PLUGIN_ERROR_BAD_CONFIG for a plugin in its own process
+ *   (`Isolation=process`), which cannot build devices for the host
+ */
+gboolean
+orrery_plugin_context_register_device_kind (OrreryPluginContext      *self,
+                                            const char               *kind,
+                                            OrreryDeviceKindFactory   factory,
+                                            gpointer                  user_data,
+                                            GDestroyNotify            destroy,
+                                            GError                  **error)
+{
+  OrreryDeviceManager *devices;
+
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_CONTEXT (self), FALSE);
+  g_return_val_if_fail (kind != NULL && *kind != '\0', FALSE);
+  g_return_val_if_fail (factory != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->observer_hook != NULL)
+    {
+      if (destroy != NULL)
+        destroy (user_data);
+      g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_BAD_CONFIG,
+                   "[%s] Isolation: a plugin in its own process cannot add the device kind “%s”",
+                   self->group, kind);
+      return FALSE;
+    }
+  if (self->orchestrator == NULL)
+    {
+      if (destroy != NULL)
+        destroy (user_data);
+      return TRUE;
+    }
+  devices = orrery_orchestrator_get_device_manager (self->orchestrator);
+  if (!orrery_device_manager_register_kind (devices, kind, factory, user_data, destroy, error))
+    return FALSE;
+  if (self->kind_manager == NULL)
+    self->kind_manager = g_object_ref (devices);
+  g_ptr_array_add (self->kinds, g_strdup (kind));
+  return TRUE;
 }
 
 /* The layer to read @key from: the host configuration when it sets the

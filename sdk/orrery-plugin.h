@@ -15,6 +15,7 @@
 #include "orrery-event-bus.h"
 #include "orrery-config.h"
 #include "orrery-orchestrator.h"
+#include "orrery-device-kind.h"
 
 G_BEGIN_DECLS
 
@@ -250,6 +251,13 @@ guint           orrery_plugin_context_add_observer     (OrreryPluginContext    *
                                                         guint                   deadline_ms);
 ORRERY_EXPORT
 guint           orrery_plugin_context_get_n_observers  (OrreryPluginContext    *self);
+ORRERY_EXPORT
+gboolean        orrery_plugin_context_register_device_kind (OrreryPluginContext      *self,
+                                                            const char               *kind,
+                                                            OrreryDeviceKindFactory   factory,
+                                                            gpointer                  user_data,
+                                                            GDestroyNotify            destroy,
+                                                            GError                  **error);
 
 ORRERY_EXPORT
 char           *orrery_plugin_context_get_string       (OrreryPluginContext    *self,

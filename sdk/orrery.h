@@ -24,6 +24,7 @@
 #include "orrery-base-device.h"
 #include "orrery-local-device.h"
 #include "orrery-simulated-device.h"
+#include "orrery-device-kind.h"
 #include "orrery-device-manager.h"
 #include "orrery-orchestrator.h"
 #include "orrery-journal.h"
