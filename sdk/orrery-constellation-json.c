@@ -2053,7 +2053,7 @@ task_to_json (OrreryTask *t)
     json_object_set_member (o, "result", json_gvariant_serialize (t->result));
   else
     json_object_set_null_member (o, "result");
-  set_string_or_null (o, "error", t->error ? t->error->message : NULL);
+  set_string_or_null (o, "error", _orrery_task_peek_error (t) ? _orrery_task_peek_error (t)->message : NULL);
   if (t->timeout > 0)
     json_object_set_double_member (o, "timeout", t->timeout);
   else

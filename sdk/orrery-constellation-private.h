@@ -86,6 +86,10 @@ struct _OrreryTask
   guint                attempt;
   guint8               priority;
   guint8               status;
+  /* Cancelled by orrery_constellation_cancel_pending() with no error of its
+   * own: its error is the owner's bulk_cancel_error (one GError for 100k
+   * tasks instead of 100k copies). Cleared by any status change. */
+  guint8               bulk_cancelled;
 
   /* Graph state, managed by the owning constellation. */
   OrreryConstellation *owner;              /* weak */
@@ -132,7 +136,28 @@ struct _OrreryConstellation
    * plugin's helper): edits go there (orrery-plugin-isolation.c). */
   OrreryConstellationRemoteEdits remote_edits;
   gpointer                  remote_edits_data;
+  GError                   *bulk_cancel_error; /* shared by bulk_cancelled tasks */
 };
+
+/* A task's error, the shared one for a task cancelled in bulk. */
+static inline const GError *
+_orrery_task_peek_error (OrreryTask *t)
+{
+  if (t->error == NULL && t->bulk_cancelled && t->owner != NULL)
+    return t->owner->bulk_cancel_error;
+  return t->error;
+}
+
+/* Gives a task cancelled in bulk its own copy of the shared error (it
+ * leaves its constellation, or the shared error changes). */
+static inline void
+_orrery_task_own_bulk_error (OrreryTask *t)
+{
+  if (t->bulk_cancelled && t->error == NULL && t->owner != NULL &&
+      t->owner->bulk_cancel_error != NULL)
+    t->error = g_error_copy (t->owner->bulk_cancel_error);
+  t->bulk_cancelled = FALSE;
+}
 
 #define TASK_NOT_STARTED(t) ((t)->status == ORRERY_TASK_STATUS_PENDING || \
                              (t)->status == ORRERY_TASK_STATUS_WAITING_DEPENDENCY)

@@ -25,6 +25,26 @@ add_path (GVariantDict        *d,
   g_variant_dict_insert_value (d, key, g_variant_builder_end (&b));
 }
 
+static inline void
+count_add (GHashTable *counts,
+           const char *key,
+           guint       n)
+{
+  if (n == 0)
+    return;
+  g_hash_table_insert (counts, (gpointer) key,
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (counts, key)) + n));
+}
+
+/* orrery_task_get_duration() without the call and the type check. */
+static inline gdouble
+task_duration (OrreryTask *t)
+{
+  if (t->started_at == 0 || t->ended_at < t->started_at)
+    return 0;
+  return (t->ended_at - t->started_at) / (gdouble) G_USEC_PER_SEC;
+}
+
 static GVariant *
 count_dict (GHashTable *counts)
 {
@@ -80,8 +100,11 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
   g_autofree guint *pred_n = NULL;
   g_autofree guint *pred_w = NULL;
   g_autofree guint *width = NULL;
-  g_autoptr(GHashTable) by_device = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GHashTable) by_type = g_hash_table_new (g_str_hash, g_str_equal);
+  /* Device ids and types are interned: counted by pointer. */
+  g_autoptr(GHashTable) by_device = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) by_type = g_hash_table_new (NULL, NULL);
+  const char *last_dev = NULL, *last_type = NULL;
+  guint n_last_dev = 0, n_last_type = 0;
   GVariantBuilder sc;
   gboolean duration_mode = TRUE, acyclic;
   gdouble total_dur = 0, min_dur = G_MAXDOUBLE, max_dur = 0, total_work = 0, completed_work = 0;
@@ -104,14 +127,23 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
   for (guint i = 0; i < n; i++)
     {
       OrreryTask *t = self->tasks->pdata[i];
-      gdouble dur = orrery_task_get_duration (t);
+      gdouble dur = task_duration (t);
       const char *dev = t->target_device_id ? t->target_device_id : "";
       const char *type = t->device_type ? t->device_type : "";
 
-      g_hash_table_insert (by_device, (gpointer) dev,
-                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (by_device, dev)) + 1));
-      g_hash_table_insert (by_type, (gpointer) type,
-                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (by_type, type)) + 1));
+      /* Runs of one device or type (the usual case) cost no lookup. */
+      if (dev != last_dev)
+        {
+          count_add (by_device, last_dev, n_last_dev);
+          last_dev = dev, n_last_dev = 0;
+        }
+      n_last_dev++;
+      if (type != last_type)
+        {
+          count_add (by_type, last_type, n_last_type);
+          last_type = type, n_last_type = 0;
+        }
+      n_last_type++;
       if (t->started_at > 0)
         first_start = MIN (first_start, t->started_at);
       if (t->ended_at > 0)
@@ -128,6 +160,8 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
           t->status == ORRERY_TASK_STATUS_SKIPPED)
         duration_mode = FALSE;
     }
+  count_add (by_device, last_dev, n_last_dev);
+  count_add (by_type, last_type, n_last_type);
   if (n == 0)
     duration_mode = FALSE;
 
@@ -138,7 +172,7 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
         {
           guint i = order[oi];
           OrreryTask *t = self->tasks->pdata[i];
-          gdouble w = duration_mode ? orrery_task_get_duration (t) : 1;
+          gdouble w = duration_mode ? task_duration (t) : 1;
 
           nodes[i] = 1;
           work[i] = w;

@@ -87,6 +87,7 @@ set_status (OrreryConstellation *self,
   self->status_counts[task->status]--;
   self->status_counts[status]++;
   task->status = status;
+  task->bulk_cancelled = FALSE;
 }
 
 static inline gboolean
@@ -407,6 +408,10 @@ orrery_constellation_dispose (GObject *object)
             orrery_dependency_unref (t->in[j]);
           t->n_in = 0;
           t->n_out = 0;
+          /* A task someone else keeps takes its copy of the shared error. */
+          if (t->bulk_cancelled && G_OBJECT (t)->ref_count > 1)
+            _orrery_task_own_bulk_error (t);
+          t->bulk_cancelled = FALSE;
           t->owner = NULL;
         }
       g_clear_pointer (&self->by_id, g_hash_table_unref);
@@ -423,6 +428,7 @@ orrery_constellation_finalize (GObject *object)
   g_free (self->id);
   g_free (self->name);
   g_clear_pointer (&self->extra, json_object_unref);
+  g_clear_error (&self->bulk_cancel_error);
   G_OBJECT_CLASS (orrery_constellation_parent_class)->finalize (object);
 }
 
@@ -1261,6 +1267,7 @@ _orrery_constellation_remove_task_internal (OrreryConstellation *self,
   ready_remove (self, task);
   self->status_counts[task->status]--;
   g_hash_table_remove (self->by_id, task->id);
+  _orrery_task_own_bulk_error (task);
   task->owner = NULL;
   g_ptr_array_remove_index (self->tasks, idx);
   for (guint i = idx; i < self->tasks->len; i++)
@@ -1703,6 +1710,96 @@ orrery_constellation_mark_task_cancelled (OrreryConstellation  *self,
   g_autoptr(GPtrArray) ready = orrery_constellation_mark_task_cancelled_full (self, task_id, NULL, error);
 
   return ready != NULL;
+}
+
+/**
+ * orrery_constellation_cancel_pending:
+ * @self: a constellation
+ * @reason: (nullable): the error every cancelled task gets
+ * @ended_at: their end time (µs since the epoch), or 0 for now
+ *
+ * Cancels, in one pass, every task that has not started (pending, waiting
+ * for its prerequisites, or ready): the end of a cancelled run. Running and
+ * finished tasks are left as they are. Unlike
+ * orrery_constellation_mark_task_cancelled_full() one task at a time, no
+ * dependent becomes ready or skipped: every not-started dependent is
+ * cancelled too, whatever the order of the tasks. Edges from the cancelled
+ * tasks are settled as a cancel settles them, so
+ * orrery_constellation_reset_interrupted() finds the graph as it expects.
+ *
+ * The cost is one pass over the tasks and their outgoing edges, with no
+ * event and no signal: the orchestrator publishes one
+ * `constellation-cancelled` (or `-failed`) for the lot (see
+ * `docs/journal.md`).
+ *
+ * Returns: how many tasks were cancelled
+ */
+guint
+orrery_constellation_cancel_pending (OrreryConstellation *self,
+                                     const GError        *reason,
+                                     gint64               ended_at)
+{
+  guint n = 0;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), 0);
+
+  if (ended_at == 0)
+    ended_at = g_get_real_time ();
+
+  /* The ready set empties at once: no removal one task at a time. */
+  for (guint i = 0; i < self->ready_classes->len; i++)
+    {
+      OrreryReadyClass *c = self->ready_classes->pdata[i];
+
+      g_sequence_free (c->tasks);
+      c->tasks = g_sequence_new (NULL);
+      c->index = G_MAXUINT;
+    }
+  g_ptr_array_set_size (self->ready_classes, 0);
+  self->n_ready = 0;
+
+  /* One error for all of them: a copy per task was most of the cost. A
+   * different reason than a previous bulk cancel's (a resumed run
+   * cancelled again) gives the earlier ones their own copy first. */
+  if (self->bulk_cancel_error != NULL &&
+      (reason == NULL || !g_error_matches (self->bulk_cancel_error, reason->domain, reason->code) ||
+       g_strcmp0 (self->bulk_cancel_error->message, reason->message) != 0))
+    {
+      for (guint i = 0; i < self->tasks->len; i++)
+        _orrery_task_own_bulk_error (self->tasks->pdata[i]);
+      g_clear_error (&self->bulk_cancel_error);
+    }
+  if (self->bulk_cancel_error == NULL && reason != NULL)
+    self->bulk_cancel_error = g_error_copy (reason);
+
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      t->ready_iter = NULL;
+      t->ready_class = NULL;
+      if (!TASK_NOT_STARTED (t))
+        continue;
+      set_status (self, t, ORRERY_TASK_STATUS_CANCELLED);
+      t->ended_at = ended_at;
+      g_clear_error (&t->error);
+      t->bulk_cancelled = reason != NULL;
+      n++;
+      /* Settle its outgoing edges as a cancel does; its dependents are
+       * cancelled in this pass or finished already, so no status changes. */
+      for (guint k = 0; k < t->n_out; k++)
+        {
+          OrreryDependency *e = t->out[k];
+
+          if (e->state != EDGE_PENDING)
+            continue;
+          e->state = _orrery_dependency_evaluate (e) ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
+          e->to->n_pending_in--;
+          if (e->state == EDGE_IMPOSSIBLE)
+            e->to->n_impossible_in++;
+        }
+    }
+  return n;
 }
 
 /**

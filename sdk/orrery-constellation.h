@@ -216,6 +216,10 @@ GPtrArray                *orrery_constellation_mark_task_cancelled_full (OrreryC
                                                                          GPtrArray          **out_skipped,
                                                                          GError             **error);
 ORRERY_EXPORT
+guint                     orrery_constellation_cancel_pending      (OrreryConstellation  *self,
+                                                                    const GError         *reason,
+                                                                    gint64                ended_at);
+ORRERY_EXPORT
 gboolean                  orrery_constellation_requeue_task        (OrreryConstellation  *self,
                                                                     const char           *task_id,
                                                                     GError              **error);

@@ -555,6 +555,60 @@ apply_task_record (OrreryJournalReader  *self,
   return TRUE;
 }
 
+/* A whole number from a record's data, whatever integer type the JSON
+ * gave it. */
+static gboolean
+data_lookup_uint (GVariant   *data,
+                  const char *key,
+                  guint64    *out)
+{
+  g_autoptr(GVariant) v = NULL;
+
+  if (data == NULL || !g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT) ||
+      (v = g_variant_lookup_value (data, key, NULL)) == NULL)
+    return FALSE;
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
+    *out = g_variant_get_uint32 (v);
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT64))
+    *out = g_variant_get_uint64 (v);
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT64) && g_variant_get_int64 (v) >= 0)
+    *out = (guint64) g_variant_get_int64 (v);
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT32) && g_variant_get_int32 (v) >= 0)
+    *out = (guint64) g_variant_get_int32 (v);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* The run's last record (`constellation-cancelled` or `-failed`) cancels
+ * every task that never started, without a `task-cancelled` record each:
+ * its data says how many (`bulk_cancelled`) and the error they got
+ * (`bulk_cancel_message`). Older journals have a record per task and no
+ * such member. */
+static gboolean
+apply_bulk_cancel (OrreryJournalReader  *self,
+                   GVariant             *data,
+                   gint64                ts,
+                   GError              **error)
+{
+  g_autoptr(GError) reason = NULL;
+  const char *message = NULL;
+  guint64 expected;
+  guint n;
+
+  if (!data_lookup_uint (data, "bulk_cancelled", &expected))
+    return TRUE;
+  g_variant_lookup (data, "bulk_cancel_message", "&s", &message);
+  reason = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                message ? message : "Cancelled: run cancelled");
+  n = orrery_constellation_cancel_pending (self->constellation, reason, ts);
+  if (n != expected)
+    return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD,
+                       "the run's end cancels %" G_GUINT64_FORMAT " tasks that never started, "
+                       "but %u had not started", expected, n);
+  return TRUE;
+}
+
 static OrreryTask *
 task_from_json (OrreryJournalReader  *self,
                 const Value          *value,
@@ -863,7 +917,11 @@ read_record (OrreryJournalReader  *self,
               return FALSE;
           }
         else
-          self->finished = TRUE;
+          {
+            if (!apply_bulk_cancel (self, data, ts, error))
+              return FALSE;
+            self->finished = TRUE;
+          }
         orrery_constellation_set_state (self->constellation, state);
         ce = orrery_constellation_event_new (type, source,
                                              id ? id : orrery_constellation_get_id (self->constellation),

@@ -397,6 +397,8 @@ static void
 append_task (GString    *s,
              OrreryTask *t)
 {
+  const GError *task_error;
+
   g_string_append (s, "{\"task_id\":");
   _orrery_json_append_string (s, t->id);
   if (t->name)
@@ -434,10 +436,10 @@ append_task (GString    *s,
       append_member (s, "result");
       _orrery_json_append_variant (s, t->result);
     }
-  if (t->error)
+  if ((task_error = _orrery_task_peek_error (t)) != NULL)
     {
       append_member (s, "error");
-      _orrery_json_append_string (s, t->error->message);
+      _orrery_json_append_string (s, task_error->message);
     }
   if (t->timeout > 0)
     {

@@ -154,6 +154,7 @@ struct _OrreryOrchestrator
   char                *cancel_reason;
   GError              *fail_error;    /* orrery_orchestrator_fail() */
   GError              *cancel_error;  /* what cancelled tasks get, from cancel_reason */
+  guint                bulk_cancelled; /* cancelled at the end without their own event */
   gboolean             kicking;
   gboolean             kick_again;
   guint64              dispatch_pass;  /* marks the ready classes found blocked */
@@ -417,6 +418,17 @@ finish_task (OrreryOrchestrator *self,
   publish_skipped (self, skipped);
 }
 
+/* One error for every task of this cancel: a cancel of 100k tasks
+ * formatted the same message 100k times. */
+static const GError *
+cancel_error (OrreryOrchestrator *self)
+{
+  if (self->cancel_error == NULL)
+    self->cancel_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
+                                      self->cancel_reason ? self->cancel_reason : "run cancelled");
+  return self->cancel_error;
+}
+
 static void
 cancel_task (OrreryOrchestrator *self,
              OrreryTask         *task)
@@ -426,14 +438,7 @@ cancel_task (OrreryOrchestrator *self,
   g_autoptr(OrreryTask) keep = g_object_ref (task);
   TaskRun *run = g_hash_table_lookup (self->runs, orrery_task_get_id (task));
   g_autofree char *device_id = run ? g_strdup (run->device_id) : NULL;
-  const GError *reason;
-
-  /* One error for every task of this cancel: a cancel of 100k tasks
-   * formatted the same message 100k times. */
-  if (self->cancel_error == NULL)
-    self->cancel_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
-                                      self->cancel_reason ? self->cancel_reason : "run cancelled");
-  reason = self->cancel_error;
+  const GError *reason = cancel_error (self);
 
   if (run != NULL)
     g_hash_table_remove (self->runs, orrery_task_get_id (task));
@@ -725,9 +730,16 @@ finish_run (OrreryOrchestrator *self)
   stats = orrery_constellation_get_statistics (constellation);
   orrery_constellation_event_set_statistics (ev, stats);
   orrery_constellation_event_set_duration (ev, duration);
-  if (error != NULL)
+  if (error != NULL && self->bulk_cancelled > 0)
+    orrery_event_set_data (ORRERY_EVENT (ev),
+                           g_variant_new_parsed ("{'reason': <%s>, 'bulk_cancelled': <%u>, "
+                                                 "'bulk_cancel_message': <%s>}",
+                                                 error->message, self->bulk_cancelled,
+                                                 cancel_error (self)->message));
+  else if (error != NULL)
     orrery_event_set_data (ORRERY_EVENT (ev),
                            g_variant_new_parsed ("{'reason': <%s>}", error->message));
+  self->bulk_cancelled = 0;
 
   /* The run is over for everyone before its last event goes out. */
   g_clear_signal_handler (&self->modified_id, constellation);
@@ -758,14 +770,21 @@ finish_run (OrreryOrchestrator *self)
     g_task_return_boolean (task, TRUE);
 }
 
+/* The end of a cancelled (or stuck) run: nothing runs or waits for a
+ * retry any more, and every task that never started is cancelled at once,
+ * with no task-cancelled event each: the run's last event carries their
+ * number and the error they got (`bulk_cancelled`, `bulk_cancel_message`
+ * in its data), from which the journal reader and observers derive each
+ * one's state (docs/journal.md). One event per task made the cancel of
+ * 100k tasks take 0.4 to 3.4 s. */
 static void
 cancel_remaining (OrreryOrchestrator *self)
 {
-  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (self->constellation);
+  const GError *reason = cancel_error (self);
 
-  for (guint i = 0; i < tasks->len; i++)
-    if (!orrery_task_is_terminal (tasks->pdata[i]))
-      cancel_task (self, tasks->pdata[i]);
+  /* Tasks requeued for a retry (ready again) keep a TaskRun. */
+  g_hash_table_remove_all (self->runs);
+  self->bulk_cancelled += orrery_constellation_cancel_pending (self->constellation, reason, 0);
 }
 
 static void

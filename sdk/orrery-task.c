@@ -773,7 +773,7 @@ const GError *
 orrery_task_get_error (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), NULL);
-  return self->error;
+  return _orrery_task_peek_error (self);
 }
 
 /**

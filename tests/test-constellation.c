@@ -672,6 +672,73 @@ test_layers_empty (void)
   g_assert_cmpuint (g_variant_n_children (layers), ==, 0);
 }
 
+/* orrery_constellation_cancel_pending(): every task that never started is
+ * cancelled in one pass (dependents too, never skipped), running and
+ * finished ones are left alone, the ready set is empty, every cancelled
+ * task reports the one error, also once it leaves the constellation, and
+ * a reset makes the cancelled tasks pending again. */
+static void
+test_cancel_pending (void)
+{
+  g_autoptr(OrreryConstellation) c = build ("a b d e f; a>b:s d>e:u");
+  g_autoptr(GError) reason = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: stop");
+  g_autoptr(GError) other = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: again");
+  g_autoptr(GPtrArray) ready = NULL;
+  g_autoptr(OrreryTask) d = NULL;
+  g_autofree char *r = NULL;
+
+  g_assert_true (orrery_constellation_mark_task_started (c, "a", NULL));
+  g_assert_true (orrery_constellation_mark_task_started (c, "f", NULL));
+  ready = orrery_constellation_mark_task_completed (c, "f", TRUE, NULL, NULL, NULL, NULL);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+
+  g_assert_cmpuint (orrery_constellation_cancel_pending (c, reason, 1234), ==, 3);
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "a")), ==, ORRERY_TASK_STATUS_RUNNING);
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "f")), ==, ORRERY_TASK_STATUS_COMPLETED);
+  for (const char * const *id = (const char * const[]) { "b", "d", "e", NULL }; *id; id++)
+    {
+      OrreryTask *t = orrery_constellation_get_task (c, *id);
+
+      g_assert_cmpint (orrery_task_get_status (t), ==, ORRERY_TASK_STATUS_CANCELLED);
+      g_assert_error (orrery_task_get_error (t), G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_cmpstr (orrery_task_get_error (t)->message, ==, "Cancelled: stop");
+      g_assert_cmpint (orrery_task_get_ended_at (t), ==, 1234);
+    }
+  g_assert_cmpuint (orrery_constellation_count_status (c, ORRERY_TASK_STATUS_CANCELLED), ==, 3);
+  r = ready_ids (c);
+  g_assert_cmpstr (r, ==, "");
+  g_clear_pointer (&r, g_free);
+  g_assert_true (orrery_constellation_is_finished (c) == FALSE);
+
+  /* The running task ends: nothing becomes ready, nothing is skipped. */
+  ready = orrery_constellation_mark_task_completed (c, "a", TRUE, NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (ready->len, ==, 0);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "b")), ==, ORRERY_TASK_STATUS_CANCELLED);
+  g_assert_true (orrery_constellation_is_finished (c));
+  g_assert_cmpuint (orrery_constellation_cancel_pending (c, reason, 0), ==, 0);
+
+  /* Resumed: the cancelled ones are pending again, with no error. */
+  g_assert_cmpuint (orrery_constellation_reset_interrupted (c), ==, 3);
+  g_assert_null (orrery_task_get_error (orrery_constellation_get_task (c, "b")));
+  r = ready_ids (c);
+  g_assert_cmpstr (r, ==, "b d");
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "e")), ==,
+                   ORRERY_TASK_STATUS_PENDING);
+  g_clear_pointer (&r, g_free);
+
+  /* Cancelled again for another reason. */
+  g_assert_cmpuint (orrery_constellation_cancel_pending (c, other, 0), ==, 3);
+  g_assert_cmpstr (orrery_task_get_error (orrery_constellation_get_task (c, "d"))->message, ==, "Cancelled: again");
+  g_assert_cmpstr (orrery_task_get_error (orrery_constellation_get_task (c, "e"))->message, ==, "Cancelled: again");
+
+  /* A task kept beyond its constellation keeps its error. */
+  d = g_object_ref (orrery_constellation_get_task (c, "d"));
+  g_clear_object (&c);
+  g_assert_nonnull (orrery_task_get_error (d));
+  g_assert_cmpstr (orrery_task_get_error (d)->message, ==, "Cancelled: again");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -683,6 +750,7 @@ main (int    argc,
   g_test_add_func ("/constellation/conditional", test_conditional);
   g_test_add_func ("/constellation/condition-operators", test_condition_ops);
   g_test_add_func ("/constellation/cancel-requeue", test_cancel_and_requeue);
+  g_test_add_func ("/constellation/cancel-pending", test_cancel_pending);
   g_test_add_func ("/constellation/validate-cycle", test_validate_cycle);
   g_test_add_func ("/constellation/edits/apply", test_edits_apply);
   g_test_add_func ("/constellation/edits/rejected", test_edits_rejected);

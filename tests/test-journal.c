@@ -518,6 +518,84 @@ test_resume_appends (Fixture       *f,
                                                        ORRERY_TASK_STATUS_COMPLETED), ==, 3);
 }
 
+/* A cancel ends the run with one record for the tasks that never started
+ * (`bulk_cancelled` in the data of constellation-cancelled), not one each:
+ * the reader rebuilds every task's state and error all the same. */
+static void
+cancel_on_first_completion (OrreryEventBus *bus,
+                            OrreryEvent    *event,
+                            Fixture        *f)
+{
+  orrery_orchestrator_cancel (f->orch, "enough");
+}
+
+static void
+test_cancel_in_bulk (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, "run-c", &error);
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  OrreryConstellation *rebuilt;
+  JsonObject *last, *last_data;
+  guint n_cancel_records = 0;
+
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("p%03u", i);
+      g_autoptr(OrreryTask) t = sim_task (id, "{'duration_ms': <5>}");
+
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+    }
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  g_signal_connect (f->bus, "event::task-completed", G_CALLBACK (cancel_on_first_completion), f);
+  run (f);
+  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (orrery_journal_close (journal, &error));
+
+  records = read_lines (f->path);
+  for (guint i = 0; i < records->len; i++)
+    if (g_strcmp0 (record_type (records, i), "task-cancelled") == 0)
+      n_cancel_records++;
+  /* At most the four that were running have a record of their own. */
+  g_assert_cmpuint (n_cancel_records, <=, 4);
+  last = json_node_get_object (records->pdata[records->len - 1]);
+  g_assert_cmpstr (json_object_get_string_member (last, "type"), ==, "constellation-cancelled");
+  last_data = json_object_get_object_member (last, "data");
+  g_assert_cmpint (json_object_get_int_member (last_data, "bulk_cancelled") + n_cancel_records, ==,
+                   orrery_constellation_count_status (f->c, ORRERY_TASK_STATUS_CANCELLED));
+  g_assert_cmpint (json_object_get_int_member (last_data, "bulk_cancelled"), >=, 190);
+  g_assert_cmpstr (json_object_get_string_member (last_data, "bulk_cancel_message"), ==, "Cancelled: enough");
+
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_is_finished (reader));
+  rebuilt = orrery_journal_reader_get_constellation (reader);
+  tasks = orrery_constellation_get_tasks (f->c);
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      OrreryTask *live = tasks->pdata[i];
+      OrreryTask *t = orrery_constellation_get_task (rebuilt, orrery_task_get_id (live));
+      const GError *live_error = orrery_task_get_error (live);
+
+      g_assert_nonnull (t);
+      g_assert_cmpint (orrery_task_get_status (t), ==, orrery_task_get_status (live));
+      if (orrery_task_get_status (live) == ORRERY_TASK_STATUS_CANCELLED)
+        {
+          g_assert_nonnull (live_error);
+          g_assert_nonnull (orrery_task_get_error (t));
+          g_assert_cmpstr (orrery_task_get_error (t)->message, ==, live_error->message);
+        }
+    }
+  g_assert_cmpuint (orrery_constellation_count_status (rebuilt, ORRERY_TASK_STATUS_CANCELLED), ==,
+                    orrery_constellation_count_status (f->c, ORRERY_TASK_STATUS_CANCELLED));
+}
+
 /* The record parser: escapes and every kind of character round trip; a
  * lone surrogate, bad UTF-8, a NUL escape or nesting past the limit are
  * refused naming the line, never a crash. */
@@ -616,5 +694,6 @@ main (int    argc,
   ADD ("/journal/bad-journals", test_bad_journals);
   ADD ("/journal/resume-appends", test_resume_appends);
   ADD ("/journal/record-parser", test_record_parser);
+  ADD ("/journal/cancel-in-bulk", test_cancel_in_bulk);
   return g_test_run ();
 }

@@ -659,6 +659,63 @@ test_hostile_text (Fixture       *f,
   g_assert_nonnull (strstr (prom, "\norrery_device_slots{device=\"ev\\\"il\\\\dev\\nNEXT\r\033]52;c;aGk=\007\"} 1\n"));
 }
 
+/* A cancel cancels the tasks that never started with no event each (the
+ * run's last event counts them): tasks.cancelled and the Prometheus
+ * outcome count them all the same. */
+static void
+cancel_on_first_completion (OrreryEventBus *bus,
+                            OrreryEvent    *event,
+                            Fixture        *f)
+{
+  orrery_orchestrator_cancel (f->h.orch, "enough");
+}
+
+static void
+test_cancelled_in_bulk (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *json_file = plugin_harness_path (&f->h, "out/metrics.json");
+  g_autofree char *prom_file = plugin_harness_path (&f->h, "out/metrics.prom");
+  g_autofree char *prom = NULL;
+  g_autofree char *expect = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  GString *json = g_string_new ("{\"constellation_id\": \"bulk\", \"tasks\": [");
+  g_autofree char *text = NULL;
+  JsonObject *root;
+  gint64 cancelled, events;
+
+  for (guint i = 0; i < 100; i++)
+    g_string_append_printf (json, "%s{\"task_id\": \"t%03u\", \"task_data\": {\"duration_ms\": 5}}",
+                            i ? ", " : "", i);
+  g_string_append (json, "]}");
+  text = g_string_free (json, FALSE);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "Summary", "false");
+  plugin_harness_load (&f->h);
+  g_signal_connect (f->h.bus, "event::task-completed", G_CALLBACK (cancel_on_first_completion), f);
+  plugin_harness_run_json (&f->h, text);
+  g_assert_false (f->h.ok);
+  orrery_plugin_engine_shutdown (f->h.engine);
+
+  json_parser_load_from_file (parser, json_file, &error);
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "state"), ==, "cancelled");
+  cancelled = member_int (root, "tasks.cancelled");
+  g_assert_cmpint (member_int (root, "tasks.completed") + cancelled, ==, 100);
+  g_assert_cmpint (cancelled, >=, 90);
+  /* The events themselves: only the running tasks' task-cancelled. */
+  events = json_object_has_member (json_object_get_object_member (
+             json_object_get_object_member (root, "events"), "by_type"), "task-cancelled")
+           ? member_int (root, "events.by_type.task-cancelled") : 0;
+  g_assert_cmpint (events, <=, 4);
+  g_assert_true (g_file_get_contents (prom_file, &prom, NULL, NULL));
+  expect = g_strdup_printf ("\norrery_tasks_total{status=\"cancelled\"} %" G_GINT64_FORMAT "\n", cancelled);
+  g_assert_nonnull (strstr (prom, expect));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -675,5 +732,7 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/plugin-metrics/hostile-text", Fixture, NULL, fixture_set_up, test_hostile_text, fixture_tear_down);
   g_test_add ("/plugin-metrics/bad-port", Fixture, NULL, fixture_set_up, test_bad_port, fixture_tear_down);
+  g_test_add ("/plugin-metrics/cancelled-in-bulk", Fixture, NULL, fixture_set_up, test_cancelled_in_bulk,
+              fixture_tear_down);
   return g_test_run ();
 }

@@ -74,6 +74,9 @@ typedef struct
 
   /* The run */
   guint64         counts[ORRERY_EVENT_TYPE_COUNT];
+  /* Tasks the run's end cancelled without a task-cancelled each (the
+   * `bulk_cancelled` of its data). */
+  guint64         bulk_cancelled;
   guint64         n_events;
   gint64          first_us;
   gint64          last_us;
@@ -144,6 +147,7 @@ static void
 metrics_reset (Metrics *m)
 {
   memset (m->counts, 0, sizeof m->counts);
+  m->bulk_cancelled = 0;
   m->n_events = 0;
   m->first_us = m->last_us = m->run_start_us = 0;
   g_hash_table_remove_all (m->tasks);
@@ -473,6 +477,15 @@ json_dist (JsonBuilder *b,
     else json_builder_add_null_value ((b)); \
   } G_STMT_END
 
+
+/* Tasks that ended with the outcome of task event @type. */
+static guint64
+tasks_with_outcome (Metrics         *m,
+                    OrreryEventType  type)
+{
+  return m->counts[type] + (type == ORRERY_EVENT_TASK_CANCELLED ? m->bulk_cancelled : 0);
+}
+
 static char *
 metrics_to_json (Metrics *m)
 {
@@ -506,7 +519,7 @@ metrics_to_json (Metrics *m)
   JSON_INT (b, "completed", m->counts[ORRERY_EVENT_TASK_COMPLETED]);
   JSON_INT (b, "failed", m->counts[ORRERY_EVENT_TASK_FAILED]);
   JSON_INT (b, "skipped", m->counts[ORRERY_EVENT_TASK_SKIPPED]);
-  JSON_INT (b, "cancelled", m->counts[ORRERY_EVENT_TASK_CANCELLED]);
+  JSON_INT (b, "cancelled", tasks_with_outcome (m, ORRERY_EVENT_TASK_CANCELLED));
   JSON_INT (b, "attempts", m->attempts);
   JSON_INT (b, "retries", m->retries);
   json_builder_end_object (b);
@@ -707,7 +720,7 @@ metrics_to_prometheus (Metrics *m)
 
   prom_family (s, "orrery_tasks_total", "counter", "Tasks that reached a final state, by status.");
   for (guint i = 0; i < G_N_ELEMENTS (outcomes); i++)
-    prom_sample (s, "orrery_tasks_total", m->counts[outcomes[i].type],
+    prom_sample (s, "orrery_tasks_total", tasks_with_outcome (m, outcomes[i].type),
                  "status", outcomes[i].status, NULL);
 
   prom_family (s, "orrery_run_tasks", "gauge", "Tasks in the constellation at the end of the run.");
@@ -824,7 +837,7 @@ metrics_to_summary (Metrics *m)
                           " attempts, %" G_GUINT64_FORMAT " retries\n",
                           m->total_tasks, m->counts[ORRERY_EVENT_TASK_COMPLETED],
                           m->counts[ORRERY_EVENT_TASK_FAILED], m->counts[ORRERY_EVENT_TASK_SKIPPED],
-                          m->counts[ORRERY_EVENT_TASK_CANCELLED], m->attempts, m->retries);
+                          tasks_with_outcome (m, ORRERY_EVENT_TASK_CANCELLED), m->attempts, m->retries);
   g_string_append_printf (s, "  %-11s %6s %9s %9s %9s %9s\n", "", "count", "min", "median", "p95", "max");
   g_string_append_printf (s, "  %-11s %6u %8.3fs %8.3fs %8.3fs %8.3fs\n", "duration", dur.count,
                           dur.min, dur.median, dur.p95, dur.max);
@@ -927,12 +940,25 @@ finish_run (Metrics                  *m,
 {
   GVariant *stats = orrery_constellation_event_get_statistics (ce);
   OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
+  GVariant *data;
   const char *mode = NULL;
   g_autofree char *json_path = output_path (m, m->json_file);
   g_autofree char *prom_path = output_path (m, m->prom_file);
 
   m->finished = TRUE;
   m->makespan = orrery_constellation_event_get_duration (ce);
+  data = orrery_event_get_data (ORRERY_EVENT (ce));
+  if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
+    {
+      guint32 n32;
+      gint64 n64;
+
+      /* u from a live run; x when a replay's journal had no GVariant text. */
+      if (g_variant_lookup (data, "bulk_cancelled", "u", &n32))
+        m->bulk_cancelled += n32;
+      else if (g_variant_lookup (data, "bulk_cancelled", "x", &n64) && n64 > 0)
+        m->bulk_cancelled += (guint64) n64;
+    }
   g_free (m->end_state);
   m->end_state = g_strdup (orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
   g_clear_pointer (&m->critical_path_tasks, g_ptr_array_unref);
