@@ -406,6 +406,8 @@ orrery_host_cmd_replay (int    argc,
   replay_schedule (&r, 0);
   g_main_loop_run (loop);
   g_clear_object (&r.next);
+  /* What queued observers have not had yet, before the plugins go. */
+  orrery_event_bus_drain (bus);
   orrery_plugin_engine_shutdown (engine);
 
   if (r.error != NULL)

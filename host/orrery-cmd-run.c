@@ -467,6 +467,10 @@ orrery_host_run (OrreryHostRun *run)
   g_main_loop_run (loop);
 
   g_atomic_int_set (&signals.run_over, TRUE);
+  /* Queued observers still have the run's last events (its end among
+   * them) in their queues: deliver them before the plugins go, each
+   * within its deadline. */
+  orrery_event_bus_drain (bus);
   if (engine != NULL)
     {
       orrery_plugin_engine_unwatch (engine);

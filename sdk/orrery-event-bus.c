@@ -966,6 +966,158 @@ orrery_event_bus_unsubscribe (OrreryEventBus *self,
   return TRUE;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Draining at the end of a run */
+
+static gint
+compare_sub_id (gconstpointer a,
+                gconstpointer b)
+{
+  const Subscription *x = *(Subscription * const *) a, *y = *(Subscription * const *) b;
+
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The subscriptions with events queued or in flight, oldest first, each
+ * with a reference (a handler may unsubscribe any of them). */
+static GPtrArray *
+subs_with_pending (OrreryEventBus *self)
+{
+  GPtrArray *subs = g_ptr_array_new_with_free_func ((GDestroyNotify) sub_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->subscriptions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Subscription *sub = value;
+
+      if (sub->queued && (sub->in_flight || sub->queue.length > 0))
+        g_ptr_array_add (subs, sub_ref (sub));
+    }
+  g_ptr_array_sort (subs, compare_sub_id);
+  return subs;
+}
+
+/* Past its deadline at the end of a run: what is still queued for it is
+ * dropped, a delivery in flight is cancelled and no longer waited for, and
+ * that is reported once. */
+static void
+sub_give_up (Subscription *sub,
+             guint        deadline_ms)
+{
+  Delivery *first = sub->in_flight ? sub->current : g_queue_peek_head (&sub->queue);
+  g_autoptr(OrreryEvent) event = NULL;
+  guint n = sub->queue.length + (sub->in_flight ? 1 : 0);
+  Delivery *d;
+
+  if (first == NULL)
+    return;
+  event = g_object_ref (first->event);
+  if (sub->in_flight)
+    {
+      g_autoptr(GCancellable) cancellable = g_steal_pointer (&sub->cancellable);
+
+      sub_end_in_flight (sub);
+      g_cancellable_cancel (cancellable);
+    }
+  while ((d = g_queue_pop_head (&sub->queue)) != NULL)
+    delivery_done (d);
+  /* One report for the lot (it counts one drop: the others are added). */
+  sub_report (sub, event,
+              g_error_new (ORRERY_BUS_ERROR, ORRERY_BUS_ERROR_DROPPED,
+                           "%u events still not delivered %u ms after the bus began to drain: dropped",
+                           n, deadline_ms));
+  sub->dropped += n - 1;
+  if (sub->bus != NULL)
+    sub->bus->drops += n - 1;
+}
+
+static gboolean
+drain_wake_cb (gpointer user_data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * orrery_event_bus_drain:
+ * @self: a bus
+ *
+ * Delivers what is still queued for queued and asynchronous observers,
+ * in order, before a program unsubscribes them or exits: events published
+ * at the end of a run (its last event among them) are otherwise still in
+ * their queues when the run's callback returns, and unsubscribing releases
+ * them undelivered.
+ *
+ * Queued observers with a synchronous handler are called here, one event
+ * after the other; asynchronous ones are waited for, iterating the bus's
+ * main context. Events their handlers publish are delivered too. Each
+ * observer is given its deadline (%ORRERY_EVENT_BUS_DEFAULT_DEADLINE_MS if
+ * it has none) from the start of the drain: what is still queued for it
+ * then is dropped and reported through #OrreryEventBus::observer-failed
+ * (%ORRERY_BUS_ERROR_DROPPED), so the drain ends within the longest
+ * deadline. Call it on the bus's thread, outside any handler.
+ *
+ * Returns: %TRUE if every queued event was delivered (or its delivery
+ *   ended: answered, failed or timed out), %FALSE if some were dropped
+ */
+gboolean
+orrery_event_bus_drain (OrreryEventBus *self)
+{
+  gint64 start;
+  gboolean all = TRUE;
+
+  g_return_val_if_fail (ORRERY_IS_EVENT_BUS (self), FALSE);
+  g_return_val_if_fail (bus_is_home (self), FALSE);
+  g_return_val_if_fail (!self->dispatching, FALSE);
+
+  g_object_ref (self);
+  start = g_get_monotonic_time ();
+  for (;;)
+    {
+      g_autoptr(GPtrArray) subs = subs_with_pending (self);
+      gint64 elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+      gint64 wait_ms = -1;
+
+      if (subs->len == 0)
+        break;
+      for (guint i = 0; i < subs->len; i++)
+        {
+          Subscription *sub = subs->pdata[i];
+          guint deadline = sub->deadline_ms > 0 ? sub->deadline_ms : ORRERY_EVENT_BUS_DEFAULT_DEADLINE_MS;
+
+          if (sub->bus == NULL)
+            continue;
+          if (elapsed_ms >= deadline)
+            {
+              all = FALSE;
+              sub_give_up (sub, deadline);
+              continue;
+            }
+          /* A bounded batch, so the deadline is looked at again. */
+          sub_pump (sub, 256);
+          if (sub->bus != NULL && sub->in_flight)
+            wait_ms = wait_ms < 0 ? deadline - elapsed_ms : MIN (wait_ms, deadline - elapsed_ms);
+        }
+      if (wait_ms >= 0)
+        {
+          /* An asynchronous delivery in flight: its answer (or its own
+           * deadline) comes from the main context; wake up at this
+           * drain's deadline at the latest. */
+          GSource *wake = g_timeout_source_new ((guint) MAX (wait_ms, 1));
+
+          g_source_set_static_name (wake, "[orrery] bus drain deadline");
+          g_source_set_callback (wake, drain_wake_cb, NULL, NULL);
+          g_source_attach (wake, self->context);
+          g_main_context_iteration (self->context, TRUE);
+          g_source_destroy (wake);
+          g_source_unref (wake);
+        }
+    }
+  g_object_unref (self);
+  return all;
+}
+
 static int
 compare_uint (gconstpointer a,
               gconstpointer b)

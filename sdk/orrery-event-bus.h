@@ -122,6 +122,8 @@ gboolean        orrery_event_bus_publish_finish       (OrreryEventBus         *s
 ORRERY_EXPORT
 gboolean        orrery_event_bus_is_dispatching       (OrreryEventBus         *self);
 ORRERY_EXPORT
+gboolean        orrery_event_bus_drain                (OrreryEventBus         *self);
+ORRERY_EXPORT
 guint64         orrery_event_bus_get_published_count  (OrreryEventBus         *self);
 ORRERY_EXPORT
 GVariant       *orrery_event_bus_get_observer_stats   (OrreryEventBus         *self,

@@ -740,6 +740,63 @@ test_handler_budget (gconstpointer data)
   g_assert_cmpuint (n_slow, ==, 1);
 }
 
+/* The end of a run: events still queued for a slow queued observer and
+ * for an asynchronous one are delivered by orrery_event_bus_drain(), every
+ * one, in order, the last included; an asynchronous observer that never
+ * answers is given up at its deadline, its queued events reported as
+ * dropped, and the drain ends. */
+static void
+test_drain (void)
+{
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  g_autoptr(TestObserver) slow = test_observer_new ("slow-queued");
+  g_autoptr(TestAsyncObserver) async = test_async_observer_new ("async", 1);
+  g_autoptr(TestAsyncObserver) stuck = test_async_observer_new ("stuck", 60000);
+  g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
+  const guint n = 50;
+  GLogLevelFlags fatal;
+
+  slow->hook = slow_hook;  /* 2 ms an event */
+  orrery_event_bus_subscribe_full (bus, ORRERY_OBSERVER (slow), NULL, 0, ORRERY_DELIVERY_QUEUED, 0, 0);
+  orrery_event_bus_subscribe (bus, ORRERY_OBSERVER (async), NULL, 0);
+  for (guint i = 0; i < n; i++)
+    publish_task (bus, i + 1 < n ? ORRERY_EVENT_TASK_STARTED : ORRERY_EVENT_TASK_COMPLETED, "t");
+  /* Nothing has run the main loop: everything is still queued. */
+  g_assert_cmpuint (slow->events->len, ==, 0);
+  g_assert_cmpuint (async->finished->len, <, n);
+
+  g_assert_true (orrery_event_bus_drain (bus));
+  g_assert_cmpuint (slow->events->len, ==, n);
+  g_assert_cmpuint (async->finished->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (orrery_event_get_sequence (slow->events->pdata[i]), ==, i + 1);
+      g_assert_cmpuint (orrery_event_get_sequence (async->finished->pdata[i]), ==, i + 1);
+    }
+  g_assert_cmpint (orrery_event_get_event_type (slow->events->pdata[n - 1]), ==, ORRERY_EVENT_TASK_COMPLETED);
+  /* Nothing left: a second drain returns at once. */
+  g_assert_true (orrery_event_bus_drain (bus));
+
+  /* One that never answers (deadline 100 ms) with three more queued: the
+   * drain gives up on it at its deadline (its first delivery may time out
+   * just before: either way the rest is dropped and reported). */
+  orrery_event_bus_subscribe_full (bus, ORRERY_OBSERVER (stuck), NULL, 0, ORRERY_DELIVERY_SYNC, 0, 100);
+  g_signal_connect (bus, "observer-failed", G_CALLBACK (on_observer_failed), failures);
+  /* Its warnings (a timeout, then the drop) come in an order that
+   * depends on two timers of the same deadline: not asserted. */
+  fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < 4; i++)
+    publish_task (bus, ORRERY_EVENT_TASK_STARTED, "late");
+  g_assert_false (orrery_event_bus_drain (bus));
+  g_assert_cmpuint (stuck->finished->len, ==, 0);
+  g_assert_cmpuint (failures->len, >=, 1);
+  g_assert_nonnull (strstr (failures->pdata[failures->len - 1], "still not delivered"));
+  g_assert_nonnull (strstr (failures->pdata[failures->len - 1], "dropped"));
+  g_assert_true (g_str_has_prefix (failures->pdata[failures->len - 1], "stuck|"));
+  g_log_set_always_fatal (fatal);
+  g_assert_cmpuint (slow->events->len, ==, n + 4);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -758,6 +815,7 @@ main (int    argc,
   g_test_add_func ("/bus/unsubscribe-during-emission", test_unsubscribe_during_emission);
   g_test_add_func ("/bus/queued-delivery-and-drops", test_queued_delivery_and_drops);
   g_test_add_func ("/bus/timing", test_timing);
+  g_test_add_func ("/bus/drain", test_drain);
   g_test_add_func ("/bus/dispose-releases", test_dispose_releases);
   g_test_add_func ("/bus/event-type-nicks", test_event_type_nicks);
   g_test_add_func ("/bus/publish-budget", test_publish_budget);
