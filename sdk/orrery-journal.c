@@ -56,7 +56,19 @@ struct _OrreryJournal
   OrreryEventBus     *bus;
   guint               subscription;
   GWeakRef            orchestrator;
+
+  /* The tasks edits added, as they were at the edit, for the
+   * constellation-modified records still to come (see on_modified()). */
+  OrreryConstellation *edited;
+  gulong              modified_id;
+  GQueue              snapshots;     /* of EditSnapshot */
 };
+
+typedef struct
+{
+  GVariant   *mods;                   /* the edit's modifications */
+  GHashTable *tasks;                  /* added task id -> its JSON */
+} EditSnapshot;
 
 /**
  * OrreryJournal:
@@ -560,7 +572,8 @@ append_task_json (GString    *s,
 static void
 append_modifications (GString             *s,
                       GVariant            *mods,
-                      OrreryConstellation *c)
+                      OrreryConstellation *c,
+                      GHashTable          *added)
 {
   gsize n = g_variant_n_children (mods);
 
@@ -591,7 +604,14 @@ append_modifications (GString             *s,
         }
       g_variant_lookup (mod, "type", "&s", &type);
       g_variant_lookup (mod, "task_id", "&s", &task_id);
-      if (g_strcmp0 (type, "add_task") == 0 && task_id != NULL && c != NULL)
+      if (g_strcmp0 (type, "add_task") == 0 && task_id != NULL &&
+          added != NULL && g_hash_table_contains (added, task_id))
+        {
+          /* As it was when it was added: a later edit may have removed it. */
+          g_string_append (s, ",\"task\":");
+          g_string_append (s, g_hash_table_lookup (added, task_id));
+        }
+      else if (g_strcmp0 (type, "add_task") == 0 && task_id != NULL && c != NULL)
         {
           OrreryTask *task = orrery_constellation_get_task (c, task_id);
 
@@ -650,6 +670,99 @@ append_resumed (OrreryJournal *self,
   append_member (s, "retried");
   append_strv (s, (const char * const *) self->retried);
   g_string_append (s, "}\n");
+}
+
+/* Edits made from inside a bus handler (an agent answering an event)
+ * publish their constellation-modified behind the event being delivered:
+ * by the time it reaches the journal, a later edit may have removed the
+ * task the first one added (or added another of the same id), and the
+ * record could not say what was added. The constellation's "modified"
+ * signal comes during the edit itself: then, and only when the event will
+ * wait (the bus is dispatching), the added tasks are kept as JSON until
+ * their record is written. */
+static void
+edit_snapshot_free (gpointer data)
+{
+  EditSnapshot *snap = data;
+
+  g_variant_unref (snap->mods);
+  g_hash_table_unref (snap->tasks);
+  g_free (snap);
+}
+
+static void
+on_modified (OrreryConstellation *c,
+             GVariant            *mods,
+             GStrv                on_task_ids,
+             gpointer             user_data)
+{
+  OrreryJournal *self = user_data;
+  EditSnapshot *snap;
+  gsize n;
+
+  if (self->bus == NULL || !orrery_event_bus_is_dispatching (self->bus) || mods == NULL)
+    return;
+  snap = g_new0 (EditSnapshot, 1);
+  snap->mods = g_variant_ref (mods);
+  snap->tasks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  n = g_variant_n_children (mods);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) mod = g_variant_get_child_value (mods, i);
+      const char *type = NULL, *task_id = NULL;
+      OrreryTask *task;
+
+      if (!g_variant_lookup (mod, "type", "&s", &type) || g_strcmp0 (type, "add_task") != 0 ||
+          !g_variant_lookup (mod, "task_id", "&s", &task_id) ||
+          (task = orrery_constellation_get_task (c, task_id)) == NULL)
+        continue;
+      {
+        GString *js = g_string_new (NULL);
+
+        append_task_json (js, task);
+        g_hash_table_replace (snap->tasks, g_strdup (task_id), g_string_free (js, FALSE));
+      }
+    }
+  g_queue_push_tail (&self->snapshots, snap);
+}
+
+/* The snapshot of the edit @mods comes from, if one was kept; older ones
+ * (edits whose event never came) are let go. */
+static EditSnapshot *
+take_snapshot (OrreryJournal *self,
+               GVariant      *mods)
+{
+  GList *l;
+
+  for (l = self->snapshots.head; l != NULL; l = l->next)
+    if (((EditSnapshot *) l->data)->mods == mods)
+      break;
+  if (l == NULL)
+    return NULL;
+  for (;;)
+    {
+      EditSnapshot *snap = g_queue_pop_head (&self->snapshots);
+
+      if (snap->mods == mods)
+        return snap;
+      edit_snapshot_free (snap);
+    }
+}
+
+static void
+watch_edits (OrreryJournal       *self,
+             OrreryConstellation *c)
+{
+  if (self->edited == c)
+    return;
+  if (self->edited != NULL)
+    g_clear_signal_handler (&self->modified_id, self->edited);
+  g_clear_object (&self->edited);
+  g_queue_clear_full (&self->snapshots, edit_snapshot_free);
+  if (c == NULL)
+    return;
+  self->edited = g_object_ref (c);
+  self->modified_id = g_signal_connect (c, "modified", G_CALLBACK (on_modified), self);
 }
 
 static void
@@ -737,8 +850,13 @@ append_event (OrreryJournal *self,
         }
       if (mods != NULL)
         {
+          EditSnapshot *snap = take_snapshot (self, mods);
+
           append_member (s, "modifications");
-          append_modifications (s, mods, orrery_constellation_event_get_constellation (ce));
+          append_modifications (s, mods, orrery_constellation_event_get_constellation (ce),
+                                snap ? snap->tasks : NULL);
+          if (snap != NULL)
+            edit_snapshot_free (snap);
         }
       if (on != NULL && on[0] != NULL)
         {
@@ -984,6 +1102,8 @@ orrery_journal_append_event (OrreryJournal  *self,
       return FALSE;
     }
   type = _orrery_event_peek_type (event);
+  if (type == ORRERY_EVENT_CONSTELLATION_STARTED)
+    watch_edits (self, orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event)));
   if (!self->started)
     {
       OrreryConstellation *c;
@@ -1004,6 +1124,9 @@ orrery_journal_append_event (OrreryJournal  *self,
         }
     }
   append_event (self, event);
+  if (type == ORRERY_EVENT_CONSTELLATION_COMPLETED || type == ORRERY_EVENT_CONSTELLATION_FAILED ||
+      type == ORRERY_EVENT_CONSTELLATION_CANCELLED)
+    watch_edits (self, NULL);
 
   if (self->sync == ORRERY_JOURNAL_SYNC_ALWAYS || is_run_level (type))
     {
@@ -1135,6 +1258,7 @@ orrery_journal_dispose (GObject *object)
 
   if (self->fd >= 0)
     orrery_journal_close (self, NULL);
+  watch_edits (self, NULL);
   disarm_timer (self);
   g_weak_ref_set (&self->orchestrator, NULL);
   G_OBJECT_CLASS (orrery_journal_parent_class)->dispose (object);

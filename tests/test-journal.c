@@ -329,6 +329,109 @@ test_edits_rebuild (Fixture       *f,
     }
 }
 
+/* An agent that, answering one event, adds a task and then removes it in
+ * a second edit: both constellation-modified events wait behind the event
+ * being delivered, and the task is gone when the first record is written.
+ * The record still says what was added, and the reader rebuilds the DAG
+ * at every record: x after the first edit, no x after the second. */
+static gboolean
+add_then_remove_after_a (OrreryEvent  *event,
+                         gpointer      user_data,
+                         GError      **error)
+{
+  Fixture *f = user_data;
+  g_autoptr(OrreryEditBatch) add = NULL;
+  g_autoptr(OrreryEditBatch) remove = NULL;
+  g_autoptr(OrreryTask) x = NULL;
+  g_autoptr(GVariant) mods1 = NULL;
+  g_autoptr(GVariant) mods2 = NULL;
+  g_autoptr(GError) local = NULL;
+
+  if (!g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "a"))
+    return TRUE;
+  add = orrery_edit_batch_new ();
+  x = sim_task ("x", NULL);
+  orrery_task_set_name (x, "short-lived");
+  orrery_edit_batch_add_task (add, x);
+  orrery_edit_batch_add_dependency (add, "a", "x", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL);
+  mods1 = orrery_constellation_apply_edits (f->c, add, &local);
+  g_assert_no_error (local);
+  remove = orrery_edit_batch_new ();
+  orrery_edit_batch_remove_task (remove, "x");
+  mods2 = orrery_constellation_apply_edits (f->c, remove, &local);
+  g_assert_no_error (local);
+  return TRUE;
+}
+
+static void
+test_edit_removes_added_task (Fixture       *f,
+                              gconstpointer  data)
+{
+  const OrreryEventType completed[] = { ORRERY_EVENT_TASK_COMPLETED };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, NULL, &error);
+  g_autoptr(OrreryObserver) agent = orrery_func_observer_new ("agent", add_then_remove_after_a, f, NULL);
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autoptr(OrreryJournalReader) between = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  OrreryConstellation *c;
+  guint64 first_modified = 0, n_modified = 0;
+
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  orrery_event_bus_subscribe (f->bus, agent, completed, 1);
+  run (f);
+  g_assert_no_error (f->error);
+  g_assert_true (orrery_journal_close (journal, &error));
+  g_assert_null (orrery_constellation_get_task (f->c, "x"));
+
+  records = read_lines (f->path);
+  for (guint i = 0; i < records->len; i++)
+    if (g_str_equal (record_type (records, i), "constellation-modified"))
+      {
+        JsonArray *mods = json_object_get_array_member (json_node_get_object (records->pdata[i]), "modifications");
+
+        if (n_modified++ == 0)
+          {
+            first_modified = i + 1;
+            /* The added task is in its record, though it was gone. */
+            for (guint k = 0; k < json_array_get_length (mods); k++)
+              {
+                JsonObject *m = json_array_get_object_element (mods, k);
+
+                if (g_strcmp0 (json_object_get_string_member (m, "type"), "add_task") == 0)
+                  g_assert_true (json_object_has_member (m, "task"));
+              }
+          }
+      }
+  g_assert_cmpuint (n_modified, ==, 2);
+
+  between = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (between, first_modified, &error));
+  g_assert_no_error (error);
+  c = orrery_journal_reader_get_constellation (between);
+  g_assert_nonnull (orrery_constellation_get_task (c, "x"));
+  g_assert_cmpstr (orrery_task_get_name (orrery_constellation_get_task (c, "x")), ==, "short-lived");
+  g_assert_nonnull (orrery_constellation_get_dependency (c, "a", "x"));
+
+  reader = orrery_journal_reader_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_is_finished (reader));
+  c = orrery_journal_reader_get_constellation (reader);
+  g_assert_null (orrery_constellation_get_task (c, "x"));
+  g_assert_cmpuint (orrery_constellation_get_n_tasks (c), ==, orrery_constellation_get_n_tasks (f->c));
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *id = (const char *[]) { "a", "b", "c" }[i];
+
+      g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, id)), ==,
+                       orrery_task_get_status (orrery_constellation_get_task (f->c, id)));
+    }
+}
+
 /* Replayed events: the same types in the same order, the recorded times. */
 static gboolean
 collect (OrreryEvent  *event,
@@ -695,5 +798,6 @@ main (int    argc,
   ADD ("/journal/resume-appends", test_resume_appends);
   ADD ("/journal/record-parser", test_record_parser);
   ADD ("/journal/cancel-in-bulk", test_cancel_in_bulk);
+  ADD ("/journal/edit-removes-added-task", test_edit_removes_added_task);
   return g_test_run ();
 }

@@ -309,6 +309,40 @@ def test_watch_ends_when_the_writer_is_killed(tmp_path, orrery):
     assert str(journal) in err, err
 
 
+def test_replay_speed_scales_the_gaps(tmp_path, orrery):
+    """--speed N replays the recorded gaps divided by N. A journal whose
+    last event comes 1000 s after the others: at --speed 1 the replay is
+    still waiting for it 2 s later (a lower bound only: a loaded machine
+    makes it later still); at --speed 1000000 the gap is a millisecond and
+    the replay ends (within a generous bound), as it does at full speed.
+    Ignoring --speed, or applying it the wrong way round, fails one of
+    the two."""
+    file = write_constellation(tmp_path / "two.json", [
+        {"task_id": t, "task_data": {"command": "true"}} for t in "ab"], [("a", "b")])
+    journal = tmp_path / "j.jsonl"
+    r = run_plain("run", "--no-plugins", "--journal", journal, file, cwd=tmp_path)
+    assert r.returncode == 0, r
+    lines = journal.read_bytes().split(b"\n")[:-1]
+    last = json.loads(lines[-1])
+    last["ts"] += 1000 * 1000 * 1000
+    lines[-1] = json.dumps(last, separators=(",", ":")).encode()
+    gap = tmp_path / "gap.jsonl"
+    gap.write_bytes(b"\n".join(lines) + b"\n")
+
+    slow = subprocess.Popen([ORRERY, "replay", "--no-default-path", "--speed", "1", str(gap)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        assert slow.poll() is None, "--speed 1 did not wait for the 1000 s gap"
+    finally:
+        slow.kill()
+        slow.wait()
+    r = orrery("replay", "--no-default-path", "--speed", "1000000", gap, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r
+    r = orrery("replay", "--no-default-path", gap, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r
+
+
 def test_missing_directory_fails_loudly(tmp_path, orrery):
     file = write_constellation(tmp_path / "one.json", [{"task_id": "a", "task_data": {"command": "true"}}])
     journal = tmp_path / "no" / "such" / "dir" / "j.jsonl"
