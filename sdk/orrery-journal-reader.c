@@ -839,7 +839,8 @@ read_record (OrreryJournalReader  *self,
   if (!enum_from_nick (ORRERY_TYPE_EVENT_TYPE, type_nick, &type))
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "unknown record type “%s”",
                        type_nick ? type_nick : "(none)");
-  if (want_event)
+  /* The run's end also cancels in bulk (its data says how many). */
+  if (want_event || type == ORRERY_EVENT_CONSTELLATION_CANCELLED || type == ORRERY_EVENT_CONSTELLATION_FAILED)
     data = member_variant (o, "data");
 
   switch (type)
