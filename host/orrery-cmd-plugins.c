@@ -65,6 +65,141 @@ print_plugin (OrreryPluginEngine *engine,
     }
 }
 
+static const char *
+key_type_name (OrreryPluginKeyType type)
+{
+  switch (type)
+    {
+    case ORRERY_PLUGIN_KEY_STRING: return "string";
+    case ORRERY_PLUGIN_KEY_BOOLEAN: return "boolean";
+    case ORRERY_PLUGIN_KEY_INT: return "integer";
+    case ORRERY_PLUGIN_KEY_UINT: return "unsigned integer";
+    case ORRERY_PLUGIN_KEY_DOUBLE: return "number";
+    case ORRERY_PLUGIN_KEY_STRING_LIST: return "string list";
+    default: return "unknown type";
+    }
+}
+
+/* The keys the SDK reads itself from every [Plugin NAME] group. */
+static const char *const sdk_keys[] = {
+  "Enabled", "Events", "Delivery", "QueueLimit", "DeadlineMs", "Isolation", "Restart",
+  "RestartLimit", NULL
+};
+
+/* "VALUE (from ORIGIN)" or "(not set: the default)", escaped. */
+static char *
+current_value (OrreryConfig *config,
+               const char   *group,
+               const char   *key)
+{
+  g_autofree char *value = NULL;
+  g_autofree char *origin = NULL;
+  g_autofree char *shown_value = NULL;
+  g_autofree char *shown_origin = NULL;
+
+  if (!orrery_config_has_key (config, group, key))
+    return g_strdup ("(not set: the default)");
+  value = orrery_config_get_string (config, group, key, "");
+  origin = orrery_config_get_origin (config, group, key);
+  shown_value = orrery_escape_for_terminal (value, -1);
+  shown_origin = orrery_escape_for_terminal (origin != NULL ? origin : "?", -1);
+  return g_strdup_printf ("%s (from %s)", shown_value, shown_origin);
+}
+
+/* `orrery plugins NAME`: everything known of one plugin, like
+ * gst-inspect-1.0 NAME, from its file and the configuration only. */
+static void
+print_plugin_details (OrreryPluginEngine *engine,
+                      OrreryConfig       *config,
+                      OrreryPluginInfo   *info,
+                      gboolean            loaded)
+{
+  const GError *error = orrery_plugin_info_get_error (info);
+  OrreryPluginState state = orrery_plugin_info_get_state (info);
+  const char *raw_name = orrery_plugin_info_get_name (info);
+  g_autofree char *name = shown (raw_name, "?");
+  g_autofree char *version = shown (orrery_plugin_info_get_version (info), "-");
+  g_autofree char *file = shown (orrery_plugin_info_get_file (info), "-");
+  g_autofree char *description = shown (orrery_plugin_info_get_description (info), "-");
+  g_autofree char *group = orrery_config_plugin_group (raw_name);
+  g_auto(GStrv) set_keys = NULL;
+  const OrreryPluginKey *keys;
+  guint n_keys = 0;
+  guint major, minor;
+  gboolean first_other = TRUE;
+
+  g_print ("Plugin Details:\n");
+  g_print ("  %-18s %s\n", "Name", name);
+  g_print ("  %-18s %s\n", "Description", description);
+  g_print ("  %-18s %s\n", "Version", version);
+  g_print ("  %-18s %s\n", "Filename", file);
+  if (orrery_plugin_info_get_abi_version (info, &major, &minor))
+    g_print ("  %-18s %u.%u (this orrery: %d.%d)\n", "Plugin ABI", major, minor,
+             ORRERY_PLUGIN_ABI_MAJOR, ORRERY_PLUGIN_ABI_MINOR);
+  else
+    g_print ("  %-18s %s\n", "Plugin ABI", "(descriptor not read)");
+  g_print ("  %-18s %s%s\n", "State", orrery_plugin_state_to_nick (state),
+           loaded ? "" : " (no plugin code was run: --load runs its init too)");
+  if (error != NULL)
+    {
+      g_autofree char *message = shown (error->message, "");
+
+      g_print ("  %-18s %s\n", "Reason", message);
+    }
+  if (state != ORRERY_PLUGIN_STATE_NOT_FOUND)
+    g_print ("  %-18s %s\n", "Enabled by config",
+             orrery_plugin_engine_get_enabled_by_config (engine, raw_name) ? "yes" : "no");
+  g_print ("  %-18s [%s] in %s\n", "Settings group", group,
+           orrery_config_get_file (config) != NULL ? orrery_config_get_file (config)
+                                                   : "(no configuration file)");
+
+  keys = orrery_plugin_info_get_keys (info, &n_keys);
+  g_print ("\nPlugin Keys:\n");
+  if (n_keys == 0)
+    g_print ("  (none declared)\n");
+  for (guint i = 0; i < n_keys; i++)
+    {
+      g_autofree char *key = shown (keys[i].name, "?");
+      g_autofree char *key_description = shown (keys[i].description, "(no description)");
+      g_autofree char *default_value = shown (keys[i].default_value, "(none)");
+      g_autofree char *value = current_value (config, group, keys[i].name);
+
+      g_print ("  %s\n", key);
+      g_print ("      %s\n", key_description);
+      g_print ("      %-9s %s\n", "Type:", key_type_name (keys[i].type));
+      g_print ("      %-9s %s\n", "Default:", default_value);
+      g_print ("      %-9s %s\n", "Current:", value);
+    }
+
+  g_print ("\nKeys every plugin has (read by orrery):\n");
+  for (guint i = 0; sdk_keys[i] != NULL; i++)
+    {
+      g_autofree char *value = current_value (config, group, sdk_keys[i]);
+
+      g_print ("  %-14s %s\n", sdk_keys[i], value);
+    }
+
+  /* What the configuration sets in the group that nobody declares. */
+  set_keys = orrery_config_get_keys (config, group);
+  for (guint i = 0; set_keys != NULL && set_keys[i] != NULL; i++)
+    {
+      gboolean known = g_strv_contains (sdk_keys, set_keys[i]);
+      g_autofree char *key = NULL;
+      g_autofree char *value = NULL;
+
+      for (guint k = 0; !known && k < n_keys; k++)
+        known = g_strcmp0 (keys[k].name, set_keys[i]) == 0;
+      if (known)
+        continue;
+      if (first_other)
+        g_print ("\nSet but not declared by the plugin (ignored, with a warning):\n");
+      first_other = FALSE;
+      key = shown (set_keys[i], "?");
+      value = current_value (config, group, set_keys[i]);
+      g_print ("  %-14s %s\n", key, value);
+    }
+}
+
 /* The options every command that loads plugins shares (`plugins`, and
  * `run` once it is wired). */
 void
@@ -156,7 +291,77 @@ orrery_host_plugin_options_load_config (OrreryHostPluginOptions  *options,
     }
   if (!orrery_config_check_overrides (config, error))
     return NULL;
+  if (!orrery_host_plugin_options_check_names_early (options, config, error))
+    return NULL;
   return g_steal_pointer (&config);
+}
+
+/* The plugins the options name (--enable, --set, --isolate), checked
+ * against those found on the search path, without running any plugin's
+ * code: a misspelt name is a usage error, not a setting silently unused.
+ * @engine has been checked or loaded. */
+gboolean
+orrery_host_plugin_options_check_names (OrreryHostPluginOptions  *options,
+                                        OrreryPluginEngine       *engine,
+                                        GError                  **error)
+{
+  g_autoptr(OrreryConfig) named = orrery_config_new ();
+  g_auto(GStrv) set_names = NULL;
+  const char *const *lists[] = { (const char *const *) options->enables,
+                                 (const char *const *) options->isolates };
+  const char *const option_names[] = { "--enable", "--isolate" };
+
+  for (guint i = 0; options->sets != NULL && options->sets[i] != NULL; i++)
+    orrery_config_parse_override (named, options->sets[i], NULL);
+  set_names = orrery_config_get_plugin_names (named);
+
+  for (guint l = 0; l <= G_N_ELEMENTS (lists); l++)
+    {
+      const char *const *list = l < G_N_ELEMENTS (lists) ? lists[l] : (const char *const *) set_names;
+
+      for (guint i = 0; list != NULL && list[i] != NULL; i++)
+        {
+          OrreryPluginInfo *info = orrery_plugin_engine_lookup (engine, list[i]);
+          g_autofree char *name = NULL;
+
+          if (info != NULL && orrery_plugin_info_get_state (info) != ORRERY_PLUGIN_STATE_NOT_FOUND)
+            continue;
+          name = orrery_escape_for_terminal (list[i], -1);
+          g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE,
+                       "%s names plugin “%s”, which is not in the plugin search path "
+                       "(“orrery plugins” lists the plugins found)",
+                       l < G_N_ELEMENTS (lists) ? option_names[l] : "--set", name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+orrery_host_plugin_options_check_names_early (OrreryHostPluginOptions  *options,
+                                              OrreryConfig             *config,
+                                              GError                  **error)
+{
+  g_autoptr(OrreryConfig) scratch = NULL;
+  g_autoptr(OrreryEventBus) bus = NULL;
+  g_autoptr(OrreryPluginEngine) engine = NULL;
+  g_autofree char *path = NULL;
+  gboolean ok;
+
+  if (options->enables == NULL && options->isolates == NULL && options->sets == NULL)
+    return TRUE;
+  /* The engine adds the plugins' defaults files to its configuration: a
+   * scratch one, with only the search path of the real one. */
+  scratch = orrery_config_new ();
+  path = orrery_config_get_string (config, ORRERY_CONFIG_HOST_GROUP, "PluginPath", NULL);
+  if (path != NULL)
+    orrery_config_set_override (scratch, ORRERY_CONFIG_HOST_GROUP, "PluginPath", path);
+  bus = orrery_event_bus_new ();
+  engine = orrery_host_plugin_options_new_engine (options, bus, scratch);
+  orrery_plugin_engine_check_all (engine);
+  ok = orrery_host_plugin_options_check_names (options, engine, error);
+  orrery_plugin_engine_shutdown (engine);
+  return ok;
 }
 
 /* An engine on @bus with the search path of the options; nothing loaded. */
@@ -193,18 +398,29 @@ orrery_host_cmd_plugins (int    argc,
     { NULL }
   };
 
-  context = g_option_context_new ("- list the plugins found, their state and failures");
+  context = g_option_context_new ("[NAME]");
+  g_option_context_set_summary (context,
+    "List the plugins found, their state and failures; with NAME, show one plugin:\n"
+    "its file, descriptor, state and reason, and every key it declares with its\n"
+    "type, default, description and current value.");
   g_option_context_set_description (context,
     "Listing runs no code of any plugin: each file is checked (owner and mode of\n"
     "the file and of every directory above it, ELF file, descriptor and ABI read\n"
     "from the file, configuration values) and shown as “checked” or “failed”.\n"
     "ENABLED tells whether `orrery run` would enable it. --load also loads the\n"
-    "plugins and runs their init, on a bus of their own with no events.");
+    "plugins and runs their init, on a bus of their own with no events.\n"
+    "Exit status: 0, or 2 for a usage error or a NAME that is not found.");
   orrery_host_plugin_options_add (context, &options);
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("orrery plugins: %s\n", error->message);
+      orrery_host_usage_error (context, "plugins", error->message);
+      orrery_host_plugin_options_clear (&options);
+      return ORRERY_EXIT_USAGE;
+    }
+  if (argc > 2)
+    {
+      orrery_host_usage_error (context, "plugins", "at most one plugin NAME");
       orrery_host_plugin_options_clear (&options);
       return ORRERY_EXIT_USAGE;
     }
@@ -226,6 +442,25 @@ orrery_host_cmd_plugins (int    argc,
     orrery_plugin_engine_load_all (engine);
   else
     orrery_plugin_engine_check_all (engine);
+  orrery_host_plugin_options_clear (&options);
+
+  if (argc == 2)
+    {
+      OrreryPluginInfo *info = orrery_plugin_engine_lookup (engine, argv[1]);
+
+      if (info == NULL || orrery_plugin_info_get_state (info) == ORRERY_PLUGIN_STATE_NOT_FOUND)
+        {
+          g_autofree char *name = shown (argv[1], "");
+
+          g_printerr ("orrery plugins: no plugin named “%s” in the search path "
+                      "(“orrery plugins” lists those found)\n", name);
+          orrery_plugin_engine_shutdown (engine);
+          return ORRERY_EXIT_USAGE;
+        }
+      print_plugin_details (engine, config, info, load);
+      orrery_plugin_engine_shutdown (engine);
+      return ORRERY_EXIT_OK;
+    }
 
   g_print ("Configuration: %s\n", orrery_config_get_file (config) != NULL
                                     ? orrery_config_get_file (config) : "(none, defaults)");

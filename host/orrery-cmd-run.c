@@ -526,13 +526,14 @@ int
 orrery_host_cmd_run (int    argc,
                      char **argv)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("FILE — run a constellation");
+  g_autoptr(GOptionContext) context = g_option_context_new ("FILE");
   g_autoptr(GError) error = NULL;
   g_autofree char *strategy = NULL;
   g_autofree char *journal_path = NULL;
   g_autofree char *state_file = NULL;
   gint max_concurrency = 0;
   gboolean no_plugins = FALSE;
+  gboolean dry_run = FALSE;
   const GOptionEntry entries[] = {
     { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy,
       "How tasks are placed on devices: round-robin, capability-match, load-balance", "S" },
@@ -545,6 +546,8 @@ orrery_host_cmd_run (int    argc,
     { "state", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &state_file,
       "Old name of --journal", "FILE" },
     { "no-plugins", 0, 0, G_OPTION_ARG_NONE, &no_plugins, "Load no plugin", NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
+      "Print in dispatch order what would run where (the commands); run nothing", NULL },
     { NULL }
   };
   g_autoptr(OrreryConfig) config = NULL;
@@ -574,12 +577,12 @@ orrery_host_cmd_run (int    argc,
                                 "configuration error, 3 invalid constellation.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("orrery run: %s\n", error->message);
+      orrery_host_usage_error (context, "run", error->message);
       return ORRERY_EXIT_USAGE;
     }
   if (argc != 2)
     {
-      g_printerr ("orrery run: expected one constellation FILE\nRun “orrery run --help” for usage.\n");
+      orrery_host_usage_error (context, "run", "expected one constellation FILE (“-”: standard input)");
       return ORRERY_EXIT_USAGE;
     }
   if (max_concurrency < 0)
@@ -606,7 +609,7 @@ orrery_host_cmd_run (int    argc,
     }
 
   /* The constellation */
-  constellation = orrery_constellation_new_from_file (argv[1], &error);
+  constellation = orrery_host_load_constellation (argv[1], &error);
   if (constellation == NULL || !orrery_constellation_validate (constellation, &error))
     {
       g_printerr ("orrery run: %s\n", error->message);
@@ -615,6 +618,10 @@ orrery_host_cmd_run (int    argc,
   /* Task data a local device would refuse: before anything runs. */
   if (orrery_host_check_task_data (constellation, "orrery run: ", argv[1]) > 0)
     return ORRERY_EXIT_INVALID;
+  /* --dry-run: the plan, and nothing created or run. */
+  if (dry_run)
+    return orrery_host_dry_run (constellation, config, strategy,
+                                g_str_equal (argv[1], "-") ? ORRERY_HOST_STDIN_NAME : argv[1]);
 
   /* The run: its id, its directory, its journal. */
   run_id = make_run_id (constellation);
@@ -729,6 +736,14 @@ orrery_host_cmd_run (int    argc,
   if (journal_fd >= 0)
     close (journal_fd);
   return status;
+}
+
+gboolean
+orrery_host_devices_from_config (OrreryDeviceManager  *devices,
+                                 OrreryConfig         *config,
+                                 GError              **error)
+{
+  return devices_from_config (devices, config, error);
 }
 
 void

@@ -84,43 +84,94 @@ orrery_host_check_task_data (OrreryConstellation *c,
   return n;
 }
 
+/* The devices `orrery run` would have, for the checks of the task data
+ * against them; NULL (and a message) if the configuration cannot be read. */
+static OrreryDeviceManager *
+configured_devices (const char  *config_file,
+                    GError     **error)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(OrreryDeviceManager) devices = orrery_device_manager_new ();
+
+  if (!orrery_config_load (config, config_file, error) ||
+      !orrery_host_devices_from_config (devices, config, error))
+    return NULL;
+  return g_steal_pointer (&devices);
+}
+
 int
 orrery_host_cmd_validate (int    argc,
                           char **argv)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("FILE… — check constellation files");
+  g_autoptr(GOptionContext) context = g_option_context_new ("FILE…");
   g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryDeviceManager) devices = NULL;
+  g_autofree char *config_file = NULL;
   gboolean quiet = FALSE;
+  gboolean strict = FALSE;
+  gboolean no_devices = FALSE;
   const GOptionEntry entries[] = {
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the problems", NULL },
+    { "strict", 0, 0, G_OPTION_ARG_NONE, &strict,
+      "What would fail on the configured devices is an error, not a warning", NULL },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      "Check against the devices of FILE (default: the configuration `orrery run` reads)", "FILE" },
+    { "no-devices", 0, 0, G_OPTION_ARG_NONE, &no_devices,
+      "Do not check the tasks against the configured devices", NULL },
     { NULL }
   };
   int status = ORRERY_EXIT_OK;
 
   g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, "Check constellation files, reporting every problem.");
   g_option_context_set_description (context,
-                                     "Reads Orrery's and UFO Galaxy's JSON format. Every problem is "
-                                     "reported as FILE: $.json.path: rule. Tasks that would run on a "
-                                     "local device (device_type linux, or none and a command) have their "
-                                     "task data checked as the device would.\n"
-                                     "Exit status: 0 all files valid, 3 some file invalid, 2 usage error.");
+                                     "Reads Orrery's and UFO Galaxy's JSON format (FILE “-”: standard "
+                                     "input). Every problem is reported as FILE: $.json.path: rule. "
+                                     "Tasks that would run on a local device (device_type linux, or none "
+                                     "and a command) have their task data checked as the device would.\n"
+                                     "Then every task is checked against the devices of the "
+                                     "configuration (the [Device ID] groups, or the default local device): "
+                                     "an unknown target device, no device able to take the task, task "
+                                     "data a local device able to take it would refuse (a missing or "
+                                     "mistyped command). These are warnings (the file is still valid) "
+                                     "or, with --strict, errors.\n"
+                                     "Exit status: 0 all files valid, 3 some file invalid, 2 usage or "
+                                     "configuration error.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("orrery validate: %s\n", error->message);
+      orrery_host_usage_error (context, "validate", error->message);
       return ORRERY_EXIT_USAGE;
     }
   if (argc < 2)
     {
-      g_printerr ("orrery validate: no file given\nUsage: orrery validate FILE…\n");
+      orrery_host_usage_error (context, "validate", "no file given (“-”: standard input)");
       return ORRERY_EXIT_USAGE;
+    }
+  if (!no_devices)
+    {
+      devices = configured_devices (config_file, &error);
+      if (devices == NULL)
+        {
+          /* Asked for (--config, --strict): a configuration error; else
+           * the files are still checked, without the devices. */
+          if (config_file != NULL || strict)
+            {
+              g_printerr ("orrery validate: %s\n", error->message);
+              return ORRERY_EXIT_USAGE;
+            }
+          g_printerr ("orrery validate: warning: not checked against the devices: %s\n",
+                      error->message);
+        }
     }
 
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) err = NULL;
-      g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_file (argv[i], &err);
-      g_autofree char *file = orrery_escape_for_terminal (argv[i], -1);
+      g_autoptr(OrreryConstellation) c = orrery_host_load_constellation (argv[i], &err);
+      const char *raw_file = g_str_equal (argv[i], "-") ? ORRERY_HOST_STDIN_NAME : argv[i];
+      g_autofree char *file = orrery_escape_for_terminal (raw_file, -1);
       guint n_problems = 0;
+      guint n_warnings = 0;
 
       if (c == NULL)
         {
@@ -131,7 +182,14 @@ orrery_host_cmd_validate (int    argc,
           n_problems = g_strv_length (lines);
         }
       else
-        n_problems = orrery_host_check_task_data (c, NULL, argv[i]);
+        {
+          n_problems = orrery_host_check_task_data (c, NULL, raw_file);
+          if (devices != NULL)
+            n_warnings = orrery_host_check_devices (c, devices, NULL, raw_file,
+                                                    strict ? "error" : "warning");
+          if (strict)
+            n_problems += n_warnings;
+        }
 
       if (n_problems > 0)
         {
@@ -142,9 +200,13 @@ orrery_host_cmd_validate (int    argc,
         {
           g_autofree char *name = orrery_escape_for_terminal (orrery_constellation_get_name (c), -1);
 
-          g_print ("%s: valid: “%s”, %u tasks, %u dependencies, %u ready\n", file, name,
+          g_print ("%s: valid: “%s”, %u tasks, %u dependencies, %u ready", file, name,
                    orrery_constellation_get_n_tasks (c), orrery_constellation_get_n_dependencies (c),
                    orrery_constellation_get_n_ready (c));
+          if (n_warnings > 0)
+            g_print (" (%u warning%s: would fail on the configured devices)", n_warnings,
+                     n_warnings == 1 ? "" : "s");
+          g_print ("\n");
         }
     }
   return status;

@@ -47,6 +47,21 @@ int      orrery_host_remote_journal_close  (GSubprocess    *helper,
 gboolean orrery_host_remote_journal_args   (int            *argc,
                                             char         ***argv,
                                             GError        **error);
+int orrery_host_cmd_help (int argc, char **argv);
+
+/* A usage error of @command (orrery-main.c): "orrery COMMAND: MESSAGE",
+ * the command's usage line taken from @context (nullable), and where its
+ * options are described. The caller returns ORRERY_EXIT_USAGE. */
+void orrery_host_usage_error (GOptionContext *context,
+                              const char     *command,
+                              const char     *message);
+
+/* What a constellation read from standard input is called in messages. */
+#define ORRERY_HOST_STDIN_NAME "(standard input)"
+
+/* Loads the constellation in @file, or from standard input for "-". */
+OrreryConstellation *orrery_host_load_constellation (const char  *file,
+                                                     GError     **error);
 
 /* One line of an SDK message on stderr, with what is still unsafe escaped
  * (orrery-cmd-validate.c). */
@@ -58,6 +73,31 @@ void  orrery_host_print_escaped_line (const char *line);
 guint orrery_host_check_task_data (OrreryConstellation *c,
                                    const char          *prefix,
                                    const char          *file);
+
+/* The devices of the configuration's [Device ID] groups, or the default
+ * local device if it has none (orrery-cmd-run.c). */
+gboolean orrery_host_devices_from_config (OrreryDeviceManager  *devices,
+                                          OrreryConfig         *config,
+                                          GError              **error);
+
+/* Checks every task of @c against @devices (orrery-cmd-dry-run.c): an
+ * unknown target device, no device able to take it, task data a local
+ * device that could take it would refuse. Prints each problem as
+ * "PREFIXFILE: SEVERITY: ..." and returns how many there were. */
+guint orrery_host_check_devices (OrreryConstellation *c,
+                                 OrreryDeviceManager *devices,
+                                 const char          *prefix,
+                                 const char          *file,
+                                 const char          *severity);
+
+/* `orrery run --dry-run` (orrery-cmd-dry-run.c): prints in dispatch order
+ * what would run where; runs nothing. Returns the exit status: 0, 1 when
+ * some task would fail for want of a device or with its data, 2 for a
+ * configuration error. @strategy is nullable ([Host] Strategy). */
+int orrery_host_dry_run (OrreryConstellation *c,
+                         OrreryConfig        *config,
+                         const char          *strategy,
+                         const char          *file);
 
 /* Options shared by the commands that load plugins (orrery-cmd-plugins.c):
  * --config, --plugin-path, --set, --enable, --disable, --isolate,
@@ -81,6 +121,16 @@ OrreryConfig       *orrery_host_plugin_options_load_config (OrreryHostPluginOpti
 OrreryPluginEngine *orrery_host_plugin_options_new_engine  (OrreryHostPluginOptions *options,
                                                             OrreryEventBus          *bus,
                                                             OrreryConfig            *config);
+/* A plugin named by --enable, --set or --isolate that @engine (checked or
+ * loaded) did not find: an error (a usage error, exit status 2). */
+gboolean            orrery_host_plugin_options_check_names (OrreryHostPluginOptions  *options,
+                                                            OrreryPluginEngine       *engine,
+                                                            GError                  **error);
+/* The same with an engine of its own that only checks the plugins (runs
+ * none of their code), for commands that load them later. */
+gboolean            orrery_host_plugin_options_check_names_early (OrreryHostPluginOptions  *options,
+                                                                  OrreryConfig             *config,
+                                                                  GError                  **error);
 
 /* Runs and their directories (orrery-cmd-run.c). */
 #define ORRERY_HOST_DEFAULT_OUTPUT_DIR "orrery-output"

@@ -62,6 +62,13 @@ ORRERY_EXPORT
 OrreryPluginState  orrery_plugin_info_get_state       (OrreryPluginInfo *self);
 ORRERY_EXPORT
 const GError      *orrery_plugin_info_get_error       (OrreryPluginInfo *self);
+ORRERY_EXPORT
+const OrreryPluginKey *orrery_plugin_info_get_keys    (OrreryPluginInfo *self,
+                                                       guint            *n_keys);
+ORRERY_EXPORT
+gboolean           orrery_plugin_info_get_abi_version (OrreryPluginInfo *self,
+                                                       guint            *major,
+                                                       guint            *minor);
 
 #define ORRERY_TYPE_PLUGIN_ENGINE (orrery_plugin_engine_get_type ())
 ORRERY_EXPORT

@@ -19,6 +19,12 @@ struct _OrreryPluginInfo
   char              *file;
   OrreryPluginState  state;
   GError            *error;
+  /* From the descriptor read from the file (no code run). */
+  gboolean           has_descriptor;
+  guint              abi_major;
+  guint              abi_minor;
+  OrreryPluginKey   *keys;          /* nullable, ends with a NULL name */
+  guint              n_keys;
 };
 
 ORRERY_HIDDEN OrreryPluginInfo *_orrery_plugin_info_new          (const char        *file);
@@ -26,6 +32,13 @@ ORRERY_HIDDEN void              _orrery_plugin_info_set_metadata (OrreryPluginIn
                                                                   const char        *name,
                                                                   const char        *version,
                                                                   const char        *description);
+/* Copies the ABI version and the declared keys of the descriptor read
+ * from the file. */
+ORRERY_HIDDEN void              _orrery_plugin_info_set_descriptor (OrreryPluginInfo      *self,
+                                                                    guint                  abi_major,
+                                                                    guint                  abi_minor,
+                                                                    const OrreryPluginKey *keys,
+                                                                    guint                  n_keys);
 ORRERY_HIDDEN void              _orrery_plugin_info_set_state    (OrreryPluginInfo  *self,
                                                                   OrreryPluginState  state,
                                                                   const GError      *error);

@@ -29,6 +29,19 @@ enum {
 static GParamSpec *info_properties[INFO_N_PROPS];
 
 static void
+free_keys (OrreryPluginKey *keys,
+           guint            n_keys)
+{
+  for (guint i = 0; keys != NULL && i < n_keys; i++)
+    {
+      g_free ((char *) keys[i].name);
+      g_free ((char *) keys[i].default_value);
+      g_free ((char *) keys[i].description);
+    }
+  g_free (keys);
+}
+
+static void
 orrery_plugin_info_finalize (GObject *object)
 {
   OrreryPluginInfo *self = ORRERY_PLUGIN_INFO (object);
@@ -38,6 +51,7 @@ orrery_plugin_info_finalize (GObject *object)
   g_free (self->description);
   g_free (self->file);
   g_clear_error (&self->error);
+  free_keys (self->keys, self->n_keys);
   G_OBJECT_CLASS (orrery_plugin_info_parent_class)->finalize (object);
 }
 
@@ -148,6 +162,32 @@ _orrery_plugin_info_set_metadata (OrreryPluginInfo *self,
 }
 
 void
+_orrery_plugin_info_set_descriptor (OrreryPluginInfo      *self,
+                                    guint                  abi_major,
+                                    guint                  abi_minor,
+                                    const OrreryPluginKey *keys,
+                                    guint                  n_keys)
+{
+  free_keys (self->keys, self->n_keys);
+  self->keys = NULL;
+  self->n_keys = 0;
+  self->has_descriptor = TRUE;
+  self->abi_major = abi_major;
+  self->abi_minor = abi_minor;
+  if (keys == NULL || n_keys == 0)
+    return;
+  self->n_keys = n_keys;
+  self->keys = g_new0 (OrreryPluginKey, n_keys + 1);
+  for (guint i = 0; i < n_keys; i++)
+    {
+      self->keys[i].name = g_strdup (keys[i].name);
+      self->keys[i].type = keys[i].type;
+      self->keys[i].default_value = g_strdup (keys[i].default_value);
+      self->keys[i].description = g_strdup (keys[i].description);
+    }
+}
+
+void
 _orrery_plugin_info_set_state (OrreryPluginInfo  *self,
                                OrreryPluginState  state,
                                const GError      *error)
@@ -241,6 +281,52 @@ orrery_plugin_info_get_error (OrreryPluginInfo *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
   return self->error;
+}
+
+/**
+ * orrery_plugin_info_get_keys:
+ * @self: a plugin's information
+ * @n_keys: (out): the number of keys
+ *
+ * The configuration keys the plugin declares in its descriptor, as read
+ * from its file without running any of its code (once the plugin was
+ * checked or loaded).
+ *
+ * Returns: (transfer none) (array length=n_keys) (nullable): the keys, or
+ *   %NULL if the plugin declares none or its descriptor could not be read
+ */
+const OrreryPluginKey *
+orrery_plugin_info_get_keys (OrreryPluginInfo *self,
+                             guint            *n_keys)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  g_return_val_if_fail (n_keys != NULL, NULL);
+  *n_keys = self->n_keys;
+  return self->keys;
+}
+
+/**
+ * orrery_plugin_info_get_abi_version:
+ * @self: a plugin's information
+ * @major: (out) (optional): the plugin ABI major version of its descriptor
+ * @minor: (out) (optional): the plugin ABI minor version of its descriptor
+ *
+ * The plugin ABI version the plugin was built for, as read from its
+ * descriptor in the file.
+ *
+ * Returns: whether the descriptor was read (if not, @major and @minor are 0)
+ */
+gboolean
+orrery_plugin_info_get_abi_version (OrreryPluginInfo *self,
+                                    guint            *major,
+                                    guint            *minor)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), FALSE);
+  if (major != NULL)
+    *major = self->abi_major;
+  if (minor != NULL)
+    *minor = self->abi_minor;
+  return self->has_descriptor;
 }
 
 /**
