@@ -391,10 +391,13 @@ orrery_host_cmd_plugins (int    argc,
   g_auto(GStrv) search_path = NULL;
   OrreryHostPluginOptions options = { NULL };
   gboolean load = FALSE;
+  gboolean names = FALSE;
   guint n_failed = 0;
   const GOptionEntry entries[] = {
     { "load", 0, 0, G_OPTION_ARG_NONE, &load,
       "Also load and initialise the plugins (runs their code) to show init failures", NULL },
+    { "names", 0, 0, G_OPTION_ARG_NONE, &names,
+      "Print only the names of the plugins found, one a line (for scripts and shell completion)", NULL },
     { NULL }
   };
 
@@ -443,6 +446,24 @@ orrery_host_cmd_plugins (int    argc,
   else
     orrery_plugin_engine_check_all (engine);
   orrery_host_plugin_options_clear (&options);
+
+  if (names)
+    {
+      g_autoptr(GPtrArray) found = orrery_plugin_engine_get_plugins (engine);
+      g_autoptr(GHashTable) printed = g_hash_table_new (g_str_hash, g_str_equal);
+
+      for (guint i = 0; i < found->len; i++)
+        {
+          const char *name = orrery_plugin_info_get_name (g_ptr_array_index (found, i));
+
+          /* Names are letters, digits, -, _ and . (the engine checks). */
+          if (name != NULL && orrery_text_is_terminal_safe (name, -1) &&
+              g_hash_table_add (printed, (gpointer) name))
+            g_print ("%s\n", name);
+        }
+      orrery_plugin_engine_shutdown (engine);
+      return ORRERY_EXIT_OK;
+    }
 
   if (argc == 2)
     {

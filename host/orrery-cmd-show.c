@@ -219,12 +219,12 @@ orrery_host_cmd_show (int    argc,
   g_option_context_set_description (context, "Exit status: 0 shown, 3 invalid constellation, 2 usage error.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("orrery show: %s\n", error->message);
+      orrery_host_usage_error (context, "show", error->message);
       return ORRERY_EXIT_USAGE;
     }
   if (argc != 2)
     {
-      g_printerr ("orrery show: give exactly one file\nUsage: orrery show FILE [--format text|dot|json]\n");
+      orrery_host_usage_error (context, "show", "give exactly one file (“-”: standard input)");
       return ORRERY_EXIT_USAGE;
     }
   if (format && !g_strv_contains ((const char *const[]) { "text", "dot", "json", NULL }, format))
@@ -232,7 +232,7 @@ orrery_host_cmd_show (int    argc,
       g_printerr ("orrery show: unknown format “%s” (text, dot or json)\n", format);
       return ORRERY_EXIT_USAGE;
     }
-  c = orrery_constellation_new_from_file (argv[1], &error);
+  c = orrery_host_load_constellation (argv[1], &error);
   if (c == NULL)
     {
       print_error (NULL, error->message);

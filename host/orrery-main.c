@@ -92,8 +92,6 @@ set_command_prgname (const char *name)
   g_set_prgname (prgname);
 }
 
-int main (int argc, char **argv);
-
 int
 orrery_host_cmd_help (int    argc,
                       char **argv)
@@ -101,13 +99,8 @@ orrery_host_cmd_help (int    argc,
   const OrreryHostCommand *command;
   char *help_argv[] = { NULL, (char *) "--help", NULL };
 
-  if (argc < 2)
-    {
-      char *main_argv[] = { (char *) "orrery", (char *) "--help", NULL };
-
-      g_set_prgname ("orrery");
-      return main (2, main_argv);
-    }
+  /* `orrery help` alone is main()'s. */
+  g_return_val_if_fail (argc >= 2, ORRERY_EXIT_USAGE);
   command = argc == 2 ? find_command (argv[1]) : NULL;
   if (command == NULL || command->run == orrery_host_cmd_help)
     {
@@ -180,6 +173,9 @@ main (int    argc,
   int global_argc;
 
   setlocale (LC_ALL, "");
+  /* Debug and info messages (--verbose) on standard error, as every other
+   * message: standard output is the command's (a journal, JSON, DOT). */
+  g_log_writer_default_set_use_stderr (TRUE);
   /* Log messages carry ids and names from user files. */
   g_log_set_writer_func (orrery_log_writer_escaped, NULL, NULL);
 
@@ -244,6 +240,13 @@ main (int    argc,
     }
 
   command = find_command (argv[first]);
+  if (command != NULL && command->run == orrery_host_cmd_help && argc - first == 1)
+    {
+      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+      g_print ("%s", help);
+      return ORRERY_EXIT_OK;
+    }
   if (command != NULL)
     {
       int cmd_argc = argc - first;
