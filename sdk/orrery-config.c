@@ -147,25 +147,19 @@ orrery_config_new (void)
  * orrery_config_get_search_files:
  *
  * The configuration files orrery_config_load() looks for when it is given
- * none, in order: the user's (`$XDG_CONFIG_HOME/orrery/orrery.conf`), the
- * system's (`SYSCONFDIR/orrery/orrery.conf`), then the default shipped with
- * Orrery (`data/orrery.conf` of the build tree when the library is used
- * uninstalled, `DATADIR/orrery/orrery.conf` otherwise).
+ * none, in order: the user's (`$XDG_CONFIG_HOME/orrery/orrery.conf`),
+ * `orrery/orrery.conf` in each directory of `$XDG_CONFIG_DIRS` (by default
+ * `/etc/xdg`), the system's (`SYSCONFDIR/orrery/orrery.conf`), then the
+ * default shipped with Orrery (`data/orrery.conf` of the build tree when the
+ * library is used uninstalled, `DATADIR/orrery/orrery.conf` otherwise). The
+ * first that exists is read.
  *
  * Returns: (transfer full) (array zero-terminated=1): the file names
  */
 char **
 orrery_config_get_search_files (void)
 {
-  char **files = g_new0 (char *, 4);
-
-  files[0] = g_build_filename (g_get_user_config_dir (), "orrery", "orrery.conf", NULL);
-  files[1] = g_build_filename (ORRERY_SYSCONFDIR, "orrery", "orrery.conf", NULL);
-  if (_orrery_is_uninstalled ())
-    files[2] = g_build_filename (ORRERY_BUILD_ROOT, "data", "orrery.conf", NULL);
-  else
-    files[2] = g_build_filename (ORRERY_DATADIR, "orrery.conf", NULL);
-  return files;
+  return _orrery_dirs_get_config_files ();
 }
 
 static Layer *

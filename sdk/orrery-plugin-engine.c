@@ -42,8 +42,10 @@
  * The search path, first found wins per plugin name: the directories added
  * with orrery_plugin_engine_add_search_path() (the command line), then
  * `ORRERY_PLUGIN_PATH` (`:`-separated), then `PluginPath` of the `[Host]`
- * group (`;`-separated), then orrery_plugin_engine_get_default_path()
- * unless #OrreryPluginEngine:use-default-path is %FALSE. Each directory is
+ * group (`;`-separated), then, unless #OrreryPluginEngine:use-default-path
+ * is %FALSE, the user's plugin directory (`$XDG_DATA_HOME/orrery/plugins`,
+ * by default `~/.local/share/orrery/plugins`) and
+ * orrery_plugin_engine_get_default_path(). Each directory is
  * read in name order, its `*.so` files and those of its immediate
  * subdirectories (the layout of the build tree's `plugins/`).
  *
@@ -476,7 +478,12 @@ orrery_plugin_engine_get_search_path (OrreryPluginEngine *self)
     add_path_unique (out, g_strstrip (configured[i]));
 
   if (self->use_default_path)
-    add_path_unique (out, orrery_plugin_engine_get_default_path ());
+    {
+      g_autofree char *user_dir = _orrery_dirs_get_user_plugin_dir ();
+
+      add_path_unique (out, user_dir);
+      add_path_unique (out, orrery_plugin_engine_get_default_path ());
+    }
 
   g_ptr_array_add (out, NULL);
   g_ptr_array_set_free_func (out, NULL);

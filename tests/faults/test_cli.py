@@ -338,3 +338,53 @@ def test_bash_completion_offers_plugin_names(tmp_path):
     (tmp_path / "notes.txt").write_text("")
     offered, r = complete(tmp_path, "orrery run b", bindir)
     assert offered == ["build.json"], r
+
+
+# ---------------------------------------------------------------------------
+# Search paths: the per-user plugin directory, XDG_CONFIG_DIRS
+
+
+def test_user_plugin_directory(orrery, tmp_path):
+    os.chmod(tmp_path, 0o700)
+    data_home = tmp_path / "data"
+    user_plugins = data_home / "orrery" / "plugins"
+    user_plugins.mkdir(parents=True)
+    shutil.copyfile(fixture("trap"), user_plugins / "trap.so")
+    os.chmod(user_plugins / "trap.so", 0o755)
+    mark = tmp_path / "trap-ran"
+    env = {"XDG_DATA_HOME": str(data_home), "ORRERY_FIXTURE_TRAP": str(mark)}
+
+    r = orrery("plugins", "trap", cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 0, r
+    assert str(user_plugins / "trap.so") in r.stdout, r
+    r = orrery("plugins", cwd=tmp_path, env=env, timeout=60)
+    assert str(user_plugins) + "\n" in r.stdout, r
+    # Before the default directory: the build tree's plugins are still found.
+    assert r.stdout.index(str(user_plugins)) < r.stdout.index("metrics"), r
+    # --no-default-path leaves it out, with the default directory.
+    r = orrery("plugins", "trap", "--no-default-path", cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 2, r
+    assert not mark.exists()
+
+
+def test_xdg_config_dirs(orrery, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for d in (first, second):
+        (d / "orrery").mkdir(parents=True)
+    (second / "orrery" / "orrery.conf").write_text("[Host]\nAutoEnable=false\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "nothing-here"),
+           "XDG_CONFIG_DIRS": f"{first}:{second}"}
+    r = orrery("plugins", cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 0, r
+    assert f"Configuration: {second}/orrery/orrery.conf\n" in r.stdout, r
+    # AutoEnable=false from that file: nothing would be enabled.
+    assert re.search(r"^metrics +\S+ +checked +no ", r.stdout, re.M), r
+    # The first directory wins.
+    (first / "orrery" / "orrery.conf").write_text("[Host]\n")
+    r = orrery("plugins", cwd=tmp_path, env=env, timeout=60)
+    assert f"Configuration: {first}/orrery/orrery.conf\n" in r.stdout, r
+    # The user's own still comes first.
+    (tmp_path / "nothing-here" / "orrery").mkdir(parents=True)
+    (tmp_path / "nothing-here" / "orrery" / "orrery.conf").write_text("[Host]\n")
+    r = orrery("plugins", cwd=tmp_path, env=env, timeout=60)
+    assert f"Configuration: {tmp_path}/nothing-here/orrery/orrery.conf\n" in r.stdout, r
