@@ -697,6 +697,174 @@ test_bad_config (Fixture       *f,
   g_assert_nonnull (strstr (orrery_plugin_info_get_error (info)->message, "LiveView"));
 }
 
+/* The columns a terminal gives @line: wide (CJK) characters two, combining
+ * marks none. */
+static guint
+display_columns (const char *line)
+{
+  guint n = 0;
+
+  for (const char *p = line; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      n += g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide (c) ? 2 : 1;
+    }
+  return n;
+}
+
+/* Three layers of tasks named in Chinese (two columns a character), so
+ * wide that each layer's line must be cut. */
+static const char cjk_dag[] =
+  "{\"constellation_id\": \"cjk\", \"name\": \"数据处理流水线\", \"tasks\": {"
+  " \"下载原始数据文件\": {\"task_id\": \"下载原始数据文件\", \"task_data\": {\"duration_ms\": 5}},"
+  " \"清洗并校验第一批记录\": {\"task_id\": \"清洗并校验第一批记录\", \"task_data\": {\"duration_ms\": 5}},"
+  " \"清洗并校验第二批记录\": {\"task_id\": \"清洗并校验第二批记录\", \"task_data\": {\"duration_ms\": 5}},"
+  " \"清洗并校验第三批记录\": {\"task_id\": \"清洗并校验第三批记录\", \"task_data\": {\"duration_ms\": 5}},"
+  " \"清洗并校验第四批记录\": {\"task_id\": \"清洗并校验第四批记录\", \"task_data\": {\"duration_ms\": 5}},"
+  " \"合并结果并生成最终报告\": {\"task_id\": \"合并结果并生成最终报告\", \"task_data\": {\"duration_ms\": 5}}},"
+  " \"dependencies\": ["
+  "  {\"from_task_id\": \"下载原始数据文件\", \"to_task_id\": \"清洗并校验第一批记录\"},"
+  "  {\"from_task_id\": \"下载原始数据文件\", \"to_task_id\": \"清洗并校验第二批记录\"},"
+  "  {\"from_task_id\": \"下载原始数据文件\", \"to_task_id\": \"清洗并校验第三批记录\"},"
+  "  {\"from_task_id\": \"下载原始数据文件\", \"to_task_id\": \"清洗并校验第四批记录\"},"
+  "  {\"from_task_id\": \"清洗并校验第一批记录\", \"to_task_id\": \"合并结果并生成最终报告\"}]}";
+
+/* At any width, no line of the live view is wider than the terminal
+ * (counted in display columns: CJK names take two a character), and the
+ * legend is never cut: at 80 columns and more its marks and its edges
+ * take one line each. The live view goes to a file, whose width is
+ * $COLUMNS. */
+static void
+test_live_view_widths (Fixture       *f,
+                       gconstpointer  data)
+{
+  guint width = GPOINTER_TO_UINT (data);
+  g_autofree char *previous = g_strdup (g_getenv ("COLUMNS"));
+  g_autofree char *out_file = plugin_harness_path (&f->h, "live.txt");
+  g_autofree char *columns = g_strdup_printf ("%u", width);
+  g_autofree char *text = NULL;
+  g_autofree char *rest = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *last;
+  gboolean cut_seen = FALSE;
+  guint n_legend = 0;
+
+  g_setenv ("COLUMNS", columns, TRUE);
+  plugin_harness_set (&f->h, "LiveView", "on");
+  plugin_harness_set (&f->h, "Formats", "");
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_load (&f->h);
+  plugin_harness_run_json (&f->h, cjk_dag);
+  g_assert_true (f->h.ok);
+  orrery_plugin_engine_shutdown (f->h.engine);
+  if (previous != NULL)
+    g_setenv ("COLUMNS", previous, TRUE);
+  else
+    g_unsetenv ("COLUMNS");
+
+  g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
+  rest = strip_own_codes (text);
+  lines = g_strsplit (rest, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (display_columns (lines[i]) > width - 1)
+        g_error ("%u columns: a line of %u columns: %s", width, display_columns (lines[i]), lines[i]);
+      cut_seen |= strstr (lines[i], "…") != NULL;
+    }
+  /* The layers were wide enough to be cut. */
+  g_assert_true (cut_seen);
+
+  /* The last frame's legend, whole. */
+  last = g_strrstr (rest, "Orrery cjk");
+  g_assert_nonnull (last);
+  g_clear_pointer (&lines, g_strfreev);
+  lines = g_strsplit (last, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "    "))
+      {
+        g_assert_null (strstr (lines[i], "…"));
+        n_legend++;
+      }
+  g_assert_nonnull (strstr (last, "⊘ cancelled"));
+  g_assert_nonnull (strstr (last, "⟳ to retry"));
+  g_assert_nonnull (strstr (last, "? conditional"));
+  if (width >= 80)
+    g_assert_cmpuint (n_legend, ==, 2);
+  else
+    g_assert_cmpuint (n_legend, >, 2);
+}
+
+typedef struct
+{
+  Fixture  *f;
+  char     *out_file;
+  gboolean  seen;
+  guint     poll_id;
+} RetryWatch;
+
+/* Polls the live view's output until a frame lists b as waiting for its
+ * retry, then cancels the run (the retry is far off). */
+static gboolean
+poll_retry_frame (gpointer data)
+{
+  RetryWatch *w = data;
+  g_autofree char *text = NULL;
+  const char *last;
+
+  if (!g_file_get_contents (w->out_file, &text, NULL, NULL))
+    return G_SOURCE_CONTINUE;
+  last = g_strrstr (text, "Orrery small");
+  if (last == NULL || strstr (last, "Waiting to retry (1)") == NULL || strstr (last, "⟳ b") == NULL)
+    return G_SOURCE_CONTINUE;
+  w->seen = TRUE;
+  /* In that frame b is not listed as running, and the counts say so. */
+  g_assert_null (strstr (last, "▶ b"));
+  g_assert_nonnull (strstr (last, "attempt 2 in "));
+  g_assert_nonnull (strstr (last, "L1  ⟳ b"));
+  g_assert_nonnull (strstr (last, "  ▶ 0  ⟳ 1"));
+  orrery_orchestrator_cancel (w->f->h.orch, "seen");
+  w->poll_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_retrying (OrreryEvent  *event,
+             gpointer      user_data,
+             GError      **error)
+{
+  RetryWatch *w = user_data;
+
+  if (orrery_event_get_event_type (event) == ORRERY_EVENT_TASK_RETRYING && w->poll_id == 0 && !w->seen)
+    w->poll_id = g_timeout_add (10, poll_retry_frame, w);
+  return TRUE;
+}
+
+/* A task waiting for its retry is shown as such, in its layer, in a list
+ * of its own with its next attempt, and in the counts, not as running. */
+static void
+test_live_view_retry_waiting (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autofree char *out_file = plugin_harness_path (&f->h, "live.txt");
+  RetryWatch w = { f, out_file, FALSE, 0 };
+  g_autoptr(OrreryObserver) probe = orrery_func_observer_new ("probe", on_retrying, &w, NULL);
+  const OrreryEventType types[] = { ORRERY_EVENT_TASK_RETRYING };
+
+  /* The retry is 20 s away: the test ends (cancels) once it saw the frame. */
+  orrery_orchestrator_set_retry_policy (f->h.orch, 20000, 1.0, 20000);
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_set (&f->h, "LiveView", "on");
+  plugin_harness_set (&f->h, "Formats", "");
+  plugin_harness_load (&f->h);
+  f->h.probe_id = orrery_event_bus_subscribe (f->h.bus, probe, types, G_N_ELEMENTS (types));
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+  g_clear_handle_id (&w.poll_id, g_source_remove);
+  g_assert_true (w.seen);
+  g_assert_false (f->h.ok);
+  orrery_plugin_engine_shutdown (f->h.engine);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -718,5 +886,13 @@ main (int   argc,
   g_test_add ("/plugin-visualizer/dot-deadline", Fixture, NULL, fixture_set_up, test_dot_deadline, fixture_tear_down);
   g_test_add ("/plugin-visualizer/svg-max-nodes", Fixture, NULL, fixture_set_up, test_svg_max_nodes, fixture_tear_down);
   g_test_add ("/plugin-visualizer/bad-config", Fixture, NULL, fixture_set_up, test_bad_config, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/live-view-widths/40", Fixture, GUINT_TO_POINTER (40), fixture_set_up,
+              test_live_view_widths, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/live-view-widths/80", Fixture, GUINT_TO_POINTER (80), fixture_set_up,
+              test_live_view_widths, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/live-view-widths/120", Fixture, GUINT_TO_POINTER (120), fixture_set_up,
+              test_live_view_widths, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/live-view-retry-waiting", Fixture, NULL, fixture_set_up,
+              test_live_view_retry_waiting, fixture_tear_down);
   return g_test_run ();
 }

@@ -43,6 +43,15 @@ typedef struct
   guint   attempt;
 } Running;
 
+/* A task that failed an attempt and waits for its retry: its status is
+ * still running in the constellation, but nothing runs. */
+typedef struct
+{
+  char   *device;
+  gint64  retry_mono;    /* when the next attempt is due (monotonic) */
+  guint   next_attempt;
+} Retrying;
+
 typedef struct
 {
   gatomicrefcount      ref;
@@ -64,6 +73,7 @@ typedef struct
   /* State of the run */
   OrreryConstellation *constellation;
   GHashTable          *running;     /* task id -> Running */
+  GHashTable          *retrying;    /* task id -> Retrying */
   GVariant            *layers;      /* cache, dropped on modification */
   gint64               run_start_mono;
   gboolean             run_over;
@@ -102,6 +112,7 @@ visualizer_unref (Visualizer *v)
   if (!g_atomic_ref_count_dec (&v->ref))
     return;
   g_clear_pointer (&v->running, g_hash_table_unref);
+  g_clear_pointer (&v->retrying, g_hash_table_unref);
   g_clear_pointer (&v->layers, g_variant_unref);
   g_clear_object (&v->constellation);
   g_clear_object (&v->dot_proc);
@@ -124,6 +135,15 @@ static void
 running_free (gpointer data)
 {
   Running *r = data;
+
+  g_free (r->device);
+  g_free (r);
+}
+
+static void
+retrying_free (gpointer data)
+{
+  Retrying *r = data;
 
   g_free (r->device);
   g_free (r);
@@ -156,6 +176,9 @@ status_mark (OrreryTaskStatus status)
     default:                                    return "?";
     }
 }
+
+/* A running task waiting for its next attempt. */
+#define RETRY_MARK "⟳"
 
 static const char *
 status_color (OrreryTaskStatus status)
@@ -229,29 +252,76 @@ typedef struct
   gboolean  full;
 } Line;
 
+/* The terminal columns a character takes: 2 for wide (CJK, fullwidth,
+ * most emoji), 0 for combining marks and other zero-width ones, else 1. */
+static guint
+char_columns (gunichar c)
+{
+  if (c < 0x300)
+    return 1;   /* ASCII and Latin-1 (controls are escaped before) */
+  if (g_unichar_iszerowidth (c))
+    return 0;
+  return g_unichar_iswide (c) ? 2 : 1;
+}
+
+/* The columns @text takes on a terminal (not its bytes, nor its code
+ * points: a CJK character takes two). */
+static guint
+text_columns (const char *text)
+{
+  guint n = 0;
+  const char *p = text;
+
+  /* ASCII, nearly all text: one column a byte. */
+  while (*p != '\0' && (guchar) *p < 0x80)
+    p++;
+  n = (guint) (p - text);
+  for (; *p != '\0'; p = g_utf8_next_char (p))
+    n += char_columns (g_utf8_get_char (p));
+  return n;
+}
+
 static void
 line_add (Line       *l,
           const char *color,
           const char *text)
 {
-  glong n;
+  guint n;
 
   if (l->full || text == NULL)
     return;
-  n = g_utf8_strlen (text, -1);
+  n = text_columns (text);
   if (l->color && color != NULL)
     g_string_append (l->s, color);
   if (l->col + n > l->width)
     {
-      /* Cut, with an ellipsis in the last column. */
-      glong keep = (glong) l->width - (glong) l->col - 1;
+      /* Cut, with an ellipsis in the last column: as many whole characters
+       * as fit before it (a wide one that would straddle it is left out). */
+      guint room = l->width > l->col ? l->width - l->col - 1 : 0;
+      guint used = 0;
       const char *end = text;
 
-      if (keep > 0)
-        end = g_utf8_offset_to_pointer (text, keep);
+      if (l->col >= l->width)
+        {
+          /* Full to the last column: no room even for the ellipsis. */
+          if (l->color && color != NULL)
+            g_string_append (l->s, C_RESET);
+          l->full = TRUE;
+          return;
+        }
+
+      while (*end != '\0')
+        {
+          guint w = char_columns (g_utf8_get_char (end));
+
+          if (used + w > room)
+            break;
+          used += w;
+          end = g_utf8_next_char (end);
+        }
       g_string_append_len (l->s, text, end - text);
       g_string_append (l->s, "…");
-      l->col = l->width;
+      l->col += used + 1;
       l->full = TRUE;
     }
   else
@@ -344,6 +414,19 @@ terminal_size (int    fd,
       if (ws.ws_row > 5)
         *rows = ws.ws_row;
     }
+  else
+    {
+      /* Not a terminal (a file, a pipe): $COLUMNS and $LINES if set, as
+       * curses programs take them. */
+      const char *c = g_getenv ("COLUMNS");
+      const char *r = g_getenv ("LINES");
+      guint64 n;
+
+      if (c != NULL && g_ascii_string_to_unsigned (c, 10, 11, 1000, &n, NULL))
+        *cols = (guint) n;
+      if (r != NULL && g_ascii_string_to_unsigned (r, 10, 6, 1000, &n, NULL))
+        *rows = (guint) n;
+    }
 }
 
 static void
@@ -386,7 +469,10 @@ draw_task (Visualizer *v,
   if (task == NULL)
     return;
   status = orrery_task_get_status (task);
-  line_add (l, status_color (status), status_mark (status));
+  if (status == ORRERY_TASK_STATUS_RUNNING && g_hash_table_contains (v->retrying, id))
+    line_add (l, C_YELLOW, RETRY_MARK);
+  else
+    line_add (l, status_color (status), status_mark (status));
   line_add (l, NULL, " ");
   line_add_user (l, status == ORRERY_TASK_STATUS_RUNNING ? C_BOLD : NULL, id);
 
@@ -422,6 +508,46 @@ draw_task (Visualizer *v,
   line_add (l, NULL, "  ");
 }
 
+/* The legend: its entries on as many lines as the width needs, never cut
+ * (at 80 columns and more, one line of marks and one of edges). */
+static void
+draw_legend (GString *frame,
+             Line    *l,
+             guint   *n_lines)
+{
+  static const char *const marks[] = {
+    "marks:", "· pending", "▶ running", RETRY_MARK " to retry", "✔ done", "✘ failed",
+    "↷ skipped", "⊘ cancelled", NULL
+  };
+  static const char *const edges[] = {
+    "edges ←task:", "u unconditional", "s success-only", "c completion-only",
+    "? conditional", NULL
+  };
+  const char *const *groups[] = { marks, edges };
+
+  for (guint g = 0; g < G_N_ELEMENTS (groups); g++)
+    {
+      line_add (l, C_DIM, "    ");
+      for (guint i = 0; groups[g][i] != NULL; i++)
+        {
+          guint w = text_columns (groups[g][i]) + (i > 0 ? 1 : 0);
+
+          /* Another line when the entry does not fit (and the line has
+           * one already: an entry wider than the screen is cut). */
+          if (i > 0 && l->col + w > l->width)
+            {
+              frame_end_line (frame, l, n_lines);
+              line_add (l, C_DIM, "      ");
+              w--;
+            }
+          else if (i > 0)
+            line_add (l, C_DIM, " ");
+          line_add (l, C_DIM, groups[g][i]);
+        }
+      frame_end_line (frame, l, n_lines);
+    }
+}
+
 static gint
 compare_running (gconstpointer a,
                  gconstpointer b,
@@ -433,6 +559,20 @@ compare_running (gconstpointer a,
 
   if (ra->started_mono != rb->started_mono)
     return ra->started_mono < rb->started_mono ? -1 : 1;
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static gint
+compare_retrying (gconstpointer a,
+                  gconstpointer b,
+                  gpointer      user_data)
+{
+  GHashTable *retrying = user_data;
+  const Retrying *ra = g_hash_table_lookup (retrying, *(const char * const *) a);
+  const Retrying *rb = g_hash_table_lookup (retrying, *(const char * const *) b);
+
+  if (ra->retry_mono != rb->retry_mono)
+    return ra->retry_mono < rb->retry_mono ? -1 : 1;
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
@@ -502,9 +642,7 @@ draw_frame (Visualizer *v)
           frame_end_line (frame, &l, &n_lines);
         }
     }
-  line_add (&l, C_DIM, "    marks: · pending ▶ running ✔ done ✘ failed ↷ skipped ⊘ cancelled;"
-            " edges ←task:u unconditional s success-only c completion-only ? conditional");
-  frame_end_line (frame, &l, &n_lines);
+  draw_legend (frame, &l, &n_lines);
 
   /* The running tasks, oldest first. */
   {
@@ -537,6 +675,40 @@ draw_frame (Visualizer *v)
       }
   }
 
+  /* The tasks waiting for their next attempt, soonest first. */
+  if (g_hash_table_size (v->retrying) > 0)
+    {
+      g_autofree gpointer *keys = NULL;
+      guint n_retrying = 0;
+      guint shown;
+
+      keys = g_hash_table_get_keys_as_array (v->retrying, &n_retrying);
+      g_qsort_with_data (keys, n_retrying, sizeof (gpointer), compare_retrying, v->retrying);
+      line_addf (&l, C_BOLD, "Waiting to retry (%u)", n_retrying);
+      frame_end_line (frame, &l, &n_lines);
+      shown = MIN (n_retrying, 3u);
+      for (guint i = 0; i < shown; i++)
+        {
+          const Retrying *r = g_hash_table_lookup (v->retrying, keys[i]);
+
+          line_add (&l, C_YELLOW, "  " RETRY_MARK " ");
+          line_add_user (&l, NULL, keys[i]);
+          if (r->device != NULL)
+            {
+              line_add (&l, C_DIM, " on ");
+              line_add_user (&l, C_DIM, r->device);
+            }
+          line_addf (&l, NULL, "  attempt %u in %.1fs", r->next_attempt,
+                     MAX (r->retry_mono - now, 0) / (gdouble) G_USEC_PER_SEC);
+          frame_end_line (frame, &l, &n_lines);
+        }
+      if (n_retrying > shown)
+        {
+          line_addf (&l, C_DIM, "  … and %u more", n_retrying - shown);
+          frame_end_line (frame, &l, &n_lines);
+        }
+    }
+
   /* Progress. */
   total = orrery_constellation_get_n_tasks (v->constellation);
   for (guint s = 0; s <= ORRERY_TASK_STATUS_SKIPPED; s++)
@@ -556,7 +728,11 @@ draw_frame (Visualizer *v)
     line_addf (&l, C_RED, "  ✘ %u", counts[ORRERY_TASK_STATUS_FAILED]);
     line_addf (&l, C_BLUE, "  ↷ %u", counts[ORRERY_TASK_STATUS_SKIPPED]);
     line_addf (&l, C_RED, "  ⊘ %u", counts[ORRERY_TASK_STATUS_CANCELLED]);
-    line_addf (&l, C_YELLOW, "  ▶ %u", counts[ORRERY_TASK_STATUS_RUNNING]);
+    /* Running in the constellation, but some only wait for a retry. */
+    line_addf (&l, C_YELLOW, "  ▶ %u", counts[ORRERY_TASK_STATUS_RUNNING] -
+               MIN (counts[ORRERY_TASK_STATUS_RUNNING], g_hash_table_size (v->retrying)));
+    if (g_hash_table_size (v->retrying) > 0)
+      line_addf (&l, C_YELLOW, "  " RETRY_MARK " %u", g_hash_table_size (v->retrying));
     line_addf (&l, C_DIM, "  · %u", counts[ORRERY_TASK_STATUS_PENDING] +
                counts[ORRERY_TASK_STATUS_WAITING_DEPENDENCY]);
     frame_end_line (frame, &l, &n_lines);
@@ -607,12 +783,15 @@ static gboolean
 on_frame_timer (gpointer user_data)
 {
   Visualizer *v = user_data;
+  gboolean busy;
 
   g_clear_pointer (&v->timer, g_source_unref);
-  if (v->dirty || g_hash_table_size (v->running) > 0)
+  busy = g_hash_table_size (v->running) > 0 || g_hash_table_size (v->retrying) > 0;
+  if (v->dirty || busy)
     draw_frame (v);
-  /* Elapsed times move while tasks run: keep ticking, slowly. */
-  if (!v->run_over && g_hash_table_size (v->running) > 0)
+  /* Elapsed times (and the time to a retry) move while tasks run: keep
+   * ticking, slowly. */
+  if (!v->run_over && busy)
     arm_timer (v, MAX (v->frame_ms, RUNNING_TICK_MS));
   return G_SOURCE_REMOVE;
 }
@@ -1312,11 +1491,27 @@ visualizer_handle (OrreryEvent  *event,
           r->started_mono = g_get_monotonic_time ();
           r->attempt = orrery_task_event_get_attempt (te);
           g_hash_table_replace (v->running, g_strdup (id), r);
+          g_hash_table_remove (v->retrying, id);
         }
       else
         {
           Running *r = g_hash_table_lookup (v->running, id);
 
+          if (type == ORRERY_EVENT_TASK_RETRYING)
+            {
+              Retrying *w = g_new0 (Retrying, 1);
+              GVariant *data = orrery_event_get_data (event);
+              guint delay_ms = 0;
+
+              if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
+                g_variant_lookup (data, "delay_ms", "u", &delay_ms);
+              w->device = g_strdup (orrery_task_event_get_device_id (te));
+              w->retry_mono = g_get_monotonic_time () + (gint64) delay_ms * 1000;
+              w->next_attempt = orrery_task_event_get_attempt (te) + 1;
+              g_hash_table_replace (v->retrying, g_strdup (id), w);
+            }
+          else
+            g_hash_table_remove (v->retrying, id);
           if (r != NULL)
             {
               duration = (orrery_event_get_timestamp (event) - r->started_us) / (gdouble) G_USEC_PER_SEC;
@@ -1335,6 +1530,7 @@ visualizer_handle (OrreryEvent  *event,
           g_set_object (&v->constellation, c);
           g_clear_pointer (&v->layers, g_variant_unref);
           g_hash_table_remove_all (v->running);
+          g_hash_table_remove_all (v->retrying);
           g_clear_pointer (&v->final_text, g_free);
           v->run_start_mono = g_get_monotonic_time ();
           v->run_over = FALSE;
@@ -1435,6 +1631,7 @@ visualizer_init (OrreryPluginContext  *context,
   v = g_new0 (Visualizer, 1);
   g_atomic_ref_count_init (&v->ref);
   v->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, running_free);
+  v->retrying = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, retrying_free);
   v->frame_ms = (guint) (1000 / rate);
   v->dot_timeout_s = (guint) dot_timeout;
   v->svg_max_nodes = (guint) MIN (max_nodes, (guint64) G_MAXUINT);
