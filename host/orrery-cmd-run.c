@@ -425,7 +425,10 @@ orrery_host_run (OrreryHostRun *run)
       orrery_journal_set_orchestrator (run->second_journal, orch);
     }
 
-  /* Plugins, in a fixed order (the engine sorts them by name). */
+  /* Plugins, in a fixed order (the engine sorts them by name). They may
+   * read the run's id ([Host] RunId: the metrics label their series). */
+  if (run->run_id != NULL)
+    orrery_config_set_override (config, ORRERY_CONFIG_HOST_GROUP, "RunId", run->run_id);
   if (!run->no_plugins)
     {
       engine = orrery_host_plugin_options_new_engine (run->options, bus, config);

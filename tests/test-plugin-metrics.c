@@ -117,6 +117,8 @@ test_json_and_prometheus (Fixture       *f,
     g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer*flaky*failed on event*task-completed*");
   plugin_harness_set (&f->h, "OutputDir", out_dir);
   plugin_harness_set (&f->h, "Summary", "false");
+  /* As `orrery run` names the run for its plugins. */
+  orrery_config_set_override (f->h.config, "Host", "RunId", "small-20260101T000000Z-abcdef");
   plugin_harness_load (&f->h);
   /* Isolated (ORRERY_TEST_ISOLATED=1), the plugin's bus is the helper's
    * own: the host's timing and observer counts are not in its view. */
@@ -240,9 +242,47 @@ prometheus:
   g_assert_nonnull (strstr (prom, "\norrery_events_total{event_type=\"task-started\"} 5\n"));
   g_assert_nonnull (strstr (prom, "\norrery_tasks_total{status=\"failed\"} 1\n"));
   g_assert_nonnull (strstr (prom, "\norrery_task_retries_total 1\n"));
-  g_assert_nonnull (strstr (prom, "# TYPE orrery_task_duration_seconds summary\n"));
-  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds_count 5\n"));
-  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds{quantile=\"0.95\"} "));
+  /* Histograms (they aggregate across runs, summaries do not), with the
+   * run's constellation and id as labels, as every run-level series. */
+#define RUN_LABELS "constellation=\"small\",run_id=\"small-20260101T000000Z-abcdef\""
+  g_assert_nonnull (strstr (prom, "# TYPE orrery_task_duration_seconds histogram\n"));
+  g_assert_null (strstr (prom, " summary\n"));
+  g_assert_null (strstr (prom, "quantile="));
+  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds_count{" RUN_LABELS "} 5\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds_bucket{" RUN_LABELS ",le=\"+Inf\"} 5\n"));
+  /* Every attempt took at least 9 ms: none in the 5 ms bucket, and the
+   * buckets only grow. */
+  g_assert_nonnull (strstr (prom, "\norrery_task_duration_seconds_bucket{" RUN_LABELS ",le=\"0.005\"} 0\n"));
+  {
+    g_autoptr(GRegex) bucket = g_regex_new ("^orrery_task_duration_seconds_bucket\\{[^}]*\\} (\\d+)$",
+                                            G_REGEX_MULTILINE, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+    guint64 previous = 0, n_buckets = 0;
+
+    g_regex_match (bucket, prom, 0, &match);
+    for (; g_match_info_matches (match); g_match_info_next (match, NULL))
+      {
+        g_autofree char *value = g_match_info_fetch (match, 1);
+        guint64 v = g_ascii_strtoull (value, NULL, 10);
+
+        g_assert_cmpuint (v, >=, previous);
+        previous = v;
+        n_buckets++;
+      }
+    g_assert_cmpuint (n_buckets, >, 10);
+    g_assert_cmpuint (previous, ==, 5);
+  }
+  g_assert_nonnull (strstr (prom, "# TYPE orrery_task_queue_wait_seconds histogram\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_run_tasks{" RUN_LABELS "} 5\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_run_finished{" RUN_LABELS "} 1\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_run_makespan_seconds{" RUN_LABELS "} "));
+  /* Counters, no gauge of a rate: Prometheus computes rates. */
+  g_assert_null (strstr (prom, "orrery_event_rate"));
+  g_assert_null (strstr (prom, "_rate "));
+  /* The build. */
+  g_assert_nonnull (strstr (prom, "# TYPE orrery_build_info gauge\n"));
+  g_assert_nonnull (strstr (prom, "\norrery_build_info{version=\"" ORRERY_VERSION_S "\",sdk_version=\""));
+  g_assert_nonnull (strstr (prom, "\",plugin_abi=\"1.0\"} 1\n"));
   g_assert_nonnull (strstr (prom, "\norrery_device_slots{device=\"sim\"} 2\n"));
   if (!f->h.isolated)
     g_assert_nonnull (strstr (prom, "\norrery_observer_failures_total{observer=\"flaky\",reason=\"failed\"} 3\n"));
@@ -362,7 +402,7 @@ test_http (Fixture       *f,
   before = http_get (port, get);
   assert_status (before, "200 OK");
   g_assert_nonnull (strstr (before, "Content-Type: text/plain; version=0.0.4"));
-  g_assert_nonnull (strstr (before, "\norrery_run_finished 0\n"));
+  g_assert_nonnull (strstr (before, "\norrery_run_finished{constellation=\"\",run_id=\"\"} 0\n"));
 
   plugin_harness_run_json (&f->h, plugin_harness_small_dag);
   g_free (get);
@@ -371,7 +411,7 @@ test_http (Fixture       *f,
   assert_status (after, "200 OK");
   body = strstr (after, "\r\n\r\n");
   g_assert_nonnull (body);
-  g_assert_nonnull (strstr (body, "\norrery_run_finished 1\n"));
+  g_assert_nonnull (strstr (body, "\norrery_run_finished{constellation=\"small\",run_id=\"\"} 1\n"));
   g_assert_nonnull (strstr (body, "\norrery_events_total{event_type=\"task-retrying\"} 1\n"));
   /* What it serves passes promtool too. */
   g_assert_true (g_file_set_contents (prom_file, body + 4, -1, NULL));

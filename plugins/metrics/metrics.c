@@ -71,6 +71,7 @@ typedef struct
   char           *prom_file;
   gboolean        summary;
   guint           http_port;
+  char           *run_id;       /* the host's ([Host] RunId), nullable */
 
   /* The run */
   guint64         counts[ORRERY_EVENT_TYPE_COUNT];
@@ -677,29 +678,72 @@ prom_sample (GString    *s,
     g_string_append_printf (s, " %s\n", g_ascii_dtostr (buf, sizeof buf, value));
 }
 
-static void
-prom_summary (GString    *s,
-              const char *name,
-              const char *help,
-              GArray     *values)
-{
-  Dist d = distribution (values);
-  g_autofree char *sum = g_strconcat (name, "_sum", NULL);
-  g_autofree char *count = g_strconcat (name, "_count", NULL);
+/* The buckets of the duration histograms, in seconds: from a simulated
+ * task's milliseconds to an hour-long build. The same for every run, so
+ * that runs (and machines) aggregate: sum(rate(..._bucket[5m])) by (le). */
+static const gdouble duration_buckets[] = {
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600
+};
 
-  prom_family (s, name, "summary", help);
-  prom_sample (s, name, d.count ? d.min : NAN, "quantile", "0", NULL);
-  prom_sample (s, name, d.count ? d.median : NAN, "quantile", "0.5", NULL);
-  prom_sample (s, name, d.count ? d.p95 : NAN, "quantile", "0.95", NULL);
-  prom_sample (s, name, d.count ? d.max : NAN, "quantile", "1", NULL);
-  prom_sample (s, sum, d.sum, NULL);
-  prom_sample (s, count, d.count, NULL);
+/* A histogram: cumulative _bucket{le=...} counts, +Inf, _sum and _count,
+ * with the run-level labels. */
+static void
+prom_histogram (GString    *s,
+                const char *name,
+                const char *help,
+                GArray     *values,
+                const char *constellation,
+                const char *run_id)
+{
+  g_autofree char *bucket = g_strconcat (name, "_bucket", NULL);
+  g_autofree char *sum_name = g_strconcat (name, "_sum", NULL);
+  g_autofree char *count_name = g_strconcat (name, "_count", NULL);
+  guint64 counts[G_N_ELEMENTS (duration_buckets)] = { 0 };
+  gdouble sum = 0;
+
+  for (guint i = 0; i < values->len; i++)
+    {
+      gdouble v = g_array_index (values, gdouble, i);
+
+      sum += v;
+      for (guint b = 0; b < G_N_ELEMENTS (duration_buckets); b++)
+        if (v <= duration_buckets[b])
+          {
+            counts[b]++;
+            break;
+          }
+    }
+  prom_family (s, name, "histogram", help);
+  {
+    guint64 cumulative = 0;
+
+    for (guint b = 0; b < G_N_ELEMENTS (duration_buckets); b++)
+      {
+        char le[G_ASCII_DTOSTR_BUF_SIZE];
+
+        cumulative += counts[b];
+        g_ascii_formatd (le, sizeof le, "%g", duration_buckets[b]);
+        prom_sample (s, bucket, cumulative, "constellation", constellation, "run_id", run_id,
+                     "le", le, NULL);
+      }
+  }
+  prom_sample (s, bucket, values->len, "constellation", constellation, "run_id", run_id,
+               "le", "+Inf", NULL);
+  prom_sample (s, sum_name, sum, "constellation", constellation, "run_id", run_id, NULL);
+  prom_sample (s, count_name, values->len, "constellation", constellation, "run_id", run_id, NULL);
 }
 
 static char *
 metrics_to_prometheus (Metrics *m)
 {
   GString *s = g_string_new (NULL);
+  /* The labels of the run-level series: which run they are of. */
+  const char *cid = m->constellation_id != NULL ? m->constellation_id : "";
+  const char *rid = m->run_id != NULL ? m->run_id : "";
+  g_autofree char *sdk_version = g_strdup_printf ("%u.%u.%u", orrery_get_major_version (),
+                                                  orrery_get_minor_version (),
+                                                  orrery_get_micro_version ());
+  g_autofree char *plugin_abi = g_strdup_printf ("%d.%d", ORRERY_PLUGIN_ABI_MAJOR, ORRERY_PLUGIN_ABI_MINOR);
   g_autoptr(GPtrArray) observers = observer_stats (m);
   GList *keys;
   static const struct { OrreryEventType type; const char *status; } outcomes[] = {
@@ -709,22 +753,24 @@ metrics_to_prometheus (Metrics *m)
     { ORRERY_EVENT_TASK_CANCELLED, "cancelled" },
   };
 
+  prom_family (s, "orrery_build_info", "gauge",
+               "Always 1: the versions of liborrery and of the plugin ABI, as labels.");
+  prom_sample (s, "orrery_build_info", 1, "version", ORRERY_VERSION_S, "sdk_version", sdk_version,
+               "plugin_abi", plugin_abi, NULL);
+
+  /* Counters only: rates are Prometheus's (rate(orrery_events_total[1m])). */
   prom_family (s, "orrery_events_total", "counter", "Events seen on the bus, by type.");
   for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)
     prom_sample (s, "orrery_events_total", m->counts[i],
                  "event_type", orrery_event_type_to_nick (i), NULL);
-
-  prom_family (s, "orrery_event_rate", "gauge",
-               "Events per second over the run, from the first event to the last.");
-  prom_sample (s, "orrery_event_rate", events_per_second (m), NULL);
 
   prom_family (s, "orrery_tasks_total", "counter", "Tasks that reached a final state, by status.");
   for (guint i = 0; i < G_N_ELEMENTS (outcomes); i++)
     prom_sample (s, "orrery_tasks_total", tasks_with_outcome (m, outcomes[i].type),
                  "status", outcomes[i].status, NULL);
 
-  prom_family (s, "orrery_run_tasks", "gauge", "Tasks in the constellation at the end of the run.");
-  prom_sample (s, "orrery_run_tasks", m->total_tasks, NULL);
+  prom_family (s, "orrery_run_tasks", "gauge", "Tasks in the constellation of the run.");
+  prom_sample (s, "orrery_run_tasks", m->total_tasks, "constellation", cid, "run_id", rid, NULL);
 
   prom_family (s, "orrery_task_attempts_total", "counter", "Task attempts dispatched to a device.");
   prom_sample (s, "orrery_task_attempts_total", m->attempts, NULL);
@@ -732,20 +778,21 @@ metrics_to_prometheus (Metrics *m)
   prom_family (s, "orrery_task_retries_total", "counter", "Failed attempts that were retried.");
   prom_sample (s, "orrery_task_retries_total", m->retries, NULL);
 
-  prom_summary (s, "orrery_task_duration_seconds",
-                "Run time of one task attempt on its device (quantile 0 is the minimum, 1 the maximum).",
-                m->durations);
-  prom_summary (s, "orrery_task_queue_wait_seconds",
-                "Time from a task becoming ready to its start on a device.", m->waits);
+  prom_histogram (s, "orrery_task_duration_seconds",
+                  "Run time of one task attempt on its device.", m->durations, cid, rid);
+  prom_histogram (s, "orrery_task_queue_wait_seconds",
+                  "Time from a task becoming ready to its start on a device.", m->waits, cid, rid);
 
   prom_family (s, "orrery_run_makespan_seconds", "gauge",
                "Duration of the run (so far, while it runs).");
-  prom_sample (s, "orrery_run_makespan_seconds", current_makespan (m), NULL);
+  prom_sample (s, "orrery_run_makespan_seconds", current_makespan (m),
+               "constellation", cid, "run_id", rid, NULL);
   prom_family (s, "orrery_run_critical_path_seconds", "gauge",
                "Longest chain of task durations through the DAG (the best possible makespan).");
-  prom_sample (s, "orrery_run_critical_path_seconds", m->critical_path, NULL);
+  prom_sample (s, "orrery_run_critical_path_seconds", m->critical_path,
+               "constellation", cid, "run_id", rid, NULL);
   prom_family (s, "orrery_run_finished", "gauge", "1 once the run has ended.");
-  prom_sample (s, "orrery_run_finished", m->finished ? 1 : 0, NULL);
+  prom_sample (s, "orrery_run_finished", m->finished ? 1 : 0, "constellation", cid, "run_id", rid, NULL);
 
   keys = sorted_keys (m->devices);
   prom_family (s, "orrery_device_busy_seconds_total", "counter",
@@ -1423,6 +1470,7 @@ metrics_free (gpointer data)
   g_array_unref (m->durations);
   g_array_unref (m->waits);
   g_free (m->pending_summary);
+  g_free (m->run_id);
   g_free (m->output_dir);
   g_free (m->json_file);
   g_free (m->prom_file);
@@ -1470,6 +1518,9 @@ metrics_init (OrreryPluginContext  *context,
 
   m = g_new0 (Metrics, 1);
   m->bus = g_object_ref (orrery_plugin_context_get_bus (context));
+  /* The host names the run it loads the plugin for. */
+  m->run_id = orrery_config_get_string (orrery_plugin_context_get_config (context),
+                                        ORRERY_CONFIG_HOST_GROUP, "RunId", NULL);
   m->summary = summary;
   m->http_port = (guint) port;
   m->idle_timeout_s = (guint) idle;

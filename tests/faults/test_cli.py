@@ -388,3 +388,26 @@ def test_xdg_config_dirs(orrery, tmp_path):
     (tmp_path / "nothing-here" / "orrery" / "orrery.conf").write_text("[Host]\n")
     r = orrery("plugins", cwd=tmp_path, env=env, timeout=60)
     assert f"Configuration: {tmp_path}/nothing-here/orrery/orrery.conf\n" in r.stdout, r
+
+
+# ---------------------------------------------------------------------------
+# Metrics as Prometheus wants them, from the real program
+
+
+def test_metrics_label_the_run(orrery, tmp_path):
+    os.chmod(tmp_path, 0o700)
+    conf = tmp_path / "host.conf"
+    conf.write_text("[Host]\nAutoEnable=false\n\n[Plugin metrics]\nEnabled=true\nSummary=false\n")
+    c = write_constellation(tmp_path / "one.json",
+                            {"a": {"task_id": "a", "task_data": {"command": "true"}}})
+    r = orrery("run", "--config", conf, c, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r
+    run_id = re.search(r"^orrery: run (\S+) in ", r.stderr, re.M).group(1)
+    prom = (tmp_path / "orrery-output" / "runs" / run_id / "metrics.prom").read_text()
+    labels = f'{{constellation="cli",run_id="{run_id}"}}'
+    assert f"\norrery_run_finished{labels} 1\n" in prom, prom
+    assert f"\norrery_run_tasks{labels} 1\n" in prom, prom
+    assert "# TYPE orrery_task_duration_seconds histogram\n" in prom, prom
+    assert re.search(r'^orrery_build_info\{version="[^"]+",sdk_version="[^"]+",plugin_abi="\d+\.\d+"\} 1$',
+                     prom, re.M), prom
+    assert "orrery_event_rate" not in prom
