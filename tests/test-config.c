@@ -33,15 +33,26 @@ test_search_order (void)
   g_autofree char *explicit = write_file (tmp, "explicit.conf", "[Host]\nWho=explicit\n");
   g_autofree char *who = NULL;
 
-  /* user, system, default: three candidates, the user's first. */
-  g_assert_cmpuint (g_strv_length (files), ==, 3);
+  const char *const *xdg_dirs = g_get_system_config_dirs ();
+  guint n_files = g_strv_length (files);
+
+  /* The user's, one in each of $XDG_CONFIG_DIRS, the system's (unless one
+   * of those), the default: the user's first, the default last. */
+  g_assert_cmpuint (n_files, >=, 3);
+  g_assert_cmpuint (n_files, <=, 3 + g_strv_length ((char **) xdg_dirs));
   g_assert_true (g_str_has_prefix (files[0], g_get_user_config_dir ()));
-  g_assert_true (g_str_has_suffix (files[2], "orrery.conf"));
+  for (guint i = 0; xdg_dirs[i] != NULL; i++)
+    {
+      g_autofree char *expected = g_build_filename (xdg_dirs[i], "orrery", "orrery.conf", NULL);
+
+      g_assert_cmpstr (files[1 + i], ==, expected);
+    }
+  g_assert_true (g_str_has_suffix (files[n_files - 1], "orrery.conf"));
 
   /* No user file: the default shipped with Orrery (the build tree's copy). */
   g_assert_true (orrery_config_load (config, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpstr (orrery_config_get_file (config), ==, files[2]);
+  g_assert_cmpstr (orrery_config_get_file (config), ==, files[n_files - 1]);
   g_assert_true (orrery_config_has_group (config, "Plugin metrics"));
   g_assert_true (orrery_config_get_boolean (config, "Plugin failure-monitor", "Enabled", FALSE,
                                             &error));

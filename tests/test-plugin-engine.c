@@ -434,11 +434,17 @@ test_search_path (Fixture       *f,
   g_assert_cmpstr (path[2], ==, conf_dir);
   g_assert_cmpstr (path[3], ==, "/nonexistent");
 
-  /* The default comes last; uninstalled, it is the build tree's plugins/. */
+  /* The user's directory, then the default last; uninstalled, it is the
+   * build tree's plugins/. */
   orrery_plugin_engine_set_use_default_path (f->engine, TRUE);
   path_default = orrery_plugin_engine_get_search_path (f->engine);
-  g_assert_cmpuint (g_strv_length (path_default), ==, 5);
-  g_assert_cmpstr (path_default[4], ==, orrery_plugin_engine_get_default_path ());
+  g_assert_cmpuint (g_strv_length (path_default), ==, 6);
+  {
+    g_autofree char *user_dir = g_build_filename (g_get_user_data_dir (), "orrery", "plugins", NULL);
+
+    g_assert_cmpstr (path_default[4], ==, user_dir);
+  }
+  g_assert_cmpstr (path_default[5], ==, orrery_plugin_engine_get_default_path ());
   g_assert_true (g_str_has_suffix (orrery_plugin_engine_get_default_path (), "/plugins"));
   g_assert_false (g_str_has_prefix (orrery_plugin_engine_get_default_path (), "/usr"));
   orrery_plugin_engine_set_use_default_path (f->engine, FALSE);
