@@ -746,7 +746,7 @@ orrery_host_devices_from_config (OrreryDeviceManager  *devices,
                                  OrreryConfig         *config,
                                  GError              **error)
 {
-  return devices_from_config (devices, config, error);
+  return orrery_device_manager_load_config (devices, config, error);
 }
 
 void
