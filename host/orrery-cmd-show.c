@@ -3,8 +3,9 @@
  * text: the DAG by layers (depth from the sources) with status and
  * priority; dot: Graphviz; json: the normalised JSON Orrery writes.
  * User data never reaches the terminal raw: text escapes it
- * (orrery_escape_for_terminal()), DOT escapes it so and then for DOT's
- * quoted strings, JSON writes the characters a terminal would act on as
+ * (orrery_escape_for_terminal()), DOT is the SDK's
+ * (orrery_constellation_to_dot(), which escapes it so and then for DOT's
+ * quoted strings), JSON writes the characters a terminal would act on as
  * \uXXXX escapes (the same JSON).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -18,32 +19,6 @@ status_mark (OrreryTaskStatus s)
 {
   static const char *const marks[] = { "·", "…", "▶", "✔", "✘", "⊘", "↷" };
   return marks[s];
-}
-
-static const char *
-status_color (OrreryTaskStatus s)
-{
-  static const char *const colors[] = {
-    "white", "lightyellow", "lightblue", "palegreen", "salmon", "lightgrey", "grey90",
-  };
-  return colors[s];
-}
-
-/* A DOT string: user data escaped for the terminal first (so control
- * characters show as `\e`, `\n`, ...), then quotes and backslashes for DOT. */
-static char *
-dot_escape (const char *s)
-{
-  g_autofree char *safe = orrery_escape_for_terminal (s ? s : "", -1);
-  GString *out = g_string_new (NULL);
-
-  for (const char *p = safe; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (out, '\\');
-      g_string_append_c (out, *p);
-    }
-  return g_string_free (out, FALSE);
 }
 
 /* User data for text output. */
@@ -166,39 +141,14 @@ show_text (OrreryConstellation *c,
     }
 }
 
+/* Orrery's one DOT style (orrery_constellation_to_dot()), as the
+ * visualizer writes it: statuses (those the file holds) and layers. */
 static void
 show_dot (OrreryConstellation *c)
 {
-  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
-  g_autoptr(GPtrArray) deps = orrery_constellation_get_dependencies (c);
-  g_autofree char *name = dot_escape (orrery_constellation_get_name (c));
+  g_autofree char *text = orrery_constellation_to_dot (c, ORRERY_DOT_STATUS | ORRERY_DOT_LAYERS);
 
-  g_print ("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\"];\n", name);
-  for (guint i = 0; i < tasks->len; i++)
-    {
-      OrreryTask *t = tasks->pdata[i];
-      g_autofree char *id = dot_escape (orrery_task_get_id (t));
-      g_autofree char *label = dot_escape (orrery_task_get_name (t));
-
-      g_print ("  \"%s\" [label=\"%s\\n%s\", fillcolor=\"%s\"%s];\n", id, label,
-               orrery_task_status_to_nick (orrery_task_get_status (t)),
-               status_color (orrery_task_get_status (t)),
-               orrery_task_get_priority (t) == ORRERY_TASK_PRIORITY_CRITICAL ? ", penwidth=2" : "");
-    }
-  for (guint i = 0; i < deps->len; i++)
-    {
-      OrreryDependency *d = deps->pdata[i];
-      g_autofree char *from = dot_escape (orrery_dependency_get_from_task_id (d));
-      g_autofree char *to = dot_escape (orrery_dependency_get_to_task_id (d));
-      g_autofree char *raw = edge_label (d);
-      g_autofree char *label = dot_escape (raw);
-      OrreryDependencyType type = orrery_dependency_get_dependency_type (d);
-
-      g_print ("  \"%s\" -> \"%s\" [label=\"%s\"%s];\n", from, to, label,
-               type == ORRERY_DEPENDENCY_CONDITIONAL ? ", style=dashed"
-               : type == ORRERY_DEPENDENCY_COMPLETION_ONLY ? ", style=dotted" : "");
-    }
-  g_print ("}\n");
+  g_print ("%s", text);
 }
 
 int

@@ -17,6 +17,7 @@
 #include "orrery-dependency.h"
 #include "orrery-edit-batch.h"
 #include "orrery-constellation.h"
+#include "orrery-constellation-dot.h"
 #include "orrery-config.h"
 #include "orrery-plugin.h"
 #include "orrery-plugin-engine.h"

@@ -209,6 +209,52 @@ test_dot_only (Fixture       *f,
   g_assert_false (g_file_test (svg_file, G_FILE_TEST_EXISTS));
 }
 
+/* Isolated, the DOT comes from the helper's copy of the constellation,
+ * whose times and version come from the events: compared without them. */
+static char *
+without_times (const char *dot)
+{
+  g_autoptr(GRegex) times = g_regex_new ("(\\\\n\\d+\\.\\d\\ds(?=\")|, version \\d+(?=\\)))", 0, 0, NULL);
+
+  return g_regex_replace_literal (times, dot, -1, 0, "", 0, NULL);
+}
+
+/* The file is the SDK's DOT writer's text (the one style `orrery show
+ * --format dot` writes too), with the statuses and layers. */
+static void
+test_dot_is_the_sdk_writer (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *dot_file = plugin_harness_path (&f->h, "out/small.dot");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (plugin_harness_small_dag, -1,
+                                                                         "test", &error);
+  g_autofree char *written = NULL;
+  g_autofree char *expected = NULL;
+
+  g_assert_no_error (error);
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Lines", "false");
+  plugin_harness_set (&f->h, "Formats", "dot");
+  plugin_harness_load (&f->h);
+  plugin_harness_run (&f->h, c);
+  plugin_harness_shutdown (&f->h);
+
+  g_assert_true (g_file_get_contents (dot_file, &written, NULL, NULL));
+  expected = orrery_constellation_to_dot (c, ORRERY_DOT_STATUS | ORRERY_DOT_LAYERS);
+  if (f->h.isolated)
+    {
+      g_autofree char *a = without_times (written);
+      g_autofree char *b = without_times (expected);
+
+      g_assert_cmpstr (a, ==, b);
+    }
+  else
+    g_assert_cmpstr (written, ==, expected);
+}
+
 /* Many tasks of no duration: about 140 events within milliseconds. */
 static char *
 wide_dag (guint n)
@@ -876,6 +922,8 @@ main (int   argc,
   g_test_add ("/plugin-visualizer/off-subscribes-nothing", Fixture, NULL, fixture_set_up,
               test_off_subscribes_nothing, fixture_tear_down);
   g_test_add ("/plugin-visualizer/dot-only", Fixture, NULL, fixture_set_up, test_dot_only, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/dot-is-the-sdk-writer", Fixture, NULL, fixture_set_up,
+              test_dot_is_the_sdk_writer, fixture_tear_down);
   g_test_add ("/plugin-visualizer/live-view-coalesced", Fixture, NULL, fixture_set_up,
               test_live_view_coalesced, fixture_tear_down);
   g_test_add ("/plugin-visualizer/hostile-text", Fixture, NULL, fixture_set_up, test_hostile_text, fixture_tear_down);

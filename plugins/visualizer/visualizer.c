@@ -196,36 +196,6 @@ status_color (OrreryTaskStatus status)
     }
 }
 
-/* DOT fill colour by status: the legend is in the README. */
-static const char *
-status_dot_color (OrreryTaskStatus status)
-{
-  switch (status)
-    {
-    case ORRERY_TASK_STATUS_RUNNING:   return "gold";
-    case ORRERY_TASK_STATUS_COMPLETED: return "palegreen";
-    case ORRERY_TASK_STATUS_FAILED:    return "tomato";
-    case ORRERY_TASK_STATUS_CANCELLED: return "orange";
-    case ORRERY_TASK_STATUS_SKIPPED:   return "lightblue";
-    case ORRERY_TASK_STATUS_PENDING:
-    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY:
-    default:                           return "white";
-    }
-}
-
-static const char *
-edge_dot_style (OrreryDependencyType type)
-{
-  switch (type)
-    {
-    case ORRERY_DEPENDENCY_SUCCESS_ONLY:    return "bold";
-    case ORRERY_DEPENDENCY_COMPLETION_ONLY: return "dashed";
-    case ORRERY_DEPENDENCY_CONDITIONAL:     return "dotted";
-    case ORRERY_DEPENDENCY_UNCONDITIONAL:
-    default:                                return "solid";
-    }
-}
-
 /* One character per edge kind in the live view. */
 static char
 edge_char (OrreryDependencyType type)
@@ -1033,118 +1003,9 @@ write_line (Visualizer  *v,
 /* ------------------------------------------------------------------------ */
 /* DOT and SVG */
 
-/* User data inside a DOT double-quoted string. First as on a terminal
- * (orrery_string_append_escaped(): valid UTF-8 with no control character,
- * which Graphviz needs and the SVG it writes must not hold, since XML
- * forbids most C0 controls), then DOT's own escaping: a quote and a
- * backslash get a backslash, so that neither ends the string nor becomes
- * one of Graphviz's label escapes (\N, \G, \l...). The label shows the
- * text as the terminal would, and the mapping is one to one, so node
- * names stay distinct. */
-static void
-dot_append_escaped (GString    *s,
-                    const char *text)
-{
-  g_autofree char *escaped = NULL;
-  const char *p;
-
-  if (text == NULL)
-    return;
-  if (!orrery_text_is_terminal_safe (text, -1))
-    text = escaped = orrery_escape_for_terminal (text, -1);
-  for (p = text; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (s, '\\');
-      g_string_append_c (s, *p);
-    }
-}
-
-static void
-dot_quote (GString    *s,
-           const char *text)
-{
-  g_string_append_c (s, '"');
-  dot_append_escaped (s, text);
-  g_string_append_c (s, '"');
-}
-
-static char *
-constellation_to_dot (OrreryConstellation *c,
-                      GVariant            *layers)
-{
-  GString *s = g_string_new ("digraph ");
-  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
-  g_autoptr(GPtrArray) deps = orrery_constellation_get_dependencies (c);
-
-  dot_quote (s, orrery_constellation_get_id (c));
-  g_string_append (s, " {\n  graph [rankdir=TB, labelloc=t, fontname=\"Helvetica\", label=\"");
-  dot_append_escaped (s, orrery_constellation_get_name (c));
-  g_string_append_printf (s, " (%s, version %" G_GUINT64_FORMAT ")\"",
-                          orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
-                          orrery_constellation_get_version (c));
-  g_string_append (s, "];\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n"
-                      "  edge [fontname=\"Helvetica\", fontsize=10];\n");
-
-  for (guint i = 0; i < tasks->len; i++)
-    {
-      OrreryTask *t = tasks->pdata[i];
-      OrreryTaskStatus st = orrery_task_get_status (t);
-
-      /* label: id, name and duration on three lines (DOT's \n). */
-      g_string_append (s, "  ");
-      dot_quote (s, orrery_task_get_id (t));
-      g_string_append (s, " [label=\"");
-      dot_append_escaped (s, orrery_task_get_id (t));
-      g_string_append (s, "\\n");
-      dot_append_escaped (s, orrery_task_get_name (t));
-      if (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED)
-        g_string_append_printf (s, "\\n%.2fs", orrery_task_get_duration (t));
-      g_string_append_printf (s, "\", fillcolor=\"%s\"%s, tooltip=\"status: %s\"];\n", status_dot_color (st),
-                              st == ORRERY_TASK_STATUS_FAILED ? ", color=\"red\", penwidth=2" : "",
-                              orrery_task_status_to_nick (st));
-    }
-
-  /* Tasks of one layer on one rank. */
-  if (layers != NULL)
-    for (gsize i = 0; i < g_variant_n_children (layers); i++)
-      {
-        g_autoptr(GVariant) layer = g_variant_get_child_value (layers, i);
-        g_autofree const char **ids = g_variant_get_strv (layer, NULL);
-
-        g_string_append (s, "  { rank=same;");
-        for (guint j = 0; ids[j] != NULL; j++)
-          {
-            g_string_append_c (s, ' ');
-            dot_quote (s, ids[j]);
-            g_string_append_c (s, ';');
-          }
-        g_string_append (s, " }\n");
-      }
-
-  for (guint i = 0; i < deps->len; i++)
-    {
-      OrreryDependency *d = deps->pdata[i];
-      OrreryDependencyType type = orrery_dependency_get_dependency_type (d);
-
-      g_string_append (s, "  ");
-      dot_quote (s, orrery_dependency_get_from_task_id (d));
-      g_string_append (s, " -> ");
-      dot_quote (s, orrery_dependency_get_to_task_id (d));
-      g_string_append_printf (s, " [style=%s, tooltip=\"%s\"", edge_dot_style (type),
-                              orrery_dependency_type_to_nick (type));
-      if (type == ORRERY_DEPENDENCY_CONDITIONAL && orrery_dependency_get_condition (d) != NULL)
-        {
-          g_autofree char *cond = orrery_condition_to_string (orrery_dependency_get_condition (d));
-
-          g_string_append (s, ", label=");
-          dot_quote (s, cond);
-        }
-      g_string_append (s, "];\n");
-    }
-  g_string_append (s, "}\n");
-  return g_string_free (s, FALSE);
-}
+/* The DOT text is the SDK's, in Orrery's one style
+ * (orrery_constellation_to_dot()): the run's statuses, one rank per
+ * layer. */
 
 /* SVG renders are bounded. `dot` can take minutes on a large graph (100k
  * nodes: more than 300 s), so:
@@ -1424,7 +1285,6 @@ write_dot (Visualizer          *v,
   g_autofree char *name = NULL;
   g_autofree char *path = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) layers = NULL;
 
   if (!v->want_dot && !v->want_svg)
     return;
@@ -1433,8 +1293,7 @@ write_dot (Visualizer          *v,
       g_warning ("Cannot create %s: %s", v->output_dir, g_strerror (errno));
       return;
     }
-  layers = orrery_constellation_get_layers (c, NULL);
-  text = constellation_to_dot (c, layers);
+  text = orrery_constellation_to_dot (c, ORRERY_DOT_STATUS | ORRERY_DOT_LAYERS);
   /* The id comes from the file: only letters, digits, -, _ and . make it
    * into the file name (with a hash when it had to be changed). */
   stem = orrery_escape_for_filename (orrery_constellation_get_id (c));

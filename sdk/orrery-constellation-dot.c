@@ -1,0 +1,227 @@
+/* orrery-constellation-dot.c: a constellation as Graphviz DOT, in one
+ * style for `orrery show --format dot`, the visualizer's DOT files and
+ * scripts.
+ *
+ * The style:
+ *
+ * - the graph is named after the constellation's id and titled with its
+ *   name (with ORRERY_DOT_STATUS: "NAME (STATE, version N)"), drawn top to
+ *   bottom (ORRERY_DOT_LEFT_TO_RIGHT: left to right), Helvetica;
+ * - a task is a rounded box labelled with its id and its name; a critical
+ *   task has a thicker border; with ORRERY_DOT_STATUS it is filled by
+ *   status (`white` pending or waiting, `gold` running, `palegreen`
+ *   completed, `tomato` failed with a red border, `orange` cancelled,
+ *   `lightblue` skipped), has its status as tooltip and, once finished, its
+ *   duration as a third line;
+ * - an edge's style says its kind: `solid` unconditional, `bold`
+ *   success-only, `dashed` completion-only, `dotted` conditional (labelled
+ *   with its condition); its tooltip names the kind;
+ * - with ORRERY_DOT_LAYERS the tasks of one layer share a rank.
+ *
+ * User text (ids, names, conditions) is escaped as on a terminal first
+ * (orrery_escape_for_terminal(): valid UTF-8 with no control character,
+ * which Graphviz needs and the SVG it writes must not hold, since XML
+ * forbids most C0 controls), then for DOT: a quote and a backslash get a
+ * backslash, so that neither ends the string nor becomes one of Graphviz's
+ * label escapes (\N, \G, \l...). The mapping is one to one: node names
+ * stay distinct.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "Orrery-Constellation"
+
+#include "orrery-private.h"
+
+static void
+append_escaped (GString    *s,
+                const char *text)
+{
+  g_autofree char *escaped = NULL;
+
+  if (text == NULL)
+    return;
+  if (!orrery_text_is_terminal_safe (text, -1))
+    text = escaped = orrery_escape_for_terminal (text, -1);
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (s, '\\');
+      g_string_append_c (s, *p);
+    }
+}
+
+static void
+append_quoted (GString    *s,
+               const char *text)
+{
+  g_string_append_c (s, '"');
+  append_escaped (s, text);
+  g_string_append_c (s, '"');
+}
+
+static const char *
+status_color (OrreryTaskStatus status)
+{
+  switch (status)
+    {
+    case ORRERY_TASK_STATUS_RUNNING:   return "gold";
+    case ORRERY_TASK_STATUS_COMPLETED: return "palegreen";
+    case ORRERY_TASK_STATUS_FAILED:    return "tomato";
+    case ORRERY_TASK_STATUS_CANCELLED: return "orange";
+    case ORRERY_TASK_STATUS_SKIPPED:   return "lightblue";
+    case ORRERY_TASK_STATUS_PENDING:
+    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY:
+    default:                           return "white";
+    }
+}
+
+static const char *
+edge_style (OrreryDependencyType type)
+{
+  switch (type)
+    {
+    case ORRERY_DEPENDENCY_SUCCESS_ONLY:    return "bold";
+    case ORRERY_DEPENDENCY_COMPLETION_ONLY: return "dashed";
+    case ORRERY_DEPENDENCY_CONDITIONAL:     return "dotted";
+    case ORRERY_DEPENDENCY_UNCONDITIONAL:
+    default:                                return "solid";
+    }
+}
+
+static void
+append_header (GString             *s,
+               OrreryConstellation *c,
+               OrreryDotFlags       flags)
+{
+  g_string_append (s, "digraph ");
+  append_quoted (s, orrery_constellation_get_id (c));
+  g_string_append_printf (s, " {\n  graph [rankdir=%s, labelloc=t, fontname=\"Helvetica\", label=\"",
+                          flags & ORRERY_DOT_LEFT_TO_RIGHT ? "LR" : "TB");
+  append_escaped (s, orrery_constellation_get_name (c));
+  if (flags & ORRERY_DOT_STATUS)
+    g_string_append_printf (s, " (%s, version %" G_GUINT64_FORMAT ")",
+                            orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
+                            orrery_constellation_get_version (c));
+  g_string_append (s, "\"];\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n"
+                      "  edge [fontname=\"Helvetica\", fontsize=10];\n");
+}
+
+static void
+append_task (GString        *s,
+             OrreryTask     *t,
+             OrreryDotFlags  flags)
+{
+  OrreryTaskStatus st = orrery_task_get_status (t);
+  gboolean status = (flags & ORRERY_DOT_STATUS) != 0;
+  gboolean failed = status && st == ORRERY_TASK_STATUS_FAILED;
+
+  g_string_append (s, "  ");
+  append_quoted (s, orrery_task_get_id (t));
+  g_string_append (s, " [label=\"");
+  append_escaped (s, orrery_task_get_id (t));
+  g_string_append (s, "\\n");
+  append_escaped (s, orrery_task_get_name (t));
+  if (status && (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED))
+    g_string_append_printf (s, "\\n%.2fs", orrery_task_get_duration (t));
+  g_string_append_c (s, '"');
+  if (status)
+    g_string_append_printf (s, ", fillcolor=\"%s\"", status_color (st));
+  else
+    g_string_append (s, ", fillcolor=\"white\"");
+  if (failed)
+    g_string_append (s, ", color=\"red\"");
+  if (failed || orrery_task_get_priority (t) == ORRERY_TASK_PRIORITY_CRITICAL)
+    g_string_append (s, ", penwidth=2");
+  if (status)
+    g_string_append_printf (s, ", tooltip=\"status: %s\"", orrery_task_status_to_nick (st));
+  g_string_append (s, "];\n");
+}
+
+static void
+append_layers (GString             *s,
+               OrreryConstellation *c)
+{
+  g_autoptr(GVariant) layers = orrery_constellation_get_layers (c, NULL);
+
+  if (layers == NULL)
+    return;
+  for (gsize i = 0; i < g_variant_n_children (layers); i++)
+    {
+      g_autoptr(GVariant) layer = g_variant_get_child_value (layers, i);
+      g_autofree const char **ids = g_variant_get_strv (layer, NULL);
+
+      g_string_append (s, "  { rank=same;");
+      for (guint j = 0; ids[j] != NULL; j++)
+        {
+          g_string_append_c (s, ' ');
+          append_quoted (s, ids[j]);
+          g_string_append_c (s, ';');
+        }
+      g_string_append (s, " };\n");
+    }
+}
+
+static void
+append_dependency (GString          *s,
+                   OrreryDependency *d)
+{
+  OrreryDependencyType type = orrery_dependency_get_dependency_type (d);
+
+  g_string_append (s, "  ");
+  append_quoted (s, orrery_dependency_get_from_task_id (d));
+  g_string_append (s, " -> ");
+  append_quoted (s, orrery_dependency_get_to_task_id (d));
+  g_string_append_printf (s, " [style=%s, tooltip=\"%s\"", edge_style (type),
+                          orrery_dependency_type_to_nick (type));
+  if (type == ORRERY_DEPENDENCY_CONDITIONAL && orrery_dependency_get_condition (d) != NULL)
+    {
+      g_autofree char *cond = orrery_condition_to_string (orrery_dependency_get_condition (d));
+
+      g_string_append (s, ", label=");
+      append_quoted (s, cond);
+    }
+  g_string_append (s, "];\n");
+}
+
+/**
+ * orrery_constellation_to_dot:
+ * @self: a constellation
+ * @flags: what to show besides the graph
+ *
+ * Writes @self as a Graphviz DOT graph, in the one style of Orrery (`orrery
+ * show --format dot` and the visualizer's files write exactly this): tasks
+ * as rounded boxes labelled with their id and name (a critical task with a
+ * thicker border), edges styled by kind (`solid` unconditional, `bold`
+ * success-only, `dashed` completion-only, `dotted` conditional, labelled
+ * with its condition). @flags add the run's state (#ORRERY_DOT_STATUS: a
+ * colour per status, `tomato` for failed, durations), one rank per layer
+ * (#ORRERY_DOT_LAYERS) and the direction (#ORRERY_DOT_LEFT_TO_RIGHT; top
+ * to bottom otherwise). User text is escaped for the terminal, then for
+ * DOT, so that no file can inject DOT or control characters.
+ *
+ * Returns: (transfer full): the DOT text
+ */
+char *
+orrery_constellation_to_dot (OrreryConstellation *self,
+                             OrreryDotFlags       flags)
+{
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GPtrArray) deps = NULL;
+  GString *s;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+
+  tasks = orrery_constellation_get_tasks (self);
+  deps = orrery_constellation_get_dependencies (self);
+  s = g_string_sized_new (128 + 96 * (tasks->len + deps->len));
+  append_header (s, self, flags);
+  for (guint i = 0; i < tasks->len; i++)
+    append_task (s, tasks->pdata[i], flags);
+  if (flags & ORRERY_DOT_LAYERS)
+    append_layers (s, self);
+  for (guint i = 0; i < deps->len; i++)
+    append_dependency (s, deps->pdata[i]);
+  g_string_append (s, "}\n");
+  return g_string_free (s, FALSE);
+}
