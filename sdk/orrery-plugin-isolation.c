@@ -1254,6 +1254,7 @@ edit_task_from_json (const char  *json,
   g_autofree char *doc = g_strdup_printf ("{\"constellation_id\": \"edit\", \"tasks\": [%s]}", json);
   g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (doc, -1, "an isolated edit",
                                                                         error);
+  g_autoptr(GPtrArray) tasks = NULL;
   OrreryTask *from, *task;
 
   if (c == NULL)
@@ -1264,7 +1265,8 @@ edit_task_from_json (const char  *json,
                    "an isolated edit: not one task");
       return NULL;
     }
-  from = g_ptr_array_index (orrery_constellation_get_tasks (c), 0);
+  tasks = orrery_constellation_get_tasks (c);
+  from = g_ptr_array_index (tasks, 0);
   task = orrery_task_new (orrery_task_get_id (from), orrery_task_get_name (from));
   orrery_task_set_description (task, orrery_task_get_description (from));
   orrery_task_set_tips (task, orrery_task_get_tips (from));
