@@ -266,7 +266,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(orrery, tmp_path):
 # The manual page and bash completion, as installed
 
 
-COMMANDS = ["run", "resume", "replay", "watch", "serve", "validate", "show", "plugins", "worker"]
+COMMANDS = ["run", "resume", "replay", "watch", "serve", "validate", "show", "plugins"]
 
 
 def long_options(orrery, command, cwd):
