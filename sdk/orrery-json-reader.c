@@ -189,7 +189,7 @@ _orrery_json_reader_peek (OrreryJsonReader *r)
   return r->p < r->end ? *r->p : 0;
 }
 
-#define RELEASE_STEP (8 * 1024 * 1024)
+#define RELEASE_STEP (1024 * 1024)
 
 void
 _orrery_json_reader_release_behind (OrreryJsonReader *r)

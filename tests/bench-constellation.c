@@ -36,7 +36,12 @@
  * `orrery_s`, `json_load_s` and their `ratio`, the same in CPU time
  * (`cpu_ratio`; the goal: below 1 for simulated, below 1.5 for ufo), the
  * bytes per task of each (goal for simulated: below 400),
- * medians of ORRERY_BENCH_REPEAT runs (3; one at 1M).
+ * medians of ORRERY_BENCH_REPEAT runs (3; one at 1M). `orrery_preempted`
+ * and `json_load_preempted`: the load's involuntary context switches
+ * (median). The loads block on nothing (one voluntary switch, no major
+ * fault: the file was just written, it is in the page cache), so a wall
+ * time above the CPU time with many preemptions is time spent waiting for
+ * a core that other processes held, and then `cpu_ratio` is the figure.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -287,23 +292,28 @@ status_kb (const char *field)
 }
 
 static gdouble
-cpu_seconds (void)
+cpu_seconds (long *preempted)
 {
   struct rusage ru;
 
   getrusage (RUSAGE_SELF, &ru);
+  *preempted = ru.ru_nivcsw;
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* The child: loads @path, prints `SECONDS CPU_SECONDS PEAK_GROWTH_BYTES`. */
+/* The child: loads @path, prints `SECONDS CPU_SECONDS PEAK_GROWTH_BYTES
+ * PREEMPTIONS`. */
 static int
 load_child (const char *path)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(OrreryConstellation) c = NULL;
   long rss0 = status_kb ("VmRSS:");
-  gdouble cpu0 = cpu_seconds ();
+  long preempted0, preempted1;
+  gdouble cpu0 = cpu_seconds (&preempted0);
   gint64 t0 = g_get_monotonic_time ();
+  gint64 t1;
+  gdouble cpu1;
 
   c = orrery_constellation_new_from_file (path, &error);
   if (c == NULL)
@@ -311,8 +321,10 @@ load_child (const char *path)
       fprintf (stderr, "load: %s\n", error->message);
       return 1;
     }
-  printf ("%.6f %.6f %ld\n", (g_get_monotonic_time () - t0) / 1e6, cpu_seconds () - cpu0,
-          (status_kb ("VmHWM:") - rss0) * 1024);
+  t1 = g_get_monotonic_time ();
+  cpu1 = cpu_seconds (&preempted1);
+  printf ("%.6f %.6f %ld %ld\n", (t1 - t0) / 1e6, cpu1 - cpu0, (status_kb ("VmHWM:") - rss0) * 1024,
+          preempted1 - preempted0);
   return 0;
 }
 
@@ -320,7 +332,7 @@ static const char python_load[] =
   "import json, resource, sys, time\n"
   "def cpu():\n"
   "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
-  "    return r.ru_utime + r.ru_stime\n"
+  "    return r.ru_utime + r.ru_stime, r.ru_nivcsw\n"
   "def kb(f):\n"
   "    for l in open('/proc/self/status'):\n"
   "        if l.startswith(f): return int(l.split()[1])\n"
@@ -329,14 +341,16 @@ static const char python_load[] =
   "t0 = time.perf_counter()\n"
   "with open(sys.argv[1], 'rb') as f: doc = json.load(f)\n"
   "t1 = time.perf_counter()\n"
-  "print('%.6f %.6f %d' % (t1 - t0, cpu() - c0, (kb('VmHWM:') - rss0) * 1024))\n";
+  "c1 = cpu()\n"
+  "print('%.6f %.6f %d %d' % (t1 - t0, c1[0] - c0[0], (kb('VmHWM:') - rss0) * 1024, c1[1] - c0[1]))\n";
 
-/* Runs @argv; the three figures it prints. */
+/* Runs @argv; the four figures it prints. */
 static gboolean
 measure (const char * const *argv,
          gdouble            *seconds,
          gdouble            *cpu,
-         gdouble            *bytes)
+         gdouble            *bytes,
+         gdouble            *preempted)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
@@ -344,7 +358,7 @@ measure (const char * const *argv,
   int status = 0;
 
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error) ||
-      !g_spawn_check_wait_status (status, NULL) || sscanf (out, "%lf %lf %lf", seconds, cpu, bytes) != 3)
+      !g_spawn_check_wait_status (status, NULL) || sscanf (out, "%lf %lf %lf %lf", seconds, cpu, bytes, preempted) != 4)
     {
       fprintf (stderr, "bench-constellation: %s failed: %s %s\n", argv[0], error ? error->message : "", err ? err : "");
       return FALSE;
@@ -378,7 +392,7 @@ file_case (const char *self,
   g_autofree char *path = g_build_filename (dir, "constellation.json", NULL);
   const char *env = g_getenv ("ORRERY_BENCH_REPEAT");
   guint repeat = n >= 1000000 ? 1 : (env ? MAX (1, atoi (env)) : 3);
-  gdouble o_s[16], o_c[16], o_b[16], p_s[16], p_c[16], p_b[16];
+  gdouble o_s[16], o_c[16], o_b[16], o_v[16], p_s[16], p_c[16], p_b[16], p_v[16];
   GString *text = make_file_text (format, n);
   gsize size = text->len;
   int failed = 0;
@@ -392,21 +406,24 @@ file_case (const char *self,
       const char *const orrery_argv[] = { self, "--load", path, NULL };
       const char *const python_argv[] = { "/usr/bin/python3", "-c", python_load, path, NULL };
 
-      if (!measure (orrery_argv, &o_s[r], &o_c[r], &o_b[r]) || !measure (python_argv, &p_s[r], &p_c[r], &p_b[r]))
+      if (!measure (orrery_argv, &o_s[r], &o_c[r], &o_b[r], &o_v[r]) ||
+          !measure (python_argv, &p_s[r], &p_c[r], &p_b[r], &p_v[r]))
         failed = 1;
     }
   if (!failed)
     {
       gdouble os = median (o_s, repeat), oc = median (o_c, repeat), ob = median (o_b, repeat);
       gdouble ps = median (p_s, repeat), pc = median (p_c, repeat), pb = median (p_b, repeat);
+      gdouble ov = median (o_v, repeat), pv = median (p_v, repeat);
 
       printf ("{\"bench\":\"constellation-file\",\"format\":\"%s\",\"size\":%u,\"file_bytes\":%" G_GSIZE_FORMAT ","
               "\"runs\":%u,\"orrery_s\":%.3f,\"json_load_s\":%.3f,\"ratio\":%.3f,"
               "\"orrery_cpu_s\":%.3f,\"json_load_cpu_s\":%.3f,\"cpu_ratio\":%.3f,\"ratio_goal\":%.1f,"
-              "\"orrery_bytes_per_task\":%.0f,\"json_load_bytes_per_task\":%.0f,\"bytes_per_task_goal\":%s}\n",
+              "\"orrery_bytes_per_task\":%.0f,\"json_load_bytes_per_task\":%.0f,\"bytes_per_task_goal\":%s,"
+              "\"orrery_preempted\":%.0f,\"json_load_preempted\":%.0f}\n",
               format_names[format], n, size, repeat, os, ps, os / ps, oc, pc, oc / pc,
               format == FORMAT_UFO ? 1.5 : 1.0,
-              ob / n, pb / n, format == FORMAT_UFO ? "null" : "400");
+              ob / n, pb / n, format == FORMAT_UFO ? "null" : "400", ov, pv);
       fflush (stdout);
     }
   g_unlink (path);
