@@ -5,7 +5,11 @@
  * table per object and reads through GScanner; json-c and jansson build a
  * hash table per object too. A constellation's tasks are small objects
  * read once, member by member: values in an arena, read in one pass over
- * the text, are what that needs (measured: bench-constellation).
+ * the text, are what that needs (measured: bench-constellation, and
+ * bench-json-libs, parse only, CPU time, 100k tasks at load ~17: json-c
+ * and jansson 7.3x this reader as the loader uses it on the simulated
+ * file, 6.9x and 10.8x on the UFO file; json-glib 14x and 17x; this reader
+ * keeping the whole document as a tree 1.4x and 1.5x).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -78,6 +78,11 @@ typedef struct
   const char *released;    /* with release_behind: text given back up to here */
 } OrreryJsonReader;
 
+/* The text is a slice: [text, text + length), read through its length
+ * and never past it, so it need not end in a NUL and may be a line in a
+ * larger buffer or mapping (a journal's records: reuse() the reader on
+ * each line where it lies, no copy). Strings read are copied into the
+ * arena, NUL-terminated; only @raw points into the text. */
 ORRERY_HIDDEN void     _orrery_json_reader_init  (OrreryJsonReader *r,
                                                   const char       *text,
                                                   gsize             length,

@@ -43,6 +43,9 @@
  * time above the CPU time with many preemptions is time spent waiting for
  * a core that other processes held, and then `cpu_ratio` is the figure.
  *
+ * `bench-constellation --write simulated|ufo N PATH` writes the file of
+ * that format and size (bench-json-libs reads the same files).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
@@ -443,6 +446,16 @@ main (int    argc,
 
   if (argc == 3 && g_str_equal (argv[1], "--load"))
     return load_child (argv[2]);
+  /* The files of the comparison, for bench-json-libs. */
+  if (argc == 5 && g_str_equal (argv[1], "--write"))
+    {
+      GString *text = make_file_text (g_str_equal (argv[2], "ufo") ? FORMAT_UFO : FORMAT_SIMULATED,
+                                      (guint) g_ascii_strtoull (argv[3], NULL, 10));
+      gboolean ok = g_file_set_contents (argv[4], text->str, text->len, NULL);
+
+      g_string_free (text, TRUE);
+      return ok ? 0 : 1;
+    }
   sizes = g_strsplit (env ? env : "10000,100000,1000000", ",", -1);
   file_sizes = g_strsplit (file_env ? file_env : "100000,1000000", ",", -1);
   for (guint s = 0; sizes[s] && *sizes[s]; s++)
