@@ -654,6 +654,38 @@ redis_reply_error (const redisReply *reply)
   return "unexpected reply";
 }
 
+gsize
+redis_reply_foreach_entry (const redisReply *reply,
+                           RedisEntryFunc    func,
+                           gpointer          user_data)
+{
+  gsize n = 0;
+
+  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+    return 0;
+  for (size_t s = 0; s < reply->elements; s++)
+    {
+      const redisReply *stream = reply->element[s];
+
+      if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
+          stream->element[1]->type != REDIS_REPLY_ARRAY)
+        continue;
+      for (size_t i = 0; i < stream->element[1]->elements; i++)
+        {
+          const redisReply *entry = stream->element[1]->element[i];
+
+          if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+              entry->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+          n++;
+          if (!func (entry->element[0]->str, entry->element[0]->len, entry->element[1],
+                     user_data))
+            return n;
+        }
+    }
+  return n;
+}
+
 /* ---------------------------------------------------------------- keys */
 
 char *
@@ -711,6 +743,34 @@ redis_task_record_encode (const RedisTaskRecord *r,
     add (args, "data", g_variant_print (r->data, TRUE));
 }
 
+/* A field may come once in a record. */
+static gboolean
+take_once (const char  *field,
+           gboolean     seen,
+           GError     **error)
+{
+  if (seen)
+    {
+      g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD, "field “%s” repeated", field);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A number's text, NUL-terminated in @buf (FALSE if empty or too long). */
+static gboolean
+copy_token (const char *value,
+            size_t      len,
+            char       *buf,
+            size_t      size)
+{
+  if (len == 0 || len >= size)
+    return FALSE;
+  memcpy (buf, value, len);
+  buf[len] = '\0';
+  return TRUE;
+}
+
 /* A field's value as a checked string: valid UTF-8 without NUL, at most
  * @max bytes. */
 static gboolean
@@ -721,11 +781,8 @@ take_string (const char  *field,
              char       **out,
              GError     **error)
 {
-  if (*out != NULL)
-    {
-      g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD, "field “%s” repeated", field);
-      return FALSE;
-    }
+  if (!take_once (field, *out != NULL, error))
+    return FALSE;
   if (len > max)
     {
       g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD,
@@ -755,16 +812,11 @@ take_uint (const char  *field,
   char buf[24];
   guint64 v;
 
-  if (*seen)
-    {
-      g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD, "field “%s” repeated", field);
-      return FALSE;
-    }
+  if (!take_once (field, *seen, error))
+    return FALSE;
   *seen = TRUE;
-  if (len == 0 || len >= sizeof buf)
+  if (!copy_token (value, len, buf, sizeof buf))
     goto bad;
-  memcpy (buf, value, len);
-  buf[len] = '\0';
   if (!parse_uint (buf, max, &v) || v < min)
     goto bad;
   *out = (guint) v;
@@ -789,16 +841,11 @@ take_double (const char  *field,
   char *end = NULL;
   gdouble v;
 
-  if (*seen)
-    {
-      g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD, "field “%s” repeated", field);
-      return FALSE;
-    }
+  if (!take_once (field, *seen, error))
+    return FALSE;
   *seen = TRUE;
-  if (len == 0 || len >= sizeof buf)
+  if (!copy_token (value, len, buf, sizeof buf))
     goto bad;
-  memcpy (buf, value, len);
-  buf[len] = '\0';
   v = g_ascii_strtod (buf, &end);
   if (*end != '\0' || !isfinite (v) || v < 0 || v > 1e9)
     goto bad;
@@ -822,11 +869,8 @@ take_vardict (const char  *field,
   g_autoptr(GError) local = NULL;
   GVariant *v;
 
-  if (*out != NULL)
-    {
-      g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD, "field “%s” repeated", field);
-      return FALSE;
-    }
+  if (!take_once (field, *out != NULL, error))
+    return FALSE;
   if (!take_string (field, value, len, REDIS_MAX_DATA_BYTES, &text, error))
     return FALSE;
   v = g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &local);
@@ -854,11 +898,8 @@ check_version (const char  *value,
                gboolean    *seen,
                GError     **error)
 {
-  if (*seen)
-    {
-      g_set_error (error, REDIS_ERROR, REDIS_ERROR_BAD_RECORD, "field “v” repeated");
-      return FALSE;
-    }
+  if (!take_once ("v", *seen, error))
+    return FALSE;
   *seen = TRUE;
   if (!field_is (value, len, REDIS_RECORD_VERSION))
     {

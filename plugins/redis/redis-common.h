@@ -180,4 +180,19 @@ gboolean    redis_put_back           (RedisLink             *link,
 /* A reply's error as text, for messages (static or the reply's). */
 const char *redis_reply_error        (const redisReply *reply);
 
+/* Called for each entry of a stream read, with its id (NUL-terminated,
+ * @id_len bytes) and its [field, value, ...] array; returns FALSE to stop. */
+typedef gboolean (*RedisEntryFunc) (const char       *id,
+                                    size_t            id_len,
+                                    const redisReply *fields,
+                                    gpointer          user_data);
+
+/* Walks an XREAD/XREADGROUP reply ([[stream, [[id, [f, v, ...]], ...]], ...]),
+ * skipping the parts that do not have that shape (a hostile or broken
+ * server's reply is never trusted), until @func returns FALSE. Returns the
+ * number of entries given to @func. */
+gsize       redis_reply_foreach_entry (const redisReply *reply,
+                                       RedisEntryFunc    func,
+                                       gpointer          user_data);
+
 G_END_DECLS

@@ -386,6 +386,20 @@ on_trimmed (redisAsyncContext *ac,
 {
 }
 
+static gboolean
+read_one_reply (const char       *id,
+                size_t            id_len,
+                const redisReply *fields,
+                gpointer          user_data)
+{
+  RedisPoolDevice *self = user_data;
+
+  g_free (self->last_reply_id);
+  self->last_reply_id = g_strndup (id, id_len);
+  handle_reply (self, self->last_reply_id, fields);
+  return !self->disposed;
+}
+
 static void
 on_read (redisAsyncContext *ac,
          void              *r,
@@ -401,28 +415,9 @@ on_read (redisAsyncContext *ac,
     return;   /* the link went down; reading starts again when it is up */
   if (reply->type == REDIS_REPLY_ARRAY)
     {
-      /* [[stream, [[id, [f, v, ...]], ...]]] */
-      for (size_t s = 0; s < reply->elements; s++)
-        {
-          redisReply *stream = reply->element[s];
-
-          if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
-              stream->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-          for (size_t i = 0; i < stream->element[1]->elements; i++)
-            {
-              redisReply *entry = stream->element[1]->element[i];
-
-              if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-                  entry->element[0]->type != REDIS_REPLY_STRING)
-                continue;
-              g_free (self->last_reply_id);
-              self->last_reply_id = g_strndup (entry->element[0]->str, entry->element[0]->len);
-              handle_reply (self, self->last_reply_id, entry->element[1]);
-              if (self->disposed)
-                return;
-            }
-        }
+      redis_reply_foreach_entry (reply, read_one_reply, self);
+      if (self->disposed)
+        return;
       /* What was read is no longer needed (this device is its only reader). */
       {
         const char *argv[] = { "XTRIM", self->reply_key, "MINID", self->last_reply_id };

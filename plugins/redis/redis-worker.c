@@ -329,6 +329,18 @@ handle_entry (Worker           *w,
   start_run (w, entry_id, g_steal_pointer (&record));
 }
 
+static gboolean
+read_one_task (const char       *id,
+               size_t            id_len,
+               const redisReply *fields,
+               gpointer          user_data)
+{
+  g_autofree char *entry_id = g_strndup (id, id_len);
+
+  handle_entry (user_data, entry_id, fields);
+  return TRUE;
+}
+
 static void
 on_tasks (redisAsyncContext *ac,
           void              *r,
@@ -349,26 +361,8 @@ on_tasks (redisAsyncContext *ac,
         send_or_keep (w, cmd_new ("XGROUP", "CREATE", w->tasks_key, REDIS_GROUP, "0",
                                   "MKSTREAM", NULL));
     }
-  else if (reply->type == REDIS_REPLY_ARRAY)
-    for (size_t s = 0; s < reply->elements; s++)
-      {
-        redisReply *stream = reply->element[s];
-
-        if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
-            stream->element[1]->type != REDIS_REPLY_ARRAY)
-          continue;
-        for (size_t i = 0; i < stream->element[1]->elements; i++)
-          {
-            redisReply *entry = stream->element[1]->element[i];
-            g_autofree char *id = NULL;
-
-            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-                entry->element[0]->type != REDIS_REPLY_STRING)
-              continue;
-            id = g_strndup (entry->element[0]->str, entry->element[0]->len);
-            handle_entry (w, id, entry->element[1]);
-          }
-      }
+  else
+    redis_reply_foreach_entry (reply, read_one_task, w);
   read_tasks (w);
   maybe_finish (w);
 }
@@ -445,6 +439,20 @@ handle_control (Worker           *w,
     }
 }
 
+static gboolean
+read_one_control (const char       *id,
+                  size_t            id_len,
+                  const redisReply *fields,
+                  gpointer          user_data)
+{
+  Worker *w = user_data;
+
+  g_free (w->control_last);
+  w->control_last = g_strndup (id, id_len);
+  handle_control (w, fields);
+  return TRUE;
+}
+
 static void
 on_control (redisAsyncContext *ac,
             void              *r,
@@ -458,26 +466,7 @@ on_control (redisAsyncContext *ac,
   w->reading_control = FALSE;
   if (reply == NULL)
     return;
-  if (reply->type == REDIS_REPLY_ARRAY)
-    for (size_t s = 0; s < reply->elements; s++)
-      {
-        redisReply *stream = reply->element[s];
-
-        if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
-            stream->element[1]->type != REDIS_REPLY_ARRAY)
-          continue;
-        for (size_t i = 0; i < stream->element[1]->elements; i++)
-          {
-            redisReply *entry = stream->element[1]->element[i];
-
-            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-                entry->element[0]->type != REDIS_REPLY_STRING)
-              continue;
-            g_free (w->control_last);
-            w->control_last = g_strndup (entry->element[0]->str, entry->element[0]->len);
-            handle_control (w, entry->element[1]);
-          }
-      }
+  redis_reply_foreach_entry (reply, read_one_control, w);
   read_control (w);
 }
 
