@@ -81,7 +81,15 @@ describe_work (OrreryDevice *device,
 {
   GVariant *data = orrery_task_get_task_data (task);
   g_autofree char *command = command_line (task);
+  const char *plugin = orrery_host_device_stand_in_plugin (device);
 
+  if (plugin != NULL)
+    {
+      g_autofree char *shown = orrery_escape_for_terminal (plugin, -1);
+
+      return g_strdup_printf ("(run by the plugin %s%s%s)", shown, command != NULL ? ": $ " : "",
+                              command != NULL ? command : "");
+    }
   if (ORRERY_IS_LOCAL_DEVICE (device))
     return g_strdup_printf ("$ %s", command != NULL ? command : "(no command)");
   if (ORRERY_IS_SIMULATED_DEVICE (device))
@@ -182,6 +190,7 @@ orrery_host_dry_run (OrreryConstellation *c,
   guint n_skipped = 0;
   g_autoptr(GPtrArray) outcomes = g_ptr_array_new ();
 
+  orrery_host_add_declared_kinds (devices, config);
   if (!orrery_host_devices_from_config (devices, config, &error))
     {
       g_printerr ("orrery run: %s\n", error->message);

@@ -146,6 +146,13 @@ print_plugin_details (OrreryPluginEngine *engine,
 
       g_print ("  %-18s %s\n", "Reason", message);
     }
+  if (orrery_plugin_info_get_device_kinds (info) != NULL)
+    {
+      g_autofree char *joined = g_strjoinv (", ", (char **) orrery_plugin_info_get_device_kinds (info));
+      g_autofree char *kinds = shown (joined, "");
+
+      g_print ("  %-18s %s\n", "Device kinds", kinds);
+    }
   if (state != ORRERY_PLUGIN_STATE_NOT_FOUND)
     g_print ("  %-18s %s\n", "Enabled by config",
              orrery_plugin_engine_get_enabled_by_config (engine, raw_name) ? "yes" : "no");

@@ -93,8 +93,10 @@ configured_devices (const char  *config_file,
   g_autoptr(OrreryConfig) config = orrery_config_new ();
   g_autoptr(OrreryDeviceManager) devices = orrery_device_manager_new ();
 
-  if (!orrery_config_load (config, config_file, error) ||
-      !orrery_host_devices_from_config (devices, config, error))
+  if (!orrery_config_load (config, config_file, error))
+    return NULL;
+  orrery_host_add_declared_kinds (devices, config);
+  if (!orrery_host_devices_from_config (devices, config, error))
     return NULL;
   return g_steal_pointer (&devices);
 }

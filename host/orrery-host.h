@@ -94,6 +94,14 @@ guint orrery_host_check_devices (OrreryConstellation *c,
  * what would run where; runs nothing. Returns the exit status: 0, 1 when
  * some task would fail for want of a device or with its data, 2 for a
  * configuration error. @strategy is nullable ([Host] Strategy). */
+/* The device kinds that enabled plugins declare (orrery-host-kinds.c), as
+ * stand-ins on @devices, for commands that load no plugin: placed on, never
+ * executed. Returns how many kinds were added. */
+guint       orrery_host_add_declared_kinds     (OrreryDeviceManager *devices,
+                                                OrreryConfig        *config);
+/* The plugin a stand-in device stands for, or NULL for a real device. */
+const char *orrery_host_device_stand_in_plugin (OrreryDevice        *device);
+
 int orrery_host_dry_run (OrreryConstellation *c,
                          OrreryConfig        *config,
                          const char          *strategy,

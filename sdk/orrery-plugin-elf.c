@@ -65,6 +65,7 @@
 
 #define MAX_STRING 4096   /* a name, version, description or key text */
 #define MAX_KEYS   256
+#define MAX_DEVICE_KINDS 64
 
 typedef struct
 {
@@ -389,6 +390,7 @@ _orrery_plugin_elf_info_free (OrreryPluginElfInfo *info)
       g_free ((char *) info->keys[i].description);
     }
   g_free (info->keys);
+  g_strfreev (info->device_kinds);
   g_free (info);
 }
 
@@ -446,6 +448,51 @@ out:
   info->n_keys = keys->len;
   info->keys = (OrreryPluginKey *) (gpointer) g_array_free (keys, FALSE);
   return ok;
+}
+
+/* The descriptor's device kinds: a NULL-terminated array of strings, each
+ * a valid kind name (as orrery_device_manager_register_kind() wants). */
+static gboolean
+read_device_kinds (const Elf            *elf,
+                   guint64               table,
+                   OrreryPluginElfInfo  *info,
+                   GError              **error)
+{
+  g_autoptr(GPtrArray) kinds = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; ; i++)
+    {
+      char *kind = NULL;
+
+      if (i >= MAX_DEVICE_KINDS)
+        {
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                       "%s: the descriptor is malformed (more than %d device kinds, or a list "
+                       "without its end)", elf->file, MAX_DEVICE_KINDS);
+          return FALSE;
+        }
+      if (!read_string_field (elf, table + (guint64) i * sizeof (gpointer), "device kind",
+                              &kind, error))
+        return FALSE;
+      if (kind == NULL)
+        break;
+      g_ptr_array_add (kinds, kind);
+      if (strlen (kind) > 64 || !_orrery_plugin_name_is_valid (kind))
+        {
+          g_autofree char *shown = orrery_escape_for_terminal (kind, -1);
+
+          g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                       "%s: the descriptor is malformed (“%s” is not a device kind name: letters, digits, -, _ and ., at most 64)",
+                       elf->file, shown);
+          return FALSE;
+        }
+    }
+  if (kinds->len > 0)
+    {
+      g_ptr_array_add (kinds, NULL);
+      info->device_kinds = (char **) g_ptr_array_free (g_steal_pointer (&kinds), FALSE);
+    }
+  return TRUE;
 }
 
 static OrreryPluginElfInfo *
@@ -581,6 +628,26 @@ read_aligned (const guint8  *data,
       goto fail;
     }
 
+  /* Device kinds: since ABI 1.1, in what was reserved space before. */
+  if (info->abi_minor >= 1)
+    switch (read_pointer (&elf, base + G_STRUCT_OFFSET (OrreryPluginDescriptor, device_kinds),
+                          &target))
+      {
+      case POINTER_NULL:
+        break;
+      case POINTER_LOCAL:
+        if (!read_device_kinds (&elf, target, info, error))
+          goto fail;
+        break;
+      case POINTER_EXTERNAL:
+      case POINTER_BAD:
+      default:
+        g_set_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR,
+                     "%s: the descriptor is malformed (its device kinds cannot be read from "
+                     "the file)", file);
+        goto fail;
+      }
+
   /* A view in the layout of the real descriptor, for the checks of the
    * configuration; it has no code. */
   info->descriptor.abi_major = info->abi_major;
@@ -591,6 +658,7 @@ read_aligned (const guint8  *data,
   info->descriptor.version = info->version;
   info->descriptor.description = info->description;
   info->descriptor.keys = info->keys;
+  info->descriptor.device_kinds = (const char * const *) info->device_kinds;
   return info;
 
 fail:

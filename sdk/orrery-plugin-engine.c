@@ -715,7 +715,7 @@ inspect_entry (OrreryPluginEngine  *self,
   name = elf->name != NULL ? g_strdup (elf->name) : _orrery_plugin_name_from_file (file);
   _orrery_plugin_info_set_metadata (entry->info, name, elf->version, elf->description);
   _orrery_plugin_info_set_descriptor (entry->info, elf->abi_major, elf->abi_minor, elf->keys,
-                                      elf->n_keys);
+                                      elf->n_keys, (const char * const *) elf->device_kinds);
   if (!_orrery_plugin_name_is_valid (name))
     {
       g_autofree char *shown = orrery_escape_for_terminal (name, -1);

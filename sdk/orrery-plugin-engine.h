@@ -66,6 +66,8 @@ ORRERY_EXPORT
 const OrreryPluginKey *orrery_plugin_info_get_keys    (OrreryPluginInfo *self,
                                                        guint            *n_keys);
 ORRERY_EXPORT
+const char * const *orrery_plugin_info_get_device_kinds (OrreryPluginInfo *self);
+ORRERY_EXPORT
 gboolean           orrery_plugin_info_get_abi_version (OrreryPluginInfo *self,
                                                        guint            *major,
                                                        guint            *minor);

@@ -25,6 +25,7 @@ struct _OrreryPluginInfo
   guint              abi_minor;
   OrreryPluginKey   *keys;          /* nullable, ends with a NULL name */
   guint              n_keys;
+  char             **device_kinds;  /* nullable */
 };
 
 ORRERY_HIDDEN OrreryPluginInfo *_orrery_plugin_info_new          (const char        *file);
@@ -32,13 +33,14 @@ ORRERY_HIDDEN void              _orrery_plugin_info_set_metadata (OrreryPluginIn
                                                                   const char        *name,
                                                                   const char        *version,
                                                                   const char        *description);
-/* Copies the ABI version and the declared keys of the descriptor read
- * from the file. */
+/* Copies the ABI version, the declared keys and the device kinds of the
+ * descriptor read from the file. */
 ORRERY_HIDDEN void              _orrery_plugin_info_set_descriptor (OrreryPluginInfo      *self,
                                                                     guint                  abi_major,
                                                                     guint                  abi_minor,
                                                                     const OrreryPluginKey *keys,
-                                                                    guint                  n_keys);
+                                                                    guint                  n_keys,
+                                                                    const char * const    *device_kinds);
 ORRERY_HIDDEN void              _orrery_plugin_info_set_state    (OrreryPluginInfo  *self,
                                                                   OrreryPluginState  state,
                                                                   const GError      *error);

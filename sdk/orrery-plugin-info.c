@@ -52,6 +52,7 @@ orrery_plugin_info_finalize (GObject *object)
   g_free (self->file);
   g_clear_error (&self->error);
   free_keys (self->keys, self->n_keys);
+  g_strfreev (self->device_kinds);
   G_OBJECT_CLASS (orrery_plugin_info_parent_class)->finalize (object);
 }
 
@@ -166,11 +167,14 @@ _orrery_plugin_info_set_descriptor (OrreryPluginInfo      *self,
                                     guint                  abi_major,
                                     guint                  abi_minor,
                                     const OrreryPluginKey *keys,
-                                    guint                  n_keys)
+                                    guint                  n_keys,
+                                    const char * const    *device_kinds)
 {
   free_keys (self->keys, self->n_keys);
   self->keys = NULL;
   self->n_keys = 0;
+  g_strfreev (self->device_kinds);
+  self->device_kinds = device_kinds != NULL ? g_strdupv ((char **) device_kinds) : NULL;
   self->has_descriptor = TRUE;
   self->abi_major = abi_major;
   self->abi_minor = abi_minor;
@@ -303,6 +307,26 @@ orrery_plugin_info_get_keys (OrreryPluginInfo *self,
   g_return_val_if_fail (n_keys != NULL, NULL);
   *n_keys = self->n_keys;
   return self->keys;
+}
+
+/**
+ * orrery_plugin_info_get_device_kinds:
+ * @self: a plugin's information
+ *
+ * The device kinds (`Type=` names) the plugin declares in its descriptor
+ * (ORRERY_PLUGIN_DEFINE_FULL()), as read from its file without running any
+ * of its code (once the plugin was checked or loaded). What its init then
+ * registers is up to the plugin; `orrery validate` and `orrery run
+ * --dry-run` go by this list.
+ *
+ * Returns: (transfer none) (array zero-terminated=1) (nullable): the
+ *   kinds, or %NULL if it declares none
+ */
+const char * const *
+orrery_plugin_info_get_device_kinds (OrreryPluginInfo *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_INFO (self), NULL);
+  return (const char * const *) self->device_kinds;
 }
 
 /**

@@ -78,6 +78,7 @@ typedef struct
   gboolean                has_shutdown;
   OrreryPluginKey        *keys;          /* nullable, ends with a NULL name */
   guint                   n_keys;
+  char                  **device_kinds;  /* nullable */
   /* It imports a function that a process may call only once for good: a
    * GType registration (GTypes cannot be unregistered: a second copy would
    * register its types again, which GLib refuses) or

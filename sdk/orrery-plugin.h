@@ -166,6 +166,12 @@ typedef void     (*OrreryPluginShutdownFunc) (OrreryPluginContext  *context);
  * @keys: (nullable) (array zero-terminated=1): the plugin's own
  *   configuration keys, ending with an entry whose name is %NULL; %NULL if
  *   it declares none (then unknown keys are not warned about)
+ * @device_kinds: (nullable) (array zero-terminated=1): the device kinds
+ *   (`Type=` names) the plugin's init registers with
+ *   orrery_plugin_context_register_device_kind(), ending with %NULL; read
+ *   from the file without running the plugin, so that `orrery validate` and
+ *   `orrery run --dry-run` know a `[Device NAME] Type=KIND` of the plugin
+ *   (since plugin ABI 1.1)
  *
  * What a plugin exports under the symbol %ORRERY_PLUGIN_SYMBOL. Do not fill
  * it by hand: use ORRERY_PLUGIN_DEFINE(). The engine reads @abi_major and
@@ -184,9 +190,10 @@ typedef struct
   OrreryPluginInitFunc      init;
   OrreryPluginShutdownFunc  shutdown;
   const OrreryPluginKey    *keys;
+  const char * const       *device_kinds;
 
   /*< private >*/
-  gpointer                  reserved[16];
+  gpointer                  reserved[15];
 } OrreryPluginDescriptor;
 
 /**
@@ -213,6 +220,28 @@ typedef struct
  * ]|
  */
 #define ORRERY_PLUGIN_DEFINE(name, version, description, init, shutdown, keys) \
+  ORRERY_PLUGIN_DEFINE_FULL (name, version, description, init, shutdown, keys, NULL)
+
+/**
+ * ORRERY_PLUGIN_DEFINE_FULL:
+ * @name: the plugin's name (a string literal), or %NULL for the file name
+ * @version: its version (a string)
+ * @description: one line about it
+ * @init: its #OrreryPluginInitFunc
+ * @shutdown: its #OrreryPluginShutdownFunc, or %NULL
+ * @keys: its table of #OrreryPluginKey, or %NULL
+ * @device_kinds: the device kinds its init registers (a %NULL-terminated
+ *   array of strings), or %NULL
+ *
+ * As ORRERY_PLUGIN_DEFINE(), for a plugin that adds device kinds:
+ *
+ * |[<!-- language="C" -->
+ * static const char *const kinds[] = { "redis", NULL };
+ * ORRERY_PLUGIN_DEFINE_FULL ("redis", "1.0", "Pools of remote workers", redis_init, NULL,
+ *                            NULL, kinds)
+ * ]|
+ */
+#define ORRERY_PLUGIN_DEFINE_FULL(name, version, description, init, shutdown, keys, device_kinds) \
   G_BEGIN_DECLS \
   __attribute__((visibility ("default"))) \
   extern const OrreryPluginDescriptor orrery_plugin_descriptor; \
@@ -220,7 +249,7 @@ typedef struct
   const OrreryPluginDescriptor orrery_plugin_descriptor = { \
     ORRERY_PLUGIN_ABI_MAJOR, ORRERY_PLUGIN_ABI_MINOR, \
     sizeof (OrreryPluginDescriptor), 0, \
-    (name), (version), (description), (init), (shutdown), (keys), { NULL } \
+    (name), (version), (description), (init), (shutdown), (keys), (device_kinds), { NULL } \
   }; \
   G_END_DECLS
 

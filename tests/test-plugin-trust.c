@@ -209,6 +209,18 @@ test_elf_descriptor (void)
   /* The view for the configuration checks has no code. */
   g_assert_true (good->descriptor.keys == good->keys);
   g_assert_null (good->descriptor.init);
+  g_assert_null (good->device_kinds);
+
+  /* Device kinds (ABI 1.1), read through the relocations of the array. */
+  {
+    g_autoptr(OrreryPluginElfInfo) devkind = read_fixture ("devkind", &error);
+    const char *expected[] = { "fixture", NULL };
+
+    g_assert_no_error (error);
+    g_assert_nonnull (devkind->device_kinds);
+    g_assert_cmpstrv (devkind->device_kinds, expected);
+    g_assert_true (devkind->descriptor.device_kinds == (const char * const *) devkind->device_kinds);
+  }
 
   v2 = read_fixture ("good-v2", &error);
   g_assert_no_error (error);
@@ -256,6 +268,10 @@ test_elf_refusals (void)
   g_clear_error (&error);
   g_assert_null (read_fixture ("abi-minor", &error));
   g_assert_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_ABI_MISMATCH);
+  g_clear_error (&error);
+  g_assert_null (read_fixture ("devkind-badname", &error));
+  g_assert_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR);
+  g_assert_nonnull (strstr (error->message, "“two words” is not a device kind name"));
   g_clear_error (&error);
   g_assert_null (read_fixture ("nodesc", &error));
   g_assert_error (error, ORRERY_PLUGIN_ERROR, ORRERY_PLUGIN_ERROR_NO_DESCRIPTOR);

@@ -42,6 +42,10 @@ redis_init (OrreryPluginContext  *context,
                                                      context, NULL, error);
 }
 
-ORRERY_PLUGIN_DEFINE ("redis", "1.0",
-                      "Devices of kind redis: pools of workers (orrery worker) on other machines",
-                      redis_init, NULL, NULL)
+/* Declared, so that orrery validate and orrery run --dry-run know the kind
+ * without running this plugin. */
+static const char *const redis_kinds[] = { "redis", NULL };
+
+ORRERY_PLUGIN_DEFINE_FULL ("redis", "1.0",
+                           "Devices of kind redis: pools of workers (orrery worker) on other machines",
+                           redis_init, NULL, NULL, redis_kinds)

@@ -80,3 +80,41 @@ def test_bad_value_of_a_plugin_kind(orrery, world):
     assert r.returncode == 2, r
     conf = str(world.dir / "host.conf")
     assert f"{conf}: [Device far] Slots: “plenty” is not a positive integer" in r.stderr, r
+
+
+def plan_conf(w, device_group, enabled=True):
+    conf = w.dir / "plan.conf"
+    conf.write_text(f"[Host]\nAutoEnable=false\nPluginPath={w.plugins}\n"
+                    f"[Plugin devkind]\nEnabled={'true' if enabled else 'false'}\n"
+                    f"Output={w.built}\n" + device_group)
+    return conf
+
+
+def test_validate_and_dry_run_know_a_declared_kind(orrery, world):
+    # validate and the dry run load no plugin: the kind comes from the
+    # plugin's descriptor (ORRERY_PLUGIN_DEFINE_FULL), no plugin code runs.
+    conf = plan_conf(world, "[Device far]\nType=fixture\nMaxConcurrency=3\n")
+    r = orrery("validate", "--config", conf, world.constellation, cwd=world.dir, timeout=60)
+    assert r.returncode == 0, r
+    assert "would fail" not in r.stderr, r
+    r = orrery("run", "--dry-run", "--config", conf, world.constellation, cwd=world.dir, timeout=60)
+    assert r.returncode == 0, r
+    assert "t0                   on far          (run by the plugin devkind)" in r.stdout, r
+    assert "4 tasks in 2 steps would be started" in r.stdout, r   # 3 slots, then t3
+    assert not world.built.exists()          # the plugin's factory never ran
+    assert not (world.dir / "orrery-output").exists()
+    r = orrery("plugins", "--config", conf, "devkind", cwd=world.dir, timeout=60)
+    assert r.returncode == 0, r
+    assert "Device kinds       fixture" in r.stdout, r
+
+
+def test_validate_refuses_a_kind_no_enabled_plugin_declares(orrery, world):
+    conf = plan_conf(world, "[Device far]\nType=fixtur\n")
+    r = orrery("validate", "--config", conf, world.constellation, cwd=world.dir, timeout=60)
+    assert r.returncode == 2, r
+    assert ("[Device far] Type: unknown device kind “fixtur” "
+            "(known kinds: fixture, local, simulated)") in r.stderr, r
+    conf = plan_conf(world, "[Device far]\nType=fixture\n", enabled=False)
+    r = orrery("run", "--dry-run", "--config", conf, world.constellation, cwd=world.dir, timeout=60)
+    assert r.returncode == 2, r
+    assert "unknown device kind “fixture” (known kinds: local, simulated)" in r.stderr, r

@@ -26,5 +26,5 @@ extern const OrreryPluginDescriptor orrery_plugin_descriptor;
 __attribute__((visibility ("default")))
 const OrreryPluginDescriptor orrery_plugin_descriptor = {
   ORRERY_PLUGIN_ABI_MAJOR + 1, ORRERY_PLUGIN_ABI_MINOR, sizeof (OrreryPluginDescriptor), 0,
-  "abi-major", "1.0", "Built for another plugin ABI", abi_major_init, NULL, NULL, { NULL }
+  "abi-major", "1.0", "Built for another plugin ABI", abi_major_init, NULL, NULL, NULL, { NULL }
 };

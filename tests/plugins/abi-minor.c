@@ -26,5 +26,5 @@ extern const OrreryPluginDescriptor orrery_plugin_descriptor;
 __attribute__((visibility ("default")))
 const OrreryPluginDescriptor orrery_plugin_descriptor = {
   ORRERY_PLUGIN_ABI_MAJOR, ORRERY_PLUGIN_ABI_MINOR + 1, sizeof (OrreryPluginDescriptor), 0,
-  "abi-minor", "1.0", "Built for another plugin ABI", abi_minor_init, NULL, NULL, { NULL }
+  "abi-minor", "1.0", "Built for another plugin ABI", abi_minor_init, NULL, NULL, NULL, { NULL }
 };

@@ -74,4 +74,12 @@ static const OrreryPluginKey devkind_keys[] = {
   { NULL }
 };
 
-ORRERY_PLUGIN_DEFINE ("devkind", "1.0", "Adds a device kind", devkind_init, NULL, devkind_keys)
+/* The default kind is declared (Kind= renames it: then it is not). A
+ * second build declares a name no kind may have. */
+#ifndef DEVKIND_DECLARED
+#define DEVKIND_DECLARED "fixture"
+#endif
+static const char *const devkind_kinds[] = { DEVKIND_DECLARED, NULL };
+
+ORRERY_PLUGIN_DEFINE_FULL ("devkind", "1.0", "Adds a device kind", devkind_init, NULL, devkind_keys,
+                           devkind_kinds)
