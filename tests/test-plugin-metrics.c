@@ -282,7 +282,12 @@ prometheus:
   /* The build. */
   g_assert_nonnull (strstr (prom, "# TYPE orrery_build_info gauge\n"));
   g_assert_nonnull (strstr (prom, "\norrery_build_info{version=\"" ORRERY_VERSION_S "\",sdk_version=\""));
-  g_assert_nonnull (strstr (prom, "\",plugin_abi=\"1.0\"} 1\n"));
+  {
+    g_autofree char *abi = g_strdup_printf ("\",plugin_abi=\"%d.%d\"} 1\n", ORRERY_PLUGIN_ABI_MAJOR,
+                                            ORRERY_PLUGIN_ABI_MINOR);
+
+    g_assert_nonnull (strstr (prom, abi));
+  }
   g_assert_nonnull (strstr (prom, "\norrery_device_slots{device=\"sim\"} 2\n"));
   if (!f->h.isolated)
     g_assert_nonnull (strstr (prom, "\norrery_observer_failures_total{observer=\"flaky\",reason=\"failed\"} 3\n"));
