@@ -40,7 +40,11 @@ typedef struct
  * gets SIGTERM, then SIGKILL after a short grace). A second one does not
  * wait: every child process of the host and its process group get SIGKILL,
  * and the host exits with status 1. (The watch lasts until the plugins are
- * shut down, so a shutdown that hangs can be cut short too.) */
+ * shut down, so a shutdown that hangs can be cut short too.) From then on
+ * until the process exits, the three signals are ignored: nothing is left
+ * to cancel, and the journal's last write and the summary must not be cut
+ * short (a signal there used to kill the host with the signal's default
+ * action instead of exiting with the run's status). */
 typedef struct _SignalWatch SignalWatch;
 
 typedef struct
@@ -170,9 +174,35 @@ quit_loop (gpointer loop)
   return G_SOURCE_REMOVE;
 }
 
+/* GLib puts a signal's default action back when the last source watching
+ * it is destroyed, and an ignored signal set with sigaction() after that
+ * would leave a window where the signal kills the process. So one source
+ * per signal stays, attached to a context that is never iterated: GLib's
+ * handler stays installed (with SA_RESTART: a write it interrupts goes on)
+ * and what it catches is never dispatched. The context lives until the
+ * process exits. */
+static void
+ignore_signals_until_exit (const SignalWatch *w)
+{
+  static GMainContext *never_iterated;
+
+  if (never_iterated != NULL)
+    return;
+  never_iterated = g_main_context_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (w->slots); i++)
+    {
+      GSource *source = g_unix_signal_source_new (w->slots[i].signum);
+
+      g_source_set_static_name (source, "[orrery] signal ignored after the run");
+      g_source_attach (source, never_iterated);
+      g_source_unref (source);
+    }
+}
+
 static void
 signal_watch_stop (SignalWatch *w)
 {
+  ignore_signals_until_exit (w);
   for (guint i = 0; i < G_N_ELEMENTS (w->slots); i++)
     {
       g_source_destroy (w->slots[i].source);

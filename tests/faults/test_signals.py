@@ -7,6 +7,7 @@
 # many tasks completed after the signal was sent. SIGHUP (the terminal
 # closed) used to kill the host and leave the task processes running: the
 # local sleeps are killed too. A second signal does not wait.
+import fcntl
 import json
 import os
 import signal
@@ -188,3 +189,62 @@ def test_second_signal_does_not_wait(tmp_path):
     assert "SIGINT again: killed" in err, err
     assert b"constellation-cancelled" not in out.splitlines()[-1] if out else True
     wait_for(lambda: not alive(pid), "the local task to be gone", timeout=10)
+
+
+def test_signal_after_the_run_keeps_its_status(tmp_path):
+    """A SIGINT that arrives after the run has ended (the plugins shut
+    down, the summary printed, the host about to exit) used to kill the
+    host with SIGINT's default action (exit -2): the signal watch had
+    stopped. Now the host exits with the run's status (1: cancelled).
+
+    To hold the host in that window, its standard error is a pipe of one
+    page that this test fills once the first SIGINT's message is read: the
+    host then blocks in its last write ("orrery: run ... in DIR"), which
+    comes after the summary line on standard output."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    tasks = [{"task_id": "sleeper", "task_data": {"command": f"echo $$ > {pids}/p; exec sleep 300"}}]
+    path = tmp_path / "sleeper.json"
+    path.write_text(json.dumps({"constellation_id": "sleeper", "tasks": tasks}))
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen([ORRERY, "run", "--no-plugins", str(path)], cwd=tmp_path, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=w,
+                            start_new_session=True)
+    err = b""
+    try:
+        wait_for(lambda: (pids / "p").exists() and (pids / "p").read_text().strip(),
+                 "the task to start")
+        proc.send_signal(signal.SIGINT)
+        while b"cancelling the run" not in err:
+            err += os.read(r, 4096)
+        # The pipe full: the host's next write to standard error blocks.
+        # (A file description of its own: O_NONBLOCK on the host's would
+        # make its write fail instead.)
+        filler = os.open(f"/proc/self/fd/{w}", os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(filler, b"#" * 512)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(filler)
+        summary = proc.stdout.readline().decode(errors="replace")
+        assert summary.startswith("orrery: cancelled"), summary
+        assert proc.poll() is None, "the host exited without its last message"
+        proc.send_signal(signal.SIGINT)
+        os.close(w)
+        w = -1
+        while chunk := os.read(r, 65536):
+            err += chunk
+        proc.wait(timeout=60)
+    finally:
+        if w >= 0:
+            os.close(w)
+        os.close(r)
+        kill_all(proc)
+    err = err.replace(b"#", b"").decode(errors="replace")
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert "SIGINT again: killed" not in err, err
+    assert "orrery: run " in err, err
