@@ -20,7 +20,6 @@ typedef struct
   GPtrArray     *log;       /* "task-started:a", ... */
   GPtrArray     *lines;     /* the plugin's log lines: "WARNING Task failed: ..." */
   guint          handler;
-  gint64         run_us;
 } Fixture;
 
 static void
@@ -128,10 +127,7 @@ static void
 run (Fixture             *f,
      OrreryConstellation *c)
 {
-  gint64 start = g_get_monotonic_time ();
-
   plugin_harness_run (&f->h, c);
-  f->run_us = g_get_monotonic_time () - start;
 }
 
 static gboolean
@@ -423,10 +419,11 @@ test_failing_and_slow_alert (Fixture       *f,
 
   run (f, c);
   g_assert_error (f->h.error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_TASKS_FAILED);
-  /* The slow alert (3 s) did not hold the run up. Isolated, each event is
-   * a round trip to the helper as well (under the sanitizers, hundreds of
-   * milliseconds in all). */
-  g_assert_cmpint (f->run_us, <, (f->h.isolated ? 2900 : 900) * 1000);
+  /* The slow alert did not hold the run up: the run ended before the
+   * alert's end, which comes no sooner than its kill at AlertTimeoutMs
+   * (an alert waited for in the handler would log "ran past" during the
+   * run). What the run does after f2's failure (the 20 ms "fine") is far
+   * shorter than that timeout; the run's own length is not asserted. */
   g_assert_false (has_line (f, "*Alert for task “f2”*"));
 
   g_assert_true (wait_for (two_alerts_done, f, 10000));
@@ -484,9 +481,11 @@ test_abort_after (Fixture       *f,
   g_assert_nonnull (strstr (f->h.error->message, "failure-monitor: 2 tasks failed (AbortAfter=2)"));
   g_assert_cmpstr (orrery_orchestrator_get_cancel_reason (f->h.orch), ==,
                    "failure-monitor: 2 tasks failed (AbortAfter=2)");
-  g_assert_cmpint (f->run_us, <, 4 * G_USEC_PER_SEC);
+  /* The abort cancelled "long" (sleep 5) rather than waiting for it. */
   assert_line (f, "WARNING Aborting the run: failure-monitor: 2 tasks failed (AbortAfter=2)");
   assert_line (f, "MESSAGE Task cancelled while running: task “long” on device “local”*");
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c, "long")), ==,
+                   ORRERY_TASK_STATUS_CANCELLED);
 
   /* Nothing was dispatched after the second failure: x3 never started. */
   for (guint i = 0; i < f->log->len; i++)
