@@ -267,6 +267,11 @@ def test_dry_run_prints_the_plan_and_runs_nothing(orrery, tmp_path):
 
 
 COMMANDS = ["run", "resume", "replay", "watch", "serve", "validate", "show", "plugins"]
+# `orrery help worker` runs the redis plugin's program: built (and a
+# dependency of the fault suite) where hiredis is.
+WORKER = os.path.join(BUILD_ROOT, "plugins", "redis", "orrery-redis-worker")
+if os.access(WORKER, os.X_OK):
+    COMMANDS.append("worker")
 
 
 def long_options(orrery, command, cwd):
