@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "orrery-constellation-private.h"
 #include "orrery-device-private.h"
 
 #define KILL_GRACE_MS 200
@@ -1215,6 +1216,15 @@ read_outputs (const char  *path,
     {
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
                    "outputs file %s: nested deeper than %d", path, OUTPUTS_MAX_DEPTH);
+      return FALSE;
+    }
+  /* Strings json-glib must not see: a lone surrogate (1.6.6 leaks a
+   * GString on a malformed pair such as \ud83d\u0041), a NUL, bytes
+   * that are not UTF-8. */
+  if (!_orrery_json_check_text (text, len, NULL, OUTPUTS_MAX_DEPTH, NULL, &local_error))
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: %s", path, local_error->message);
       return FALSE;
     }
   parser = json_parser_new_immutable ();

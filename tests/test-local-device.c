@@ -705,6 +705,10 @@ test_outputs_malformed (void)
     { "echo \\'[1, 2]\\' > \"$ORRERY_OUTPUTS\"", "must hold one JSON object, not an array" },
     { "echo 42 > \"$ORRERY_OUTPUTS\"", "must hold one JSON object, not a number" },
     { "printf \\'{\"a\": \"\\\\\\\\ud800\"}\\' > \"$ORRERY_OUTPUTS\"", "not valid" },
+    /* A malformed surrogate pair: json-glib 1.6.6 leaks on it (LeakSanitizer
+     * in the sanitizer build), so it is refused before json-glib. */
+    { "printf \\'{\"a\": \"\\\\\\\\ud83d\\\\\\\\u0041\"}\\' > \"$ORRERY_OUTPUTS\"",
+      "$.a: not valid UTF-8 (a lone surrogate U+D83D)" },
     { NULL, "nested deeper than 64" },
     { "head -c 2000000 /dev/zero > \"$ORRERY_OUTPUTS\"", "more than the 1048576 allowed" },
   };
@@ -715,7 +719,7 @@ test_outputs_malformed (void)
     GString *s = g_string_new ("python3 -c \"print(\\'{\\\\\\\"a\\\\\\\": \\' + \\'[\\' * 100000)\" > \"$ORRERY_OUTPUTS\"");
     deep = g_string_free (s, FALSE);
   }
-  cases[4].command = deep;
+  cases[5].command = deep;
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
