@@ -10,7 +10,8 @@
  * It also checks the loader's pre-scan against json-glib: whatever json-glib
  * parses is at most ORRERY_CONSTELLATION_MAX_DEPTH deep unless the loader
  * refused the text as too deep (a scan that missed structure would let a
- * deep document through to json-glib's recursive parser).
+ * deep document through to json-glib's recursive parser), or for a string
+ * json-glib is never given.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -119,8 +120,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 
   c = orrery_constellation_new_from_data ((const char *) data, size, "fuzz.json", &error);
 
-  /* The pre-scan never lets json-glib see a deeper document. */
-  if (!g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_TOO_DEEP))
+  /* The pre-scan never lets json-glib see a deeper document. A text the
+   * pre-scan refused for its strings (a lone surrogate, a NUL) never
+   * reaches json-glib in the loader either, and is not given to it here:
+   * json-glib 1.6.6 leaks a GString on a malformed surrogate pair
+   * ("\ud83d\u0041", "malformed surrogate pair"), a leak of the library
+   * that would stop every run of this target. */
+  if (!g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_TOO_DEEP) &&
+      !g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_UTF8) &&
+      !g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER))
     {
       g_autoptr(JsonParser) parser = json_parser_new ();
 
