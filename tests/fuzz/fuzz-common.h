@@ -41,18 +41,3 @@ fuzz_init_glib (void)
 #define FUZZ_CHECK(cond, ...) \
   G_STMT_START { if (!(cond)) { g_printerr ("fuzz: %s: ", #cond); g_printerr (__VA_ARGS__); \
                                 g_printerr ("\n"); abort (); } } G_STMT_END
-
-/* LeakSanitizer's suppressions built into every target (it reads them with
- * the LSAN_OPTIONS file). json-glib 1.6.6 (Debian 12) leaks a GString in its
- * scanner when a string holds a broken \u escape: every target reaches
- * json-glib (directly, or through the loader's fallback), so a 60 s run
- * finds that leak in the library and stops there. Leaks allocated inside
- * json-glib are not looked for; the frames are not symbolised, so the
- * module is the narrowest match. */
-const char *__lsan_default_suppressions (void);
-
-const char *
-__lsan_default_suppressions (void)
-{
-  return "leak:libjson-glib-1.0.so.0\n";
-}
