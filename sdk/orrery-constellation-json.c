@@ -1601,7 +1601,11 @@ scan_string (Scan       *s,
       const char *close = memchr (p, '\'', end - p);
 
       if (close == NULL)
-        return NULL;
+        {
+          if (!run_is_utf8 (p, end))
+            STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8, "not valid UTF-8");
+          goto unterminated;
+        }
       if (!run_is_utf8 (p, close))
         STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8, "not valid UTF-8");
       p = close;
@@ -1617,12 +1621,12 @@ scan_string (Scan       *s,
         if (!run_is_utf8 (run, p))
           STRING_PROBLEM (ORRERY_CONSTELLATION_ERROR_NOT_UTF8, "not valid UTF-8");
         if (p >= end)
-          return NULL;
+          goto unterminated;
         if (*p == '"')
           break;
         /* A backslash */
         if (end - p < 2)
-          return NULL;
+          goto unterminated;
         switch (p[1])
           {
           case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
@@ -1672,7 +1676,7 @@ scan_string (Scan       *s,
             /* Step over the whole character, so its bytes do not look broken. */
             p += 1 + ((guchar) p[1] < 0x80 ? 1 : MAX (1, g_utf8_skip[(guchar) p[1]]));
             if (p > end)
-              return NULL;
+              goto unterminated;
             break;
           }
       }
@@ -1686,6 +1690,15 @@ scan_string (Scan       *s,
         scan_problem (s, code, NULL, 0, "%s", detail);
     }
   return p + 1;
+
+unterminated:
+  /* The parser says that the string does not end, but only after decoding
+   * it: what json-glib must not see counts here too (1.6.6 leaks a
+   * GString on a malformed surrogate pair, found by fuzzing a condition's
+   * unterminated value). */
+  if (code >= 0)
+    scan_problem (s, code, NULL, 0, "%s%s", is_key ? "member name " : "", detail);
+  return NULL;
 }
 
 gboolean

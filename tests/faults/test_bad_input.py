@@ -36,6 +36,11 @@ EXPECTED = {
     "lone-surrogate-name.json": (3, "$.tasks.a.name: not valid UTF-8 (a lone surrogate U+D83D)"),
     "lone-low-surrogate.json": (3, "$.tasks.a.task_data.command: not valid UTF-8 (a lone surrogate U+DC00)"),
     "surrogate-then-bad-pair.json": (3, "$.name: not valid UTF-8 (a lone surrogate U+D800)"),
+    # Found by fuzzing: a string that does not end kept its problem from
+    # the pre-scan, and json-glib (1.6.6 leaks on a malformed pair) saw it.
+    "unterminated-bad-pair.json": (3, "$.tasks.a.name: not valid UTF-8 (a lone surrogate U+D83D)"),
+    "condition-unterminated-bad-pair.json":
+        (3, "is not a condition: its value at $[1].a: not valid UTF-8 (a lone surrogate U+D83D)"),
     "surrogate-member-name.json": (3, "member name not valid UTF-8 (a lone surrogate U+DFFF)"),
     "nul-in-command.json": (3, "$.tasks.a.task_data.command: holds a NUL character (U+0000)"),
     "nul-in-id.json": (3, "$.tasks[0].task_id: holds a NUL character"),
