@@ -409,6 +409,104 @@ options_into_config (OrreryHostRun *run)
   return TRUE;
 }
 
+/* The enabled plugins, loaded and hot-plugged, in a fixed order (the engine
+ * sorts them by name); FALSE after a bad --set value of a plugin's own key
+ * (they are shut down again). */
+static gboolean
+load_plugins (OrreryHostRun       *run,
+              OrreryEventBus      *bus,
+              OrreryOrchestrator  *orch,
+              OrreryPluginEngine **out_engine)
+{
+  g_autoptr(OrreryPluginEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Plugins may read the run's id ([Host] RunId: the metrics label their
+   * series). */
+  if (run->run_id != NULL)
+    orrery_config_set_override (run->config, ORRERY_CONFIG_HOST_GROUP, "RunId", run->run_id);
+  if (run->no_plugins)
+    return TRUE;
+  engine = orrery_host_plugin_options_new_engine (run->options, bus, run->config);
+  orrery_plugin_engine_set_orchestrator (engine, orch);
+  orrery_plugin_engine_load_all (engine);
+  report_plugin_failures (engine, FALSE);
+  /* A --set value of a plugin's own key shows as wrong only now. */
+  if (!orrery_config_check_overrides (run->config, &error))
+    {
+      g_printerr ("orrery run: %s\n", error->message);
+      orrery_plugin_engine_shutdown (engine);
+      return FALSE;
+    }
+  if (!orrery_plugin_engine_watch (engine, &error))
+    g_warning ("Plugins will not be hot-plugged: %s", error->message);
+  *out_engine = g_steal_pointer (&engine);
+  return TRUE;
+}
+
+/* The plugins' end (@engine is nullable): unwatched, shut down, and their
+ * failures during the run told. */
+static void
+shutdown_plugins (OrreryPluginEngine *engine,
+                  gboolean            after_run)
+{
+  if (engine == NULL)
+    return;
+  orrery_plugin_engine_unwatch (engine);
+  orrery_plugin_engine_shutdown (engine);
+  if (after_run)
+    report_plugin_failures (engine, TRUE);
+}
+
+/* Everything the journals hold goes to the disk; a journal that could not
+ * be written fails the run, whatever the tasks did. */
+static void
+close_journals (OrreryHostRun *run,
+                RunState      *st)
+{
+  OrreryJournal *journals[] = { run->journal, run->second_journal };
+
+  for (guint i = 0; i < G_N_ELEMENTS (journals); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (journals[i] != NULL && !orrery_journal_close (journals[i], &error) && st->error == NULL)
+        {
+          st->ok = FALSE;
+          st->error = g_steal_pointer (&error);
+        }
+    }
+}
+
+/* One summary line (and where the run is); returns the exit status. */
+static int
+print_summary (OrreryHostRun *run,
+               RunState      *st,
+               gint64         start)
+{
+  OrreryConstellation *constellation = run->constellation;
+  guint n_tasks = orrery_constellation_get_n_tasks (constellation);
+  guint completed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_COMPLETED);
+  guint failed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED);
+  guint skipped = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_SKIPPED);
+  guint cancelled = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_CANCELLED);
+  /* The id and the error come from the file and the tasks: escaped. */
+  g_autofree char *id = orrery_escape_for_terminal (orrery_constellation_get_id (constellation), -1);
+  g_autofree char *message = st->error ? orrery_escape_for_terminal (st->error->message, -1) : NULL;
+
+  g_print ("orrery: %s “%s”: %u/%u tasks completed, %u failed, %u skipped, %u cancelled in %.2f s%s%s\n",
+           st->ok ? "completed" : (g_error_matches (st->error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "cancelled" : "failed"),
+           id, completed, n_tasks, failed, skipped,
+           cancelled, (g_get_monotonic_time () - start) / 1e6,
+           message ? " — " : "", message ? message : "");
+  if (run->run_dir != NULL)
+    g_printerr ("orrery: run %s in %s\n", run->run_id, run->run_dir);
+
+  if (g_error_matches (st->error, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_INVALID))
+    return ORRERY_EXIT_INVALID;
+  return st->ok ? ORRERY_EXIT_OK : ORRERY_EXIT_RUN_FAILED;
+}
+
 int
 orrery_host_run (OrreryHostRun *run)
 {
@@ -419,13 +517,9 @@ orrery_host_run (OrreryHostRun *run)
   g_autoptr(OrreryPluginEngine) engine = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  OrreryConstellation *constellation = run->constellation;
-  OrreryConfig *config = run->config;
-  const char *cmd = run->command;
   RunState st = { 0 };
   SignalWatch signals = { 0 };
   gint64 start;
-  guint n_tasks, completed, failed, skipped, cancelled;
   int status;
 
   /* The orchestrator and the settings of [Host]; the devices come after
@@ -437,13 +531,13 @@ orrery_host_run (OrreryHostRun *run)
   orch = orrery_orchestrator_new (bus, devices);
   if (!options_into_config (run))
     return ORRERY_EXIT_USAGE;
-  if (!orrery_orchestrator_apply_config (orch, config, &error))
+  if (!orrery_orchestrator_apply_config (orch, run->config, &error))
     {
-      g_printerr ("orrery %s: %s\n", cmd, error->message);
+      g_printerr ("orrery %s: %s\n", run->command, error->message);
       return ORRERY_EXIT_USAGE;
     }
 
-  st.constellation = constellation;
+  st.constellation = run->constellation;
   st.cancellable = cancellable;
 
   /* The journal first: it sees every event, before any plugin. */
@@ -455,39 +549,14 @@ orrery_host_run (OrreryHostRun *run)
       orrery_journal_set_orchestrator (run->second_journal, orch);
     }
 
-  /* Plugins, in a fixed order (the engine sorts them by name). They may
-   * read the run's id ([Host] RunId: the metrics label their series). */
-  if (run->run_id != NULL)
-    orrery_config_set_override (config, ORRERY_CONFIG_HOST_GROUP, "RunId", run->run_id);
-  if (!run->no_plugins)
-    {
-      engine = orrery_host_plugin_options_new_engine (run->options, bus, config);
-      orrery_plugin_engine_set_orchestrator (engine, orch);
-      orrery_plugin_engine_load_all (engine);
-      report_plugin_failures (engine, FALSE);
-      /* A --set value of a plugin's own key shows as wrong only now. */
-      if (!orrery_config_check_overrides (config, &error))
-        {
-          g_printerr ("orrery run: %s\n", error->message);
-          orrery_plugin_engine_shutdown (engine);
-          return ORRERY_EXIT_USAGE;
-        }
-      if (!orrery_plugin_engine_watch (engine, &error))
-        {
-          g_warning ("Plugins will not be hot-plugged: %s", error->message);
-          g_clear_error (&error);
-        }
-    }
+  if (!load_plugins (run, bus, orch, &engine))
+    return ORRERY_EXIT_USAGE;
 
   /* The devices, with the kinds the plugins added. */
-  if (!orrery_device_manager_load_config (devices, config, &error))
+  if (!orrery_device_manager_load_config (devices, run->config, &error))
     {
-      g_printerr ("orrery %s: %s\n", cmd, error->message);
-      if (engine != NULL)
-        {
-          orrery_plugin_engine_unwatch (engine);
-          orrery_plugin_engine_shutdown (engine);
-        }
+      g_printerr ("orrery %s: %s\n", run->command, error->message);
+      shutdown_plugins (engine, FALSE);
       return ORRERY_EXIT_USAGE;
     }
 
@@ -496,7 +565,7 @@ orrery_host_run (OrreryHostRun *run)
   signal_watch_start (&signals, cancellable);
 
   start = g_get_monotonic_time ();
-  orrery_orchestrator_run_async (orch, constellation, cancellable, run_done, &st);
+  orrery_orchestrator_run_async (orch, run->constellation, cancellable, run_done, &st);
   g_main_loop_run (loop);
 
   g_atomic_int_set (&signals.run_over, TRUE);
@@ -504,101 +573,91 @@ orrery_host_run (OrreryHostRun *run)
    * them) in their queues: deliver them before the plugins go, each
    * within its deadline. */
   orrery_event_bus_drain (bus);
-  if (engine != NULL)
-    {
-      orrery_plugin_engine_unwatch (engine);
-      orrery_plugin_engine_shutdown (engine);
-      report_plugin_failures (engine, TRUE);
-    }
+  shutdown_plugins (engine, TRUE);
   signal_watch_stop (&signals);
 
-  /* Everything the journal holds goes to the disk; a journal that could
-   * not be written fails the run, whatever the tasks did. */
-  if (!orrery_journal_close (run->journal, &error) && st.error == NULL)
-    {
-      st.ok = FALSE;
-      st.error = g_steal_pointer (&error);
-    }
-  g_clear_error (&error);
-  if (run->second_journal != NULL && !orrery_journal_close (run->second_journal, &error) && st.error == NULL)
-    {
-      st.ok = FALSE;
-      st.error = g_steal_pointer (&error);
-    }
-  g_clear_error (&error);
-
-  n_tasks = orrery_constellation_get_n_tasks (constellation);
-  completed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_COMPLETED);
-  failed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED);
-  skipped = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_SKIPPED);
-  cancelled = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_CANCELLED);
-  {
-    /* The id and the error come from the file and the tasks: escaped. */
-    g_autofree char *id = orrery_escape_for_terminal (orrery_constellation_get_id (constellation), -1);
-    g_autofree char *message = st.error ? orrery_escape_for_terminal (st.error->message, -1) : NULL;
-
-    g_print ("orrery: %s “%s”: %u/%u tasks completed, %u failed, %u skipped, %u cancelled in %.2f s%s%s\n",
-             st.ok ? "completed" : (g_error_matches (st.error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "cancelled" : "failed"),
-             id, completed, n_tasks, failed, skipped,
-             cancelled, (g_get_monotonic_time () - start) / 1e6,
-             message ? " — " : "", message ? message : "");
-  }
-  if (run->run_dir != NULL)
-    g_printerr ("orrery: run %s in %s\n", run->run_id, run->run_dir);
-
-  if (st.error != NULL && g_error_matches (st.error, ORRERY_ORCHESTRATOR_ERROR,
-                                           ORRERY_ORCHESTRATOR_ERROR_INVALID))
-    status = ORRERY_EXIT_INVALID;
-  else
-    status = st.ok ? ORRERY_EXIT_OK : ORRERY_EXIT_RUN_FAILED;
+  close_journals (run, &st);
+  status = print_summary (run, &st, start);
   g_clear_error (&st.error);
   return status;
 }
 
-int
-orrery_host_cmd_run (int    argc,
-                     char **argv)
+/* ------------------------------------------------------------------------ */
+/* `orrery run FILE` */
+
+/* What the command line asks for. */
+typedef struct
+{
+  char                    *strategy;
+  char                    *journal_path;     /* NULL: RUN_DIR/journal.jsonl; "-": stdout; redis://… */
+  gint                     max_concurrency;
+  gboolean                 no_plugins;
+  gboolean                 dry_run;
+  OrreryHostPluginOptions  plugins;
+  const char              *file;             /* in argv */
+} RunOptions;
+
+static void
+run_options_clear (RunOptions *o)
+{
+  g_clear_pointer (&o->strategy, g_free);
+  g_clear_pointer (&o->journal_path, g_free);
+  orrery_host_plugin_options_clear (&o->plugins);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RunOptions, run_options_clear)
+
+/* The run's journal; on standard output or a Redis stream, the run
+ * directory's copy too. */
+typedef struct
+{
+  OrreryJournal *journal;
+  OrreryJournal *second;      /* nullable */
+  int            fd;          /* standard output's copy or the pipe to the helper, or -1 */
+  GSubprocess   *helper;      /* nullable: orrery-redis-journal, writing the stream */
+} RunJournals;
+
+static void
+run_journals_clear (RunJournals *j)
+{
+  g_clear_object (&j->journal);
+  g_clear_object (&j->second);
+  if (j->fd >= 0)
+    close (j->fd);
+  j->fd = -1;
+  g_clear_object (&j->helper);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RunJournals, run_journals_clear)
+
+/* Options: ORRERY_EXIT_OK to go on, else the exit status. */
+static int
+parse_options (RunOptions  *o,
+               int          argc,
+               char       **argv)
 {
   g_autoptr(GOptionContext) context = g_option_context_new ("FILE");
   g_autoptr(GError) error = NULL;
-  g_autofree char *strategy = NULL;
-  g_autofree char *journal_path = NULL;
   g_autofree char *state_file = NULL;
-  gint max_concurrency = 0;
-  gboolean no_plugins = FALSE;
-  gboolean dry_run = FALSE;
   const GOptionEntry entries[] = {
-    { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy,
+    { "strategy", 's', 0, G_OPTION_ARG_STRING, &o->strategy,
       "How tasks are placed on devices: round-robin, capability-match, load-balance", "S" },
-    { "max-concurrency", 'j', 0, G_OPTION_ARG_INT, &max_concurrency,
+    { "max-concurrency", 'j', 0, G_OPTION_ARG_INT, &o->max_concurrency,
       "Run at most N tasks at once (0: the devices' limits)", "N" },
-    { "journal", 0, 0, G_OPTION_ARG_FILENAME, &journal_path,
+    { "journal", 0, 0, G_OPTION_ARG_FILENAME, &o->journal_path,
       "Write the run's journal to FILE instead of the run directory's journal.jsonl "
       "(“-”: JSON lines on standard output, the rest on standard error); "
       "“orrery resume FILE” continues the run", "FILE" },
     { "state", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &state_file,
       "Old name of --journal", "FILE" },
-    { "no-plugins", 0, 0, G_OPTION_ARG_NONE, &no_plugins, "Load no plugin", NULL },
-    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
+    { "no-plugins", 0, 0, G_OPTION_ARG_NONE, &o->no_plugins, "Load no plugin", NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &o->dry_run,
       "Print in dispatch order what would run where (the commands); run nothing", NULL },
     { NULL }
   };
-  g_autoptr(OrreryConfig) config = NULL;
-  g_autoptr(OrreryConstellation) constellation = NULL;
-  g_autoptr(OrreryJournal) journal = NULL;
-  g_autoptr(OrreryJournal) second = NULL;
-  g_autofree char *run_id = NULL;
-  g_autofree char *output_dir = NULL;
-  g_autofree char *run_dir = NULL;
-  g_autofree char *abs_run_dir = NULL;
-  g_auto(OrreryHostPluginOptions) options = { NULL };
-  OrreryHostRun run = { 0 };
-  int journal_fd = -1;
-  g_autoptr(GSubprocess) journal_helper = NULL;
-  int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  orrery_host_plugin_options_add (context, &options);
+  orrery_host_plugin_options_add (context, &o->plugins);
   g_option_context_set_summary (context,
                                 "Runs the constellation in FILE (JSON, Orrery's or UFO Galaxy's format) "
                                 "on the configured devices, with the enabled plugins. Each run gets "
@@ -618,23 +677,195 @@ orrery_host_cmd_run (int    argc,
       orrery_host_usage_error (context, "run", "expected one constellation FILE (“-”: standard input)");
       return ORRERY_EXIT_USAGE;
     }
-  if (max_concurrency < 0)
+  o->file = argv[1];
+  if (o->max_concurrency < 0)
     {
-      g_printerr ("orrery run: --max-concurrency must be 0 or more, not %d\n", max_concurrency);
+      g_printerr ("orrery run: --max-concurrency must be 0 or more, not %d\n", o->max_concurrency);
       return ORRERY_EXIT_USAGE;
     }
   if (state_file != NULL)
     {
-      if (journal_path != NULL)
+      if (o->journal_path != NULL)
         {
           g_printerr ("orrery run: --state is the old name of --journal: give one of them\n");
           return ORRERY_EXIT_USAGE;
         }
-      journal_path = g_steal_pointer (&state_file);
+      o->journal_path = g_steal_pointer (&state_file);
     }
+  return ORRERY_EXIT_OK;
+}
+
+/* The constellation (from standard input for "-"), valid, with task data
+ * the local device accepts: before anything runs. */
+static int
+load_constellation (const char           *file,
+                    OrreryConstellation **out_constellation)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConstellation) constellation = orrery_host_load_constellation (file, &error);
+
+  if (constellation == NULL || !orrery_constellation_validate (constellation, &error))
+    {
+      g_printerr ("orrery run: %s\n", error->message);
+      return ORRERY_EXIT_INVALID;
+    }
+  if (orrery_host_check_task_data (constellation, "orrery run: ", file) > 0)
+    return ORRERY_EXIT_INVALID;
+  *out_constellation = g_steal_pointer (&constellation);
+  return ORRERY_EXIT_OK;
+}
+
+/* The run directory's own copy of a journal written elsewhere than to a
+ * file (standard output, a stream): the run can be resumed from it. */
+static gboolean
+open_journal_copy (RunJournals  *j,
+                   const char   *run_dir,
+                   const char   *run_id,
+                   GError      **error)
+{
+  g_autofree char *copy = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
+
+  j->second = orrery_journal_new (copy, run_id, error);
+  if (j->second == NULL)
+    {
+      g_clear_object (&j->journal);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* `--journal -`: the journal takes standard output; everything else
+ * printed there (summary lines, plugins) goes to standard error. */
+static gboolean
+open_journal_on_stdout (RunJournals  *j,
+                        const char   *run_dir,
+                        const char   *run_id,
+                        GError      **error)
+{
+  fflush (stdout);
+  /* A reader that goes away (`| head`) is a write error that fails the
+   * run, not a SIGPIPE that kills the host and leaves its tasks. */
+  signal (SIGPIPE, SIG_IGN);
+  j->fd = dup (STDOUT_FILENO);
+  if (j->fd < 0 || dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "cannot write the journal to standard output: %s", g_strerror (errsv));
+      return FALSE;
+    }
+  j->journal = orrery_journal_new_for_fd (j->fd, "(standard output)", run_id, error);
+  return j->journal != NULL && open_journal_copy (j, run_dir, run_id, error);
+}
+
+/* `--journal redis://…`: a journal on a Redis stream, written through a
+ * pipe to the redis plugin's helper (its URL shown without password). */
+static gboolean
+open_journal_on_stream (RunJournals   *j,
+                        const char    *url,
+                        const char    *run_dir,
+                        const char    *run_id,
+                        OrreryConfig  *config,
+                        GError       **error)
+{
+  g_autofree char *shown = orrery_host_redact_url (url);
+
+  j->fd = orrery_host_remote_journal_open (url, run_id, config, &j->helper, error);
+  if (j->fd < 0)
+    return FALSE;
+  j->journal = orrery_journal_new_for_fd (j->fd, shown, run_id, error);
+  return j->journal != NULL && open_journal_copy (j, run_dir, run_id, error);
+}
+
+/* The journal in @path, or RUN_DIR/journal.jsonl; elsewhere, RUN_DIR's
+ * journal.jsonl links to it (resume --last, watch RUN_DIR). */
+static gboolean
+open_journal_file (RunJournals  *j,
+                   const char   *path,
+                   const char   *run_dir,
+                   const char   *run_id,
+                   GError      **error)
+{
+  g_autofree char *in_run_dir = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
+  g_autofree char *target = NULL;
+
+  j->journal = orrery_journal_new (path != NULL ? path : in_run_dir, run_id, error);
+  if (j->journal == NULL)
+    return FALSE;
+  if (path == NULL)
+    return TRUE;
+  target = g_canonicalize_filename (path, NULL);
+  if (symlink (target, in_run_dir) < 0)
+    g_printerr ("orrery run: cannot link %s to the journal: %s\n", in_run_dir, g_strerror (errno));
+  return TRUE;
+}
+
+/* The run's journals, with their sync policy and the run directory in
+ * their header: ORRERY_EXIT_OK, or the exit status (the empty run
+ * directory is then removed). */
+static int
+open_journals (RunJournals  *j,
+               const char   *journal_path,
+               const char   *run_dir,
+               const char   *run_id,
+               OrreryConfig *config)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *abs_run_dir = g_canonicalize_filename (run_dir, NULL);
+  gboolean opened;
+
+  if (journal_path != NULL && g_str_equal (journal_path, "-"))
+    opened = open_journal_on_stdout (j, run_dir, run_id, &error);
+  else if (orrery_host_journal_is_remote (journal_path))
+    opened = open_journal_on_stream (j, journal_path, run_dir, run_id, config, &error);
+  else
+    opened = open_journal_file (j, journal_path, run_dir, run_id, &error);
+  if (!opened)
+    {
+      g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
+      gboolean exists = g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS);
+
+      /* No run: no run directory left behind (it is still empty). */
+      g_rmdir (logs);
+      g_rmdir (run_dir);
+      g_printerr ("orrery run: %s%s\n", error->message,
+                  exists ? " (a journal is never overwritten: “orrery resume” continues its run)" : "");
+      return exists ? ORRERY_EXIT_USAGE : ORRERY_EXIT_RUN_FAILED;
+    }
+  if (!orrery_host_apply_journal_sync (j->journal, config, &error) ||
+      (j->second != NULL && !orrery_host_apply_journal_sync (j->second, config, &error)))
+    {
+      g_printerr ("orrery run: %s\n", error->message);
+      return ORRERY_EXIT_USAGE;
+    }
+  orrery_journal_set_header_member (j->journal, "run_dir", abs_run_dir);
+  if (j->second != NULL)
+    orrery_journal_set_header_member (j->second, "run_dir", abs_run_dir);
+  return ORRERY_EXIT_OK;
+}
+
+int
+orrery_host_cmd_run (int    argc,
+                     char **argv)
+{
+  g_auto(RunOptions) o = { 0 };
+  g_auto(RunJournals) journals = { .fd = -1 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(OrreryConfig) config = NULL;
+  g_autoptr(OrreryConstellation) constellation = NULL;
+  g_autofree char *run_id = NULL;
+  g_autofree char *output_dir = NULL;
+  g_autofree char *run_dir = NULL;
+  OrreryHostRun run = { 0 };
+  int status;
+
+  status = parse_options (&o, argc, argv);
+  if (status != ORRERY_EXIT_OK)
+    return status;
 
   /* Configuration */
-  config = orrery_host_plugin_options_load_config (&options, &error);
+  config = orrery_host_plugin_options_load_config (&o.plugins, &error);
   if (config == NULL)
     {
       g_printerr ("orrery run: %s\n", error->message);
@@ -642,19 +873,13 @@ orrery_host_cmd_run (int    argc,
     }
 
   /* The constellation */
-  constellation = orrery_host_load_constellation (argv[1], &error);
-  if (constellation == NULL || !orrery_constellation_validate (constellation, &error))
-    {
-      g_printerr ("orrery run: %s\n", error->message);
-      return ORRERY_EXIT_INVALID;
-    }
-  /* Task data a local device would refuse: before anything runs. */
-  if (orrery_host_check_task_data (constellation, "orrery run: ", argv[1]) > 0)
-    return ORRERY_EXIT_INVALID;
+  status = load_constellation (o.file, &constellation);
+  if (status != ORRERY_EXIT_OK)
+    return status;
   /* --dry-run: the plan, and nothing created or run. */
-  if (dry_run)
-    return orrery_host_dry_run (constellation, config, strategy,
-                                g_str_equal (argv[1], "-") ? ORRERY_HOST_STDIN_NAME : argv[1]);
+  if (o.dry_run)
+    return orrery_host_dry_run (constellation, config, o.strategy,
+                                g_str_equal (o.file, "-") ? ORRERY_HOST_STDIN_NAME : o.file);
 
   /* The run: its id, its directory, its journal. */
   run_id = make_run_id (constellation);
@@ -665,109 +890,27 @@ orrery_host_cmd_run (int    argc,
       g_printerr ("orrery run: %s\n", error->message);
       return ORRERY_EXIT_RUN_FAILED;
     }
-  abs_run_dir = g_canonicalize_filename (run_dir, NULL);
-  if (journal_path != NULL && g_str_equal (journal_path, "-"))
-    {
-      /* The journal takes standard output; everything else printed there
-       * (summary lines, plugins) goes to standard error. */
-      fflush (stdout);
-      /* A reader that goes away (`| head`) is a write error that fails
-       * the run, not a SIGPIPE that kills the host and leaves its tasks. */
-      signal (SIGPIPE, SIG_IGN);
-      journal_fd = dup (STDOUT_FILENO);
-      if (journal_fd < 0 || dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
-        {
-          g_printerr ("orrery run: cannot write the journal to standard output: %s\n", g_strerror (errno));
-          return ORRERY_EXIT_RUN_FAILED;
-        }
-      journal = orrery_journal_new_for_fd (journal_fd, "(standard output)", run_id, &error);
-      /* The run directory keeps its own copy: the run can be resumed. */
-      if (journal != NULL)
-        {
-          g_autofree char *copy = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
-
-          second = orrery_journal_new (copy, run_id, &error);
-          if (second == NULL)
-            g_clear_object (&journal);
-        }
-    }
-  else if (orrery_host_journal_is_remote (journal_path))
-    {
-      /* A journal on a Redis stream (the redis plugin's helper), and the
-       * run directory's own copy, as with "-". */
-      g_autofree char *shown = orrery_host_redact_url (journal_path);
-
-      journal_fd = orrery_host_remote_journal_open (journal_path, run_id, config,
-                                                    &journal_helper, &error);
-      if (journal_fd >= 0)
-        journal = orrery_journal_new_for_fd (journal_fd, shown, run_id, &error);
-      if (journal != NULL)
-        {
-          g_autofree char *copy = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
-
-          second = orrery_journal_new (copy, run_id, &error);
-          if (second == NULL)
-            g_clear_object (&journal);
-        }
-    }
-  else
-    {
-      gboolean elsewhere = journal_path != NULL;
-
-      if (journal_path == NULL)
-        journal_path = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
-      journal = orrery_journal_new (journal_path, run_id, &error);
-      if (journal != NULL && elsewhere)
-        {
-          /* RUN_DIR/journal.jsonl leads to it (resume --last, watch RUN_DIR). */
-          g_autofree char *link = g_build_filename (run_dir, ORRERY_HOST_JOURNAL_NAME, NULL);
-          g_autofree char *target = g_canonicalize_filename (journal_path, NULL);
-
-          if (symlink (target, link) < 0)
-            g_printerr ("orrery run: cannot link %s to the journal: %s\n", link, g_strerror (errno));
-        }
-    }
-  if (journal == NULL)
-    {
-      g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
-
-      /* No run: no run directory left behind (it is still empty). */
-      g_rmdir (logs);
-      g_rmdir (run_dir);
-      g_printerr ("orrery run: %s%s\n", error->message,
-                  g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS)
-                  ? " (a journal is never overwritten: “orrery resume” continues its run)" : "");
-      return g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_EXISTS)
-             ? ORRERY_EXIT_USAGE : ORRERY_EXIT_RUN_FAILED;
-    }
-  if (!orrery_host_apply_journal_sync (journal, config, &error) ||
-      (second != NULL && !orrery_host_apply_journal_sync (second, config, &error)))
-    {
-      g_printerr ("orrery run: %s\n", error->message);
-      return ORRERY_EXIT_USAGE;
-    }
-  orrery_journal_set_header_member (journal, "run_dir", abs_run_dir);
-  if (second != NULL)
-    orrery_journal_set_header_member (second, "run_dir", abs_run_dir);
+  status = open_journals (&journals, o.journal_path, run_dir, run_id, config);
+  if (status != ORRERY_EXIT_OK)
+    return status;
   update_latest (output_dir, run_id);
   plugins_into_run_dir (config, run_dir);
 
   run.command = "run";
-  run.options = &options;
+  run.options = &o.plugins;
   run.config = config;
   run.constellation = constellation;
-  run.strategy = strategy;
-  run.max_concurrency = max_concurrency;
-  run.no_plugins = no_plugins;
-  run.journal = journal;
-  run.second_journal = second;
+  run.strategy = o.strategy;
+  run.max_concurrency = o.max_concurrency;
+  run.no_plugins = o.no_plugins;
+  run.journal = journals.journal;
+  run.second_journal = journals.second;
   run.run_id = run_id;
   run.run_dir = run_dir;
   status = orrery_host_run (&run);
-  if (journal_helper != NULL)
-    status = orrery_host_remote_journal_close (journal_helper, g_steal_fd (&journal_fd), status);
-  if (journal_fd >= 0)
-    close (journal_fd);
+  /* The stream's end: every line in Redis, or the run fails. */
+  if (journals.helper != NULL)
+    status = orrery_host_remote_journal_close (journals.helper, g_steal_fd (&journals.fd), status);
   return status;
 }
 
