@@ -194,8 +194,6 @@ ORRERY_HIDDEN OrreryTask       *_orrery_task_new_fast     (const char *id);
  * reference (NULL for NULL or ""), and its release. */
 ORRERY_HIDDEN const char       *_orrery_intern            (const char *text);
 ORRERY_HIDDEN void              _orrery_unintern          (const char *interned);
-ORRERY_HIDDEN void              _orrery_task_take_extra   (OrreryTask *task,
-                                                           JsonObject *extra);
 ORRERY_HIDDEN void              _orrery_task_set_error_message (OrreryTask *task,
                                                                 const char *message);
 

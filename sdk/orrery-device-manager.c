@@ -16,15 +16,15 @@ typedef struct
   char         *id;
   guint         max;
   guint         running;
-} Entry;
+} ManagedDevice;
 
 struct _OrreryDeviceManager
 {
   GObject                 parent_instance;
 
-  GPtrArray              *entries;     /* of Entry, in the order added */
-  GHashTable             *by_id;       /* id -> Entry */
-  GHashTable             *by_device;   /* device -> Entry */
+  GPtrArray              *entries;     /* of ManagedDevice, in the order added */
+  GHashTable             *by_id;       /* id -> ManagedDevice */
+  GHashTable             *by_device;   /* device -> ManagedDevice */
   OrreryDispatchStrategy  strategy;
   guint                   cursor;      /* index of the last device picked */
   char                   *run_id;      /* orrery_device_manager_set_run() */
@@ -62,7 +62,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void
-entry_free (Entry *entry)
+managed_device_free (ManagedDevice *entry)
 {
   g_object_unref (entry->device);
   g_free (entry->id);
@@ -161,7 +161,7 @@ orrery_device_manager_class_init (OrreryDeviceManagerClass *klass)
 static void
 orrery_device_manager_init (OrreryDeviceManager *self)
 {
-  self->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
+  self->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) managed_device_free);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
   self->by_device = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->strategy = ORRERY_STRATEGY_ROUND_ROBIN;
@@ -238,7 +238,7 @@ orrery_device_manager_set_run (OrreryDeviceManager *self,
       self->run_dir = run_dir && *run_dir ? g_strdup (run_dir) : NULL;
     }
   for (guint i = 0; i < self->entries->len; i++)
-    apply_run (self, ((Entry *) self->entries->pdata[i])->device);
+    apply_run (self, ((ManagedDevice *) self->entries->pdata[i])->device);
 }
 
 /**
@@ -259,7 +259,7 @@ orrery_device_manager_add_device (OrreryDeviceManager  *self,
                                   GError              **error)
 {
   const char *id;
-  Entry *entry;
+  ManagedDevice *entry;
 
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
   g_return_val_if_fail (ORRERY_IS_DEVICE (device), FALSE);
@@ -280,7 +280,7 @@ orrery_device_manager_add_device (OrreryDeviceManager  *self,
       return FALSE;
     }
 
-  entry = g_new0 (Entry, 1);
+  entry = g_new0 (ManagedDevice, 1);
   entry->device = g_object_ref (device);
   entry->id = g_strdup (id);
   entry->max = orrery_device_get_max_concurrency (device);
@@ -312,7 +312,7 @@ orrery_device_manager_remove_device (OrreryDeviceManager *self,
                                      const char          *device_id)
 {
   g_autoptr(OrreryDevice) device = NULL;
-  Entry *entry;
+  ManagedDevice *entry;
   guint index;
 
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), FALSE);
@@ -347,7 +347,7 @@ OrreryDevice *
 orrery_device_manager_get_device (OrreryDeviceManager *self,
                                   const char          *device_id)
 {
-  Entry *entry;
+  ManagedDevice *entry;
 
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
   g_return_val_if_fail (device_id != NULL, NULL);
@@ -371,7 +371,7 @@ orrery_device_manager_get_devices (OrreryDeviceManager *self)
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
 
   for (guint i = self->entries->len; i > 0; i--)
-    list = g_list_prepend (list, ((Entry *) self->entries->pdata[i - 1])->device);
+    list = g_list_prepend (list, ((ManagedDevice *) self->entries->pdata[i - 1])->device);
   return list;
 }
 
@@ -451,7 +451,7 @@ requirements_init (Requirements  *req,
 }
 
 static gboolean
-has_all_caps (Entry              *entry,
+has_all_caps (ManagedDevice      *entry,
               const Requirements *req)
 {
   if (req->caps == NULL)
@@ -463,7 +463,7 @@ has_all_caps (Entry              *entry,
 }
 
 static gboolean
-is_eligible (Entry              *entry,
+is_eligible (ManagedDevice      *entry,
              const Requirements *req)
 {
   if (req->device_type != NULL &&
@@ -483,7 +483,7 @@ join_caps (char **caps)
 }
 
 static char *
-missing_caps (Entry              *entry,
+missing_caps (ManagedDevice      *entry,
               const Requirements *req)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
@@ -500,7 +500,7 @@ missing_caps (Entry              *entry,
 static void
 set_no_device_error (OrreryDeviceManager *self,
                      OrreryTask          *task,
-                     Entry               *target,
+                     ManagedDevice       *target,
                      const Requirements  *req,
                      GError             **error)
 {
@@ -542,15 +542,15 @@ set_no_device_error (OrreryDeviceManager *self,
 }
 
 static inline gboolean
-has_free_slot (Entry *entry)
+has_free_slot (ManagedDevice *entry)
 {
   return entry->running < entry->max;
 }
 
 /* Whether a's load (running / max) is below b's. */
 static inline gboolean
-less_loaded (Entry *a,
-             Entry *b)
+less_loaded (ManagedDevice *a,
+             ManagedDevice *b)
 {
   return (guint64) a->running * b->max < (guint64) b->running * a->max;
 }
@@ -559,7 +559,7 @@ less_loaded (Entry *a,
  * device that has exactly what the task needs (or nothing, for a task that
  * needs nothing). */
 static double
-match_score (Entry              *entry,
+match_score (ManagedDevice      *entry,
              const Requirements *req)
 {
   guint n_caps = g_strv_length ((char **) orrery_device_get_capabilities (entry->device));
@@ -573,7 +573,7 @@ match_score (Entry              *entry,
 /* Picks among the eligible entries with a free slot, scanning from the one
  * after the last pick so that ties rotate. Sets *out_eligible to whether
  * any entry is eligible at all. */
-static Entry *
+static ManagedDevice *
 pick (OrreryDeviceManager *self,
       const Requirements  *req,
       gboolean            *out_eligible)
@@ -582,14 +582,14 @@ pick (OrreryDeviceManager *self,
   guint start = self->cursor == G_MAXUINT ? 0 : (self->cursor + 1) % n;
   gboolean any_requirement = req->device_type != NULL || req->caps != NULL;
   gboolean eligible = !any_requirement;
-  Entry *best = NULL;
+  ManagedDevice *best = NULL;
   double best_score = -1.0;
   guint best_index = 0;
 
   for (guint k = 0; k < n; k++)
     {
       guint i = (start + k) % n;
-      Entry *entry = self->entries->pdata[i];
+      ManagedDevice *entry = self->entries->pdata[i];
 
       if (any_requirement && !is_eligible (entry, req))
         continue;
@@ -660,7 +660,7 @@ orrery_device_manager_can_run (OrreryDeviceManager  *self,
   target_id = orrery_task_get_target_device_id (task);
   if (target_id && *target_id)
     {
-      Entry *target = g_hash_table_lookup (self->by_id, target_id);
+      ManagedDevice *target = g_hash_table_lookup (self->by_id, target_id);
 
       if (target == NULL || !is_eligible (target, &req))
         {
@@ -712,7 +712,7 @@ orrery_device_manager_select (OrreryDeviceManager  *self,
   g_auto(Requirements) req = { NULL, NULL };
   const char *target_id;
   gboolean eligible = FALSE;
-  Entry *entry;
+  ManagedDevice *entry;
 
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), NULL);
   g_return_val_if_fail (ORRERY_IS_TASK (task), NULL);
@@ -759,7 +759,7 @@ void
 orrery_device_manager_acquire (OrreryDeviceManager *self,
                                OrreryDevice        *device)
 {
-  Entry *entry;
+  ManagedDevice *entry;
 
   g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
 
@@ -780,7 +780,7 @@ void
 orrery_device_manager_release (OrreryDeviceManager *self,
                                OrreryDevice        *device)
 {
-  Entry *entry;
+  ManagedDevice *entry;
 
   g_return_if_fail (ORRERY_IS_DEVICE_MANAGER (self));
 
@@ -803,7 +803,7 @@ guint
 orrery_device_manager_get_running (OrreryDeviceManager *self,
                                    OrreryDevice        *device)
 {
-  Entry *entry;
+  ManagedDevice *entry;
 
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), 0);
 
@@ -825,7 +825,7 @@ orrery_device_manager_get_running_total (OrreryDeviceManager *self)
   g_return_val_if_fail (ORRERY_IS_DEVICE_MANAGER (self), 0);
 
   for (guint i = 0; i < self->entries->len; i++)
-    total += ((Entry *) self->entries->pdata[i])->running;
+    total += ((ManagedDevice *) self->entries->pdata[i])->running;
   return total;
 }
 
@@ -845,7 +845,7 @@ orrery_device_manager_get_free_slots_total (OrreryDeviceManager *self)
 
   for (guint i = 0; i < self->entries->len; i++)
     {
-      Entry *entry = self->entries->pdata[i];
+      ManagedDevice *entry = self->entries->pdata[i];
 
       if (entry->running < entry->max)
         total += entry->max - entry->running;

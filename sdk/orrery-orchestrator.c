@@ -126,6 +126,31 @@ typedef struct
   guint               attempts;      /* started in this run */
 } TaskRun;
 
+/* The run in progress: allocated by orrery_orchestrator_run_async(), freed
+ * by finish_run() once its last event is out. Nothing of a run outlives it
+ * but the cancel reason (orrery_orchestrator_get_cancel_reason()). */
+typedef struct
+{
+  OrreryOrchestrator  *owner;          /* not a reference: the GTask holds one */
+  OrreryConstellation *constellation;
+  GTask               *task;
+  GMainContext        *context;
+  GCancellable        *cancellable;
+  gulong               cancel_id;
+  gulong               modified_id;
+  gulong               device_added_id;
+  gulong               device_removed_id;
+  GHashTable          *tasks;          /* task id -> TaskRun */
+  guint                n_running;      /* executing on a device */
+  guint                n_waiting;      /* waiting for a retry */
+  gint64               start_us;
+  gboolean             cancelling;
+  GError              *fail_error;     /* orrery_orchestrator_fail() */
+  GError              *cancel_error;   /* what cancelled tasks get, from cancel_reason */
+  guint                bulk_cancelled; /* cancelled at the end without their own event */
+  GSource             *after_delivery; /* advance() deferred until the bus is idle */
+} OrchestratorRun;
+
 struct _OrreryOrchestrator
 {
   GObject              parent_instance;
@@ -137,29 +162,16 @@ struct _OrreryOrchestrator
   gdouble              retry_factor;
   guint                retry_max_delay_ms;
 
-  /* The run in progress */
-  OrreryConstellation *constellation;
-  GTask               *run_task;
-  GMainContext        *context;
-  GCancellable        *cancellable;
-  gulong               cancel_id;
-  gulong               modified_id;
-  gulong               device_added_id;
-  gulong               device_removed_id;
-  GHashTable          *runs;          /* task id -> TaskRun */
-  guint                n_running;     /* executing on a device */
-  guint                n_waiting;     /* waiting for a retry */
-  gint64               start_us;
-  gboolean             cancelling;
-  char                *cancel_reason;
-  GError              *fail_error;    /* orrery_orchestrator_fail() */
-  GError              *cancel_error;  /* what cancelled tasks get, from cancel_reason */
-  guint                bulk_cancelled; /* cancelled at the end without their own event */
-  gboolean             kicking;
-  gboolean             kick_again;
-  guint64              dispatch_pass;  /* marks the ready classes found blocked */
-  guint                busy;          /* entry points under way (enter/leave) */
-  GSource             *kick_source;   /* a kick deferred until the bus is idle */
+  OrchestratorRun     *current;         /* nullable: the run in progress */
+  char                *cancel_reason;   /* why the last run was cancelled */
+  /* Marks the ready classes found blocked; never reset, because the marks
+   * stay in the constellation's classes from one run to the next. */
+  guint64              dispatch_pass;
+
+  /* Deferred dispatch: step_begin(), step_end(), advance() */
+  guint                step_depth;      /* steps under way, nested */
+  gboolean             advancing;       /* inside advance()'s loop */
+  gboolean             advance_pending; /* asked for during a step or advance() */
 
   GHashTable          *holds;         /* id -> OrreryHold */
   guint                next_hold_id;
@@ -176,9 +188,11 @@ struct _OrreryOrchestrator
  *
  * Nothing here polls or sleeps. Work happens in answer to four things: the
  * start of a run, a device finishing a task, an edit of the constellation
- * (its "modified" signal) and a hold being released. Each of them ends in
- * kick(), which dispatches every ready task a device can take and finishes
- * the run when nothing is left to do.
+ * (its "modified" signal) and a hold being released. Each of them is one
+ * step; what observers do in answer to the step's events (cancel, hold,
+ * release, edit) joins it, and dispatch is deferred to the end of the
+ * outermost step, which starts every ready task a device can take and
+ * finishes the run when nothing is left to do.
  */
 G_DEFINE_FINAL_TYPE (OrreryOrchestrator, orrery_orchestrator, G_TYPE_OBJECT)
 
@@ -199,25 +213,28 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static void kick (OrreryOrchestrator *self);
+static void advance (OrreryOrchestrator *self);
 
-/* Every entry point (a device finishing, a retry timer, an edit, a cancel, a
- * hold released or expired) runs between enter() and leave(). Observers it
- * publishes to may call back (cancel, hold, release, edit): their kicks are
- * folded into the one leave() makes, so events keep their order and the run
- * never finishes in the middle of another step. */
+/* Deferred dispatch. Every entry point (a device finishing, a retry timer,
+ * an edit, a cancel, a hold released or expired, a device added or removed)
+ * is one step, between step_begin() and step_end(). advance() dispatches
+ * what is ready and finishes the run when nothing is left; asked for inside
+ * a step (an observer the step publishes to calls back: cancel, hold,
+ * release, edit), it only notes that it is pending, and the outermost
+ * step_end() runs it once. So events keep their order and the run never
+ * finishes in the middle of another step. */
 static void
-enter (OrreryOrchestrator *self)
+step_begin (OrreryOrchestrator *self)
 {
   g_object_ref (self);
-  self->busy++;
+  self->step_depth++;
 }
 
 static void
-leave (OrreryOrchestrator *self)
+step_end (OrreryOrchestrator *self)
 {
-  if (--self->busy == 0)
-    kick (self);
+  if (--self->step_depth == 0)
+    advance (self);
   g_object_unref (self);
 }
 
@@ -268,7 +285,7 @@ publish_task_event (OrreryOrchestrator *self,
 
   orrery_task_event_set_attempt (ev, orrery_task_get_attempt (task));
   orrery_task_event_set_device_id (ev, device_id);
-  orrery_task_event_set_constellation (ev, self->constellation);
+  orrery_task_event_set_constellation (ev, self->current->constellation);
   if (ids != NULL)
     orrery_task_event_set_newly_ready (ev, (const char * const *) ids);
   if (result != NULL)
@@ -299,9 +316,9 @@ constellation_event_new (OrreryOrchestrator       *self,
   OrreryConstellationEvent *ev;
 
   ev = orrery_constellation_event_new (type, SOURCE_ID,
-                                       orrery_constellation_get_id (self->constellation),
+                                       orrery_constellation_get_id (self->current->constellation),
                                        state);
-  orrery_constellation_event_set_constellation (ev, self->constellation);
+  orrery_constellation_event_set_constellation (ev, self->current->constellation);
   return ev;
 }
 
@@ -309,7 +326,7 @@ static void
 set_ready_ids (OrreryOrchestrator       *self,
                OrreryConstellationEvent *ev)
 {
-  g_autoptr(GPtrArray) ready = orrery_constellation_get_ready_tasks (self->constellation);
+  g_autoptr(GPtrArray) ready = orrery_constellation_get_ready_tasks (self->current->constellation);
   g_autofree char **ids = task_ids (ready);
 
   if (ids != NULL)
@@ -329,10 +346,10 @@ start_task (OrreryOrchestrator *self,
             OrreryDevice       *device)
 {
   const char *id = orrery_task_get_id (task);
-  TaskRun *run = g_hash_table_lookup (self->runs, id);
+  TaskRun *run = g_hash_table_lookup (self->current->tasks, id);
   g_autoptr(GError) error = NULL;
 
-  if (!orrery_constellation_mark_task_started (self->constellation, id, &error))
+  if (!orrery_constellation_mark_task_started (self->current->constellation, id, &error))
     {
       g_critical ("Cannot start task “%s”: %s", id, error->message);
       return;
@@ -344,7 +361,7 @@ start_task (OrreryOrchestrator *self,
       run->task = g_object_ref (task);
       /* A resumed run: attempt numbers go on from the recorded ones. */
       run->attempts = orrery_task_get_attempt (task);
-      g_hash_table_insert (self->runs, (gpointer) orrery_task_get_id (task), run);
+      g_hash_table_insert (self->current->tasks, (gpointer) orrery_task_get_id (task), run);
     }
   /* The orchestrator counts attempts itself, from the task's last one
    * (0 for a task that never ran). */
@@ -355,7 +372,7 @@ start_task (OrreryOrchestrator *self,
   g_clear_object (&run->cancellable);
   run->cancellable = g_cancellable_new ();
   orrery_device_manager_acquire (self->devices, device);
-  self->n_running++;
+  self->current->n_running++;
   /* The device records when the work really starts and ends. */
   task->device_started_us = task->device_ended_us = 0;
 
@@ -400,9 +417,9 @@ finish_task (OrreryOrchestrator *self,
   g_autofree char *device_id = run ? g_strdup (run->device_id) : NULL;
 
   if (run != NULL)
-    g_hash_table_remove (self->runs, orrery_task_get_id (task));
+    g_hash_table_remove (self->current->tasks, orrery_task_get_id (task));
 
-  ready = orrery_constellation_mark_task_completed (self->constellation,
+  ready = orrery_constellation_mark_task_completed (self->current->constellation,
                                                     orrery_task_get_id (task), success,
                                                     result, task_error, &skipped, &error);
   if (error != NULL)
@@ -423,10 +440,10 @@ finish_task (OrreryOrchestrator *self,
 static const GError *
 cancel_error (OrreryOrchestrator *self)
 {
-  if (self->cancel_error == NULL)
-    self->cancel_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
+  if (self->current->cancel_error == NULL)
+    self->current->cancel_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled: %s",
                                       self->cancel_reason ? self->cancel_reason : "run cancelled");
-  return self->cancel_error;
+  return self->current->cancel_error;
 }
 
 static void
@@ -436,15 +453,15 @@ cancel_task (OrreryOrchestrator *self,
   g_autoptr(GPtrArray) skipped = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(OrreryTask) keep = g_object_ref (task);
-  TaskRun *run = g_hash_table_lookup (self->runs, orrery_task_get_id (task));
+  TaskRun *run = g_hash_table_lookup (self->current->tasks, orrery_task_get_id (task));
   g_autofree char *device_id = run ? g_strdup (run->device_id) : NULL;
   const GError *reason = cancel_error (self);
 
   if (run != NULL)
-    g_hash_table_remove (self->runs, orrery_task_get_id (task));
+    g_hash_table_remove (self->current->tasks, orrery_task_get_id (task));
 
   orrery_task_set_error (task, reason);
-  g_ptr_array_unref (orrery_constellation_mark_task_cancelled_full (self->constellation,
+  g_ptr_array_unref (orrery_constellation_mark_task_cancelled_full (self->current->constellation,
                                                                     orrery_task_get_id (task),
                                                                     &skipped, &error) ?: g_ptr_array_new ());
   if (error != NULL)
@@ -473,13 +490,13 @@ retry_cb (gpointer user_data)
   OrreryOrchestrator *self = run->self;
   g_autoptr(GError) error = NULL;
 
-  enter (self);
+  step_begin (self);
   g_clear_pointer (&run->retry_source, g_source_unref);
-  self->n_waiting--;
-  if (!orrery_constellation_requeue_task (self->constellation,
+  self->current->n_waiting--;
+  if (!orrery_constellation_requeue_task (self->current->constellation,
                                           orrery_task_get_id (run->task), &error))
     g_critical ("Cannot requeue task “%s”: %s", orrery_task_get_id (run->task), error->message);
-  leave (self);
+  step_end (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -503,11 +520,11 @@ schedule_retry (OrreryOrchestrator *self,
   publish_task_event (self, ORRERY_EVENT_TASK_RETRYING, run->task, run->device_id,
                       NULL, result, error, data);
 
-  self->n_waiting++;
+  self->current->n_waiting++;
   run->retry_source = g_timeout_source_new ((guint) delay);
   g_source_set_static_name (run->retry_source, "[orrery] retry backoff");
   g_source_set_callback (run->retry_source, retry_cb, run, NULL);
-  g_source_attach (run->retry_source, self->context);
+  g_source_attach (run->retry_source, self->current->context);
 }
 
 static void
@@ -521,11 +538,11 @@ on_execute_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  enter (self);
+  step_begin (self);
   ok = orrery_device_execute_finish (ORRERY_DEVICE (source), res, &result, &error);
   orrery_device_manager_release (self->devices, run->device);
   g_clear_object (&run->device);
-  self->n_running--;
+  self->current->n_running--;
 
   if (!ok && error == NULL)
     error = g_error_new (ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_FAILED,
@@ -533,7 +550,7 @@ on_execute_done (GObject      *source,
 
   if (ok)
     finish_task (self, run, run->task, TRUE, result, NULL);
-  else if (self->cancelling || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  else if (self->current->cancelling || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     cancel_task (self, run->task);
   else if (is_retryable (error) &&
            orrery_task_get_attempt (run->task) <= orrery_task_get_retry_count (run->task))
@@ -541,7 +558,7 @@ on_execute_done (GObject      *source,
   else
     finish_task (self, run, run->task, FALSE, result, error);
 
-  leave (self);
+  step_end (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -553,14 +570,15 @@ on_execute_done (GObject      *source,
 static inline gboolean
 cancel_requested (OrreryOrchestrator *self)
 {
-  return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable);
+  return self->current != NULL && self->current->cancellable != NULL &&
+         g_cancellable_is_cancelled (self->current->cancellable);
 }
 
 static guint
 free_slots (OrreryOrchestrator *self)
 {
   guint cap = self->max_concurrency > 0 ? self->max_concurrency : G_MAXUINT;
-  guint left = self->n_running < cap ? cap - self->n_running : 0;
+  guint left = self->current->n_running < cap ? cap - self->current->n_running : 0;
 
   /* With no device at all, let every ready task meet its NO_DEVICE error. */
   if (orrery_device_manager_get_n_devices (self->devices) == 0)
@@ -576,18 +594,18 @@ free_slots (OrreryOrchestrator *self)
  * a busy device thus looks at the classes, never at the thousands of ready
  * tasks waiting for that device. */
 static void
-dispatch (OrreryOrchestrator *self)
+start_ready_tasks (OrreryOrchestrator *self)
 {
   guint64 pass;
 
-  if (self->run_task == NULL || self->cancelling || cancel_requested (self) ||
+  if (self->current == NULL || self->current->cancelling || cancel_requested (self) ||
       g_hash_table_size (self->holds) > 0)
     return;
 
   pass = ++self->dispatch_pass;
   while (free_slots (self) > 0)
     {
-      GPtrArray *classes = _orrery_constellation_peek_ready_classes (self->constellation);
+      GPtrArray *classes = _orrery_constellation_peek_ready_classes (self->current->constellation);
       OrreryReadyClass *best_class = NULL;
       OrreryTask *task = NULL;
       g_autoptr(GError) error = NULL;
@@ -615,7 +633,7 @@ dispatch (OrreryOrchestrator *self)
           /* No device can ever take it: fail it now instead of waiting for
            * ever. */
           g_warning ("Task “%s” fails: %s", orrery_task_get_id (task), error->message);
-          if (!orrery_constellation_mark_task_started (self->constellation,
+          if (!orrery_constellation_mark_task_started (self->current->constellation,
                                                        orrery_task_get_id (task), &mark_error))
             {
               g_critical ("Cannot start task “%s”: %s", orrery_task_get_id (task),
@@ -634,7 +652,7 @@ dispatch (OrreryOrchestrator *self)
 
       /* An observer of the last event may have taken a hold or cancelled
        * the run. */
-      if (self->cancelling || cancel_requested (self) || g_hash_table_size (self->holds) > 0)
+      if (self->current->cancelling || cancel_requested (self) || g_hash_table_size (self->holds) > 0)
         return;
     }
 }
@@ -663,9 +681,9 @@ on_device_added (OrreryDeviceManager *devices,
 {
   OrreryOrchestrator *self = user_data;
 
-  enter (self);
+  step_begin (self);
   publish_device_event (self, ORRERY_EVENT_DEVICE_ADDED, device);
-  leave (self);   /* new capacity: dispatch */
+  step_end (self);   /* new capacity: dispatch */
 }
 
 static void
@@ -675,18 +693,70 @@ on_device_removed (OrreryDeviceManager *devices,
 {
   OrreryOrchestrator *self = user_data;
 
-  enter (self);
+  step_begin (self);
   publish_device_event (self, ORRERY_EVENT_DEVICE_REMOVED, device);
-  leave (self);
+  step_end (self);
+}
+
+static OrchestratorRun *
+orchestrator_run_new (OrreryOrchestrator  *self,
+                      OrreryConstellation *constellation,
+                      GTask               *task)
+{
+  OrchestratorRun *run = g_new0 (OrchestratorRun, 1);
+
+  run->owner = self;
+  run->task = task;
+  run->constellation = g_object_ref (constellation);
+  run->context = g_main_context_ref_thread_default ();
+  run->start_us = g_get_monotonic_time ();
+  run->tasks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, task_run_free);
+  return run;
+}
+
+/* Nothing of the outside calls into @run any more: the constellation's
+ * and the devices' signals, the cancellable, the deferred dispatch. */
+static void
+orchestrator_run_detach (OrchestratorRun *run)
+{
+  OrreryOrchestrator *self = run->owner;
+
+  g_clear_signal_handler (&run->modified_id, run->constellation);
+  g_clear_signal_handler (&run->device_added_id, self->devices);
+  g_clear_signal_handler (&run->device_removed_id, self->devices);
+  /* Waits for an on_cancelled() running in another thread. */
+  if (run->cancellable != NULL)
+    g_cancellable_disconnect (run->cancellable, run->cancel_id);
+  run->cancel_id = 0;
+  if (run->after_delivery != NULL)
+    {
+      g_source_destroy (run->after_delivery);
+      g_clear_pointer (&run->after_delivery, g_source_unref);
+    }
+}
+
+static void
+orchestrator_run_free (OrchestratorRun *run)
+{
+  g_assert (run->task == NULL);
+  g_assert (run->after_delivery == NULL);
+  g_hash_table_unref (run->tasks);
+  g_clear_object (&run->cancellable);
+  g_clear_object (&run->constellation);
+  g_clear_pointer (&run->context, g_main_context_unref);
+  g_clear_error (&run->fail_error);
+  g_clear_error (&run->cancel_error);
+  g_free (run);
 }
 
 static void
 finish_run (OrreryOrchestrator *self)
 {
-  g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
+  OrchestratorRun *run = self->current;
+  g_autoptr(GTask) task = g_steal_pointer (&run->task);
   g_autoptr(OrreryConstellationEvent) ev = NULL;
   g_autoptr(GVariant) stats = NULL;
-  g_autoptr(OrreryConstellation) constellation = g_object_ref (self->constellation);
+  OrreryConstellation *constellation = run->constellation;
   OrreryConstellationState state;
   OrreryEventType type;
   GError *error = NULL;
@@ -695,16 +765,16 @@ finish_run (OrreryOrchestrator *self)
   guint failed = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED);
   guint skipped = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_SKIPPED);
   guint cancelled = orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_CANCELLED);
-  gdouble duration = (g_get_monotonic_time () - self->start_us) / (gdouble) G_USEC_PER_SEC;
+  gdouble duration = (g_get_monotonic_time () - run->start_us) / (gdouble) G_USEC_PER_SEC;
 
-  if (self->cancelling && self->fail_error != NULL)
+  if (run->cancelling && run->fail_error != NULL)
     {
       /* orrery_orchestrator_fail(): stopped like a cancel, but failed. */
       state = ORRERY_CONSTELLATION_STATE_FAILED;
       type = ORRERY_EVENT_CONSTELLATION_FAILED;
-      error = g_steal_pointer (&self->fail_error);
+      error = g_steal_pointer (&run->fail_error);
     }
-  else if (self->cancelling)
+  else if (run->cancelling)
     {
       state = ORRERY_CONSTELLATION_STATE_CANCELLED;
       type = ORRERY_EVENT_CONSTELLATION_CANCELLED;
@@ -730,33 +800,21 @@ finish_run (OrreryOrchestrator *self)
   stats = orrery_constellation_get_statistics (constellation);
   orrery_constellation_event_set_statistics (ev, stats);
   orrery_constellation_event_set_duration (ev, duration);
-  if (error != NULL && self->bulk_cancelled > 0)
+  if (error != NULL && run->bulk_cancelled > 0)
     orrery_event_set_data (ORRERY_EVENT (ev),
                            g_variant_new_parsed ("{'reason': <%s>, 'bulk_cancelled': <%u>, "
                                                  "'bulk_cancel_message': <%s>}",
-                                                 error->message, self->bulk_cancelled,
+                                                 error->message, run->bulk_cancelled,
                                                  cancel_error (self)->message));
   else if (error != NULL)
     orrery_event_set_data (ORRERY_EVENT (ev),
                            g_variant_new_parsed ("{'reason': <%s>}", error->message));
-  self->bulk_cancelled = 0;
+  run->bulk_cancelled = 0;
 
-  /* The run is over for everyone before its last event goes out. */
-  g_clear_signal_handler (&self->modified_id, constellation);
-  g_clear_signal_handler (&self->device_added_id, self->devices);
-  g_clear_signal_handler (&self->device_removed_id, self->devices);
-  if (self->cancellable != NULL)
-    g_cancellable_disconnect (self->cancellable, self->cancel_id);
-  self->cancel_id = 0;
-  g_clear_object (&self->cancellable);
-  g_clear_object (&self->constellation);
-  if (self->kick_source != NULL)
-    {
-      g_source_destroy (self->kick_source);
-      g_clear_pointer (&self->kick_source, g_source_unref);
-    }
-  g_clear_pointer (&self->context, g_main_context_unref);
-  self->cancelling = FALSE;
+  /* The run is over for everyone before its last event goes out (a
+   * handler of that event may start the next one). */
+  orchestrator_run_detach (run);
+  self->current = NULL;
 
   g_info ("Run of “%s” ended: %u completed, %u failed, %u skipped, %u cancelled in %.3f s",
           orrery_constellation_get_id (constellation), completed, failed, skipped, cancelled,
@@ -768,6 +826,7 @@ finish_run (OrreryOrchestrator *self)
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
+  orchestrator_run_free (run);
 }
 
 /* The end of a cancelled (or stuck) run: nothing runs or waits for a
@@ -783,17 +842,17 @@ cancel_remaining (OrreryOrchestrator *self)
   const GError *reason = cancel_error (self);
 
   /* Tasks requeued for a retry (ready again) keep a TaskRun. */
-  g_hash_table_remove_all (self->runs);
-  self->bulk_cancelled += orrery_constellation_cancel_pending (self->constellation, reason, 0);
+  g_hash_table_remove_all (self->current->tasks);
+  self->current->bulk_cancelled += orrery_constellation_cancel_pending (self->current->constellation, reason, 0);
 }
 
 static void
 maybe_finish (OrreryOrchestrator *self)
 {
-  if (self->run_task == NULL || self->n_running > 0 || self->n_waiting > 0)
+  if (self->current == NULL || self->current->n_running > 0 || self->current->n_waiting > 0)
     return;
 
-  if (self->cancelling)
+  if (self->current->cancelling)
     {
       cancel_remaining (self);
       finish_run (self);
@@ -804,41 +863,41 @@ maybe_finish (OrreryOrchestrator *self)
   if (g_hash_table_size (self->holds) > 0)
     return;
 
-  if (!orrery_constellation_is_finished (self->constellation))
+  if (!orrery_constellation_is_finished (self->current->constellation))
     {
       /* Nothing runs, nothing waits, no hold, and dispatch found nothing it
        * could start: what is left can never run. End instead of hanging. */
       g_warning ("Run of “%s” is stuck: %u tasks can never run",
-                 orrery_constellation_get_id (self->constellation),
-                 orrery_constellation_get_n_tasks (self->constellation) -
-                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_COMPLETED) -
-                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_FAILED) -
-                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_SKIPPED) -
-                 orrery_constellation_count_status (self->constellation, ORRERY_TASK_STATUS_CANCELLED));
+                 orrery_constellation_get_id (self->current->constellation),
+                 orrery_constellation_get_n_tasks (self->current->constellation) -
+                 orrery_constellation_count_status (self->current->constellation, ORRERY_TASK_STATUS_COMPLETED) -
+                 orrery_constellation_count_status (self->current->constellation, ORRERY_TASK_STATUS_FAILED) -
+                 orrery_constellation_count_status (self->current->constellation, ORRERY_TASK_STATUS_SKIPPED) -
+                 orrery_constellation_count_status (self->current->constellation, ORRERY_TASK_STATUS_CANCELLED));
       g_free (self->cancel_reason);
       self->cancel_reason = g_strdup ("stuck: the remaining tasks can never run");
-      g_clear_error (&self->cancel_error);
+      g_clear_error (&self->current->cancel_error);
       cancel_remaining (self);
     }
   finish_run (self);
 }
 
 static gboolean
-deferred_kick_cb (gpointer user_data)
+advance_after_delivery_cb (gpointer user_data)
 {
   OrreryOrchestrator *self = user_data;
 
-  g_clear_pointer (&self->kick_source, g_source_unref);
-  kick (self);
+  g_clear_pointer (&self->current->after_delivery, g_source_unref);
+  advance (self);
   return G_SOURCE_REMOVE;
 }
 
 static void
-kick (OrreryOrchestrator *self)
+advance (OrreryOrchestrator *self)
 {
-  if (self->kicking || self->busy > 0)
+  if (self->advancing || self->step_depth > 0)
     {
-      self->kick_again = TRUE;
+      self->advance_pending = TRUE;
       return;
     }
 
@@ -848,32 +907,32 @@ kick (OrreryOrchestrator *self)
    * next dispatch. Dispatch once the bus has delivered everything. */
   if (orrery_event_bus_is_dispatching (self->bus))
     {
-      if (self->kick_source == NULL && self->run_task != NULL)
+      if (self->current != NULL && self->current->after_delivery == NULL)
         {
-          self->kick_source = g_idle_source_new ();
-          g_source_set_priority (self->kick_source, G_PRIORITY_HIGH);
-          g_source_set_static_name (self->kick_source, "[orrery] dispatch after delivery");
-          g_source_set_callback (self->kick_source, deferred_kick_cb, g_object_ref (self),
-                                 g_object_unref);
-          g_source_attach (self->kick_source, self->context);
+          self->current->after_delivery = g_idle_source_new ();
+          g_source_set_priority (self->current->after_delivery, G_PRIORITY_HIGH);
+          g_source_set_static_name (self->current->after_delivery, "[orrery] dispatch after delivery");
+          g_source_set_callback (self->current->after_delivery, advance_after_delivery_cb,
+                                 g_object_ref (self), g_object_unref);
+          g_source_attach (self->current->after_delivery, self->current->context);
         }
       return;
     }
-  self->kicking = TRUE;
+  self->advancing = TRUE;
   g_object_ref (self);
   do
     {
-      self->kick_again = FALSE;
-      /* A cancel requested since the last kick goes before anything else:
+      self->advance_pending = FALSE;
+      /* A cancel requested since the last advance goes before anything else:
        * completions that arrive in the same main loop iteration as the
        * request must not dispatch more. */
-      if (!self->cancelling && self->run_task != NULL && cancel_requested (self))
+      if (self->current != NULL && !self->current->cancelling && cancel_requested (self))
         orrery_orchestrator_cancel (self, CANCEL_REASON_CALLER);
-      dispatch (self);
+      start_ready_tasks (self);
       maybe_finish (self);
     }
-  while (self->kick_again && self->run_task != NULL);
-  self->kicking = FALSE;
+  while (self->advance_pending && self->current != NULL);
+  self->advancing = FALSE;
   g_object_unref (self);
 }
 
@@ -889,14 +948,14 @@ on_constellation_modified (OrreryConstellation *constellation,
   OrreryOrchestrator *self = user_data;
   g_autoptr(OrreryConstellationEvent) ev = NULL;
 
-  enter (self);
+  step_begin (self);
   ev = constellation_event_new (self, ORRERY_EVENT_CONSTELLATION_MODIFIED,
                                 orrery_constellation_get_state (constellation));
   orrery_constellation_event_set_modifications (ev, modifications);
   orrery_constellation_event_set_on_task_ids (ev, (const char * const *) on_task_ids);
   set_ready_ids (self, ev);
   orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
-  leave (self);
+  step_end (self);
 }
 
 typedef struct
@@ -921,7 +980,7 @@ cancel_request_cb (gpointer user_data)
   CancelRequest *req = user_data;
 
   /* Only for the run it was made for (not one started since). */
-  if (req->self->run_task != NULL && req->self->cancellable == req->cancellable)
+  if (req->self->current != NULL && req->self->current->cancellable == req->cancellable)
     orrery_orchestrator_cancel (req->self, CANCEL_REASON_CALLER);
   return G_SOURCE_REMOVE;
 }
@@ -930,7 +989,7 @@ static void
 on_cancelled (GCancellable *cancellable,
               gpointer      user_data)
 {
-  OrreryOrchestrator *self = user_data;
+  OrchestratorRun *run = user_data;
   CancelRequest *req = g_new (CancelRequest, 1);
   GSource *source = g_idle_source_new ();
 
@@ -938,14 +997,16 @@ on_cancelled (GCancellable *cancellable,
    * g_cancellable_connect(): act from the run's main context, before
    * anything else there. At the default idle priority this never ran while
    * tasks kept completing (a busy run went on for minutes after SIGINT);
-   * at G_PRIORITY_HIGH it runs in the next iteration, and kick() checks the
-   * cancellable too, so completions already queued dispatch nothing. */
-  req->self = g_object_ref (self);
+   * at G_PRIORITY_HIGH it runs in the next iteration, and advance() checks
+   * the cancellable too, so completions already queued dispatch nothing.
+   * (@run is alive: finish_run() disconnects, which waits for this
+   * handler, before it frees the run.) */
+  req->self = g_object_ref (run->owner);
   req->cancellable = g_object_ref (cancellable);
   g_source_set_priority (source, G_PRIORITY_HIGH);
   g_source_set_callback (source, cancel_request_cb, req, cancel_request_free);
   g_source_set_static_name (source, "[orrery] cancel run");
-  g_source_attach (source, self->context);
+  g_source_attach (source, run->context);
   g_source_unref (source);
 }
 
@@ -973,18 +1034,18 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
       self->remote->cancel (self->remote_data, reason);
       return;
     }
-  if (self->run_task == NULL || self->cancelling)
+  if (self->current == NULL || self->current->cancelling)
     return;
 
-  g_info ("Cancelling the run of “%s”: %s", orrery_constellation_get_id (self->constellation),
+  g_info ("Cancelling the run of “%s”: %s", orrery_constellation_get_id (self->current->constellation),
           reason ? reason : "no reason given");
-  enter (self);
-  self->cancelling = TRUE;
+  step_begin (self);
+  self->current->cancelling = TRUE;
   g_free (self->cancel_reason);
   self->cancel_reason = g_strdup (reason ? reason : "cancelled");
-  g_clear_error (&self->cancel_error);
+  g_clear_error (&self->current->cancel_error);
 
-  g_hash_table_iter_init (&iter, self->runs);
+  g_hash_table_iter_init (&iter, self->current->tasks);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       TaskRun *run = value;
@@ -1000,10 +1061,10 @@ orrery_orchestrator_cancel (OrreryOrchestrator *self,
 
       g_source_destroy (run->retry_source);
       g_clear_pointer (&run->retry_source, g_source_unref);
-      self->n_waiting--;
+      self->current->n_waiting--;
       cancel_task (self, run->task);
     }
-  leave (self);
+  step_end (self);
 }
 
 /**
@@ -1030,11 +1091,11 @@ orrery_orchestrator_fail (OrreryOrchestrator *self,
       self->remote->fail (self->remote_data, error);
       return;
     }
-  if (self->run_task == NULL || self->fail_error != NULL)
+  if (self->current == NULL || self->current->fail_error != NULL)
     return;
-  g_warning ("The run of “%s” fails: %s", orrery_constellation_get_id (self->constellation),
+  g_warning ("The run of “%s” fails: %s", orrery_constellation_get_id (self->current->constellation),
              error->message);
-  self->fail_error = g_error_copy (error);
+  self->current->fail_error = g_error_copy (error);
   orrery_orchestrator_cancel (self, error->message);
 }
 
@@ -1090,11 +1151,11 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
   g_task_set_source_tag (task, orrery_orchestrator_run_async);
   g_task_set_check_cancellable (task, FALSE);
 
-  if (self->run_task != NULL)
+  if (self->current != NULL)
     {
       g_task_return_new_error (task, ORRERY_ORCHESTRATOR_ERROR, ORRERY_ORCHESTRATOR_ERROR_BUSY,
                                "The orchestrator is already running “%s”",
-                               orrery_constellation_get_id (self->constellation));
+                               orrery_constellation_get_id (self->current->constellation));
       return;
     }
   if (!orrery_constellation_validate (constellation, &error))
@@ -1104,20 +1165,14 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
       return;
     }
 
-  self->run_task = g_steal_pointer (&task);
-  self->constellation = g_object_ref (constellation);
-  self->context = g_main_context_ref_thread_default ();
-  self->start_us = g_get_monotonic_time ();
-  self->cancelling = FALSE;
+  self->current = orchestrator_run_new (self, constellation, g_steal_pointer (&task));
   g_clear_pointer (&self->cancel_reason, g_free);
-  g_clear_error (&self->fail_error);
-  g_clear_error (&self->cancel_error);
-  self->modified_id = g_signal_connect (constellation, "modified",
-                                        G_CALLBACK (on_constellation_modified), self);
-  self->device_added_id = g_signal_connect (self->devices, "device-added",
-                                            G_CALLBACK (on_device_added), self);
-  self->device_removed_id = g_signal_connect (self->devices, "device-removed",
-                                              G_CALLBACK (on_device_removed), self);
+  self->current->modified_id = g_signal_connect (constellation, "modified",
+                                                 G_CALLBACK (on_constellation_modified), self);
+  self->current->device_added_id = g_signal_connect (self->devices, "device-added",
+                                                     G_CALLBACK (on_device_added), self);
+  self->current->device_removed_id = g_signal_connect (self->devices, "device-removed",
+                                                       G_CALLBACK (on_device_removed), self);
   /* A resumed run: what was running or cancelled runs again. */
   if (orrery_constellation_reset_interrupted (constellation) > 0)
     g_info ("Resuming “%s”: %u tasks already finished",
@@ -1152,14 +1207,15 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
                                                g_variant_builder_end (&assignments)));
   set_ready_ids (self, ev);
 
-  enter (self);
+  step_begin (self);
   orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
   if (cancellable != NULL)
     {
-      self->cancellable = g_object_ref (cancellable);
-      self->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), self, NULL);
+      self->current->cancellable = g_object_ref (cancellable);
+      self->current->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
+                                                        self->current, NULL);
     }
-  leave (self);
+  step_end (self);
 }
 
 /**
@@ -1206,14 +1262,14 @@ hold_deadline_cb (gpointer user_data)
   OrreryOrchestrator *self = hold->owner;
   g_autoptr(OrreryHold) keep = orrery_hold_ref (hold);
 
-  enter (self);
+  step_begin (self);
   g_clear_pointer (&hold->deadline, g_source_unref);
   hold->expired = TRUE;
   g_warning ("Hold #%u (%s) expired: released without an answer", hold->id,
              hold->reason ? hold->reason : "no reason");
   hold_drop (self, hold);
   g_signal_emit (self, signals[SIGNAL_HOLD_EXPIRED], 0, hold);
-  leave (self);
+  step_end (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1256,7 +1312,8 @@ orrery_orchestrator_hold (OrreryOrchestrator *self,
       hold->deadline = g_timeout_source_new (timeout_ms);
       g_source_set_static_name (hold->deadline, "[orrery] hold deadline");
       g_source_set_callback (hold->deadline, hold_deadline_cb, hold, NULL);
-      g_source_attach (hold->deadline, self->context ? self->context : g_main_context_get_thread_default ());
+      g_source_attach (hold->deadline, self->current != NULL ? self->current->context
+                                                             : g_main_context_get_thread_default ());
     }
   g_hash_table_insert (self->holds, GUINT_TO_POINTER (hold->id), orrery_hold_ref (hold));
   g_debug ("Hold #%u taken (%s)", hold->id, reason ? reason : "no reason");
@@ -1291,9 +1348,9 @@ orrery_orchestrator_release (OrreryOrchestrator *self,
       self->remote->release (self->remote_data, id);
       return TRUE;
     }
-  enter (self);
+  step_begin (self);
   hold_drop (self, hold);
-  leave (self);
+  step_end (self);
   return TRUE;
 }
 
@@ -1376,7 +1433,7 @@ OrreryConstellation *
 orrery_orchestrator_get_constellation (OrreryOrchestrator *self)
 {
   g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), NULL);
-  return self->constellation;
+  return self->current != NULL ? self->current->constellation : NULL;
 }
 
 /**
@@ -1391,7 +1448,7 @@ orrery_orchestrator_is_running (OrreryOrchestrator *self)
   g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), FALSE);
   if (self->remote != NULL)
     return self->remote->is_running (self->remote_data);
-  return self->run_task != NULL;
+  return self->current != NULL;
 }
 
 /**
@@ -1404,7 +1461,7 @@ guint
 orrery_orchestrator_get_n_running (OrreryOrchestrator *self)
 {
   g_return_val_if_fail (ORRERY_IS_ORCHESTRATOR (self), 0);
-  return self->n_running;
+  return self->current != NULL ? self->current->n_running : 0;
 }
 
 /**
@@ -1422,8 +1479,8 @@ orrery_orchestrator_set_max_concurrency (OrreryOrchestrator *self,
     return;
   self->max_concurrency = max_concurrency;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENCY]);
-  if (self->run_task != NULL)
-    kick (self);
+  if (self->current != NULL)
+    advance (self);
 }
 
 /**
@@ -1520,11 +1577,9 @@ orrery_orchestrator_finalize (GObject *object)
 {
   OrreryOrchestrator *self = ORRERY_ORCHESTRATOR (object);
 
-  g_assert (self->run_task == NULL);
-  g_hash_table_unref (self->runs);
+  g_assert (self->current == NULL);
   g_hash_table_unref (self->holds);
   g_free (self->cancel_reason);
-  g_clear_error (&self->cancel_error);
 
   G_OBJECT_CLASS (orrery_orchestrator_parent_class)->finalize (object);
 }
@@ -1644,7 +1699,6 @@ orrery_orchestrator_class_init (OrreryOrchestratorClass *klass)
 static void
 orrery_orchestrator_init (OrreryOrchestrator *self)
 {
-  self->runs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, task_run_free);
   self->holds = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) orrery_hold_unref);
   self->retry_delay_ms = ORRERY_ORCHESTRATOR_DEFAULT_RETRY_DELAY_MS;
   self->retry_factor = ORRERY_ORCHESTRATOR_DEFAULT_RETRY_BACKOFF;

@@ -914,14 +914,6 @@ orrery_task_get_duration (OrreryTask *self)
   return (self->ended_at - self->started_at) / (gdouble) G_USEC_PER_SEC;
 }
 
-void
-_orrery_task_take_extra (OrreryTask *task,
-                         JsonObject *extra)
-{
-  g_clear_pointer (&task->extra, json_object_unref);
-  task->extra = extra;
-}
-
 /**
  * orrery_task_get_extra_keys:
  * @self: a task

@@ -1042,6 +1042,99 @@ test_invalid_and_busy (Fixture       *f,
   g_assert_true (done2);
 }
 
+/* Each run has its own state: a handler of a run's last event sees no run
+ * in progress and may start the next one, which starts clean (the failure
+ * of the first is not carried over). */
+typedef struct
+{
+  Fixture             *f;
+  OrreryConstellation *next;
+  gboolean             started;
+  gboolean             running_at_end;
+  gboolean             constellation_at_end;
+  gboolean             done;
+  gboolean             ok;
+  GError              *error;
+} NextRun;
+
+static void
+next_run_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  NextRun *n = user_data;
+
+  n->ok = orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, &n->error);
+  n->done = TRUE;
+}
+
+static void
+fail_first_run (OrreryEventBus *bus,
+                OrreryEvent    *event,
+                NextRun        *n)
+{
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "journal: disk full");
+
+  if (!n->started)
+    orrery_orchestrator_fail (n->f->orch, error);
+}
+
+static void
+start_next_run (OrreryEventBus *bus,
+                OrreryEvent    *event,
+                NextRun        *n)
+{
+  if (n->started)
+    return;
+  n->started = TRUE;
+  n->running_at_end = orrery_orchestrator_is_running (n->f->orch);
+  n->constellation_at_end = orrery_orchestrator_get_constellation (n->f->orch) != NULL;
+  orrery_orchestrator_run_async (n->f->orch, n->next, NULL, next_run_done, n);
+}
+
+static void
+test_next_run_from_last_event (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("first", NULL);
+  g_autoptr(OrreryConstellation) c2 = orrery_constellation_new ("second", NULL);
+  NextRun n = { .f = f, .next = c2 };
+  gint second_start = -1;
+
+  add_simulated (f, "sim", 2);
+  g_object_unref (add_task (c, "a", "{'duration_ms': <20>}"));
+  g_object_unref (add_task (c, "b", NULL));
+  add_dep (c, "a", "b", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  g_object_unref (add_task (c2, "x", NULL));
+  g_object_unref (add_task (c2, "y", NULL));
+  add_dep (c2, "x", "y", ORRERY_DEPENDENCY_SUCCESS_ONLY);
+  g_signal_connect (f->bus, "event::task-started", G_CALLBACK (fail_first_run), &n);
+  g_signal_connect (f->bus, "event::constellation-failed", G_CALLBACK (start_next_run), &n);
+
+  g_test_expect_message ("Orrery-Orchestrator", G_LOG_LEVEL_WARNING, "*fails: journal: disk full*");
+  run_start (f, c, NULL);
+  run_wait (f);
+  while (!n.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_assert_expected_messages ();
+
+  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_true (n.started);
+  g_assert_false (n.running_at_end);
+  g_assert_false (n.constellation_at_end);
+  g_assert_no_error (n.error);
+  g_assert_true (n.ok);
+  g_assert_null (orrery_orchestrator_get_cancel_reason (f->orch));
+  g_assert_cmpint (orrery_task_get_status (orrery_constellation_get_task (c2, "y")), ==,
+                   ORRERY_TASK_STATUS_COMPLETED);
+  for (guint i = 1; i < f->log->len; i++)
+    if (g_str_equal (f->log->pdata[i], "constellation-started"))
+      second_start = (gint) i;
+  g_assert_cmpint (second_start, >, log_index (f, "constellation-failed"));
+  assert_before (f, "constellation-failed", "task-completed:y");
+  g_assert_cmpstr (f->log->pdata[f->log->len - 1], ==, "constellation-completed");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Dispatch cost and order: the cost of a step follows the work, not the graph (docs/architecture.md, section 4) */
 
@@ -1474,6 +1567,7 @@ main (int    argc,
   ADD ("invalid-and-busy", test_invalid_and_busy);
   ADD ("cancel-from-observer", test_cancel_from_observer);
   ADD ("device-added-during-run", test_device_added_during_run);
+  ADD ("next-run-from-last-event", test_next_run_from_last_event);
   ADD ("dispatch-cost-follows-work", test_dispatch_cost_follows_work);
   ADD ("dispatch-order-across-classes", test_dispatch_order_across_classes);
   ADD ("dispatch-requirements-change", test_dispatch_requirements_change);

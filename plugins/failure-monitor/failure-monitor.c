@@ -41,49 +41,49 @@
 #define SHUTDOWN_WAIT_MS         5000
 
 typedef enum {
-  ENTRY_FAILED,
-  ENTRY_RETRYING,
-  ENTRY_CANCELLED,
-} EntryKind;
+  INCIDENT_FAILED,
+  INCIDENT_RETRYING,
+  INCIDENT_CANCELLED,
+} IncidentKind;
 
 /* One failure (or retry, or cancel) of one task. Reference counted: a
- * running alert keeps its entry. */
+ * running alert keeps its incident. */
 typedef struct
 {
-  EntryKind  kind;
-  char      *task_id;
-  char      *task_shown;     /* task_id as the log shows it (escaped) */
-  char      *device_id;
-  guint      attempt;
-  char      *cause_kind;     /* exit-status, signal, timeout, cancelled, device-error, unknown */
-  char      *cause;          /* for people */
-  gboolean   has_exit_status;
-  gint       exit_status;
-  gboolean   has_signal;
-  gint       signal;
-  gboolean   timed_out;
-  gboolean   has_duration;
-  gdouble    duration;
-  char      *error_message;
-  char      *error_domain;
-  gint       error_code;
-  char     **stderr_tail;
-  char      *time;           /* ISO 8601 */
-  guint      delay_ms;       /* retrying: the backoff */
+  IncidentKind kind;
+  char        *task_id;
+  char        *task_shown;     /* task_id as the log shows it (escaped) */
+  char        *device_id;
+  guint        attempt;
+  char        *cause_kind;     /* exit-status, signal, timeout, cancelled, device-error, unknown */
+  char        *cause;          /* for people */
+  gboolean     has_exit_status;
+  gint         exit_status;
+  gboolean     has_signal;
+  gint         signal;
+  gboolean     timed_out;
+  gboolean     has_duration;
+  gdouble      duration;
+  char        *error_message;
+  char        *error_domain;
+  gint         error_code;
+  char       **stderr_tail;
+  char        *time;           /* ISO 8601 */
+  guint        delay_ms;       /* retrying: the backoff */
 
-  /* Its alert (failed entries only) */
-  char      *alert_status;   /* NULL (none), running, ok, failed, timed-out, spawn-failed */
-  gint       alert_exit_status;
-  char      *alert_detail;
-  gdouble    alert_seconds;
-} Entry;
+  /* Its alert (failed incidents only) */
+  char        *alert_status;   /* NULL (none), running, ok, failed, timed-out, spawn-failed */
+  gint         alert_exit_status;
+  char        *alert_detail;
+  gdouble      alert_seconds;
+} Incident;
 
 typedef struct _Monitor Monitor;
 
 typedef struct
 {
   Monitor      *monitor;     /* a reference */
-  Entry        *entry;       /* a reference */
+  Incident     *incident;    /* a reference */
   GSubprocess  *proc;
   GCancellable *cancellable;
   GSource      *timeout;
@@ -106,7 +106,7 @@ struct _Monitor
   /* The current run */
   char               *constellation_id;
   char               *start_time;
-  GPtrArray          *entries;        /* of Entry, in order */
+  GPtrArray          *incidents;      /* of Incident, in order */
   guint               n_failed;
   guint               n_retries;
   guint               n_cancelled;
@@ -162,9 +162,9 @@ log_safe (const char *text)
 /* Entries */
 
 static void
-entry_clear (gpointer data)
+incident_clear (gpointer data)
 {
-  Entry *e = data;
+  Incident *e = data;
 
   g_free (e->task_id);
   g_free (e->task_shown);
@@ -179,16 +179,16 @@ entry_clear (gpointer data)
   g_free (e->alert_detail);
 }
 
-static Entry *
-entry_ref (Entry *e)
+static Incident *
+incident_ref (Incident *e)
 {
   return g_rc_box_acquire (e);
 }
 
 static void
-entry_unref (gpointer e)
+incident_unref (gpointer e)
 {
-  g_rc_box_release_full (e, entry_clear);
+  g_rc_box_release_full (e, incident_clear);
 }
 
 static gboolean
@@ -257,12 +257,12 @@ tail_lines (const char *text,
   return (char **) g_ptr_array_steal (tail, NULL);
 }
 
-static Entry *
-entry_new (Monitor         *mon,
-           EntryKind        kind,
-           OrreryTaskEvent *event)
+static Incident *
+incident_new (Monitor         *mon,
+              IncidentKind     kind,
+              OrreryTaskEvent *event)
 {
-  Entry *e = g_rc_box_new0 (Entry);
+  Incident *e = g_rc_box_new0 (Incident);
   const GError *error = orrery_task_event_get_error (event);
   GVariant *result = orrery_task_event_get_result (event);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
@@ -291,7 +291,7 @@ entry_new (Monitor         *mon,
       e->error_code = error->code;
     }
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || kind == ENTRY_CANCELLED)
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || kind == INCIDENT_CANCELLED)
     {
       e->cause_kind = g_strdup ("cancelled");
       e->cause = g_strdup ("cancelled");
@@ -332,7 +332,7 @@ entry_new (Monitor         *mon,
 }
 
 static char *
-entry_describe (Entry *e)
+incident_describe (Incident *e)
 {
   GString *s = g_string_new (NULL);
   g_autofree char *device = log_safe (e->device_id ? e->device_id : "none");
@@ -369,7 +369,7 @@ monitor_clear (gpointer data)
   g_free (mon->alert_command);
   g_free (mon->constellation_id);
   g_free (mon->start_time);
-  g_ptr_array_unref (mon->entries);
+  g_ptr_array_unref (mon->incidents);
   g_free (mon->abort_reason);
   g_free (mon->end_state);
   g_free (mon->end_reason);
@@ -391,7 +391,7 @@ monitor_unref (gpointer mon)
 static void
 monitor_reset (Monitor *mon)
 {
-  g_ptr_array_set_size (mon->entries, 0);
+  g_ptr_array_set_size (mon->incidents, 0);
   mon->n_failed = mon->n_retries = mon->n_cancelled = 0;
   mon->n_alerts = mon->n_alerts_ok = mon->n_alerts_failed = mon->n_alerts_timed_out = 0;
   g_clear_pointer (&mon->abort_reason, g_free);
@@ -408,8 +408,8 @@ monitor_reset (Monitor *mon)
 /* The report */
 
 static void
-add_entry_json (JsonBuilder *b,
-                Entry       *e)
+add_incident_json (JsonBuilder *b,
+                   Incident    *e)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "task_id");
@@ -463,12 +463,12 @@ add_entry_json (JsonBuilder *b,
   for (guint i = 0; e->stderr_tail && e->stderr_tail[i]; i++)
     json_builder_add_string_value (b, e->stderr_tail[i]);
   json_builder_end_array (b);
-  if (e->kind == ENTRY_RETRYING)
+  if (e->kind == INCIDENT_RETRYING)
     {
       json_builder_set_member_name (b, "delay_ms");
       json_builder_add_int_value (b, e->delay_ms);
     }
-  if (e->kind == ENTRY_FAILED)
+  if (e->kind == INCIDENT_FAILED)
     {
       json_builder_set_member_name (b, "alert");
       if (e->alert_status == NULL)
@@ -497,16 +497,16 @@ add_entry_json (JsonBuilder *b,
 }
 
 static void
-add_entries (JsonBuilder *b,
-             Monitor     *mon,
-             const char  *member,
-             EntryKind    kind)
+add_incidents (JsonBuilder  *b,
+               Monitor      *mon,
+               const char   *member,
+               IncidentKind  kind)
 {
   json_builder_set_member_name (b, member);
   json_builder_begin_array (b);
-  for (guint i = 0; i < mon->entries->len; i++)
-    if (((Entry *) mon->entries->pdata[i])->kind == kind)
-      add_entry_json (b, mon->entries->pdata[i]);
+  for (guint i = 0; i < mon->incidents->len; i++)
+    if (((Incident *) mon->incidents->pdata[i])->kind == kind)
+      add_incident_json (b, mon->incidents->pdata[i]);
   json_builder_end_array (b);
 }
 
@@ -581,9 +581,9 @@ write_report (Monitor  *mon,
   else
     json_builder_add_null_value (b);
 
-  add_entries (b, mon, "failures", ENTRY_FAILED);
-  add_entries (b, mon, "retries", ENTRY_RETRYING);
-  add_entries (b, mon, "cancelled", ENTRY_CANCELLED);
+  add_incidents (b, mon, "failures", INCIDENT_FAILED);
+  add_incidents (b, mon, "retries", INCIDENT_RETRYING);
+  add_incidents (b, mon, "cancelled", INCIDENT_CANCELLED);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
@@ -631,7 +631,7 @@ alert_free (Alert *alert)
   g_clear_object (&alert->proc);
   g_clear_object (&alert->cancellable);
   g_clear_pointer (&alert->context, g_main_context_unref);
-  entry_unref (alert->entry);
+  incident_unref (alert->incident);
   monitor_unref (alert->monitor);
   g_free (alert);
 }
@@ -666,7 +666,7 @@ alert_done (GObject      *source,
 {
   Alert *alert = user_data;
   Monitor *mon = alert->monitor;
-  Entry *e = alert->entry;
+  Incident *e = alert->incident;
   g_autofree char *shown = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autoptr(GBytes) err = NULL;
@@ -745,7 +745,7 @@ alert_child_setup (gpointer user_data)
 
 static void
 alert_start (Monitor         *mon,
-             Entry           *e,
+             Incident        *e,
              OrreryTaskEvent *event)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -778,7 +778,7 @@ alert_start (Monitor         *mon,
 
   alert = g_new0 (Alert, 1);
   alert->monitor = monitor_ref (mon);
-  alert->entry = entry_ref (e);
+  alert->incident = incident_ref (e);
   alert->start_us = g_get_monotonic_time ();
   alert->cancellable = g_cancellable_new ();
   alert->context = g_main_context_ref_thread_default ();
@@ -884,14 +884,14 @@ static void
 on_task_failed (Monitor         *mon,
                 OrreryTaskEvent *event)
 {
-  Entry *e;
+  Incident *e;
   g_autofree char *text = NULL;
 
   remember_constellation (mon, event);
-  e = entry_new (mon, ENTRY_FAILED, event);
-  g_ptr_array_add (mon->entries, e);
+  e = incident_new (mon, INCIDENT_FAILED, event);
+  g_ptr_array_add (mon->incidents, e);
   mon->n_failed++;
-  text = entry_describe (e);
+  text = incident_describe (e);
   g_warning ("Task failed: %s", text);
   if (mon->alert_command != NULL && !mon->shut_down)
     alert_start (mon, e, event);
@@ -902,19 +902,19 @@ static void
 on_task_retrying (Monitor         *mon,
                   OrreryTaskEvent *event)
 {
-  Entry *e;
+  Incident *e;
   g_autofree char *text = NULL;
   GVariant *data = orrery_event_get_data (ORRERY_EVENT (event));
   guint delay = 0;
 
   remember_constellation (mon, event);
-  e = entry_new (mon, ENTRY_RETRYING, event);
+  e = incident_new (mon, INCIDENT_RETRYING, event);
   if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
     g_variant_lookup (data, "delay_ms", "u", &delay);
   e->delay_ms = delay;
-  g_ptr_array_add (mon->entries, e);
+  g_ptr_array_add (mon->incidents, e);
   mon->n_retries++;
-  text = entry_describe (e);
+  text = incident_describe (e);
   g_message ("Task will be retried in %u ms: %s", delay, text);
 }
 
@@ -922,7 +922,7 @@ static void
 on_task_cancelled (Monitor         *mon,
                    OrreryTaskEvent *event)
 {
-  Entry *e;
+  Incident *e;
   g_autofree char *text = NULL;
   g_autofree char *message = NULL;
 
@@ -931,10 +931,10 @@ on_task_cancelled (Monitor         *mon,
   if (orrery_task_event_get_device_id (event) == NULL)
     return;
   remember_constellation (mon, event);
-  e = entry_new (mon, ENTRY_CANCELLED, event);
-  g_ptr_array_add (mon->entries, e);
+  e = incident_new (mon, INCIDENT_CANCELLED, event);
+  g_ptr_array_add (mon->incidents, e);
   mon->n_cancelled++;
-  text = entry_describe (e);
+  text = incident_describe (e);
   message = log_safe (e->error_message);
   g_message ("Task cancelled while running: %s%s%s", text, message ? " — " : "", message ? message : "");
 }
@@ -1057,11 +1057,11 @@ failure_monitor_shutdown (OrreryPluginContext *context)
     {
       Alert *alert = l->data;
 
-      g_warning ("Alert for task “%s” still running at shutdown: killed", alert->entry->task_shown);
-      g_free (alert->entry->alert_status);
-      alert->entry->alert_status = g_strdup ("timed-out");
-      g_free (alert->entry->alert_detail);
-      alert->entry->alert_detail = g_strdup ("still running at shutdown: killed");
+      g_warning ("Alert for task “%s” still running at shutdown: killed", alert->incident->task_shown);
+      g_free (alert->incident->alert_status);
+      alert->incident->alert_status = g_strdup ("timed-out");
+      g_free (alert->incident->alert_detail);
+      alert->incident->alert_detail = g_strdup ("still running at shutdown: killed");
       mon->n_alerts_timed_out++;
       alert->timed_out = TRUE;
       alert_kill (alert);
@@ -1082,7 +1082,7 @@ failure_monitor_shutdown (OrreryPluginContext *context)
       Alert *alert = mon->alerts->data;
 
       mon->alerts = g_list_delete_link (mon->alerts, mon->alerts);
-      g_debug ("Alert for task “%s” abandoned at shutdown", alert->entry->task_id);
+      g_debug ("Alert for task “%s” abandoned at shutdown", alert->incident->task_id);
     }
 }
 
@@ -1129,7 +1129,7 @@ failure_monitor_init (OrreryPluginContext  *context,
   mon->alert_timeout_ms = (guint) MIN (timeout, G_MAXUINT);
   mon->abort_after = (guint) MIN (abort_after, G_MAXUINT);
   mon->stderr_lines = (guint) MIN (lines, 1000);
-  mon->entries = g_ptr_array_new_with_free_func (entry_unref);
+  mon->incidents = g_ptr_array_new_with_free_func (incident_unref);
   orrery_plugin_context_set_data (context, mon, monitor_unref);
 
   observer = orrery_func_observer_new ("failure-monitor", monitor_handle, mon, NULL);

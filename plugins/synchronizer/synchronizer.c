@@ -30,12 +30,14 @@
  * the new one is not set. */
 #define OLD_DEADLINE_KEY "DeadlineMs"
 
+/* A task's completion, held (no dispatch) until its edit arrives or the
+ * deadline passes. */
 typedef struct
 {
   char       *task_id;
   OrreryHold *hold;
   gint64      since_us;
-} Pending;
+} HeldCompletion;
 
 typedef struct
 {
@@ -44,7 +46,7 @@ typedef struct
   guint               deadline_ms;
   gulong              expired_id;
 
-  GHashTable         *pending;   /* task id -> Pending */
+  GHashTable         *pending;   /* task id -> HeldCompletion */
   GHashTable         *expired;   /* task id -> gint64* (monotonic us of the expiry) */
 
   /* Counters of the current run (logged at its end). */
@@ -55,9 +57,9 @@ typedef struct
 } Synchronizer;
 
 static void
-pending_free (gpointer data)
+held_completion_free (gpointer data)
 {
-  Pending *p = data;
+  HeldCompletion *p = data;
 
   g_free (p->task_id);
   g_clear_pointer (&p->hold, orrery_hold_unref);
@@ -68,7 +70,7 @@ pending_free (gpointer data)
 static void
 release_all (Synchronizer *sync)
 {
-  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (pending_free);
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (held_completion_free);
   GHashTableIter iter;
   gpointer value;
 
@@ -81,7 +83,7 @@ release_all (Synchronizer *sync)
       g_hash_table_iter_steal (&iter);
     }
   for (guint i = 0; i < all->len; i++)
-    orrery_orchestrator_release (sync->orch, ((Pending *) all->pdata[i])->hold);
+    orrery_orchestrator_release (sync->orch, ((HeldCompletion *) all->pdata[i])->hold);
 }
 
 static void
@@ -90,13 +92,13 @@ hold_for (Synchronizer *sync,
           const char   *what)
 {
   g_autofree char *reason = NULL;
-  Pending *p;
+  HeldCompletion *p;
 
   if (task_id == NULL || g_hash_table_contains (sync->pending, task_id))
     return;
   reason = g_strdup_printf ("synchronizer: waiting for agent “%s” to answer task “%s” (%s)",
                             sync->agent, task_id, what);
-  p = g_new0 (Pending, 1);
+  p = g_new0 (HeldCompletion, 1);
   p->task_id = g_strdup (task_id);
   p->since_us = g_get_monotonic_time ();
   /* Taken before the delivery of the event returns: the orchestrator
@@ -114,7 +116,7 @@ answer (Synchronizer             *sync,
         OrreryConstellationEvent *event)
 {
   const char * const *ids = orrery_constellation_event_get_on_task_ids (event);
-  g_autoptr(GPtrArray) answered = g_ptr_array_new_with_free_func (pending_free);
+  g_autoptr(GPtrArray) answered = g_ptr_array_new_with_free_func (held_completion_free);
 
   if (ids == NULL)
     return;
@@ -145,7 +147,7 @@ answer (Synchronizer             *sync,
 
   for (guint i = 0; i < answered->len; i++)
     {
-      Pending *p = answered->pdata[i];
+      HeldCompletion *p = answered->pdata[i];
 
       sync->n_answered++;
       g_debug ("Task “%s” answered after %.1f ms: releasing hold #%u", p->task_id,
@@ -166,7 +168,7 @@ on_hold_expired (OrreryOrchestrator *orch,
   g_hash_table_iter_init (&iter, sync->pending);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      Pending *p = value;
+      HeldCompletion *p = value;
       gint64 *now;
 
       if (p->hold != hold)
@@ -357,7 +359,7 @@ synchronizer_init (OrreryPluginContext  *context,
   sync->orch = g_object_ref (orch);
   sync->agent = g_steal_pointer (&agent);
   sync->deadline_ms = deadline;
-  sync->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_free);
+  sync->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, held_completion_free);
   sync->expired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sync->expired_id = g_signal_connect (orch, "hold-expired", G_CALLBACK (on_hold_expired), sync);
   orrery_plugin_context_set_data (context, sync, synchronizer_free);
