@@ -15,5 +15,8 @@ ORRERY_HIDDEN void _orrery_json_append_variant (GString      *s,
                                                 GVariant     *v);
 ORRERY_HIDDEN void _orrery_json_append_error   (GString      *s,
                                                 const GError *error);
+/* The constellation as JSON its loader reads, written by hand (fast). */
+ORRERY_HIDDEN char *_orrery_constellation_to_compact_json (OrreryConstellation *c,
+                                                          gsize               *length);
 
 G_END_DECLS

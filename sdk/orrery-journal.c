@@ -553,6 +553,19 @@ append_constellation (GString             *s,
   g_string_append_c (s, '}');
 }
 
+/* The same text for others in the SDK (the isolated helper's copy). */
+char *
+_orrery_constellation_to_compact_json (OrreryConstellation *c,
+                                       gsize               *length)
+{
+  GString *s = g_string_sized_new (256 + 160 * (gsize) c->tasks->len);
+
+  append_constellation (s, c);
+  if (length != NULL)
+    *length = s->len;
+  return g_string_free (s, FALSE);
+}
+
 static void
 append_task_json (GString    *s,
                   OrreryTask *task)

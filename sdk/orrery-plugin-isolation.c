@@ -79,6 +79,7 @@
 #include "orrery-plugin-isolation-private.h"
 #include "orrery-event.h"
 #include "orrery-constellation-private.h"
+#include "orrery-journal-private.h"
 
 enum {
   WIRE_INIT = 1,
@@ -148,7 +149,10 @@ typedef struct
 /* ------------------------------------------------------------------------ */
 /* Events <-> GVariant */
 
-enum { CLASS_EVENT, CLASS_TASK, CLASS_CONSTELLATION, CLASS_DEVICE };
+/* CLASS_STATUS: no event, a task of the child's copy as the host's is now
+ * (status, attempt, started in timestamp, ended in sequence, result,
+ * error), in front of the events that follow. */
+enum { CLASS_EVENT, CLASS_TASK, CLASS_CONSTELLATION, CLASS_DEVICE, CLASS_STATUS };
 
 /* An event on the wire: a fixed head, then its strings and its optional
  * parts in the order of their flags. Strings are a guint32 length (NO_STRING
@@ -319,6 +323,38 @@ record_append (GByteArray  *b,
   memcpy (b->data + start, &head.size, sizeof head.size);
 }
 
+/* Appends a CLASS_STATUS record of @task (the host's) to @b. */
+static void
+status_append (GByteArray *b,
+               OrreryTask *task)
+{
+  RecordHead head = { 0, 0, 0, CLASS_STATUS, orrery_task_get_started_at (task),
+                      (guint64) orrery_task_get_ended_at (task), orrery_task_get_status (task),
+                      orrery_task_get_attempt (task), 0, 0 };
+  guint start = b->len;
+  GVariant *result = orrery_task_get_result (task);
+  const GError *error = orrery_task_get_error (task);
+
+  head.flags = (result ? R_RESULT : 0) | (error ? R_ERROR : 0);
+  g_byte_array_append (b, (const guint8 *) &head, sizeof head);
+  put_string (b, NULL);
+  put_string (b, orrery_task_get_id (task));
+  put_string (b, NULL);
+  if (result != NULL)
+    put_variant (b, result);
+  if (error != NULL)
+    {
+      gint32 code = error->code;
+
+      put_string (b, g_quark_to_string (error->domain));
+      g_byte_array_append (b, (const guint8 *) &code, sizeof code);
+      put_string (b, error->message);
+    }
+  g_byte_array_set_size (b, start + PADDED (b->len - start));
+  head.size = b->len - start;
+  memcpy (b->data + start, &head.size, sizeof head.size);
+}
+
 /* A cursor over a record, every read bounds-checked. */
 typedef struct
 {
@@ -400,40 +436,41 @@ take_variant (Reader *r)
   return g_variant_ref_sink (v);
 }
 
-/* The child's copy of the host's constellation, brought up to date from a
- * task event (as the orchestrator left the task when it published it). */
+/* The child's copy of the host's constellation: a task brought up to date
+ * from a CLASS_STATUS record (as the host's task is when the events that
+ * follow it are sent: what an observer in process would read then). */
 static void
-mirror_task (OrreryConstellation *mirror,
-             OrreryTaskEvent     *te)
+mirror_status (OrreryConstellation *mirror,
+               const char          *id,
+               const RecordHead    *head,
+               GVariant            *result,
+               const GError        *error)
 {
-  OrreryTask *task = orrery_constellation_get_task (mirror, orrery_task_event_get_task_id (te));
-  OrreryTaskStatus status = orrery_task_event_get_status (te);
+  OrreryTask *task = id ? orrery_constellation_get_task (mirror, id) : NULL;
+  OrreryTaskStatus status = head->status;
 
   if (task == NULL || (guint) status > ORRERY_TASK_STATUS_SKIPPED)
     return;
   if (orrery_task_get_status (task) != status)
     _orrery_constellation_set_status (mirror, task, status);
-  if (orrery_task_event_get_attempt (te) > 0)
-    orrery_task_set_attempt (task, orrery_task_event_get_attempt (te));
-  if (orrery_task_event_get_result (te) != NULL)
-    orrery_task_set_result (task, orrery_task_event_get_result (te));
-  if (orrery_task_event_get_error (te) != NULL)
-    orrery_task_set_error (task, orrery_task_event_get_error (te));
-  if (orrery_event_get_event_type (ORRERY_EVENT (te)) == ORRERY_EVENT_TASK_STARTED)
-    orrery_task_set_started_at (task, orrery_event_get_timestamp (ORRERY_EVENT (te)));
-  else if (status != ORRERY_TASK_STATUS_RUNNING)
-    orrery_task_set_ended_at (task, orrery_event_get_timestamp (ORRERY_EVENT (te)));
+  orrery_task_set_attempt (task, head->attempt);
+  orrery_task_set_result (task, result);
+  orrery_task_set_error (task, error);
+  orrery_task_set_started_at (task, head->timestamp);
+  orrery_task_set_ended_at (task, (gint64) head->sequence);
 }
 
 /* Reads the record at the front of @data (@size bytes): its size in
- * *@used, the observer index, the event. NULL for a bad record (*@used 0)
- * or an event of an unknown type (skipped). @mirror (nullable): the
- * child's copy of the constellation. */
+ * *@used, the observer index, the event. NULL for a bad record (*@used 0),
+ * an event of an unknown type (skipped) or a status record (*@status
+ * TRUE: applied to @mirror). @mirror (nullable): the child's copy of the
+ * constellation. */
 static OrreryEvent *
 record_read (const guint8        *data,
              gsize                size,
              gsize               *used,
              guint32             *index,
+             gboolean            *status,
              OrreryConstellation *mirror)
 {
   RecordHead head;
@@ -450,6 +487,7 @@ record_read (const guint8        *data,
   OrreryEvent *event;
 
   *used = 0;
+  *status = FALSE;
   if (!take (&r, &head, sizeof head) || head.size < sizeof head || head.size > size)
     return NULL;
   r.end = data + head.size;
@@ -486,6 +524,13 @@ record_read (const guint8        *data,
     return NULL;
   *used = head.size;
   *index = head.index;
+  if (head.klass == CLASS_STATUS)
+    {
+      *status = TRUE;
+      if (mirror != NULL)
+        mirror_status (mirror, id, &head, result, error);
+      return NULL;
+    }
   if (head.type >= ORRERY_EVENT_TYPE_COUNT)
     return NULL;
 
@@ -505,11 +550,7 @@ record_read (const guint8        *data,
         if (ready != NULL)
           orrery_task_event_set_newly_ready (te, ready);
         if (mirror != NULL && (head.flags & R_CONSTELLATION))
-          {
-            _orrery_event_set_timestamp (ORRERY_EVENT (te), head.timestamp);
-            mirror_task (mirror, te);
-            orrery_task_event_set_constellation (te, mirror);
-          }
+          orrery_task_event_set_constellation (te, mirror);
         event = ORRERY_EVENT (te);
         break;
       }
@@ -838,6 +879,9 @@ struct _OrreryIsolatedPlugin
   OrreryConstellation *mirrored;     /* sent to the child, at this version */
   guint64              mirrored_version;
   gboolean             mirror_refused;
+  GHashTable          *dirty;        /* ids of tasks changed since the child was told */
+  GByteArray          *statuses;     /* their CLASS_STATUS records (reused) */
+  gboolean             tracking;     /* the tracker observer is added */
 
   /* The plugin's calls on the host's orchestrator. */
   OrreryOrchestrator  *orch;         /* nullable */
@@ -963,6 +1007,8 @@ plugin_clear (OrreryIsolatedPlugin *self)
     g_clear_signal_handler (&self->expired_id, self->orch);
   g_clear_object (&self->orch);
   g_clear_object (&self->mirrored);
+  g_clear_pointer (&self->dirty, g_hash_table_unref);
+  g_clear_pointer (&self->statuses, g_byte_array_unref);
   g_clear_pointer (&self->holds, g_hash_table_unref);
   g_clear_pointer (&self->calls, g_ptr_array_unref);
   if (self->sock >= 0)
@@ -1184,8 +1230,33 @@ plugin_send (OrreryIsolatedPlugin *self,
   return plugin_write (self);
 }
 
-/* A frame whose body is @size bytes of records (a GVariant `ay` is its
- * bytes). */
+/* The child's copy is kept current: the host's tasks changed since it
+ * was last told, as CLASS_STATUS records into self->statuses (emptied). */
+static void
+plugin_take_statuses (OrreryIsolatedPlugin *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_byte_array_set_size (self->statuses, 0);
+  if (g_hash_table_size (self->dirty) == 0)
+    return;
+  if (self->mirrored != NULL && !self->mirror_refused)
+    {
+      g_hash_table_iter_init (&iter, self->dirty);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          OrreryTask *task = orrery_constellation_get_task (self->mirrored, key);
+
+          if (task != NULL)
+            status_append (self->statuses, task);
+        }
+    }
+  g_hash_table_remove_all (self->dirty);
+}
+
+/* A frame whose body is the status records of the tasks changed, then
+ * @size bytes of records (a GVariant `ay` is its bytes). */
 static gboolean
 plugin_send_records (OrreryIsolatedPlugin *self,
                      guint32               kind,
@@ -1193,13 +1264,18 @@ plugin_send_records (OrreryIsolatedPlugin *self,
                      const guint8         *data,
                      gsize                 size)
 {
-  FrameHeader header = { (guint32) size, kind, id, 0 };
+  FrameHeader header = { 0, kind, id, 0 };
+  gsize total;
 
+  plugin_take_statuses (self);
+  total = self->statuses->len + size;
+  header.size = (guint32) total;
   g_byte_array_set_size (self->out, 0);
   g_byte_array_append (self->out, (const guint8 *) &header, sizeof header);
+  g_byte_array_append (self->out, self->statuses->data, self->statuses->len);
   g_byte_array_append (self->out, data, size);
-  g_byte_array_set_size (self->out, sizeof header + PADDED (size));
-  memset (self->out->data + sizeof header + size, 0, PADDED (size) - size);
+  g_byte_array_set_size (self->out, sizeof header + PADDED (total));
+  memset (self->out->data + sizeof header + total, 0, PADDED (total) - total);
   return plugin_write (self);
 }
 
@@ -1766,6 +1842,64 @@ flush_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A task of the host's constellation changed: the child's copy is told
+ * before the next frame of events. */
+static void
+plugin_mark (OrreryIsolatedPlugin *self,
+             const char           *id)
+{
+  if (self->mirrored == NULL || self->mirror_refused || id == NULL)
+    return;
+  if (!g_hash_table_contains (self->dirty, id))
+    g_hash_table_add (self->dirty, g_strdup (id));
+}
+
+/* Sees every task event in process, whatever the child observes (a DOT
+ * written at the end reads every task's status); a run's end may cancel
+ * tasks that never started with no event of their own. */
+static gboolean
+tracker_handle (OrreryEvent  *event,
+                gpointer      user_data,
+                GError      **error)
+{
+  OrreryIsolatedPlugin *self = user_data;
+
+  if (self->dead || self->mirrored == NULL || self->mirror_refused)
+    return TRUE;
+  if (ORRERY_IS_TASK_EVENT (event))
+    plugin_mark (self, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)));
+  else if (orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event)) ==
+           self->mirrored)
+    {
+      g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (self->mirrored);
+
+      for (guint i = 0; i < tasks->len; i++)
+        if (orrery_task_get_status (tasks->pdata[i]) == ORRERY_TASK_STATUS_CANCELLED)
+          plugin_mark (self, orrery_task_get_id (tasks->pdata[i]));
+    }
+  return TRUE;
+}
+
+static void
+plugin_add_tracker (OrreryIsolatedPlugin *self)
+{
+  static const OrreryEventType types[] = {
+    ORRERY_EVENT_TASK_STARTED, ORRERY_EVENT_TASK_COMPLETED, ORRERY_EVENT_TASK_FAILED,
+    ORRERY_EVENT_TASK_RETRYING, ORRERY_EVENT_TASK_SKIPPED, ORRERY_EVENT_TASK_CANCELLED,
+    ORRERY_EVENT_CONSTELLATION_FAILED, ORRERY_EVENT_CONSTELLATION_CANCELLED,
+  };
+  g_autoptr(OrreryObserver) tracker = NULL;
+  g_autofree char *name = g_strdup_printf ("%s (isolated: its copy's statuses)", self->name);
+
+  if (self->tracking)
+    return;
+  self->tracking = TRUE;
+  tracker = orrery_func_observer_new (name, tracker_handle, plugin_ref (self),
+                                      (GDestroyNotify) plugin_unref);
+  orrery_plugin_context_add_observer (self->context, tracker, types, G_N_ELEMENTS (types),
+                                      ORRERY_DELIVERY_SYNC, 0, 0);
+}
+
 /* The child gets the event's constellation before the event, when it has
  * not got it yet at this version (the first event, after an edit). */
 static void
@@ -1784,6 +1918,7 @@ plugin_mirror (OrreryIsolatedPlugin *self,
     return;
   g_set_object (&self->mirrored, c);
   self->mirrored_version = orrery_constellation_get_version (c);
+  self->mirror_refused = FALSE;
   /* Its JSON costs about 1 KiB and tens of µs a task each way: past
    * MIRROR_MAX_TASKS the child has none (NULL, as a plugin must expect
    * when there is no run), rather than stalling every delivery. */
@@ -1800,7 +1935,12 @@ plugin_mirror (OrreryIsolatedPlugin *self,
   /* In bus order: what is batched before it goes first. */
   if (self->n_batched > 0)
     plugin_flush (self);
-  json = orrery_constellation_to_data (c, &length);
+  /* The copy has every status as of now. */
+  g_hash_table_remove_all (self->dirty);
+  json = _orrery_constellation_to_compact_json (c, &length);
+  g_debug ("Isolated plugin “%s”: its copy of the constellation, version %" G_GUINT64_FORMAT
+           " (%u tasks, %" G_GSIZE_FORMAT " bytes)", self->name, self->mirrored_version,
+           orrery_constellation_get_n_tasks (c), length);
   plugin_send (self, WIRE_CONSTELLATION, 0, g_variant_new ("(s)", json));
 }
 
@@ -1816,6 +1956,9 @@ proxy_handle (OrreryEvent  *event,
     return TRUE;  /* detached at once, from an idle */
   note_event (self, event);
   plugin_mirror (self, event);
+  /* The tracker may come after this proxy on the bus. */
+  if (ORRERY_IS_TASK_EVENT (event))
+    plugin_mark (self, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)));
 
   if (proxy->mode == ORRERY_DELIVERY_QUEUED)
     {
@@ -1896,6 +2039,7 @@ proxies_from_observer (OrreryIsolatedPlugin *self,
         plugin_die_protocol (self, "an observer of an unknown event type");
         return;
       }
+  plugin_add_tracker (self);
   proxy = g_new0 (Proxy, 1);
   proxy->plugin = plugin_ref (self);
   proxy->index = index;
@@ -2045,6 +2189,8 @@ _orrery_isolated_plugin_start (OrreryPluginContext      *context,
   if (self->page == MAP_FAILED)
     self->page = NULL;
   self->holds = g_hash_table_new (NULL, NULL);
+  self->dirty = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->statuses = g_byte_array_new ();
   self->out = g_byte_array_sized_new (BATCH_BYTES + 4096);
   self->batch = g_byte_array_sized_new (BATCH_BYTES + 4096);
   self->scratch = g_byte_array_sized_new (4096);
@@ -2289,14 +2435,18 @@ child_next_frame (Child     *child,
   return frame_take (child->in, kind, id, body, child_type_of, why);
 }
 
-/* Asks the host whether its orchestrator runs, and waits for the answer;
- * the events that come first are kept for later, in their order. */
-static gboolean
-child_query_running (Child *child)
-{
-  guint32 serial = ++child->query_serial;
+static void child_handle (Child *child, guint32 kind, guint32 id, GVariant *body);
 
-  child_send (child, WIRE_QUERY, serial, g_variant_new ("()"));
+/* Waits for the host's answer (@reply_kind, @serial) to a call, and returns
+ * its body. Frames that come first are kept for later, in their order;
+ * with @handle_events, sync events are handled meanwhile (as in process,
+ * inside the call). */
+static GVariant *
+child_wait_reply (Child    *child,
+                  guint32   reply_kind,
+                  guint32   serial,
+                  gboolean  handle_events)
+{
   for (;;)
     {
       g_autofree char *why = NULL;
@@ -2304,15 +2454,17 @@ child_query_running (Child *child)
       guint32 kind, id;
       ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
 
-      if (status == READ_OK && kind == WIRE_REPLY && id == serial)
+      if (status == READ_OK && kind == reply_kind && id == serial)
         {
-          gboolean running = FALSE;
-
-          g_variant_get (body, "(b)", &running);
-          g_variant_unref (body);
           if (!g_queue_is_empty (&child->deferred) || child->in->len > 0)
             child_kick (child);
-          return running;
+          return body;
+        }
+      if (status == READ_OK && handle_events && kind == WIRE_EVENT)
+        {
+          child_handle (child, kind, id, body);
+          g_variant_unref (body);
+          continue;
         }
       if (status == READ_OK)
         {
@@ -2340,7 +2492,20 @@ child_query_running (Child *child)
     }
 }
 
-static void child_handle (Child *child, guint32 kind, guint32 id, GVariant *body);
+/* Asks the host whether its orchestrator runs, and waits for the answer. */
+static gboolean
+child_query_running (Child *child)
+{
+  guint32 serial = ++child->query_serial;
+  g_autoptr(GVariant) body = NULL;
+  gboolean running = FALSE;
+
+  child_send (child, WIRE_QUERY, serial, g_variant_new ("()"));
+  body = child_wait_reply (child, WIRE_REPLY, serial, FALSE);
+  g_variant_get (body, "(b)", &running);
+  return running;
+}
+
 
 static GVariant *
 edits_to_variant (OrreryEditBatch *batch)
@@ -2392,71 +2557,29 @@ child_remote_edits (OrreryConstellation  *copy,
 {
   Child *child = data;
   guint32 serial = ++child->query_serial;
+  g_autoptr(GVariant) body = NULL;
+  gboolean ok;
+  const char *domain, *message;
+  gint32 code;
+  GVariant *mods;
 
   child_send (child, WIRE_EDIT, serial, edits_to_variant (batch));
-  for (;;)
+  body = child_wait_reply (child, WIRE_EDITED, serial, TRUE);
+  g_variant_get (body, "(b&si&s@aa{sv})", &ok, &domain, &code, &message, &mods);
+  if (!ok)
     {
-      g_autofree char *why = NULL;
-      g_autoptr(GVariant) body = NULL;
-      guint32 kind, id;
-      ReadStatus status = frame_take (child->in, &kind, &id, &body, child_type_of, &why);
-
-      if (status == READ_OK && kind == WIRE_EDITED && id == serial)
-        {
-          gboolean ok;
-          const char *domain, *message;
-          gint32 code;
-          GVariant *mods;
-
-          g_variant_get (body, "(b&si&s@aa{sv})", &ok, &domain, &code, &message, &mods);
-          if (!g_queue_is_empty (&child->deferred) || child->in->len > 0)
-            child_kick (child);
-          if (!ok)
-            {
-              g_variant_unref (mods);
-              g_set_error_literal (error, *domain ? g_quark_from_string (domain)
-                                                  : ORRERY_CONSTELLATION_ERROR,
-                                   code, message);
-              return NULL;
-            }
-          /* The copy follows (the host sends it again at its next event). */
-          _orrery_constellation_set_remote_edits (copy, NULL, NULL);
-          g_clear_pointer (&body, g_variant_unref);
-          {
-            g_autoptr(GVariant) here = orrery_constellation_apply_edits (copy, batch, NULL);
-          }
-          _orrery_constellation_set_remote_edits (copy, child_remote_edits, child);
-          return mods;
-        }
-      if (status == READ_OK && kind == WIRE_EVENT)
-        {
-          child_handle (child, kind, id, body);
-          continue;
-        }
-      if (status == READ_OK)
-        {
-          Deferred *d = g_new0 (Deferred, 1);
-
-          d->kind = kind;
-          d->id = id;
-          d->body = g_steal_pointer (&body);
-          g_queue_push_tail (&child->deferred, d);
-          continue;
-        }
-      if (status == READ_BAD)
-        {
-          g_printerr ("orrery-plugin-host: the host sent %s\n", why);
-          _exit (2);
-        }
-      {
-        struct pollfd pfd = { child->sock, POLLIN, 0 };
-
-        if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
-          _exit (1);
-        if (!read_some (child->sock, child->in))
-          _exit (1);  /* the host is gone */
-      }
+      g_variant_unref (mods);
+      g_set_error_literal (error, *domain ? g_quark_from_string (domain) : ORRERY_CONSTELLATION_ERROR,
+                           code, message);
+      return NULL;
     }
+  /* The copy follows (the host sends it again at its next event). */
+  _orrery_constellation_set_remote_edits (copy, NULL, NULL);
+  {
+    g_autoptr(GVariant) here = orrery_constellation_apply_edits (copy, batch, NULL);
+  }
+  _orrery_constellation_set_remote_edits (copy, child_remote_edits, child);
+  return mods;
 }
 
 /* The orchestrator the plugin sees: each call goes to the host's. */
@@ -2667,8 +2790,9 @@ child_handle (Child    *child,
             g_autoptr(GError) error = NULL;
             guint32 index = 0;
             gsize used = 0;
+            gboolean status = FALSE;
 
-            event = record_read (data, size, &used, &index, child->mirror);
+            event = record_read (data, size, &used, &index, &status, child->mirror);
             if (used == 0)
               {
                 g_printerr ("orrery-plugin-host: the host sent a bad event record\n");
@@ -2676,6 +2800,8 @@ child_handle (Child    *child,
               }
             data += used;
             size -= used;
+            if (status)
+              continue;
             n++;
             if (kind == WIRE_EVENT)
               {

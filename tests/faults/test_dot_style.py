@@ -9,6 +9,8 @@ import json
 import os
 import re
 
+import pytest
+
 from conftest import BUILD_ROOT
 
 CONSTELLATION = {
@@ -38,7 +40,10 @@ def without_run_state(line):
     return re.sub(r', tooltip="status: [a-z-]+"', "", line)
 
 
-def test_show_and_visualizer_agree(orrery, tmp_path):
+# Isolated (`--isolate visualizer`), the DOT comes from the helper's copy
+# of the constellation: the host keeps its statuses current.
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "isolated"])
+def test_show_and_visualizer_agree(orrery, tmp_path, isolate):
     f = tmp_path / "style.json"
     f.write_text(json.dumps(CONSTELLATION))
     conf = tmp_path / "orrery.conf"
@@ -49,7 +54,8 @@ def test_show_and_visualizer_agree(orrery, tmp_path):
     r = orrery("run", "-c", conf, "--no-default-path",
                "-P", os.path.join(BUILD_ROOT, "plugins", "visualizer"),
                "--set", f"visualizer.OutputDir={tmp_path / 'out'}", "--set", "visualizer.LiveView=off",
-               "--set", "visualizer.Lines=false", "--set", "visualizer.Formats=dot", f,
+               "--set", "visualizer.Lines=false", "--set", "visualizer.Formats=dot",
+               *(["--isolate", "visualizer"] if isolate else []), f,
                cwd=tmp_path, timeout=60)
     assert r.returncode == 0, r
     show = shown.stdout.splitlines()
@@ -74,3 +80,5 @@ def test_show_and_visualizer_agree(orrery, tmp_path):
     assert any(x.startswith('  "a" [label="a\\nA"') and "penwidth=2" in x for x in show), show
     assert any(x.startswith('  "a" [label="a\\nA\\n') and 'fillcolor="palegreen"' in x
                and "penwidth=2" in x for x in vis), vis
+    # Every task ran: none is left pending in the run's last DOT.
+    assert not any('tooltip="status: pending"' in x for x in vis), vis
