@@ -130,7 +130,8 @@ typedef struct
 #define CALLS_PER_EVENT 50                /* more for each event sent */
 #define CALL_BURST      5000              /* saved up at most */
 #define DRAIN_LIMIT     (16u << 20)       /* read ahead while writing */
-#define MIRROR_MAX_TASKS 2000             /* larger constellations are not copied */
+#define MIRROR_MAX_TASKS 250000           /* larger constellations are not copied */
+#define MIRROR_US_PER_TASK 100            /* more time for the answer after a copy */
 
 #define INIT_TYPE_STRING  "(sa(sss)b)"
 /* Each edit: kind, the added task as JSON, task id, from, to, dependency
@@ -853,6 +854,7 @@ struct _OrreryIsolatedPlugin
   SharedPage          *page;
   guint                watch_id;
   guint                deadline_ms;
+  guint                copy_ms;      /* the child reads a copy: more for its next answer */
 
   GByteArray          *in;
   GByteArray          *out;          /* the frame being written (reused) */
@@ -879,6 +881,7 @@ struct _OrreryIsolatedPlugin
   OrreryConstellation *mirrored;     /* sent to the child, at this version */
   guint64              mirrored_version;
   gboolean             mirror_refused;
+  gboolean             mirror_said;  /* the refusal was logged */
   GHashTable          *dirty;        /* ids of tasks changed since the child was told */
   GByteArray          *statuses;     /* their CLASS_STATUS records (reused) */
   gboolean             tracking;     /* the tracker observer is added */
@@ -1183,6 +1186,14 @@ plugin_die_protocol (OrreryIsolatedPlugin *self,
 }
 
 static gboolean pump_idle_cb (gpointer user_data);
+
+/* How long the child has for its next answer: its deadline, and
+ * MIRROR_US_PER_TASK a task more after a copy of the constellation. */
+static guint
+plugin_answer_ms (OrreryIsolatedPlugin *self)
+{
+  return self->deadline_ms + self->copy_ms;
+}
 
 /* Writes the frame built in self->out, within the deadline. */
 static gboolean
@@ -1611,6 +1622,7 @@ plugin_handle (OrreryIsolatedPlugin *self,
           return;
         }
       self->got_ack = TRUE;
+      self->copy_ms = 0;
       g_clear_pointer (&self->ack_message, g_free);
       if (kind == WIRE_ACK_OK)
         self->ack_ok = TRUE;
@@ -1624,9 +1636,10 @@ plugin_handle (OrreryIsolatedPlugin *self,
           return;
         }
       self->n_unacked--;
+      self->copy_ms = 0;
       g_clear_handle_id (&self->unacked_timer, g_source_remove);
       if (self->n_unacked > 0)
-        self->unacked_timer = g_timeout_add (self->deadline_ms, unacked_timeout_cb, self);
+        self->unacked_timer = g_timeout_add (plugin_answer_ms (self), unacked_timeout_cb, self);
       break;
     case WIRE_BYE:
       self->bye = TRUE;
@@ -1681,7 +1694,7 @@ static gboolean
 plugin_wait_for (OrreryIsolatedPlugin *self,
                  gboolean             *flag)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) plugin_answer_ms (self) * 1000;
 
   while (!*flag)
     {
@@ -1791,7 +1804,7 @@ plugin_flush (OrreryIsolatedPlugin *self)
     {
       gboolean caught_up = FALSE;
       guint before = self->n_unacked;
-      gint64 deadline = g_get_monotonic_time () + (gint64) self->deadline_ms * 1000;
+      gint64 deadline = g_get_monotonic_time () + (gint64) plugin_answer_ms (self) * 1000;
 
       while (self->n_unacked >= before && !self->dead)
         {
@@ -1827,7 +1840,7 @@ plugin_flush (OrreryIsolatedPlugin *self)
       if (self->n_unacked++ == 0)
         {
           g_clear_handle_id (&self->unacked_timer, g_source_remove);
-          self->unacked_timer = g_timeout_add (self->deadline_ms, unacked_timeout_cb, self);
+          self->unacked_timer = g_timeout_add (plugin_answer_ms (self), unacked_timeout_cb, self);
         }
     }
 }
@@ -1919,16 +1932,19 @@ plugin_mirror (OrreryIsolatedPlugin *self,
   g_set_object (&self->mirrored, c);
   self->mirrored_version = orrery_constellation_get_version (c);
   self->mirror_refused = FALSE;
-  /* Its JSON costs about 1 KiB and tens of µs a task each way: past
-   * MIRROR_MAX_TASKS the child has none (NULL, as a plugin must expect
-   * when there is no run), rather than stalling every delivery. */
+  /* Its JSON (by hand, about 150 bytes a task) costs a few µs a task to
+   * write and to read back: past MIRROR_MAX_TASKS the child has none
+   * (NULL, as a plugin must expect when there is no run), said once. */
   if (orrery_constellation_get_n_tasks (c) > MIRROR_MAX_TASKS)
     {
-      if (!self->mirror_refused)
-        g_debug ("Isolated plugin “%s”: the constellation has %u tasks, more than %u: "
-                 "its helper gets no copy", self->name, orrery_constellation_get_n_tasks (c),
-                 MIRROR_MAX_TASKS);
+      if (!self->mirror_said)
+        g_message ("Isolated plugin “%s”: the constellation “%s” has %u tasks, more than %u: "
+                   "its events there come without it", self->name, orrery_constellation_get_id (c),
+                   orrery_constellation_get_n_tasks (c), MIRROR_MAX_TASKS);
+      self->mirror_said = TRUE;
       self->mirror_refused = TRUE;
+      if (self->n_batched > 0)
+        plugin_flush (self);
       plugin_send (self, WIRE_CONSTELLATION, 0, g_variant_new ("(s)", ""));
       return;
     }
@@ -1938,6 +1954,8 @@ plugin_mirror (OrreryIsolatedPlugin *self,
   /* The copy has every status as of now. */
   g_hash_table_remove_all (self->dirty);
   json = _orrery_constellation_to_compact_json (c, &length);
+  self->copy_ms = (guint) MIN ((guint64) orrery_constellation_get_n_tasks (c) * MIRROR_US_PER_TASK / 1000,
+                               G_MAXINT / 4);
   g_debug ("Isolated plugin “%s”: its copy of the constellation, version %" G_GUINT64_FORMAT
            " (%u tasks, %" G_GSIZE_FORMAT " bytes)", self->name, self->mirrored_version,
            orrery_constellation_get_n_tasks (c), length);

@@ -82,6 +82,65 @@ run_one (const char *dir,
   return (double) (end - start) / n;
 }
 
+/* The helper's copy of a constellation of @n_tasks tasks: the first
+ * event that carries it (written, sent, read back in the helper, then
+ * delivered), against the next one (delivered alone). */
+static void
+run_copy (const char *dir,
+          guint       n_tasks)
+{
+  g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(OrreryPluginEngine) engine = NULL;
+  g_autoptr(OrreryConstellation) c = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *json = g_string_new ("{\"constellation_id\": \"copy\", \"tasks\": [");
+  g_autofree char *text = NULL;
+  gint64 t0, t1 = 0, t2;
+
+  for (guint i = 0; i < n_tasks; i++)
+    g_string_append_printf (json, "%s{\"task_id\": \"task-%06u\", \"name\": \"Task %u\", "
+                            "\"task_data\": {\"duration_ms\": 0, \"command\": \"true\"}}",
+                            i ? ", " : "", i, i);
+  g_string_append (json, "], \"dependencies\": [");
+  for (guint i = 1; i < n_tasks; i++)
+    g_string_append_printf (json, "%s{\"from_task_id\": \"task-%06u\", \"to_task_id\": \"task-%06u\"}",
+                            i > 1 ? ", " : "", i / 2, i);
+  g_string_append (json, "]}");
+  text = g_string_free (json, FALSE);
+  c = orrery_constellation_new_from_data (text, -1, "bench", &error);
+  if (c == NULL)
+    g_error ("%s", error->message);
+
+  orrery_config_set_override (config, "Host", "AutoEnable", "false");
+  orrery_config_set_override (config, "Plugin faulty", "Isolation", "process");
+  orrery_config_set_override (config, "Plugin faulty", "DeadlineMs", "600000");
+  engine = orrery_plugin_engine_new (bus, config);
+  orrery_plugin_engine_set_use_default_path (engine, FALSE);
+  orrery_plugin_engine_add_search_path (engine, dir);
+  orrery_plugin_engine_load_all (engine);
+  if (!orrery_plugin_engine_enable (engine, "faulty", &error))
+    g_error ("%s", error->message);
+
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(OrreryTaskEvent) event =
+        orrery_task_event_new (ORRERY_EVENT_TASK_STARTED, "bench", "task-000000",
+                               ORRERY_TASK_STATUS_RUNNING);
+
+      orrery_task_event_set_constellation (event, c);
+      orrery_event_bus_publish (bus, ORRERY_EVENT (event));
+      if (i == 0)
+        t1 = g_get_monotonic_time ();
+    }
+  t2 = g_get_monotonic_time ();
+  orrery_plugin_engine_disable (engine, "faulty", NULL);
+  printf ("{\"bench\":\"isolation-copy\",\"tasks\":%u,\"first_event_ms\":%.1f,"
+          "\"next_event_us\":%.1f}\n", n_tasks, (t1 - t0) / 1000.0, (double) (t2 - t1));
+  fflush (stdout);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -105,6 +164,12 @@ main (int    argc,
               "\"isolated_cpu_us_per_event\":%.3f}\n", modes[m], n, in_process, isolated,
               isolated / in_process, in_cpu, iso_cpu);
       fflush (stdout);
+    }
+  /* BENCH_ISOLATION_COPY=0: the deliveries only. */
+  if (g_strcmp0 (g_getenv ("BENCH_ISOLATION_COPY"), "0") != 0)
+    {
+      run_copy (dir, 20000);
+      run_copy (dir, 100000);
     }
   fixture_rmrf (dir);
   return 0;

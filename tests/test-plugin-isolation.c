@@ -386,12 +386,13 @@ run_done (GObject      *source,
   f->done = TRUE;
 }
 
-/* Loads the plugin, subscribes the observer after it, runs the chain. */
+/* Loads the plugin, subscribes the observer after it, runs @json. */
 static void
-run_chain (Fixture *f)
+run_json (Fixture    *f,
+          const char *json)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (chain_json, -1, "chain",
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (json, -1, "test",
                                                                         &error);
   g_autoptr(OrreryObserver) after = orrery_func_observer_new ("after", after_handle, f, NULL);
 
@@ -401,6 +402,12 @@ run_chain (Fixture *f)
   orrery_orchestrator_run_async (f->orch, c, NULL, run_done, f);
   while (!f->done)
     g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+run_chain (Fixture *f)
+{
+  run_json (f, chain_json);
 }
 
 static gboolean
@@ -507,6 +514,29 @@ test_call_edit (Fixture       *f,
   g_assert_cmpuint (count_noted (f, "copy-has-added"), ==, 1);
 }
 
+/* A constellation of 5000 tasks (more than the copies once had) is
+ * copied to the child, and the copy's statuses follow the host's: at the
+ * run's end the plugin there reads every task completed. */
+static void
+test_copy_large (Fixture       *f,
+                 gconstpointer  data)
+{
+  GString *json = g_string_new ("{\"constellation_id\": \"large\", \"tasks\": [");
+  g_autofree char *text = NULL;
+
+  for (guint i = 0; i < 5000; i++)
+    g_string_append_printf (json, "%s{\"task_id\": \"t%u\", \"task_data\": {\"duration_ms\": 0}}",
+                            i ? ", " : "", i);
+  g_string_append (json, "]}");
+  text = g_string_free (json, FALSE);
+  set (f, "Mode", "copy");
+  run_json (f, text);
+  g_assert_no_error (f->run_error);
+  g_assert_true (f->ok);
+  orrery_plugin_engine_shutdown (f->engine);
+  g_assert_cmpuint (count_noted (f, "copy 5000 5000"), ==, 1);
+}
+
 /* orrery_orchestrator_is_running() in the child asks the host's. */
 static void
 test_call_is_running (Fixture       *f,
@@ -611,6 +641,7 @@ main (int    argc,
   ADD ("/plugin-isolation/call/fail", NULL, test_call_fail);
   ADD ("/plugin-isolation/call/is-running", NULL, test_call_is_running);
   ADD ("/plugin-isolation/call/edit", NULL, test_call_edit);
+  ADD ("/plugin-isolation/copy/large", NULL, test_copy_large);
   ADD ("/plugin-isolation/call/log", NULL, test_call_log);
   ADD ("/plugin-isolation/call/config", NULL, test_call_config);
   ADD ("/plugin-isolation/flood/holds", "flood-holds", test_flood);

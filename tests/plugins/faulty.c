@@ -19,6 +19,9 @@
  * constellation, a batch removing an unknown task ("edit-refused" if
  * refused), then one adding task "added" ("edit-applied", and
  * "copy-has-added" if the constellation it holds has it then);
+ * copy writes, at the run's end (constellation-completed), "copy N M":
+ * the tasks of the constellation the event carries and how many of them
+ * it says completed ("copy none" without one);
  * flood-holds takes holds for ever;
  * flood-calls takes and releases a hold for ever.
  *
@@ -101,6 +104,28 @@ static gboolean
 call_orchestrator (Faulty      *f,
                    OrreryEvent *event)
 {
+  if (g_str_equal (f->mode, "copy"))
+    {
+      OrreryConstellation *c;
+      g_autoptr(GPtrArray) tasks = NULL;
+      g_autofree char *line = NULL;
+      guint done = 0;
+
+      if (orrery_event_get_event_type (event) != ORRERY_EVENT_CONSTELLATION_COMPLETED)
+        return TRUE;
+      c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event));
+      if (c == NULL)
+        {
+          note (f, "copy none");
+          return TRUE;
+        }
+      tasks = orrery_constellation_get_tasks (c);
+      for (guint i = 0; i < tasks->len; i++)
+        done += orrery_task_get_status (tasks->pdata[i]) == ORRERY_TASK_STATUS_COMPLETED;
+      line = g_strdup_printf ("copy %u %u", tasks->len, done);
+      note (f, line);
+      return TRUE;
+    }
   if (g_str_equal (f->mode, "running"))
     {
       g_autofree char *line = g_strdup_printf ("running %d",
