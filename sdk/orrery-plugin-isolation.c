@@ -51,6 +51,11 @@
  *                                         (bsis@aa{sv}): ok, the error's domain,
  *                                         code and message, the modifications
  *                   LOG (sus)             a log line: domain, level, message
+ *                   POST ()               (before INIT_DONE) the plugin did not ask for
+ *                                         the orchestrator: its sync answers change
+ *                                         nothing on the host, its task and device
+ *                                         events go in batches, unawaited
+ *                   AWAIT ()              it asked for it since, or edits: await again
  *
  * Both ends drain what the other sends while they wait to write, so two
  * full sockets never wait on each other.
@@ -103,6 +108,8 @@ enum {
   WIRE_LOG,
   WIRE_ACK_OK,
   WIRE_EDIT,
+  WIRE_POST,
+  WIRE_AWAIT,
 };
 
 typedef struct
@@ -607,8 +614,22 @@ describe_event_into (OrreryEvent *event,
     id = orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event));
   else
     id = orrery_event_get_source_id (event);
-  g_snprintf (buf, size, "%s%s%s", orrery_event_get_type_nick (event), id && *id ? " " : "",
-              id ? id : "");
+  /* Before each event the child hands its plugin: copied, not formatted. */
+  {
+    const char *nick = orrery_event_get_type_nick (event);
+    gsize n = MIN (strlen (nick), size - 1);
+    gsize m;
+
+    memcpy (buf, nick, n);
+    if (id != NULL && *id != '\0' && n + 1 < size - 1)
+      {
+        buf[n++] = ' ';
+        m = MIN (strlen (id), size - 1 - n);
+        memcpy (buf + n, id, m);
+        n += m;
+      }
+    buf[n] = '\0';
+  }
 }
 
 /* "task-completed build" */
@@ -757,7 +778,8 @@ frame_take (GByteArray          *in,
   bytes = g_bytes_new (in->data + sizeof header, header.size);
   g_byte_array_remove_range (in, 0, sizeof header + PADDED (header.size));
   v = g_variant_new_from_bytes (type, bytes, FALSE);
-  if (!g_variant_is_normal_form (v))
+  /* Any bytes are an `ay` in normal form (GLib would check each byte). */
+  if (!g_variant_type_equal (type, G_VARIANT_TYPE_BYTESTRING) && !g_variant_is_normal_form (v))
     {
       g_variant_unref (g_variant_ref_sink (v));
       *why = g_strdup_printf ("a malformed message of kind %u", header.kind);
@@ -813,6 +835,8 @@ host_type_of (guint32 kind)
     case WIRE_QUERY: return G_VARIANT_TYPE_UNIT;
     case WIRE_LOG: return G_VARIANT_TYPE ("(sus)");
     case WIRE_EDIT: return G_VARIANT_TYPE (EDITS_TYPE_STRING);
+    case WIRE_POST: return G_VARIANT_TYPE_UNIT;
+    case WIRE_AWAIT: return G_VARIANT_TYPE_UNIT;
     default: return NULL;
     }
 }
@@ -868,6 +892,7 @@ struct _OrreryIsolatedPlugin
   guint64              first_unacked_sequence;
 
   gboolean             waiting_ack;
+  gboolean             posting;      /* sync task/device events go unawaited (POST) */
   gboolean             got_ack;
   gboolean             ack_ok;
   char                *ack_message;
@@ -1644,6 +1669,17 @@ plugin_handle (OrreryIsolatedPlugin *self,
     case WIRE_BYE:
       self->bye = TRUE;
       break;
+    case WIRE_POST:
+      if (self->init_done)
+        {
+          plugin_die_protocol (self, "a post after init");
+          return;
+        }
+      self->posting = TRUE;
+      break;
+    case WIRE_AWAIT:
+      self->posting = FALSE;
+      break;
     case WIRE_HOLD:
     case WIRE_RELEASE:
     case WIRE_CANCEL:
@@ -1855,6 +1891,8 @@ flush_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void plugin_mirror (OrreryIsolatedPlugin *self, OrreryEvent *event);
+
 /* A task of the host's constellation changed: the child's copy is told
  * before the next frame of events. */
 static void
@@ -1877,7 +1915,17 @@ tracker_handle (OrreryEvent  *event,
 {
   OrreryIsolatedPlugin *self = user_data;
 
-  if (self->dead || self->mirrored == NULL || self->mirror_refused)
+  if (self->dead)
+    return TRUE;
+  /* The copy goes as the run starts or is edited, unawaited: the child
+   * reads it while the host goes on (before its next answer). */
+  if (orrery_event_get_event_type (event) == ORRERY_EVENT_CONSTELLATION_STARTED ||
+      orrery_event_get_event_type (event) == ORRERY_EVENT_CONSTELLATION_MODIFIED)
+    {
+      plugin_mirror (self, event);
+      return TRUE;
+    }
+  if (self->mirrored == NULL || self->mirror_refused)
     return TRUE;
   if (ORRERY_IS_TASK_EVENT (event))
     plugin_mark (self, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)));
@@ -1899,6 +1947,7 @@ plugin_add_tracker (OrreryIsolatedPlugin *self)
   static const OrreryEventType types[] = {
     ORRERY_EVENT_TASK_STARTED, ORRERY_EVENT_TASK_COMPLETED, ORRERY_EVENT_TASK_FAILED,
     ORRERY_EVENT_TASK_RETRYING, ORRERY_EVENT_TASK_SKIPPED, ORRERY_EVENT_TASK_CANCELLED,
+    ORRERY_EVENT_CONSTELLATION_STARTED, ORRERY_EVENT_CONSTELLATION_MODIFIED,
     ORRERY_EVENT_CONSTELLATION_FAILED, ORRERY_EVENT_CONSTELLATION_CANCELLED,
   };
   g_autoptr(OrreryObserver) tracker = NULL;
@@ -1911,6 +1960,42 @@ plugin_add_tracker (OrreryIsolatedPlugin *self)
                                       (GDestroyNotify) plugin_unref);
   orrery_plugin_context_add_observer (self->context, tracker, types, G_N_ELEMENTS (types),
                                       ORRERY_DELIVERY_SYNC, 0, 0);
+}
+
+/* The JSON of the last constellation copied, as it was at one event: the
+ * helpers of several isolated plugins copying it at that event get the
+ * same text (main thread only). */
+static struct
+{
+  OrreryConstellation *c;        /* a weak pointer */
+  guint64              version;
+  guint64              sequence; /* of the event */
+  char                *json;
+  gsize                length;
+} copy_cache;
+
+static char *
+copy_text (OrreryConstellation *c,
+           OrreryEvent         *event,
+           gsize               *length)
+{
+  guint64 version = orrery_constellation_get_version (c);
+  guint64 sequence = orrery_event_get_sequence (event);
+
+  if (copy_cache.c != c || copy_cache.version != version || copy_cache.sequence != sequence ||
+      sequence == 0)
+    {
+      if (copy_cache.c != NULL)
+        g_object_remove_weak_pointer (G_OBJECT (copy_cache.c), (gpointer *) &copy_cache.c);
+      g_free (copy_cache.json);
+      copy_cache.json = _orrery_constellation_to_compact_json (c, &copy_cache.length);
+      copy_cache.c = c;
+      copy_cache.version = version;
+      copy_cache.sequence = sequence;
+      g_object_add_weak_pointer (G_OBJECT (c), (gpointer *) &copy_cache.c);
+    }
+  *length = copy_cache.length;
+  return g_strdup (copy_cache.json);
 }
 
 /* The child gets the event's constellation before the event, when it has
@@ -1953,7 +2038,7 @@ plugin_mirror (OrreryIsolatedPlugin *self,
     plugin_flush (self);
   /* The copy has every status as of now. */
   g_hash_table_remove_all (self->dirty);
-  json = _orrery_constellation_to_compact_json (c, &length);
+  json = copy_text (c, event, &length);
   self->copy_ms = (guint) MIN ((guint64) orrery_constellation_get_n_tasks (c) * MIRROR_US_PER_TASK / 1000,
                                G_MAXINT / 4);
   g_debug ("Isolated plugin “%s”: its copy of the constellation, version %" G_GUINT64_FORMAT
@@ -1978,7 +2063,13 @@ proxy_handle (OrreryEvent  *event,
   if (ORRERY_IS_TASK_EVENT (event))
     plugin_mark (self, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)));
 
-  if (proxy->mode == ORRERY_DELIVERY_QUEUED)
+  /* Queued, or sync but posted: a sync answer of a plugin that cannot
+   * act on the host changes nothing but its failure (logged, then); the
+   * run's own events (started, modified, ended) stay awaited, so the
+   * plugin has caught up, and done what it does then (a DOT file, a
+   * summary), before the observers after it see them. */
+  if (proxy->mode == ORRERY_DELIVERY_QUEUED ||
+      (self->posting && !ORRERY_IS_CONSTELLATION_EVENT (event)))
     {
       record_append (self->batch, proxy->index, event);
       if (++self->n_batched >= BATCH_EVENTS || self->batch->len >= BATCH_BYTES)
@@ -2357,6 +2448,7 @@ typedef struct
   GSource             *watch;         /* the socket's (see child_watch_new) */
   gpointer             watch_tag;
   gboolean             handling;      /* in child_socket_cb */
+  gboolean             posting;       /* the host does not await sync answers */
 } Child;
 
 static gboolean child_socket_cb (int fd, GIOCondition condition, gpointer user_data);
@@ -2415,6 +2507,17 @@ child_send (Child    *child,
     _exit (1);  /* the host is gone */
   if (child->in->len > before)
     child_kick (child);
+}
+
+/* The plugin may act on the host now (it asked for the orchestrator, or
+ * edits): the host awaits its sync answers again, from this event on. */
+static void
+child_await (Child *child)
+{
+  if (!child->posting)
+    return;
+  child->posting = FALSE;
+  child_send (child, WIRE_AWAIT, 0, g_variant_new ("()"));
 }
 
 /* A frame with an empty body (a GVariant `ay` of no bytes). */
@@ -2581,6 +2684,7 @@ child_remote_edits (OrreryConstellation  *copy,
   gint32 code;
   GVariant *mods;
 
+  child_await (child);
   child_send (child, WIRE_EDIT, serial, edits_to_variant (batch));
   body = child_wait_reply (child, WIRE_EDITED, serial, TRUE);
   g_variant_get (body, "(b&si&s@aa{sv})", &ok, &domain, &code, &message, &mods);
@@ -2616,6 +2720,7 @@ child_remote_hold (gpointer    data,
 {
   g_autofree char *text = valid_text (reason);
 
+  child_await (data);
   child_send (data, WIRE_HOLD, id, g_variant_new ("(su)", text, (guint32) timeout_ms));
 }
 
@@ -2623,6 +2728,7 @@ static void
 child_remote_release (gpointer data,
                       guint    id)
 {
+  child_await (data);
   child_send (data, WIRE_RELEASE, id, g_variant_new ("()"));
 }
 
@@ -2632,6 +2738,7 @@ child_remote_cancel (gpointer    data,
 {
   g_autofree char *text = valid_text (reason);
 
+  child_await (data);
   child_send (data, WIRE_CANCEL, 0, g_variant_new ("(s)", text));
 }
 
@@ -2642,6 +2749,7 @@ child_remote_fail (gpointer      data,
   g_autofree char *message = valid_text (error->message);
   g_autofree char *domain = valid_text (g_quark_to_string (error->domain));
 
+  child_await (data);
   child_send (data, WIRE_FAIL, 0, g_variant_new ("(sis)", domain, error->code, message));
 }
 
@@ -2784,6 +2892,8 @@ child_deliver (Child        *child,
     ok = orrery_observer_handle_event (o->observer, event, error);
   if (child->page != NULL)
     child->page->in_handler = 0;
+  if (child->posting && _orrery_plugin_context_orchestrator_asked (child->context))
+    child_await (child);
   return ok;
 }
 
@@ -3065,6 +3175,15 @@ _orrery_plugin_host_main (int    argc,
   _orrery_plugin_context_set_observer_hook (child.context, child_observer_hook, &child);
   ok = _orrery_plugin_context_configure (child.context, &error) &&
        child.descriptor->init (child.context, &error);
+  /* A plugin that did not take the orchestrator cannot act on the host
+   * from its handlers: the host need not await its sync answers
+   * (ORRERY_ISOLATION_AWAIT=1: it always does, for comparisons). */
+  if (ok && !_orrery_plugin_context_orchestrator_asked (child.context) &&
+      g_strcmp0 (g_getenv ("ORRERY_ISOLATION_AWAIT"), "1") != 0)
+    {
+      child.posting = TRUE;
+      child_send (&child, WIRE_POST, 0, g_variant_new ("()"));
+    }
   child_send (&child, WIRE_INIT_DONE, 0,
               g_variant_new ("(bs)", ok, ok ? "" : error ? error->message : "no reason given"));
   g_clear_error (&error);

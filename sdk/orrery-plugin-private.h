@@ -27,6 +27,9 @@ ORRERY_HIDDEN gboolean             _orrery_plugin_context_configure (OrreryPlugi
                                                                      GError                      **error);
 /* Unsubscribes every observer the plugin added. */
 ORRERY_HIDDEN void                 _orrery_plugin_context_detach    (OrreryPluginContext          *self);
+/* Whether the plugin asked for the orchestrator (the isolated helper's
+ * sync answers are awaited only then: see docs/architecture.md). */
+ORRERY_HIDDEN gboolean             _orrery_plugin_context_orchestrator_asked (OrreryPluginContext *self);
 
 /* ------------------------------------------------------------------------ */
 /* Trust (orrery-plugin-trust.c): the rule is documented there. */

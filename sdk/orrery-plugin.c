@@ -47,6 +47,7 @@ struct _OrreryPluginContext
   guint           deadline_ms;
 
   OrreryOrchestrator *orchestrator;   /* nullable: no run, e.g. `orrery plugins` */
+  gboolean        orchestrator_asked;  /* the plugin called get_orchestrator() */
 
   /* The device kinds the plugin registered, removed on detach. */
   OrreryDeviceManager *kind_manager;
@@ -370,7 +371,14 @@ OrreryOrchestrator *
 orrery_plugin_context_get_orchestrator (OrreryPluginContext *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_CONTEXT (self), NULL);
+  self->orchestrator_asked = TRUE;
   return self->orchestrator;
+}
+
+gboolean
+_orrery_plugin_context_orchestrator_asked (OrreryPluginContext *self)
+{
+  return self->orchestrator_asked;
 }
 
 /**

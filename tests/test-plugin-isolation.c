@@ -537,6 +537,71 @@ test_copy_large (Fixture       *f,
   g_assert_cmpuint (count_noted (f, "copy 5000 5000"), ==, 1);
 }
 
+/* Subscribed after the plugin: "NICK LINES", the lines the plugin had
+ * written (one an event it handled) when this observer got the event. */
+static gboolean
+lines_handle (OrreryEvent  *event,
+              gpointer      user_data,
+              GError      **error)
+{
+  Fixture *f = user_data;
+  g_autofree char *contents = NULL;
+  guint n = 0;
+
+  if (g_file_get_contents (f->output, &contents, NULL, NULL))
+    for (const char *p = contents; *p != '\0'; p++)
+      n += *p == '\n';
+  g_ptr_array_add (f->after, g_strdup_printf ("%s %u", orrery_event_get_type_nick (event), n));
+  return TRUE;
+}
+
+/* Three task events, then the run's end, with no main loop iteration
+ * between: what the observer after the plugin sees the plugin has done. */
+static void
+publish_and_watch (Fixture *f)
+{
+  g_autoptr(OrreryObserver) after = orrery_func_observer_new ("after", lines_handle, f, NULL);
+  g_autoptr(OrreryConstellationEvent) end =
+    orrery_constellation_event_new (ORRERY_EVENT_CONSTELLATION_COMPLETED, "test", "c",
+                                    ORRERY_CONSTELLATION_STATE_COMPLETED);
+
+  load (f);
+  orrery_event_bus_subscribe (f->bus, after, NULL, 0);
+  publish_tasks (f, 3);
+  orrery_event_bus_publish (f->bus, ORRERY_EVENT (end));
+  g_assert_cmpuint (f->after->len, ==, 4);
+}
+
+/* A plugin that did not take the orchestrator in init: its sync answers
+ * can change nothing on the host, so its task events go unawaited (in
+ * one batch); the run's own events are awaited, after the ones before. */
+static void
+test_post_unawaited (Fixture       *f,
+                     gconstpointer  data)
+{
+  set (f, "AskOrchestrator", "false");
+  publish_and_watch (f);
+  g_assert_cmpstr (f->after->pdata[0], ==, "task-completed 0");
+  g_assert_cmpstr (f->after->pdata[1], ==, "task-completed 0");
+  g_assert_cmpstr (f->after->pdata[2], ==, "task-completed 0");
+  g_assert_cmpstr (f->after->pdata[3], ==, "constellation-completed 4");
+  orrery_plugin_engine_shutdown (f->engine);
+  assert_witness_complete (f, 4);
+}
+
+/* A plugin that took it: each sync answer is awaited (a hold it takes
+ * stands before the delivery returns). */
+static void
+test_post_awaited (Fixture       *f,
+                   gconstpointer  data)
+{
+  publish_and_watch (f);
+  g_assert_cmpstr (f->after->pdata[0], ==, "task-completed 1");
+  g_assert_cmpstr (f->after->pdata[1], ==, "task-completed 2");
+  g_assert_cmpstr (f->after->pdata[2], ==, "task-completed 3");
+  g_assert_cmpstr (f->after->pdata[3], ==, "constellation-completed 4");
+}
+
 /* orrery_orchestrator_is_running() in the child asks the host's. */
 static void
 test_call_is_running (Fixture       *f,
@@ -642,6 +707,8 @@ main (int    argc,
   ADD ("/plugin-isolation/call/is-running", NULL, test_call_is_running);
   ADD ("/plugin-isolation/call/edit", NULL, test_call_edit);
   ADD ("/plugin-isolation/copy/large", NULL, test_copy_large);
+  ADD ("/plugin-isolation/post/unawaited", NULL, test_post_unawaited);
+  ADD ("/plugin-isolation/post/awaited", NULL, test_post_awaited);
   ADD ("/plugin-isolation/call/log", NULL, test_call_log);
   ADD ("/plugin-isolation/call/config", NULL, test_call_config);
   ADD ("/plugin-isolation/flood/holds", "flood-holds", test_flood);

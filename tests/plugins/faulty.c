@@ -23,6 +23,8 @@
  * the tasks of the constellation the event carries and how many of them
  * it says completed ("copy none" without one);
  * flood-holds takes holds for ever;
+ * AskOrchestrator=false: init does not take the orchestrator (isolated, its
+ * sync answers then go unawaited: see docs/architecture.md);
  * flood-calls takes and releases a hold for ever.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -288,7 +290,8 @@ faulty_init (OrreryPluginContext  *context,
   f->hold_ms = orrery_plugin_context_get_uint (context, "HoldMs", 0, NULL);
   f->release_ms = orrery_plugin_context_get_uint (context, "ReleaseMs", 0, NULL);
   f->config = g_object_ref (orrery_plugin_context_get_config (context));
-  if (orrery_plugin_context_get_orchestrator (context) != NULL)
+  if (orrery_plugin_context_get_boolean (context, "AskOrchestrator", TRUE, NULL) &&
+      orrery_plugin_context_get_orchestrator (context) != NULL)
     {
       f->orch = g_object_ref (orrery_plugin_context_get_orchestrator (context));
       f->expired_id = g_signal_connect (f->orch, "hold-expired", G_CALLBACK (on_hold_expired), f);
@@ -310,6 +313,7 @@ static const OrreryPluginKey faulty_keys[] = {
   { "Output", ORRERY_PLUGIN_KEY_STRING, NULL, "a file to append each event to" },
   { "HoldMs", ORRERY_PLUGIN_KEY_UINT, "0", "the deadline of the hold (Mode=hold)" },
   { "ReleaseMs", ORRERY_PLUGIN_KEY_UINT, "0", "release the hold after this long (0: never)" },
+  { "AskOrchestrator", ORRERY_PLUGIN_KEY_BOOLEAN, "true", "take the orchestrator in init" },
   { NULL }
 };
 
