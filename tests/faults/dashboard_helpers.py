@@ -103,6 +103,10 @@ def start_dashboard(tmp_path, constellation, *sets, fd_limit=None, expect_url=Tr
     args = [ORRERY, "run", "--no-default-path",
             "-P", os.path.join(BUILD_ROOT, "plugins", "dashboard"),
             "--enable", "dashboard"]
+    # ORRERY_TEST_ISOLATED=1 (suite isolated): the dashboard in its helper
+    # process (Isolation=process), the same tests.
+    if os.environ.get("ORRERY_TEST_ISOLATED") == "1":
+        args += ["--isolate", "dashboard"]
     for s in sets:
         args += ["--set", s]
     args.append(constellation)
