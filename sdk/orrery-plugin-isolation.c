@@ -30,9 +30,10 @@
  *                   SHUTDOWN ()
  *                   EXPIRED () id=hold    the host's hold behind it expired
  *                   CONSTELLATION (s)     the constellation of the events that follow, as
- *                                         JSON (at the first, after each edit): the
- *                                         child keeps a copy, its task statuses
- *                                         brought up to date from the events
+ *                                         JSON (as the run starts, after each edit;
+ *                                         empty: too large, none): the child keeps a
+ *                                         copy, brought up to date by the status
+ *                                         records in front of the events (CLASS_STATUS)
  *                   REPLY (b) id=query    the orchestrator is running
  *   child -> host   OBSERVER (sauuuu)     name, types, mode, queue limit, deadline
  *                   INIT_DONE (bs)        init succeeded, or its message
