@@ -3,11 +3,16 @@
  * `orrery resume JOURNAL|RUN_DIR|--last`: the run goes on, appended to the
  * same journal with the same run id. `orrery replay`: the recorded events
  * go to the plugins again, no task runs. `orrery watch`: follows a journal
- * another process writes, with a file monitor.
+ * another process writes, with a file monitor, and learns that the writer
+ * is gone from its lock (see take_writer_lock() in sdk/orrery-journal.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE   /* F_OFD_SETLKW */
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -49,6 +54,8 @@ orrery_host_resolve_journal (const char  *arg,
 static int
 reader_error_status (const GError *error)
 {
+  if (g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_WRITER_GONE))
+    return ORRERY_EXIT_RUN_FAILED;
   if (g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_IO) ||
       error->domain == G_IO_ERROR)
     return ORRERY_EXIT_USAGE;
@@ -199,8 +206,23 @@ orrery_host_cmd_resume (int    argc,
       return ORRERY_EXIT_USAGE;
     }
 
+  /* The journal first: its lock refuses a run whose writer is alive. */
+  if (retry_failed)
+    retried = orrery_journal_reader_reset_failed (reader);
+  journal = orrery_journal_open_append (path, orrery_journal_reader_get_run_id (reader),
+                                        orrery_journal_reader_get_sequence (reader) + 1,
+                                        orrery_journal_reader_get_valid_length (reader), &error);
+  if (journal == NULL)
+    {
+      g_printerr ("orrery resume: %s\n", error->message);
+      /* A run still going (its writer holds the journal): not ours. */
+      return g_error_matches (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_BUSY)
+             ? ORRERY_EXIT_USAGE : ORRERY_EXIT_RUN_FAILED;
+    }
   run_dir = run_dir_of (reader, path);
-  /* Task processes of the crashed host still running would run twice. */
+  /* Task processes of the crashed host still running would run twice.
+   * Only once the journal is ours (its lock taken above): those of a run
+   * still going are not survivors. */
   {
     guint n_killed = 0;
 
@@ -213,16 +235,6 @@ orrery_host_cmd_resume (int    argc,
       g_printerr ("orrery resume: killed %u task processes left running by the interrupted run\n", n_killed);
   }
 
-  if (retry_failed)
-    retried = orrery_journal_reader_reset_failed (reader);
-  journal = orrery_journal_open_append (path, orrery_journal_reader_get_run_id (reader),
-                                        orrery_journal_reader_get_sequence (reader) + 1,
-                                        orrery_journal_reader_get_valid_length (reader), &error);
-  if (journal == NULL)
-    {
-      g_printerr ("orrery resume: %s\n", error->message);
-      return ORRERY_EXIT_RUN_FAILED;
-    }
   if (!orrery_host_apply_journal_sync (journal, config, &error))
     {
       g_printerr ("orrery resume: %s\n", error->message);
@@ -513,6 +525,61 @@ watch_drain (Watch *w)
     }
 }
 
+/* The writer holds an OFD write lock on the journal until it closes it or
+ * its process ends, however it ends: a read lock on it is granted only
+ * then. Waited for in a thread (F_OFD_SETLKW blocks; no polling), and let
+ * go of at once so that a writer taking the journal on (`orrery resume`)
+ * is not kept waiting. Returns FALSE if the file system cannot tell. */
+static void
+wait_for_writer_thread (GTask        *task,
+                        gpointer      source_object,
+                        gpointer      task_data,
+                        GCancellable *cancellable)
+{
+  const char *path = task_data;
+  struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int r;
+
+  if (fd < 0)
+    {
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  while ((r = fcntl (fd, F_OFD_SETLKW, &lk)) < 0 && errno == EINTR)
+    ;
+  if (r == 0)
+    {
+      lk.l_type = F_UNLCK;
+      fcntl (fd, F_OFD_SETLK, &lk);
+    }
+  close (fd);
+  g_task_return_boolean (task, r == 0);
+}
+
+static void
+on_writer_gone (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Watch *w = user_data;
+
+  if (!g_task_propagate_boolean (G_TASK (result), NULL) || w->loop == NULL ||
+      !g_main_loop_is_running (w->loop))
+    return;
+  /* What it wrote before it went, then its end record or none. */
+  if (watch_drain (w) && w->error == NULL && orrery_journal_reader_is_finished (w->reader))
+    {
+      g_main_loop_quit (w->loop);
+      return;
+    }
+  if (w->error == NULL)
+    g_set_error (&w->error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_WRITER_GONE,
+                 "%s: writer gone; the journal ends at seq %" G_GUINT64_FORMAT " without an end record",
+                 w->path, orrery_journal_reader_get_sequence (w->reader));
+  g_main_loop_quit (w->loop);
+}
+
 static void
 on_journal_changed (GFileMonitor      *monitor,
                     GFile             *file,
@@ -615,7 +682,15 @@ orrery_host_cmd_watch (int    argc,
       w.loop = loop;
       g_signal_connect (monitor, "changed", G_CALLBACK (on_journal_changed), &w);
       if (!watch_drain (&w))
-        g_main_loop_run (loop);
+        {
+          /* Ended by the writer's last record, or by its end without one. */
+          g_autoptr(GTask) wait = g_task_new (NULL, NULL, on_writer_gone, &w);
+
+          g_task_set_task_data (wait, g_strdup (path), g_free);
+          g_task_set_name (wait, "[orrery] wait for the journal's writer");
+          g_task_run_in_thread (wait, wait_for_writer_thread);
+          g_main_loop_run (loop);
+        }
       g_file_monitor_cancel (monitor);
     }
 out:

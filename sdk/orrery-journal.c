@@ -5,6 +5,9 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Journal"
 
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE   /* F_OFD_SETLK */
+#endif
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
@@ -1239,6 +1242,14 @@ orrery_journal_close (OrreryJournal  *self,
       return self->error == NULL;
     }
   ok = orrery_journal_flush (self, self->sync != ORRERY_JOURNAL_SYNC_NONE, error);
+  if (!self->own_fd && self->can_sync)
+    {
+      /* Closing our own descriptor drops the writer's lock; this one stays
+       * open. */
+      struct flock lk = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+      fcntl (self->fd, F_OFD_SETLK, &lk);
+    }
   if (self->own_fd && close (self->fd) < 0 && ok)
     {
       fail (self, errno, "close");
@@ -1323,6 +1334,37 @@ make_run_id (void)
   return g_strdup_printf ("run-%08x", g_random_int ());
 }
 
+/* The writer's lock: an open file description (OFD) write lock on the
+ * whole file, held from the journal's creation to its close. The kernel
+ * drops it when the writer's process ends, however it ends (SIGKILL
+ * included), and it belongs to the open file, not to a pid that could be
+ * reused: `orrery watch` waits on it to learn that the writer is gone, and
+ * a second writer (two `orrery resume` of one run) is refused. A reader
+ * that takes it for a moment (a watch checking) is waited for, briefly. */
+static gboolean
+take_writer_lock (int          fd,
+                  const char  *path,
+                  GError     **error)
+{
+  struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+  for (guint attempt = 0; attempt < 200; attempt++)
+    {
+      struct flock probe = lk;
+
+      if (fcntl (fd, F_OFD_SETLK, &lk) == 0)
+        return TRUE;
+      if (errno != EAGAIN && errno != EACCES)
+        return TRUE;   /* a file system without locks: no lock, no refusal */
+      if (fcntl (fd, F_OFD_GETLK, &probe) == 0 && probe.l_type == F_WRLCK)
+        break;
+      g_usleep (1000);
+    }
+  g_set_error (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_BUSY,
+               "Cannot write the journal “%s”: another process is writing it", path);
+  return FALSE;
+}
+
 static OrreryJournal *
 journal_new (int         fd,
              gboolean    own_fd,
@@ -1379,6 +1421,11 @@ orrery_journal_new (const char  *path,
       io_error (error, errno, "create", path);
       return NULL;
     }
+  if (!take_writer_lock (fd, path, error))
+    {
+      close (fd);
+      return NULL;
+    }
   return journal_new (fd, TRUE, path, run_id);
 }
 
@@ -1407,6 +1454,8 @@ orrery_journal_new_for_fd (int          fd,
       io_error (error, errno, "open", name ? name : "(file descriptor)");
       return NULL;
     }
+  if (S_ISREG (st.st_mode) && !take_writer_lock (fd, name ? name : "(file descriptor)", error))
+    return NULL;
   return journal_new (fd, FALSE, name ? name : "(file descriptor)", run_id);
 }
 
@@ -1445,6 +1494,12 @@ orrery_journal_open_append (const char  *path,
   if (fd < 0)
     {
       io_error (error, errno, "open", path);
+      return NULL;
+    }
+  /* Before anything is cut: a live writer's journal is left alone. */
+  if (!take_writer_lock (fd, path, error))
+    {
+      close (fd);
       return NULL;
     }
   if (valid_length >= 0)

@@ -41,6 +41,10 @@ GQuark orrery_journal_error_quark (void);
  * @ORRERY_JOURNAL_ERROR_SEQUENCE: a gap or a repeat in the sequence numbers
  * @ORRERY_JOURNAL_ERROR_BAD_RECORD: a line is not a record, or a record does
  *   not fit the run it belongs to
+ * @ORRERY_JOURNAL_ERROR_BUSY: another process is writing the journal (it
+ *   holds its lock)
+ * @ORRERY_JOURNAL_ERROR_WRITER_GONE: the process writing the journal ended
+ *   without its run's end record
  *
  * One code per rule; the message names the file and the line.
  */
@@ -51,6 +55,8 @@ typedef enum {
   ORRERY_JOURNAL_ERROR_VERSION,
   ORRERY_JOURNAL_ERROR_SEQUENCE,
   ORRERY_JOURNAL_ERROR_BAD_RECORD,
+  ORRERY_JOURNAL_ERROR_BUSY,
+  ORRERY_JOURNAL_ERROR_WRITER_GONE,
 } OrreryJournalError;
 
 /**

@@ -13,7 +13,10 @@
  *     sent twice across a reconnect has the same `seq`); with --follow
  *     prints `ready` on standard output once the header is in FILE and goes
  *     on until the run's terminal record (what `orrery watch URL --run ID`
- *     follows).
+ *     follows). While following it holds the journal writer's lock on
+ *     FILE (an OFD write lock), as an OrreryJournal does on the file it
+ *     writes: released when the run's end record is in FILE or when this
+ *     process ends, so a watch knows when nothing more can come.
  *
  * Blocking hiredis: each mode is one process with nothing else to do.
  *
@@ -22,6 +25,9 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Redis-Journal"
 
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE   /* F_OFD_SETLK */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -407,6 +413,21 @@ cmd_read (const RedisUrl *url,
       g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errno), "%s: %s", output,
                    g_strerror (errno));
       goto fail;
+    }
+  /* Following: the file is ours as a journal's writer's (the lock an
+   * OrreryJournal holds, see docs/journal.md) until the run's end record is
+   * in it or this process ends, so `orrery watch` learns from the lock's
+   * release that no more is coming. Taken before `ready` is printed. */
+  if (follow)
+    {
+      struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+      if (fcntl (out.fd, F_OFD_SETLK, &lk) < 0 && (errno == EAGAIN || errno == EACCES))
+        {
+          g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errno),
+                       "%s: another process is writing it", output);
+          goto fail;
+        }
     }
   /* What is there: XRANGE in pages. */
   for (;;)

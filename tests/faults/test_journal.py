@@ -301,6 +301,56 @@ def test_replay_speed_scales_the_gaps(tmp_path, orrery):
     assert r.returncode == 0, r
 
 
+def test_watch_ends_when_the_writer_is_killed(tmp_path, orrery):
+    """A writer SIGKILLed mid-run leaves a journal with no end record:
+    `watch` learns it from the writer's lock (the kernel drops it with the
+    process) and ends with exit 1 and a message, instead of waiting for
+    ever. While the writer lives, a second writer (a resume) is refused and
+    the journal left alone, and the run's task process is not killed as
+    a survivor."""
+    pid_file = tmp_path / "long.pid"
+    file = write_constellation(tmp_path / "long.json", [
+        {"task_id": "quick", "task_data": {"command": "true"}},
+        {"task_id": "long", "task_data": {"command": f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 60"}}],
+        [("quick", "long")])
+    journal = tmp_path / "j.jsonl"
+    writer = subprocess.Popen([ORRERY, "run", "--no-plugins", "--journal", str(journal), str(file)],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watch = None
+    try:
+        assert wait_for(lambda: pid_file.exists() and journal.exists() and any(
+            x["type"] == "task-started" and x["task"] == "long" for x in records(journal)))
+        task_pid = int(pid_file.read_text())
+        before = journal.read_bytes()
+        r = orrery("resume", "--no-plugins", journal, cwd=tmp_path, timeout=60)
+        assert r.returncode == 2, r
+        assert "another process is writing it" in r.stderr, r
+        assert journal.read_bytes() == before
+        # The live run's task was not taken for a survivor and killed.
+        with open(f"/proc/{task_pid}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        assert writer.poll() is None, "the writer ended when its journal was refused to a resume"
+        watch = subprocess.Popen([ORRERY, "watch", str(journal)], cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Following: the events so far are printed.
+        line = ""
+        while "task-started" not in line or "long" not in line:
+            line = watch.stdout.readline()
+            assert line, "watch ended before the writer was killed"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=60)
+        out, err = watch.communicate(timeout=60)
+    finally:
+        for p in (writer, watch):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    last_seq = records(journal)[-1]["seq"]
+    assert watch.returncode == 1, (out, err)
+    assert f"writer gone; the journal ends at seq {last_seq} without an end record" in err, err
+    assert str(journal) in err, err
+
+
 def test_missing_directory_fails_loudly(tmp_path, orrery):
     file = write_constellation(tmp_path / "one.json", [{"task_id": "a", "task_data": {"command": "true"}}])
     journal = tmp_path / "no" / "such" / "dir" / "j.jsonl"
