@@ -194,6 +194,9 @@ orrery_host_cmd_serve (int    argc,
   g_source_remove (sigterm);
   if (monitor != NULL)
     g_file_monitor_cancel (monitor);
+  /* What queued observers have not had yet, before the plugins go (as
+   * run, resume and replay do). */
+  orrery_event_bus_drain (bus);
   orrery_plugin_engine_shutdown (engine);
   if (s.error != NULL)
     {
