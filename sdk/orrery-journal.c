@@ -25,6 +25,10 @@
 #define FLUSH_DELAY_MS  5
 /* A finished task is written at most this long after it finished. */
 #define TASK_END_DELAY_US 1000
+/* JournalSync=batch: what is written is synced this long after the first
+ * write since the last sync (one fdatasync for every record of the
+ * window), and at once at run-level events. */
+#define SYNC_DELAY_MS   10
 
 struct _OrreryJournal
 {
@@ -38,11 +42,9 @@ struct _OrreryJournal
   gboolean            resumed;       /* appending to an existing journal */
   gboolean            started;       /* constellation-started seen */
   gboolean            unsynced;      /* written, not yet synced */
-  gboolean            sync_in_flight;
   gboolean            task_end_pending; /* a finished task in buf */
   gint64              last_write_us;
-  gboolean            sync_again;
-  int                 sync_fd;       /* the sync thread's */
+  guint64             n_syncs;       /* fdatasync calls made */
   OrreryJournalSync   sync;
   GString            *buf;
   guint64             next_seq;
@@ -52,7 +54,8 @@ struct _OrreryJournal
   GPtrArray          *header_members; /* name, value, name, value... */
 
   GMainContext       *context;
-  GSource            *timer;
+  GSource            *timer;         /* writes the buffer */
+  GSource            *sync_timer;    /* syncs what is written (batch) */
   OrreryEventBus     *bus;
   guint               subscription;
   GWeakRef            orchestrator;
@@ -89,7 +92,8 @@ typedef struct
  * (retrying, completed, failed, cancelled, skipped: what a resume must not
  * lose), at run-level events, when it is large, or when a short timer
  * fires; task-started records ride along with the next write. With
- * JournalSync=batch the timer (at most every few ms) and run-level events
+ * JournalSync=batch a second timer syncs, once per SYNC_DELAY_MS window
+ * that saw a write, everything written by then, and run-level events
  * also fdatasync; with always, every record is written and synced. A
  * write error is sticky: nothing more is written, #OrreryJournal::failed
  * is emitted and the orchestrator given with
@@ -928,6 +932,11 @@ fail (OrreryJournal *self,
   g_object_unref (self);
 }
 
+static void arm_sync_timer (OrreryJournal *self);
+static void disarm_sync_timer (OrreryJournal *self);
+
+/* Writes what is buffered; with @sync, then fdatasyncs the file (what
+ * this write and every write before it put there). */
 static gboolean
 write_buffer (OrreryJournal *self,
               gboolean       sync)
@@ -957,77 +966,62 @@ write_buffer (OrreryJournal *self,
       left -= n;
       self->bytes_written += n;
     }
-  g_string_truncate (self->buf, 0);
-  self->last_write_us = g_get_monotonic_time ();
-  self->task_end_pending = FALSE;
-  if (sync && self->can_sync && fdatasync (self->fd) < 0)
+  if (self->buf->len > 0)
     {
-      fail (self, errno, "sync");
-      return FALSE;
+      self->unsynced = TRUE;
+      self->last_write_us = g_get_monotonic_time ();
+    }
+  g_string_truncate (self->buf, 0);
+  self->task_end_pending = FALSE;
+  if (sync && self->unsynced && self->can_sync)
+    {
+      disarm_sync_timer (self);
+      self->n_syncs++;
+      if (fdatasync (self->fd) < 0)
+        {
+          fail (self, errno, "sync");
+          return FALSE;
+        }
     }
   if (sync)
     self->unsynced = FALSE;
+  else if (self->unsynced && self->sync == ORRERY_JOURNAL_SYNC_BATCH)
+    arm_sync_timer (self);
   return TRUE;
 }
 
-/* JournalSync=batch: the periodic fdatasync runs in a worker thread (one
- * at a time, on a descriptor of its own), so the main loop never waits
- * for the disk; its error fails the journal as a write error does. */
-static void
-sync_thread (GTask        *task,
-             gpointer      source_object,
-             gpointer      task_data,
-             GCancellable *cancellable)
+/* JournalSync=batch: one fdatasync, on the main context, for whatever
+ * was written in the SYNC_DELAY_MS since the first unsynced write (a
+ * chain of short tasks shares it; no thread, no wake-up per task). It
+ * takes the buffer with it. */
+static gboolean
+sync_timer_cb (gpointer user_data)
 {
-  OrreryJournal *self = source_object;
+  OrreryJournal *self = user_data;
 
-  if (fdatasync (self->sync_fd) < 0)
-    g_task_return_int (task, errno);
-  else
-    g_task_return_int (task, 0);
-}
-
-static void start_sync (OrreryJournal *self);
-
-static void
-sync_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  OrreryJournal *self = ORRERY_JOURNAL (source);
-  int errsv = (int) g_task_propagate_int (G_TASK (result), NULL);
-
-  self->sync_in_flight = FALSE;
-  if (errsv != 0)
-    fail (self, errsv, "sync");
-  else if (self->sync_again)
-    start_sync (self);
+  g_clear_pointer (&self->sync_timer, g_source_unref);
+  write_buffer (self, TRUE);
+  return G_SOURCE_REMOVE;
 }
 
 static void
-start_sync (OrreryJournal *self)
+disarm_sync_timer (OrreryJournal *self)
 {
-  g_autoptr(GTask) task = NULL;
-
-  self->sync_again = FALSE;
-  if (self->error != NULL || !self->can_sync)
+  if (self->sync_timer == NULL)
     return;
-  if (self->sync_in_flight)
-    {
-      self->sync_again = TRUE;
-      return;
-    }
-  if (self->sync_fd < 0 && (self->sync_fd = dup (self->fd)) < 0)
-    {
-      fail (self, errno, "sync");
-      return;
-    }
-  self->sync_in_flight = TRUE;
-  self->unsynced = FALSE;
-  task = g_task_new (self, NULL, sync_done, NULL);
-  g_task_set_source_tag (task, start_sync);
-  g_task_set_name (task, "[orrery] journal sync");
-  g_task_run_in_thread (task, sync_thread);
+  g_source_destroy (self->sync_timer);
+  g_clear_pointer (&self->sync_timer, g_source_unref);
+}
+
+static void
+arm_sync_timer (OrreryJournal *self)
+{
+  if (self->sync_timer != NULL || self->error != NULL || !self->can_sync)
+    return;
+  self->sync_timer = g_timeout_source_new (SYNC_DELAY_MS);
+  g_source_set_static_name (self->sync_timer, "[orrery] journal sync");
+  g_source_set_callback (self->sync_timer, sync_timer_cb, self, NULL);
+  g_source_attach (self->sync_timer, self->context);
 }
 
 static gboolean
@@ -1036,8 +1030,7 @@ timer_cb (gpointer user_data)
   OrreryJournal *self = user_data;
 
   g_clear_pointer (&self->timer, g_source_unref);
-  if (write_buffer (self, FALSE) && self->sync == ORRERY_JOURNAL_SYNC_BATCH && self->unsynced)
-    start_sync (self);
+  write_buffer (self, FALSE);
   return G_SOURCE_REMOVE;
 }
 
@@ -1153,15 +1146,13 @@ orrery_journal_append_event (OrreryJournal  *self,
        * on (a crash of the host then loses nothing that finished), unless
        * the last write was less than a millisecond ago: then within a
        * millisecond, by the timer, so a busy run makes few syscalls. The
-       * disk sync waits for the timer. */
+       * disk sync (batch) waits for the sync timer. */
       disarm_timer (self);
-      if (write_buffer (self, FALSE))
-        self->unsynced = TRUE;
+      write_buffer (self, FALSE);
     }
   else if (is_task_end (type))
     self->task_end_pending = TRUE;
-  if (self->error == NULL &&
-      (self->buf->len > 0 || (self->unsynced && self->sync == ORRERY_JOURNAL_SYNC_BATCH)))
+  if (self->error == NULL && self->buf->len > 0)
     arm_timer (self);
 
   if (self->error != NULL)
@@ -1242,6 +1233,9 @@ orrery_journal_close (OrreryJournal  *self,
       return self->error == NULL;
     }
   ok = orrery_journal_flush (self, self->sync != ORRERY_JOURNAL_SYNC_NONE, error);
+  g_debug ("Journal “%s” closed: %" G_GUINT64_FORMAT " records, %" G_GUINT64_FORMAT " bytes, %"
+           G_GUINT64_FORMAT " syncs (JournalSync=%s)", self->path, self->next_seq - 1,
+           self->bytes_written, self->n_syncs, orrery_journal_sync_to_nick (self->sync));
   if (!self->own_fd && self->can_sync)
     {
       /* Closing our own descriptor drops the writer's lock; this one stays
@@ -1273,6 +1267,7 @@ orrery_journal_dispose (GObject *object)
     orrery_journal_close (self, NULL);
   watch_edits (self, NULL);
   disarm_timer (self);
+  disarm_sync_timer (self);
   g_weak_ref_set (&self->orchestrator, NULL);
   G_OBJECT_CLASS (orrery_journal_parent_class)->dispose (object);
 }
@@ -1283,8 +1278,6 @@ orrery_journal_finalize (GObject *object)
   OrreryJournal *self = ORRERY_JOURNAL (object);
 
   g_weak_ref_clear (&self->orchestrator);
-  if (self->sync_fd >= 0)
-    close (self->sync_fd);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_string_free (self->buf, TRUE);
   g_ptr_array_unref (self->header_members);
@@ -1319,7 +1312,6 @@ static void
 orrery_journal_init (OrreryJournal *self)
 {
   self->fd = -1;
-  self->sync_fd = -1;
   self->sync = ORRERY_JOURNAL_SYNC_BATCH;
   self->buf = g_string_sized_new (FLUSH_BYTES + 4096);
   self->next_seq = 1;
@@ -1696,6 +1688,24 @@ orrery_journal_get_bytes_written (OrreryJournal *self)
 {
   g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
   return self->bytes_written;
+}
+
+/**
+ * orrery_journal_get_sync_count:
+ * @self: a journal
+ *
+ * How many times the journal synced its file to the disk (`fdatasync`)
+ * so far: with %ORRERY_JOURNAL_SYNC_BATCH, once per run-level event and
+ * at most once per 10 ms window that saw a write, however many records
+ * it held.
+ *
+ * Returns: the number of syncs
+ */
+guint64
+orrery_journal_get_sync_count (OrreryJournal *self)
+{
+  g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
+  return self->n_syncs;
 }
 
 /**

@@ -139,6 +139,8 @@ guint64        orrery_journal_get_next_sequence (OrreryJournal      *self);
 ORRERY_EXPORT
 guint64        orrery_journal_get_bytes_written (OrreryJournal      *self);
 ORRERY_EXPORT
+guint64        orrery_journal_get_sync_count   (OrreryJournal       *self);
+ORRERY_EXPORT
 const GError  *orrery_journal_get_error        (OrreryJournal       *self);
 
 ORRERY_EXPORT

@@ -93,6 +93,43 @@ run (Fixture *f)
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* A journal at f->path recording f's bus, failing f's run if it cannot
+ * be written. */
+static OrreryJournal *
+open_journal (Fixture    *f,
+              const char *run_id)
+{
+  g_autoptr(GError) error = NULL;
+  OrreryJournal *journal = orrery_journal_new (f->path, run_id, &error);
+
+  g_assert_no_error (error);
+  orrery_journal_attach (journal, f->bus);
+  orrery_journal_set_orchestrator (journal, f->orch);
+  return journal;
+}
+
+static void
+close_journal (OrreryJournal *journal)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (orrery_journal_close (journal, &error));
+  g_assert_no_error (error);
+}
+
+/* A reader that has read the whole journal at @path. */
+static OrreryJournalReader *
+read_journal (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  OrreryJournalReader *reader = orrery_journal_reader_new (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  g_assert_no_error (error);
+  return reader;
+}
+
 static GPtrArray *
 read_lines (const char *path)
 {
@@ -127,8 +164,7 @@ static void
 test_records_every_event (Fixture       *f,
                           gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, "run-1", &error);
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-1");
   g_autoptr(GPtrArray) records = NULL;
   const char *expected[] = {
     "header", "constellation-started", "task-started", "task-completed", "task-started",
@@ -136,13 +172,9 @@ test_records_every_event (Fixture       *f,
   };
   struct stat st;
 
-  g_assert_no_error (error);
-  orrery_journal_attach (journal, f->bus);
-  orrery_journal_set_orchestrator (journal, f->orch);
   run (f);
   g_assert_no_error (f->error);
-  g_assert_true (orrery_journal_close (journal, &error));
-  g_assert_no_error (error);
+  close_journal (journal);
 
   g_assert_cmpint (stat (f->path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
@@ -447,7 +479,7 @@ test_replay (Fixture       *f,
              gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, NULL, &error);
+  g_autoptr(OrreryJournal) journal = open_journal (f, NULL);
   g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GPtrArray) replayed = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(OrreryObserver) live_obs = orrery_func_observer_new ("live", collect, live, NULL);
@@ -455,11 +487,9 @@ test_replay (Fixture       *f,
   g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
   g_autoptr(OrreryJournalReader) reader = NULL;
 
-  g_assert_no_error (error);
-  orrery_journal_attach (journal, f->bus);
   orrery_event_bus_subscribe (f->bus, live_obs, NULL, 0);
   run (f);
-  g_assert_true (orrery_journal_close (journal, &error));
+  close_journal (journal);
 
   orrery_event_bus_subscribe (bus, replay_obs, NULL, 0);
   reader = orrery_journal_reader_new (f->path, &error);
@@ -569,7 +599,7 @@ test_resume_appends (Fixture       *f,
                      gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, "run-r", &error);
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-r");
   g_autoptr(OrreryJournalReader) reader = NULL;
   g_autoptr(OrreryJournalReader) again = NULL;
   g_autoptr(OrreryJournal) appended = NULL;
@@ -579,9 +609,8 @@ test_resume_appends (Fixture       *f,
   g_auto(GStrv) lines = NULL;
   g_autofree char *cut = NULL;
 
-  orrery_journal_attach (journal, f->bus);
   run (f);
-  g_assert_true (orrery_journal_close (journal, &error));
+  close_journal (journal);
   /* As if the host died after a had started: header, started, a started,
    * and a torn line. */
   g_assert_true (g_file_get_contents (f->path, &text, NULL, NULL));
@@ -589,9 +618,7 @@ test_resume_appends (Fixture       *f,
   cut = g_strjoin ("\n", lines[0], lines[1], lines[2], "{\"seq\":4,", NULL);
   g_assert_true (g_file_set_contents (f->path, cut, -1, NULL));
 
-  reader = orrery_journal_reader_new (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
+  reader = read_journal (f->path);
   appended = orrery_journal_open_append (f->path, orrery_journal_reader_get_run_id (reader),
                                          orrery_journal_reader_get_sequence (reader) + 1,
                                          orrery_journal_reader_get_valid_length (reader), &error);
@@ -606,10 +633,7 @@ test_resume_appends (Fixture       *f,
   g_assert_no_error (f->error);
   g_assert_true (orrery_journal_close (appended, &error));
 
-  again = orrery_journal_reader_new (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_true (orrery_journal_reader_read_to (again, 0, &error));
-  g_assert_no_error (error);
+  again = read_journal (f->path);
   g_assert_cmpuint (orrery_journal_reader_get_torn_line (again), ==, 0);
   g_assert_cmpuint (orrery_journal_reader_get_n_runs (again), ==, 2);
   g_assert_true (orrery_journal_reader_is_finished (again));
@@ -636,8 +660,7 @@ static void
 test_cancel_in_bulk (Fixture       *f,
                      gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryJournal) journal = orrery_journal_new (f->path, "run-c", &error);
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-c");
   g_autoptr(OrreryJournalReader) reader = NULL;
   g_autoptr(GPtrArray) records = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
@@ -652,12 +675,10 @@ test_cancel_in_bulk (Fixture       *f,
 
       g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
     }
-  g_assert_no_error (error);
-  orrery_journal_attach (journal, f->bus);
   g_signal_connect (f->bus, "event::task-completed", G_CALLBACK (cancel_on_first_completion), f);
   run (f);
   g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_true (orrery_journal_close (journal, &error));
+  close_journal (journal);
 
   records = read_lines (f->path);
   for (guint i = 0; i < records->len; i++)
@@ -673,10 +694,7 @@ test_cancel_in_bulk (Fixture       *f,
   g_assert_cmpint (json_object_get_int_member (last_data, "bulk_cancelled"), >=, 190);
   g_assert_cmpstr (json_object_get_string_member (last_data, "bulk_cancel_message"), ==, "Cancelled: enough");
 
-  reader = orrery_journal_reader_new (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
-  g_assert_no_error (error);
+  reader = read_journal (f->path);
   g_assert_true (orrery_journal_reader_is_finished (reader));
   rebuilt = orrery_journal_reader_get_constellation (reader);
   tasks = orrery_constellation_get_tasks (f->c);
@@ -721,14 +739,10 @@ test_record_parser (Fixture       *f,
 
   g_assert_true (orrery_constellation_add_task (c, t, NULL));
   g_set_object (&f->c, c);
-  journal = orrery_journal_new (f->path, NULL, &error);
-  orrery_journal_attach (journal, f->bus);
+  journal = open_journal (f, NULL);
   run (f);
-  g_assert_true (orrery_journal_close (journal, &error));
-  reader = orrery_journal_reader_new (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
-  g_assert_no_error (error);
+  close_journal (journal);
+  reader = read_journal (f->path);
   back = orrery_constellation_get_task (orrery_journal_reader_get_constellation (reader), odd);
   g_assert_nonnull (back);
   g_assert_cmpint (orrery_task_get_status (back), ==, ORRERY_TASK_STATUS_COMPLETED);
@@ -783,6 +797,74 @@ test_record_parser (Fixture       *f,
   }
 }
 
+/* JournalSync=batch: the run's end is on the disk when the run is (the
+ * journal syncs at constellation-completed, before anyone after it on
+ * the bus hears of it), and a chain of short tasks shares syncs: no more
+ * than one per run-level event and one per 10 ms window of the run (an
+ * upper bound from the run's length: a slow machine only loosens it),
+ * where a sync per write would be one per task. */
+typedef struct
+{
+  OrreryJournal *journal;
+  guint64        syncs_at_last_task;
+  guint64        syncs_at_end;
+  guint64        n_records;
+} SyncProbe;
+
+static gboolean
+probe_syncs (OrreryEvent  *event,
+             gpointer      user_data,
+             GError      **error)
+{
+  SyncProbe *p = user_data;
+  OrreryEventType type = orrery_event_get_event_type (event);
+
+  p->n_records++;
+  if (type == ORRERY_EVENT_TASK_COMPLETED)
+    p->syncs_at_last_task = orrery_journal_get_sync_count (p->journal);
+  else if (type == ORRERY_EVENT_CONSTELLATION_COMPLETED)
+    p->syncs_at_end = orrery_journal_get_sync_count (p->journal);
+  return TRUE;
+}
+
+static void
+test_batch_sync (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(OrreryJournal) journal = open_journal (f, NULL);
+  SyncProbe probe = { journal };
+  g_autoptr(OrreryObserver) obs = orrery_func_observer_new ("probe", probe_syncs, &probe, NULL);
+  char prev[16] = "c";
+  gint64 t0, elapsed_us;
+  guint64 bound;
+
+  for (guint i = 0; i < 200; i++)
+    {
+      char id[16];
+      g_autoptr(OrreryTask) t = NULL;
+
+      g_snprintf (id, sizeof id, "k%03u", i);
+      t = sim_task (id, NULL);
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+      g_assert_true (orrery_constellation_add_dependency (f->c, prev, id, ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL, NULL));
+      g_strlcpy (prev, id, sizeof prev);
+    }
+  g_assert_cmpint (orrery_journal_get_sync (journal), ==, ORRERY_JOURNAL_SYNC_BATCH);
+  orrery_event_bus_subscribe (f->bus, obs, NULL, 0);
+  t0 = g_get_monotonic_time ();
+  run (f);
+  elapsed_us = g_get_monotonic_time () - t0;
+  g_assert_no_error (f->error);
+  /* The end record was synced before the probe heard of it. */
+  g_assert_cmpuint (probe.syncs_at_end, >, probe.syncs_at_last_task);
+  /* Two run-level events (started, completed), one sync per window. */
+  bound = 2 + (guint64) (elapsed_us / 10000) + 1;
+  g_test_message ("%" G_GUINT64_FORMAT " syncs for %" G_GUINT64_FORMAT " records in %" G_GINT64_FORMAT " µs (bound %" G_GUINT64_FORMAT ")",
+                  orrery_journal_get_sync_count (journal), probe.n_records, elapsed_us, bound);
+  g_assert_cmpuint (orrery_journal_get_sync_count (journal), <=, bound);
+  close_journal (journal);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -799,5 +881,6 @@ main (int    argc,
   ADD ("/journal/record-parser", test_record_parser);
   ADD ("/journal/cancel-in-bulk", test_cancel_in_bulk);
   ADD ("/journal/edit-removes-added-task", test_edit_removes_added_task);
+  ADD ("/journal/batch-sync", test_batch_sync);
   return g_test_run ();
 }
