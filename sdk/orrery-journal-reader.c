@@ -124,9 +124,11 @@ line_error (OrreryJournalReader  *self,
   return FALSE;
 }
 
-/* The next complete line (without its newline), or NULL at the end of
- * what is there (with *error unset) or on a read error. */
-static char *
+/* The next complete line (without its newline, NUL-terminated in place
+ * of it), or NULL at the end of what is there (with *error unset) or on a
+ * read error. It points into the reader's buffer: valid until the next
+ * call (no copy of every line). */
+static const char *
 next_line (OrreryJournalReader  *self,
            gsize                *length,
            GError              **error)
@@ -143,8 +145,9 @@ next_line (OrreryJournalReader  *self,
       if (nl != NULL)
         {
           gsize len = nl - start;
-          char *line = g_strndup (start, len);
+          char *line = (char *) start;
 
+          line[len] = '\0';
           self->pending_pos += len + 1;
           self->consumed += len + 1;
           self->line++;
@@ -367,7 +370,7 @@ static gboolean
 read_header (OrreryJournalReader  *self,
              GError              **error)
 {
-  g_autofree char *line = NULL;
+  const char *line = NULL;
   g_autoptr(GError) local = NULL;
   g_autoptr(GArray) members = g_array_new (FALSE, FALSE, sizeof (Value));
   const char *ctext = NULL;
@@ -985,7 +988,7 @@ orrery_journal_reader_next (OrreryJournalReader  *self,
   for (;;)
     {
       gsize len;
-      g_autofree char *line = next_line (self, &len, error);
+      const char *line = next_line (self, &len, error);
       OrreryEvent *event = NULL;
 
       if (line == NULL)
@@ -1023,7 +1026,7 @@ orrery_journal_reader_read_to (OrreryJournalReader  *self,
       g_autoptr(GError) local = NULL;
       g_autoptr(OrreryEvent) event = NULL;
       gsize len;
-      g_autofree char *line = next_line (self, &len, &local);
+      const char *line = next_line (self, &len, &local);
 
       if (line == NULL && local == NULL)
         break;
