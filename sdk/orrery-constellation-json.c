@@ -526,13 +526,48 @@ read_task_status (TaskInput *in)
              "pending, waiting_dependency, running, completed, failed, cancelled, skipped)", s);
 }
 
+/* The depth of @v as a GVariant (json-glib's mapping): a scalar is one
+ * level, an array two (av), an object three (a{sv}). GVariant keeps
+ * VARIANT_MAX_DEPTH levels, nested variants included; what is
+ * deeper comes back from its serialised form as () or an empty container:
+ * a task would run with other data than the file's, and nothing said so.
+ * (The recursion is bounded by the document's depth limit.) */
+#define VARIANT_MAX_DEPTH 128   /* GLib's G_VARIANT_MAX_RECURSION_DEPTH (not public) */
+
+static gsize
+variant_depth (const OrreryJsonValue *v)
+{
+  gsize deepest = 0;
+
+  if (v->kind != ORRERY_JSON_OBJECT && v->kind != ORRERY_JSON_ARRAY)
+    return 1;
+  for (guint i = 0; i < v->len; i++)
+    deepest = MAX (deepest, variant_depth (v->kind == ORRERY_JSON_ARRAY ? &v->u.items[i]
+                                                                         : &v->u.items[2 * i + 1]));
+  return deepest + (v->kind == ORRERY_JSON_ARRAY ? 2 : 3);
+}
+
+/* Whether the value of @member can be kept as a GVariant whole. */
+static gboolean
+check_variant_depth (TaskInput             *in,
+                     const char            *member,
+                     const OrreryJsonValue *v)
+{
+  if (variant_depth (v) <= VARIANT_MAX_DEPTH)
+    return TRUE;
+  problem (in->l, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, in->w, member,
+           "nested too deep to be kept whole (an object counts 3 levels, an array 2, "
+           "at most %u in all)", VARIANT_MAX_DEPTH);
+  return FALSE;
+}
+
 static void
 read_task_outcome (TaskInput *in)
 {
   const OrreryJsonValue *v = in->f[TF_RESULT];
   const char *s;
 
-  if (!is_null (v))
+  if (!is_null (v) && check_variant_depth (in, "result", v))
     in->t->result = read_variant (in->l, v);
   v = in->f[TF_ERROR];
   if (is_null (v))
@@ -588,7 +623,7 @@ read_task_data (TaskInput *in)
     return;
   if (v->kind != ORRERY_JSON_OBJECT)
     wrong_type (in->l, in->w, "task_data", v, "an object");
-  else if (v->len > 0)
+  else if (v->len > 0 && check_variant_depth (in, "task_data", v))
     in->t->task_data = read_variant (in->l, v);
 }
 

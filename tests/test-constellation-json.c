@@ -739,8 +739,15 @@ test_depth (void)
   g_autofree char *deep_arrays = nested ("[", "]", 50000, "1");
   /* A comment makes the loader parse the whole tree. */
   g_autofree char *deep_tree = g_strconcat ("/* tree */", deep, NULL);
-  /* The deepest accepted: root, tasks, a, task_data and 60 more. */
-  g_autofree char *limit = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 3, "1");
+  /* The deepest accepted: root, tasks, a, task_data and 60 more, arrays
+   * (as a GVariant, 3 + 60 × 2 + 1 levels of the 128 GVariant keeps). */
+  g_autofree char *open60 = g_strnfill (ORRERY_CONSTELLATION_MAX_DEPTH - 4, '[');
+  g_autofree char *close60 = g_strnfill (ORRERY_CONSTELLATION_MAX_DEPTH - 4, ']');
+  g_autofree char *arrays60 = g_strconcat (open60, "1", close60, NULL);
+  g_autofree char *limit = nested ("{\"x\": ", "}", 1, arrays60);
+  /* Task data deeper than GVariant keeps (an object is 3 levels, an array
+   * 2) came back cut short, as (): refused. */
+  g_autofree char *objects = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 3, "1");
   g_autofree char *over = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 2, "1");
   /* Brackets in strings, escaped quotes and single-quoted strings are not structure. */
   g_autofree char *in_strings = nested ("{\"x\": ", "}", 10,
@@ -755,8 +762,17 @@ test_depth (void)
   assert_refused (deep_tree, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, "nested deeper than 64");
   assert_refused (over, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP, "nested deeper than 64");
 
+  assert_refused (objects, -1, ORRERY_CONSTELLATION_ERROR_TOO_DEEP,
+                  "doc: $.tasks.a.task_data: nested too deep to be kept whole");
+
   c = orrery_constellation_new_from_data (limit, -1, "doc", &error);
   g_assert_no_error (error);
+  {
+    /* Kept whole: the innermost value is still the number. */
+    g_autofree char *text = g_variant_print (orrery_task_get_task_data (orrery_constellation_get_task (c, "a")), FALSE);
+
+    g_assert_nonnull (strstr (text, "<int64 1>"));
+  }
   g_clear_object (&c);
   c = orrery_constellation_new_from_data (in_strings, -1, "doc", &error);
   g_assert_no_error (error);
@@ -863,7 +879,12 @@ test_save_compact_private (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("orrery-json-XXXXXX", &error);
   g_autofree char *path = g_build_filename (dir, "state.json", NULL);
-  g_autofree char *deep = nested ("{\"x\": ", "}", ORRERY_CONSTELLATION_MAX_DEPTH - 4, "[1, 2, 3]");
+  /* As deep as a document and task data go: 59 arrays around [1, 2, 3]
+   * (objects that deep came back cut short, so they round-tripped too). */
+  g_autofree char *open59 = g_strnfill (ORRERY_CONSTELLATION_MAX_DEPTH - 5, '[');
+  g_autofree char *close59 = g_strnfill (ORRERY_CONSTELLATION_MAX_DEPTH - 5, ']');
+  g_autofree char *arrays = g_strconcat (open59, "[1, 2, 3]", close59, NULL);
+  g_autofree char *deep = nested ("{\"x\": ", "}", 1, arrays);
   g_autoptr(OrreryConstellation) c = orrery_constellation_new_from_data (deep, -1, "doc", &error);
   g_autoptr(OrreryConstellation) again = NULL;
   g_autofree char *contents = NULL;
@@ -889,6 +910,7 @@ test_save_compact_private (void)
   first = orrery_constellation_to_data (c, NULL);
   second = orrery_constellation_to_data (again, NULL);
   g_assert_cmpstr (first, ==, second);
+  g_assert_nonnull (strstr (contents, "[1,2,3]"));
   g_unlink (path);
   g_rmdir (dir);
 }
