@@ -542,8 +542,12 @@ variant_depth (const OrreryJsonValue *v)
   if (v->kind != ORRERY_JSON_OBJECT && v->kind != ORRERY_JSON_ARRAY)
     return 1;
   for (guint i = 0; i < v->len; i++)
-    deepest = MAX (deepest, variant_depth (v->kind == ORRERY_JSON_ARRAY ? &v->u.items[i]
-                                                                         : &v->u.items[2 * i + 1]));
+    {
+      /* Not inside MAX(), which evaluates its arguments twice. */
+      gsize d = variant_depth (v->kind == ORRERY_JSON_ARRAY ? &v->u.items[i] : &v->u.items[2 * i + 1]);
+
+      deepest = MAX (deepest, d);
+    }
   return deepest + (v->kind == ORRERY_JSON_ARRAY ? 2 : 3);
 }
 
