@@ -336,7 +336,20 @@ read_time (Loader                *l,
   if (is_null (v))
     return 0;
   if (is_number (v))
-    return (gint64) (number_value (v) * G_USEC_PER_SEC);
+    {
+      gdouble seconds = number_value (v);
+
+      /* GDateTime's years 1 to 9999; a number past what microseconds in
+       * a gint64 hold was undefined behaviour (found by fuzzing the
+       * journal reader). */
+      if (!(seconds >= -62135596800.0 && seconds <= 253402300799.0))
+        {
+          problem (l, ORRERY_CONSTELLATION_ERROR_BAD_VALUE, w, member,
+                   "%g seconds since the epoch is out of range (years 1 to 9999)", seconds);
+          return 0;
+        }
+      return (gint64) (seconds * G_USEC_PER_SEC);
+    }
   if (v->kind == ORRERY_JSON_STRING)
     {
       g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
