@@ -1721,7 +1721,8 @@ plugin_pump (OrreryIsolatedPlugin *self)
         }
       plugin_handle (self, kind, id, body);
     }
-  if (!open && !self->dead)
+  /* After its BYE, the end of the socket is the child's exit. */
+  if (!open && !self->dead && !self->bye)
     plugin_die (self, ORRERY_PLUGIN_ERROR_EXITED, NULL);
   return !self->dead;
 }
