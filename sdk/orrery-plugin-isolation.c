@@ -1662,7 +1662,8 @@ plugin_handle (OrreryIsolatedPlugin *self,
           return;
         }
       self->n_unacked--;
-      self->copy_ms = 0;
+      if (!self->waiting_ack)
+        self->copy_ms = 0;
       g_clear_handle_id (&self->unacked_timer, g_source_remove);
       if (self->n_unacked > 0)
         self->unacked_timer = g_timeout_add (plugin_answer_ms (self), unacked_timeout_cb, self);
@@ -1733,13 +1734,22 @@ plugin_wait_for (OrreryIsolatedPlugin *self,
                  gboolean             *flag)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) plugin_answer_ms (self) * 1000;
+  guint unacked = self->n_unacked;
 
   while (!*flag)
     {
       struct pollfd pfd = { self->sock, POLLIN, 0 };
-      gint64 left = deadline - g_get_monotonic_time ();
+      gint64 left;
       int r;
 
+      /* Batches before it still being handled (unawaited events): the
+       * deadline runs from the last one the child acknowledged. */
+      if (self->n_unacked < unacked)
+        {
+          unacked = self->n_unacked;
+          deadline = g_get_monotonic_time () + (gint64) plugin_answer_ms (self) * 1000;
+        }
+      left = deadline - g_get_monotonic_time ();
       if (self->dead)
         return FALSE;
       if (self->drained)
@@ -2084,6 +2094,14 @@ proxy_handle (OrreryEvent  *event,
   /* Sync: the queued events before it first, so the child sees bus order. */
   if (self->n_batched > 0)
     plugin_flush (self);
+  /* At the run's own events a plugin may walk the whole constellation (the
+   * visualizer writes its DOT: 8.8 s for 100k tasks in process at load
+   * 15): as much more time again as a copy. */
+  if (ORRERY_IS_CONSTELLATION_EVENT (event) &&
+      orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event)) != NULL)
+    self->copy_ms += (guint) MIN ((guint64) orrery_constellation_get_n_tasks (
+                         orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event))) *
+                       MIRROR_US_PER_TASK / 1000, G_MAXINT / 4);
   plugin_refill (self, 1);
   self->waiting_ack = TRUE;
   self->got_ack = FALSE;
