@@ -128,7 +128,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
    * that would stop every run of this target. */
   if (!g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_TOO_DEEP) &&
       !g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_UTF8) &&
-      !g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER))
+      !g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NUL_CHARACTER) &&
+      /* Not JSON by the pre-scan (a second document, a bad escape), not
+       * by json-glib's parser (whose messages say "Parse error"): json-glib
+       * leaks what it built of a second document. */
+      !(g_error_matches (error, ORRERY_CONSTELLATION_ERROR, ORRERY_CONSTELLATION_ERROR_NOT_JSON) &&
+        strstr (error->message, "Parse error") == NULL))
     {
       g_autoptr(JsonParser) parser = json_parser_new ();
 
