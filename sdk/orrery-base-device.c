@@ -610,8 +610,7 @@ _orrery_base_device_record_start (OrreryBaseDevice *self,
                                   OrreryTask       *task,
                                   gint64            monotonic_us)
 {
-  task->device_started_us = monotonic_us > 0 ? monotonic_us : g_get_monotonic_time ();
-  task->device_ended_us = 0;
+  _orrery_task_state_record_device_start (task, monotonic_us);
 }
 
 void
@@ -619,5 +618,5 @@ _orrery_base_device_record_end (OrreryBaseDevice *self,
                                 OrreryTask       *task,
                                 gint64            monotonic_us)
 {
-  task->device_ended_us = monotonic_us > 0 ? monotonic_us : g_get_monotonic_time ();
+  _orrery_task_state_record_device_end (task, monotonic_us);
 }

@@ -74,9 +74,9 @@ ov_successors (Overlay    *ov,
     {
       OrreryTask *t = g_hash_table_lookup (ov->self->by_id, id);
 
-      for (guint i = 0; t && i < t->n_out; i++)
+      for (guint i = 0; t && i < t->state.n_out; i++)
         {
-          const char *to = t->out[i]->to->id;
+          const char *to = t->state.out[i]->to->id;
 
           if (ov_edge_exists (ov, id, to))
             g_ptr_array_add (out, (gpointer) to);
@@ -324,11 +324,11 @@ check_batch (Overlay   *ov,
       switch (e->kind)
         {
         case EDIT_ADD_TASK:
-          if (e->task->owner != NULL)
+          if (e->task->state.owner != NULL)
             REJECT (TASK_OWNED, "%s: the task already belongs to a constellation", what->str);
           if (!TASK_NOT_STARTED (e->task))
             REJECT (TASK_DISPATCHED, "%s: a new task must be pending, not %s", what->str,
-                    orrery_task_status_to_nick (e->task->status));
+                    orrery_task_status_to_nick (e->task->state.status));
           /* An id that a saved constellation could not load back. */
           if (e->task->id == NULL || e->task->id[0] == '\0')
             REJECT (MISSING_FIELD, "%s: a task needs a non-empty id", what->str);
@@ -345,7 +345,7 @@ check_batch (Overlay   *ov,
             REJECT (UNKNOWN_TASK, "%s: unknown task “%s”", what->str, e->task_id);
           if (!TASK_NOT_STARTED (t))
             REJECT (TASK_DISPATCHED, "%s: task “%s” is %s; only tasks not yet dispatched can change",
-                    what->str, e->task_id, orrery_task_status_to_nick (t->status));
+                    what->str, e->task_id, orrery_task_status_to_nick (t->state.status));
           if (e->kind == EDIT_UPDATE_TASK)
             {
               if (!check_changes (e->changes, what, error))
@@ -380,7 +380,7 @@ check_batch (Overlay   *ov,
             REJECT (UNKNOWN_TASK, "%s: unknown task “%s”", what->str, f == NULL ? e->from_id : e->to_id);
           if (!TASK_NOT_STARTED (t))
             REJECT (TASK_DISPATCHED, "%s: task “%s” is %s; the dependencies of a dispatched task cannot change",
-                    what->str, e->to_id, orrery_task_status_to_nick (t->status));
+                    what->str, e->to_id, orrery_task_status_to_nick (t->state.status));
           if (e->kind == EDIT_ADD_DEPENDENCY)
             {
               if (f == t)
@@ -537,8 +537,8 @@ orrery_constellation_apply_edits (OrreryConstellation  *self,
           break;
         case EDIT_REMOVE_TASK:
           t = g_hash_table_lookup (self->by_id, e->task_id);
-          for (guint j = 0; j < t->n_out; j++)
-            g_ptr_array_add (touched, g_object_ref (t->out[j]->to));
+          for (guint j = 0; j < t->state.n_out; j++)
+            g_ptr_array_add (touched, g_object_ref (t->state.out[j]->to));
           _orrery_constellation_remove_task_internal (self, t);
           g_variant_builder_add_value (&mods, mod_entry ("remove_task", e->task_id, NULL, NULL, e));
           break;
@@ -568,7 +568,7 @@ orrery_constellation_apply_edits (OrreryConstellation  *self,
     {
       OrreryTask *t = touched->pdata[i];
 
-      if (t->owner == self)
+      if (t->state.owner == self)
         _orrery_constellation_settle (self, t, newly_ready, skipped);
     }
   for (guint i = 0; i < skipped->len; i++)
@@ -579,7 +579,7 @@ orrery_constellation_apply_edits (OrreryConstellation  *self,
       OrreryTask *t = newly_ready->pdata[i];
 
       /* Only report tasks that stayed ready and were not ready before. */
-      if (t->owner == self && t->ready_iter != NULL)
+      if (t->state.owner == self && t->state.ready_iter != NULL)
         g_variant_builder_add_value (&mods, mod_entry ("task_ready", t->id, NULL, NULL, NULL));
     }
 

@@ -442,9 +442,9 @@ keep_task_lists (Loader     *l,
 {
   if (l->lists == NULL)
     l->lists = g_ptr_array_new_with_free_func (g_free);
-  if (l->lists->len <= t->index)
-    g_ptr_array_set_size (l->lists, t->index + 1);
-  l->lists->pdata[t->index] = tl;
+  if (l->lists->len <= t->state.index)
+    g_ptr_array_set_size (l->lists, t->state.index + 1);
+  l->lists->pdata[t->state.index] = tl;
 }
 
 /* What one task reader needs. */
@@ -533,7 +533,7 @@ read_task_status (TaskInput *in)
   if (s == NULL)
     return;
   if (orrery_task_status_from_string (s, &st))
-    in->t->status = st;
+    in->t->state.status = st;
   else
     problem (in->l, ORRERY_CONSTELLATION_ERROR_BAD_ENUM, in->w, "status", "bad enum value “%s” for status (expected "
              "pending, waiting_dependency, running, completed, failed, cancelled, skipped)", s);
@@ -585,7 +585,7 @@ read_task_outcome (TaskInput *in)
   const char *s;
 
   if (!is_null (v) && check_variant_depth (in, "result", v))
-    in->t->result = read_variant (in->l, v);
+    in->t->state.result = read_variant (in->l, v);
   v = in->f[TF_ERROR];
   if (is_null (v))
     return;
@@ -627,7 +627,7 @@ read_task_limits (TaskInput *in)
       else if (i == 0)
         in->t->retry_count = v->u.i;
       else
-        in->t->attempt = v->u.i;
+        in->t->state.attempt = v->u.i;
     }
 }
 
@@ -652,9 +652,9 @@ read_task_times (TaskInput *in)
 
   if (in->f[TF_CREATED_AT])
     t->created_at = read_time (in->l, in->w, "created_at", in->f[TF_CREATED_AT]);
-  t->started_at = read_time (in->l, in->w, started ? "started_at" : "execution_start_time",
+  t->state.started_at = read_time (in->l, in->w, started ? "started_at" : "execution_start_time",
                              in->f[started ? TF_STARTED_AT : TF_EXECUTION_START_TIME]);
-  t->ended_at = read_time (in->l, in->w, ended ? "ended_at" : "execution_end_time",
+  t->state.ended_at = read_time (in->l, in->w, ended ? "ended_at" : "execution_end_time",
                            in->f[ended ? TF_ENDED_AT : TF_EXECUTION_END_TIME]);
 }
 
@@ -1025,18 +1025,18 @@ check_lists (Loader   *l,
             {
               gboolean found = FALSE;
 
-              for (guint j = 0; j < t->n_in && !found; j++)
-                found = g_str_equal (t->in[j]->from->id, id);
+              for (guint j = 0; j < t->state.n_in && !found; j++)
+                found = g_str_equal (t->state.in[j]->from->id, id);
               if (!found)
                 problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                          "lists “%s”, but no dependency line goes from “%s” to “%s”", id, id, t->id);
             }
           /* UFO drops a prerequisite from the list once it is satisfied. */
-          for (guint j = 0; j < t->n_in; j++)
-            if (t->in[j]->state == EDGE_PENDING && !task_lists_has (tl, 0, t->in[j]->from->id))
+          for (guint j = 0; j < t->state.n_in; j++)
+            if (t->state.in[j]->state == EDGE_PENDING && !task_lists_has (tl, 0, t->state.in[j]->from->id))
               problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                        "does not list “%s”, but a dependency line goes from “%s” to “%s”",
-                       t->in[j]->from->id, t->in[j]->from->id, t->id);
+                       t->state.in[j]->from->id, t->state.in[j]->from->id, t->id);
         }
       if (tl->n[1] >= 0)
         {
@@ -1047,17 +1047,17 @@ check_lists (Loader   *l,
             {
               gboolean found = FALSE;
 
-              for (guint j = 0; j < t->n_out && !found; j++)
-                found = g_str_equal (t->out[j]->to->id, id);
+              for (guint j = 0; j < t->state.n_out && !found; j++)
+                found = g_str_equal (t->state.out[j]->to->id, id);
               if (!found)
                 problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                          "lists “%s”, but no dependency line goes from “%s” to “%s”", id, t->id, id);
             }
-          for (guint j = 0; j < t->n_out; j++)
-            if (!task_lists_has (tl, 1, t->out[j]->to->id))
+          for (guint j = 0; j < t->state.n_out; j++)
+            if (!task_lists_has (tl, 1, t->state.out[j]->to->id))
               problem_at (l, ORRERY_CONSTELLATION_ERROR_INCONSISTENT_DEPENDENCIES, p,
                        "does not list “%s”, but a dependency line goes from “%s” to “%s”",
-                       t->out[j]->to->id, t->id, t->out[j]->to->id);
+                       t->state.out[j]->to->id, t->id, t->state.out[j]->to->id);
         }
     }
 }
@@ -1106,9 +1106,9 @@ check_line_ids (Loader *l)
     {
       OrreryTask *t = l->c->tasks->pdata[i];
 
-      for (guint j = 0; j < t->n_in; j++)
+      for (guint j = 0; j < t->state.n_in; j++)
         {
-          OrreryDependency *d = t->in[j];
+          OrreryDependency *d = t->state.in[j];
           const char *id = _orrery_dependency_peek_line_id (d);
           OrreryDependency *other;
 
@@ -2093,7 +2093,7 @@ static int
 compare_task_index (const void *a,
                     const void *b)
 {
-  guint x = (*(OrreryTask *const *) a)->index, y = (*(OrreryTask *const *) b)->index;
+  guint x = (*(OrreryTask *const *) a)->state.index, y = (*(OrreryTask *const *) b)->state.index;
 
   return x < y ? -1 : x > y;
 }
@@ -2120,9 +2120,9 @@ task_to_json (OrreryTask *t)
   set_string_or_null (o, "target_device_id", t->target_device_id);
   set_string_or_null (o, "device_type", t->device_type);
   json_object_set_int_member (o, "priority", t->priority);
-  json_object_set_string_member (o, "status", _orrery_task_status_ufo_name (t->status));
-  if (t->result)
-    json_object_set_member (o, "result", json_gvariant_serialize (t->result));
+  json_object_set_string_member (o, "status", _orrery_task_status_ufo_name (t->state.status));
+  if (t->state.result)
+    json_object_set_member (o, "result", json_gvariant_serialize (t->state.result));
   else
     json_object_set_null_member (o, "result");
   set_string_or_null (o, "error", _orrery_task_peek_error (t) ? _orrery_task_peek_error (t)->message : NULL);
@@ -2131,34 +2131,34 @@ task_to_json (OrreryTask *t)
   else
     json_object_set_null_member (o, "timeout");
   json_object_set_int_member (o, "retry_count", t->retry_count);
-  json_object_set_int_member (o, "current_retry", t->attempt);
+  json_object_set_int_member (o, "current_retry", t->state.attempt);
   if (t->task_data)
     json_object_set_member (o, "task_data", json_gvariant_serialize (t->task_data));
   else
     json_object_set_object_member (o, "task_data", json_object_new ());
   set_time (o, "created_at", t->created_at);
-  set_time (o, "execution_start_time", t->started_at);
-  set_time (o, "execution_end_time", t->ended_at);
-  if (t->started_at > 0 && t->ended_at >= t->started_at)
+  set_time (o, "execution_start_time", t->state.started_at);
+  set_time (o, "execution_end_time", t->state.ended_at);
+  if (t->state.started_at > 0 && t->state.ended_at >= t->state.started_at)
     json_object_set_double_member (o, "execution_duration", orrery_task_get_duration (t));
   else
     json_object_set_null_member (o, "execution_duration");
   a = json_array_new ();
-  for (guint i = 0; i < t->n_in; i++)
-    if (t->in[i]->state == EDGE_PENDING)
-      json_array_add_string_element (a, t->in[i]->from->id);
+  for (guint i = 0; i < t->state.n_in; i++)
+    if (t->state.in[i]->state == EDGE_PENDING)
+      json_array_add_string_element (a, t->state.in[i]->from->id);
   json_object_set_array_member (o, "dependencies", a);
   /* Dependents in the order of the tasks, as a load of what is written
    * here links them (the lines go by dependent): the text round-trips. */
   a = json_array_new ();
-  if (t->n_out > 0)
+  if (t->state.n_out > 0)
     {
-      g_autofree OrreryTask **to = g_new (OrreryTask *, t->n_out);
+      g_autofree OrreryTask **to = g_new (OrreryTask *, t->state.n_out);
 
-      for (guint i = 0; i < t->n_out; i++)
-        to[i] = t->out[i]->to;
-      qsort (to, t->n_out, sizeof *to, compare_task_index);
-      for (guint i = 0; i < t->n_out; i++)
+      for (guint i = 0; i < t->state.n_out; i++)
+        to[i] = t->state.out[i]->to;
+      qsort (to, t->state.n_out, sizeof *to, compare_task_index);
+      for (guint i = 0; i < t->state.n_out; i++)
         json_array_add_string_element (a, to[i]->id);
     }
   json_object_set_array_member (o, "dependents", a);
@@ -2250,8 +2250,8 @@ constellation_to_data (OrreryConstellation *self,
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      for (guint j = 0; j < t->n_in; j++)
-        json_object_set_member (deps, orrery_dependency_get_line_id (t->in[j]), dependency_to_json (t->in[j]));
+      for (guint j = 0; j < t->state.n_in; j++)
+        json_object_set_member (deps, orrery_dependency_get_line_id (t->state.in[j]), dependency_to_json (t->state.in[j]));
     }
   json_object_set_object_member (o, "tasks", tasks);
   json_object_set_object_member (o, "dependencies", deps);

@@ -56,9 +56,49 @@ typedef struct
   guint64     mark;               /* for the dispatcher: blocked in its pass #mark */
 } OrreryReadyClass;
 
-/* Per-task state is kept small: strings shared where they repeat (device
- * type and id are interned), adjacency as tiny arrays, no notify on the hot
- * path. */
+/* A task's run state: what runs make of it (status, attempt, times,
+ * result, error) and its place in the graph. The constellation owns it:
+ * orrery-constellation*.c write it (the loader among them), the
+ * orchestrator and the devices through the _orrery_task_state_*()
+ * writers below, the journal reader while it rebuilds a run into its own
+ * constellation; the task's getters read it, and nothing notifies (a run
+ * of a million tasks must not pay for a million property notifications).
+ * Kept small: adjacency as tiny arrays. */
+typedef struct
+{
+  guint8               status;
+  /* Cancelled by orrery_constellation_cancel_pending() with no error of its
+   * own: its error is the owner's bulk_cancel_error (one GError for 100k
+   * tasks instead of 100k copies). Cleared by any status change. */
+  guint8               bulk_cancelled;
+  guint                attempt;
+  gint64               started_at;
+  gint64               ended_at;
+  /* When the device really started and ended the work of the current
+   * attempt (monotonic µs; 0: not recorded), see
+   * orrery_base_device_record_start(). */
+  gint64               device_started_us;
+  gint64               device_ended_us;
+  GVariant            *result;
+  GError              *error;
+
+  /* The graph */
+  OrreryConstellation *owner;              /* weak */
+  guint                index;
+  guint                n_pending_in;       /* incoming edges still pending */
+  guint                n_impossible_in;    /* incoming edges that cannot be met */
+  guint                n_in, cap_in;
+  guint                n_out, cap_out;
+  OrreryDependency   **in;
+  OrreryDependency   **out;
+  GSequenceIter       *ready_iter;         /* in ready_class->tasks */
+  OrreryReadyClass    *ready_class;
+} OrreryTaskState;
+
+/* A task is its description, which the caller edits (orrery-task.c's
+ * setters: id, name, data, priority, retries, timeout, extras...), and its
+ * run state, which the constellation owns. Device type and id are
+ * interned. */
 struct _OrreryTask
 {
   GObject              parent_instance;
@@ -70,39 +110,28 @@ struct _OrreryTask
   const char          *target_device_id;   /* _orrery_intern() */
   const char          *device_type;        /* _orrery_intern() */
   GVariant            *task_data;
-  GVariant            *result;
-  GError              *error;
   JsonObject          *extra;
   gdouble              timeout;
   gint64               created_at;
-  gint64               started_at;
-  gint64               ended_at;
-  /* When the device really started and ended the work of the current
-   * attempt (monotonic µs; 0: not recorded), see
-   * orrery_base_device_record_start(). */
-  gint64               device_started_us;
-  gint64               device_ended_us;
   guint                retry_count;
-  guint                attempt;
   guint8               priority;
-  guint8               status;
-  /* Cancelled by orrery_constellation_cancel_pending() with no error of its
-   * own: its error is the owner's bulk_cancel_error (one GError for 100k
-   * tasks instead of 100k copies). Cleared by any status change. */
-  guint8               bulk_cancelled;
 
-  /* Graph state, managed by the owning constellation. */
-  OrreryConstellation *owner;              /* weak */
-  guint                index;
-  guint                n_pending_in;       /* incoming edges still pending */
-  guint                n_impossible_in;    /* incoming edges that cannot be met */
-  guint                n_in, cap_in;
-  guint                n_out, cap_out;
-  OrreryDependency   **in;
-  OrreryDependency   **out;
-  GSequenceIter       *ready_iter;         /* in ready_class->tasks */
-  OrreryReadyClass    *ready_class;
+  OrreryTaskState      state;
 };
+
+/* Run-state writers for the orchestrator and the devices, beside the
+ * constellation's own (orrery-constellation.c). No notification. */
+/* A new attempt: its number, and no device times recorded yet. */
+ORRERY_HIDDEN void _orrery_task_state_begin_attempt       (OrreryTask *task,
+                                                           guint       attempt);
+/* When the device really started (ended) the work; 0: now (monotonic µs). */
+ORRERY_HIDDEN void _orrery_task_state_record_device_start (OrreryTask *task,
+                                                           gint64      monotonic_us);
+ORRERY_HIDDEN void _orrery_task_state_record_device_end   (OrreryTask *task,
+                                                           gint64      monotonic_us);
+/* The recorded start and end become the device's own times, when it
+ * recorded both. */
+ORRERY_HIDDEN void _orrery_task_state_apply_device_times  (OrreryTask *task);
 
 typedef GVariant *(*OrreryConstellationRemoteEdits) (OrreryConstellation  *self,
                                                       OrreryEditBatch      *batch,
@@ -143,9 +172,9 @@ struct _OrreryConstellation
 static inline const GError *
 _orrery_task_peek_error (OrreryTask *t)
 {
-  if (t->error == NULL && t->bulk_cancelled && t->owner != NULL)
-    return t->owner->bulk_cancel_error;
-  return t->error;
+  if (t->state.error == NULL && t->state.bulk_cancelled && t->state.owner != NULL)
+    return t->state.owner->bulk_cancel_error;
+  return t->state.error;
 }
 
 /* Gives a task cancelled in bulk its own copy of the shared error (it
@@ -153,15 +182,15 @@ _orrery_task_peek_error (OrreryTask *t)
 static inline void
 _orrery_task_own_bulk_error (OrreryTask *t)
 {
-  if (t->bulk_cancelled && t->error == NULL && t->owner != NULL &&
-      t->owner->bulk_cancel_error != NULL)
-    t->error = g_error_copy (t->owner->bulk_cancel_error);
-  t->bulk_cancelled = FALSE;
+  if (t->state.bulk_cancelled && t->state.error == NULL && t->state.owner != NULL &&
+      t->state.owner->bulk_cancel_error != NULL)
+    t->state.error = g_error_copy (t->state.owner->bulk_cancel_error);
+  t->state.bulk_cancelled = FALSE;
 }
 
-#define TASK_NOT_STARTED(t) ((t)->status == ORRERY_TASK_STATUS_PENDING || \
-                             (t)->status == ORRERY_TASK_STATUS_WAITING_DEPENDENCY)
-#define TASK_TERMINAL(t)    ((t)->status >= ORRERY_TASK_STATUS_COMPLETED)
+#define TASK_NOT_STARTED(t) ((t)->state.status == ORRERY_TASK_STATUS_PENDING || \
+                             (t)->state.status == ORRERY_TASK_STATUS_WAITING_DEPENDENCY)
+#define TASK_TERMINAL(t)    ((t)->state.status >= ORRERY_TASK_STATUS_COMPLETED)
 
 /* Reads JSON text before json-glib parses it (orrery-constellation-json.c):
  * refuses nesting deeper than @max_depth, escapes JSON does not have,

@@ -40,9 +40,9 @@ count_add (GHashTable *counts,
 static inline gdouble
 task_duration (OrreryTask *t)
 {
-  if (t->started_at == 0 || t->ended_at < t->started_at)
+  if (t->state.started_at == 0 || t->state.ended_at < t->state.started_at)
     return 0;
-  return (t->ended_at - t->started_at) / (gdouble) G_USEC_PER_SEC;
+  return (t->state.ended_at - t->state.started_at) / (gdouble) G_USEC_PER_SEC;
 }
 
 static GVariant *
@@ -144,20 +144,20 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
           last_type = type, n_last_type = 0;
         }
       n_last_type++;
-      if (t->started_at > 0)
-        first_start = MIN (first_start, t->started_at);
-      if (t->ended_at > 0)
-        last_end = MAX (last_end, t->ended_at);
-      if (t->started_at > 0 && t->ended_at >= t->started_at &&
-          t->status != ORRERY_TASK_STATUS_SKIPPED && t->status != ORRERY_TASK_STATUS_RUNNING)
+      if (t->state.started_at > 0)
+        first_start = MIN (first_start, t->state.started_at);
+      if (t->state.ended_at > 0)
+        last_end = MAX (last_end, t->state.ended_at);
+      if (t->state.started_at > 0 && t->state.ended_at >= t->state.started_at &&
+          t->state.status != ORRERY_TASK_STATUS_SKIPPED && t->state.status != ORRERY_TASK_STATUS_RUNNING)
         {
           n_ran++;
           total_dur += dur;
           min_dur = MIN (min_dur, dur);
           max_dur = MAX (max_dur, dur);
         }
-      if (!TASK_TERMINAL (t) || t->started_at == 0 || t->ended_at < t->started_at ||
-          t->status == ORRERY_TASK_STATUS_SKIPPED)
+      if (!TASK_TERMINAL (t) || t->state.started_at == 0 || t->state.ended_at < t->state.started_at ||
+          t->state.status == ORRERY_TASK_STATUS_SKIPPED)
         duration_mode = FALSE;
     }
   count_add (by_device, last_dev, n_last_dev);
@@ -177,9 +177,9 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
           nodes[i] = 1;
           work[i] = w;
           pred_n[i] = pred_w[i] = G_MAXUINT;
-          for (guint j = 0; j < t->n_in; j++)
+          for (guint j = 0; j < t->state.n_in; j++)
             {
-              guint p = t->in[j]->from->index;
+              guint p = t->state.in[j]->from->state.index;
 
               if (nodes[p] + 1 > nodes[i])
                 nodes[i] = nodes[p] + 1, pred_n[i] = p;
@@ -193,7 +193,7 @@ orrery_constellation_get_statistics (OrreryConstellation *self)
           if (++width[depth[i]] > max_width)
             max_width = width[depth[i]];
           total_work += w;
-          if (t->status == ORRERY_TASK_STATUS_COMPLETED)
+          if (t->state.status == ORRERY_TASK_STATUS_COMPLETED)
             completed_work += w;
         }
     }

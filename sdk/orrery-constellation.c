@@ -84,16 +84,16 @@ set_status (OrreryConstellation *self,
             OrreryTask          *task,
             OrreryTaskStatus     status)
 {
-  self->status_counts[task->status]--;
+  self->status_counts[task->state.status]--;
   self->status_counts[status]++;
-  task->status = status;
-  task->bulk_cancelled = FALSE;
+  task->state.status = status;
+  task->state.bulk_cancelled = FALSE;
 }
 
 static inline gboolean
 task_is_ready (OrreryTask *t)
 {
-  return TASK_NOT_STARTED (t) && t->n_pending_in == 0 && t->n_impossible_in == 0;
+  return TASK_NOT_STARTED (t) && t->state.n_pending_in == 0 && t->state.n_impossible_in == 0;
 }
 
 /* Ready classes */
@@ -198,11 +198,11 @@ ready_insert (OrreryConstellation *self,
 {
   OrreryReadyClass *c;
 
-  if (!self->ready_live || t->ready_iter != NULL)
+  if (!self->ready_live || t->state.ready_iter != NULL)
     return;
   c = ready_class_for (self, t);
-  t->ready_class = c;
-  t->ready_iter = g_sequence_insert_sorted (c->tasks, t, _orrery_task_ready_compare, NULL);
+  t->state.ready_class = c;
+  t->state.ready_iter = g_sequence_insert_sorted (c->tasks, t, _orrery_task_ready_compare, NULL);
   self->n_ready++;
   if (c->index == G_MAXUINT)
     {
@@ -215,13 +215,13 @@ static inline void
 ready_remove (OrreryConstellation *self,
               OrreryTask          *t)
 {
-  OrreryReadyClass *c = t->ready_class;
+  OrreryReadyClass *c = t->state.ready_class;
 
-  if (t->ready_iter == NULL)
+  if (t->state.ready_iter == NULL)
     return;
-  g_sequence_remove (t->ready_iter);
-  t->ready_iter = NULL;
-  t->ready_class = NULL;
+  g_sequence_remove (t->state.ready_iter);
+  t->state.ready_iter = NULL;
+  t->state.ready_class = NULL;
   self->n_ready--;
   if (g_sequence_is_empty (c->tasks))
     {
@@ -245,7 +245,7 @@ void
 _orrery_constellation_requirements_changed (OrreryConstellation *self,
                                             OrreryTask          *task)
 {
-  if (task->ready_iter == NULL)
+  if (task->state.ready_iter == NULL)
     return;
   ready_remove (self, task);
   ready_insert (self, task);
@@ -272,9 +272,9 @@ resolve_outgoing (OrreryConstellation *self,
 
   for (;;)
     {
-      for (guint i = 0; i < task->n_out; i++)
+      for (guint i = 0; i < task->state.n_out; i++)
         {
-          OrreryDependency *e = task->out[i];
+          OrreryDependency *e = task->state.out[i];
           OrreryTask *d = e->to;
           gboolean ok;
 
@@ -282,9 +282,9 @@ resolve_outgoing (OrreryConstellation *self,
             continue;
           ok = _orrery_dependency_evaluate (e);
           e->state = ok ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
-          d->n_pending_in--;
+          d->state.n_pending_in--;
           if (!ok)
-            d->n_impossible_in++;
+            d->state.n_impossible_in++;
           if (!TASK_NOT_STARTED (d))
             continue;
           if (!ok)
@@ -293,14 +293,14 @@ resolve_outgoing (OrreryConstellation *self,
               set_status (self, d, ORRERY_TASK_STATUS_SKIPPED);
               if (now == 0)
                 now = g_get_real_time ();
-              d->ended_at = now;
+              d->state.ended_at = now;
               if (skipped)
                 g_ptr_array_add (skipped, d);
               if (stack == NULL)
                 stack = g_ptr_array_new ();
               g_ptr_array_add (stack, d);
             }
-          else if (d->n_pending_in == 0 && d->n_impossible_in == 0)
+          else if (d->state.n_pending_in == 0 && d->state.n_impossible_in == 0)
             {
               ready_insert (self, d);
               if (newly_ready)
@@ -322,7 +322,7 @@ skip_task (OrreryConstellation *self,
 {
   ready_remove (self, t);
   set_status (self, t, ORRERY_TASK_STATUS_SKIPPED);
-  t->ended_at = g_get_real_time ();
+  t->state.ended_at = g_get_real_time ();
   if (skipped)
     g_ptr_array_add (skipped, t);
   resolve_outgoing (self, t, newly_ready, skipped);
@@ -343,7 +343,7 @@ _orrery_constellation_ensure_ready (OrreryConstellation *self,
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      if (TASK_NOT_STARTED (t) && t->n_impossible_in > 0)
+      if (TASK_NOT_STARTED (t) && t->state.n_impossible_in > 0)
         skip_task (self, t, NULL, skipped);
     }
 
@@ -352,7 +352,7 @@ _orrery_constellation_ensure_ready (OrreryConstellation *self,
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      if (task_is_ready (t) && t->ready_iter == NULL)
+      if (task_is_ready (t) && t->state.ready_iter == NULL)
         g_ptr_array_add (ready, t);
     }
   g_ptr_array_sort (ready, task_ptr_compare);
@@ -362,8 +362,8 @@ _orrery_constellation_ensure_ready (OrreryConstellation *self,
       OrreryReadyClass *c = ready_class_for (self, t);
 
       /* In order: appending keeps each class sorted. */
-      t->ready_class = c;
-      t->ready_iter = g_sequence_append (c->tasks, t);
+      t->state.ready_class = c;
+      t->state.ready_iter = g_sequence_append (c->tasks, t);
       self->n_ready++;
       if (c->index == G_MAXUINT)
         {
@@ -378,7 +378,7 @@ _orrery_constellation_priority_changing (OrreryConstellation *self,
                                          OrreryTask          *task,
                                          OrreryTaskPriority   priority)
 {
-  gboolean was_ready = task->ready_iter != NULL;
+  gboolean was_ready = task->state.ready_iter != NULL;
 
   ready_remove (self, task);
   task->priority = priority;
@@ -402,17 +402,17 @@ orrery_constellation_dispose (GObject *object)
         {
           OrreryTask *t = self->tasks->pdata[i];
 
-          t->ready_iter = NULL;
-          t->ready_class = NULL;
-          for (guint j = 0; j < t->n_in; j++)
-            orrery_dependency_unref (t->in[j]);
-          t->n_in = 0;
-          t->n_out = 0;
+          t->state.ready_iter = NULL;
+          t->state.ready_class = NULL;
+          for (guint j = 0; j < t->state.n_in; j++)
+            orrery_dependency_unref (t->state.in[j]);
+          t->state.n_in = 0;
+          t->state.n_out = 0;
           /* A task someone else keeps takes its copy of the shared error. */
-          if (t->bulk_cancelled && G_OBJECT (t)->ref_count > 1)
+          if (t->state.bulk_cancelled && G_OBJECT (t)->ref_count > 1)
             _orrery_task_own_bulk_error (t);
-          t->bulk_cancelled = FALSE;
-          t->owner = NULL;
+          t->state.bulk_cancelled = FALSE;
+          t->state.owner = NULL;
         }
       g_clear_pointer (&self->by_id, g_hash_table_unref);
       g_clear_pointer (&self->tasks, g_ptr_array_unref);
@@ -663,11 +663,11 @@ void
 _orrery_constellation_add_task_internal (OrreryConstellation *self,
                    OrreryTask          *task)
 {
-  task->owner = self;
-  task->index = self->tasks->len;
+  task->state.owner = self;
+  task->state.index = self->tasks->len;
   g_ptr_array_add (self->tasks, g_object_ref (task));
   g_hash_table_insert (self->by_id, task->id, task);
-  self->status_counts[task->status]++;
+  self->status_counts[task->state.status]++;
   if (task_is_ready (task))
     ready_insert (self, task);
 }
@@ -691,7 +691,7 @@ orrery_constellation_add_task (OrreryConstellation  *self,
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
   g_return_val_if_fail (ORRERY_IS_TASK (task), FALSE);
 
-  if (task->owner != NULL)
+  if (task->state.owner != NULL)
     {
       SET_ERROR (error, TASK_OWNED, "task “%s” already belongs to a constellation", task->id);
       return FALSE;
@@ -720,17 +720,17 @@ OrreryDependency *
 _orrery_constellation_find_edge (OrreryTask *from,
                                  OrreryTask *to)
 {
-  if (from->n_out <= to->n_in)
+  if (from->state.n_out <= to->state.n_in)
     {
-      for (guint i = 0; i < from->n_out; i++)
-        if (from->out[i]->to == to)
-          return from->out[i];
+      for (guint i = 0; i < from->state.n_out; i++)
+        if (from->state.out[i]->to == to)
+          return from->state.out[i];
     }
   else
     {
-      for (guint i = 0; i < to->n_in; i++)
-        if (to->in[i]->from == from)
-          return to->in[i];
+      for (guint i = 0; i < to->state.n_in; i++)
+        if (to->state.in[i]->from == from)
+          return to->state.in[i];
     }
   return NULL;
 }
@@ -748,8 +748,8 @@ _orrery_constellation_link (OrreryConstellation  *self,
 {
   OrreryDependency *dep = _orrery_dependency_new (from, to, type, condition);
 
-  edges_append (&to->in, &to->n_in, &to->cap_in, dep);
-  edges_append (&from->out, &from->n_out, &from->cap_out, dep);
+  edges_append (&to->state.in, &to->state.n_in, &to->state.cap_in, dep);
+  edges_append (&from->state.out, &from->state.n_out, &from->state.cap_out, dep);
   self->n_deps++;
 
   if (TASK_TERMINAL (from))
@@ -757,7 +757,7 @@ _orrery_constellation_link (OrreryConstellation  *self,
       dep->state = _orrery_dependency_evaluate (dep) ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
       if (dep->state == EDGE_IMPOSSIBLE)
         {
-          to->n_impossible_in++;
+          to->state.n_impossible_in++;
           if (self->ready_live && TASK_NOT_STARTED (to))
             skip_task (self, to, newly_ready, skipped);
         }
@@ -765,7 +765,7 @@ _orrery_constellation_link (OrreryConstellation  *self,
   else
     {
       dep->state = EDGE_PENDING;
-      to->n_pending_in++;
+      to->state.n_pending_in++;
       ready_remove (self, to);
     }
   return dep;
@@ -779,11 +779,11 @@ _orrery_constellation_unlink (OrreryConstellation *self,
   OrreryTask *to = dep->to;
 
   if (dep->state == EDGE_PENDING)
-    to->n_pending_in--;
+    to->state.n_pending_in--;
   else if (dep->state == EDGE_IMPOSSIBLE)
-    to->n_impossible_in--;
-  edges_remove (dep->from->out, &dep->from->n_out, dep);
-  edges_remove (to->in, &to->n_in, dep);
+    to->state.n_impossible_in--;
+  edges_remove (dep->from->state.out, &dep->from->state.n_out, dep);
+  edges_remove (to->state.in, &to->state.n_in, dep);
   self->n_deps--;
   orrery_dependency_unref (dep);
 }
@@ -925,8 +925,8 @@ orrery_constellation_get_dependencies (OrreryConstellation *self)
   for (guint i = 0; i < self->tasks->len; i++)
     {
       OrreryTask *t = self->tasks->pdata[i];
-      for (guint j = 0; j < t->n_in; j++)
-        g_ptr_array_add (out, t->in[j]);
+      for (guint j = 0; j < t->state.n_in; j++)
+        g_ptr_array_add (out, t->state.in[j]);
     }
   return out;
 }
@@ -973,9 +973,9 @@ orrery_constellation_get_prerequisites (OrreryConstellation *self,
   t = g_hash_table_lookup (self->by_id, task_id);
   if (t == NULL)
     return NULL;
-  out = g_ptr_array_sized_new (t->n_in);
-  for (guint i = 0; i < t->n_in; i++)
-    g_ptr_array_add (out, t->in[i]);
+  out = g_ptr_array_sized_new (t->state.n_in);
+  for (guint i = 0; i < t->state.n_in; i++)
+    g_ptr_array_add (out, t->state.in[i]);
   return out;
 }
 
@@ -998,9 +998,9 @@ orrery_constellation_get_dependents (OrreryConstellation *self,
   t = g_hash_table_lookup (self->by_id, task_id);
   if (t == NULL)
     return NULL;
-  out = g_ptr_array_sized_new (t->n_out);
-  for (guint i = 0; i < t->n_out; i++)
-    g_ptr_array_add (out, t->out[i]);
+  out = g_ptr_array_sized_new (t->state.n_out);
+  for (guint i = 0; i < t->state.n_out; i++)
+    g_ptr_array_add (out, t->state.out[i]);
   return out;
 }
 
@@ -1134,20 +1134,20 @@ _orrery_constellation_topo (OrreryConstellation *self,
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      indeg[i] = t->n_in;
+      indeg[i] = t->state.n_in;
       depth[i] = 0;
-      if (t->n_in == 0)
+      if (t->state.n_in == 0)
         order[tail++] = i;
     }
   while (head < tail)
     {
       OrreryTask *t = self->tasks->pdata[order[head++]];
 
-      for (guint j = 0; j < t->n_out; j++)
+      for (guint j = 0; j < t->state.n_out; j++)
         {
-          guint k = t->out[j]->to->index;
+          guint k = t->state.out[j]->to->state.index;
 
-          depth[k] = MAX (depth[k], depth[t->index] + 1);
+          depth[k] = MAX (depth[k], depth[t->state.index] + 1);
           if (--indeg[k] == 0)
             order[tail++] = k;
         }
@@ -1175,10 +1175,10 @@ _orrery_constellation_topo (OrreryConstellation *self,
 
         seen_at[cur] = len;
         walk[len++] = cur;
-        for (guint j = 0; j < t->n_in; j++)
-          if (indeg[t->in[j]->from->index] > 0)
+        for (guint j = 0; j < t->state.n_in; j++)
+          if (indeg[t->state.in[j]->from->state.index] > 0)
             {
-              cur = t->in[j]->from->index;
+              cur = t->state.in[j]->from->state.index;
               break;
             }
       }
@@ -1258,20 +1258,20 @@ void
 _orrery_constellation_remove_task_internal (OrreryConstellation *self,
                                             OrreryTask          *task)
 {
-  guint idx = task->index;
+  guint idx = task->state.index;
 
-  while (task->n_in > 0)
-    _orrery_constellation_unlink (self, task->in[task->n_in - 1]);
-  while (task->n_out > 0)
-    _orrery_constellation_unlink (self, task->out[task->n_out - 1]);
+  while (task->state.n_in > 0)
+    _orrery_constellation_unlink (self, task->state.in[task->state.n_in - 1]);
+  while (task->state.n_out > 0)
+    _orrery_constellation_unlink (self, task->state.out[task->state.n_out - 1]);
   ready_remove (self, task);
-  self->status_counts[task->status]--;
+  self->status_counts[task->state.status]--;
   g_hash_table_remove (self->by_id, task->id);
   _orrery_task_own_bulk_error (task);
-  task->owner = NULL;
+  task->state.owner = NULL;
   g_ptr_array_remove_index (self->tasks, idx);
   for (guint i = idx; i < self->tasks->len; i++)
-    ((OrreryTask *) self->tasks->pdata[i])->index = i;
+    ((OrreryTask *) self->tasks->pdata[i])->state.index = i;
 }
 
 void
@@ -1292,11 +1292,11 @@ _orrery_constellation_settle (OrreryConstellation *self,
 {
   if (!TASK_NOT_STARTED (task))
     return;
-  if (task->n_impossible_in > 0)
+  if (task->state.n_impossible_in > 0)
     skip_task (self, task, newly_ready, skipped);
-  else if (task->n_pending_in == 0)
+  else if (task->state.n_pending_in == 0)
     {
-      if (task->ready_iter == NULL)
+      if (task->state.ready_iter == NULL)
         {
           ready_insert (self, task);
           if (newly_ready)
@@ -1498,7 +1498,7 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
   for (guint i = 0; i < n; i++)
     {
       OrreryTask *t = sorted->pdata[i];
-      by_layer[start[depth[t->index]]++] = t;
+      by_layer[start[depth[t->state.index]]++] = t;
     }
   /* start[d] is now the end of layer d. */
   return g_variant_ref_sink (layers_to_variant (by_layer, start, max_depth + 1));
@@ -1516,6 +1516,50 @@ lookup_or_error (OrreryConstellation  *self,
   if (t == NULL)
     SET_ERROR (error, UNKNOWN_TASK, "unknown task “%s”", task_id);
   return t;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Run state written for the orchestrator and the devices */
+
+void
+_orrery_task_state_begin_attempt (OrreryTask *task,
+                                  guint       attempt)
+{
+  task->state.attempt = attempt;
+  task->state.device_started_us = task->state.device_ended_us = 0;
+}
+
+void
+_orrery_task_state_record_device_start (OrreryTask *task,
+                                        gint64      monotonic_us)
+{
+  task->state.device_started_us = monotonic_us > 0 ? monotonic_us : g_get_monotonic_time ();
+  task->state.device_ended_us = 0;
+}
+
+void
+_orrery_task_state_record_device_end (OrreryTask *task,
+                                      gint64      monotonic_us)
+{
+  task->state.device_ended_us = monotonic_us > 0 ? monotonic_us : g_get_monotonic_time ();
+}
+
+/* The task's recorded start and end (and so its duration) are the device's
+ * own times when it recorded them, not when the task was dispatched or when
+ * its end was heard of: a handler that held the main loop for seconds
+ * delayed both, and every running task's duration grew by as much. */
+void
+_orrery_task_state_apply_device_times (OrreryTask *task)
+{
+  OrreryTaskState *st = &task->state;
+  gint64 real_now, mono_now;
+
+  if (st->device_started_us <= 0 || st->device_ended_us < st->device_started_us)
+    return;
+  real_now = g_get_real_time ();
+  mono_now = g_get_monotonic_time ();
+  st->started_at = real_now - (mono_now - st->device_started_us);
+  st->ended_at = st->started_at + (st->device_ended_us - st->device_started_us);
 }
 
 /**
@@ -1543,14 +1587,14 @@ orrery_constellation_mark_task_started (OrreryConstellation  *self,
   if (!task_is_ready (t))
     {
       SET_ERROR (error, INVALID_STATE, "task “%s” cannot start: it is %s%s", task_id,
-                 orrery_task_status_to_nick (t->status),
+                 orrery_task_status_to_nick (t->state.status),
                  TASK_NOT_STARTED (t) ? " and waits for prerequisites" : "");
       return FALSE;
     }
   ready_remove (self, t);
   set_status (self, t, ORRERY_TASK_STATUS_RUNNING);
-  t->started_at = g_get_real_time ();
-  t->ended_at = 0;
+  t->state.started_at = g_get_real_time ();
+  t->state.ended_at = 0;
   return TRUE;
 }
 
@@ -1603,32 +1647,32 @@ orrery_constellation_mark_task_completed (OrreryConstellation  *self,
   if ((t = lookup_or_error (self, task_id, error)) == NULL)
     goto fail;
   _orrery_constellation_ensure_ready (self, NULL);
-  if (t->status != ORRERY_TASK_STATUS_RUNNING)
+  if (t->state.status != ORRERY_TASK_STATUS_RUNNING)
     {
       if (!task_is_ready (t))
         {
           SET_ERROR (error, INVALID_STATE, "task “%s” cannot complete: it is %s", task_id,
-                     orrery_task_status_to_nick (t->status));
+                     orrery_task_status_to_nick (t->state.status));
           goto fail;
         }
       ready_remove (self, t);
-      t->started_at = g_get_real_time ();
+      t->state.started_at = g_get_real_time ();
     }
   set_status (self, t, success ? ORRERY_TASK_STATUS_COMPLETED : ORRERY_TASK_STATUS_FAILED);
-  t->ended_at = g_get_real_time ();
-  if (t->result)
-    g_variant_unref (t->result);
-  t->result = result;
-  g_clear_error (&t->error);
+  t->state.ended_at = g_get_real_time ();
+  if (t->state.result)
+    g_variant_unref (t->state.result);
+  t->state.result = result;
+  g_clear_error (&t->state.error);
   if (task_error)
-    t->error = g_error_copy (task_error);
+    t->state.error = g_error_copy (task_error);
   else if (!success)
     _orrery_task_set_error_message (t, "failed");
 
   newly_ready = g_ptr_array_new ();
   if (out_skipped)
     skipped = g_ptr_array_new ();
-  if (t->n_out > 0)
+  if (t->state.n_out > 0)
     resolve_outgoing (self, t, newly_ready, skipped);
   sort_tasks (newly_ready);
   if (out_skipped)
@@ -1674,12 +1718,12 @@ orrery_constellation_mark_task_cancelled_full (OrreryConstellation  *self,
   if (TASK_TERMINAL (t))
     {
       SET_ERROR (error, INVALID_STATE, "task “%s” cannot be cancelled: it is already %s", task_id,
-                 orrery_task_status_to_nick (t->status));
+                 orrery_task_status_to_nick (t->state.status));
       return NULL;
     }
   ready_remove (self, t);
   set_status (self, t, ORRERY_TASK_STATUS_CANCELLED);
-  t->ended_at = g_get_real_time ();
+  t->state.ended_at = g_get_real_time ();
   newly_ready = g_ptr_array_new ();
   if (out_skipped)
     skipped = g_ptr_array_new ();
@@ -1776,27 +1820,27 @@ orrery_constellation_cancel_pending (OrreryConstellation *self,
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      t->ready_iter = NULL;
-      t->ready_class = NULL;
+      t->state.ready_iter = NULL;
+      t->state.ready_class = NULL;
       if (!TASK_NOT_STARTED (t))
         continue;
       set_status (self, t, ORRERY_TASK_STATUS_CANCELLED);
-      t->ended_at = ended_at;
-      g_clear_error (&t->error);
-      t->bulk_cancelled = reason != NULL;
+      t->state.ended_at = ended_at;
+      g_clear_error (&t->state.error);
+      t->state.bulk_cancelled = reason != NULL;
       n++;
       /* Settle its outgoing edges as a cancel does; its dependents are
        * cancelled in this pass or finished already, so no status changes. */
-      for (guint k = 0; k < t->n_out; k++)
+      for (guint k = 0; k < t->state.n_out; k++)
         {
-          OrreryDependency *e = t->out[k];
+          OrreryDependency *e = t->state.out[k];
 
           if (e->state != EDGE_PENDING)
             continue;
           e->state = _orrery_dependency_evaluate (e) ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
-          e->to->n_pending_in--;
+          e->to->state.n_pending_in--;
           if (e->state == EDGE_IMPOSSIBLE)
-            e->to->n_impossible_in++;
+            e->to->state.n_impossible_in++;
         }
     }
   return n;
@@ -1823,17 +1867,17 @@ orrery_constellation_requeue_task (OrreryConstellation  *self,
   g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), FALSE);
   if ((t = lookup_or_error (self, task_id, error)) == NULL)
     return FALSE;
-  if (t->status != ORRERY_TASK_STATUS_RUNNING)
+  if (t->state.status != ORRERY_TASK_STATUS_RUNNING)
     {
       SET_ERROR (error, INVALID_STATE, "task “%s” cannot be requeued: it is %s, not running", task_id,
-                 orrery_task_status_to_nick (t->status));
+                 orrery_task_status_to_nick (t->state.status));
       return FALSE;
     }
   set_status (self, t, ORRERY_TASK_STATUS_PENDING);
-  t->attempt++;
-  t->started_at = 0;
-  t->ended_at = 0;
-  g_clear_pointer (&t->result, g_variant_unref);
+  t->state.attempt++;
+  t->state.started_at = 0;
+  t->state.ended_at = 0;
+  g_clear_pointer (&t->state.result, g_variant_unref);
   ready_insert (self, t);
   return TRUE;
 }
@@ -1855,10 +1899,10 @@ orrery_constellation_reset_running (OrreryConstellation *self)
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      if (t->status != ORRERY_TASK_STATUS_RUNNING)
+      if (t->state.status != ORRERY_TASK_STATUS_RUNNING)
         continue;
       set_status (self, t, ORRERY_TASK_STATUS_PENDING);
-      t->started_at = 0;
+      t->state.started_at = 0;
       if (task_is_ready (t))
         ready_insert (self, t);
     }
@@ -1893,17 +1937,17 @@ orrery_constellation_reset_interrupted (OrreryConstellation *self)
       OrreryTask *t = self->tasks->pdata[i];
 
       ready_remove (self, t);
-      if (t->status == ORRERY_TASK_STATUS_RUNNING ||
-          t->status == ORRERY_TASK_STATUS_CANCELLED ||
-          t->status == ORRERY_TASK_STATUS_SKIPPED)
+      if (t->state.status == ORRERY_TASK_STATUS_RUNNING ||
+          t->state.status == ORRERY_TASK_STATUS_CANCELLED ||
+          t->state.status == ORRERY_TASK_STATUS_SKIPPED)
         {
-          if (t->status != ORRERY_TASK_STATUS_SKIPPED)
+          if (t->state.status != ORRERY_TASK_STATUS_SKIPPED)
             n_reset++;
           set_status (self, t, ORRERY_TASK_STATUS_PENDING);
-          t->started_at = 0;
-          t->ended_at = 0;
-          g_clear_pointer (&t->result, g_variant_unref);
-          g_clear_error (&t->error);
+          t->state.started_at = 0;
+          t->state.ended_at = 0;
+          g_clear_pointer (&t->state.result, g_variant_unref);
+          g_clear_error (&t->state.error);
         }
     }
 
@@ -1912,20 +1956,20 @@ orrery_constellation_reset_interrupted (OrreryConstellation *self)
     {
       OrreryTask *t = self->tasks->pdata[i];
 
-      t->n_pending_in = 0;
-      t->n_impossible_in = 0;
-      for (guint k = 0; k < t->n_in; k++)
+      t->state.n_pending_in = 0;
+      t->state.n_impossible_in = 0;
+      for (guint k = 0; k < t->state.n_in; k++)
         {
-          OrreryDependency *e = t->in[k];
+          OrreryDependency *e = t->state.in[k];
 
           if (TASK_TERMINAL (e->from))
             e->state = _orrery_dependency_evaluate (e) ? EDGE_SATISFIED : EDGE_IMPOSSIBLE;
           else
             e->state = EDGE_PENDING;
           if (e->state == EDGE_PENDING)
-            t->n_pending_in++;
+            t->state.n_pending_in++;
           else if (e->state == EDGE_IMPOSSIBLE)
-            t->n_impossible_in++;
+            t->state.n_impossible_in++;
         }
     }
 

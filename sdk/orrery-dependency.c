@@ -763,11 +763,11 @@ _orrery_dependency_evaluate (OrreryDependency *dep)
     case ORRERY_DEPENDENCY_COMPLETION_ONLY:
       return TRUE;
     case ORRERY_DEPENDENCY_SUCCESS_ONLY:
-      return from->status == ORRERY_TASK_STATUS_COMPLETED;
+      return from->state.status == ORRERY_TASK_STATUS_COMPLETED;
     case ORRERY_DEPENDENCY_CONDITIONAL:
       if (dep->condition == NULL)
-        return from->status == ORRERY_TASK_STATUS_COMPLETED;
-      return orrery_condition_evaluate (dep->condition, from->result);
+        return from->state.status == ORRERY_TASK_STATUS_COMPLETED;
+      return orrery_condition_evaluate (dep->condition, from->state.result);
     default:
       return FALSE;
     }

@@ -486,7 +486,7 @@ ensure_started (OrreryJournalReader  *self,
 {
   g_autoptr(GError) local = NULL;
 
-  if (t->status == ORRERY_TASK_STATUS_RUNNING)
+  if (t->state.status == ORRERY_TASK_STATUS_RUNNING)
     return TRUE;
   if (!orrery_constellation_mark_task_started (self->constellation, t->id, &local))
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "%s", local->message);
@@ -512,8 +512,8 @@ apply_task_record (OrreryJournalReader  *self,
     case ORRERY_EVENT_TASK_STARTED:
       if (!ensure_started (self, t, error))
         return FALSE;
-      t->started_at = ts;
-      t->attempt = attempt;
+      t->state.started_at = ts;
+      t->state.attempt = attempt;
       break;
     case ORRERY_EVENT_TASK_COMPLETED:
     case ORRERY_EVENT_TASK_FAILED:
@@ -527,17 +527,17 @@ apply_task_record (OrreryJournalReader  *self,
                                                         result, task_error, NULL, &local);
       if (local != NULL)
         return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "%s", local->message);
-      t->attempt = attempt;
-      t->ended_at = ts;
-      if (t->started_at == 0)
-        t->started_at = ts;
+      t->state.attempt = attempt;
+      t->state.ended_at = ts;
+      if (t->state.started_at == 0)
+        t->state.started_at = ts;
       break;
     case ORRERY_EVENT_TASK_RETRYING:
       if (!ensure_started (self, t, error))
         return FALSE;
       if (!orrery_constellation_requeue_task (self->constellation, t->id, &local))
         return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "%s", local->message);
-      t->attempt = attempt;
+      t->state.attempt = attempt;
       break;
     case ORRERY_EVENT_TASK_CANCELLED:
       if (TASK_TERMINAL (t))
@@ -547,7 +547,7 @@ apply_task_record (OrreryJournalReader  *self,
       ready = orrery_constellation_mark_task_cancelled_full (self->constellation, t->id, NULL, &local);
       if (local != NULL)
         return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "%s", local->message);
-      t->ended_at = ts;
+      t->state.ended_at = ts;
       break;
     case ORRERY_EVENT_TASK_SKIPPED:
       /* Skips follow from the failures and edits already applied. */
@@ -777,7 +777,7 @@ apply_resumed (OrreryJournalReader *self,
     {
       OrreryTask *t = orrery_constellation_get_task (self->constellation, retried[i]);
 
-      if (t != NULL && t->status == ORRERY_TASK_STATUS_FAILED)
+      if (t != NULL && t->state.status == ORRERY_TASK_STATUS_FAILED)
         _orrery_constellation_set_status (self->constellation, t, ORRERY_TASK_STATUS_CANCELLED);
     }
   self->finished = FALSE;
@@ -1118,7 +1118,7 @@ orrery_journal_reader_reset_failed (OrreryJournalReader *self)
     {
       OrreryTask *t = self->constellation->tasks->pdata[i];
 
-      if (t->status == ORRERY_TASK_STATUS_FAILED)
+      if (t->state.status == ORRERY_TASK_STATUS_FAILED)
         {
           g_strv_builder_add (b, t->id);
           _orrery_constellation_set_status (self->constellation, t, ORRERY_TASK_STATUS_CANCELLED);

@@ -448,12 +448,12 @@ append_task (GString    *s,
   g_string_append (s, ",\"priority\":");
   append_uint (s, t->priority);
   g_string_append (s, ",\"status\":\"");
-  g_string_append (s, _orrery_task_status_ufo_name (t->status));
+  g_string_append (s, _orrery_task_status_ufo_name (t->state.status));
   g_string_append_c (s, '"');
-  if (t->result)
+  if (t->state.result)
     {
       append_member (s, "result");
-      _orrery_json_append_variant (s, t->result);
+      _orrery_json_append_variant (s, t->state.result);
     }
   if ((task_error = _orrery_task_peek_error (t)) != NULL)
     {
@@ -468,15 +468,15 @@ append_task (GString    *s,
   g_string_append (s, ",\"retry_count\":");
   append_uint (s, t->retry_count);
   g_string_append (s, ",\"current_retry\":");
-  append_uint (s, t->attempt);
+  append_uint (s, t->state.attempt);
   if (t->task_data)
     {
       append_member (s, "task_data");
       _orrery_json_append_variant (s, t->task_data);
     }
   append_time (s, "created_at", t->created_at);
-  append_time (s, "execution_start_time", t->started_at);
-  append_time (s, "execution_end_time", t->ended_at);
+  append_time (s, "execution_start_time", t->state.started_at);
+  append_time (s, "execution_end_time", t->state.ended_at);
   append_extra (s, t->extra);
   g_string_append_c (s, '}');
 }
@@ -547,12 +547,12 @@ append_constellation (GString             *s,
     {
       OrreryTask *t = c->tasks->pdata[i];
 
-      for (guint j = 0; j < t->n_in; j++)
+      for (guint j = 0; j < t->state.n_in; j++)
         {
           if (!first)
             g_string_append_c (s, ',');
           first = FALSE;
-          append_dependency (s, t->in[j]);
+          append_dependency (s, t->state.in[j]);
         }
     }
   g_string_append_c (s, ']');

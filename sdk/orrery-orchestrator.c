@@ -364,8 +364,9 @@ start_task (OrreryOrchestrator *self,
       g_hash_table_insert (self->current->tasks, (gpointer) orrery_task_get_id (task), run);
     }
   /* The orchestrator counts attempts itself, from the task's last one
-   * (0 for a task that never ran). */
-  orrery_task_set_attempt (task, ++run->attempts);
+   * (0 for a task that never ran); the device records when the work
+   * really starts and ends. */
+  _orrery_task_state_begin_attempt (task, ++run->attempts);
   run->device = g_object_ref (device);
   g_free (run->device_id);
   run->device_id = g_strdup (orrery_device_get_id (device));
@@ -373,31 +374,12 @@ start_task (OrreryOrchestrator *self,
   run->cancellable = g_cancellable_new ();
   orrery_device_manager_acquire (self->devices, device);
   self->current->n_running++;
-  /* The device records when the work really starts and ends. */
-  task->device_started_us = task->device_ended_us = 0;
 
   g_debug ("Dispatching “%s” (attempt %u) to “%s”", id, orrery_task_get_attempt (task),
            run->device_id);
   publish_task_event (self, ORRERY_EVENT_TASK_STARTED, task, run->device_id,
                       NULL, NULL, NULL, NULL);
   orrery_device_execute_async (device, task, run->cancellable, on_execute_done, run);
-}
-
-/* The task's recorded start and end (and so its duration) are the device's
- * own times when it recorded them, not when the task was dispatched or when
- * its end was heard of: a handler that held the main loop for seconds
- * delayed both, and every running task's duration grew by as much. */
-static void
-apply_device_times (OrreryTask *task)
-{
-  gint64 real_now, mono_now;
-
-  if (task->device_started_us <= 0 || task->device_ended_us < task->device_started_us)
-    return;
-  real_now = g_get_real_time ();
-  mono_now = g_get_monotonic_time ();
-  task->started_at = real_now - (mono_now - task->device_started_us);
-  task->ended_at = task->started_at + (task->device_ended_us - task->device_started_us);
 }
 
 /* The task reached a terminal state through its device (or could not get
@@ -428,7 +410,7 @@ finish_task (OrreryOrchestrator *self,
       return;
     }
   if (run != NULL)
-    apply_device_times (task);
+    _orrery_task_state_apply_device_times (task);
 
   publish_task_event (self, success ? ORRERY_EVENT_TASK_COMPLETED : ORRERY_EVENT_TASK_FAILED,
                       task, device_id, ready, result, task_error, NULL);
@@ -470,7 +452,7 @@ cancel_task (OrreryOrchestrator *self,
       return;
     }
   if (run != NULL)
-    apply_device_times (task);
+    _orrery_task_state_apply_device_times (task);
   publish_task_event (self, ORRERY_EVENT_TASK_CANCELLED, task, device_id, NULL, NULL, reason, NULL);
   publish_skipped (self, skipped);
 }

@@ -12,11 +12,18 @@
  *
  * One task (a "TaskStar") of a constellation.
  *
- * A task is a plain GObject with properties, but the constellation keeps
- * its graph state in the same structure and changes statuses directly,
- * without notify: a run of a million tasks must not pay for a million
- * property notifications. Watch the bus (or the constellation) for state
- * changes instead.
+ * A task is two things. Its description is the caller's to edit, with
+ * setters that notify: id, name, description, tips, target device and
+ * device type, task data, priority, retries, timeout, and the unknown
+ * members a file carried (extras). Its run state (status, attempt, start
+ * and end times, result, error, and its place in the graph) belongs to
+ * the constellation it is in, which changes it without notification: a run
+ * of a million tasks must not pay for a million property notifications.
+ * The getters read both; #OrreryTask:status is read-only, and changes
+ * through orrery_constellation_mark_task_started() and its siblings. Watch
+ * the bus (or the constellation) for state changes. (The setters of the
+ * attempt, result, error and times are for a task outside a constellation,
+ * such as the copy a remote worker runs.)
  */
 G_DEFINE_FINAL_TYPE (OrreryTask, orrery_task, G_TYPE_OBJECT)
 
@@ -49,9 +56,9 @@ orrery_task_finalize (GObject *object)
   OrreryTask *self = ORRERY_TASK (object);
 
   /* The constellation has released the edges before letting go. */
-  g_assert (self->n_in == 0 && self->n_out == 0);
-  g_free (self->in);
-  g_free (self->out);
+  g_assert (self->state.n_in == 0 && self->state.n_out == 0);
+  g_free (self->state.in);
+  g_free (self->state.out);
   g_free (self->id);
   g_free (self->name);
   g_free (self->description);
@@ -59,8 +66,8 @@ orrery_task_finalize (GObject *object)
   _orrery_unintern (self->device_type);
   g_strfreev (self->tips);
   g_clear_pointer (&self->task_data, g_variant_unref);
-  g_clear_pointer (&self->result, g_variant_unref);
-  g_clear_error (&self->error);
+  g_clear_pointer (&self->state.result, g_variant_unref);
+  g_clear_error (&self->state.error);
   g_clear_pointer (&self->extra, json_object_unref);
 
   G_OBJECT_CLASS (orrery_task_parent_class)->finalize (object);
@@ -96,15 +103,15 @@ orrery_task_get_property (GObject    *object,
     case PROP_TARGET_DEVICE_ID: g_value_set_string (value, self->target_device_id); break;
     case PROP_DEVICE_TYPE: g_value_set_string (value, self->device_type); break;
     case PROP_PRIORITY: g_value_set_enum (value, self->priority); break;
-    case PROP_STATUS: g_value_set_enum (value, self->status); break;
+    case PROP_STATUS: g_value_set_enum (value, self->state.status); break;
     case PROP_TIMEOUT: g_value_set_double (value, self->timeout); break;
     case PROP_RETRY_COUNT: g_value_set_uint (value, self->retry_count); break;
-    case PROP_ATTEMPT: g_value_set_uint (value, self->attempt); break;
+    case PROP_ATTEMPT: g_value_set_uint (value, self->state.attempt); break;
     case PROP_TASK_DATA: g_value_set_variant (value, self->task_data); break;
-    case PROP_RESULT: g_value_set_variant (value, self->result); break;
+    case PROP_RESULT: g_value_set_variant (value, self->state.result); break;
     case PROP_CREATED_AT: g_value_set_int64 (value, self->created_at); break;
-    case PROP_STARTED_AT: g_value_set_int64 (value, self->started_at); break;
-    case PROP_ENDED_AT: g_value_set_int64 (value, self->ended_at); break;
+    case PROP_STARTED_AT: g_value_set_int64 (value, self->state.started_at); break;
+    case PROP_ENDED_AT: g_value_set_int64 (value, self->state.ended_at); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -129,7 +136,6 @@ orrery_task_set_property (GObject      *object,
     case PROP_TARGET_DEVICE_ID: orrery_task_set_target_device_id (self, g_value_get_string (value)); break;
     case PROP_DEVICE_TYPE: orrery_task_set_device_type (self, g_value_get_string (value)); break;
     case PROP_PRIORITY: orrery_task_set_priority (self, g_value_get_enum (value)); break;
-    case PROP_STATUS: orrery_task_set_status (self, g_value_get_enum (value)); break;
     case PROP_TIMEOUT: orrery_task_set_timeout (self, g_value_get_double (value)); break;
     case PROP_RETRY_COUNT: orrery_task_set_retry_count (self, g_value_get_uint (value)); break;
     case PROP_ATTEMPT: orrery_task_set_attempt (self, g_value_get_uint (value)); break;
@@ -202,11 +208,14 @@ orrery_task_class_init (OrreryTaskClass *klass)
   /**
    * OrreryTask:status:
    *
-   * Where the task is in its life cycle. Inside a constellation the status
-   * changes only through the constellation, and without notification.
+   * Where the task is in its life cycle: read-only. It is run state, which
+   * the constellation owns: it changes through
+   * orrery_constellation_mark_task_started() and its siblings (and a
+   * loaded file), without notification.
    */
   properties[PROP_STATUS] = g_param_spec_enum ("status", NULL, NULL, ORRERY_TYPE_TASK_STATUS,
-                                               ORRERY_TASK_STATUS_PENDING, rw);
+                                               ORRERY_TASK_STATUS_PENDING,
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * OrreryTask:timeout:
    *
@@ -265,7 +274,7 @@ static void
 orrery_task_init (OrreryTask *self)
 {
   self->priority = ORRERY_TASK_PRIORITY_MEDIUM;
-  self->status = ORRERY_TASK_STATUS_PENDING;
+  self->state.status = ORRERY_TASK_STATUS_PENDING;
   self->created_at = g_get_real_time ();
 }
 
@@ -488,8 +497,8 @@ orrery_task_set_target_device_id (OrreryTask *self,
   if (!set_interned (&self->target_device_id, device_id))
     return;
   notify (self, PROP_TARGET_DEVICE_ID);
-  if (self->owner != NULL)
-    _orrery_constellation_requirements_changed (self->owner, self);
+  if (self->state.owner != NULL)
+    _orrery_constellation_requirements_changed (self->state.owner, self);
 }
 
 /**
@@ -520,8 +529,8 @@ orrery_task_set_device_type (OrreryTask *self,
   if (!set_interned (&self->device_type, device_type))
     return;
   notify (self, PROP_DEVICE_TYPE);
-  if (self->owner != NULL)
-    _orrery_constellation_requirements_changed (self->owner, self);
+  if (self->state.owner != NULL)
+    _orrery_constellation_requirements_changed (self->state.owner, self);
 }
 
 /**
@@ -553,8 +562,8 @@ orrery_task_set_priority (OrreryTask         *self,
   g_return_if_fail (priority >= ORRERY_TASK_PRIORITY_LOW && priority <= ORRERY_TASK_PRIORITY_CRITICAL);
   if (self->priority == priority)
     return;
-  if (self->owner != NULL)
-    _orrery_constellation_priority_changing (self->owner, self, priority);
+  if (self->state.owner != NULL)
+    _orrery_constellation_priority_changing (self->state.owner, self, priority);
   else
     self->priority = priority;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIORITY]);
@@ -570,35 +579,7 @@ OrreryTaskStatus
 orrery_task_get_status (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), ORRERY_TASK_STATUS_PENDING);
-  return self->status;
-}
-
-/**
- * orrery_task_set_status:
- * @self: a task that belongs to no constellation
- * @status: the new status
- *
- * Sets the status of a free-standing task (for example before adding it to
- * a constellation, to resume a run). Inside a constellation, statuses change
- * only through orrery_constellation_mark_task_started() and its siblings,
- * which keep the readiness bookkeeping right; this function refuses then.
- */
-void
-orrery_task_set_status (OrreryTask       *self,
-                        OrreryTaskStatus  status)
-{
-  g_return_if_fail (ORRERY_IS_TASK (self));
-  g_return_if_fail ((guint) status <= ORRERY_TASK_STATUS_SKIPPED);
-  if (self->status == status)
-    return;
-  if (self->owner != NULL)
-    {
-      g_critical ("Task “%s” belongs to a constellation: change its status through the constellation",
-                  self->id);
-      return;
-    }
-  self->status = status;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
+  return self->state.status;
 }
 
 /**
@@ -674,7 +655,7 @@ guint
 orrery_task_get_attempt (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
-  return self->attempt;
+  return self->state.attempt;
 }
 
 /**
@@ -689,9 +670,9 @@ orrery_task_set_attempt (OrreryTask *self,
                          guint       attempt)
 {
   g_return_if_fail (ORRERY_IS_TASK (self));
-  if (self->attempt == attempt)
+  if (self->state.attempt == attempt)
     return;
-  self->attempt = attempt;
+  self->state.attempt = attempt;
   notify (self, PROP_ATTEMPT);
 }
 
@@ -726,8 +707,8 @@ orrery_task_set_task_data (OrreryTask *self,
   g_clear_pointer (&self->task_data, g_variant_unref);
   self->task_data = task_data;
   /* The capabilities it asks for may have changed. */
-  if (self->owner != NULL)
-    _orrery_constellation_requirements_changed (self->owner, self);
+  if (self->state.owner != NULL)
+    _orrery_constellation_requirements_changed (self->state.owner, self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TASK_DATA]);
 }
 
@@ -741,7 +722,7 @@ GVariant *
 orrery_task_get_result (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), NULL);
-  return self->result;
+  return self->state.result;
 }
 
 /**
@@ -758,8 +739,8 @@ orrery_task_set_result (OrreryTask *self,
   g_return_if_fail (ORRERY_IS_TASK (self));
   if (result)
     g_variant_ref_sink (result);
-  g_clear_pointer (&self->result, g_variant_unref);
-  self->result = result;
+  g_clear_pointer (&self->state.result, g_variant_unref);
+  self->state.result = result;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
 }
 
@@ -788,18 +769,18 @@ orrery_task_set_error (OrreryTask   *self,
                        const GError *error)
 {
   g_return_if_fail (ORRERY_IS_TASK (self));
-  g_clear_error (&self->error);
+  g_clear_error (&self->state.error);
   if (error)
-    self->error = g_error_copy (error);
+    self->state.error = g_error_copy (error);
 }
 
 void
 _orrery_task_set_error_message (OrreryTask *task,
                                 const char *message)
 {
-  g_clear_error (&task->error);
+  g_clear_error (&task->state.error);
   if (message)
-    task->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, message);
+    task->state.error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, message);
 }
 
 static void
@@ -852,7 +833,7 @@ gint64
 orrery_task_get_started_at (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
-  return self->started_at;
+  return self->state.started_at;
 }
 
 /**
@@ -867,7 +848,7 @@ orrery_task_set_started_at (OrreryTask *self,
                             gint64      usec)
 {
   g_return_if_fail (ORRERY_IS_TASK (self));
-  set_time (self, &self->started_at, usec, PROP_STARTED_AT);
+  set_time (self, &self->state.started_at, usec, PROP_STARTED_AT);
 }
 
 /**
@@ -880,7 +861,7 @@ gint64
 orrery_task_get_ended_at (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
-  return self->ended_at;
+  return self->state.ended_at;
 }
 
 /**
@@ -895,7 +876,7 @@ orrery_task_set_ended_at (OrreryTask *self,
                           gint64      usec)
 {
   g_return_if_fail (ORRERY_IS_TASK (self));
-  set_time (self, &self->ended_at, usec, PROP_ENDED_AT);
+  set_time (self, &self->state.ended_at, usec, PROP_ENDED_AT);
 }
 
 /**
@@ -909,9 +890,9 @@ gdouble
 orrery_task_get_duration (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), 0);
-  if (self->started_at == 0 || self->ended_at < self->started_at)
+  if (self->state.started_at == 0 || self->state.ended_at < self->state.started_at)
     return 0;
-  return (self->ended_at - self->started_at) / (gdouble) G_USEC_PER_SEC;
+  return (self->state.ended_at - self->state.started_at) / (gdouble) G_USEC_PER_SEC;
 }
 
 /**
@@ -1001,7 +982,7 @@ OrreryConstellation *
 orrery_task_get_constellation (OrreryTask *self)
 {
   g_return_val_if_fail (ORRERY_IS_TASK (self), NULL);
-  return self->owner;
+  return self->state.owner;
 }
 
 /**

@@ -56,9 +56,6 @@ void                orrery_task_set_priority         (OrreryTask         *self,
 ORRERY_EXPORT
 OrreryTaskStatus    orrery_task_get_status           (OrreryTask         *self);
 ORRERY_EXPORT
-void                orrery_task_set_status           (OrreryTask         *self,
-                                                      OrreryTaskStatus    status);
-ORRERY_EXPORT
 gdouble             orrery_task_get_timeout          (OrreryTask         *self);
 ORRERY_EXPORT
 void                orrery_task_set_timeout          (OrreryTask         *self,

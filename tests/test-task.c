@@ -102,6 +102,46 @@ test_setters_notify (void)
   g_assert_cmpuint (notified (counts, "device-type"), ==, 2);
 }
 
+/* The description is the caller's (setters that notify); the run state is
+ * the constellation's: the status property cannot be written, and a run
+ * through the constellation changes status, attempt and times without a
+ * notification while the getters see each change. */
+static void
+test_run_state_read_only (void)
+{
+  g_autoptr(OrreryConstellation) c = orrery_constellation_new ("c", NULL);
+  g_autoptr(OrreryTask) t = orrery_task_new ("t", NULL);
+  g_autoptr(GHashTable) counts = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) ready = NULL;
+  GParamSpec *status = g_object_class_find_property (G_OBJECT_GET_CLASS (t), "status");
+
+  g_assert_nonnull (status);
+  g_assert_true (status->flags & G_PARAM_READABLE);
+  g_assert_false (status->flags & G_PARAM_WRITABLE);
+
+  g_assert_true (orrery_constellation_add_task (c, t, &error));
+  g_assert_no_error (error);
+  g_signal_connect (t, "notify", G_CALLBACK (count_notify), counts);
+  g_assert_cmpint (orrery_task_get_status (t), ==, ORRERY_TASK_STATUS_PENDING);
+  g_assert_true (orrery_constellation_mark_task_started (c, "t", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (orrery_task_get_status (t), ==, ORRERY_TASK_STATUS_RUNNING);
+  g_assert_cmpint (orrery_task_get_started_at (t), >, 0);
+  ready = orrery_constellation_mark_task_completed (c, "t", TRUE, g_variant_new_parsed ("{'n': <1>}"),
+                                                    NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (orrery_task_get_status (t), ==, ORRERY_TASK_STATUS_COMPLETED);
+  g_assert_nonnull (orrery_task_get_result (t));
+  g_assert_cmpint (orrery_task_get_ended_at (t), >=, orrery_task_get_started_at (t));
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 0);
+
+  /* The description still notifies, in the constellation or not. */
+  orrery_task_set_name (t, "renamed");
+  g_assert_cmpuint (notified (counts, "name"), ==, 1);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 1);
+}
+
 /* One string for every task that names a device or a type, set or loaded. */
 static void
 test_device_names_shared (void)
@@ -176,6 +216,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/task/ids", test_ids);
   g_test_add_func ("/task/setters-notify", test_setters_notify);
+  g_test_add_func ("/task/run-state-read-only", test_run_state_read_only);
   g_test_add_func ("/task/device-names-shared", test_device_names_shared);
   g_test_add_func ("/task/task-data-loaded", test_task_data_loaded);
   return g_test_run ();

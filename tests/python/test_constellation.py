@@ -92,3 +92,20 @@ def test_bad_file_reports_path():
     except GLib.Error as e:
         assert e.code == int(Orrery.ConstellationError.UNKNOWN_TASK)
         assert '$.dependencies[0].to_task_id' in e.message
+
+
+def test_task_status_read_only():
+    """A task's status is the constellation's run state: it cannot be set."""
+    c = Orrery.Constellation.new('ro', None)
+    t = Orrery.Task.new('t', None)
+    assert c.add_task(t)
+    assert not hasattr(t, 'set_status')
+    try:
+        t.props.status = Orrery.TaskStatus.COMPLETED
+    except TypeError:
+        pass
+    else:
+        raise AssertionError('the status property was writable')
+    assert t.get_status() == Orrery.TaskStatus.PENDING
+    assert c.mark_task_started('t')
+    assert t.props.status == Orrery.TaskStatus.RUNNING
