@@ -69,6 +69,8 @@ typedef struct
   int                  fd;          /* text output */
   FILE                *out;
   gboolean             own_out;
+  gboolean             out_is_tty;
+  GSource             *flush_source; /* lines not on a terminal: flushed by it */
 
   /* State of the run */
   OrreryConstellation *constellation;
@@ -97,7 +99,17 @@ typedef struct
   gboolean             dot_killed;
   char                *svg_pending;   /* DOT file waiting for a render */
   char                *svg_running;   /* DOT file being rendered */
+  GSource             *svg_defer;     /* the first render of a run, waiting */
 } Visualizer;
+
+/* A run's first SVG is rendered once the run has lasted this long: a
+ * short run gets only its final render (`dot` takes ~0.1 s of CPU for
+ * 1000 tasks, the cores the tasks run on). */
+#define SVG_FIRST_DELAY_MS 2000
+
+/* Lines to a file or a pipe are flushed within this time, not one write
+ * per event (a terminal still gets each line at once). */
+#define LINES_FLUSH_MS 100
 
 static Visualizer *
 visualizer_ref (Visualizer *v)
@@ -120,6 +132,16 @@ visualizer_unref (Visualizer *v)
     {
       g_source_destroy (v->dot_deadline);
       g_source_unref (v->dot_deadline);
+    }
+  if (v->svg_defer != NULL)
+    {
+      g_source_destroy (v->svg_defer);
+      g_source_unref (v->svg_defer);
+    }
+  if (v->flush_source != NULL)
+    {
+      g_source_destroy (v->flush_source);
+      g_source_unref (v->flush_source);
     }
   g_free (v->svg_pending);
   g_free (v->svg_running);
@@ -883,6 +905,47 @@ append_error (GString      *s,
     }
 }
 
+static gboolean
+on_lines_flush (gpointer user_data)
+{
+  Visualizer *v = user_data;
+
+  g_clear_pointer (&v->flush_source, g_source_unref);
+  fflush (v->out);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+lines_flush_now (Visualizer *v)
+{
+  if (v->flush_source != NULL)
+    {
+      g_source_destroy (v->flush_source);
+      g_clear_pointer (&v->flush_source, g_source_unref);
+    }
+  if (v->out != NULL)
+    fflush (v->out);
+}
+
+/* After a line: a terminal gets it now; a file or a pipe within
+ * LINES_FLUSH_MS, with the lines written meanwhile (one write, not one
+ * per event), and at the end of the run. */
+static void
+lines_flush_soon (Visualizer *v)
+{
+  if (v->out_is_tty || v->run_over)
+    {
+      lines_flush_now (v);
+      return;
+    }
+  if (v->flush_source != NULL)
+    return;
+  v->flush_source = g_timeout_source_new (LINES_FLUSH_MS);
+  g_source_set_static_name (v->flush_source, "[orrery] visualizer lines flush");
+  g_source_set_callback (v->flush_source, on_lines_flush, v, NULL);
+  g_source_attach (v->flush_source, NULL);
+}
+
 static void
 write_line (Visualizer  *v,
             OrreryEvent *event,
@@ -997,7 +1060,7 @@ write_line (Visualizer  *v,
 
   g_string_append_c (s, '\n');
   fputs (s->str, v->out);
-  fflush (v->out);
+  lines_flush_soon (v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1128,6 +1191,47 @@ start_svg (Visualizer *v)
   g_subprocess_wait_check_async (v->dot_proc, NULL, on_dot_done, visualizer_ref (v));
 }
 
+static void
+svg_defer_clear (Visualizer *v)
+{
+  if (v->svg_defer == NULL)
+    return;
+  g_source_destroy (v->svg_defer);
+  g_clear_pointer (&v->svg_defer, g_source_unref);
+}
+
+static gboolean
+on_svg_defer (gpointer user_data)
+{
+  Visualizer *v = user_data;
+
+  g_clear_pointer (&v->svg_defer, g_source_unref);
+  start_svg (v);
+  return G_SOURCE_REMOVE;
+}
+
+/* Renders the pending DOT file: now, or, in a run's first
+ * SVG_FIRST_DELAY_MS, when that time is over (the run's end renders at
+ * once, and replaces what waits). */
+static void
+svg_render_soon (Visualizer *v)
+{
+  gint64 age_ms = (g_get_monotonic_time () - v->run_start_mono) / 1000;
+
+  if (v->run_over || age_ms >= SVG_FIRST_DELAY_MS)
+    {
+      svg_defer_clear (v);
+      start_svg (v);
+      return;
+    }
+  if (v->svg_defer != NULL)
+    return;
+  v->svg_defer = g_timeout_source_new ((guint) (SVG_FIRST_DELAY_MS - age_ms));
+  g_source_set_static_name (v->svg_defer, "[orrery] visualizer first svg");
+  g_source_set_callback (v->svg_defer, on_svg_defer, v, NULL);
+  g_source_attach (v->svg_defer, NULL);
+}
+
 /* The bounded wait at shutdown, on a private main context. */
 typedef struct
 {
@@ -1251,6 +1355,7 @@ finish_svg (Visualizer *v)
   int signal = 0;
 
   dot_deadline_clear (v);
+  svg_defer_clear (v);
   if (v->dot_proc == NULL && (v->svg_pending == NULL || v->dot_program == NULL))
     return;
   ctx = g_main_context_new ();
@@ -1317,7 +1422,7 @@ write_dot (Visualizer          *v,
     {
       g_free (v->svg_pending);
       v->svg_pending = g_steal_pointer (&path);
-      start_svg (v);
+      svg_render_soon (v);
     }
 }
 
@@ -1406,9 +1511,10 @@ visualizer_handle (OrreryEvent  *event,
         case ORRERY_EVENT_CONSTELLATION_COMPLETED:
         case ORRERY_EVENT_CONSTELLATION_FAILED:
         case ORRERY_EVENT_CONSTELLATION_CANCELLED:
+          /* Over first: its graph is rendered at once, its lines flushed. */
+          v->run_over = TRUE;
           if (c != NULL)
             write_dot (v, c);
-          v->run_over = TRUE;
           g_free (v->final_text);
           v->final_text = g_strdup_printf ("%s in %.2fs", orrery_event_get_type_nick (event),
                                            orrery_constellation_event_get_duration (ce));
@@ -1544,6 +1650,7 @@ visualizer_init (OrreryPluginContext  *context,
     v->out = stdout;
   v->fd = fileno (v->out);
   is_tty = isatty (v->fd);
+  v->out_is_tty = is_tty;
   v->live = g_strcmp0 (live, "on") == 0 || (g_strcmp0 (live, "auto") == 0 && is_tty);
   v->lines = lines && !v->live;
   v->color = is_tty && g_getenv ("NO_COLOR") == NULL;
@@ -1587,8 +1694,7 @@ visualizer_shutdown (OrreryPluginContext *context)
   finish_svg (v);
   /* A pending on_dot_done holds its own reference and sees this flag. */
   v->shut_down = TRUE;
-  if (v->out != NULL)
-    fflush (v->out);
+  lines_flush_now (v);
 }
 
 static const OrreryPluginKey visualizer_keys[] = {
