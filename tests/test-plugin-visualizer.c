@@ -189,6 +189,33 @@ test_off_subscribes_nothing (Fixture       *f,
   g_assert_false (g_file_test (out_dir, G_FILE_TEST_EXISTS));
 }
 
+/* Lines to a file are not written one by one (they are flushed within a
+ * moment), but the run's end flushes them all: once the run is over, the
+ * file has every line, the last one included, before any shutdown. */
+static void
+test_lines_flushed_at_end (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *out_file = plugin_harness_path (&f->h, "lines.txt");
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n;
+
+  plugin_harness_set (&f->h, "OutputFile", out_file);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Formats", "");
+  plugin_harness_load (&f->h);
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+  g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >=, 3);
+  g_assert_cmpstr (lines[n - 1], ==, "");
+  g_assert_nonnull (strstr (lines[0], "constellation-started small"));
+  g_assert_nonnull (strstr (lines[n - 2], "constellation-failed small"));
+  orrery_plugin_engine_shutdown (f->h.engine);
+}
+
 static void
 test_dot_only (Fixture       *f,
                gconstpointer  data)
@@ -655,6 +682,65 @@ test_svg_max_nodes (Fixture       *f,
   g_assert_cmpuint (count_matching (log, "5 tasks, more than SvgMaxNodes=4: *small.dot written, no SVG*"), ==, 1);
 }
 
+/* A `dot` that records each call and writes an SVG of the graph it got. */
+static char *
+write_counting_dot (Fixture *f)
+{
+  g_autofree char *calls = plugin_harness_path (&f->h, "dot.calls");
+  char *script = plugin_harness_path (&f->h, "counting-dot");
+  g_autofree char *text = g_strdup_printf ("#!/bin/sh\necho \"$4\" >> '%s'\n"
+                                           "{ echo '<svg>'; cat \"$4\"; echo '</svg>'; } > \"$3\"\n", calls);
+
+  g_assert_true (g_file_set_contents (script, text, -1, NULL));
+  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
+  return script;
+}
+
+/* A run shorter than the first render's delay (2 s) renders its graph
+ * once, at its end, with the final statuses: the render at its start
+ * would only have taken the tasks' cores. */
+static void
+test_svg_short_run_once (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
+  g_autofree char *svg_file = plugin_harness_path (&f->h, "out/small.svg");
+  g_autofree char *calls_file = plugin_harness_path (&f->h, "dot.calls");
+  g_autofree char *script = write_counting_dot (f);
+  g_autofree char *dot_file = plugin_harness_path (&f->h, "out/small.dot");
+  g_autofree char *calls = NULL;
+  g_autofree char *svg = NULL;
+  g_autofree char *dot = NULL;
+  g_autofree char *expected = NULL;
+  gint64 t0;
+
+  plugin_harness_set (&f->h, "OutputDir", out_dir);
+  plugin_harness_set (&f->h, "LiveView", "off");
+  plugin_harness_set (&f->h, "Lines", "false");
+  plugin_harness_set (&f->h, "Formats", "dot;svg");
+  plugin_harness_set (&f->h, "DotProgram", script);
+  plugin_harness_load (&f->h);
+  t0 = g_get_monotonic_time ();
+  plugin_harness_run_json (&f->h, plugin_harness_small_dag);
+  orrery_plugin_engine_shutdown (f->h.engine);
+  if (g_get_monotonic_time () - t0 >= G_USEC_PER_SEC)
+    {
+      /* Not an assertion on time: a run this slow (a loaded machine, a
+       * sanitizer) may have lasted past the delay, and rendered twice. */
+      g_test_skip ("the run took more than a second");
+      return;
+    }
+  g_assert_true (g_file_get_contents (calls_file, &calls, NULL, NULL));
+  /* One call, on the run's DOT file. */
+  g_assert_true (g_str_has_suffix (calls, "small.dot\n"));
+  g_assert_true (strchr (calls, '\n') == calls + strlen (calls) - 1);
+  /* ... made at the end: the graph it got is the final one. */
+  g_assert_true (g_file_get_contents (dot_file, &dot, NULL, NULL));
+  g_assert_true (g_file_get_contents (svg_file, &svg, NULL, NULL));
+  expected = g_strconcat ("<svg>\n", dot, "</svg>\n", NULL);
+  g_assert_cmpstr (svg, ==, expected);
+}
+
 static gboolean
 log_under_live_view (gpointer data)
 {
@@ -918,6 +1004,10 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/plugin-visualizer/dot-deadline", Fixture, NULL, fixture_set_up, test_dot_deadline, fixture_tear_down);
   g_test_add ("/plugin-visualizer/svg-max-nodes", Fixture, NULL, fixture_set_up, test_svg_max_nodes, fixture_tear_down);
+  g_test_add ("/plugin-visualizer/svg-short-run-once", Fixture, NULL, fixture_set_up, test_svg_short_run_once,
+              fixture_tear_down);
+  g_test_add ("/plugin-visualizer/lines-flushed-at-end", Fixture, NULL, fixture_set_up, test_lines_flushed_at_end,
+              fixture_tear_down);
   g_test_add ("/plugin-visualizer/bad-config", Fixture, NULL, fixture_set_up, test_bad_config, fixture_tear_down);
   g_test_add ("/plugin-visualizer/live-view-widths/40", Fixture, GUINT_TO_POINTER (40), fixture_set_up,
               test_live_view_widths, fixture_tear_down);
