@@ -18,9 +18,12 @@ def make_run(tmp_path, n_tasks):
     tasks = {f"t{i}": {"task_id": f"t{i}", "task_data": {"duration_ms": 1}} for i in range(n_tasks)}
     f = tmp_path / "graph.json"
     f.write_text(json.dumps({"constellation_id": "graph", "tasks": tasks}))
-    # A dot that records its pid and never ends.
+    # A dot that records its pid (in dot.final too when it got the run's
+    # final graph: `dot -Tsvg -o OUT FILE`) and never ends.
     dot = tmp_path / "slow-dot"
-    dot.write_text(f"#!/bin/sh\necho $$ >> '{tmp_path / 'dot.pids'}'\nexec sleep 600\n")
+    dot.write_text(f"#!/bin/sh\necho $$ >> '{tmp_path / 'dot.pids'}'\n"
+                   f"grep -q '(completed' \"$4\" && echo $$ >> '{tmp_path / 'dot.final'}'\n"
+                   "exec sleep 600\n")
     dot.chmod(0o755)
     return ["run", "-c", conf, "--no-default-path", "-P", os.path.join(BUILD_ROOT, "plugins", "visualizer"),
             "--set", f"visualizer.OutputDir={tmp_path / 'out'}", "--set", "visualizer.LiveView=off",
@@ -69,11 +72,15 @@ def test_sigterm_during_the_last_render(tmp_path):
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        # The render at the start, then the one at the end (at shutdown).
+        # The render of the final graph (a short run has no other: its
+        # first render waits until it has lasted 2 s), waited for at
+        # shutdown.
+        final = tmp_path / "dot.final"
         deadline = time.monotonic() + 30
-        while len(dot_pids(tmp_path)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        while not (final.exists() and final.read_text().strip()) and time.monotonic() < deadline \
+                and proc.poll() is None:
             time.sleep(0.05)
-        assert len(dot_pids(tmp_path)) >= 2, "the last render never started"
+        assert final.exists() and final.read_text().strip(), "the last render never started"
         time.sleep(0.2)   # it waits for that render now
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
