@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <orrery.h>
 
+#include "bench-stats.h"
+
 typedef struct
 {
   GCancellable *cancellable;
@@ -79,15 +81,6 @@ run_done (GObject      *source,
   orrery_orchestrator_run_finish (ORRERY_ORCHESTRATOR (source), result, NULL);
   run->ended_us = g_get_monotonic_time ();
   run->done = TRUE;
-}
-
-static int
-compare_double (const void *a,
-                const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
 }
 
 static double
@@ -170,9 +163,9 @@ main (int    argc,
 
   if (n_ok > 0)
     {
-      qsort (effect, n_ok, sizeof (double), compare_double);
-      qsort (cancelled, n_ok, sizeof (double), compare_double);
-      qsort (ended, n_ok, sizeof (double), compare_double);
+      qsort (effect, n_ok, sizeof (double), bench_compare_double);
+      qsort (cancelled, n_ok, sizeof (double), bench_compare_double);
+      qsort (ended, n_ok, sizeof (double), bench_compare_double);
       printf ("{\"bench\":\"cancel-summary\",\"tasks\":%u,\"runs\":%u,"
               "\"effect_ms_p50\":%.3f,\"effect_ms_p99\":%.3f,"
               "\"cancelled_ms_p50\":%.3f,\"cancelled_ms_p99\":%.3f,"

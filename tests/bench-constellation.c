@@ -57,6 +57,8 @@
 #include <glib/gstdio.h>
 #include <orrery.h>
 
+#include "bench-stats.h"
+
 #define LAYER_WIDTH 1000
 #define FAN_IN 4
 
@@ -370,23 +372,6 @@ measure (const char * const *argv,
 }
 
 static int
-compare_double (const void *a,
-                const void *b)
-{
-  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static gdouble
-median (gdouble *v,
-        guint    n)
-{
-  qsort (v, n, sizeof *v, compare_double);
-  return v[n / 2];
-}
-
-static int
 file_case (const char *self,
            Format      format,
            guint       n)
@@ -415,9 +400,9 @@ file_case (const char *self,
     }
   if (!failed)
     {
-      gdouble os = median (o_s, repeat), oc = median (o_c, repeat), ob = median (o_b, repeat);
-      gdouble ps = median (p_s, repeat), pc = median (p_c, repeat), pb = median (p_b, repeat);
-      gdouble ov = median (o_v, repeat), pv = median (p_v, repeat);
+      gdouble os = bench_median (o_s, repeat), oc = bench_median (o_c, repeat), ob = bench_median (o_b, repeat);
+      gdouble ps = bench_median (p_s, repeat), pc = bench_median (p_c, repeat), pb = bench_median (p_b, repeat);
+      gdouble ov = bench_median (o_v, repeat), pv = bench_median (p_v, repeat);
 
       printf ("{\"bench\":\"constellation-file\",\"format\":\"%s\",\"size\":%u,\"file_bytes\":%" G_GSIZE_FORMAT ","
               "\"runs\":%u,\"orrery_s\":%.3f,\"json_load_s\":%.3f,\"ratio\":%.3f,"

@@ -39,6 +39,8 @@
 
 #include "orrery-json-reader.h"
 
+#include "bench-stats.h"
+
 /* bench-json-libs-jsonc.c and -jansson.c: json-c's, jansson's and
  * json-glib's headers declare the same names (json_object_iter_next...). */
 void *bench_json_c_parse  (const char *text, size_t len);
@@ -173,23 +175,6 @@ parse_once (Parser      parser,
 }
 
 static int
-compare_double (const void *a,
-                const void *b)
-{
-  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static gdouble
-median (gdouble *v,
-        guint    n)
-{
-  qsort (v, n, sizeof *v, compare_double);
-  return v[n / 2];
-}
-
-static int
 bench_file (const char *path,
             const char *format,
             guint       tasks)
@@ -215,8 +200,8 @@ bench_file (const char *path,
         }
   for (Parser p = 0; p < N_PARSERS; p++)
     {
-      cpu_median[p] = median (cpu[p], repeat);
-      wall_median[p] = median (wall[p], repeat);
+      cpu_median[p] = bench_median (cpu[p], repeat);
+      wall_median[p] = bench_median (wall[p], repeat);
     }
   for (Parser p = 0; p < N_PARSERS; p++)
     printf ("{\"bench\":\"json-libs\",\"format\":\"%s\",\"tasks\":%u,\"file_bytes\":%" G_GSIZE_FORMAT ","
