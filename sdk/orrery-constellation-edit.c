@@ -539,6 +539,13 @@ orrery_constellation_apply_edits (OrreryConstellation  *self,
           t = g_hash_table_lookup (self->by_id, e->task_id);
           for (guint j = 0; j < t->state.n_out; j++)
             g_ptr_array_add (touched, g_object_ref (t->state.out[j]->to));
+          /* An earlier edit of the batch may have made it ready or skipped
+           * it: those lists hold no reference, and a removed task is
+           * neither. */
+          while (g_ptr_array_remove (newly_ready, t))
+            ;
+          while (g_ptr_array_remove (skipped, t))
+            ;
           _orrery_constellation_remove_task_internal (self, t);
           g_variant_builder_add_value (&mods, mod_entry ("remove_task", e->task_id, NULL, NULL, e));
           break;

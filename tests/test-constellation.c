@@ -471,6 +471,33 @@ test_edit_skips (void)
   g_assert_true (orrery_constellation_is_finished (c));
 }
 
+/* A task that an edit makes ready or skipped, then removed later in the
+ * same batch: the modifications do not name it (they named freed memory,
+ * found by fuzz-edit-batch). */
+static void
+test_edit_removed_after_settling (void)
+{
+  g_autoptr(OrreryConstellation) c = build ("f x a b; a>b");
+  g_autoptr(OrreryEditBatch) b = orrery_edit_batch_new ();
+  g_autoptr(GVariant) mods = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *printed = NULL;
+
+  g_free (complete (c, "f", FALSE, NULL));
+  orrery_edit_batch_add_dependency (b, "f", "x", ORRERY_DEPENDENCY_SUCCESS_ONLY, NULL);
+  orrery_edit_batch_remove_dependency (b, "a", "b");
+  orrery_edit_batch_remove_task (b, "x");
+  orrery_edit_batch_remove_task (b, "b");
+  mods = orrery_constellation_apply_edits (c, b, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (mods);
+  printed = g_variant_print (mods, FALSE);
+  g_assert_null (strstr (printed, "skip_task"));
+  g_assert_null (strstr (printed, "task_ready"));
+  g_assert_null (orrery_constellation_get_task (c, "x"));
+  g_assert_null (orrery_constellation_get_task (c, "b"));
+}
+
 /* Statistics on a hand-checked graph:
  *
  *   a → b → d → e
@@ -755,6 +782,7 @@ main (int    argc,
   g_test_add_func ("/constellation/edits/apply", test_edits_apply);
   g_test_add_func ("/constellation/edits/rejected", test_edits_rejected);
   g_test_add_func ("/constellation/edits/skips", test_edit_skips);
+  g_test_add_func ("/constellation/edits/removed-after-settling", test_edit_removed_after_settling);
   g_test_add_func ("/constellation/statistics", test_statistics);
   g_test_add_func ("/constellation/layers", test_layers);
   g_test_add_func ("/constellation/layers-random", test_layers_random);
