@@ -199,6 +199,50 @@ check_utf8 (const char  *data,
   return FALSE;
 }
 
+/* Whether a raw value ends in a backslash that escapes nothing. GLib 2.74
+ * reads such a value (`a\;b\`) by setting its error twice, a warning
+ * that every later read of the key repeats: refuse it where it is loaded. */
+static gboolean
+ends_in_lone_escape (const char *raw)
+{
+  gsize len = strlen (raw), n = 0;
+
+  while (n < len && raw[len - 1 - n] == '\\')
+    n++;
+  return n % 2 == 1;
+}
+
+static gboolean
+check_escapes (GKeyFile    *keyfile,
+               const char  *origin,
+               GError     **error)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (keyfile, groups[i], NULL, NULL);
+
+      for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
+        {
+          g_autofree char *raw = g_key_file_get_value (keyfile, groups[i], keys[k], NULL);
+
+          if (raw != NULL && ends_in_lone_escape (raw))
+            {
+              g_autofree char *shown_origin = orrery_escape_for_terminal (origin, -1);
+              g_autofree char *shown_group = orrery_escape_for_terminal (groups[i], -1);
+              g_autofree char *shown_key = orrery_escape_for_terminal (keys[k], -1);
+
+              g_set_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE,
+                           "%s: [%s] %s: the value ends with a backslash that escapes nothing "
+                           "(write \\\\ for a backslash)", shown_origin, shown_group, shown_key);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
 static GKeyFile *
 keyfile_load (const char  *file,
               GError     **error)
@@ -227,6 +271,8 @@ keyfile_load (const char  *file,
                      "%s: %s", shown, local_error->message);
       return NULL;
     }
+  if (!check_escapes (keyfile, file, error))
+    return NULL;
   return g_steal_pointer (&keyfile);
 }
 
@@ -293,6 +339,8 @@ orrery_config_load_data (OrreryConfig  *self,
                    "%s: %s", origin, local_error->message);
       return FALSE;
     }
+  if (!check_escapes (keyfile, origin, error))
+    return FALSE;
   layer_free (self->main);
   self->main = layer_from_keyfile (keyfile, origin, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILE]);
@@ -398,6 +446,7 @@ orrery_config_get_file (OrreryConfig *self)
  * @value: the value, in keyfile syntax
  *
  * Sets a value that wins over every file (the command line's `--set`).
+ * @value must not end with a backslash that escapes nothing.
  */
 void
 orrery_config_set_override (OrreryConfig *self,
@@ -407,6 +456,7 @@ orrery_config_set_override (OrreryConfig *self,
 {
   g_return_if_fail (ORRERY_IS_CONFIG (self));
   g_return_if_fail (group != NULL && key != NULL && value != NULL);
+  g_return_if_fail (!ends_in_lone_escape (value));
   g_key_file_set_value (self->overrides, group, key, value);
 }
 
@@ -543,6 +593,9 @@ orrery_config_parse_override (OrreryConfig  *self,
   if (!is_clean_text (value, TRUE))
     return bad_override (error, assignment, "the value holds control characters or text "
                          "that is not UTF-8");
+  if (ends_in_lone_escape (value))
+    return bad_override (error, assignment, "the value ends with a backslash that escapes "
+                         "nothing (write \\\\ for a backslash)");
   orrery_config_set_override (self, group, key, value);
   return TRUE;
 }

@@ -103,6 +103,43 @@ test_load_errors (void)
   g_rmdir (tmp);
 }
 
+/* A value ending in a backslash that escapes nothing (found by fuzz-config:
+ * GLib reads `a\;b\` by setting its error twice, a warning on every read)
+ * is refused where it is loaded, naming the file, group and key; an escaped
+ * backslash at the end is a value like any other. */
+static void
+test_lone_escape_at_end (void)
+{
+  g_autoptr(OrreryConfig) config = orrery_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("orrery-config-XXXXXX", NULL);
+  g_autofree char *file = write_file (tmp, "escape.conf", "[Plugin x]\nE=a\\;b;\\\n");
+  g_autofree char *s = NULL;
+
+  g_assert_false (orrery_config_load (config, file, &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, file));
+  g_assert_nonnull (strstr (error->message, "[Plugin x] E: the value ends with a backslash"));
+  g_clear_error (&error);
+
+  g_assert_false (orrery_config_load_data (config, "[Host]\nX=\\\\\\\n", "data.conf", &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "data.conf: [Host] X:"));
+  g_clear_error (&error);
+
+  g_assert_false (orrery_config_parse_override (config, "x.E=a\\;\\", &error));
+  g_assert_error (error, ORRERY_CONFIG_ERROR, ORRERY_CONFIG_ERROR_BAD_OVERRIDE);
+  g_clear_error (&error);
+
+  g_assert_true (orrery_config_load_data (config, "[Host]\nX=a\\\\\n", "data.conf", &error));
+  g_assert_no_error (error);
+  s = orrery_config_get_string (config, "Host", "X", NULL);
+  g_assert_cmpstr (s, ==, "a\\");
+
+  g_unlink (file);
+  g_rmdir (tmp);
+}
+
 static void
 test_typed_getters (void)
 {
@@ -364,6 +401,7 @@ main (int    argc,
 
   g_test_add_func ("/config/search-order", test_search_order);
   g_test_add_func ("/config/load-errors", test_load_errors);
+  g_test_add_func ("/config/lone-escape-at-end", test_lone_escape_at_end);
   g_test_add_func ("/config/typed-getters", test_typed_getters);
   g_test_add_func ("/config/layers-and-overrides", test_layers_and_overrides);
   g_test_add_func ("/config/parse-override", test_parse_override);
