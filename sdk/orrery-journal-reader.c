@@ -620,8 +620,8 @@ task_from_json (OrreryJournalReader  *self,
   g_autoptr(JsonNode) node = value ? _orrery_json_value_to_node (value) : NULL;
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
-  JsonObject *o = json_object_new ();
-  JsonArray *a = json_array_new ();
+  JsonObject *o;
+  JsonArray *a;
   g_autofree char *text = NULL;
   g_autofree char *where = g_strdup_printf ("%s:%" G_GUINT64_FORMAT ": added task", self->path, self->line);
   g_autoptr(OrreryConstellation) tmp = NULL;
@@ -633,6 +633,8 @@ task_from_json (OrreryJournalReader  *self,
       line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "an add_task modification without its task");
       return NULL;
     }
+  o = json_object_new ();
+  a = json_array_new ();
   /* A task on its own: its status and lists from the live graph do not
    * apply to the new one. */
   {
