@@ -44,6 +44,7 @@ struct _OrreryLocalDevice
   gsize            max_output_bytes;
   guint64          log_max_bytes;
   char            *logs_dir_made;   /* the logs/ directory known to exist */
+  struct _ProcessLog *plog;         /* its processes file */
 };
 
 /**
@@ -100,9 +101,10 @@ struct _OrreryLocalDevice
  *   exits, a sweep waitpid()s, by pid, those that are now zombie children
  *   of this process. Nothing here ever calls waitpid(-1) or touches a
  *   child that belongs to neither a group nor a token of ours.
- * - With a run directory, RUN_DIR/logs/ID.ATTEMPT.pid records
- *   `PID STARTTIME PGID TOKEN` while the execution runs;
- *   orrery_local_device_kill_survivors() reads those after a crash.
+ * - With a run directory, RUN_DIR/logs/processes holds a line
+ *   `PID STARTTIME PGID TOKEN` per running execution (a slot of 128
+ *   bytes, written by the child before exec, blanked when the execution
+ *   ends); orrery_local_device_kill_survivors() reads it after a crash.
  *
  * Known limit: an escaped process that exits on its own *after* being
  * adopted here but before any sweep saw it alive is a zombie nothing can
@@ -169,7 +171,8 @@ struct _Run
 
   char              *outputs_path;
   gboolean           outputs_temporary;  /* removed at the end (no run dir) */
-  char              *pid_path;        /* the process record (run dir) */
+  struct _ProcessLog *plog;          /* the process record's file (run dir) */
+  guint              slot;            /* the record's slot there */
 
   GSource           *io_source;  /* the pipes and the pidfd, on the task's context */
   gpointer           pid_tag;
@@ -197,6 +200,31 @@ typedef struct
 } RunSource;
 
 static void maybe_complete (Run *run);
+
+/* RUN_DIR/logs/processes: the process records of the executions running
+ * with that run directory, one slot of RECORD_SLOT bytes each, a line
+ * `PID STARTTIME PGID TOKEN` padded with spaces; a slot whose execution
+ * ended is all spaces (and is used again). One file for every execution
+ * rather than a file each: creating and removing a file costs more than
+ * the command `true` on some file systems, a pwrite() of a slot does not.
+ * Shared by the local devices of the process that use the same run
+ * directory (the slots are handed out under the registry lock). */
+#define RECORD_SLOT 128
+#define PROCESS_LOG_NAME "processes"
+
+typedef struct _ProcessLog
+{
+  char    *path;
+  int      fd;
+  guint    refs;        /* devices and executions using it */
+  guint    n_slots;     /* the file's slots (those past the end are free) */
+  GArray  *free_slots;  /* guint */
+} ProcessLog;
+
+static ProcessLog *process_log_acquire (const char *logs, GError **error);
+static void process_log_unref (ProcessLog *plog);
+static void process_log_take_slot (ProcessLog *plog, guint *out_slot);
+static void process_log_release (ProcessLog *plog, guint slot);
 
 static void
 destroy_source (GSource **source)
@@ -236,7 +264,8 @@ run_free (Run *run)
   g_clear_object (&run->device);
   g_clear_pointer (&run->result, g_variant_unref);
   g_free (run->outputs_path);
-  g_free (run->pid_path);
+  if (run->plog != NULL)
+    process_log_release (run->plog, run->slot);
   g_clear_object (&run->task_obj);
   g_free (run->task_id);
   g_free (run);
@@ -550,6 +579,115 @@ registry_init (void)
       tracked = g_hash_table_new (NULL, NULL);
       unsure = g_hash_table_new (NULL, NULL);
     }
+}
+
+static GHashTable *process_logs;  /* path -> ProcessLog, while used */
+
+static int fd_above_stdio (int fd);
+
+/* The processes file of the logs directory @logs (which exists), opened
+ * (created, 0600) at the first use; a reference for the caller. Records
+ * already there (a host that died, not resumed) are kept: their slots are
+ * not handed out again. */
+static ProcessLog *
+process_log_acquire (const char  *logs,
+                     GError     **error)
+{
+  g_autofree char *path = g_build_filename (logs, PROCESS_LOG_NAME, NULL);
+  ProcessLog *plog;
+  struct stat st;
+  int fd;
+
+  G_LOCK (registry);
+  if (process_logs == NULL)
+    process_logs = g_hash_table_new (g_str_hash, g_str_equal);
+  plog = g_hash_table_lookup (process_logs, path);
+  if (plog != NULL)
+    {
+      plog->refs++;
+      G_UNLOCK (registry);
+      return plog;
+    }
+  fd = fd_above_stdio (open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int err = errno;
+
+      if (fd >= 0)
+        close (fd);
+      G_UNLOCK (registry);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "cannot create %s: %s", path, g_strerror (err));
+      return NULL;
+    }
+  plog = g_new0 (ProcessLog, 1);
+  plog->path = g_steal_pointer (&path);
+  plog->fd = fd;
+  plog->refs = 1;
+  plog->n_slots = (guint) MIN ((st.st_size + RECORD_SLOT - 1) / RECORD_SLOT, (off_t) G_MAXUINT / 2);
+  plog->free_slots = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_hash_table_insert (process_logs, plog->path, plog);
+  G_UNLOCK (registry);
+  return plog;
+}
+
+static void
+process_log_unref_locked (ProcessLog *plog)
+{
+  if (--plog->refs > 0)
+    return;
+  g_hash_table_remove (process_logs, plog->path);
+  close (plog->fd);
+  g_array_unref (plog->free_slots);
+  g_free (plog->path);
+  g_free (plog);
+}
+
+static void
+process_log_unref (ProcessLog *plog)
+{
+  G_LOCK (registry);
+  process_log_unref_locked (plog);
+  G_UNLOCK (registry);
+}
+
+/* A free slot for an execution, which takes a reference. */
+static void
+process_log_take_slot (ProcessLog *plog,
+                       guint      *out_slot)
+{
+  G_LOCK (registry);
+  if (plog->free_slots->len > 0)
+    {
+      *out_slot = g_array_index (plog->free_slots, guint, plog->free_slots->len - 1);
+      g_array_set_size (plog->free_slots, plog->free_slots->len - 1);
+    }
+  else
+    *out_slot = plog->n_slots++;
+  plog->refs++;
+  G_UNLOCK (registry);
+}
+
+/* The execution in @slot has ended: its record goes (the slot is blanked),
+ * and so does its reference. */
+static void
+process_log_release (ProcessLog *plog,
+                     guint       slot)
+{
+  char blank[RECORD_SLOT];
+  ssize_t n;
+
+  memset (blank, ' ', sizeof blank);
+  blank[RECORD_SLOT - 1] = '\n';
+  do
+    n = pwrite (plog->fd, blank, sizeof blank, (off_t) slot * RECORD_SLOT);
+  while (n < 0 && errno == EINTR);
+  G_LOCK (registry);
+  /* A slot that could not be blanked keeps its record: not used again. */
+  if (n == (ssize_t) sizeof blank)
+    g_array_append_val (plog->free_slots, slot);
+  process_log_unref_locked (plog);
+  G_UNLOCK (registry);
 }
 
 /* pidfd_open(2) (Linux 5.3); not under valgrind 3.19, for one. */
@@ -1356,8 +1494,11 @@ maybe_complete (Run *run)
   output_close_log (&run->out);
   output_close_log (&run->err);
   log_error = run->out.log_error ? run->out.log_error : run->err.log_error;
-  if (run->pid_path != NULL)
-    g_unlink (run->pid_path);
+  if (run->plog != NULL)
+    {
+      process_log_release (run->plog, run->slot);
+      run->plog = NULL;
+    }
 
   if (run->outputs_path != NULL)
     read_outputs (run->outputs_path, &outputs, &outputs_error);
@@ -1689,7 +1830,8 @@ typedef struct
   int                fds[3];     /* stdin, stdout, stderr: all >= 3 */
   pid_t              parent;
   gboolean           pdeathsig;
-  const char        *pid_path;   /* the process record to write, or NULL */
+  int                record_fd;  /* the processes file, or -1 */
+  off_t              record_off; /* where the record goes in it */
   const char        *token;
   sigset_t           mask;       /* the caller's signal mask, restored before exec */
   int                report_fd;  /* where a failure is also written, or -1 */
@@ -1741,12 +1883,12 @@ append_decimal (char    *p,
 }
 
 /* `PID STARTTIME PGID TOKEN` for this process, written before exec so that
- * the record exists before the command runs. */
+ * the record exists before the command runs: one pwrite() of its slot. */
 CHILD_CODE static gboolean
 child_write_record (const ChildArgs *a,
                     pid_t            pid)
 {
-  char stat[1024], line[256];
+  char stat[1024], line[RECORD_SLOT];
   char *p = line, *q, *end;
   const char *t;
   guint64 start = 0;
@@ -1777,16 +1919,14 @@ child_write_record (const ChildArgs *a,
   *p++ = ' ';
   p = append_decimal (p, (guint64) pid);
   *p++ = ' ';
-  for (t = a->token; *t && p < line + sizeof line - 2; t++)
+  for (t = a->token; *t && p < line + sizeof line - 1; t++)
     *p++ = *t;
-  *p++ = '\n';
+  while (p < line + sizeof line - 1)
+    *p++ = ' ';
+  *p = '\n';
 
-  fd = (int) child_open (a->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return FALSE;
-  n = syscall (SYS_write, fd, line, (size_t) (p - line));
-  syscall (SYS_close, fd);
-  return n == p - line;
+  n = syscall (SYS_pwrite64, a->record_fd, line, sizeof line, a->record_off);
+  return n == (long) sizeof line;
 }
 
 CHILD_CODE G_NORETURN static void
@@ -1850,7 +1990,7 @@ child_main (void *data)
 #endif
 
   pid = (pid_t) syscall (SYS_getpid);
-  if (a->pid_path != NULL && !child_write_record (a, pid))
+  if (a->record_fd >= 0 && !child_write_record (a, pid))
     a->record_failed = 1;
   if (a->cwd != NULL && syscall (SYS_chdir, a->cwd) < 0)
     child_fail (a, STEP_CHDIR, errno);
@@ -2165,6 +2305,11 @@ prepare_files (OrreryLocalDevice  *self,
           (st.st_mode & 0077) != 0)
         g_chmod (logs, st.st_mode & 0700);
       g_free (self->logs_dir_made);
+      self->logs_dir_made = NULL;
+      g_clear_pointer (&self->plog, process_log_unref);
+      self->plog = process_log_acquire (logs, error);
+      if (self->plog == NULL)
+        return FALSE;
       self->logs_dir_made = g_strdup (logs);
     }
   stem = orrery_escape_for_filename (orrery_task_get_id (task));
@@ -2173,7 +2318,8 @@ prepare_files (OrreryLocalDevice  *self,
   run->out.path = g_strconcat (base, ".stdout", NULL);
   run->err.path = g_strconcat (base, ".stderr", NULL);
   run->outputs_path = g_strconcat (base, ".outputs.json", NULL);
-  run->pid_path = g_strconcat (base, ".pid", NULL);
+  process_log_take_slot (self->plog, &run->slot);
+  run->plog = self->plog;
   /* The log files are created at their first byte (most commands print
    * nothing on one stream or both). */
   fd = open_fresh (run->outputs_path, error);
@@ -2427,6 +2573,17 @@ open_pipe (int      p[2],
   return TRUE;
 }
 
+/* Where the child's memory is not this one's (valgrind): whether it wrote
+ * its record. */
+static gboolean
+record_written (Run *run)
+{
+  char line[RECORD_SLOT];
+
+  return pread (run->plog->fd, line, sizeof line, (off_t) run->slot * RECORD_SLOT) ==
+           (ssize_t) sizeof line && line[0] != ' ';
+}
+
 /* Whether the child of clone(CLONE_VM) runs in this memory: -1 not known
  * yet. */
 static int clone_shares_memory = -1;
@@ -2553,7 +2710,8 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   /* PDEATHSIG follows the thread that forks: only from the main thread,
    * which lives as long as the process. */
   cs.pdeathsig = syscall (SYS_gettid) == getpid ();
-  cs.pid_path = run->pid_path;
+  cs.record_fd = run->plog != NULL ? run->plog->fd : -1;
+  cs.record_off = (off_t) run->slot * RECORD_SLOT;
   cs.token = token;
 
   /* Where CLONE_VM is not honoured (valgrind makes it a fork), the child's
@@ -2610,8 +2768,11 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
         ;
       close (out_pipe[0]);
       close (err_pipe[0]);
-      if (run->pid_path != NULL)
-        g_unlink (run->pid_path);
+      if (run->plog != NULL)
+        {
+          process_log_release (run->plog, run->slot);
+          run->plog = NULL;
+        }
       discard_files (run);
       if (cs.step == STEP_EXEC && cs.error == ENOENT)
         forget_program (argv[0]);
@@ -2638,9 +2799,8 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   g_hash_table_insert (by_leader, GINT_TO_POINTER (run->pid), run);
   g_hash_table_insert (by_seq, GUINT_TO_POINTER (run->seq), run);
   G_UNLOCK (registry);
-  if (cs.record_failed || (cs.reached == 0 && run->pid_path != NULL &&
-                           !g_file_test (run->pid_path, G_FILE_TEST_IS_REGULAR)))
-    g_warning ("task “%s”: cannot record its process in %s", run->task_id, run->pid_path);
+  if (run->plog != NULL && (cs.record_failed || (cs.reached == 0 && !record_written (run))))
+    g_warning ("task “%s”: cannot record its process in %s", run->task_id, run->plog->path);
 
   run->task = g_steal_pointer (&gtask);
   _orrery_base_device_task_started (device);
@@ -2739,6 +2899,7 @@ orrery_local_device_finalize (GObject *object)
   OrreryLocalDevice *self = ORRERY_LOCAL_DEVICE (object);
 
   g_free (self->logs_dir_made);
+  g_clear_pointer (&self->plog, process_log_unref);
 
   G_OBJECT_CLASS (orrery_local_device_parent_class)->finalize (object);
 }
@@ -2847,7 +3008,8 @@ orrery_local_device_init (OrreryLocalDevice *self)
  * `stderr_path`, `stdout_bytes`, `stderr_bytes` (`x`, all that was
  * printed) and `stdout_log_truncated`, `stderr_log_truncated` (`b`). A
  * failure's message names the log files that exist. While the execution runs,
- * `RUN_DIR/logs/ID.ATTEMPT.pid` records its process (see
+ * a line of `RUN_DIR/logs/processes` (`PID STARTTIME PGID TOKEN`, blanked
+ * when it ends) records its process (see
  * orrery_local_device_kill_survivors()).
  *
  * The command runs in a process group of its own; on a timeout or a cancel
@@ -3003,13 +3165,15 @@ proc_clear (gpointer data)
  *   killed
  * @error: return location for an error
  *
- * Kills what the executions recorded in `RUN_DIR/logs/ *.pid` left running
+ * Kills what the executions recorded in `RUN_DIR/logs/processes` (and in
+ * the `RUN_DIR/logs/ *.pid` files of older versions) left running
  * when their host died (a SIGKILL, a crash, a power cut of the terminal):
  * every process still alive that is the recorded one (same pid *and* same
  * start time: a reused pid is never killed), that is in its process group
  * (unless the group's number now belongs to another process), or that
  * carries its `ORRERY_TASK_TOKEN`. They get %SIGKILL; the call returns once
- * they are gone (waiting at most a few seconds) and removes the records.
+ * they are gone (waiting at most a few seconds) and removes the record
+ * files.
  * Call it before running the interrupted tasks again, as `orrery resume`
  * does.
  *
@@ -3023,6 +3187,7 @@ orrery_local_device_kill_survivors (const char  *run_dir,
 {
   g_autofree char *logs = NULL;
   g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) record_free);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) procs = NULL;
   g_autoptr(GArray) killed = g_array_new (FALSE, FALSE, sizeof (Proc));
   g_autoptr(GDir) dir = NULL;
@@ -3050,37 +3215,54 @@ orrery_local_device_kill_survivors (const char  *run_dir,
     }
   while ((name = g_dir_read_name (dir)) != NULL)
     {
+      g_autofree char *path = NULL;
       g_autofree char *text = NULL;
-      g_auto(GStrv) fields = NULL;
-      Record *r;
+      g_auto(GStrv) lines = NULL;
 
-      if (!g_str_has_suffix (name, ".pid"))
+      /* The processes file, and the record files (one per execution) of
+       * older versions. */
+      if (!g_str_has_suffix (name, ".pid") && strcmp (name, PROCESS_LOG_NAME) != 0)
         continue;
-      r = g_new0 (Record, 1);
-      r->file = g_build_filename (logs, name, NULL);
-      g_ptr_array_add (records, r);
-      if (!g_file_get_contents (r->file, &text, NULL, NULL))
+      path = g_build_filename (logs, name, NULL);
+      g_ptr_array_add (files, g_strdup (path));
+      if (!g_file_get_contents (path, &text, NULL, NULL))
         continue;
-      fields = g_strsplit_set (g_strstrip (text), " \t", 5);
-      if (g_strv_length (fields) >= 3)
+      lines = g_strsplit (text, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
         {
-          guint64 v;
+          g_auto(GStrv) fields = NULL;
+          Record *r;
 
-          if (g_ascii_string_to_unsigned (fields[0], 10, 1, G_MAXINT, &v, NULL))
-            r->pid = (pid_t) v;
-          if (g_ascii_string_to_unsigned (fields[1], 10, 1, G_MAXUINT64, &v, NULL))
-            r->start = v;
-          if (g_ascii_string_to_unsigned (fields[2], 10, 1, G_MAXINT, &v, NULL))
-            r->pgid = (pid_t) v;
-          if (r->pid == 0 || r->start == 0)
-            r->pid = r->pgid = 0;
-          if (fields[3] != NULL && *fields[3] != '\0')
-            r->token = g_strdup (fields[3]);
+          if (*g_strstrip (lines[i]) == '\0')
+            continue;
+          r = g_new0 (Record, 1);
+          r->file = g_strdup (path);
+          g_ptr_array_add (records, r);
+          fields = g_strsplit_set (lines[i], " \t", 5);
+          if (g_strv_length (fields) >= 3)
+            {
+              guint64 v;
+
+              if (g_ascii_string_to_unsigned (fields[0], 10, 1, G_MAXINT, &v, NULL))
+                r->pid = (pid_t) v;
+              if (g_ascii_string_to_unsigned (fields[1], 10, 1, G_MAXUINT64, &v, NULL))
+                r->start = v;
+              if (g_ascii_string_to_unsigned (fields[2], 10, 1, G_MAXINT, &v, NULL))
+                r->pgid = (pid_t) v;
+              if (r->pid == 0 || r->start == 0)
+                r->pid = r->pgid = 0;
+              if (fields[3] != NULL && *fields[3] != '\0')
+                r->token = g_strdup (fields[3]);
+            }
+          r->group_ok = r->pgid > 0;
         }
-      r->group_ok = r->pgid > 0;
     }
   if (records->len == 0)
-    return TRUE;
+    {
+      for (guint k = 0; k < files->len; k++)
+        g_unlink (files->pdata[k]);
+      return TRUE;
+    }
 
   /* Every process, once. */
   procs = g_array_new (FALSE, FALSE, sizeof (Proc));
@@ -3166,8 +3348,8 @@ orrery_local_device_kill_survivors (const char  *run_dir,
         g_usleep (2000);
     }
 
-  for (guint k = 0; k < records->len; k++)
-    g_unlink (((Record *) records->pdata[k])->file);
+  for (guint k = 0; k < files->len; k++)
+    g_unlink (files->pdata[k]);
   if (n_killed)
     *n_killed = killed->len;
   return TRUE;

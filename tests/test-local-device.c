@@ -866,26 +866,32 @@ test_log_cap (void)
   remove_tree (run_dir);
 }
 
-/* The process record exists while the task runs, and goes after. */
+/* The process record exists while the task runs (a line of
+ * logs/processes, written before the command runs), and goes after (the
+ * line is blanked, and used again by the next execution). */
 static void
 test_pid_record (void)
 {
   g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
   g_autoptr(OrreryTask) task = make_task ("t",
-    "{'command': <'cat \"${ORRERY_OUTPUTS%.outputs.json}.pid\"; echo \"$$ $ORRERY_TASK_TOKEN\"'>}");
+    "{'command': <'grep -v \\'^ *$\\' \"${ORRERY_OUTPUTS%/*}/processes\"; echo \"$$ $ORRERY_TASK_TOKEN\"'>}");
+  g_autoptr(OrreryTask) again = make_task ("u", "{'command': <'true'>}");
   g_autofree char *run_dir = make_run_dir ();
   g_autofree char *record = NULL;
+  g_autofree char *text = NULL;
   g_auto(GStrv) lines = NULL;
   g_auto(GStrv) fields = NULL;
   g_auto(GStrv) self = NULL;
   g_auto(Outcome) o = { 0 };
+  g_auto(Outcome) o2 = { 0 };
+  gsize len = 0;
 
   orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "r", run_dir);
   run_task (device, task, NULL, &o);
   g_assert_no_error (o.error);
   lines = g_strsplit (lookup_s (o.result, "stdout"), "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, 3);
-  fields = g_strsplit (lines[0], " ", -1);
+  fields = g_strsplit (g_strstrip (lines[0]), " ", -1);
   self = g_strsplit (lines[1], " ", -1);
   g_assert_cmpuint (g_strv_length (fields), ==, 4);
   g_assert_cmpstr (fields[0], ==, self[0]);                     /* PID */
@@ -893,8 +899,16 @@ test_pid_record (void)
   g_assert_cmpstr (fields[2], ==, self[0]);                     /* its own group */
   g_assert_cmpstr (fields[3], ==, self[1]);                     /* the token */
   g_assert_cmpint (lookup_i (o.result, "pid"), ==, g_ascii_strtoll (self[0], NULL, 10));
-  record = g_strdup_printf ("%s/logs/t.1.pid", run_dir);
-  g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+  record = g_strdup_printf ("%s/logs/processes", run_dir);
+  g_assert_true (g_file_get_contents (record, &text, &len, NULL));
+  g_assert_cmpuint (len, ==, 128);
+  g_assert_cmpstr (g_strstrip (text), ==, "");
+  g_clear_pointer (&text, g_free);
+  /* The slot is used again: the file does not grow. */
+  run_task (device, again, NULL, &o2);
+  g_assert_no_error (o2.error);
+  g_assert_true (g_file_get_contents (record, &text, &len, NULL));
+  g_assert_cmpuint (len, ==, 128);
   remove_tree (run_dir);
 }
 
@@ -996,14 +1010,20 @@ test_kill_survivors (void)
   /* The recorded process, still there. */
   line = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-a-%d\n", (int) alive,
                           start_time_of (alive), (int) alive, (int) getpid ());
-  write_record (run_dir, "a.1.pid", line);
-  /* A pid now used by another process (its start time differs). */
+  /* A pid now used by another process (its start time differs), in a
+   * record file of an older version. */
   reused = g_strdup_printf ("%d %" G_GUINT64_FORMAT " %d tok-b-%d\n", (int) other,
                             start_time_of (other) + 1, (int) other, (int) getpid ());
   write_record (run_dir, "b.1.pid", reused);
-  /* A leader long gone, whose descendant carries its token. */
-  gone = g_strdup_printf ("4194303 12 4194303 %s\n", token);
-  write_record (run_dir, "c.1.pid", gone);
+  /* A leader long gone, whose descendant carries its token. The
+   * processes file: slots of 128 bytes, lines padded with spaces, a slot
+   * of an execution that ended blank. */
+  gone = g_strdup_printf ("4194303 12 4194303 %s", token);
+  {
+    g_autofree char *slots = g_strdup_printf ("%-127s\n%-127s\n%-127s\n", g_strchomp (line), "", gone);
+
+    write_record (run_dir, "processes", slots);
+  }
 
   g_assert_true (orrery_local_device_kill_survivors (run_dir, &n_killed, &error));
   g_assert_no_error (error);
@@ -1016,7 +1036,10 @@ test_kill_survivors (void)
   g_assert_true (was_killed (other));
 
   /* The records are gone. */
-  rec_a = g_build_filename (run_dir, "logs", "a.1.pid", NULL);
+  rec_a = g_build_filename (run_dir, "logs", "processes", NULL);
+  g_assert_false (g_file_test (rec_a, G_FILE_TEST_EXISTS));
+  g_free (rec_a);
+  rec_a = g_build_filename (run_dir, "logs", "b.1.pid", NULL);
   g_assert_false (g_file_test (rec_a, G_FILE_TEST_EXISTS));
   g_assert_true (orrery_local_device_kill_survivors (run_dir, &n_killed, &error));
   g_assert_cmpuint (n_killed, ==, 0);

@@ -210,7 +210,9 @@ def test_logs_in_the_run_directory(tmp_path):
     assert os.stat(logs).st_mode & 0o777 == 0o700
     for f in ("talk.1.stdout", "talk.1.stderr", "talk.1.outputs.json"):
         assert os.stat(logs / f).st_mode & 0o777 == 0o600
-    assert not (logs / "talk.1.pid").exists()
+    # The record's line was blanked (the file keeps the slot).
+    assert (logs / "processes").read_text().strip() == ""
+    assert os.stat(logs / "processes").st_mode & 0o777 == 0o600
 
 
 def test_task_environment(tmp_path):
@@ -243,7 +245,8 @@ def test_resume_kills_what_a_sigkilled_host_left(tmp_path, escape):
     path = write_constellation(tmp_path, tasks)
     proc = start_run(path)
     wait_for(lambda: live_with_arg(m), "the sleeper to start")
-    wait_for(lambda: list((tmp_path / "orrery-output" / "runs").glob("*/logs/long.*.pid")),
+    wait_for(lambda: any(f.read_text().strip() for f in
+                         (tmp_path / "orrery-output" / "runs").glob("*/logs/processes")),
              "the process record")
     proc.kill()
     proc.communicate()
@@ -258,4 +261,5 @@ def test_resume_kills_what_a_sigkilled_host_left(tmp_path, escape):
     status, out, err = finish(resume)
     assert status == 0, (out, err)
     assert_none_left(m)
-    assert not list((tmp_path / "orrery-output" / "runs").glob("*/logs/*.pid"))
+    assert not any(f.read_text().strip() for f in
+                   (tmp_path / "orrery-output" / "runs").glob("*/logs/processes"))
