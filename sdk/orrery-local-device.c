@@ -65,8 +65,9 @@ struct _OrreryLocalDevice
  * file created at its first byte), and the result keeps the tail.
  *
  * The task's environment carries ORRERY_RUN_ID, ORRERY_CONSTELLATION_ID,
- * ORRERY_TASK_ID, ORRERY_ATTEMPT, ORRERY_OUTPUTS (a fresh file; a JSON
- * object written there becomes result.outputs) and ORRERY_TASK_TOKEN, a
+ * ORRERY_TASK_ID, ORRERY_ATTEMPT, ORRERY_OUTPUTS (a path in a private
+ * directory where nothing is yet; a JSON object written there becomes
+ * result.outputs) and ORRERY_TASK_TOKEN, a
  * tag unique to the execution that every descendant inherits.
  *
  * Process lifetime:
@@ -2210,23 +2211,6 @@ parse_task_data (OrreryTask   *task,
   return TRUE;
 }
 
-/* Creates @path for writing, fresh, mode 0600. */
-static int
-open_fresh (const char  *path,
-            GError     **error)
-{
-  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-  if (fd < 0)
-    {
-      int err = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-                   "cannot create %s: %s", path, g_strerror (err));
-    }
-  return fd;
-}
-
 /* One private directory (0700) per process for the outputs files of
  * executions without a run directory: a directory per execution would
  * cost a mkdir and an rmdir each (milliseconds on some file systems). Each
@@ -2269,7 +2253,6 @@ prepare_files (OrreryLocalDevice  *self,
   g_autofree char *logs = NULL;
   g_autofree char *stem = NULL;
   g_autofree char *base = NULL;
-  int fd;
 
   if (run_dir == NULL)
     {
@@ -2277,11 +2260,8 @@ prepare_files (OrreryLocalDevice  *self,
 
       if (dir == NULL)
         return FALSE;
+      /* Fresh: the directory is this process's, the name never used. */
       run->outputs_path = g_strdup_printf ("%s/%u.outputs.json", dir, run->seq);
-      fd = open_fresh (run->outputs_path, error);
-      if (fd < 0)
-        return FALSE;
-      close (fd);
       run->outputs_temporary = TRUE;
       return TRUE;
     }
@@ -2321,11 +2301,17 @@ prepare_files (OrreryLocalDevice  *self,
   process_log_take_slot (self->plog, &run->slot);
   run->plog = self->plog;
   /* The log files are created at their first byte (most commands print
-   * nothing on one stream or both). */
-  fd = open_fresh (run->outputs_path, error);
-  if (fd < 0)
-    return FALSE;
-  close (fd);
+   * nothing on one stream or both), and the outputs file by the task, if
+   * it writes one: what an earlier execution may have left under that
+   * name (an interrupted attempt) goes, so the task finds none. */
+  if (unlink (run->outputs_path) < 0 && errno != ENOENT)
+    {
+      int err = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "cannot remove %s: %s", run->outputs_path, g_strerror (err));
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -2977,16 +2963,19 @@ orrery_local_device_init (OrreryLocalDevice *self)
  *
  * - `ORRERY_RUN_ID`: the #OrreryBaseDevice:run-id (empty without one)
  * - `ORRERY_CONSTELLATION_ID`, `ORRERY_TASK_ID`, `ORRERY_ATTEMPT` (from 1)
- * - `ORRERY_OUTPUTS`: the path of a fresh empty file (mode 0600) where the
- *   task may write one JSON object (at most 1 MiB, nested at most 64 deep);
- *   after the task exits it becomes the result's `outputs` (`a{sv}`), so a
- *   conditional dependency such as `outputs.rows >= 1000` can test it. An
- *   empty file means no outputs; anything but one JSON object fails a task
- *   that otherwise succeeded, with %ORRERY_DEVICE_ERROR_BAD_OUTPUTS naming
- *   the file. With a run directory the file is
- *   `RUN_DIR/logs/ID.ATTEMPT.outputs.json` and stays; without one it sits
- *   in a private temporary directory (one per process, 0700) and is
- *   removed after the task.
+ * - `ORRERY_OUTPUTS`: a path, in a directory only this user can enter
+ *   (0700), where nothing is when the task starts (the task creates the
+ *   file), where the task may write one JSON object (at most 1 MiB, nested
+ *   at most 64 deep); after the task exits it becomes the result's
+ *   `outputs` (`a{sv}`), so a conditional dependency such as
+ *   `outputs.rows >= 1000` can test it. No file, or an empty one, means no
+ *   outputs; anything but one JSON object fails a task that otherwise
+ *   succeeded, with %ORRERY_DEVICE_ERROR_BAD_OUTPUTS naming the file. With
+ *   a run directory the path is `RUN_DIR/logs/ID.ATTEMPT.outputs.json` and
+ *   the file stays; without one it is in a private temporary directory
+ *   (one per process) and is removed after the task. (The file is not made
+ *   in advance: creating and reading back an empty file per task cost
+ *   more than the command `true` does.)
  * - `ORRERY_TASK_TOKEN`: a tag unique to this execution, which its
  *   descendants inherit; it is how the device finds them.
  *

@@ -612,7 +612,7 @@ test_task_env (void)
   g_autoptr(OrreryTask) task = make_task ("the-t",
     "{'command': <'printf \"%s|\" \"$ORRERY_RUN_ID\" \"$ORRERY_CONSTELLATION_ID\" \"$ORRERY_TASK_ID\" "
     "\"$ORRERY_ATTEMPT\" \"$ORRERY_OUTPUTS\" \"${ORRERY_TASK_TOKEN:+token}\"; "
-    "test -f \"$ORRERY_OUTPUTS\" && test ! -s \"$ORRERY_OUTPUTS\" && echo fresh'>,"
+    "test ! -e \"$ORRERY_OUTPUTS\" && test -d \"${ORRERY_OUTPUTS%/*}\" && echo fresh'>,"
     " 'env': <{'ORRERY_TASK_ID': <'forged'>}>}");
   g_autofree char *run_dir = make_run_dir ();
   g_autofree char *expected = NULL;
@@ -653,6 +653,21 @@ test_task_env (void)
   expected = g_strdup_printf ("run-42|the-c|the-t|2|%s/logs/the-t.2.outputs.json|token|fresh\n",
                               run_dir);
   g_assert_cmpstr (lookup_s (o2.result, "stdout"), ==, expected);
+  {
+    g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
+    g_autofree char *stale = g_build_filename (logs, "the-t.2.outputs.json", NULL);
+    g_auto(Outcome) o3 = { 0 };
+
+    /* Private by its directory. */
+    g_assert_cmpuint (file_mode (logs), ==, 0700);
+    /* What an earlier execution left under that name (an interrupted
+     * attempt) is not what this one finds, nor becomes its outputs. */
+    g_assert_true (g_file_set_contents (stale, "{\"stale\": 1}", -1, NULL));
+    run_task (device, task, NULL, &o3);
+    g_assert_no_error (o3.error);
+    g_assert_cmpstr (lookup_s (o3.result, "stdout"), ==, expected);
+    g_assert_false (g_variant_lookup (o3.result, "outputs", "@a{sv}", NULL));
+  }
   remove_tree (run_dir);
 }
 
@@ -688,7 +703,7 @@ test_outputs (void)
   /* Empty (or only blanks): no outputs, no failure. */
   {
     g_autoptr(OrreryTask) task = make_task ("t", "{'command': <'echo \"  \" > \"$ORRERY_OUTPUTS\"'>}");
-    g_autoptr(OrreryTask) removed = make_task ("t", "{'command': <'rm \"$ORRERY_OUTPUTS\"'>}");
+    g_autoptr(OrreryTask) removed = make_task ("t", "{'command': <'echo 42 > \"$ORRERY_OUTPUTS\"; rm \"$ORRERY_OUTPUTS\"'>}");
     g_auto(Outcome) o = { 0 };
     g_auto(Outcome) o2 = { 0 };
 
