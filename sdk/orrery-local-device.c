@@ -2824,7 +2824,9 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   run->pidfd = pidfd;
   run->out.pipe_fd = out_pipe[0];
   run->err.pipe_fd = err_pipe[0];
-  g_debug ("task “%s”: started process %d", run->task_id, (int) run->pid);
+  /* Formatted even when dropped: ask first (once per task). */
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+    g_debug ("task “%s”: started process %d", run->task_id, (int) run->pid);
 
   G_LOCK (registry);
   g_hash_table_insert (by_leader, GINT_TO_POINTER (run->pid), run);

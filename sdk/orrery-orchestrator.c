@@ -375,8 +375,11 @@ start_task (OrreryOrchestrator *self,
   orrery_device_manager_acquire (self->devices, device);
   self->current->n_running++;
 
-  g_debug ("Dispatching “%s” (attempt %u) to “%s”", id, orrery_task_get_attempt (task),
-           run->device_id);
+  /* g_debug() formats its message even when it is dropped (a few µs a
+   * task, with the host's escaping writer): ask first. */
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+    g_debug ("Dispatching “%s” (attempt %u) to “%s”", id, orrery_task_get_attempt (task),
+             run->device_id);
   publish_task_event (self, ORRERY_EVENT_TASK_STARTED, task, run->device_id,
                       NULL, NULL, NULL, NULL);
   orrery_device_execute_async (device, task, run->cancellable, on_execute_done, run);
