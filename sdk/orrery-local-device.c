@@ -1816,6 +1816,24 @@ output_read (Output *out)
   maybe_complete (out->run);
 }
 
+/* What poll() said of a pipe. A pipe that hung up with nothing left to
+ * read (no G_IO_IN) is at its end without a read() returning 0 (two
+ * system calls a task, for the common command that printed nothing). */
+static void
+output_ready (Output       *out,
+              GIOCondition  revents)
+{
+  if (revents == 0)
+    return;
+  if ((revents & G_IO_IN) == 0)
+    {
+      output_close_pipe (out);
+      maybe_complete (out->run);
+      return;
+    }
+  output_read (out);
+}
+
 /* One source per execution on the task's main context: the two pipes and
  * the pidfd, three entries of that context's poll() (no epoll set, no
  * thread). */
@@ -1828,11 +1846,10 @@ run_source_dispatch (GSource     *source,
   /* Completing the execution may drop the last other reference. */
   g_autoptr(GTask) keep = g_object_ref (run->task);
 
-  if (run->out.tag != NULL && g_source_query_unix_fd (source, run->out.tag) != 0)
-    output_read (&run->out);
-  if (!run->completed && run->err.tag != NULL &&
-      g_source_query_unix_fd (source, run->err.tag) != 0)
-    output_read (&run->err);
+  if (run->out.tag != NULL)
+    output_ready (&run->out, g_source_query_unix_fd (source, run->out.tag));
+  if (!run->completed && run->err.tag != NULL)
+    output_ready (&run->err, g_source_query_unix_fd (source, run->err.tag));
   if (!run->completed && run->pid_tag != NULL &&
       g_source_query_unix_fd (source, run->pid_tag) != 0)
     reap_leader (run);
