@@ -889,7 +889,8 @@ test_pid_record (void)
 {
   g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
   g_autoptr(OrreryTask) task = make_task ("t",
-    "{'command': <'grep -v \\'^ *$\\' \"${ORRERY_OUTPUTS%/*}/processes\"; echo \"$$ $ORRERY_TASK_TOKEN\"'>}");
+    "{'command': <'grep -v \\'^ *$\\' \"${ORRERY_OUTPUTS%/*}/processes\"; echo \"$$ $ORRERY_TASK_TOKEN\"; "
+    "cut -d \\' \\' -f 22 /proc/$$/stat'>}");
   g_autoptr(OrreryTask) again = make_task ("u", "{'command': <'true'>}");
   g_autofree char *run_dir = make_run_dir ();
   g_autofree char *record = NULL;
@@ -905,12 +906,13 @@ test_pid_record (void)
   run_task (device, task, NULL, &o);
   g_assert_no_error (o.error);
   lines = g_strsplit (lookup_s (o.result, "stdout"), "\n", -1);
-  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);
   fields = g_strsplit (g_strstrip (lines[0]), " ", -1);
   self = g_strsplit (lines[1], " ", -1);
   g_assert_cmpuint (g_strv_length (fields), ==, 4);
   g_assert_cmpstr (fields[0], ==, self[0]);                     /* PID */
   g_assert_cmpint (g_ascii_strtoll (fields[1], NULL, 10), >, 0); /* start time */
+  g_assert_cmpstr (fields[1], ==, lines[2]);                    /* as /proc says */
   g_assert_cmpstr (fields[2], ==, self[0]);                     /* its own group */
   g_assert_cmpstr (fields[3], ==, self[1]);                     /* the token */
   g_assert_cmpint (lookup_i (o.result, "pid"), ==, g_ascii_strtoll (self[0], NULL, 10));
