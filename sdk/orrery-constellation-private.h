@@ -166,7 +166,24 @@ struct _OrreryConstellation
   OrreryConstellationRemoteEdits remote_edits;
   gpointer                  remote_edits_data;
   GError                   *bulk_cancel_error; /* shared by bulk_cancelled tasks */
+  /* The graph's shape as the statistics see it: bumped by every task or
+   * edge added or removed and by every change of a task's device
+   * requirements. The statistics keep what depends on it alone
+   * (topological order, longest path, widths, tasks by device) until it
+   * changes (orrery-constellation-stats.c). */
+  guint64                   shape_serial;
+  struct _OrreryStatsCache *stats_cache;
+  /* The ready set's sequences a bulk cancel dropped: freeing their nodes
+   * (one per ready task) is left for later, off the end of the run. */
+  GPtrArray                *stale_ready;
 };
+
+/* The statistics' cache, dropped with the constellation. */
+ORRERY_HIDDEN void              _orrery_stats_cache_free (struct _OrreryStatsCache *cache);
+/* Computes the figures of the shape now (a run's start), so that
+ * orrery_constellation_get_statistics() at the run's end only passes over
+ * the run states. */
+ORRERY_HIDDEN void              _orrery_constellation_prepare_statistics (OrreryConstellation *self);
 
 /* A task's error, the shared one for a task cancelled in bulk. */
 static inline const GError *

@@ -1165,6 +1165,10 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
             orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_COMPLETED) +
             orrery_constellation_count_status (constellation, ORRERY_TASK_STATUS_FAILED));
   orrery_constellation_set_state (constellation, ORRERY_CONSTELLATION_STATE_EXECUTING);
+  /* The statistics' figures of the graph's shape, now rather than in the
+   * run's last event: the end of a cancel does not wait for them unless an
+   * edit changed the graph meanwhile. */
+  _orrery_constellation_prepare_statistics (constellation);
 
   /* What the run starts with. */
   g_variant_builder_init (&device_ids, G_VARIANT_TYPE ("as"));

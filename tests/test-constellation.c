@@ -548,6 +548,173 @@ test_statistics (void)
   }
 }
 
+static gint
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The statistics' figures of the shape, as text: a{su} sorted (their
+ * order follows a hash table's). */
+static char *
+shape_text (GVariant *stats)
+{
+  static const char * const keys[] = {
+    "total_tasks", "total_dependencies", "is_acyclic", "longest_path_length",
+    "longest_path_tasks", "max_width", "critical_path_length", "critical_path_tasks",
+    "total_work", "completed_work", "parallelism_ratio", "parallelism_calculation_mode",
+    "total_task_duration", "tasks_by_device", "tasks_by_device_type", NULL
+  };
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; keys[i]; i++)
+    {
+      g_autoptr(GVariant) v = g_variant_lookup_value (stats, keys[i], NULL);
+
+      g_assert_nonnull (v);
+      g_string_append_printf (out, "%s=", keys[i]);
+      if (g_variant_is_of_type (v, G_VARIANT_TYPE ("a{su}")))
+        {
+          g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
+          GVariantIter it;
+          const char *k;
+          guint n;
+
+          g_variant_iter_init (&it, v);
+          while (g_variant_iter_next (&it, "{&su}", &k, &n))
+            g_ptr_array_add (items, g_strdup_printf ("%s:%u", k, n));
+          g_ptr_array_sort (items, compare_strings);
+          for (guint j = 0; j < items->len; j++)
+            g_string_append_printf (out, "%s ", (char *) items->pdata[j]);
+        }
+      else
+        {
+          g_autofree char *text = g_variant_print (v, FALSE);
+
+          g_string_append (out, text);
+        }
+      g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* Every task of @c run and ended, in ready order, task x taking (x - 'a'
+ * + 1) seconds, so the critical path is by duration. */
+static void
+run_all (OrreryConstellation *c)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+
+  while ((ready = orrery_constellation_get_ready_tasks (c)) != NULL && ready->len > 0)
+    {
+      OrreryTask *t = ready->pdata[0];
+      const char *id = orrery_task_get_id (t);
+
+      g_free (complete (c, id, TRUE, NULL));
+      orrery_task_set_started_at (t, 1000000);
+      orrery_task_set_ended_at (t, 1000000 + (id[0] - 'a' + 1) * G_USEC_PER_SEC);
+      g_clear_pointer (&ready, g_ptr_array_unref);
+    }
+}
+
+/* The statistics keep what depends on the graph's shape until it changes:
+ * after each kind of change (a task or an edge added or removed, a task's
+ * device changed, the run ended) they are those of the same graph built
+ * afresh. */
+static void
+test_statistics_after_changes (void)
+{
+  static const struct {
+    const char *spec;     /* the graph after the step, for build() */
+    const char *gpu;      /* the task on device gpu, if any */
+  } steps[] = {
+    { "a b c d e f; a>b a>c b>d c>d d>e", NULL },
+    { "a b c d e f g; a>b a>c b>d c>d d>e e>g", NULL },        /* + g, + e>g */
+    { "a b c d e f g; a>b a>c b>d c>d e>g", NULL },            /* - d>e */
+    { "a b c d e f g; a>b a>c b>d c>d e>g", "b" },             /* b on gpu */
+    { "a b d e f g; a>b b>d e>g", "b" },                       /* - c */
+    { "a b d e f g; a>b b>d e>g d>f", "b" },                   /* + d>f */
+  };
+  g_autoptr(OrreryConstellation) c = build (steps[0].spec);
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_autoptr(OrreryConstellation) fresh = build (steps[i].spec);
+      g_autoptr(OrreryEditBatch) b = orrery_edit_batch_new ();
+      g_autoptr(GVariant) mods = NULL;
+      g_autoptr(GVariant) s = NULL;
+      g_autoptr(GVariant) expected = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *expected_text = NULL;
+
+      switch (i)
+        {
+        case 1:
+          {
+            g_autoptr(OrreryTask) g = orrery_task_new ("g", NULL);
+
+            g_assert_true (orrery_constellation_add_task (c, g, NULL));
+            g_assert_true (orrery_constellation_add_dependency (c, "e", "g", ORRERY_DEPENDENCY_UNCONDITIONAL,
+                                                                NULL, NULL));
+            break;
+          }
+        case 2:
+          orrery_edit_batch_remove_dependency (b, "d", "e");
+          break;
+        case 3:
+          orrery_task_set_target_device_id (orrery_constellation_get_task (c, "b"), "gpu");
+          break;
+        case 4:
+          orrery_edit_batch_remove_task (b, "c");
+          break;
+        case 5:
+          orrery_edit_batch_add_dependency (b, "d", "f", ORRERY_DEPENDENCY_UNCONDITIONAL, NULL);
+          break;
+        default:
+          break;
+        }
+      if (i == 2 || i == 4 || i == 5)
+        {
+          mods = orrery_constellation_apply_edits (c, b, NULL);
+          g_assert_nonnull (mods);
+        }
+      if (steps[i].gpu)
+        orrery_task_set_target_device_id (orrery_constellation_get_task (fresh, steps[i].gpu), "gpu");
+
+      s = orrery_constellation_get_statistics (c);
+      expected = orrery_constellation_get_statistics (fresh);
+      text = shape_text (s);
+      expected_text = shape_text (expected);
+      g_assert_cmpstr (text, ==, expected_text);
+    }
+
+  /* Run to the end: the critical path by duration, in the kept order. */
+  {
+    g_autoptr(OrreryConstellation) fresh = build (steps[G_N_ELEMENTS (steps) - 1].spec);
+    g_autoptr(GVariant) s = NULL;
+    g_autoptr(GVariant) expected = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *expected_text = NULL;
+    const char *mode = NULL;
+    gdouble critical = 0;
+
+    orrery_task_set_target_device_id (orrery_constellation_get_task (fresh, "b"), "gpu");
+    run_all (c);
+    run_all (fresh);
+    s = orrery_constellation_get_statistics (c);
+    expected = orrery_constellation_get_statistics (fresh);
+    text = shape_text (s);
+    expected_text = shape_text (expected);
+    g_assert_cmpstr (text, ==, expected_text);
+    g_assert_true (g_variant_lookup (s, "parallelism_calculation_mode", "&s", &mode));
+    g_assert_cmpstr (mode, ==, "duration");
+    /* a b d f: 1 + 2 + 4 + 6 s, longer than e g (5 + 7). */
+    g_assert_true (g_variant_lookup (s, "critical_path_length", "d", &critical));
+    g_assert_cmpfloat (critical, ==, 13);
+  }
+}
+
 static void
 test_layers (void)
 {
@@ -784,6 +951,7 @@ main (int    argc,
   g_test_add_func ("/constellation/edits/skips", test_edit_skips);
   g_test_add_func ("/constellation/edits/removed-after-settling", test_edit_removed_after_settling);
   g_test_add_func ("/constellation/statistics", test_statistics);
+  g_test_add_func ("/constellation/statistics-after-changes", test_statistics_after_changes);
   g_test_add_func ("/constellation/layers", test_layers);
   g_test_add_func ("/constellation/layers-random", test_layers_random);
   g_test_add_func ("/constellation/layers-long-chain", test_layers_long_chain);
