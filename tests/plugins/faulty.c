@@ -27,6 +27,17 @@
  * sync answers then go unawaited: see docs/architecture.md);
  * flood-calls takes and releases a hold for ever.
  *
+ * Runaway observers (its observer is synchronous, on the host's bus):
+ * publish-loop publishes a device-status-changed event from its handler
+ * at every event from the AtEvent-th on, its own included, so one event
+ * starts a chain without end; it writes "loop" to Output when it starts,
+ * "refused SEQUENCE" at its first publication the bus refuses (SEQUENCE:
+ * the event being handled), and "published N refused M" when the plugin
+ * is shut down. sleep sleeps SleepMs (default 2000) in its handler on the
+ * AtEvent-th event, writing "slept MS" (as measured) to Output after it.
+ * AtType=NICK (such as task-started) puts the AtEvent-th event of that
+ * type instead of any type.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <signal.h>
@@ -49,6 +60,13 @@ typedef struct
   OrreryHold         *hold;
   gulong              expired_id;
   guint               release_id;
+  char               *at_type;       /* nullable: count events of this type only */
+  guint64             seen_of_type;
+  guint64             sleep_ms;
+  OrreryEventBus     *bus;
+  gboolean            looping;
+  guint64             published;
+  guint64             refused;
 } Faulty;
 
 static void
@@ -56,6 +74,19 @@ faulty_free (gpointer data)
 {
   Faulty *f = data;
 
+  if (f->looping && f->output != NULL)
+    {
+      FILE *out = fopen (f->output, "a");
+
+      if (out != NULL)
+        {
+          fprintf (out, "published %" G_GUINT64_FORMAT " refused %" G_GUINT64_FORMAT "\n",
+                   f->published, f->refused);
+          fclose (out);
+        }
+    }
+  g_clear_object (&f->bus);
+  g_free (f->at_type);
   g_clear_handle_id (&f->release_id, g_source_remove);
   if (f->orch != NULL)
     g_clear_signal_handler (&f->expired_id, f->orch);
@@ -229,6 +260,50 @@ crash_now (void)
   *target = 42;
 }
 
+/* The runaway modes; FALSE if Mode is neither. */
+static gboolean
+runaway (Faulty      *f,
+         OrreryEvent *event)
+{
+  if (g_str_equal (f->mode, "publish-loop"))
+    {
+      g_autoptr(OrreryDeviceEvent) echo = NULL;
+
+      if (!f->looping && f->seen != f->at)
+        return TRUE;
+      if (!f->looping)
+        note (f, "loop");
+      f->looping = TRUE;
+      echo = orrery_device_event_new (ORRERY_EVENT_DEVICE_STATUS_CHANGED, "faulty", "faulty-echo",
+                                      ORRERY_DEVICE_STATUS_IDLE);
+      orrery_event_bus_publish (f->bus, ORRERY_EVENT (echo));
+      if (orrery_event_is_published (ORRERY_EVENT (echo)))
+        f->published++;
+      else if (f->refused++ == 0)
+        {
+          g_autofree char *line = g_strdup_printf ("refused %" G_GUINT64_FORMAT,
+                                                   orrery_event_get_sequence (event));
+
+          note (f, line);
+        }
+      return TRUE;
+    }
+  if (g_str_equal (f->mode, "sleep"))
+    {
+      gint64 t0;
+      g_autofree char *line = NULL;
+
+      if (f->seen != f->at)
+        return TRUE;
+      t0 = g_get_monotonic_time ();
+      g_usleep (f->sleep_ms * 1000);
+      line = g_strdup_printf ("slept %" G_GINT64_FORMAT, (g_get_monotonic_time () - t0) / 1000);
+      note (f, line);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 faulty_handle (OrreryEvent  *event,
                gpointer      user_data,
@@ -236,7 +311,20 @@ faulty_handle (OrreryEvent  *event,
 {
   Faulty *f = user_data;
 
-  if (++f->seen > 0 && call_orchestrator (f, event))
+  if (f->at_type != NULL)
+    {
+      /* The AtEvent-th event of that type counts as the AtEvent-th, no
+       * other does. */
+      gboolean hit = g_str_equal (orrery_event_get_type_nick (event), f->at_type) &&
+                     ++f->seen_of_type == f->at;
+
+      f->seen = hit ? f->at : f->at + 1;
+    }
+  else
+    f->seen++;
+  if (runaway (f, event))
+    ;
+  else if (call_orchestrator (f, event))
     ;
   else if (f->seen == f->at)
     {
@@ -289,6 +377,11 @@ faulty_init (OrreryPluginContext  *context,
   f->at = orrery_plugin_context_get_uint (context, "AtEvent", 3, NULL);
   f->hold_ms = orrery_plugin_context_get_uint (context, "HoldMs", 0, NULL);
   f->release_ms = orrery_plugin_context_get_uint (context, "ReleaseMs", 0, NULL);
+  f->sleep_ms = orrery_plugin_context_get_uint (context, "SleepMs", 2000, NULL);
+  f->at_type = orrery_plugin_context_get_string (context, "AtType", NULL);
+  if (f->at_type != NULL && *f->at_type == '\0')
+    g_clear_pointer (&f->at_type, g_free);
+  f->bus = g_object_ref (orrery_plugin_context_get_bus (context));
   f->config = g_object_ref (orrery_plugin_context_get_config (context));
   if (orrery_plugin_context_get_boolean (context, "AskOrchestrator", TRUE, NULL) &&
       orrery_plugin_context_get_orchestrator (context) != NULL)
@@ -314,6 +407,8 @@ static const OrreryPluginKey faulty_keys[] = {
   { "HoldMs", ORRERY_PLUGIN_KEY_UINT, "0", "the deadline of the hold (Mode=hold)" },
   { "ReleaseMs", ORRERY_PLUGIN_KEY_UINT, "0", "release the hold after this long (0: never)" },
   { "AskOrchestrator", ORRERY_PLUGIN_KEY_BOOLEAN, "true", "take the orchestrator in init" },
+  { "AtType", ORRERY_PLUGIN_KEY_STRING, NULL, "count only events of this type (a nick)" },
+  { "SleepMs", ORRERY_PLUGIN_KEY_UINT, "2000", "how long to sleep in the handler (Mode=sleep)" },
   { NULL }
 };
 
