@@ -34,6 +34,10 @@
 #define READ_CHUNK (64 * 1024)
 #define OUTPUTS_MAX_BYTES (1024 * 1024)
 #define OUTPUTS_MAX_DEPTH 64
+/* GVariant keeps 128 levels (GLib's G_VARIANT_MAX_RECURSION_DEPTH, not
+ * public), nested variants included; result.outputs sits 3 of them down in
+ * the task's result (a{sv}). */
+#define OUTPUTS_MAX_VARIANT_DEPTH (128 - 3)
 #define TOKEN_VAR "ORRERY_TASK_TOKEN"
 #define MAX_TREE 65536
 
@@ -1297,6 +1301,52 @@ json_to_variant (JsonNode    *node,
     }
 }
 
+/* The levels @node takes as a GVariant (json_to_variant()): a value 1, an
+ * array 2 (av) and an object 3 (a{sv}) more than their deepest member. What
+ * is deeper than GVariant keeps comes back from the serialised form (an
+ * isolated plugin's copy, a worker's, and the task's result itself once
+ * serialised) as () or an empty container: outputs would be cut short and
+ * nothing would say so. The recursion is bounded by OUTPUTS_MAX_DEPTH. */
+static guint
+json_variant_depth (JsonNode *node)
+{
+  guint deepest = 0;
+
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter it;
+        JsonNode *member;
+
+        json_object_iter_init (&it, json_node_get_object (node));
+        while (json_object_iter_next (&it, NULL, &member))
+          {
+            guint d = json_variant_depth (member);
+
+            deepest = MAX (deepest, d);
+          }
+        return deepest + 3;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          {
+            guint d = json_variant_depth (json_array_get_element (array, i));
+
+            deepest = MAX (deepest, d);
+          }
+        return deepest + 2;
+      }
+    case JSON_NODE_NULL:
+    case JSON_NODE_VALUE:
+    default:
+      return 1;
+    }
+}
+
 static const char *
 json_kind (JsonNode *node)
 {
@@ -1408,6 +1458,14 @@ read_outputs (const char  *path,
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
                    "outputs file %s: must hold one JSON object, not %s", path,
                    json_kind (root));
+      return FALSE;
+    }
+  if (json_variant_depth (root) > OUTPUTS_MAX_VARIANT_DEPTH)
+    {
+      g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
+                   "outputs file %s: nested too deep to be kept whole in the task's result "
+                   "(an object counts 3 levels, an array 2, a value 1, at most %d in all)",
+                   path, OUTPUTS_MAX_VARIANT_DEPTH);
       return FALSE;
     }
   value = json_to_variant (root, "$", &local_error);

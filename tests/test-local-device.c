@@ -766,6 +766,83 @@ test_outputs_malformed (void)
   remove_tree (run_dir);
 }
 
+/* Outputs nested as deep as the task's result can keep them whole are
+ * kept, and come back whole from the result's serialised form (what an
+ * isolated plugin or a worker gets, and the result itself once serialised);
+ * one level deeper is refused with the file named, not cut short. The
+ * result (a{sv}) takes 3 levels, each object 3, each array 2, the value 1,
+ * of GVariant's 128: 41 nested objects fit, 42 do not; an object holding
+ * 60 nested arrays fits, 61 do not. */
+static void
+test_outputs_depth (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autofree char *run_dir = make_run_dir ();
+  g_autofree char *prefix = NULL;
+  struct {
+    guint    objects;   /* nested objects {"a": ...} */
+    guint    arrays;    /* then nested arrays [...] */
+    gboolean kept;
+  } cases[] = {
+    { 41, 0, TRUE }, { 42, 0, FALSE }, { 1, 60, TRUE }, { 1, 61, FALSE },
+  };
+
+  orrery_base_device_set_run (ORRERY_BASE_DEVICE (device), "r", run_dir);
+  prefix = g_strdup_printf ("outputs file %s/logs/deep.1.outputs.json: ", run_dir);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GString *json = g_string_new (NULL);
+      g_autofree char *file = g_strdup_printf ("%s/deep-%u.json", run_dir, i);
+      g_autofree char *data = NULL;
+      g_autoptr(OrreryTask) task = NULL;
+      g_auto(Outcome) o = { 0 };
+
+      for (guint k = 0; k < cases[i].objects; k++)
+        g_string_append (json, "{\"a\": ");
+      for (guint k = 0; k < cases[i].arrays; k++)
+        g_string_append_c (json, '[');
+      g_string_append (json, "7");
+      for (guint k = 0; k < cases[i].arrays; k++)
+        g_string_append_c (json, ']');
+      for (guint k = 0; k < cases[i].objects; k++)
+        g_string_append_c (json, '}');
+      g_assert_true (g_file_set_contents (file, json->str, -1, NULL));
+      g_string_free (json, TRUE);
+      data = g_strdup_printf ("{'command': <'cat %s > \"$ORRERY_OUTPUTS\"'>}", file);
+      task = make_task ("deep", data);
+
+      g_test_message ("case %u: %u objects, %u arrays", i, cases[i].objects, cases[i].arrays);
+      run_task (device, task, NULL, &o);
+      if (cases[i].kept)
+        {
+          g_autofree char *before = NULL;
+          g_autofree char *after = NULL;
+          g_autoptr(GVariant) copy = NULL;
+
+          g_assert_no_error (o.error);
+          g_assert_true (g_variant_lookup (o.result, "outputs", "@a{sv}", NULL));
+          /* Printed before anything serialises it: serialising a GVariant
+           * deeper than GVariant keeps cuts it short in place. */
+          before = g_variant_print (o.result, FALSE);
+          copy = g_variant_new_from_bytes (g_variant_get_type (o.result),
+                                           g_variant_get_data_as_bytes (o.result), FALSE);
+          after = g_variant_print (copy, FALSE);
+          g_assert_cmpstr (after, ==, before);
+          g_assert_nonnull (strstr (before, "7"));
+        }
+      else
+        {
+          g_assert_error (o.error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS);
+          g_test_message ("%s", o.error->message);
+          g_assert_true (g_str_has_prefix (o.error->message, prefix));
+          g_assert_nonnull (strstr (o.error->message, "nested too deep to be kept whole"));
+          g_assert_cmpint (lookup_i (o.result, "exit_status"), ==, 0);
+          g_assert_false (g_variant_lookup (o.result, "outputs", "@a{sv}", NULL));
+        }
+    }
+  remove_tree (run_dir);
+}
+
 static char *
 read_file (const char *path,
            gsize      *len)
@@ -1190,6 +1267,7 @@ main (int   argc,
   g_test_add_func ("/local-device/task-env", test_task_env);
   g_test_add_func ("/local-device/outputs", test_outputs);
   g_test_add_func ("/local-device/outputs-malformed", test_outputs_malformed);
+  g_test_add_func ("/local-device/outputs-depth", test_outputs_depth);
   g_test_add_func ("/local-device/logs", test_logs);
   g_test_add_func ("/local-device/log-cap", test_log_cap);
   g_test_add_func ("/local-device/pid-record", test_pid_record);
