@@ -225,9 +225,14 @@ typedef struct _ProcessLog
   guint    refs;        /* devices and executions using it */
   guint    n_slots;     /* the file's slots (those past the end are free) */
   GArray  *free_slots;  /* guint */
+  /* The outputs files: with a logs directory this process made, only the
+   * names in `outputs` (executions that left a file) can be taken; in
+   * another one, any. */
+  gboolean     made_here;
+  GHashTable  *outputs;  /* paths */
 } ProcessLog;
 
-static ProcessLog *process_log_acquire (const char *logs, GError **error);
+static ProcessLog *process_log_acquire (const char *logs, gboolean made_here, GError **error);
 static void process_log_unref (ProcessLog *plog);
 static void process_log_take_slot (ProcessLog *plog, guint *out_slot);
 static void process_log_release (ProcessLog *plog, guint slot);
@@ -625,6 +630,7 @@ static GHashTable *process_logs;  /* path -> ProcessLog, while used */
  * not handed out again. */
 static ProcessLog *
 process_log_acquire (const char  *logs,
+                     gboolean     made_here,
                      GError     **error)
 {
   g_autofree char *path = g_build_filename (logs, PROCESS_LOG_NAME, NULL);
@@ -660,6 +666,8 @@ process_log_acquire (const char  *logs,
   plog->refs = 1;
   plog->n_slots = (guint) MIN ((st.st_size + RECORD_SLOT - 1) / RECORD_SLOT, (off_t) G_MAXUINT / 2);
   plog->free_slots = g_array_new (FALSE, FALSE, sizeof (guint));
+  plog->made_here = made_here;
+  plog->outputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_hash_table_insert (process_logs, plog->path, plog);
   G_UNLOCK (registry);
   return plog;
@@ -673,6 +681,7 @@ process_log_unref_locked (ProcessLog *plog)
   g_hash_table_remove (process_logs, plog->path);
   close (plog->fd);
   g_array_unref (plog->free_slots);
+  g_hash_table_unref (plog->outputs);
   g_free (plog->path);
   g_free (plog);
 }
@@ -722,6 +731,30 @@ process_log_release (ProcessLog *plog,
     g_array_append_val (plog->free_slots, slot);
   process_log_unref_locked (plog);
   G_UNLOCK (registry);
+}
+
+/* An execution left an outputs file at @path (or may have). */
+static void
+process_log_note_outputs (ProcessLog *plog,
+                          const char *path)
+{
+  G_LOCK (registry);
+  if (!g_hash_table_contains (plog->outputs, path))
+    g_hash_table_add (plog->outputs, g_strdup (path));
+  G_UNLOCK (registry);
+}
+
+/* Whether a file may be at @path, an outputs file's name. */
+static gboolean
+process_log_outputs_may_exist (ProcessLog *plog,
+                               const char *path)
+{
+  gboolean may;
+
+  G_LOCK (registry);
+  may = !plog->made_here || g_hash_table_contains (plog->outputs, path);
+  G_UNLOCK (registry);
+  return may;
 }
 
 /* pidfd_open(2) (Linux 5.3); not under valgrind 3.19, for one. */
@@ -1368,11 +1401,13 @@ json_kind (JsonNode *node)
     }
 }
 
-/* Reads the outputs file: *out_outputs is NULL when it is empty or absent.
- * Fails on anything but one JSON object, naming the file. */
+/* Reads the outputs file: *out_outputs is NULL when it is empty or absent
+ * (*out_exists says which). Fails on anything but one JSON object, naming
+ * the file. */
 static gboolean
 read_outputs (const char  *path,
               GVariant   **out_outputs,
+              gboolean    *out_exists,
               GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
@@ -1385,11 +1420,15 @@ read_outputs (const char  *path,
   int fd;
 
   *out_outputs = NULL;
+  *out_exists = TRUE;
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     {
       if (errno == ENOENT)
-        return TRUE;
+        {
+          *out_exists = FALSE;
+          return TRUE;
+        }
       g_set_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_OUTPUTS,
                    "outputs file %s: %s", path, g_strerror (errno));
       return FALSE;
@@ -1565,6 +1604,7 @@ maybe_complete (Run *run)
   Dict result = { { NULL }, 0 };
   g_autoptr(GVariant) outputs = NULL;
   g_autoptr(GError) outputs_error = NULL;
+  gboolean outputs_exists = FALSE;
   GTask *task;
   double duration;
   int exit_status = -1;
@@ -1599,16 +1639,18 @@ maybe_complete (Run *run)
   output_close_log (&run->out);
   output_close_log (&run->err);
   log_error = run->out.log_error ? run->out.log_error : run->err.log_error;
+  if (run->outputs_path != NULL)
+    read_outputs (run->outputs_path, &outputs, &outputs_exists, &outputs_error);
+  if (run->outputs_temporary && outputs_exists)
+    g_unlink (run->outputs_path);
   if (run->plog != NULL)
     {
+      /* A process left after a drain may still write it. */
+      if (outputs_exists || run->drained)
+        process_log_note_outputs (run->plog, run->outputs_path);
       process_log_release (run->plog, run->slot);
       run->plog = NULL;
     }
-
-  if (run->outputs_path != NULL)
-    read_outputs (run->outputs_path, &outputs, &outputs_error);
-  if (run->outputs_temporary)
-    g_unlink (run->outputs_path);
 
   dict_add (&result, "exit_status", g_variant_new_int32 (exit_status));
   if (signum != 0)
@@ -2405,8 +2447,14 @@ prepare_files (OrreryLocalDevice  *self,
   if (g_strcmp0 (self->logs_dir_made, logs) != 0)
     {
       struct stat st;
+      gboolean made = FALSE;
 
-      if (g_mkdir_with_parents (logs, 0700) < 0)
+      /* Whether this process makes it: then no file in it is another's. */
+      if (mkdir (logs, 0700) == 0)
+        made = TRUE;
+      else if (errno == ENOENT && g_mkdir_with_parents (logs, 0700) == 0)
+        made = TRUE;
+      else if (errno != EEXIST)
         {
           int err = errno;
 
@@ -2422,7 +2470,7 @@ prepare_files (OrreryLocalDevice  *self,
       g_free (self->logs_dir_made);
       self->logs_dir_made = NULL;
       g_clear_pointer (&self->plog, process_log_unref);
-      self->plog = process_log_acquire (logs, error);
+      self->plog = process_log_acquire (logs, made, error);
       if (self->plog == NULL)
         return FALSE;
       self->logs_dir_made = g_strdup (logs);
@@ -2438,8 +2486,12 @@ prepare_files (OrreryLocalDevice  *self,
   /* The log files are created at their first byte (most commands print
    * nothing on one stream or both), and the outputs file by the task, if
    * it writes one: what an earlier execution may have left under that
-   * name (an interrupted attempt) goes, so the task finds none. */
-  if (unlink (run->outputs_path) < 0 && errno != ENOENT)
+   * name (an interrupted attempt, the same attempt run again) goes, so
+   * the task finds none. In a directory this process made, only a name an
+   * execution here left a file under can hold one (a failing unlink()
+   * costs a directory search per task). */
+  if (process_log_outputs_may_exist (self->plog, run->outputs_path) &&
+      unlink (run->outputs_path) < 0 && errno != ENOENT)
     {
       int err = errno;
 

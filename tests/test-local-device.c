@@ -655,18 +655,40 @@ test_task_env (void)
   g_assert_cmpstr (lookup_s (o2.result, "stdout"), ==, expected);
   {
     g_autofree char *logs = g_build_filename (run_dir, "logs", NULL);
-    g_autofree char *stale = g_build_filename (logs, "the-t.2.outputs.json", NULL);
+    g_autofree char *other_dir = make_run_dir ();
+    g_autofree char *other_logs = g_build_filename (other_dir, "logs", NULL);
+    g_autofree char *stale = g_build_filename (other_logs, "the-t.2.outputs.json", NULL);
+    g_autofree char *expected3 = NULL;
+    g_autoptr(OrreryLocalDevice) device2 = orrery_local_device_new ("local2", NULL, 1);
+    g_autoptr(OrreryTask) writer = make_task ("w", "{'command': <'echo \\'{\"a\": 1}\\' > \"$ORRERY_OUTPUTS\"'>}");
+    g_autoptr(OrreryTask) again = make_task ("w", "{'command': <'test ! -e \"$ORRERY_OUTPUTS\"'>}");
     g_auto(Outcome) o3 = { 0 };
+    g_auto(Outcome) o4 = { 0 };
+    g_auto(Outcome) o5 = { 0 };
 
     /* Private by its directory. */
     g_assert_cmpuint (file_mode (logs), ==, 0700);
-    /* What an earlier execution left under that name (an interrupted
-     * attempt) is not what this one finds, nor becomes its outputs. */
-    g_assert_true (g_file_set_contents (stale, "{\"stale\": 1}", -1, NULL));
-    run_task (device, task, NULL, &o3);
+
+    /* The same attempt run again in this process: what the first one
+     * wrote is not what the second finds, nor becomes its outputs. */
+    run_task (device, writer, NULL, &o3);
     g_assert_no_error (o3.error);
-    g_assert_cmpstr (lookup_s (o3.result, "stdout"), ==, expected);
-    g_assert_false (g_variant_lookup (o3.result, "outputs", "@a{sv}", NULL));
+    g_assert_true (g_variant_lookup (o3.result, "outputs", "@a{sv}", NULL));
+    run_task (device, again, NULL, &o4);
+    g_assert_no_error (o4.error);
+    g_assert_false (g_variant_lookup (o4.result, "outputs", "@a{sv}", NULL));
+
+    /* A run directory with logs from before (an interrupted attempt of
+     * another process): the file under the name goes too. */
+    g_assert_cmpint (g_mkdir_with_parents (other_logs, 0700), ==, 0);
+    g_assert_true (g_file_set_contents (stale, "{\"stale\": 1}", -1, NULL));
+    orrery_base_device_set_run (ORRERY_BASE_DEVICE (device2), "run-43", other_dir);
+    run_task (device2, task, NULL, &o5);
+    g_assert_no_error (o5.error);
+    expected3 = g_strdup_printf ("run-43|the-c|the-t|2|%s|token|fresh\n", stale);
+    g_assert_cmpstr (lookup_s (o5.result, "stdout"), ==, expected3);
+    g_assert_false (g_variant_lookup (o5.result, "outputs", "@a{sv}", NULL));
+    remove_tree (other_dir);
   }
   remove_tree (run_dir);
 }
