@@ -225,9 +225,9 @@ typedef struct _ProcessLog
   guint    refs;        /* devices and executions using it */
   guint    n_slots;     /* the file's slots (those past the end are free) */
   GArray  *free_slots;  /* guint */
-  /* The outputs files: with a logs directory this process made, only the
-   * names in `outputs` (executions that left a file) can be taken; in
-   * another one, any. */
+  /* The outputs files: with a logs directory this process made or found
+   * empty, only the names in `outputs` (executions that left a file) can
+   * be taken; in another one, any. */
   gboolean     made_here;
   GHashTable  *outputs;  /* paths */
 } ProcessLog;
@@ -2416,6 +2416,24 @@ private_tmpdir (GError **error)
   return tmpdir_path;
 }
 
+/* Whether @path is a directory with nothing in it but a processes file
+ * (which names no file). */
+static gboolean
+dir_is_empty (const char *path)
+{
+  DIR *dir = opendir (path);
+  struct dirent *entry;
+  gboolean empty = TRUE;
+
+  if (dir == NULL)
+    return FALSE;
+  while (empty && (entry = readdir (dir)) != NULL)
+    empty = strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0 ||
+            strcmp (entry->d_name, PROCESS_LOG_NAME) == 0;
+  closedir (dir);
+  return empty;
+}
+
 /* The per-execution files: the logs, the outputs file, in RUN_DIR/logs/
  * when there is a run directory, else the outputs file alone in a private
  * temporary directory. */
@@ -2449,12 +2467,15 @@ prepare_files (OrreryLocalDevice  *self,
       struct stat st;
       gboolean made = FALSE;
 
-      /* Whether this process makes it: then no file in it is another's. */
+      /* Whether this process makes it, or finds it empty (the host makes
+       * it with the run directory): then no file in it is another's. */
       if (mkdir (logs, 0700) == 0)
         made = TRUE;
       else if (errno == ENOENT && g_mkdir_with_parents (logs, 0700) == 0)
         made = TRUE;
-      else if (errno != EEXIST)
+      else if (errno == EEXIST)
+        made = dir_is_empty (logs);
+      else
         {
           int err = errno;
 
@@ -2487,7 +2508,8 @@ prepare_files (OrreryLocalDevice  *self,
    * nothing on one stream or both), and the outputs file by the task, if
    * it writes one: what an earlier execution may have left under that
    * name (an interrupted attempt, the same attempt run again) goes, so
-   * the task finds none. In a directory this process made, only a name an
+   * the task finds none. In a directory this process made or found empty
+   * (the host makes logs/ with the run directory), only a name an
    * execution here left a file under can hold one (a failing unlink()
    * costs a directory search per task). */
   if (process_log_outputs_may_exist (self->plog, run->outputs_path) &&
