@@ -10,6 +10,7 @@
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -198,16 +199,21 @@ def test_signal_after_the_run_keeps_its_status(tmp_path):
     stopped. Now the host exits with the run's status (1: cancelled).
 
     To hold the host in that window, its standard error is a pipe of one
-    page that this test fills once the first SIGINT's message is read: the
-    host then blocks in its last write ("orrery: run ... in DIR"), which
-    comes after the summary line on standard output."""
+    page, filled before the first SIGINT but for the room of that signal's
+    message: the host's next write to standard error then blocks, its last
+    one ("orrery: run ... in DIR"), which comes after the summary line on
+    standard output. (The pipe used to be filled once the message had been
+    read, racing the host's end: a test descheduled for 50 ms in between
+    found the host gone.)"""
     pids = tmp_path / "pids"
     pids.mkdir()
     tasks = [{"task_id": "sleeper", "task_data": {"command": f"echo $$ > {pids}/p; exec sleep 300"}}]
     path = tmp_path / "sleeper.json"
     path.write_text(json.dumps({"constellation_id": "sleeper", "tasks": tasks}))
+    message = b"orrery: SIGINT: cancelling the run (SIGINT again to stop at once)\n"
     r, w = os.pipe()
     fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
+    size = fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)
     env = dict(os.environ, NO_COLOR="1")
     proc = subprocess.Popen([ORRERY, "run", "--no-plugins", str(path)], cwd=tmp_path, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=w,
@@ -216,24 +222,34 @@ def test_signal_after_the_run_keeps_its_status(tmp_path):
     try:
         wait_for(lambda: (pids / "p").exists() and (pids / "p").read_text().strip(),
                  "the task to start")
-        proc.send_signal(signal.SIGINT)
-        while b"cancelling the run" not in err:
-            err += os.read(r, 4096)
-        # The pipe full: the host's next write to standard error blocks.
-        # (A file description of its own: O_NONBLOCK on the host's would
-        # make its write fail instead.)
-        filler = os.open(f"/proc/self/fd/{w}", os.O_WRONLY | os.O_NONBLOCK)
+        # What the host wrote so far (nothing, usually) out of the way, then
+        # the pipe filled but for the message: its write fits, the next
+        # one blocks. (A file description of its own for the writes:
+        # O_NONBLOCK on the host's would make its write fail instead.)
+        os.set_blocking(r, False)
         try:
-            while True:
-                os.write(filler, b"#" * 512)
+            while chunk := os.read(r, 65536):
+                err += chunk
         except BlockingIOError:
             pass
+        os.set_blocking(r, True)
+        filler = os.open(f"/proc/self/fd/{w}", os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            assert os.write(filler, b"#" * (size - len(message))) == size - len(message)
         finally:
             os.close(filler)
+        proc.send_signal(signal.SIGINT)
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no summary within 60 s of SIGINT"
         summary = proc.stdout.readline().decode(errors="replace")
         assert summary.startswith("orrery: cancelled"), summary
         assert proc.poll() is None, "the host exited without its last message"
+        # The second SIGINT while the host waits to write its last message.
         proc.send_signal(signal.SIGINT)
+        # The pipe held the filler and the message, and nothing else.
+        held = os.read(r, size)
+        assert held == b"#" * (size - len(message)) + message, held[-200:]
+        err += held
         os.close(w)
         w = -1
         while chunk := os.read(r, 65536):
