@@ -230,7 +230,30 @@ typedef struct
 {
   RedisPoolDevice *self;
   char            *key;
+  char            *sent_key;
 } SendCall;
+
+/* A task's record is appended once per delivery, however often it is
+ * sent: the append and a mark (KEYS[2], the new entry's id, expiring
+ * after ARGV[1] ms) are one script, and a record sent again finds the mark
+ * and gets the same id back. A send whose answer was lost (Redis stopped
+ * or the link dropped after it appended the record) is sent again once
+ * Redis is back: a plain XADD appended the record a second time, and two
+ * workers ran the task. */
+static const char append_once_script[] =
+  "local id = redis.call('GET', KEYS[2]) "
+  "if id then return id end "
+  "id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2)) "
+  "redis.call('SET', KEYS[2], id, 'PX', ARGV[1]) "
+  "return id";
+
+static void
+send_call_free (SendCall *call)
+{
+  g_free (call->key);
+  g_free (call->sent_key);
+  g_free (call);
+}
 
 static void
 on_exec_sent (redisAsyncContext *ac,
@@ -245,8 +268,15 @@ on_exec_sent (redisAsyncContext *ac,
   /* A link freed with the device runs its callbacks with ac->data NULL. */
   if (ac->data != NULL && !self->disposed)
     exec = g_hash_table_lookup (self->execs, call->key);
-  g_free (call->key);
-  g_free (call);
+  if (ac->data != NULL && !self->disposed && reply != NULL && reply->type == REDIS_REPLY_STRING)
+    {
+      /* The answer came: the record will not be sent again, its mark can go. */
+      const char *argv[] = { "DEL", call->sent_key };
+      size_t lens[] = { 3, strlen (call->sent_key) };
+
+      redis_link_command (self->cmd, NULL, NULL, 2, argv, lens);
+    }
+  send_call_free (call);
   if (exec == NULL && ac->data != NULL && !self->disposed && reply != NULL &&
       reply->type == REDIS_REPLY_STRING)
     {
@@ -286,18 +316,26 @@ send_exec (RedisPoolDevice *self,
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
   SendCall *call = g_new (SendCall, 1);
 
-  g_ptr_array_add (args, g_strdup ("XADD"));
-  g_ptr_array_add (args, g_strdup (self->tasks_key));
-  g_ptr_array_add (args, g_strdup ("*"));
-  redis_task_record_encode (exec->record, args);
   call->self = self;
   call->key = g_strdup (exec->key);
+  /* This device's reply stream is its own: the mark is this delivery's. */
+  call->sent_key = g_strdup_printf ("%s:sent:%u:%s", self->reply_key, exec->record->delivery,
+                                    exec->key);
+  g_ptr_array_add (args, g_strdup ("EVAL"));
+  g_ptr_array_add (args, g_strdup (append_once_script));
+  g_ptr_array_add (args, g_strdup ("2"));
+  g_ptr_array_add (args, g_strdup (self->tasks_key));
+  g_ptr_array_add (args, g_strdup (call->sent_key));
+  /* Kept while the record may be sent again: as long as Redis may be away
+   * before the device gives its tasks up, and a minute more. */
+  g_ptr_array_add (args, g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                          (guint64) self->settings.unreachable_ms + 60000));
+  redis_task_record_encode (exec->record, args);
   exec->sending = TRUE;
   if (!redis_link_command_strv (self->cmd, on_exec_sent, call, args))
     {
       exec->sending = FALSE;
-      g_free (call->key);
-      g_free (call);
+      send_call_free (call);
       g_queue_push_tail (&self->unsent, exec);
     }
 }

@@ -4,7 +4,9 @@
 # presence events, a password never shown.
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -165,6 +167,117 @@ def test_redis_restart_mid_run(tmp_path, redis_server, workers):
         assert len(ran_by(marks / t["task_id"])) == 1, t
         assert [e["type"] for e in terminal_events(journal, t["task_id"])] == ["task-completed"]
     assert "reconnecting" in err and "delivered again" not in err
+
+
+class DropFirstAppend:
+    """A unix-socket proxy from the host to Redis that forwards the host's
+    first task record (its append to KEY:tasks) and everything else, but
+    drops that connection once Redis has had time to append the record,
+    before its answer reaches the host: the send's outcome is unknown to the
+    host, as when Redis stops right after a command."""
+
+    def __init__(self, upstream, path, tasks_key):
+        self.upstream, self.path, self.tasks_key = upstream, str(path), tasks_key.encode()
+        self.dropped = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(16)
+        self.url = f"redis+unix://{self.path}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            up.connect(self.upstream)
+            state = {"dropping": False}
+            threading.Thread(target=self.to_redis, args=(client, up, state), daemon=True).start()
+            threading.Thread(target=self.to_host, args=(client, up, state), daemon=True).start()
+
+    def to_redis(self, client, up, state):
+        try:
+            while data := client.recv(65536):
+                if (not self.dropped.is_set() and not state["dropping"] and self.tasks_key in data
+                        and b"\r\ndelivery\r\n" in data):
+                    # No answer goes back from now on; for 0.2 s what
+                    # follows (the rest of the command, if it comes in
+                    # pieces) goes on to Redis, which appends the record;
+                    # then the link drops.
+                    state["dropping"] = True
+                    up.sendall(data)
+                    deadline = time.monotonic() + 0.2
+                    try:
+                        while (left := deadline - time.monotonic()) > 0:
+                            client.settimeout(left)
+                            if not (more := client.recv(65536)):
+                                break
+                            up.sendall(more)
+                    except socket.timeout:
+                        pass
+                    time.sleep(0.1)
+                    self.dropped.set()
+                    break
+                up.sendall(data)
+        except OSError:
+            pass
+        for s in (client, up):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def to_host(self, client, up, state):
+        try:
+            while data := up.recv(65536):
+                if not state["dropping"]:
+                    client.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_send_whose_answer_is_lost_appends_once(tmp_path, redis_server, workers):
+    """The host's first task record reaches Redis, which appends it, and the
+    link drops before the answer: the host sends the record again once it
+    has reconnected. It used to be appended twice, and the task ran twice
+    (the cause of test_redis_restart_mid_run's rare double run: Redis
+    stopped right after an append); now the second send finds the first
+    one's mark and gets its entry back."""
+    for wid in ("wa", "wb"):
+        workers.start(redis_server.url, "p", wid, "-j", "2")
+    wait_for_workers(redis_server, "p", ["wa", "wb"])
+    proxy = DropFirstAppend(redis_server.sock, tmp_path / "proxy.sock", "orrery:pool:p:tasks")
+    try:
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        tasks = [{"task_id": f"t{i}", "task_data": {
+            "command": f"echo $ORRERY_WORKER_ID >> {marks}/$ORRERY_TASK_ID; sleep 1.5"}}
+            for i in range(3)]
+        # Each runs for longer than the link takes to come back (0.1 s):
+        # the record is sent again while its first delivery runs.
+        cfg = write_config(tmp_path / "orrery.conf", proxy.url, "p", lease_ms=8000)
+        file = write_constellation(tmp_path / "c.json", tasks)
+        journal = tmp_path / "j.jsonl"
+        proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                            stderr_path=tmp_path / "orrery.err")
+        code, _ = finish(proc, timeout=90)
+    finally:
+        proxy.close()
+    err = (tmp_path / "orrery.err").read_text()
+    assert proxy.dropped.is_set(), "the proxy never saw a task record"
+    assert code == 0, err
+    for t in tasks:
+        assert len(ran_by(marks / t["task_id"])) == 1, (t, ran_by(marks / t["task_id"]))
+        assert [e["type"] for e in terminal_events(journal, t["task_id"])] == ["task-completed"]
+    assert "delivered again" not in err, err
+    # Nothing of the run is left in the pool's stream.
+    assert redis_server.client().xlen("orrery:pool:p:tasks") == 0
 
 
 def test_cancel_kills_the_remote_process_group(tmp_path, redis_server, workers):
