@@ -205,6 +205,7 @@ typedef struct
 } RunSource;
 
 static void maybe_complete (Run *run);
+static GVariant *constant_string (GVariant **slot, const char *text);
 static int fd_above_stdio (int fd);
 
 /* RUN_DIR/logs/processes: the process records of the executions running
@@ -1203,7 +1204,11 @@ output_to_variant (Output *out)
         }
     }
   if (len == 0)
-    return g_variant_new_string ("");
+    {
+      static GVariant *empty;
+
+      return constant_string (&empty, "");
+    }
   text = g_utf8_make_valid ((const char *) data, len);
   return g_variant_new_take_string (g_steal_pointer (&text));
 }
@@ -1589,14 +1594,39 @@ typedef struct
   guint     n;
 } Dict;
 
+/* A constant string, made once (keys, the empty output). */
+static GVariant *
+constant_string (GVariant   **slot,
+                 const char  *text)
+{
+  GVariant *v = g_atomic_pointer_get (slot);
+
+  if (v == NULL)
+    {
+      GVariant *made = g_variant_ref_sink (g_variant_new_string (text));
+
+      if (!g_atomic_pointer_compare_and_exchange (slot, NULL, made))
+        g_variant_unref (made);
+      v = g_atomic_pointer_get (slot);
+    }
+  return v;
+}
+
 static void
-dict_add (Dict       *d,
-          const char *key,
-          GVariant   *value)
+dict_add_entry (Dict     *d,
+                GVariant *key,
+                GVariant *value)
 {
   g_assert (d->n < G_N_ELEMENTS (d->v));
-  d->v[d->n++] = g_variant_new_dict_entry (g_variant_new_string (key), g_variant_new_variant (value));
+  d->v[d->n++] = g_variant_new_dict_entry (key, g_variant_new_variant (value));
 }
+
+/* Each key is made once, where it is used. */
+#define dict_add(d, key, value) \
+  G_STMT_START { \
+    static GVariant *key_variant_; \
+    dict_add_entry ((d), constant_string (&key_variant_, (key)), (value)); \
+  } G_STMT_END
 
 static void
 maybe_complete (Run *run)
