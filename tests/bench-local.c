@@ -3,7 +3,9 @@
  * Two shapes: 1000 independent `true` and a chain of 300 `true`, each run
  * at -j2 by the real `orrery` program ($ORRERY) without plugins
  * (--no-plugins) and with the default plugins (data/orrery.conf, the
- * plugins of the build tree), by GNU make and by ninja. The tools alternate
+ * plugins of the build tree), by GNU make and by ninja, and once more
+ * without plugins with JournalSync=none (the journal's share: its batch
+ * fdatasync runs on the main context). The tools alternate
  * within each round (several rounds); for each run the wall time and the
  * CPU time of the whole process tree (user + system, from wait4()). One
  * JSON object per shape and tool, with medians, ms per task, and the
@@ -32,10 +34,11 @@
 
 extern char **environ;
 
-enum { TOOL_ORRERY, TOOL_ORRERY_PLUGINS, TOOL_MAKE, TOOL_NINJA,
+enum { TOOL_ORRERY, TOOL_ORRERY_PLUGINS, TOOL_MAKE, TOOL_NINJA, TOOL_ORRERY_NOSYNC,
        TOOL_BEFORE, TOOL_BEFORE_PLUGINS, MAX_TOOLS };
 static const char *tool_names[MAX_TOOLS] = { "orrery --no-plugins", "orrery (default plugins)",
                                              "make -j2", "ninja -j2",
+                                             "orrery --no-plugins, JournalSync=none",
                                              "before: orrery --no-plugins",
                                              "before: orrery (default plugins)" };
 
@@ -190,6 +193,7 @@ main (int   argc,
   g_autofree char *ninja = g_find_program_in_path ("ninja");
   double goal_plain = 0, goal_plugins = 0;
   g_autofree char *cleanup = NULL;
+  g_autofree char *nosync_conf = NULL;
 
   if (orrery == NULL || build_root == NULL || source_root == NULL)
     {
@@ -205,6 +209,12 @@ main (int   argc,
   conf = g_build_filename (source_root, "data", "orrery.conf", NULL);
   plugins = g_build_filename (build_root, "plugins", NULL);
   rounds = MAX (rounds, 1);
+  nosync_conf = g_build_filename (dir, "nosync.conf", NULL);
+  {
+    g_autoptr(GString) text = g_string_new ("[Host]\nJournalSync=none\n");
+
+    write_file (nosync_conf, text);
+  }
 
   for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
     {
@@ -222,6 +232,8 @@ main (int   argc,
                               "-j", "2", json, NULL };
       char *cmd_make[] = { make, "-s", "-j2", "-f", mk, NULL };
       char *cmd_ninja[] = { ninja, "-j2", "-f", nj, NULL };
+      char *cmd_nosync[] = { (char *) orrery, "run", "--no-plugins", "--no-default-path", "-c",
+                             nosync_conf, "-j", "2", json, NULL };
       g_autofree char *b_vis = before ? g_build_filename (before, "plugins", "visualizer", NULL) : NULL;
       g_autofree char *b_met = before ? g_build_filename (before, "plugins", "metrics", NULL) : NULL;
       g_autofree char *b_syn = before ? g_build_filename (before, "plugins", "synchronizer", NULL) : NULL;
@@ -230,7 +242,7 @@ main (int   argc,
       char *cmd_before_plugins[] = { before_orrery, "run", "-c", conf, "--no-default-path",
                                      "-P", b_vis, "-P", b_met, "-P", b_syn, "-P", b_fail,
                                      "-j", "2", json, NULL };
-      char **cmds[MAX_TOOLS] = { cmd_plain, cmd_plugins, cmd_make, cmd_ninja,
+      char **cmds[MAX_TOOLS] = { cmd_plain, cmd_plugins, cmd_make, cmd_ninja, cmd_nosync,
                                  cmd_before, cmd_before_plugins };
       g_autofree double *wall = g_new0 (double, MAX_TOOLS * rounds);
       g_autofree double *cpu = g_new0 (double, MAX_TOOLS * rounds);
