@@ -1980,8 +1980,12 @@ run_source_dispatch (GSource     *source,
     output_ready (&run->out, g_source_query_unix_fd (source, run->out.tag));
   if (!run->completed && run->err.tag != NULL)
     output_ready (&run->err, g_source_query_unix_fd (source, run->err.tag));
+  /* Both pipes at their end: the leader has most likely exited too (its
+   * files close a few steps before it becomes a zombie), though poll()
+   * did not see its pidfd yet. Asking now (waitid() with WNOHANG) saves
+   * a main-loop iteration on the way to the next task. */
   if (!run->completed && run->pid_tag != NULL &&
-      g_source_query_unix_fd (source, run->pid_tag) != 0)
+      (g_source_query_unix_fd (source, run->pid_tag) != 0 || (run->out.done && run->err.done)))
     reap_leader (run);
   return G_SOURCE_CONTINUE;
 }
