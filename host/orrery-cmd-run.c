@@ -564,6 +564,11 @@ orrery_host_run (OrreryHostRun *run)
   st.loop = loop;
   signal_watch_start (&signals, cancellable);
 
+  /* The header's constellation is formatted here, not in the journal's
+   * handler at constellation-started (seconds at a million tasks). */
+  orrery_journal_prepare (run->journal, run->constellation);
+  if (run->second_journal != NULL)
+    orrery_journal_prepare (run->second_journal, run->constellation);
   start = g_get_monotonic_time ();
   orrery_orchestrator_run_async (orch, run->constellation, cancellable, run_done, &st);
   g_main_loop_run (loop);

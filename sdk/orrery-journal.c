@@ -53,6 +53,15 @@ struct _OrreryJournal
   char              **retried;       /* run-resumed record */
   GPtrArray          *header_members; /* name, value, name, value... */
 
+  /* orrery_journal_prepare(): the header's constellation past its head,
+   * formatted before the run, and what it was made from. */
+  GString            *prepared;
+  OrreryConstellation *prepared_for;
+  guint64             prepared_version;
+  guint               prepared_n_tasks;
+  guint               prepared_n_deps;
+  guint               prepared_counts[ORRERY_TASK_STATUS_SKIPPED + 1];
+
   GMainContext       *context;
   GSource            *timer;         /* writes the buffer */
   GSource            *sync_timer;    /* syncs what is written (batch) */
@@ -397,24 +406,50 @@ append_extra (GString    *s,
     }
 }
 
+/* A time in microseconds as seconds since the epoch, exactly: the
+ * decimal of the microseconds (16 significant digits for this century),
+ * which a reader turns back into the same double as usec / 1e6 (and its
+ * fast path takes it: no strtod()). */
 static void
 append_time (GString    *s,
              const char *member,
              gint64      usec)
 {
+  char frac[8];
+  guint f;
+  int n = 6;
+
   if (usec <= 0)
     return;
   append_member (s, member);
-  append_double (s, usec / (gdouble) G_USEC_PER_SEC);
+  append_uint (s, (guint64) (usec / G_USEC_PER_SEC));
+  f = (guint) (usec % G_USEC_PER_SEC);
+  for (int i = 5; i >= 0; i--, f /= 10)
+    frac[i] = '0' + f % 10;
+  while (n > 1 && frac[n - 1] == '0')
+    n--;
+  g_string_append_c (s, '.');
+  g_string_append_len (s, frac, n);
 }
 
 /* One task in the constellation's vocabulary (what
  * orrery_constellation_to_data() writes), compact: members without a value
  * are left out, times are seconds since the epoch, and the task's own
  * dependency lists are left to the dependency lines. */
+/* The text of the last task data written: tasks loaded from one file
+ * share one GVariant for equal data (the loader's cache), so a million
+ * `{"duration_ms": 0}` are formatted once. */
+typedef struct
+{
+  GVariant *data;     /* not a reference: valid while the task holds it */
+  gsize     offset;   /* its text in the string being written */
+  gsize     len;
+} DataMemo;
+
 static void
 append_task (GString    *s,
-             OrreryTask *t)
+             OrreryTask *t,
+             DataMemo   *memo)
 {
   const GError *task_error;
 
@@ -472,7 +507,24 @@ append_task (GString    *s,
   if (t->task_data)
     {
       append_member (s, "task_data");
-      _orrery_json_append_variant (s, t->task_data);
+      if (memo != NULL && memo->data == t->task_data)
+        {
+          /* The string may move as it grows: copy by offset. */
+          g_string_set_size (s, s->len + memo->len);
+          memcpy (s->str + s->len - memo->len, s->str + memo->offset, memo->len);
+        }
+      else
+        {
+          gsize start = s->len;
+
+          _orrery_json_append_variant (s, t->task_data);
+          if (memo != NULL)
+            {
+              memo->data = t->task_data;
+              memo->offset = start;
+              memo->len = s->len - start;
+            }
+        }
     }
   append_time (s, "created_at", t->created_at);
   append_time (s, "execution_start_time", t->state.started_at);
@@ -517,13 +569,14 @@ append_dependency (GString          *s,
 
 /* The constellation as the run starts, in its own JSON vocabulary (the
  * SDK's loader reads it back), formatted by hand: json-glib's tree and
- * generator cost more than the whole run of a zero-duration task. */
+ * generator cost more than the whole run of a zero-duration task. In two
+ * parts: the head (id, name, state, version: what the start changes) and
+ * the body (tasks, dependencies, unknown members), which
+ * orrery_journal_prepare() formats before the run. */
 static void
-append_constellation (GString             *s,
-                      OrreryConstellation *c)
+append_constellation_head (GString             *s,
+                           OrreryConstellation *c)
 {
-  gboolean first = TRUE;
-
   g_string_append (s, "{\"constellation_id\":");
   _orrery_json_append_string (s, c->id);
   if (c->name)
@@ -535,12 +588,21 @@ append_constellation (GString             *s,
   _orrery_json_append_string (s, orrery_constellation_state_to_nick (c->state));
   g_string_append (s, ",\"version\":");
   append_uint (s, c->version);
+}
+
+static void
+append_constellation_body (GString             *s,
+                           OrreryConstellation *c)
+{
+  gboolean first = TRUE;
+  DataMemo memo = { NULL, 0, 0 };
+
   g_string_append (s, ",\"tasks\":[");
   for (guint i = 0; i < c->tasks->len; i++)
     {
       if (i > 0)
         g_string_append_c (s, ',');
-      append_task (s, c->tasks->pdata[i]);
+      append_task (s, c->tasks->pdata[i], &memo);
     }
   g_string_append (s, "],\"dependencies\":[");
   for (guint i = 0; i < c->tasks->len; i++)
@@ -558,6 +620,14 @@ append_constellation (GString             *s,
   g_string_append_c (s, ']');
   append_extra (s, c->extra);
   g_string_append_c (s, '}');
+}
+
+static void
+append_constellation (GString             *s,
+                      OrreryConstellation *c)
+{
+  append_constellation_head (s, c);
+  append_constellation_body (s, c);
 }
 
 /* The same text for others in the SDK (the isolated helper's copy). */
@@ -652,6 +722,29 @@ append_modifications (GString             *s,
 }
 
 static void
+clear_prepared (OrreryJournal *self)
+{
+  if (self->prepared != NULL)
+    g_string_free (self->prepared, TRUE);
+  self->prepared = NULL;
+  g_clear_object (&self->prepared_for);
+}
+
+/* Whether the body orrery_journal_prepare() made is @c's as it is now:
+ * the same constellation, with no edit, no task or dependency added or
+ * removed and no task's status changed since (a resumed constellation's
+ * interrupted tasks reset by the run's start change the counts). */
+static gboolean
+prepared_is_current (OrreryJournal       *self,
+                     OrreryConstellation *c)
+{
+  return self->prepared != NULL && self->prepared_for == c &&
+         self->prepared_version == c->version && self->prepared_n_tasks == c->tasks->len &&
+         self->prepared_n_deps == c->n_deps &&
+         memcmp (self->prepared_counts, c->status_counts, sizeof self->prepared_counts) == 0;
+}
+
+static void
 append_header (OrreryJournal       *self,
                OrreryConstellation *c,
                gint64               ts)
@@ -670,7 +763,12 @@ append_header (OrreryJournal       *self,
     }
   /* Last, so a reader finds where the constellation's text starts. */
   append_member (s, "constellation");
-  append_constellation (s, c);
+  append_constellation_head (s, c);
+  if (prepared_is_current (self, c))
+    g_string_append_len (s, self->prepared->str, self->prepared->len);
+  else
+    append_constellation_body (s, c);
+  clear_prepared (self);
   g_string_append (s, "}\n");
 }
 
@@ -1281,6 +1379,7 @@ orrery_journal_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_string_free (self->buf, TRUE);
   g_ptr_array_unref (self->header_members);
+  clear_prepared (self);
   g_strfreev (self->retried);
   g_clear_error (&self->error);
   g_free (self->path);
@@ -1588,6 +1687,44 @@ orrery_journal_set_resumed (OrreryJournal      *self,
   g_return_if_fail (self->resumed);
   g_strfreev (self->retried);
   self->retried = g_strdupv ((char **) retried_task_ids);
+}
+
+/**
+ * orrery_journal_prepare:
+ * @self: a journal
+ * @constellation: the constellation about to run
+ *
+ * Formats the header's constellation (its tasks and dependencies) now,
+ * before the run, so that the journal's handler at `constellation-started`
+ * only writes it: at a million tasks the formatting takes seconds, which
+ * would hold up the bus (and every observer) inside that handler. Nothing
+ * is written before the run starts.
+ *
+ * Call it right before orrery_orchestrator_run_async(). The header then
+ * holds the tasks as they were here, with the constellation's id, name,
+ * state and version as they are at the start. If the constellation
+ * changes in between (an edit, a task or dependency added or removed, a
+ * task's status), the handler formats it again; a change to a task's own
+ * fields through its setters is not seen. A journal that continues a run
+ * (orrery_journal_open_append()) writes no header and ignores this.
+ */
+void
+orrery_journal_prepare (OrreryJournal       *self,
+                        OrreryConstellation *constellation)
+{
+  g_return_if_fail (ORRERY_IS_JOURNAL (self));
+  g_return_if_fail (ORRERY_IS_CONSTELLATION (constellation));
+
+  clear_prepared (self);
+  if (self->started || self->resumed)
+    return;
+  self->prepared = g_string_sized_new (256 + 160 * (gsize) constellation->tasks->len);
+  append_constellation_body (self->prepared, constellation);
+  self->prepared_for = g_object_ref (constellation);
+  self->prepared_version = constellation->version;
+  self->prepared_n_tasks = constellation->tasks->len;
+  self->prepared_n_deps = constellation->n_deps;
+  memcpy (self->prepared_counts, constellation->status_counts, sizeof self->prepared_counts);
 }
 
 /**

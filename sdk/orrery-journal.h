@@ -114,6 +114,9 @@ ORRERY_EXPORT
 void           orrery_journal_set_resumed      (OrreryJournal       *self,
                                                 const char * const  *retried_task_ids);
 ORRERY_EXPORT
+void           orrery_journal_prepare          (OrreryJournal       *self,
+                                                OrreryConstellation *constellation);
+ORRERY_EXPORT
 guint          orrery_journal_attach           (OrreryJournal       *self,
                                                 OrreryEventBus      *bus);
 ORRERY_EXPORT

@@ -873,6 +873,98 @@ test_batch_sync (Fixture       *f,
   close_journal (journal);
 }
 
+static JsonObject *
+header_task (GPtrArray  *records,
+             const char *id)
+{
+  JsonObject *c = json_object_get_object_member (json_node_get_object (records->pdata[0]), "constellation");
+  JsonArray *tasks = json_object_get_array_member (c, "tasks");
+
+  for (guint i = 0; i < json_array_get_length (tasks); i++)
+    {
+      JsonObject *t = json_array_get_object_element (tasks, i);
+
+      if (g_strcmp0 (json_object_get_string_member (t, "task_id"), id) == 0)
+        return t;
+    }
+  return NULL;
+}
+
+/* orrery_journal_prepare() formats the header's tasks before the run: the
+ * handler at constellation-started writes that text (a change no
+ * fingerprint sees, a task's description set after it, is not in the
+ * header), nothing is written before the start, and a change it does see
+ * (a task added) has the header formatted again. Times go through
+ * exactly, to the microsecond. */
+static void
+test_header_prepared (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-p");
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  OrreryTask *a = orrery_constellation_get_task (f->c, "a");
+  /* 2026-12-02, and times whose seconds * 1e6 is not a whole number in
+   * doubles (truncating them loses a microsecond). */
+  const gint64 times[] = { 1796174400510125, 1796174400000001, 1796174400999999, 1700000000123457 };
+  struct stat st;
+
+  for (guint i = 0; i < G_N_ELEMENTS (times); i++)
+    {
+      g_autofree char *id = g_strdup_printf ("time%u", i);
+      g_autoptr(OrreryTask) t = sim_task (id, NULL);
+
+      orrery_task_set_created_at (t, times[i]);
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+    }
+  orrery_task_set_description (a, "before");
+  orrery_journal_prepare (journal, f->c);
+  orrery_task_set_description (a, "after");
+  g_assert_cmpint (stat (f->path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 0);
+  run (f);
+  g_assert_no_error (f->error);
+  close_journal (journal);
+  records = read_lines (f->path);
+  g_assert_cmpstr (record_type (records, 0), ==, "header");
+  g_assert_cmpstr (json_object_get_string_member (header_task (records, "a"), "description"), ==, "before");
+  /* The head is the start's: the constellation runs. */
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (
+                     json_node_get_object (records->pdata[0]), "constellation"), "state"), ==, "executing");
+
+  reader = read_journal (f->path);
+  for (guint i = 0; i < G_N_ELEMENTS (times); i++)
+    {
+      g_autofree char *id = g_strdup_printf ("time%u", i);
+      OrreryTask *t = orrery_constellation_get_task (orrery_journal_reader_get_constellation (reader), id);
+
+      g_assert_nonnull (t);
+      g_assert_cmpint (orrery_task_get_created_at (t), ==, times[i]);
+    }
+}
+
+/* A task added after orrery_journal_prepare() is in the header: the
+ * handler sees the constellation changed and formats it again. */
+static void
+test_header_prepared_stale (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-s");
+  g_autoptr(OrreryTask) late = sim_task ("late", NULL);
+  g_autoptr(GPtrArray) records = NULL;
+  OrreryTask *a = orrery_constellation_get_task (f->c, "a");
+
+  orrery_journal_prepare (journal, f->c);
+  g_assert_true (orrery_constellation_add_task (f->c, late, NULL));
+  orrery_task_set_description (a, "after");
+  run (f);
+  g_assert_no_error (f->error);
+  close_journal (journal);
+  records = read_lines (f->path);
+  g_assert_nonnull (header_task (records, "late"));
+  g_assert_cmpstr (json_object_get_string_member (header_task (records, "a"), "description"), ==, "after");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -890,5 +982,7 @@ main (int    argc,
   ADD ("/journal/cancel-in-bulk", test_cancel_in_bulk);
   ADD ("/journal/edit-removes-added-task", test_edit_removes_added_task);
   ADD ("/journal/batch-sync", test_batch_sync);
+  ADD ("/journal/header-prepared", test_header_prepared);
+  ADD ("/journal/header-prepared-stale", test_header_prepared_stale);
   return g_test_run ();
 }
