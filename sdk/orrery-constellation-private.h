@@ -176,6 +176,10 @@ struct _OrreryConstellation
   /* The ready set's sequences a bulk cancel dropped: freeing their nodes
    * (one per ready task) is left for later, off the end of the run. */
   GPtrArray                *stale_ready;
+  /* The capabilities key of the last task data seen (a reference):
+   * tasks loaded from one file share one GVariant for equal data. */
+  GVariant                 *caps_memo_data;
+  char                     *caps_memo_key;
 };
 
 /* The statistics' cache, dropped with the constellation. */

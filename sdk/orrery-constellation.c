@@ -156,11 +156,30 @@ capabilities_key (OrreryTask *t)
   return g_strjoinv ("\n", caps);
 }
 
+/* capabilities_key(), remembered for the last task data: a GVariant
+ * does not change, and a loaded constellation's tasks share one for
+ * equal data, so a million tasks look their capabilities up once. */
+static char *
+capabilities_key_memo (OrreryConstellation *self,
+                       OrreryTask          *t)
+{
+  if (t->task_data == NULL)
+    return NULL;
+  if (t->task_data != self->caps_memo_data)
+    {
+      g_clear_pointer (&self->caps_memo_data, g_variant_unref);
+      g_free (self->caps_memo_key);
+      self->caps_memo_key = capabilities_key (t);
+      self->caps_memo_data = g_variant_ref (t->task_data);
+    }
+  return g_strdup (self->caps_memo_key);
+}
+
 static OrreryReadyClass *
 ready_class_for (OrreryConstellation *self,
                  OrreryTask          *t)
 {
-  OrreryReadyClass key = { t->target_device_id, t->device_type, capabilities_key (t) };
+  OrreryReadyClass key = { t->target_device_id, t->device_type, capabilities_key_memo (self, t) };
   OrreryReadyClass *c = g_hash_table_lookup (self->classes, &key);
 
   if (c != NULL)
@@ -432,6 +451,8 @@ orrery_constellation_finalize (GObject *object)
   g_clear_pointer (&self->extra, json_object_unref);
   g_clear_error (&self->bulk_cancel_error);
   g_clear_pointer (&self->stats_cache, _orrery_stats_cache_free);
+  g_clear_pointer (&self->caps_memo_data, g_variant_unref);
+  g_clear_pointer (&self->caps_memo_key, g_free);
   G_OBJECT_CLASS (orrery_constellation_parent_class)->finalize (object);
 }
 

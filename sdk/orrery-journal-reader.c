@@ -211,11 +211,9 @@ value_variant (const Value *v)
 
 /* The result, shared with the equal results before it. */
 static GVariant *
-member_result (OrreryJournalReader *self,
-               const Value         *o)
+result_from_value (OrreryJournalReader *self,
+                   const Value         *v)
 {
-  const Value *v = _orrery_json_value_get_member (o, "result");
-
   return v ? _orrery_json_variant_cache_get (self->shared, v) : NULL;
 }
 
@@ -276,18 +274,20 @@ enum_from_nick (GType       type,
 
   if (nick == NULL)
     return FALSE;
-  klass = g_type_class_ref (type);
+  /* Kept: static enum types' classes live as long as the program (no
+   * reference taken and dropped for every record). */
+  klass = g_type_class_peek (type);
+  if (klass == NULL)
+    klass = g_type_class_ref (type);
   ev = g_enum_get_value_by_nick (klass, nick);
   if (ev != NULL)
     *value = ev->value;
-  g_type_class_unref (klass);
   return ev != NULL;
 }
 
 static GError *
-member_error (const Value *o)
+error_from_value (const Value *e)
 {
-  const Value *e = _orrery_json_value_get_member (o, "error");
   const char *domain, *message;
 
   if (e == NULL || e->kind != ORRERY_JSON_OBJECT)
@@ -297,6 +297,87 @@ member_error (const Value *o)
   return g_error_new_literal (domain ? g_quark_from_string (domain) : ORRERY_JOURNAL_ERROR,
                               (gint) _orrery_json_value_get_int (e, "code", 0),
                               message ? message : "");
+}
+
+/* The members every record has or a task record needs, found in one pass
+ * over the record (the last of a name, as a lookup by name finds it):
+ * a lookup each would scan the record's members again for every one. */
+typedef struct
+{
+  const Value *seq, *type, *ts, *source, *task, *status, *attempt, *result, *error;
+} Known;
+
+static inline gboolean
+name_is (const Value *name,
+         const char  *text,
+         guint        len)
+{
+  return name->len == len && memcmp (name->u.s, text, len) == 0;
+}
+
+static void
+known_members (const Value *o,
+               Known       *k)
+{
+  memset (k, 0, sizeof *k);
+  for (guint i = 0; i < o->len; i++)
+    {
+      const Value *name = &o->u.items[2 * i], *v = name + 1;
+
+      switch (name->len)
+        {
+        case 2:
+          if (name_is (name, "ts", 2))
+            k->ts = v;
+          break;
+        case 3:
+          if (name_is (name, "seq", 3))
+            k->seq = v;
+          break;
+        case 4:
+          if (name_is (name, "type", 4))
+            k->type = v;
+          else if (name_is (name, "task", 4))
+            k->task = v;
+          break;
+        case 5:
+          if (name_is (name, "error", 5))
+            k->error = v;
+          break;
+        case 6:
+          if (name_is (name, "status", 6))
+            k->status = v;
+          else if (name_is (name, "result", 6))
+            k->result = v;
+          else if (name_is (name, "source", 6))
+            k->source = v;
+          break;
+        case 7:
+          if (name_is (name, "attempt", 7))
+            k->attempt = v;
+          break;
+        default:
+          break;
+        }
+    }
+}
+
+/* As _orrery_json_value_get_string() and _get_int() on a member found. */
+static inline const char *
+value_string (const Value *v)
+{
+  return v != NULL && v->kind == ORRERY_JSON_STRING ? v->u.s : NULL;
+}
+
+static inline gint64
+value_int (const Value *v,
+           gint64       default_value)
+{
+  if (v != NULL && v->kind == ORRERY_JSON_INT)
+    return v->u.i;
+  if (v != NULL && v->kind == ORRERY_JSON_DOUBLE)
+    return (gint64) v->u.d;
+  return default_value;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -496,7 +577,7 @@ ensure_started (OrreryJournalReader  *self,
 static gboolean
 apply_task_record (OrreryJournalReader  *self,
                    OrreryEventType       type,
-                   const Value          *o,
+                   guint                 attempt,
                    OrreryTask           *t,
                    GVariant             *result,
                    const GError         *task_error,
@@ -505,7 +586,6 @@ apply_task_record (OrreryJournalReader  *self,
 {
   g_autoptr(GError) local = NULL;
   g_autoptr(GPtrArray) ready = NULL;
-  guint attempt = (guint) _orrery_json_value_get_int (o, "attempt", 0);
 
   switch (type)
     {
@@ -805,6 +885,7 @@ read_record (OrreryJournalReader  *self,
   g_autoptr(GVariant) data = NULL;
   gboolean too_deep = FALSE;
   gsize column = 0;
+  Known known;
 
   *out = NULL;
   if (!parse_record (self, line, len, &root, &too_deep, &column))
@@ -817,7 +898,8 @@ read_record (OrreryJournalReader  *self,
     }
   if (root.kind != ORRERY_JSON_OBJECT)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "not a journal record: not a JSON object");
-  seqn = _orrery_json_value_get_member (o, "seq");
+  known_members (o, &known);
+  seqn = known.seq;
   if (seqn == NULL || seqn->kind != ORRERY_JSON_INT)
     return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "a record without a sequence number");
   seq = seqn->u.i;
@@ -829,9 +911,9 @@ read_record (OrreryJournalReader  *self,
     return line_error (self, error, ORRERY_JOURNAL_ERROR_SEQUENCE,
                        "gap in the sequence numbers: %" G_GINT64_FORMAT " after %" G_GUINT64_FORMAT,
                        seq, self->seq);
-  type_nick = member_string (o, "type");
-  ts = _orrery_json_value_get_int (o, "ts", 0);
-  source = member_string (o, "source");
+  type_nick = value_string (known.type);
+  ts = value_int (known.ts, 0);
+  source = value_string (known.source);
   if (source == NULL)
     source = "orchestrator";
 
@@ -857,7 +939,7 @@ read_record (OrreryJournalReader  *self,
     case ORRERY_EVENT_TASK_SKIPPED:
     case ORRERY_EVENT_TASK_CANCELLED:
       {
-        OrreryTask *t = lookup_task (self, member_string (o, "task"), error);
+        OrreryTask *t = lookup_task (self, value_string (known.task), error);
         gint status = ORRERY_TASK_STATUS_PENDING;
         g_autoptr(GVariant) result = NULL;
         g_autoptr(GError) task_error = NULL;
@@ -866,12 +948,13 @@ read_record (OrreryJournalReader  *self,
 
         if (t == NULL)
           return FALSE;
-        if (!enum_from_nick (ORRERY_TYPE_TASK_STATUS, member_string (o, "status"), &status))
+        if (!enum_from_nick (ORRERY_TYPE_TASK_STATUS, value_string (known.status), &status))
           return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "unknown task status “%s”",
-                             member_string (o, "status") ? member_string (o, "status") : "(none)");
-        result = member_result (self, o);
-        task_error = member_error (o);
-        if (!apply_task_record (self, type, o, t, result, task_error, ts, error))
+                             value_string (known.status) ? value_string (known.status) : "(none)");
+        result = result_from_value (self, known.result);
+        task_error = error_from_value (known.error);
+        if (!apply_task_record (self, type, (guint) value_int (known.attempt, 0), t, result, task_error, ts,
+                                error))
           return FALSE;
         if (!want_event)
           {

@@ -89,6 +89,24 @@ _orrery_json_arena_alloc (OrreryJsonArena *arena,
   return p;
 }
 
+/* The common case inline: room in the current chunk. */
+static inline gpointer
+arena_alloc (OrreryJsonArena *arena,
+             gsize            size)
+{
+  Chunk *c = arena->head;
+
+  size = (size + 7) & ~(gsize) 7;
+  if (G_LIKELY (c != NULL && c->size - c->used >= size))
+    {
+      gpointer p = c->data + c->used;
+
+      c->used += size;
+      return p;
+    }
+  return _orrery_json_arena_alloc (arena, size);
+}
+
 void
 _orrery_json_arena_reset (OrreryJsonArena *arena)
 {
@@ -142,7 +160,8 @@ _orrery_json_reader_init (OrreryJsonReader *r,
   r->end = text + length;
   /* enter() keeps its state in one bit per level. */
   r->max_depth = MIN (max_depth, 512);
-  r->stack = g_array_sized_new (FALSE, FALSE, sizeof (OrreryJsonValue), 64);
+  r->stack_cap = 64;
+  r->stack = g_new (OrreryJsonValue, r->stack_cap);
   /* A UTF-8 byte order mark, as json-glib takes it. */
   if (length >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
     r->p += 3;
@@ -153,15 +172,16 @@ _orrery_json_reader_reuse (OrreryJsonReader *r,
                            const char       *text,
                            gsize             length)
 {
-  GArray *stack = r->stack;
+  OrreryJsonValue *stack = r->stack;
+  guint cap = r->stack_cap;
   guint max_depth = r->max_depth;
 
-  g_array_set_size (stack, 0);
   memset (r, 0, sizeof *r);
   r->start = r->p = text;
   r->end = text + length;
   r->max_depth = max_depth;
   r->stack = stack;
+  r->stack_cap = cap;
   if (length >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
     r->p += 3;
 }
@@ -169,7 +189,8 @@ _orrery_json_reader_reuse (OrreryJsonReader *r,
 void
 _orrery_json_reader_clear (OrreryJsonReader *r)
 {
-  g_clear_pointer (&r->stack, g_array_unref);
+  g_clear_pointer (&r->stack, g_free);
+  r->stack_len = r->stack_cap = 0;
 }
 
 static inline void
@@ -298,6 +319,11 @@ decode_string (const char *p,
   return o - out;
 }
 
+/* Whether a byte of @x is below @n (@n <= 128): exact as a whole (a
+ * borrow only crosses into a byte from one that is below @n itself). */
+#define HAS_LESS(x, n) (((x) - G_GUINT64_CONSTANT (0x0101010101010101) * (n)) & ~(x) & \
+                        G_GUINT64_CONSTANT (0x8080808080808080))
+
 /* A string, at its opening quote. */
 static gboolean
 read_string (OrreryJsonReader *r,
@@ -306,7 +332,7 @@ read_string (OrreryJsonReader *r,
 {
   const guchar *q = (const guchar *) ++r->p;
   const guchar *end = (const guchar *) r->end;
-  guchar high = 0;
+  guint64 high = 0;     /* every byte before the quote, or-ed */
   gboolean escaped = FALSE;
   char *s;
   gsize len;
@@ -314,8 +340,35 @@ read_string (OrreryJsonReader *r,
   /* Find the closing quote: no control character (NUL included) before it. */
   for (;;)
     {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+      /* Eight bytes at a time: the first quote, backslash or control
+       * character is the lowest byte flagged (bytes of 0x80 and over go
+       * through, noted for the UTF-8 check). */
+      while (end - q >= 8)
+        {
+          guint64 w, m;
+
+          memcpy (&w, q, 8);
+          m = HAS_LESS (w, 0x20) | HAS_LESS (w ^ G_GUINT64_CONSTANT (0x2222222222222222), 1) |
+              HAS_LESS (w ^ G_GUINT64_CONSTANT (0x5c5c5c5c5c5c5c5c), 1);
+          if (m != 0)
+            {
+              guint k = (guint) __builtin_ctzll (m) / 8;
+
+              if (k > 0)
+                high |= w & (G_MAXUINT64 >> (64 - 8 * k));
+              q += k;
+              goto special;
+            }
+          high |= w;
+          q += 8;
+        }
+#endif
       while (q < end && *q != '"' && *q != '\\' && *q >= 0x20)
         high |= *q++;
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    special:
+#endif
       if (q >= end || *q < 0x20)
         return fail (r);
       if (*q == '"')
@@ -326,7 +379,7 @@ read_string (OrreryJsonReader *r,
       q += 2;
     }
   len = (const char *) q - r->p;
-  s = _orrery_json_arena_alloc (arena, len + 1);
+  s = arena_alloc (arena, len + 1);
   if (escaped)
     {
       gssize n = decode_string (r->p, (const char *) q, s);
@@ -337,7 +390,7 @@ read_string (OrreryJsonReader *r,
     }
   else
     {
-      if ((high & 0x80) && !g_utf8_validate_len (r->p, len, NULL))
+      if ((high & G_GUINT64_CONSTANT (0x8080808080808080)) && !g_utf8_validate_len (r->p, len, NULL))
         return fail (r);
       memcpy (s, r->p, len);
       s[len] = '\0';
@@ -349,10 +402,10 @@ read_string (OrreryJsonReader *r,
   return TRUE;
 }
 
-/* A decimal without an exponent, of at most 15 significant digits and
- * 22 decimals: its digits as an integer, divided once by a power of ten
- * that a double holds exactly, is the correctly rounded value (Clinger's
- * fast path), as strtod() makes it. */
+/* A decimal without an exponent whose digits, as an integer, a double
+ * holds exactly (at most 2^53), with at most 22 decimals: that integer,
+ * divided once by a power of ten that a double holds exactly, is the
+ * correctly rounded value (Clinger's fast path), as strtod() makes it. */
 static gboolean
 fast_double (const char *p,
              const char *end,
@@ -380,9 +433,13 @@ fast_double (const char *p,
       if (m > 0)
         digits++;
       decimals += point;
-      if (digits > 15 || decimals > 22)
+      if (digits > 16 || decimals > 22)
         return FALSE;
     }
+  /* The digits must be a double exactly (a time in microseconds,
+   * 1796174400.510125, has 16). */
+  if (m > (G_GUINT64_CONSTANT (1) << 53))
+    return FALSE;
   *out = (gdouble) m / pow10[decimals];
   if (negative)
     *out = -*out;
@@ -466,6 +523,18 @@ read_literal (OrreryJsonReader *r,
   return TRUE;
 }
 
+static inline void
+push (OrreryJsonReader      *r,
+      const OrreryJsonValue *v)
+{
+  if (G_UNLIKELY (r->stack_len == r->stack_cap))
+    {
+      r->stack_cap = MAX (64, r->stack_cap * 2);
+      r->stack = g_renew (OrreryJsonValue, r->stack, r->stack_cap);
+    }
+  r->stack[r->stack_len++] = *v;
+}
+
 /* Moves the children pushed since @base into @out's items. */
 static void
 take_children (OrreryJsonReader *r,
@@ -473,15 +542,15 @@ take_children (OrreryJsonReader *r,
                guint             base,
                OrreryJsonValue  *out)
 {
-  guint n = r->stack->len - base;
+  guint n = r->stack_len - base;
 
   out->u.items = NULL;
   if (n > 0)
     {
-      out->u.items = _orrery_json_arena_alloc (arena, n * sizeof (OrreryJsonValue));
-      memcpy (out->u.items, &g_array_index (r->stack, OrreryJsonValue, base), n * sizeof (OrreryJsonValue));
+      out->u.items = arena_alloc (arena, n * sizeof (OrreryJsonValue));
+      memcpy (out->u.items, r->stack + base, n * sizeof (OrreryJsonValue));
     }
-  g_array_set_size (r->stack, base);
+  r->stack_len = base;
 }
 
 static gboolean
@@ -502,7 +571,7 @@ read_value (OrreryJsonReader *r,
       {
         gboolean object = *r->p == '{';
         char close = object ? '}' : ']';
-        guint base = r->stack->len;
+        guint base = r->stack_len;
         OrreryJsonValue item;
 
         if (r->depth >= r->max_depth)
@@ -524,7 +593,7 @@ read_value (OrreryJsonReader *r,
                   if (r->p >= r->end || *r->p != '"' || !read_string (r, arena, &item))
                     return fail (r);
                   item.raw = NULL;
-                  g_array_append_val (r->stack, item);
+                  push (r, &item);
                   skip_space (r);
                   if (r->p >= r->end || *r->p != ':')
                     return fail (r);
@@ -532,7 +601,7 @@ read_value (OrreryJsonReader *r,
                 }
               if (!read_value (r, arena, &item))
                 return FALSE;
-              g_array_append_val (r->stack, item);
+              push (r, &item);
               skip_space (r);
               if (r->p < r->end && *r->p == ',')
                 {
@@ -548,7 +617,7 @@ read_value (OrreryJsonReader *r,
             }
         r->depth--;
         out->kind = object ? ORRERY_JSON_OBJECT : ORRERY_JSON_ARRAY;
-        out->len = (r->stack->len - base) / (object ? 2 : 1);
+        out->len = (r->stack_len - base) / (object ? 2 : 1);
         take_children (r, arena, base, out);
         break;
       }
@@ -765,12 +834,18 @@ _orrery_json_value_get_member (const OrreryJsonValue *object,
   if (object == NULL || object->kind != ORRERY_JSON_OBJECT)
     return NULL;
   len = strlen (name);
-  /* The last of a name, as json-glib keeps it. */
+  /* The last of a name, as json-glib keeps it. Names are short: compared
+   * here, byte by byte, after their length (no call per member). */
   for (guint i = 0; i < object->len; i++)
     {
       const OrreryJsonValue *k = &object->u.items[2 * i];
+      gsize j;
 
-      if (k->len == len && memcmp (k->u.s, name, len) == 0)
+      if (k->len != len)
+        continue;
+      for (j = 0; j < len && k->u.s[j] == name[j]; j++)
+        ;
+      if (j == len)
         found = k + 1;
     }
   return found;

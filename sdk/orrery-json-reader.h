@@ -74,7 +74,9 @@ typedef struct
   gboolean    too_deep;    /* ... because it is nested deeper than max_depth */
   guint64     object_bits; /* entered levels: bit d set when level d is an object */
   guint64     first_bits;  /* ... and when its first item is still to come */
-  GArray     *stack;       /* OrreryJsonValue, children of open containers */
+  OrreryJsonValue *stack;  /* children of open containers */
+  guint       stack_len;
+  guint       stack_cap;
   const char *released;    /* with release_behind: text given back up to here */
 } OrreryJsonReader;
 
