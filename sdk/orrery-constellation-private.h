@@ -158,6 +158,11 @@ struct _OrreryConstellation
   GPtrArray                *ready_classes;/* the classes with ready tasks */
   guint                     n_ready;
   gboolean                  ready_live;
+  /* Skips settled (what a loaded file left unable to run is skipped, an
+   * edge that cannot be met skips its dependent at once) without the
+   * ready set being kept: state changes need only that (a journal reader
+   * rebuilding a million tasks never dispatches); implied by ready_live. */
+  gboolean                  skips_live;
   guint                     status_counts[ORRERY_TASK_STATUS_SKIPPED + 1];
   gint64                    created_at;
   JsonObject               *extra;        /* unknown top-level fields */

@@ -348,6 +348,24 @@ skip_task (OrreryConstellation *self,
   resolve_outgoing (self, t, newly_ready, skipped);
 }
 
+/* Settles tasks that a loaded file left unable to run (once: later
+ * changes skip at once what they make impossible). */
+static void
+settle_skips (OrreryConstellation *self,
+              GPtrArray           *skipped)
+{
+  if (self->skips_live)
+    return;
+  self->skips_live = TRUE;
+  for (guint i = 0; i < self->tasks->len; i++)
+    {
+      OrreryTask *t = self->tasks->pdata[i];
+
+      if (TASK_NOT_STARTED (t) && t->state.n_impossible_in > 0)
+        skip_task (self, t, NULL, skipped);
+    }
+}
+
 void
 _orrery_constellation_ensure_ready (OrreryConstellation *self,
                                     GPtrArray           *skipped)
@@ -357,15 +375,7 @@ _orrery_constellation_ensure_ready (OrreryConstellation *self,
   if (self->ready_live)
     return;
   self->ready_live = TRUE;
-
-  /* Settle tasks that a loaded file left unable to run. */
-  for (guint i = 0; i < self->tasks->len; i++)
-    {
-      OrreryTask *t = self->tasks->pdata[i];
-
-      if (TASK_NOT_STARTED (t) && t->state.n_impossible_in > 0)
-        skip_task (self, t, NULL, skipped);
-    }
+  settle_skips (self, skipped);
 
   ready = g_ptr_array_new ();
   for (guint i = 0; i < self->tasks->len; i++)
@@ -784,7 +794,7 @@ _orrery_constellation_link (OrreryConstellation  *self,
       if (dep->state == EDGE_IMPOSSIBLE)
         {
           to->state.n_impossible_in++;
-          if (self->ready_live && TASK_NOT_STARTED (to))
+          if (self->skips_live && TASK_NOT_STARTED (to))
             skip_task (self, to, newly_ready, skipped);
         }
     }
@@ -1615,7 +1625,8 @@ orrery_constellation_mark_task_started (OrreryConstellation  *self,
   g_return_val_if_fail (task_id != NULL, FALSE);
   if ((t = lookup_or_error (self, task_id, error)) == NULL)
     return FALSE;
-  _orrery_constellation_ensure_ready (self, NULL);
+  /* Not the ready set: whoever asks for it gets it built then. */
+  settle_skips (self, NULL);
   if (!task_is_ready (t))
     {
       SET_ERROR (error, INVALID_STATE, "task “%s” cannot start: it is %s%s", task_id,
@@ -1678,7 +1689,7 @@ orrery_constellation_mark_task_completed (OrreryConstellation  *self,
     g_variant_ref_sink (result);
   if ((t = lookup_or_error (self, task_id, error)) == NULL)
     goto fail;
-  _orrery_constellation_ensure_ready (self, NULL);
+  settle_skips (self, NULL);
   if (t->state.status != ORRERY_TASK_STATUS_RUNNING)
     {
       if (!task_is_ready (t))
@@ -1746,7 +1757,7 @@ orrery_constellation_mark_task_cancelled_full (OrreryConstellation  *self,
   g_return_val_if_fail (task_id != NULL, NULL);
   if ((t = lookup_or_error (self, task_id, error)) == NULL)
     return NULL;
-  _orrery_constellation_ensure_ready (self, NULL);
+  settle_skips (self, NULL);
   if (TASK_TERMINAL (t))
     {
       SET_ERROR (error, INVALID_STATE, "task “%s” cannot be cancelled: it is already %s", task_id,
@@ -2014,9 +2025,18 @@ orrery_constellation_reset_interrupted (OrreryConstellation *self)
         }
     }
 
-  /* Rebuild the ready set; tasks that still cannot run are skipped again. */
-  self->ready_live = FALSE;
-  _orrery_constellation_ensure_ready (self, NULL);
+  /* Rebuild the ready set (if it was kept); tasks that still cannot run
+   * are skipped again. */
+  if (self->ready_live)
+    {
+      self->ready_live = self->skips_live = FALSE;
+      _orrery_constellation_ensure_ready (self, NULL);
+    }
+  else
+    {
+      self->skips_live = FALSE;
+      settle_skips (self, NULL);
+    }
   return n_reset;
 }
 

@@ -14,7 +14,8 @@
  * (goal < 5 s for 1M).
  *
  * Usage: bench-journal [MAX_TASKS]  (default 1000000)
- *        bench-journal make N PATH   (writes the journal of an N-task run)
+ *        bench-journal make N PATH   (writes the journal of an N-task run;
+ *                                     PATH none: the run without one)
  *        bench-journal resume PATH   (times the rebuild of PATH alone: for
  *                                     a profiler)
  *
@@ -88,11 +89,21 @@ stamp (OrreryEvent  *event,
 typedef struct
 {
   gint64  wall_us;
+  gint64  cpu_us;        /* the process's, user and system */
   gint64  header_us;
   gint64  header_cpu_us;
   gint64  prepare_us;
   guint64 syncs;
 } RunTimes;
+
+static gdouble
+cpu_seconds (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 /* One run; with @path, journaled. */
 static RunTimes
@@ -113,11 +124,13 @@ one_run (guint              n,
   RunTimes times = { 0 };
   gboolean done = FALSE;
   gint64 t0;
+  gdouble cpu0;
 
   orrery_device_manager_add_device (devices, ORRERY_DEVICE (sim), NULL);
   orch = orrery_orchestrator_new (bus, devices);
   orrery_event_bus_subscribe (bus, obs_before, NULL, 0);
   t0 = g_get_monotonic_time ();
+  cpu0 = cpu_seconds ();
   if (path != NULL)
     {
       journal = orrery_journal_new (path, "bench-run", &error);
@@ -144,6 +157,7 @@ one_run (guint              n,
       times.syncs = orrery_journal_get_sync_count (journal);
     }
   times.wall_us = g_get_monotonic_time () - t0;
+  times.cpu_us = (gint64) ((cpu_seconds () - cpu0) * 1e6);
   times.header_us = after.wall_us - before.wall_us;
   times.header_cpu_us = after.cpu_us - before.cpu_us;
   return times;
@@ -152,18 +166,11 @@ one_run (guint              n,
 typedef struct
 {
   gdouble ratio;
+  gdouble cpu_ratio;
   gdouble bytes_per_task;
   gdouble rebuild_s;
+  gdouble rebuild_cpu_s;
 } CaseResult;
-
-static gdouble
-cpu_seconds (void)
-{
-  struct rusage ru;
-
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 static CaseResult
 bench_case (guint             n,
@@ -197,15 +204,19 @@ bench_case (guint             n,
                                                        ORRERY_TASK_STATUS_COMPLETED), ==, n);
 
   res.ratio = (gdouble) journaled.wall_us / bare.wall_us;
+  res.cpu_ratio = (gdouble) journaled.cpu_us / bare.cpu_us;
   res.bytes_per_task = (gdouble) st.st_size / n;
   res.rebuild_s = rebuild / 1e6;
+  res.rebuild_cpu_s = cpu1 - cpu0;
   printf ("{\"bench\":\"journal\",\"tasks\":%u,\"sync\":\"%s\",\"ns_per_task_without\":%.0f,"
-          "\"ns_per_task_with\":%.0f,\"ratio\":%.3f,\"journal_bytes\":%lld,\"journal_bytes_per_task\":%.0f,"
+          "\"ns_per_task_with\":%.0f,\"ratio\":%.3f,\"cpu_ns_per_task_without\":%.0f,"
+          "\"cpu_ns_per_task_with\":%.0f,\"cpu_ratio\":%.3f,\"journal_bytes\":%lld,\"journal_bytes_per_task\":%.0f,"
           "\"prepare_ms\":%.1f,\"header_ms\":%.1f,\"header_cpu_ms\":%.1f,\"syncs\":%" G_GUINT64_FORMAT ",\"records\":%" G_GUINT64_FORMAT
           ",\"rebuild_s\":%.3f,\"rebuild_cpu_s\":%.3f,\"rebuild_header_s\":%.3f,\"rebuild_header_cpu_s\":%.3f,"
           "\"rebuild_ns_per_record\":%.0f}\n",
           n, orrery_journal_sync_to_nick (sync), bare.wall_us * 1000.0 / n, journaled.wall_us * 1000.0 / n,
-          res.ratio, (long long) st.st_size, res.bytes_per_task, journaled.prepare_us / 1000.0, journaled.header_us / 1000.0,
+          res.ratio, bare.cpu_us * 1000.0 / n, journaled.cpu_us * 1000.0 / n, res.cpu_ratio,
+          (long long) st.st_size, res.bytes_per_task, journaled.prepare_us / 1000.0, journaled.header_us / 1000.0,
           journaled.header_cpu_us / 1000.0, journaled.syncs,
           orrery_journal_reader_get_sequence (reader), res.rebuild_s, cpu1 - cpu0, (t1 - t0) / 1e6,
           header_cpu - cpu0, rebuild * 1000.0 / orrery_journal_reader_get_sequence (reader));
@@ -244,13 +255,18 @@ main (int    argc,
 {
   guint max;
   g_autoptr(GString) ratios = g_string_new (NULL);
+  g_autoptr(GString) cpu_ratios = g_string_new (NULL);
   g_autoptr(GString) bytes = g_string_new (NULL);
   CaseResult last = { 0 };
+  g_autofree char *loadavg = NULL;
+  const char *load = "";
   guint last_n = 0;
 
   if (argc == 4 && g_str_equal (argv[1], "make"))
     {
-      RunTimes t = one_run ((guint) atoi (argv[2]), argv[3], ORRERY_JOURNAL_SYNC_BATCH);
+      /* PATH "none": the same run without a journal. */
+      RunTimes t = one_run ((guint) atoi (argv[2]), g_str_equal (argv[3], "none") ? NULL : argv[3],
+                            ORRERY_JOURNAL_SYNC_BATCH);
 
       printf ("{\"bench\":\"journal-make\",\"tasks\":%d,\"s\":%.3f,\"prepare_ms\":%.1f,\"header_ms\":%.1f,"
               "\"header_cpu_ms\":%.1f}\n", atoi (argv[2]), t.wall_us / 1e6, t.prepare_us / 1000.0, t.header_us / 1000.0,
@@ -287,12 +303,17 @@ main (int    argc,
         if (sync != ORRERY_JOURNAL_SYNC_BATCH)
           continue;
         g_string_append_printf (ratios, "%s\"%u\":%.3f", ratios->len ? "," : "", n, res.ratio);
+        g_string_append_printf (cpu_ratios, "%s\"%u\":%.3f", cpu_ratios->len ? "," : "", n, res.cpu_ratio);
         g_string_append_printf (bytes, "%s\"%u\":%.0f", bytes->len ? "," : "", n, res.bytes_per_task);
         last = res;
         last_n = n;
       }
-  printf ("{\"bench\":\"journal-summary\",\"sync\":\"batch\",\"ratio\":{%s},\"ratio_goal\":1.3,"
-          "\"bytes_per_task\":{%s},\"resume_tasks\":%u,\"resume_s\":%.3f,\"resume_goal_s\":5}\n",
-          ratios->str, bytes->str, last_n, last.rebuild_s);
+  /* The machine's load as the figures were taken (they are not quiet). */
+  if (g_file_get_contents ("/proc/loadavg", &loadavg, NULL, NULL))
+    load = g_strstrip (loadavg);
+  printf ("{\"bench\":\"journal-summary\",\"sync\":\"batch\",\"ratio\":{%s},\"cpu_ratio\":{%s},\"ratio_goal\":1.3,"
+          "\"bytes_per_task\":{%s},\"resume_tasks\":%u,\"resume_s\":%.3f,\"resume_cpu_s\":%.3f,\"resume_goal_s\":5,"
+          "\"loadavg\":\"%s\"}\n",
+          ratios->str, cpu_ratios->str, bytes->str, last_n, last.rebuild_s, last.rebuild_cpu_s, load);
   return 0;
 }
