@@ -62,9 +62,12 @@ G_DEFINE_FINAL_TYPE (OrreryPluginContext, orrery_plugin_context, G_TYPE_OBJECT)
 G_DEFINE_QUARK (orrery-plugin-error-quark, orrery_plugin_error)
 
 /* The keys the engine itself reads from every plugin group. */
+/* Keys of every plugin's group that are the engine's or the host's, not
+ * the plugin's: OutputDir is where the host puts every plugin's files (the
+ * run directory), used by the plugins that write some, ignored by others. */
 static const char * const engine_keys[] = {
   "Enabled", "Events", "Delivery", "QueueLimit", "DeadlineMs", "Isolation", "Restart",
-  "RestartLimit", "InitDeadlineMs", NULL
+  "RestartLimit", "InitDeadlineMs", "OutputDir", NULL
 };
 
 static void
