@@ -417,7 +417,7 @@ orrery_host_cmd_replay (int    argc,
   r.speed = speed;
   replay_schedule (&r, 0);
   g_main_loop_run (loop);
-  g_clear_object (&r.next);
+  g_clear_pointer (&r.next, orrery_event_unref);
   /* What queued observers have not had yet, before the plugins go. */
   orrery_event_bus_drain (bus);
   orrery_plugin_engine_shutdown (engine);
@@ -455,18 +455,18 @@ print_event (OrreryEvent *event,
   g_autoptr(GString) s = g_string_new (NULL);
 
   g_string_append_printf (s, "%6" G_GUINT64_FORMAT "  %-24s", seq, orrery_event_get_type_nick (event));
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     {
-      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
-      const GError *error = orrery_task_event_get_error (te);
+      OrreryEvent *te = event;
+      const GError *error = orrery_event_get_error (te);
 
-      orrery_string_append_escaped (s, orrery_task_event_get_task_id (te), -1);
-      g_string_append_printf (s, "  %s  attempt %u", orrery_task_status_to_nick (orrery_task_event_get_status (te)),
-                              orrery_task_event_get_attempt (te));
-      if (orrery_task_event_get_device_id (te) != NULL)
+      orrery_string_append_escaped (s, orrery_event_get_task_id (te), -1);
+      g_string_append_printf (s, "  %s  attempt %u", orrery_task_status_to_nick (orrery_event_get_task_status (te)),
+                              orrery_event_get_attempt (te));
+      if (orrery_event_get_device_id (te) != NULL)
         {
           g_string_append (s, "  on ");
-          orrery_string_append_escaped (s, orrery_task_event_get_device_id (te), -1);
+          orrery_string_append_escaped (s, orrery_event_get_device_id (te), -1);
         }
       if (error != NULL)
         {
@@ -474,14 +474,14 @@ print_event (OrreryEvent *event,
           orrery_string_append_escaped (s, error->message, -1);
         }
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      OrreryEvent *ce = event;
       GVariant *data = orrery_event_get_data (event);
       const char *reason = NULL;
 
-      orrery_string_append_escaped (s, orrery_constellation_event_get_constellation_id (ce), -1);
-      g_string_append_printf (s, "  %s", orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
+      orrery_string_append_escaped (s, orrery_event_get_constellation_id (ce), -1);
+      g_string_append_printf (s, "  %s", orrery_constellation_state_to_nick (orrery_event_get_constellation_state (ce)));
       if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT) &&
           g_variant_lookup (data, "reason", "&s", &reason))
         {
@@ -489,8 +489,8 @@ print_event (OrreryEvent *event,
           orrery_string_append_escaped (s, reason, -1);
         }
     }
-  else if (ORRERY_IS_DEVICE_EVENT (event))
-    orrery_string_append_escaped (s, orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event)), -1);
+  else if (ORRERY_EVENT_IS_DEVICE (event))
+    orrery_string_append_escaped (s, orrery_event_get_device_id (event), -1);
   g_print ("%s\n", s->str);
 }
 

@@ -199,7 +199,7 @@ delivery_new (OrreryEvent *event,
 {
   Delivery *d = g_new (Delivery, 1);
 
-  d->event = g_object_ref (event);
+  d->event = orrery_event_ref (event);
   d->op = op;
   if (op != NULL)
     op->pending++;
@@ -211,7 +211,7 @@ delivery_done (Delivery *d)
 {
   PublishOp *op = d->op;
 
-  g_object_unref (d->event);
+  orrery_event_unref (d->event);
   g_free (d);
   if (op != NULL)
     {
@@ -385,7 +385,7 @@ sub_async_done (GObject      *source,
     }
   else
     {
-      g_autoptr(OrreryEvent) event = g_object_ref (sub->current->event);
+      g_autoptr(OrreryEvent) event = orrery_event_ref (sub->current->event);
 
       sub_end_in_flight (sub);
       if (ok)
@@ -410,7 +410,7 @@ sub_deadline_cb (gpointer user_data)
 {
   Subscription *sub = user_data;
   g_autoptr(GCancellable) cancellable = g_steal_pointer (&sub->cancellable);
-  g_autoptr(OrreryEvent) event = g_object_ref (sub->current->event);
+  g_autoptr(OrreryEvent) event = orrery_event_ref (sub->current->event);
   guint deadline = sub->deadline_ms;
 
   /* sub_end_in_flight() would destroy this very source: let it go first. */
@@ -680,7 +680,7 @@ bus_publish_here (OrreryEventBus *self,
       /* Not a delivery to an observer: the op is not pending on it, it
        * completes once its emission is over. */
       d = g_new (Delivery, 1);
-      d->event = g_object_ref (event);
+      d->event = orrery_event_ref (event);
       d->op = op;
       g_queue_push_tail (&self->pending, d);
       return;
@@ -693,7 +693,7 @@ bus_publish_here (OrreryEventBus *self,
   while ((d = g_queue_pop_head (&self->pending)) != NULL)
     {
       bus_emit (self, d->event, d->op);
-      g_object_unref (d->event);
+      orrery_event_unref (d->event);
       g_free (d);
     }
   self->dispatching = FALSE;
@@ -719,7 +719,7 @@ marshal_dispatch (gpointer user_data)
   Marshal *m = user_data;
 
   bus_publish_here (m->bus, m->event, m->op);
-  g_object_unref (m->event);
+  orrery_event_unref (m->event);
   g_object_unref (m->bus);
   g_free (m);
   return G_SOURCE_REMOVE;
@@ -745,7 +745,7 @@ bus_publish (OrreryEventBus *self,
   _orrery_event_seal (event, 0);
   m = g_new (Marshal, 1);
   m->bus = g_object_ref (self);
-  m->event = g_object_ref (event);
+  m->event = orrery_event_ref (event);
   m->op = op;
   source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
@@ -775,7 +775,7 @@ orrery_event_bus_publish (OrreryEventBus *self,
                           OrreryEvent    *event)
 {
   g_return_if_fail (ORRERY_IS_EVENT_BUS (self));
-  g_return_if_fail (ORRERY_IS_EVENT (event));
+  g_return_if_fail (event != NULL);
   g_return_if_fail (!orrery_event_is_published (event));
 
   bus_publish (self, event, NULL);
@@ -804,13 +804,13 @@ orrery_event_bus_publish_async (OrreryEventBus      *self,
   PublishOp *op;
 
   g_return_if_fail (ORRERY_IS_EVENT_BUS (self));
-  g_return_if_fail (ORRERY_IS_EVENT (event));
+  g_return_if_fail (event != NULL);
   g_return_if_fail (!orrery_event_is_published (event));
 
   op = g_new0 (PublishOp, 1);
   op->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (op->task, orrery_event_bus_publish_async);
-  g_task_set_task_data (op->task, g_object_ref (event), g_object_unref);
+  g_task_set_task_data (op->task, orrery_event_ref (event), (GDestroyNotify) orrery_event_unref);
   bus_publish (self, event, op);
 }
 
@@ -1013,7 +1013,7 @@ sub_give_up (Subscription *sub,
 
   if (first == NULL)
     return;
-  event = g_object_ref (first->event);
+  event = orrery_event_ref (first->event);
   if (sub->in_flight)
     {
       g_autoptr(GCancellable) cancellable = g_steal_pointer (&sub->cancellable);
@@ -1528,10 +1528,10 @@ orrery_event_bus_class_init (OrreryEventBusClass *klass)
                                 G_TYPE_FROM_CLASS (klass),
                                 G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED | G_SIGNAL_NO_HOOKS,
                                 NULL, NULL, NULL,
-                                g_cclosure_marshal_VOID__OBJECT,
-                                G_TYPE_NONE, 1, ORRERY_TYPE_EVENT);
+                                g_cclosure_marshal_VOID__BOXED,
+                                G_TYPE_NONE, 1, ORRERY_TYPE_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE);
   g_signal_set_va_marshaller (signals[SIGNAL_EVENT], G_TYPE_FROM_CLASS (klass),
-                              g_cclosure_marshal_VOID__OBJECTv);
+                              g_cclosure_marshal_VOID__BOXEDv);
 
   /**
    * OrreryEventBus::observer-failed:
@@ -1549,7 +1549,8 @@ orrery_event_bus_class_init (OrreryEventBusClass *klass)
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3, ORRERY_TYPE_OBSERVER, ORRERY_TYPE_EVENT, G_TYPE_ERROR);
+                  G_TYPE_NONE, 3, ORRERY_TYPE_OBSERVER,
+                  ORRERY_TYPE_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_ERROR);
 
   /* Register the quarks now, so no emission pays for it. */
   for (guint i = 0; i < ORRERY_EVENT_TYPE_COUNT; i++)

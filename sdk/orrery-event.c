@@ -2,67 +2,173 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <string.h>
+
 #include "orrery-private.h"
 
-typedef struct
+/* One allocation per event: the fixed part, then the source id and the
+ * subject's id (task, constellation or device) copied behind it. */
+struct _OrreryEvent
 {
-  OrreryEventType type;
-  gboolean        sealed;
-  guint64         sequence;
-  gint64          timestamp;
-  char           *source_id;
-  GVariant       *data;
-} OrreryEventPrivate;
+  gint                  ref_count;     /* atomic */
+  guint8                type;          /* OrreryEventType */
+  guint8                kind;          /* OrreryEventKind */
+  guint8                sealed;
+  gint                  status;        /* task status, constellation state or device status */
+  guint                 attempt;
+  guint64               sequence;
+  gint64                timestamp;
+  const char           *source_id;     /* in strings[] or NULL */
+  const char           *subject_id;    /* in strings[] or NULL */
+  char                 *device_id;     /* a task's device */
+  GVariant             *data;
+  GVariant             *result;
+  GError               *error;
+  GStrv                 newly_ready;
+  OrreryConstellation  *constellation;
+  GVariant             *statistics;
+  GVariant             *modifications;
+  GStrv                 on_task_ids;
+  gdouble               duration;
+  char                  strings[];
+};
 
 /**
  * OrreryEvent:
  *
  * The events published on the bus.
  *
- * Events are small GObjects: creating one sets a handful of fields and takes
- * the wall-clock time, nothing more. Once published an event is sealed: its
- * setters refuse to change it, so every observer sees the same values.
+ * An event is a small ref-counted boxed structure (orrery_event_ref(),
+ * orrery_event_unref()), not a GObject: creating one is one allocation and
+ * one clock read. There is one type for every kind of event; its
+ * #OrreryEventKind, set by the constructor that made it, says which fields
+ * it carries: orrery_event_new_task() makes task events (task id, status,
+ * attempt, device, result, error, newly ready tasks), orrery_event_new_constellation()
+ * constellation events (id, state, statistics, duration, modifications),
+ * orrery_event_new_device() device events (id, status), orrery_event_new()
+ * plain ones. An accessor of a field the event's kind lacks returns %NULL
+ * or 0; a setter of such a field refuses, with a critical warning.
+ *
+ * Once published an event is sealed: its setters refuse to change it, so
+ * every observer sees the same values. Observers receive events
+ * `(transfer none)`: one that keeps an event past its handler takes a
+ * reference.
  */
-G_DEFINE_TYPE_WITH_PRIVATE (OrreryEvent, orrery_event, G_TYPE_OBJECT)
+G_DEFINE_BOXED_TYPE (OrreryEvent, orrery_event, orrery_event_ref, orrery_event_unref)
 
-#define CHECK_UNSEALED(ev) \
-  g_return_if_fail (!orrery_event_is_published (ORRERY_EVENT (ev)))
+#define CHECK_UNSEALED(ev) g_return_if_fail (!(ev)->sealed)
 
-static void
-orrery_event_finalize (GObject *object)
-{
-  OrreryEventPrivate *priv = orrery_event_get_instance_private (ORRERY_EVENT (object));
-
-  g_free (priv->source_id);
-  g_clear_pointer (&priv->data, g_variant_unref);
-
-  G_OBJECT_CLASS (orrery_event_parent_class)->finalize (object);
-}
-
-static void
-orrery_event_class_init (OrreryEventClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = orrery_event_finalize;
-}
-
-static void
-orrery_event_init (OrreryEvent *self)
-{
-}
-
-static void
-event_setup (OrreryEvent     *self,
-             OrreryEventType  type,
+static OrreryEvent *
+event_alloc (OrreryEventType  type,
+             OrreryEventKind  kind,
              const char      *source_id,
-             GVariant        *data)
+             const char      *subject_id)
 {
-  OrreryEventPrivate *priv = orrery_event_get_instance_private (self);
+  gsize source_len = source_id != NULL ? strlen (source_id) + 1 : 0;
+  gsize subject_len = subject_id != NULL ? strlen (subject_id) + 1 : 0;
+  OrreryEvent *self = g_malloc (sizeof (OrreryEvent) + source_len + subject_len);
+  char *p = self->strings;
 
-  priv->type = type;
-  priv->timestamp = g_get_real_time ();
-  priv->source_id = g_strdup (source_id);
-  if (data != NULL)
-    priv->data = g_variant_ref_sink (data);
+  memset (self, 0, sizeof (OrreryEvent));
+  self->ref_count = 1;
+  self->type = (guint8) type;
+  self->kind = (guint8) kind;
+  self->timestamp = g_get_real_time ();
+  if (source_id != NULL)
+    {
+      memcpy (p, source_id, source_len);
+      self->source_id = p;
+      p += source_len;
+    }
+  if (subject_id != NULL)
+    {
+      memcpy (p, subject_id, subject_len);
+      self->subject_id = p;
+    }
+  return self;
+}
+
+/**
+ * orrery_event_ref:
+ * @self: an event
+ *
+ * Takes a reference to @self. Any thread may take and drop references.
+ *
+ * Returns: (transfer full): @self
+ */
+OrreryEvent *
+orrery_event_ref (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_atomic_int_inc (&self->ref_count);
+  return self;
+}
+
+/**
+ * orrery_event_unref:
+ * @self: (transfer full): an event
+ *
+ * Drops a reference to @self; the last one frees it.
+ */
+void
+orrery_event_unref (OrreryEvent *self)
+{
+  g_return_if_fail (self != NULL);
+  if (!g_atomic_int_dec_and_test (&self->ref_count))
+    return;
+  g_free (self->device_id);
+  if (self->data != NULL)
+    g_variant_unref (self->data);
+  if (self->result != NULL)
+    g_variant_unref (self->result);
+  if (self->error != NULL)
+    g_error_free (self->error);
+  g_strfreev (self->newly_ready);
+  if (self->constellation != NULL)
+    g_object_unref (self->constellation);
+  if (self->statistics != NULL)
+    g_variant_unref (self->statistics);
+  if (self->modifications != NULL)
+    g_variant_unref (self->modifications);
+  g_strfreev (self->on_task_ids);
+  g_free (self);
+}
+
+/**
+ * orrery_event_type_get_kind:
+ * @type: an event type
+ *
+ * The kind of event that carries @type: %ORRERY_EVENT_KIND_TASK for
+ * `task-*`, %ORRERY_EVENT_KIND_CONSTELLATION for `constellation-*`,
+ * %ORRERY_EVENT_KIND_DEVICE for `device-*`.
+ *
+ * Returns: the kind
+ */
+OrreryEventKind
+orrery_event_type_get_kind (OrreryEventType type)
+{
+  switch (type)
+    {
+    case ORRERY_EVENT_TASK_STARTED:
+    case ORRERY_EVENT_TASK_COMPLETED:
+    case ORRERY_EVENT_TASK_FAILED:
+    case ORRERY_EVENT_TASK_RETRYING:
+    case ORRERY_EVENT_TASK_SKIPPED:
+    case ORRERY_EVENT_TASK_CANCELLED:
+      return ORRERY_EVENT_KIND_TASK;
+    case ORRERY_EVENT_CONSTELLATION_STARTED:
+    case ORRERY_EVENT_CONSTELLATION_COMPLETED:
+    case ORRERY_EVENT_CONSTELLATION_MODIFIED:
+    case ORRERY_EVENT_CONSTELLATION_FAILED:
+    case ORRERY_EVENT_CONSTELLATION_CANCELLED:
+      return ORRERY_EVENT_KIND_CONSTELLATION;
+    case ORRERY_EVENT_DEVICE_ADDED:
+    case ORRERY_EVENT_DEVICE_REMOVED:
+    case ORRERY_EVENT_DEVICE_STATUS_CHANGED:
+      return ORRERY_EVENT_KIND_DEVICE;
+    default:
+      return ORRERY_EVENT_KIND_PLAIN;
+    }
 }
 
 /**
@@ -72,8 +178,9 @@ event_setup (OrreryEvent     *self,
  * @data: (nullable): free-form data, usually an `a{sv}` dictionary; a
  *   floating reference is sunk
  *
- * Creates a plain event. The task, constellation and device kinds have
- * their own constructors with their own fields.
+ * Creates a plain event (%ORRERY_EVENT_KIND_PLAIN) of any type. The task,
+ * constellation and device kinds have their own constructors with their
+ * own fields.
  *
  * Returns: (transfer full): a new event
  */
@@ -86,34 +193,112 @@ orrery_event_new (OrreryEventType  type,
 
   g_return_val_if_fail ((guint) type < ORRERY_EVENT_TYPE_COUNT, NULL);
 
-  self = g_object_new (ORRERY_TYPE_EVENT, NULL);
-  event_setup (self, type, source_id, data);
+  self = event_alloc (type, ORRERY_EVENT_KIND_PLAIN, source_id, NULL);
+  if (data != NULL)
+    self->data = g_variant_ref_sink (data);
+  return self;
+}
+
+/**
+ * orrery_event_new_task:
+ * @type: a task event type (`task-started`, `task-completed`, ...)
+ * @source_id: (nullable): who publishes the event
+ * @task_id: the task the event is about
+ * @status: the task's status when the event was made
+ *
+ * Creates a task event (%ORRERY_EVENT_KIND_TASK).
+ *
+ * Returns: (transfer full): a new task event
+ */
+OrreryEvent *
+orrery_event_new_task (OrreryEventType   type,
+                       const char       *source_id,
+                       const char       *task_id,
+                       OrreryTaskStatus  status)
+{
+  OrreryEvent *self;
+
+  g_return_val_if_fail (orrery_event_type_get_kind (type) == ORRERY_EVENT_KIND_TASK, NULL);
+  g_return_val_if_fail (task_id != NULL, NULL);
+
+  self = event_alloc (type, ORRERY_EVENT_KIND_TASK, source_id, task_id);
+  self->status = status;
+  return self;
+}
+
+/**
+ * orrery_event_new_constellation:
+ * @type: a constellation event type (`constellation-started`, ...)
+ * @source_id: (nullable): who publishes the event
+ * @constellation_id: the constellation the event is about
+ * @state: the constellation's state when the event was made
+ *
+ * Creates a constellation event (%ORRERY_EVENT_KIND_CONSTELLATION).
+ *
+ * Returns: (transfer full): a new constellation event
+ */
+OrreryEvent *
+orrery_event_new_constellation (OrreryEventType           type,
+                                const char               *source_id,
+                                const char               *constellation_id,
+                                OrreryConstellationState  state)
+{
+  OrreryEvent *self;
+
+  g_return_val_if_fail (orrery_event_type_get_kind (type) == ORRERY_EVENT_KIND_CONSTELLATION, NULL);
+  g_return_val_if_fail (constellation_id != NULL, NULL);
+
+  self = event_alloc (type, ORRERY_EVENT_KIND_CONSTELLATION, source_id, constellation_id);
+  self->status = state;
+  return self;
+}
+
+/**
+ * orrery_event_new_device:
+ * @type: a device event type (`device-added`, ...)
+ * @source_id: (nullable): who publishes the event
+ * @device_id: the device the event is about
+ * @status: the device's status
+ *
+ * Creates a device event (%ORRERY_EVENT_KIND_DEVICE).
+ *
+ * Returns: (transfer full): a new device event
+ */
+OrreryEvent *
+orrery_event_new_device (OrreryEventType     type,
+                         const char         *source_id,
+                         const char         *device_id,
+                         OrreryDeviceStatus  status)
+{
+  OrreryEvent *self;
+
+  g_return_val_if_fail (orrery_event_type_get_kind (type) == ORRERY_EVENT_KIND_DEVICE, NULL);
+  g_return_val_if_fail (device_id != NULL, NULL);
+
+  self = event_alloc (type, ORRERY_EVENT_KIND_DEVICE, source_id, device_id);
+  self->status = status;
   return self;
 }
 
 OrreryEventType
 _orrery_event_peek_type (OrreryEvent *event)
 {
-  return ((OrreryEventPrivate *) orrery_event_get_instance_private (event))->type;
+  return (OrreryEventType) event->type;
 }
 
 void
 _orrery_event_seal (OrreryEvent *event,
                     guint64      sequence)
 {
-  OrreryEventPrivate *priv = orrery_event_get_instance_private (event);
-
-  priv->sealed = TRUE;
-  priv->sequence = sequence;
+  event->sealed = TRUE;
+  event->sequence = sequence;
 }
 
 void
 _orrery_event_set_timestamp (OrreryEvent *event,
                              gint64       timestamp)
 {
-  OrreryEventPrivate *priv = orrery_event_get_instance_private (event);
-
-  priv->timestamp = timestamp;
+  event->timestamp = timestamp;
 }
 
 /**
@@ -125,8 +310,25 @@ _orrery_event_set_timestamp (OrreryEvent *event,
 OrreryEventType
 orrery_event_get_event_type (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), 0);
-  return _orrery_event_peek_type (self);
+  g_return_val_if_fail (self != NULL, 0);
+  return (OrreryEventType) self->type;
+}
+
+/**
+ * orrery_event_get_kind:
+ * @self: an event
+ *
+ * Which fields the event carries: the kind of the constructor that made
+ * it. Also see the C shorthands ORRERY_EVENT_IS_TASK(),
+ * ORRERY_EVENT_IS_CONSTELLATION() and ORRERY_EVENT_IS_DEVICE().
+ *
+ * Returns: the event's kind
+ */
+OrreryEventKind
+orrery_event_get_kind (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, ORRERY_EVENT_KIND_PLAIN);
+  return (OrreryEventKind) self->kind;
 }
 
 /**
@@ -138,8 +340,8 @@ orrery_event_get_event_type (OrreryEvent *self)
 const char *
 orrery_event_get_type_nick (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), NULL);
-  return orrery_event_type_to_nick (_orrery_event_peek_type (self));
+  g_return_val_if_fail (self != NULL, NULL);
+  return orrery_event_type_to_nick ((OrreryEventType) self->type);
 }
 
 /**
@@ -151,11 +353,8 @@ orrery_event_get_type_nick (OrreryEvent *self)
 const char *
 orrery_event_get_source_id (OrreryEvent *self)
 {
-  OrreryEventPrivate *priv;
-
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), NULL);
-  priv = orrery_event_get_instance_private (self);
-  return priv->source_id;
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->source_id;
 }
 
 /**
@@ -167,11 +366,8 @@ orrery_event_get_source_id (OrreryEvent *self)
 gint64
 orrery_event_get_timestamp (OrreryEvent *self)
 {
-  OrreryEventPrivate *priv;
-
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), 0);
-  priv = orrery_event_get_instance_private (self);
-  return priv->timestamp;
+  g_return_val_if_fail (self != NULL, 0);
+  return self->timestamp;
 }
 
 /**
@@ -183,11 +379,19 @@ orrery_event_get_timestamp (OrreryEvent *self)
 GVariant *
 orrery_event_get_data (OrreryEvent *self)
 {
-  OrreryEventPrivate *priv;
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->data;
+}
 
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), NULL);
-  priv = orrery_event_get_instance_private (self);
-  return priv->data;
+static void
+replace_variant (GVariant **slot,
+                 GVariant  *value)
+{
+  if (value != NULL)
+    g_variant_ref_sink (value);
+  if (*slot != NULL)
+    g_variant_unref (*slot);
+  *slot = value;
 }
 
 /**
@@ -195,21 +399,15 @@ orrery_event_get_data (OrreryEvent *self)
  * @self: an event not yet published
  * @data: (nullable): free-form data; a floating reference is sunk
  *
- * Sets the event's free-form data. Published events cannot change.
+ * Sets the event's free-form data (any kind). Published events cannot change.
  */
 void
 orrery_event_set_data (OrreryEvent *self,
                        GVariant    *data)
 {
-  OrreryEventPrivate *priv;
-
-  g_return_if_fail (ORRERY_IS_EVENT (self));
+  g_return_if_fail (self != NULL);
   CHECK_UNSEALED (self);
-  priv = orrery_event_get_instance_private (self);
-  if (data != NULL)
-    g_variant_ref_sink (data);
-  g_clear_pointer (&priv->data, g_variant_unref);
-  priv->data = data;
+  replace_variant (&self->data, data);
 }
 
 /**
@@ -224,11 +422,8 @@ orrery_event_set_data (OrreryEvent *self,
 guint64
 orrery_event_get_sequence (OrreryEvent *self)
 {
-  OrreryEventPrivate *priv;
-
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), 0);
-  priv = orrery_event_get_instance_private (self);
-  return priv->sequence;
+  g_return_val_if_fail (self != NULL, 0);
+  return self->sequence;
 }
 
 /**
@@ -240,11 +435,8 @@ orrery_event_get_sequence (OrreryEvent *self)
 gboolean
 orrery_event_is_published (OrreryEvent *self)
 {
-  OrreryEventPrivate *priv;
-
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), FALSE);
-  priv = orrery_event_get_instance_private (self);
-  return priv->sealed;
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->sealed;
 }
 
 /**
@@ -258,201 +450,103 @@ orrery_event_is_published (OrreryEvent *self)
 char *
 orrery_event_to_string (OrreryEvent *self)
 {
-  OrreryEventPrivate *priv;
+  static const char * const subject_names[] = { NULL, "task", "constellation", "device" };
   GString *s;
 
-  g_return_val_if_fail (ORRERY_IS_EVENT (self), NULL);
-  priv = orrery_event_get_instance_private (self);
+  g_return_val_if_fail (self != NULL, NULL);
   s = g_string_new (NULL);
-  g_string_append_printf (s, "#%" G_GUINT64_FORMAT " %s", priv->sequence,
-                          orrery_event_type_to_nick (priv->type));
-  if (ORRERY_IS_TASK_EVENT (self))
-    g_string_append_printf (s, " task=%s",
-                            orrery_task_event_get_task_id (ORRERY_TASK_EVENT (self)));
-  else if (ORRERY_IS_CONSTELLATION_EVENT (self))
-    g_string_append_printf (s, " constellation=%s",
-                            orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (self)));
-  else if (ORRERY_IS_DEVICE_EVENT (self))
-    g_string_append_printf (s, " device=%s",
-                            orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (self)));
-  if (priv->source_id != NULL)
-    g_string_append_printf (s, " source=%s", priv->source_id);
+  g_string_append_printf (s, "#%" G_GUINT64_FORMAT " %s", self->sequence,
+                          orrery_event_type_to_nick ((OrreryEventType) self->type));
+  if (self->subject_id != NULL)
+    g_string_append_printf (s, " %s=%s", subject_names[self->kind], self->subject_id);
+  if (self->source_id != NULL)
+    g_string_append_printf (s, " source=%s", self->source_id);
   return g_string_free (s, FALSE);
 }
 
 /* ------------------------------------------------------------------------ */
+/* Task events */
 
-struct _OrreryTaskEvent
-{
-  OrreryEvent       parent_instance;
-  char             *task_id;
-  OrreryTaskStatus  status;
-  guint             attempt;
-  GVariant         *result;
-  GError           *error;
-  GStrv             newly_ready;
-  char             *device_id;
-  OrreryConstellation *constellation;
-};
+#define IS_KIND(ev, k) ((ev)->kind == ORRERY_EVENT_KIND_##k)
 
 /**
- * OrreryTaskEvent:
+ * orrery_event_get_task_id:
+ * @self: an event
  *
- * An event about one task: started, completed, failed, retrying, skipped
- * or cancelled. It names the task, its status and attempt, the device that
- * ran it, and carries its result or error and the tasks that became ready.
- */
-G_DEFINE_FINAL_TYPE (OrreryTaskEvent, orrery_task_event, ORRERY_TYPE_EVENT)
-
-static void
-orrery_task_event_finalize (GObject *object)
-{
-  OrreryTaskEvent *self = ORRERY_TASK_EVENT (object);
-
-  g_free (self->task_id);
-  g_clear_pointer (&self->result, g_variant_unref);
-  g_clear_error (&self->error);
-  g_strfreev (self->newly_ready);
-  g_free (self->device_id);
-  g_clear_object (&self->constellation);
-
-  G_OBJECT_CLASS (orrery_task_event_parent_class)->finalize (object);
-}
-
-static void
-orrery_task_event_class_init (OrreryTaskEventClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = orrery_task_event_finalize;
-}
-
-static void
-orrery_task_event_init (OrreryTaskEvent *self)
-{
-}
-
-static gboolean
-is_task_event_type (OrreryEventType type)
-{
-  switch (type)
-    {
-    case ORRERY_EVENT_TASK_STARTED:
-    case ORRERY_EVENT_TASK_COMPLETED:
-    case ORRERY_EVENT_TASK_FAILED:
-    case ORRERY_EVENT_TASK_RETRYING:
-    case ORRERY_EVENT_TASK_SKIPPED:
-    case ORRERY_EVENT_TASK_CANCELLED:
-      return TRUE;
-    default:
-      return FALSE;
-    }
-}
-
-/**
- * orrery_task_event_new:
- * @type: a task event type (`task-started`, `task-completed`, ...)
- * @source_id: (nullable): who publishes the event
- * @task_id: the task the event is about
- * @status: the task's status when the event was made
- *
- * Returns: (transfer full): a new task event
- */
-OrreryTaskEvent *
-orrery_task_event_new (OrreryEventType   type,
-                       const char       *source_id,
-                       const char       *task_id,
-                       OrreryTaskStatus  status)
-{
-  OrreryTaskEvent *self;
-
-  g_return_val_if_fail (is_task_event_type (type), NULL);
-  g_return_val_if_fail (task_id != NULL, NULL);
-
-  self = g_object_new (ORRERY_TYPE_TASK_EVENT, NULL);
-  event_setup (ORRERY_EVENT (self), type, source_id, NULL);
-  self->task_id = g_strdup (task_id);
-  self->status = status;
-  return self;
-}
-
-/**
- * orrery_task_event_get_task_id:
- * @self: a task event
- *
- * Returns: (transfer none): the task's id
+ * Returns: (transfer none) (nullable): the task's id (task events), or
+ *   %NULL for the other kinds
  */
 const char *
-orrery_task_event_get_task_id (OrreryTaskEvent *self)
+orrery_event_get_task_id (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
-  return self->task_id;
+  g_return_val_if_fail (self != NULL, NULL);
+  return IS_KIND (self, TASK) ? self->subject_id : NULL;
 }
 
 /**
- * orrery_task_event_get_status:
- * @self: a task event
+ * orrery_event_get_task_status:
+ * @self: an event
  *
- * Returns: the task's status when the event was made
+ * Returns: the task's status when the event was made (task events), or 0
+ *   (%ORRERY_TASK_STATUS_PENDING) for the other kinds
  */
 OrreryTaskStatus
-orrery_task_event_get_status (OrreryTaskEvent *self)
+orrery_event_get_task_status (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), 0);
-  return self->status;
+  g_return_val_if_fail (self != NULL, 0);
+  return IS_KIND (self, TASK) ? (OrreryTaskStatus) self->status : 0;
 }
 
 /**
- * orrery_task_event_get_result:
- * @self: a task event
+ * orrery_event_get_result:
+ * @self: an event
  *
- * Returns: (transfer none) (nullable): the task's result
+ * Returns: (transfer none) (nullable): the task's result (task events)
  */
 GVariant *
-orrery_task_event_get_result (OrreryTaskEvent *self)
+orrery_event_get_result (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return self->result;
 }
 
 /**
- * orrery_task_event_set_result:
+ * orrery_event_set_result:
  * @self: a task event not yet published
  * @result: (nullable): the task's result; a floating reference is sunk
  */
 void
-orrery_task_event_set_result (OrreryTaskEvent *self,
-                              GVariant        *result)
+orrery_event_set_result (OrreryEvent *self,
+                         GVariant    *result)
 {
-  g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
+  g_return_if_fail (self != NULL && IS_KIND (self, TASK));
   CHECK_UNSEALED (self);
-  if (result != NULL)
-    g_variant_ref_sink (result);
-  g_clear_pointer (&self->result, g_variant_unref);
-  self->result = result;
+  replace_variant (&self->result, result);
 }
 
 /**
- * orrery_task_event_get_error:
- * @self: a task event
+ * orrery_event_get_error:
+ * @self: an event
  *
- * Returns: (transfer none) (nullable): why the task failed
+ * Returns: (transfer none) (nullable): why the task failed (task events)
  */
 const GError *
-orrery_task_event_get_error (OrreryTaskEvent *self)
+orrery_event_get_error (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return self->error;
 }
 
 /**
- * orrery_task_event_set_error:
+ * orrery_event_set_error:
  * @self: a task event not yet published
  * @error: (nullable): why the task failed; copied
  */
 void
-orrery_task_event_set_error (OrreryTaskEvent *self,
-                             const GError    *error)
+orrery_event_set_error (OrreryEvent  *self,
+                        const GError *error)
 {
-  g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
+  g_return_if_fail (self != NULL && IS_KIND (self, TASK));
   CHECK_UNSEALED (self);
   g_clear_error (&self->error);
   if (error != NULL)
@@ -460,494 +554,280 @@ orrery_task_event_set_error (OrreryTaskEvent *self,
 }
 
 /**
- * orrery_task_event_get_newly_ready:
- * @self: a task event
+ * orrery_event_get_attempt:
+ * @self: an event
  *
- * Returns: (transfer none) (nullable) (array zero-terminated=1): the ids of
- *   the tasks that became ready because of this event
- */
-const char * const *
-orrery_task_event_get_newly_ready (OrreryTaskEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
-  return (const char * const *) self->newly_ready;
-}
-
-/**
- * orrery_task_event_set_newly_ready:
- * @self: a task event not yet published
- * @task_ids: (nullable) (array zero-terminated=1): task ids; copied
- */
-void
-orrery_task_event_set_newly_ready (OrreryTaskEvent    *self,
-                                   const char * const *task_ids)
-{
-  g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
-  CHECK_UNSEALED (self);
-  g_strfreev (self->newly_ready);
-  self->newly_ready = g_strdupv ((char **) task_ids);
-}
-
-/**
- * orrery_task_event_get_attempt:
- * @self: a task event
- *
- * Returns: the attempt number, counting from 1 (0 if not set)
+ * Returns: the attempt number, counting from 1 (task events; 0 if not set)
  */
 guint
-orrery_task_event_get_attempt (OrreryTaskEvent *self)
+orrery_event_get_attempt (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), 0);
+  g_return_val_if_fail (self != NULL, 0);
   return self->attempt;
 }
 
 /**
- * orrery_task_event_set_attempt:
+ * orrery_event_set_attempt:
  * @self: a task event not yet published
  * @attempt: the attempt number, counting from 1
  */
 void
-orrery_task_event_set_attempt (OrreryTaskEvent *self,
-                               guint            attempt)
+orrery_event_set_attempt (OrreryEvent *self,
+                          guint        attempt)
 {
-  g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
+  g_return_if_fail (self != NULL && IS_KIND (self, TASK));
   CHECK_UNSEALED (self);
   self->attempt = attempt;
 }
 
 /**
- * orrery_task_event_get_device_id:
- * @self: a task event
+ * orrery_event_get_device_id:
+ * @self: an event
  *
- * Returns: (transfer none) (nullable): the device the task runs or ran on
+ * Returns: (transfer none) (nullable): the device the event is about
+ *   (device events), or the device the task runs or ran on (task events);
+ *   %NULL for the other kinds
  */
 const char *
-orrery_task_event_get_device_id (OrreryTaskEvent *self)
+orrery_event_get_device_id (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
-  return self->device_id;
+  g_return_val_if_fail (self != NULL, NULL);
+  return IS_KIND (self, DEVICE) ? self->subject_id : self->device_id;
 }
 
 /**
- * orrery_task_event_set_device_id:
+ * orrery_event_set_device_id:
  * @self: a task event not yet published
  * @device_id: (nullable): the device the task runs or ran on
+ *
+ * Sets a task event's device (a device event's device is set by
+ * orrery_event_new_device()).
  */
 void
-orrery_task_event_set_device_id (OrreryTaskEvent *self,
-                                 const char      *device_id)
+orrery_event_set_device_id (OrreryEvent *self,
+                            const char  *device_id)
 {
-  g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
+  g_return_if_fail (self != NULL && IS_KIND (self, TASK));
   CHECK_UNSEALED (self);
   g_free (self->device_id);
   self->device_id = g_strdup (device_id);
 }
 
 /**
- * orrery_task_event_get_constellation:
- * @self: a task event
- *
- * Returns: (transfer none) (nullable): the constellation the task belongs to
- */
-OrreryConstellation *
-orrery_task_event_get_constellation (OrreryTaskEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_TASK_EVENT (self), NULL);
-  return self->constellation;
-}
-
-/**
- * orrery_task_event_set_constellation:
- * @self: a task event not yet published
- * @constellation: (nullable): the constellation the task belongs to
- */
-void
-orrery_task_event_set_constellation (OrreryTaskEvent     *self,
-                                     OrreryConstellation *constellation)
-{
-  g_return_if_fail (ORRERY_IS_TASK_EVENT (self));
-  CHECK_UNSEALED (self);
-  g_set_object (&self->constellation, constellation);
-}
-
-/* ------------------------------------------------------------------------ */
-
-struct _OrreryConstellationEvent
-{
-  OrreryEvent               parent_instance;
-  char                     *constellation_id;
-  OrreryConstellationState  state;
-  GStrv                     newly_ready;
-  GVariant                 *statistics;
-  gdouble                   duration;
-  GVariant                 *modifications;
-  GStrv                     on_task_ids;
-  OrreryConstellation      *constellation;
-};
-
-/**
- * OrreryConstellationEvent:
- *
- * An event about a whole run: started, modified (an edit applied, with
- * the edits and the tasks they answer), completed, failed or cancelled. It
- * names the constellation and its state, and carries the run's statistics
- * and duration once it ended.
- */
-G_DEFINE_FINAL_TYPE (OrreryConstellationEvent, orrery_constellation_event, ORRERY_TYPE_EVENT)
-
-static void
-orrery_constellation_event_finalize (GObject *object)
-{
-  OrreryConstellationEvent *self = ORRERY_CONSTELLATION_EVENT (object);
-
-  g_free (self->constellation_id);
-  g_strfreev (self->newly_ready);
-  g_clear_pointer (&self->statistics, g_variant_unref);
-  g_clear_pointer (&self->modifications, g_variant_unref);
-  g_strfreev (self->on_task_ids);
-  g_clear_object (&self->constellation);
-
-  G_OBJECT_CLASS (orrery_constellation_event_parent_class)->finalize (object);
-}
-
-static void
-orrery_constellation_event_class_init (OrreryConstellationEventClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = orrery_constellation_event_finalize;
-}
-
-static void
-orrery_constellation_event_init (OrreryConstellationEvent *self)
-{
-}
-
-static gboolean
-is_constellation_event_type (OrreryEventType type)
-{
-  switch (type)
-    {
-    case ORRERY_EVENT_CONSTELLATION_STARTED:
-    case ORRERY_EVENT_CONSTELLATION_COMPLETED:
-    case ORRERY_EVENT_CONSTELLATION_MODIFIED:
-    case ORRERY_EVENT_CONSTELLATION_FAILED:
-    case ORRERY_EVENT_CONSTELLATION_CANCELLED:
-      return TRUE;
-    default:
-      return FALSE;
-    }
-}
-
-/**
- * orrery_constellation_event_new:
- * @type: a constellation event type (`constellation-started`, ...)
- * @source_id: (nullable): who publishes the event
- * @constellation_id: the constellation the event is about
- * @state: the constellation's state when the event was made
- *
- * Returns: (transfer full): a new constellation event
- */
-OrreryConstellationEvent *
-orrery_constellation_event_new (OrreryEventType           type,
-                                const char               *source_id,
-                                const char               *constellation_id,
-                                OrreryConstellationState  state)
-{
-  OrreryConstellationEvent *self;
-
-  g_return_val_if_fail (is_constellation_event_type (type), NULL);
-  g_return_val_if_fail (constellation_id != NULL, NULL);
-
-  self = g_object_new (ORRERY_TYPE_CONSTELLATION_EVENT, NULL);
-  event_setup (ORRERY_EVENT (self), type, source_id, NULL);
-  self->constellation_id = g_strdup (constellation_id);
-  self->state = state;
-  return self;
-}
-
-/**
- * orrery_constellation_event_get_constellation_id:
- * @self: a constellation event
- *
- * Returns: (transfer none): the constellation's id
- */
-const char *
-orrery_constellation_event_get_constellation_id (OrreryConstellationEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
-  return self->constellation_id;
-}
-
-/**
- * orrery_constellation_event_get_state:
- * @self: a constellation event
- *
- * Returns: the constellation's state when the event was made
- */
-OrreryConstellationState
-orrery_constellation_event_get_state (OrreryConstellationEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), 0);
-  return self->state;
-}
-
-/**
- * orrery_constellation_event_get_newly_ready:
- * @self: a constellation event
+ * orrery_event_get_newly_ready:
+ * @self: an event
  *
  * Returns: (transfer none) (nullable) (array zero-terminated=1): the ids of
- *   the tasks ready at this point (at the start, or made ready by an edit)
+ *   the tasks that became ready because of this event (task events), or
+ *   that are ready at this point: at the start, or made ready by an edit
+ *   (constellation events)
  */
 const char * const *
-orrery_constellation_event_get_newly_ready (OrreryConstellationEvent *self)
+orrery_event_get_newly_ready (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return (const char * const *) self->newly_ready;
 }
 
 /**
- * orrery_constellation_event_set_newly_ready:
- * @self: a constellation event not yet published
+ * orrery_event_set_newly_ready:
+ * @self: a task or constellation event not yet published
  * @task_ids: (nullable) (array zero-terminated=1): task ids; copied
  */
 void
-orrery_constellation_event_set_newly_ready (OrreryConstellationEvent *self,
-                                            const char * const       *task_ids)
+orrery_event_set_newly_ready (OrreryEvent        *self,
+                              const char * const *task_ids)
 {
-  g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
+  g_return_if_fail (self != NULL && (IS_KIND (self, TASK) || IS_KIND (self, CONSTELLATION)));
   CHECK_UNSEALED (self);
   g_strfreev (self->newly_ready);
   self->newly_ready = g_strdupv ((char **) task_ids);
 }
 
 /**
- * orrery_constellation_event_get_statistics:
- * @self: a constellation event
+ * orrery_event_get_constellation:
+ * @self: an event
  *
- * Returns: (transfer none) (nullable): the statistics (an `a{sv}` dictionary)
- */
-GVariant *
-orrery_constellation_event_get_statistics (OrreryConstellationEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
-  return self->statistics;
-}
-
-/**
- * orrery_constellation_event_set_statistics:
- * @self: a constellation event not yet published
- * @statistics: (nullable): an `a{sv}` dictionary; a floating reference is sunk
- */
-void
-orrery_constellation_event_set_statistics (OrreryConstellationEvent *self,
-                                           GVariant                 *statistics)
-{
-  g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
-  CHECK_UNSEALED (self);
-  if (statistics != NULL)
-    g_variant_ref_sink (statistics);
-  g_clear_pointer (&self->statistics, g_variant_unref);
-  self->statistics = statistics;
-}
-
-/**
- * orrery_constellation_event_get_duration:
- * @self: a constellation event
- *
- * Returns: the run's duration in seconds (terminal events), or 0
- */
-gdouble
-orrery_constellation_event_get_duration (OrreryConstellationEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), 0.0);
-  return self->duration;
-}
-
-/**
- * orrery_constellation_event_set_duration:
- * @self: a constellation event not yet published
- * @seconds: the run's duration
- */
-void
-orrery_constellation_event_set_duration (OrreryConstellationEvent *self,
-                                         gdouble                   seconds)
-{
-  g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
-  CHECK_UNSEALED (self);
-  self->duration = seconds;
-}
-
-/**
- * orrery_constellation_event_get_modifications:
- * @self: a constellation event
- *
- * Returns: (transfer none) (nullable): the modifications of an applied edit
- *   batch (an `aa{sv}` array), for `constellation-modified`
- */
-GVariant *
-orrery_constellation_event_get_modifications (OrreryConstellationEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
-  return self->modifications;
-}
-
-/**
- * orrery_constellation_event_set_modifications:
- * @self: a constellation event not yet published
- * @modifications: (nullable): the modifications; a floating reference is sunk
- */
-void
-orrery_constellation_event_set_modifications (OrreryConstellationEvent *self,
-                                              GVariant                 *modifications)
-{
-  g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
-  CHECK_UNSEALED (self);
-  if (modifications != NULL)
-    g_variant_ref_sink (modifications);
-  g_clear_pointer (&self->modifications, g_variant_unref);
-  self->modifications = modifications;
-}
-
-/**
- * orrery_constellation_event_get_on_task_ids:
- * @self: a constellation event
- *
- * Returns: (transfer none) (nullable) (array zero-terminated=1): the ids of
- *   the tasks whose completion an edit answers
- */
-const char * const *
-orrery_constellation_event_get_on_task_ids (OrreryConstellationEvent *self)
-{
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
-  return (const char * const *) self->on_task_ids;
-}
-
-/**
- * orrery_constellation_event_set_on_task_ids:
- * @self: a constellation event not yet published
- * @task_ids: (nullable) (array zero-terminated=1): task ids; copied
- */
-void
-orrery_constellation_event_set_on_task_ids (OrreryConstellationEvent *self,
-                                            const char * const       *task_ids)
-{
-  g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
-  CHECK_UNSEALED (self);
-  g_strfreev (self->on_task_ids);
-  self->on_task_ids = g_strdupv ((char **) task_ids);
-}
-
-/**
- * orrery_constellation_event_get_constellation:
- * @self: a constellation event
- *
- * Returns: (transfer none) (nullable): the constellation
+ * Returns: (transfer none) (nullable): the constellation the event is
+ *   about (constellation events) or the task belongs to (task events)
  */
 OrreryConstellation *
-orrery_constellation_event_get_constellation (OrreryConstellationEvent *self)
+orrery_event_get_constellation (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return self->constellation;
 }
 
 /**
- * orrery_constellation_event_set_constellation:
- * @self: a constellation event not yet published
- * @constellation: (nullable): the constellation
+ * orrery_event_set_constellation:
+ * @self: a task or constellation event not yet published
+ * @constellation: (nullable): the constellation; a reference is taken
  */
 void
-orrery_constellation_event_set_constellation (OrreryConstellationEvent *self,
-                                              OrreryConstellation      *constellation)
+orrery_event_set_constellation (OrreryEvent         *self,
+                                OrreryConstellation *constellation)
 {
-  g_return_if_fail (ORRERY_IS_CONSTELLATION_EVENT (self));
+  g_return_if_fail (self != NULL && (IS_KIND (self, TASK) || IS_KIND (self, CONSTELLATION)));
   CHECK_UNSEALED (self);
   g_set_object (&self->constellation, constellation);
 }
 
 /* ------------------------------------------------------------------------ */
-
-struct _OrreryDeviceEvent
-{
-  OrreryEvent         parent_instance;
-  char               *device_id;
-  OrreryDeviceStatus  status;
-};
+/* Constellation events */
 
 /**
- * OrreryDeviceEvent:
+ * orrery_event_get_constellation_id:
+ * @self: an event
  *
- * An event about a device: added, removed, or a change of its status.
- */
-G_DEFINE_FINAL_TYPE (OrreryDeviceEvent, orrery_device_event, ORRERY_TYPE_EVENT)
-
-static void
-orrery_device_event_finalize (GObject *object)
-{
-  g_free (ORRERY_DEVICE_EVENT (object)->device_id);
-  G_OBJECT_CLASS (orrery_device_event_parent_class)->finalize (object);
-}
-
-static void
-orrery_device_event_class_init (OrreryDeviceEventClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = orrery_device_event_finalize;
-}
-
-static void
-orrery_device_event_init (OrreryDeviceEvent *self)
-{
-}
-
-/**
- * orrery_device_event_new:
- * @type: a device event type (`device-added`, ...)
- * @source_id: (nullable): who publishes the event
- * @device_id: the device the event is about
- * @status: the device's status
- *
- * Returns: (transfer full): a new device event
- */
-OrreryDeviceEvent *
-orrery_device_event_new (OrreryEventType     type,
-                         const char         *source_id,
-                         const char         *device_id,
-                         OrreryDeviceStatus  status)
-{
-  OrreryDeviceEvent *self;
-
-  g_return_val_if_fail (type == ORRERY_EVENT_DEVICE_ADDED ||
-                        type == ORRERY_EVENT_DEVICE_REMOVED ||
-                        type == ORRERY_EVENT_DEVICE_STATUS_CHANGED, NULL);
-  g_return_val_if_fail (device_id != NULL, NULL);
-
-  self = g_object_new (ORRERY_TYPE_DEVICE_EVENT, NULL);
-  event_setup (ORRERY_EVENT (self), type, source_id, NULL);
-  self->device_id = g_strdup (device_id);
-  self->status = status;
-  return self;
-}
-
-/**
- * orrery_device_event_get_device_id:
- * @self: a device event
- *
- * Returns: (transfer none): the device's id
+ * Returns: (transfer none) (nullable): the constellation's id
+ *   (constellation events), or %NULL for the other kinds
  */
 const char *
-orrery_device_event_get_device_id (OrreryDeviceEvent *self)
+orrery_event_get_constellation_id (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_DEVICE_EVENT (self), NULL);
-  return self->device_id;
+  g_return_val_if_fail (self != NULL, NULL);
+  return IS_KIND (self, CONSTELLATION) ? self->subject_id : NULL;
 }
 
 /**
- * orrery_device_event_get_status:
- * @self: a device event
+ * orrery_event_get_constellation_state:
+ * @self: an event
  *
- * Returns: the device's status
+ * Returns: the constellation's state when the event was made
+ *   (constellation events), or 0 (%ORRERY_CONSTELLATION_STATE_CREATED)
+ *   for the other kinds
+ */
+OrreryConstellationState
+orrery_event_get_constellation_state (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return IS_KIND (self, CONSTELLATION) ? (OrreryConstellationState) self->status : 0;
+}
+
+/**
+ * orrery_event_get_statistics:
+ * @self: an event
+ *
+ * Returns: (transfer none) (nullable): the run's statistics (an `a{sv}`
+ *   dictionary; constellation events)
+ */
+GVariant *
+orrery_event_get_statistics (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->statistics;
+}
+
+/**
+ * orrery_event_set_statistics:
+ * @self: a constellation event not yet published
+ * @statistics: (nullable): an `a{sv}` dictionary; a floating reference is sunk
+ */
+void
+orrery_event_set_statistics (OrreryEvent *self,
+                             GVariant    *statistics)
+{
+  g_return_if_fail (self != NULL && IS_KIND (self, CONSTELLATION));
+  CHECK_UNSEALED (self);
+  replace_variant (&self->statistics, statistics);
+}
+
+/**
+ * orrery_event_get_duration:
+ * @self: an event
+ *
+ * Returns: the run's duration in seconds (terminal constellation events), or 0
+ */
+gdouble
+orrery_event_get_duration (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, 0.0);
+  return self->duration;
+}
+
+/**
+ * orrery_event_set_duration:
+ * @self: a constellation event not yet published
+ * @seconds: the run's duration
+ */
+void
+orrery_event_set_duration (OrreryEvent *self,
+                           gdouble      seconds)
+{
+  g_return_if_fail (self != NULL && IS_KIND (self, CONSTELLATION));
+  CHECK_UNSEALED (self);
+  self->duration = seconds;
+}
+
+/**
+ * orrery_event_get_modifications:
+ * @self: an event
+ *
+ * Returns: (transfer none) (nullable): the modifications of an applied edit
+ *   batch (an `aa{sv}` array), for `constellation-modified`
+ */
+GVariant *
+orrery_event_get_modifications (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->modifications;
+}
+
+/**
+ * orrery_event_set_modifications:
+ * @self: a constellation event not yet published
+ * @modifications: (nullable): the modifications; a floating reference is sunk
+ */
+void
+orrery_event_set_modifications (OrreryEvent *self,
+                                GVariant    *modifications)
+{
+  g_return_if_fail (self != NULL && IS_KIND (self, CONSTELLATION));
+  CHECK_UNSEALED (self);
+  replace_variant (&self->modifications, modifications);
+}
+
+/**
+ * orrery_event_get_on_task_ids:
+ * @self: an event
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the ids of
+ *   the tasks whose completion an edit answers (`constellation-modified`)
+ */
+const char * const *
+orrery_event_get_on_task_ids (OrreryEvent *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return (const char * const *) self->on_task_ids;
+}
+
+/**
+ * orrery_event_set_on_task_ids:
+ * @self: a constellation event not yet published
+ * @task_ids: (nullable) (array zero-terminated=1): task ids; copied
+ */
+void
+orrery_event_set_on_task_ids (OrreryEvent        *self,
+                              const char * const *task_ids)
+{
+  g_return_if_fail (self != NULL && IS_KIND (self, CONSTELLATION));
+  CHECK_UNSEALED (self);
+  g_strfreev (self->on_task_ids);
+  self->on_task_ids = g_strdupv ((char **) task_ids);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Device events */
+
+/**
+ * orrery_event_get_device_status:
+ * @self: an event
+ *
+ * Returns: the device's status (device events), or 0 for the other kinds
  */
 OrreryDeviceStatus
-orrery_device_event_get_status (OrreryDeviceEvent *self)
+orrery_event_get_device_status (OrreryEvent *self)
 {
-  g_return_val_if_fail (ORRERY_IS_DEVICE_EVENT (self), 0);
-  return self->status;
+  g_return_val_if_fail (self != NULL, 0);
+  return IS_KIND (self, DEVICE) ? (OrreryDeviceStatus) self->status : 0;
 }

@@ -13,30 +13,47 @@
 
 G_BEGIN_DECLS
 
+/* An event published on the bus: see orrery-event.c. */
+typedef struct _OrreryEvent OrreryEvent;
+
 #define ORRERY_TYPE_EVENT (orrery_event_get_type ())
 ORRERY_EXPORT
-G_DECLARE_DERIVABLE_TYPE (OrreryEvent, orrery_event, ORRERY, EVENT, GObject)
+GType             orrery_event_get_type          (void) G_GNUC_CONST;
 
-/**
- * OrreryEventClass:
- * @parent_class: the parent class
- *
- * The class of #OrreryEvent.
- */
-struct _OrreryEventClass
-{
-  GObjectClass parent_class;
-
-  /*< private >*/
-  gpointer padding[8];
-};
+ORRERY_EXPORT
+OrreryEvent      *orrery_event_ref               (OrreryEvent     *self);
+ORRERY_EXPORT
+void              orrery_event_unref             (OrreryEvent     *self);
 
 ORRERY_EXPORT
 OrreryEvent      *orrery_event_new               (OrreryEventType  type,
                                                   const char      *source_id,
                                                   GVariant        *data);
 ORRERY_EXPORT
+OrreryEvent      *orrery_event_new_task          (OrreryEventType  type,
+                                                  const char      *source_id,
+                                                  const char      *task_id,
+                                                  OrreryTaskStatus status);
+ORRERY_EXPORT
+OrreryEvent      *orrery_event_new_constellation (OrreryEventType  type,
+                                                  const char      *source_id,
+                                                  const char      *constellation_id,
+                                                  OrreryConstellationState state);
+ORRERY_EXPORT
+OrreryEvent      *orrery_event_new_device        (OrreryEventType  type,
+                                                  const char      *source_id,
+                                                  const char      *device_id,
+                                                  OrreryDeviceStatus status);
+
+ORRERY_EXPORT
+OrreryEventKind   orrery_event_type_get_kind     (OrreryEventType  type);
+
+/* Every event */
+
+ORRERY_EXPORT
 OrreryEventType   orrery_event_get_event_type    (OrreryEvent     *self);
+ORRERY_EXPORT
+OrreryEventKind   orrery_event_get_kind          (OrreryEvent     *self);
 ORRERY_EXPORT
 const char       *orrery_event_get_type_nick     (OrreryEvent     *self);
 ORRERY_EXPORT
@@ -55,112 +72,103 @@ gboolean          orrery_event_is_published      (OrreryEvent     *self);
 ORRERY_EXPORT
 char             *orrery_event_to_string         (OrreryEvent     *self);
 
+/**
+ * ORRERY_EVENT_IS_TASK:
+ * @ev: an #OrreryEvent
+ *
+ * Whether @ev is a task event (%ORRERY_EVENT_KIND_TASK).
+ */
+#define ORRERY_EVENT_IS_TASK(ev) (orrery_event_get_kind (ev) == ORRERY_EVENT_KIND_TASK)
+/**
+ * ORRERY_EVENT_IS_CONSTELLATION:
+ * @ev: an #OrreryEvent
+ *
+ * Whether @ev is a constellation event (%ORRERY_EVENT_KIND_CONSTELLATION).
+ */
+#define ORRERY_EVENT_IS_CONSTELLATION(ev) (orrery_event_get_kind (ev) == ORRERY_EVENT_KIND_CONSTELLATION)
+/**
+ * ORRERY_EVENT_IS_DEVICE:
+ * @ev: an #OrreryEvent
+ *
+ * Whether @ev is a device event (%ORRERY_EVENT_KIND_DEVICE).
+ */
+#define ORRERY_EVENT_IS_DEVICE(ev) (orrery_event_get_kind (ev) == ORRERY_EVENT_KIND_DEVICE)
+
 /* Task events */
 
-#define ORRERY_TYPE_TASK_EVENT (orrery_task_event_get_type ())
 ORRERY_EXPORT
-G_DECLARE_FINAL_TYPE (OrreryTaskEvent, orrery_task_event, ORRERY, TASK_EVENT, OrreryEvent)
-
+const char         *orrery_event_get_task_id            (OrreryEvent        *self);
 ORRERY_EXPORT
-OrreryTaskEvent    *orrery_task_event_new               (OrreryEventType     type,
-                                                         const char         *source_id,
-                                                         const char         *task_id,
-                                                         OrreryTaskStatus    status);
+OrreryTaskStatus    orrery_event_get_task_status        (OrreryEvent        *self);
 ORRERY_EXPORT
-const char         *orrery_task_event_get_task_id       (OrreryTaskEvent    *self);
+GVariant           *orrery_event_get_result             (OrreryEvent        *self);
 ORRERY_EXPORT
-OrreryTaskStatus    orrery_task_event_get_status        (OrreryTaskEvent    *self);
-ORRERY_EXPORT
-GVariant           *orrery_task_event_get_result        (OrreryTaskEvent    *self);
-ORRERY_EXPORT
-void                orrery_task_event_set_result        (OrreryTaskEvent    *self,
+void                orrery_event_set_result             (OrreryEvent        *self,
                                                          GVariant           *result);
 ORRERY_EXPORT
-const GError       *orrery_task_event_get_error         (OrreryTaskEvent    *self);
+const GError       *orrery_event_get_error              (OrreryEvent        *self);
 ORRERY_EXPORT
-void                orrery_task_event_set_error         (OrreryTaskEvent    *self,
+void                orrery_event_set_error              (OrreryEvent        *self,
                                                          const GError       *error);
 ORRERY_EXPORT
-const char * const *orrery_task_event_get_newly_ready   (OrreryTaskEvent    *self);
+guint               orrery_event_get_attempt            (OrreryEvent        *self);
 ORRERY_EXPORT
-void                orrery_task_event_set_newly_ready   (OrreryTaskEvent    *self,
+void                orrery_event_set_attempt            (OrreryEvent        *self,
+                                                         guint               attempt);
+
+/* Task and device events */
+
+ORRERY_EXPORT
+const char         *orrery_event_get_device_id          (OrreryEvent        *self);
+ORRERY_EXPORT
+void                orrery_event_set_device_id          (OrreryEvent        *self,
+                                                         const char         *device_id);
+
+/* Task and constellation events */
+
+ORRERY_EXPORT
+const char * const *orrery_event_get_newly_ready        (OrreryEvent        *self);
+ORRERY_EXPORT
+void                orrery_event_set_newly_ready        (OrreryEvent        *self,
                                                          const char * const *task_ids);
 ORRERY_EXPORT
-guint               orrery_task_event_get_attempt       (OrreryTaskEvent    *self);
+OrreryConstellation *orrery_event_get_constellation     (OrreryEvent        *self);
 ORRERY_EXPORT
-void                orrery_task_event_set_attempt       (OrreryTaskEvent    *self,
-                                                         guint               attempt);
-ORRERY_EXPORT
-const char         *orrery_task_event_get_device_id     (OrreryTaskEvent    *self);
-ORRERY_EXPORT
-void                orrery_task_event_set_device_id     (OrreryTaskEvent    *self,
-                                                         const char         *device_id);
-ORRERY_EXPORT
-OrreryConstellation *orrery_task_event_get_constellation (OrreryTaskEvent   *self);
-ORRERY_EXPORT
-void                orrery_task_event_set_constellation (OrreryTaskEvent    *self,
+void                orrery_event_set_constellation      (OrreryEvent        *self,
                                                          OrreryConstellation *constellation);
 
 /* Constellation events */
 
-#define ORRERY_TYPE_CONSTELLATION_EVENT (orrery_constellation_event_get_type ())
 ORRERY_EXPORT
-G_DECLARE_FINAL_TYPE (OrreryConstellationEvent, orrery_constellation_event, ORRERY, CONSTELLATION_EVENT, OrreryEvent)
-
+const char               *orrery_event_get_constellation_id    (OrreryEvent               *self);
 ORRERY_EXPORT
-OrreryConstellationEvent *orrery_constellation_event_new                (OrreryEventType            type,
-                                                                         const char                *source_id,
-                                                                         const char                *constellation_id,
-                                                                         OrreryConstellationState   state);
+OrreryConstellationState  orrery_event_get_constellation_state (OrreryEvent               *self);
 ORRERY_EXPORT
-const char               *orrery_constellation_event_get_constellation_id (OrreryConstellationEvent *self);
+GVariant                 *orrery_event_get_statistics          (OrreryEvent               *self);
 ORRERY_EXPORT
-OrreryConstellationState  orrery_constellation_event_get_state          (OrreryConstellationEvent  *self);
+void                      orrery_event_set_statistics          (OrreryEvent               *self,
+                                                                GVariant                  *statistics);
 ORRERY_EXPORT
-const char * const       *orrery_constellation_event_get_newly_ready    (OrreryConstellationEvent  *self);
+gdouble                   orrery_event_get_duration            (OrreryEvent               *self);
 ORRERY_EXPORT
-void                      orrery_constellation_event_set_newly_ready    (OrreryConstellationEvent  *self,
-                                                                         const char * const        *task_ids);
+void                      orrery_event_set_duration            (OrreryEvent               *self,
+                                                                gdouble                    seconds);
 ORRERY_EXPORT
-GVariant                 *orrery_constellation_event_get_statistics     (OrreryConstellationEvent  *self);
+GVariant                 *orrery_event_get_modifications       (OrreryEvent               *self);
 ORRERY_EXPORT
-void                      orrery_constellation_event_set_statistics     (OrreryConstellationEvent  *self,
-                                                                         GVariant                  *statistics);
+void                      orrery_event_set_modifications       (OrreryEvent               *self,
+                                                                GVariant                  *modifications);
 ORRERY_EXPORT
-gdouble                   orrery_constellation_event_get_duration       (OrreryConstellationEvent  *self);
+const char * const       *orrery_event_get_on_task_ids         (OrreryEvent               *self);
 ORRERY_EXPORT
-void                      orrery_constellation_event_set_duration       (OrreryConstellationEvent  *self,
-                                                                         gdouble                    seconds);
-ORRERY_EXPORT
-GVariant                 *orrery_constellation_event_get_modifications  (OrreryConstellationEvent  *self);
-ORRERY_EXPORT
-void                      orrery_constellation_event_set_modifications  (OrreryConstellationEvent  *self,
-                                                                         GVariant                  *modifications);
-ORRERY_EXPORT
-const char * const       *orrery_constellation_event_get_on_task_ids    (OrreryConstellationEvent  *self);
-ORRERY_EXPORT
-void                      orrery_constellation_event_set_on_task_ids    (OrreryConstellationEvent  *self,
-                                                                         const char * const        *task_ids);
-ORRERY_EXPORT
-OrreryConstellation      *orrery_constellation_event_get_constellation  (OrreryConstellationEvent  *self);
-ORRERY_EXPORT
-void                      orrery_constellation_event_set_constellation  (OrreryConstellationEvent  *self,
-                                                                         OrreryConstellation       *constellation);
+void                      orrery_event_set_on_task_ids         (OrreryEvent               *self,
+                                                                const char * const        *task_ids);
 
 /* Device events */
 
-#define ORRERY_TYPE_DEVICE_EVENT (orrery_device_event_get_type ())
 ORRERY_EXPORT
-G_DECLARE_FINAL_TYPE (OrreryDeviceEvent, orrery_device_event, ORRERY, DEVICE_EVENT, OrreryEvent)
+OrreryDeviceStatus  orrery_event_get_device_status      (OrreryEvent        *self);
 
-ORRERY_EXPORT
-OrreryDeviceEvent  *orrery_device_event_new             (OrreryEventType     type,
-                                                         const char         *source_id,
-                                                         const char         *device_id,
-                                                         OrreryDeviceStatus  status);
-ORRERY_EXPORT
-const char         *orrery_device_event_get_device_id   (OrreryDeviceEvent  *self);
-ORRERY_EXPORT
-OrreryDeviceStatus  orrery_device_event_get_status      (OrreryDeviceEvent  *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (OrreryEvent, orrery_event_unref)
 
 G_END_DECLS

@@ -76,7 +76,7 @@ orrery_journal_reader_finalize (GObject *object)
     close (self->fd);
   g_string_free (self->pending, TRUE);
   g_clear_object (&self->constellation);
-  g_clear_object (&self->last_event);
+  g_clear_pointer (&self->last_event, orrery_event_unref);
   g_clear_pointer (&self->arena, _orrery_json_arena_free);
   _orrery_json_reader_clear (&self->json);
   _orrery_json_variant_cache_free (self->shared);
@@ -944,7 +944,7 @@ read_record (OrreryJournalReader  *self,
         g_autoptr(GVariant) result = NULL;
         g_autoptr(GError) task_error = NULL;
         g_auto(GStrv) ready = NULL;
-        OrreryTaskEvent *te;
+        OrreryEvent *te;
 
         if (t == NULL)
           return FALSE;
@@ -962,18 +962,18 @@ read_record (OrreryJournalReader  *self,
             self->seq = seq;
             return TRUE;
           }
-        te = orrery_task_event_new (type, source, t->id, status);
-        event = ORRERY_EVENT (te);
-        orrery_task_event_set_attempt (te, (guint) _orrery_json_value_get_int (o, "attempt", 0));
-        orrery_task_event_set_device_id (te, member_string (o, "device"));
+        te = orrery_event_new_task (type, source, t->id, status);
+        event = te;
+        orrery_event_set_attempt (te, (guint) _orrery_json_value_get_int (o, "attempt", 0));
+        orrery_event_set_device_id (te, member_string (o, "device"));
         if (result != NULL)
-          orrery_task_event_set_result (te, result);
+          orrery_event_set_result (te, result);
         if (task_error != NULL)
-          orrery_task_event_set_error (te, task_error);
+          orrery_event_set_error (te, task_error);
         ready = member_strv (o, "ready");
         if (ready != NULL)
-          orrery_task_event_set_newly_ready (te, (const char * const *) ready);
-        orrery_task_event_set_constellation (te, self->constellation);
+          orrery_event_set_newly_ready (te, (const char * const *) ready);
+        orrery_event_set_constellation (te, self->constellation);
         break;
       }
     case ORRERY_EVENT_CONSTELLATION_STARTED:
@@ -987,7 +987,7 @@ read_record (OrreryJournalReader  *self,
         g_autoptr(GVariant) mods = NULL;
         g_auto(GStrv) ready = member_strv (o, "ready");
         g_auto(GStrv) on = member_strv (o, "on");
-        OrreryConstellationEvent *ce;
+        OrreryEvent *ce;
         const char *id = member_string (o, "id");
         const Value *duration;
 
@@ -1012,22 +1012,22 @@ read_record (OrreryJournalReader  *self,
             self->finished = TRUE;
           }
         orrery_constellation_set_state (self->constellation, state);
-        ce = orrery_constellation_event_new (type, source,
+        ce = orrery_event_new_constellation (type, source,
                                              id ? id : orrery_constellation_get_id (self->constellation),
                                              state);
-        event = ORRERY_EVENT (ce);
+        event = ce;
         if (stats != NULL)
-          orrery_constellation_event_set_statistics (ce, stats);
+          orrery_event_set_statistics (ce, stats);
         if ((duration = _orrery_json_value_get_member (o, "duration")) != NULL)
-          orrery_constellation_event_set_duration (ce, duration->kind == ORRERY_JSON_INT ? (gdouble) duration->u.i
+          orrery_event_set_duration (ce, duration->kind == ORRERY_JSON_INT ? (gdouble) duration->u.i
                                                        : duration->kind == ORRERY_JSON_DOUBLE ? duration->u.d : 0);
         if (mods != NULL)
-          orrery_constellation_event_set_modifications (ce, mods);
+          orrery_event_set_modifications (ce, mods);
         if (on != NULL)
-          orrery_constellation_event_set_on_task_ids (ce, (const char * const *) on);
+          orrery_event_set_on_task_ids (ce, (const char * const *) on);
         if (ready != NULL)
-          orrery_constellation_event_set_newly_ready (ce, (const char * const *) ready);
-        orrery_constellation_event_set_constellation (ce, self->constellation);
+          orrery_event_set_newly_ready (ce, (const char * const *) ready);
+        orrery_event_set_constellation (ce, self->constellation);
         break;
       }
     default:
@@ -1038,7 +1038,7 @@ read_record (OrreryJournalReader  *self,
         if (device == NULL)
           return line_error (self, error, ORRERY_JOURNAL_ERROR_BAD_RECORD, "a device record without its device");
         enum_from_nick (ORRERY_TYPE_DEVICE_STATUS, member_string (o, "status"), &status);
-        event = ORRERY_EVENT (orrery_device_event_new (type, source, device, status));
+        event = orrery_event_new_device (type, source, device, status);
         break;
       }
     }
@@ -1082,7 +1082,9 @@ orrery_journal_reader_next (OrreryJournalReader  *self,
         return NULL;
       if (event != NULL)
         {
-          g_set_object (&self->last_event, event);
+          orrery_event_ref (event);
+          g_clear_pointer (&self->last_event, orrery_event_unref);
+          self->last_event = event;
           return event;
         }
     }

@@ -938,20 +938,20 @@ append_event (OrreryJournal *self,
       _orrery_json_append_string (s, source);
     }
 
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     {
-      OrreryTaskEvent *te = (OrreryTaskEvent *) event;
-      const char *device = orrery_task_event_get_device_id (te);
-      GVariant *result = orrery_task_event_get_result (te);
-      const GError *error = orrery_task_event_get_error (te);
-      const char * const *ready = orrery_task_event_get_newly_ready (te);
+      OrreryEvent *te = (OrreryEvent *) event;
+      const char *device = orrery_event_get_device_id (te);
+      GVariant *result = orrery_event_get_result (te);
+      const GError *error = orrery_event_get_error (te);
+      const char * const *ready = orrery_event_get_newly_ready (te);
 
       append_member (s, "task");
-      _orrery_json_append_string (s, orrery_task_event_get_task_id (te));
+      _orrery_json_append_string (s, orrery_event_get_task_id (te));
       g_string_append (s, ",\"status\":\"");
-      g_string_append (s, orrery_task_status_to_nick (orrery_task_event_get_status (te)));
+      g_string_append (s, orrery_task_status_to_nick (orrery_event_get_task_status (te)));
       g_string_append (s, "\",\"attempt\":");
-      append_uint (s, orrery_task_event_get_attempt (te));
+      append_uint (s, orrery_event_get_attempt (te));
       if (device != NULL)
         {
           append_member (s, "device");
@@ -973,23 +973,23 @@ append_event (OrreryJournal *self,
           append_strv (s, ready);
         }
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = (OrreryConstellationEvent *) event;
-      const char * const *ready = orrery_constellation_event_get_newly_ready (ce);
-      const char * const *on = orrery_constellation_event_get_on_task_ids (ce);
-      GVariant *stats = orrery_constellation_event_get_statistics (ce);
-      GVariant *mods = orrery_constellation_event_get_modifications (ce);
+      OrreryEvent *ce = (OrreryEvent *) event;
+      const char * const *ready = orrery_event_get_newly_ready (ce);
+      const char * const *on = orrery_event_get_on_task_ids (ce);
+      GVariant *stats = orrery_event_get_statistics (ce);
+      GVariant *mods = orrery_event_get_modifications (ce);
 
       append_member (s, "id");
-      _orrery_json_append_string (s, orrery_constellation_event_get_constellation_id (ce));
+      _orrery_json_append_string (s, orrery_event_get_constellation_id (ce));
       g_string_append_printf (s, ",\"state\":\"%s\"",
-                              orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
+                              orrery_constellation_state_to_nick (orrery_event_get_constellation_state (ce)));
       if (type == ORRERY_EVENT_CONSTELLATION_COMPLETED || type == ORRERY_EVENT_CONSTELLATION_FAILED ||
           type == ORRERY_EVENT_CONSTELLATION_CANCELLED)
         {
           append_member (s, "duration");
-          append_double (s, orrery_constellation_event_get_duration (ce));
+          append_double (s, orrery_event_get_duration (ce));
         }
       if (stats != NULL)
         {
@@ -1005,7 +1005,7 @@ append_event (OrreryJournal *self,
           EditSnapshot *snap = take_snapshot (self, mods);
 
           append_member (s, "modifications");
-          append_modifications (s, mods, orrery_constellation_event_get_constellation (ce),
+          append_modifications (s, mods, orrery_event_get_constellation (ce),
                                 snap ? snap->tasks : NULL);
           if (snap != NULL)
             edit_snapshot_free (snap);
@@ -1021,15 +1021,15 @@ append_event (OrreryJournal *self,
           append_strv (s, ready);
         }
     }
-  else if (ORRERY_IS_DEVICE_EVENT (event))
+  else if (ORRERY_EVENT_IS_DEVICE (event))
     {
-      OrreryDeviceEvent *de = (OrreryDeviceEvent *) event;
+      OrreryEvent *de = (OrreryEvent *) event;
 
       append_member (s, "device");
-      _orrery_json_append_string (s, orrery_device_event_get_device_id (de));
+      _orrery_json_append_string (s, orrery_event_get_device_id (de));
       append_member (s, "status");
       _orrery_json_append_string (s, enum_nick (ORRERY_TYPE_DEVICE_STATUS,
-                                                orrery_device_event_get_status (de)));
+                                                orrery_event_get_device_status (de)));
     }
   if (data != NULL)
     {
@@ -1298,7 +1298,7 @@ orrery_journal_append_event (OrreryJournal  *self,
   OrreryEventType type;
 
   g_return_val_if_fail (ORRERY_IS_JOURNAL (self), FALSE);
-  g_return_val_if_fail (ORRERY_IS_EVENT (event), FALSE);
+  g_return_val_if_fail (event != NULL, FALSE);
 
   if (self->error != NULL)
     {
@@ -1308,7 +1308,7 @@ orrery_journal_append_event (OrreryJournal  *self,
     }
   type = _orrery_event_peek_type (event);
   if (type == ORRERY_EVENT_CONSTELLATION_STARTED)
-    watch_edits (self, orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event)));
+    watch_edits (self, orrery_event_get_constellation (event));
   if (!self->started)
     {
       OrreryConstellation *c;
@@ -1318,12 +1318,12 @@ orrery_journal_append_event (OrreryJournal  *self,
       self->started = TRUE;
       if (self->resumed)
         append_resumed (self, orrery_event_get_timestamp (event));
-      else if ((c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event))) != NULL)
+      else if ((c = orrery_event_get_constellation (event)) != NULL)
         append_header (self, c, orrery_event_get_timestamp (event));
       else
         {
           g_autoptr(OrreryConstellation) empty =
-            orrery_constellation_new (orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event)), NULL);
+            orrery_constellation_new (orrery_event_get_constellation_id (event), NULL);
 
           append_header (self, empty, orrery_event_get_timestamp (event));
         }
@@ -2036,7 +2036,7 @@ orrery_journal_event_to_json (OrreryEvent *event,
   OrreryJournal *scratch;
   GString *s;
 
-  g_return_val_if_fail (ORRERY_IS_EVENT (event), NULL);
+  g_return_val_if_fail (event != NULL, NULL);
 
   scratch = g_private_get (&scratch_key);
   if (scratch == NULL)

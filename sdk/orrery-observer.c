@@ -92,7 +92,7 @@ orrery_observer_handle_event (OrreryObserver  *self,
                               GError         **error)
 {
   g_return_val_if_fail (ORRERY_IS_OBSERVER (self), FALSE);
-  g_return_val_if_fail (ORRERY_IS_EVENT (event), FALSE);
+  g_return_val_if_fail (event != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return ORRERY_OBSERVER_GET_IFACE (self)->handle_event (self, event, error);
 }
@@ -116,7 +116,7 @@ orrery_observer_handle_event_async (OrreryObserver      *self,
                                     gpointer             user_data)
 {
   g_return_if_fail (ORRERY_IS_OBSERVER (self));
-  g_return_if_fail (ORRERY_IS_EVENT (event));
+  g_return_if_fail (event != NULL);
   ORRERY_OBSERVER_GET_IFACE (self)->handle_event_async (self, event, cancellable,
                                                         callback, user_data);
 }

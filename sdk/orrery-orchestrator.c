@@ -278,23 +278,23 @@ publish_task_event (OrreryOrchestrator *self,
                     const GError       *error,
                     GVariant           *data)
 {
-  g_autoptr(OrreryTaskEvent) ev = orrery_task_event_new (type, SOURCE_ID,
+  g_autoptr(OrreryEvent) ev = orrery_event_new_task (type, SOURCE_ID,
                                                          orrery_task_get_id (task),
                                                          orrery_task_get_status (task));
   g_autofree char **ids = task_ids (newly_ready);
 
-  orrery_task_event_set_attempt (ev, orrery_task_get_attempt (task));
-  orrery_task_event_set_device_id (ev, device_id);
-  orrery_task_event_set_constellation (ev, self->current->constellation);
+  orrery_event_set_attempt (ev, orrery_task_get_attempt (task));
+  orrery_event_set_device_id (ev, device_id);
+  orrery_event_set_constellation (ev, self->current->constellation);
   if (ids != NULL)
-    orrery_task_event_set_newly_ready (ev, (const char * const *) ids);
+    orrery_event_set_newly_ready (ev, (const char * const *) ids);
   if (result != NULL)
-    orrery_task_event_set_result (ev, result);
+    orrery_event_set_result (ev, result);
   if (error != NULL)
-    orrery_task_event_set_error (ev, error);
+    orrery_event_set_error (ev, error);
   if (data != NULL)
-    orrery_event_set_data (ORRERY_EVENT (ev), data);
-  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+    orrery_event_set_data (ev, data);
+  orrery_event_bus_publish (self->bus, ev);
 }
 
 static void
@@ -308,29 +308,29 @@ publish_skipped (OrreryOrchestrator *self,
                         NULL, NULL, orrery_task_get_error (skipped->pdata[i]), NULL);
 }
 
-static OrreryConstellationEvent *
+static OrreryEvent *
 constellation_event_new (OrreryOrchestrator       *self,
                          OrreryEventType           type,
                          OrreryConstellationState  state)
 {
-  OrreryConstellationEvent *ev;
+  OrreryEvent *ev;
 
-  ev = orrery_constellation_event_new (type, SOURCE_ID,
+  ev = orrery_event_new_constellation (type, SOURCE_ID,
                                        orrery_constellation_get_id (self->current->constellation),
                                        state);
-  orrery_constellation_event_set_constellation (ev, self->current->constellation);
+  orrery_event_set_constellation (ev, self->current->constellation);
   return ev;
 }
 
 static void
 set_ready_ids (OrreryOrchestrator       *self,
-               OrreryConstellationEvent *ev)
+               OrreryEvent *ev)
 {
   g_autoptr(GPtrArray) ready = orrery_constellation_get_ready_tasks (self->current->constellation);
   g_autofree char **ids = task_ids (ready);
 
   if (ids != NULL)
-    orrery_constellation_event_set_newly_ready (ev, (const char * const *) ids);
+    orrery_event_set_newly_ready (ev, (const char * const *) ids);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -652,11 +652,11 @@ publish_device_event (OrreryOrchestrator *self,
                       OrreryEventType     type,
                       OrreryDevice       *device)
 {
-  g_autoptr(OrreryDeviceEvent) ev = orrery_device_event_new (type, SOURCE_ID,
+  g_autoptr(OrreryEvent) ev = orrery_event_new_device (type, SOURCE_ID,
                                                              orrery_device_get_id (device),
                                                              orrery_device_get_status (device));
 
-  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+  orrery_event_bus_publish (self->bus, ev);
 }
 
 static void
@@ -739,7 +739,7 @@ finish_run (OrreryOrchestrator *self)
 {
   OrchestratorRun *run = self->current;
   g_autoptr(GTask) task = g_steal_pointer (&run->task);
-  g_autoptr(OrreryConstellationEvent) ev = NULL;
+  g_autoptr(OrreryEvent) ev = NULL;
   g_autoptr(GVariant) stats = NULL;
   OrreryConstellation *constellation = run->constellation;
   OrreryConstellationState state;
@@ -783,16 +783,16 @@ finish_run (OrreryOrchestrator *self)
   orrery_constellation_set_state (constellation, state);
   ev = constellation_event_new (self, type, state);
   stats = orrery_constellation_get_statistics (constellation);
-  orrery_constellation_event_set_statistics (ev, stats);
-  orrery_constellation_event_set_duration (ev, duration);
+  orrery_event_set_statistics (ev, stats);
+  orrery_event_set_duration (ev, duration);
   if (error != NULL && run->bulk_cancelled > 0)
-    orrery_event_set_data (ORRERY_EVENT (ev),
+    orrery_event_set_data (ev,
                            g_variant_new_parsed ("{'reason': <%s>, 'bulk_cancelled': <%u>, "
                                                  "'bulk_cancel_message': <%s>}",
                                                  error->message, run->bulk_cancelled,
                                                  cancel_error (self)->message));
   else if (error != NULL)
-    orrery_event_set_data (ORRERY_EVENT (ev),
+    orrery_event_set_data (ev,
                            g_variant_new_parsed ("{'reason': <%s>}", error->message));
   run->bulk_cancelled = 0;
 
@@ -805,7 +805,7 @@ finish_run (OrreryOrchestrator *self)
           orrery_constellation_get_id (constellation), completed, failed, skipped, cancelled,
           duration);
 
-  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+  orrery_event_bus_publish (self->bus, ev);
 
   if (error != NULL)
     g_task_return_error (task, error);
@@ -931,15 +931,15 @@ on_constellation_modified (OrreryConstellation *constellation,
                            gpointer             user_data)
 {
   OrreryOrchestrator *self = user_data;
-  g_autoptr(OrreryConstellationEvent) ev = NULL;
+  g_autoptr(OrreryEvent) ev = NULL;
 
   step_begin (self);
   ev = constellation_event_new (self, ORRERY_EVENT_CONSTELLATION_MODIFIED,
                                 orrery_constellation_get_state (constellation));
-  orrery_constellation_event_set_modifications (ev, modifications);
-  orrery_constellation_event_set_on_task_ids (ev, (const char * const *) on_task_ids);
+  orrery_event_set_modifications (ev, modifications);
+  orrery_event_set_on_task_ids (ev, (const char * const *) on_task_ids);
   set_ready_ids (self, ev);
-  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+  orrery_event_bus_publish (self->bus, ev);
   step_end (self);
 }
 
@@ -1123,7 +1123,7 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(OrreryConstellationEvent) ev = NULL;
+  g_autoptr(OrreryEvent) ev = NULL;
   g_autoptr(GList) devices = NULL;
   GVariantBuilder assignments;
   GVariantBuilder device_ids;
@@ -1184,7 +1184,7 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
 
   ev = constellation_event_new (self, ORRERY_EVENT_CONSTELLATION_STARTED,
                                 ORRERY_CONSTELLATION_STATE_EXECUTING);
-  orrery_event_set_data (ORRERY_EVENT (ev),
+  orrery_event_set_data (ev,
                          g_variant_new_parsed ("{'total_tasks': <%u>, 'strategy': <%s>,"
                                                " 'max_concurrency': <%u>, 'devices': <%v>,"
                                                " 'assignments': <%v>}",
@@ -1197,7 +1197,7 @@ orrery_orchestrator_run_async (OrreryOrchestrator  *self,
   set_ready_ids (self, ev);
 
   step_begin (self);
-  orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+  orrery_event_bus_publish (self->bus, ev);
   if (cancellable != NULL)
     {
       self->current->cancellable = g_object_ref (cancellable);

@@ -257,44 +257,44 @@ record_append (GByteArray  *b,
   const char * const *ready = NULL, *const *on = NULL;
   gdouble duration = 0;
 
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     {
-      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
+      OrreryEvent *te = event;
 
       head.klass = CLASS_TASK;
-      id = orrery_task_event_get_task_id (te);
-      head.status = orrery_task_event_get_status (te);
-      head.attempt = orrery_task_event_get_attempt (te);
-      device = orrery_task_event_get_device_id (te);
-      result = orrery_task_event_get_result (te);
-      error = orrery_task_event_get_error (te);
-      ready = orrery_task_event_get_newly_ready (te);
-      if (orrery_task_event_get_constellation (te) != NULL)
+      id = orrery_event_get_task_id (te);
+      head.status = orrery_event_get_task_status (te);
+      head.attempt = orrery_event_get_attempt (te);
+      device = orrery_event_get_device_id (te);
+      result = orrery_event_get_result (te);
+      error = orrery_event_get_error (te);
+      ready = orrery_event_get_newly_ready (te);
+      if (orrery_event_get_constellation (te) != NULL)
         head.flags |= R_CONSTELLATION;
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      OrreryEvent *ce = event;
 
       head.klass = CLASS_CONSTELLATION;
-      id = orrery_constellation_event_get_constellation_id (ce);
-      head.status = orrery_constellation_event_get_state (ce);
-      duration = orrery_constellation_event_get_duration (ce);
-      stats = orrery_constellation_event_get_statistics (ce);
-      mods = orrery_constellation_event_get_modifications (ce);
-      ready = orrery_constellation_event_get_newly_ready (ce);
-      on = orrery_constellation_event_get_on_task_ids (ce);
+      id = orrery_event_get_constellation_id (ce);
+      head.status = orrery_event_get_constellation_state (ce);
+      duration = orrery_event_get_duration (ce);
+      stats = orrery_event_get_statistics (ce);
+      mods = orrery_event_get_modifications (ce);
+      ready = orrery_event_get_newly_ready (ce);
+      on = orrery_event_get_on_task_ids (ce);
       head.flags |= R_DURATION;
-      if (orrery_constellation_event_get_constellation (ce) != NULL)
+      if (orrery_event_get_constellation (ce) != NULL)
         head.flags |= R_CONSTELLATION;
     }
-  else if (ORRERY_IS_DEVICE_EVENT (event))
+  else if (ORRERY_EVENT_IS_DEVICE (event))
     {
-      OrreryDeviceEvent *de = ORRERY_DEVICE_EVENT (event);
+      OrreryEvent *de = event;
 
       head.klass = CLASS_DEVICE;
-      id = orrery_device_event_get_device_id (de);
-      head.status = orrery_device_event_get_status (de);
+      id = orrery_event_get_device_id (de);
+      head.status = orrery_event_get_device_status (de);
     }
   head.flags |= (data ? R_DATA : 0) | (result ? R_RESULT : 0) | (error ? R_ERROR : 0) |
                 (ready ? R_READY : 0) | (stats ? R_STATISTICS : 0) |
@@ -547,46 +547,46 @@ record_read (const guint8        *data,
     {
     case CLASS_TASK:
       {
-        OrreryTaskEvent *te = orrery_task_event_new (head.type, source, id ? id : "", head.status);
+        OrreryEvent *te = orrery_event_new_task (head.type, source, id ? id : "", head.status);
 
-        orrery_task_event_set_attempt (te, head.attempt);
+        orrery_event_set_attempt (te, head.attempt);
         if (result != NULL)
-          orrery_task_event_set_result (te, result);
+          orrery_event_set_result (te, result);
         if (device != NULL)
-          orrery_task_event_set_device_id (te, device);
+          orrery_event_set_device_id (te, device);
         if (error != NULL)
-          orrery_task_event_set_error (te, error);
+          orrery_event_set_error (te, error);
         if (ready != NULL)
-          orrery_task_event_set_newly_ready (te, ready);
+          orrery_event_set_newly_ready (te, ready);
         if (mirror != NULL && (head.flags & R_CONSTELLATION))
-          orrery_task_event_set_constellation (te, mirror);
-        event = ORRERY_EVENT (te);
+          orrery_event_set_constellation (te, mirror);
+        event = te;
         break;
       }
     case CLASS_CONSTELLATION:
       {
-        OrreryConstellationEvent *ce =
-          orrery_constellation_event_new (head.type, source, id ? id : "", head.status);
+        OrreryEvent *ce =
+          orrery_event_new_constellation (head.type, source, id ? id : "", head.status);
 
-        orrery_constellation_event_set_duration (ce, duration);
+        orrery_event_set_duration (ce, duration);
         if (stats != NULL)
-          orrery_constellation_event_set_statistics (ce, stats);
+          orrery_event_set_statistics (ce, stats);
         if (mods != NULL)
-          orrery_constellation_event_set_modifications (ce, mods);
+          orrery_event_set_modifications (ce, mods);
         if (ready != NULL)
-          orrery_constellation_event_set_newly_ready (ce, ready);
+          orrery_event_set_newly_ready (ce, ready);
         if (on != NULL)
-          orrery_constellation_event_set_on_task_ids (ce, on);
+          orrery_event_set_on_task_ids (ce, on);
         if (mirror != NULL && (head.flags & R_CONSTELLATION))
           {
             orrery_constellation_set_state (mirror, head.status);
-            orrery_constellation_event_set_constellation (ce, mirror);
+            orrery_event_set_constellation (ce, mirror);
           }
-        event = ORRERY_EVENT (ce);
+        event = ce;
         break;
       }
     case CLASS_DEVICE:
-      event = ORRERY_EVENT (orrery_device_event_new (head.type, source, id ? id : "", head.status));
+      event = orrery_event_new_device (head.type, source, id ? id : "", head.status);
       break;
     default:
       event = orrery_event_new (head.type, source, NULL);
@@ -607,12 +607,12 @@ describe_event_into (OrreryEvent *event,
 {
   const char *id = NULL;
 
-  if (ORRERY_IS_TASK_EVENT (event))
-    id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event));
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
-    id = orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event));
-  else if (ORRERY_IS_DEVICE_EVENT (event))
-    id = orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event));
+  if (ORRERY_EVENT_IS_TASK (event))
+    id = orrery_event_get_task_id (event);
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
+    id = orrery_event_get_constellation_id (event);
+  else if (ORRERY_EVENT_IS_DEVICE (event))
+    id = orrery_event_get_device_id (event);
   else
     id = orrery_event_get_source_id (event);
   /* Before each event the child hands its plugin: copied, not formatted. */
@@ -639,12 +639,12 @@ describe_event (OrreryEvent *event)
 {
   const char *id = NULL;
 
-  if (ORRERY_IS_TASK_EVENT (event))
-    id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event));
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
-    id = orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event));
-  else if (ORRERY_IS_DEVICE_EVENT (event))
-    id = orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event));
+  if (ORRERY_EVENT_IS_TASK (event))
+    id = orrery_event_get_task_id (event);
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
+    id = orrery_event_get_constellation_id (event);
+  else if (ORRERY_EVENT_IS_DEVICE (event))
+    id = orrery_event_get_device_id (event);
   else
     id = orrery_event_get_source_id (event);
   return g_strdup_printf ("%s%s%s", orrery_event_get_type_nick (event), id && *id ? " " : "",
@@ -1052,7 +1052,7 @@ plugin_clear (OrreryIsolatedPlugin *self)
   g_free (self->file);
   g_free (self->ack_message);
   g_free (self->init_message);
-  g_clear_object (&self->last_event);
+  g_clear_pointer (&self->last_event, orrery_event_unref);
   g_clear_error (&self->failure);
 }
 
@@ -1829,7 +1829,9 @@ note_event (OrreryIsolatedPlugin *self,
             OrreryEvent          *event)
 {
   /* A reference, described only if the child fails. */
-  g_set_object (&self->last_event, event);
+  orrery_event_ref (event);
+  g_clear_pointer (&self->last_event, orrery_event_unref);
+  self->last_event = event;
 }
 
 static void
@@ -1939,9 +1941,9 @@ tracker_handle (OrreryEvent  *event,
     }
   if (self->mirrored == NULL || self->mirror_refused)
     return TRUE;
-  if (ORRERY_IS_TASK_EVENT (event))
-    plugin_mark (self, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)));
-  else if (orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event)) ==
+  if (ORRERY_EVENT_IS_TASK (event))
+    plugin_mark (self, orrery_event_get_task_id (event));
+  else if (orrery_event_get_constellation (event) ==
            self->mirrored)
     {
       g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (self->mirrored);
@@ -2020,10 +2022,10 @@ plugin_mirror (OrreryIsolatedPlugin *self,
   g_autofree char *json = NULL;
   gsize length = 0;
 
-  if (ORRERY_IS_TASK_EVENT (event))
-    c = orrery_task_event_get_constellation (ORRERY_TASK_EVENT (event));
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
-    c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event));
+  if (ORRERY_EVENT_IS_TASK (event))
+    c = orrery_event_get_constellation (event);
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
+    c = orrery_event_get_constellation (event);
   if (c == NULL || (c == self->mirrored && orrery_constellation_get_version (c) == self->mirrored_version))
     return;
   g_set_object (&self->mirrored, c);
@@ -2072,8 +2074,8 @@ proxy_handle (OrreryEvent  *event,
   note_event (self, event);
   plugin_mirror (self, event);
   /* The tracker may come after this proxy on the bus. */
-  if (ORRERY_IS_TASK_EVENT (event))
-    plugin_mark (self, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)));
+  if (ORRERY_EVENT_IS_TASK (event))
+    plugin_mark (self, orrery_event_get_task_id (event));
 
   /* Queued, or sync but posted: a sync answer of a plugin that cannot
    * act on the host changes nothing but its failure (logged, then); the
@@ -2081,7 +2083,7 @@ proxy_handle (OrreryEvent  *event,
    * plugin has caught up, and done what it does then (a DOT file, a
    * summary), before the observers after it see them. */
   if (proxy->mode == ORRERY_DELIVERY_QUEUED ||
-      (self->posting && !ORRERY_IS_CONSTELLATION_EVENT (event)))
+      (self->posting && !ORRERY_EVENT_IS_CONSTELLATION (event)))
     {
       record_append (self->batch, proxy->index, event);
       if (++self->n_batched >= BATCH_EVENTS || self->batch->len >= BATCH_BYTES)
@@ -2097,10 +2099,10 @@ proxy_handle (OrreryEvent  *event,
   /* At the run's own events a plugin may walk the whole constellation (the
    * visualizer writes its DOT: 8.8 s for 100k tasks in process at load
    * 15): as much more time again as a copy. */
-  if (ORRERY_IS_CONSTELLATION_EVENT (event) &&
-      orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event)) != NULL)
+  if (ORRERY_EVENT_IS_CONSTELLATION (event) &&
+      orrery_event_get_constellation (event) != NULL)
     self->copy_ms += (guint) MIN ((guint64) orrery_constellation_get_n_tasks (
-                         orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event))) *
+                         orrery_event_get_constellation (event)) *
                        MIRROR_US_PER_TASK / 1000, G_MAXINT / 4);
   plugin_refill (self, 1);
   self->waiting_ack = TRUE;

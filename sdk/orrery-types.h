@@ -63,6 +63,27 @@ typedef enum {
 #define ORRERY_EVENT_TYPE_COUNT (ORRERY_EVENT_DEVICE_STATUS_CHANGED + 1)
 
 /**
+ * OrreryEventKind:
+ * @ORRERY_EVENT_KIND_PLAIN: a plain event, made by orrery_event_new(): a
+ *   type, a source and free-form data
+ * @ORRERY_EVENT_KIND_TASK: an event about one task, made by
+ *   orrery_event_new_task()
+ * @ORRERY_EVENT_KIND_CONSTELLATION: an event about a whole run, made by
+ *   orrery_event_new_constellation()
+ * @ORRERY_EVENT_KIND_DEVICE: an event about a device, made by
+ *   orrery_event_new_device()
+ *
+ * Which fields an #OrreryEvent carries: the kind is set by the constructor
+ * that made it (see orrery_event_get_kind()).
+ */
+typedef enum {
+  ORRERY_EVENT_KIND_PLAIN,
+  ORRERY_EVENT_KIND_TASK,
+  ORRERY_EVENT_KIND_CONSTELLATION,
+  ORRERY_EVENT_KIND_DEVICE,
+} OrreryEventKind;
+
+/**
  * OrreryTaskStatus:
  * @ORRERY_TASK_STATUS_PENDING: not yet ready or not yet dispatched
  * @ORRERY_TASK_STATUS_WAITING_DEPENDENCY: waiting for a prerequisite

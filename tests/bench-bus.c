@@ -120,10 +120,10 @@ time_bus (guint n_observers,
   t0 = now_ns ();
   for (guint i = 0; i < n_events; i++)
     {
-      OrreryTaskEvent *ev = orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
+      OrreryEvent *ev = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
                                                    ORRERY_TASK_STATUS_COMPLETED);
-      orrery_event_bus_publish (bus, ORRERY_EVENT (ev));
-      g_object_unref (ev);
+      orrery_event_bus_publish (bus, ev);
+      orrery_event_unref (ev);
     }
   t1 = now_ns ();
 
@@ -243,19 +243,19 @@ main (int    argc,
     orrery_event_bus_subscribe (bus, ORRERY_OBSERVER (c), NULL, 0);
     for (guint i = 0; i < 200000; i++)
       {
-        OrreryTaskEvent *ev = orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
+        OrreryEvent *ev = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
                                                      ORRERY_TASK_STATUS_COMPLETED);
-        orrery_event_bus_publish (bus, ORRERY_EVENT (ev));
-        g_object_unref (ev);
+        orrery_event_bus_publish (bus, ev);
+        orrery_event_unref (ev);
       }
     before = rss_kib ();
     t0 = now_ns ();
     for (guint64 i = 0; i < memory_events; i++)
       {
-        OrreryTaskEvent *ev = orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
+        OrreryEvent *ev = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
                                                      ORRERY_TASK_STATUS_COMPLETED);
-        orrery_event_bus_publish (bus, ORRERY_EVENT (ev));
-        g_object_unref (ev);
+        orrery_event_bus_publish (bus, ev);
+        orrery_event_unref (ev);
       }
     after = rss_kib ();
     printf ("{\"bench\":\"bus-memory\",\"events\":%" G_GUINT64_FORMAT ",\"rss_before_kib\":%ld,"

@@ -66,11 +66,11 @@ run_one (const char *dir,
   start = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr(OrreryTaskEvent) event =
-        orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "bench", "task-0042",
+      g_autoptr(OrreryEvent) event =
+        orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task-0042",
                                ORRERY_TASK_STATUS_COMPLETED);
 
-      orrery_event_bus_publish (bus, ORRERY_EVENT (event));
+      orrery_event_bus_publish (bus, event);
     }
   while (g_main_context_iteration (NULL, FALSE))
     ;
@@ -125,12 +125,12 @@ run_copy (const char *dir,
   t0 = g_get_monotonic_time ();
   for (guint i = 0; i < 2; i++)
     {
-      g_autoptr(OrreryTaskEvent) event =
-        orrery_task_event_new (ORRERY_EVENT_TASK_STARTED, "bench", "task-000000",
+      g_autoptr(OrreryEvent) event =
+        orrery_event_new_task (ORRERY_EVENT_TASK_STARTED, "bench", "task-000000",
                                ORRERY_TASK_STATUS_RUNNING);
 
-      orrery_task_event_set_constellation (event, c);
-      orrery_event_bus_publish (bus, ORRERY_EVENT (event));
+      orrery_event_set_constellation (event, c);
+      orrery_event_bus_publish (bus, event);
       if (i == 0)
         t1 = g_get_monotonic_time ();
     }

@@ -11,8 +11,7 @@ static OrreryEvent *
 task_event (OrreryEventType  type,
             const char      *task_id)
 {
-  return ORRERY_EVENT (orrery_task_event_new (type, "test", task_id,
-                                              ORRERY_TASK_STATUS_COMPLETED));
+  return orrery_event_new_task (type, "test", task_id, ORRERY_TASK_STATUS_COMPLETED);
 }
 
 static void
@@ -30,7 +29,7 @@ record_cb (OrreryEventBus *bus,
            OrreryEvent    *event,
            gpointer        user_data)
 {
-  g_ptr_array_add (user_data, g_object_ref (event));
+  g_ptr_array_add (user_data, orrery_event_ref (event));
 }
 
 static void
@@ -54,8 +53,8 @@ static void
 test_signal_detail (void)
 {
   g_autoptr(OrreryEventBus) bus = orrery_event_bus_new ();
-  g_autoptr(GPtrArray) completed = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) completed = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
 
   g_signal_connect (bus, "event::task-completed", G_CALLBACK (record_cb), completed);
   g_signal_connect (bus, "event", G_CALLBACK (record_cb), all);
@@ -65,7 +64,7 @@ test_signal_detail (void)
   publish_task (bus, ORRERY_EVENT_TASK_FAILED, "b");
 
   g_assert_cmpuint (completed->len, ==, 1);
-  g_assert_cmpstr (orrery_task_event_get_task_id (completed->pdata[0]), ==, "a");
+  g_assert_cmpstr (orrery_event_get_task_id (completed->pdata[0]), ==, "a");
   g_assert_cmpint (orrery_event_get_event_type (completed->pdata[0]), ==,
                    ORRERY_EVENT_TASK_COMPLETED);
   g_assert_cmpuint (all->len, ==, 3);
@@ -136,9 +135,9 @@ test_sync_delivery_and_seal (void)
 
   /* Published events cannot change. */
   g_test_expect_message ("Orrery", G_LOG_LEVEL_CRITICAL, "*orrery_event_is_published*");
-  orrery_task_event_set_attempt (ORRERY_TASK_EVENT (ev), 7);
+  orrery_event_set_attempt (ev, 7);
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (orrery_task_event_get_attempt (ORRERY_TASK_EVENT (ev)), ==, 0);
+  g_assert_cmpuint (orrery_event_get_attempt (ev), ==, 0);
 
   /* Nor be published twice. */
   g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_CRITICAL, "*orrery_event_is_published*");
@@ -164,7 +163,7 @@ republish_hook (TestObserver *self,
 
   if (orrery_event_get_event_type (event) == ORRERY_EVENT_TASK_COMPLETED)
     {
-      const char *id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event));
+      const char *id = orrery_event_get_task_id (event);
 
       /* Two events from inside the emission: neither may overtake the
        * current one for the observers after us. */
@@ -200,9 +199,9 @@ test_reentrant_total_order (void)
       g_assert_true (first->events->pdata[i] == second->events->pdata[i]);
       g_assert_cmpuint (orrery_event_get_sequence (first->events->pdata[i]), ==, i + 1);
     }
-  g_assert_cmpstr (orrery_task_event_get_task_id (first->events->pdata[1]), ==, "ax");
+  g_assert_cmpstr (orrery_event_get_task_id (first->events->pdata[1]), ==, "ax");
   g_assert_cmpint (orrery_event_get_event_type (first->events->pdata[2]), ==, ORRERY_EVENT_TASK_STARTED);
-  g_assert_cmpstr (orrery_task_event_get_task_id (first->events->pdata[2]), ==, "a");
+  g_assert_cmpstr (orrery_event_get_task_id (first->events->pdata[2]), ==, "a");
 }
 
 /* A failing observer is reported; the others and the publisher go on. */

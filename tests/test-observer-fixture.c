@@ -26,7 +26,7 @@ test_observer_handle_event (OrreryObserver  *observer,
   self->last_thread = g_thread_self ();
   if (self->hook)
     self->hook (self, event, self->hook_data);
-  g_ptr_array_add (self->events, g_object_ref (event));
+  g_ptr_array_add (self->events, orrery_event_ref (event));
   if (self->fail)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s refuses event %" G_GUINT64_FORMAT,
@@ -62,7 +62,7 @@ test_observer_class_init (TestObserverClass *klass)
 static void
 test_observer_init (TestObserver *self)
 {
-  self->events = g_ptr_array_new_with_free_func (g_object_unref);
+  self->events = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
 }
 
 TestObserver *
@@ -101,7 +101,7 @@ async_job_free (gpointer data)
 {
   AsyncJob *job = data;
 
-  g_object_unref (job->event);
+  orrery_event_unref (job->event);
   g_free (job);
 }
 
@@ -114,7 +114,7 @@ async_job_done (gpointer user_data)
 
   job->timeout_id = 0;
   self->in_flight--;
-  g_ptr_array_add (self->finished, g_object_ref (job->event));
+  g_ptr_array_add (self->finished, orrery_event_ref (job->event));
   if (g_task_get_cancellable (task) && job->cancel_id)
     g_cancellable_disconnect (g_task_get_cancellable (task), job->cancel_id);
   if (self->fail)
@@ -148,9 +148,9 @@ test_async_observer_handle_event_async (OrreryObserver      *observer,
 
   g_task_set_check_cancellable (task, FALSE);
   job->self = self;
-  job->event = g_object_ref (event);
+  job->event = orrery_event_ref (event);
   g_task_set_task_data (task, job, async_job_free);
-  g_ptr_array_add (self->started, g_object_ref (event));
+  g_ptr_array_add (self->started, orrery_event_ref (event));
   self->in_flight++;
   self->max_in_flight = MAX (self->max_in_flight, self->in_flight);
   if (cancellable)
@@ -195,8 +195,8 @@ test_async_observer_class_init (TestAsyncObserverClass *klass)
 static void
 test_async_observer_init (TestAsyncObserver *self)
 {
-  self->started = g_ptr_array_new_with_free_func (g_object_unref);
-  self->finished = g_ptr_array_new_with_free_func (g_object_unref);
+  self->started = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
+  self->finished = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
 }
 
 TestAsyncObserver *

@@ -32,10 +32,10 @@ on_event (OrreryEventBus *bus,
 {
   OrreryEventType type = orrery_event_get_event_type (event);
 
-  g_ptr_array_add (f->events, g_object_ref (event));
-  if (ORRERY_IS_TASK_EVENT (event))
+  g_ptr_array_add (f->events, orrery_event_ref (event));
+  if (ORRERY_EVENT_IS_TASK (event))
     g_ptr_array_add (f->log, g_strdup_printf ("%s:%s", orrery_event_get_type_nick (event),
-                                              orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event))));
+                                              orrery_event_get_task_id (event)));
   else
     g_ptr_array_add (f->log, g_strdup (orrery_event_get_type_nick (event)));
 
@@ -47,7 +47,7 @@ on_event (OrreryEventBus *bus,
   else if (type == ORRERY_EVENT_TASK_COMPLETED || type == ORRERY_EVENT_TASK_FAILED ||
            type == ORRERY_EVENT_TASK_RETRYING ||
            (type == ORRERY_EVENT_TASK_CANCELLED &&
-            orrery_task_event_get_device_id (ORRERY_TASK_EVENT (event)) != NULL &&
+            orrery_event_get_device_id (event) != NULL &&
             f->running > 0))
     f->running--;
 }
@@ -61,7 +61,7 @@ fixture_set_up (Fixture       *f,
   f->orch = orrery_orchestrator_new (f->bus, f->devices);
   orrery_orchestrator_set_retry_policy (f->orch, 10, 2.0, 100);
   f->log = g_ptr_array_new_with_free_func (g_free);
-  f->events = g_ptr_array_new_with_free_func (g_object_unref);
+  f->events = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
   g_signal_connect (f->bus, "event", G_CALLBACK (on_event), f);
 }
 
@@ -191,8 +191,8 @@ assert_one_terminal_each (Fixture             *f,
           OrreryEvent *ev = f->events->pdata[e];
           OrreryEventType t = orrery_event_get_event_type (ev);
 
-          if (ORRERY_IS_TASK_EVENT (ev) &&
-              g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (ev)), id) &&
+          if (ORRERY_EVENT_IS_TASK (ev) &&
+              g_str_equal (orrery_event_get_task_id (ev), id) &&
               (t == ORRERY_EVENT_TASK_COMPLETED || t == ORRERY_EVENT_TASK_FAILED ||
                t == ORRERY_EVENT_TASK_SKIPPED || t == ORRERY_EVENT_TASK_CANCELLED))
             n++;
@@ -257,17 +257,17 @@ test_chain_order (Fixture       *f,
 
   /* task-completed:a names b as newly ready; the run event has statistics. */
   {
-    OrreryTaskEvent *ev = f->events->pdata[2];
-    const char * const *ready = orrery_task_event_get_newly_ready (ev);
-    OrreryConstellationEvent *end = f->events->pdata[7];
+    OrreryEvent *ev = f->events->pdata[2];
+    const char * const *ready = orrery_event_get_newly_ready (ev);
+    OrreryEvent *end = f->events->pdata[7];
 
     g_assert_nonnull (ready);
     g_assert_cmpstr (ready[0], ==, "b");
     g_assert_null (ready[1]);
-    g_assert_cmpuint (orrery_task_event_get_attempt (ev), ==, 1);
-    g_assert_cmpstr (orrery_task_event_get_device_id (ev), ==, "sim");
-    g_assert_nonnull (orrery_constellation_event_get_statistics (end));
-    g_assert_true (orrery_constellation_event_get_constellation (end) == c);
+    g_assert_cmpuint (orrery_event_get_attempt (ev), ==, 1);
+    g_assert_cmpstr (orrery_event_get_device_id (ev), ==, "sim");
+    g_assert_nonnull (orrery_event_get_statistics (end));
+    g_assert_true (orrery_event_get_constellation (end) == c);
   }
   assert_one_terminal_each (f, c);
 }
@@ -376,12 +376,12 @@ test_targets_and_round_robin (Fixture       *f,
 
       if (orrery_event_get_event_type (ev) != ORRERY_EVENT_TASK_STARTED)
         continue;
-      if (g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (ev)), "pinned"))
+      if (g_str_equal (orrery_event_get_task_id (ev), "pinned"))
         {
-          g_assert_cmpstr (orrery_task_event_get_device_id (ORRERY_TASK_EVENT (ev)), ==, "dev-b");
+          g_assert_cmpstr (orrery_event_get_device_id (ev), ==, "dev-b");
           continue;
         }
-      if (g_str_equal (orrery_task_event_get_device_id (ORRERY_TASK_EVENT (ev)), "dev-a"))
+      if (g_str_equal (orrery_event_get_device_id (ev), "dev-a"))
         on_a++;
       else
         on_b++;
@@ -442,7 +442,7 @@ retry_delays (Fixture    *f,
       guint left = G_MAXUINT;
 
       if (orrery_event_get_event_type (event) != ORRERY_EVENT_TASK_RETRYING ||
-          g_strcmp0 (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), id) != 0)
+          g_strcmp0 (orrery_event_get_task_id (event), id) != 0)
         continue;
       g_assert_nonnull (orrery_event_get_data (event));
       g_assert_true (g_variant_lookup (orrery_event_get_data (event), "delay_ms", "u", &delay));
@@ -805,7 +805,7 @@ agent_on_completed (OrreryEventBus *bus,
                     OrreryEvent    *event,
                     Agent          *agent)
 {
-  if (!g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), agent->trigger) ||
+  if (!g_str_equal (orrery_event_get_task_id (event), agent->trigger) ||
       agent->hold != NULL)
     return;
   agent->hold = orrery_orchestrator_hold (agent->f->orch, "agent", 0);
@@ -839,7 +839,7 @@ test_edit_after_last_task (Fixture       *f,
 {
   g_autoptr(OrreryConstellation) c = orrery_constellation_new ("extend", NULL);
   Agent agent = { f, c, NULL, "last", edit_extend };
-  OrreryConstellationEvent *modified;
+  OrreryEvent *modified;
   gint im;
 
   add_simulated (f, "sim", 4);
@@ -859,8 +859,8 @@ test_edit_after_last_task (Fixture       *f,
 
   im = log_index (f, "constellation-modified");
   modified = f->events->pdata[im];
-  g_assert_cmpstr (orrery_constellation_event_get_on_task_ids (modified)[0], ==, "last");
-  g_assert_nonnull (orrery_constellation_event_get_modifications (modified));
+  g_assert_cmpstr (orrery_event_get_on_task_ids (modified)[0], ==, "last");
+  g_assert_nonnull (orrery_event_get_modifications (modified));
   assert_one_terminal_each (f, c);
 }
 
@@ -1001,14 +1001,14 @@ test_device_added_during_run (Fixture       *f,
   g_assert_cmpint (log_index (f, "device-added"), >, 0);
   for (guint e = 0; e < f->events->len; e++)
     if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED &&
-        g_strcmp0 (orrery_task_event_get_device_id (f->events->pdata[e]), "late") == 0)
+        g_strcmp0 (orrery_event_get_device_id (f->events->pdata[e]), "late") == 0)
       on_late++;
   g_assert_cmpuint (on_late, >=, 1);
   g_assert_cmpuint (f->max_running, ==, 2);
   {
-    OrreryDeviceEvent *ev = f->events->pdata[log_index (f, "device-added")];
+    OrreryEvent *ev = f->events->pdata[log_index (f, "device-added")];
 
-    g_assert_cmpstr (orrery_device_event_get_device_id (ev), ==, "late");
+    g_assert_cmpstr (orrery_event_get_device_id (ev), ==, "late");
   }
 }
 
@@ -1269,7 +1269,7 @@ test_dispatch_cost_follows_work (Fixture       *f,
   g_assert_true (f->ok);
   for (guint e = 0; e < f->events->len; e++)
     if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED &&
-        g_str_equal (orrery_task_event_get_device_id (f->events->pdata[e]), "busy"))
+        g_str_equal (orrery_event_get_device_id (f->events->pdata[e]), "busy"))
       on_busy++;
   g_assert_cmpuint (on_busy, ==, n);
   /* A few looks per task (its own placement, the look that finds the
@@ -1327,7 +1327,7 @@ test_dispatch_order_across_classes (Fixture       *f,
   g_assert_true (f->ok);
   for (guint e = 0; e < f->events->len; e++)
     if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED)
-      g_assert_cmpstr (orrery_task_event_get_task_id (f->events->pdata[e]), ==, expected[k++]);
+      g_assert_cmpstr (orrery_event_get_task_id (f->events->pdata[e]), ==, expected[k++]);
   g_assert_cmpuint (k, ==, G_N_ELEMENTS (expected));
 }
 
@@ -1338,7 +1338,7 @@ retarget_on_start (OrreryEventBus *bus,
 {
   OrreryConstellation *c = user_data;
 
-  if (g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "blocker"))
+  if (g_str_equal (orrery_event_get_task_id (event), "blocker"))
     orrery_task_set_target_device_id (orrery_constellation_get_task (c, "moved"), "b");
 }
 
@@ -1366,8 +1366,8 @@ test_dispatch_requirements_change (Fixture       *f,
   assert_before (f, "task-completed:blocker", "task-started:m0-stays");
   for (guint e = 0; e < f->events->len; e++)
     if (orrery_event_get_event_type (f->events->pdata[e]) == ORRERY_EVENT_TASK_STARTED &&
-        g_str_equal (orrery_task_event_get_task_id (f->events->pdata[e]), "moved"))
-      g_assert_cmpstr (orrery_task_event_get_device_id (f->events->pdata[e]), ==, "b");
+        g_str_equal (orrery_event_get_task_id (f->events->pdata[e]), "moved"))
+      g_assert_cmpstr (orrery_event_get_device_id (f->events->pdata[e]), ==, "b");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1474,9 +1474,9 @@ block_on_a (OrreryEvent  *event,
 {
   Blocker *bl = user_data;
 
-  if (!bl->slept && ORRERY_IS_TASK_EVENT (event) &&
+  if (!bl->slept && ORRERY_EVENT_IS_TASK (event) &&
       orrery_event_get_event_type (event) == ORRERY_EVENT_TASK_STARTED &&
-      g_str_equal (orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "a"))
+      g_str_equal (orrery_event_get_task_id (event), "a"))
     {
       bl->slept = TRUE;
       g_usleep (bl->sleep_ms * 1000);

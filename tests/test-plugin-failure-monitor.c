@@ -27,9 +27,9 @@ on_event (OrreryEventBus *bus,
           OrreryEvent    *event,
           Fixture        *f)
 {
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     g_ptr_array_add (f->log, g_strdup_printf ("%s:%s", orrery_event_get_type_nick (event),
-                                              orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event))));
+                                              orrery_event_get_task_id (event)));
   else
     g_ptr_array_add (f->log, g_strdup (orrery_event_get_type_nick (event)));
 }

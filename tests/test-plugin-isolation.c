@@ -127,11 +127,11 @@ publish_tasks (Fixture *f,
   for (guint i = 1; i <= n; i++)
     {
       g_autofree char *id = g_strdup_printf ("t%u", i);
-      g_autoptr(OrreryTaskEvent) event =
-        orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "test", id,
+      g_autoptr(OrreryEvent) event =
+        orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "test", id,
                                ORRERY_TASK_STATUS_COMPLETED);
 
-      orrery_event_bus_publish (f->bus, ORRERY_EVENT (event));
+      orrery_event_bus_publish (f->bus, event);
     }
 }
 
@@ -366,8 +366,8 @@ after_handle (OrreryEvent  *event,
               GError      **error)
 {
   Fixture *f = user_data;
-  const char *task = ORRERY_IS_TASK_EVENT (event) ?
-                     orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)) : NULL;
+  const char *task = ORRERY_EVENT_IS_TASK (event) ?
+                     orrery_event_get_task_id (event) : NULL;
 
   g_ptr_array_add (f->after, g_strdup_printf ("%s%s%s %u", orrery_event_get_type_nick (event),
                                               task ? ":" : "", task ? task : "",
@@ -563,14 +563,14 @@ static void
 publish_and_watch (Fixture *f)
 {
   g_autoptr(OrreryObserver) after = orrery_func_observer_new ("after", lines_handle, f, NULL);
-  g_autoptr(OrreryConstellationEvent) end =
-    orrery_constellation_event_new (ORRERY_EVENT_CONSTELLATION_COMPLETED, "test", "c",
+  g_autoptr(OrreryEvent) end =
+    orrery_event_new_constellation (ORRERY_EVENT_CONSTELLATION_COMPLETED, "test", "c",
                                     ORRERY_CONSTELLATION_STATE_COMPLETED);
 
   load (f);
   orrery_event_bus_subscribe (f->bus, after, NULL, 0);
   publish_tasks (f, 3);
-  orrery_event_bus_publish (f->bus, ORRERY_EVENT (end));
+  orrery_event_bus_publish (f->bus, end);
   g_assert_cmpuint (f->after->len, ==, 4);
 }
 

@@ -27,10 +27,10 @@ on_event (OrreryEventBus *bus,
           OrreryEvent    *event,
           Fixture        *f)
 {
-  g_ptr_array_add (f->events, g_object_ref (event));
-  if (ORRERY_IS_TASK_EVENT (event))
+  g_ptr_array_add (f->events, orrery_event_ref (event));
+  if (ORRERY_EVENT_IS_TASK (event))
     g_ptr_array_add (f->log, g_strdup_printf ("%s:%s", orrery_event_get_type_nick (event),
-                                              orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event))));
+                                              orrery_event_get_task_id (event)));
   else
     g_ptr_array_add (f->log, g_strdup (orrery_event_get_type_nick (event)));
   f->max_holds = MAX (f->max_holds, orrery_orchestrator_get_n_holds (f->h.orch));
@@ -51,7 +51,7 @@ fixture_set_up (Fixture       *f,
 {
   plugin_harness_init (&f->h, "synchronizer", 4);
   f->log = g_ptr_array_new_with_free_func (g_free);
-  f->events = g_ptr_array_new_with_free_func (g_object_unref);
+  f->events = g_ptr_array_new_with_free_func ((GDestroyNotify) orrery_event_unref);
   g_signal_connect (f->h.bus, "event", G_CALLBACK (on_event), f);
   g_signal_connect (f->h.orch, "hold-expired", G_CALLBACK (on_hold_expired), f);
 }
@@ -164,7 +164,7 @@ assert_nothing_started_until_answered (Fixture *f)
 
       if (t != ORRERY_EVENT_TASK_COMPLETED && t != ORRERY_EVENT_TASK_FAILED)
         continue;
-      id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (ev));
+      id = orrery_event_get_task_id (ev);
       for (guint j = i + 1; j < f->events->len; j++)
         {
           OrreryEvent *later = f->events->pdata[j];
@@ -172,7 +172,7 @@ assert_nothing_started_until_answered (Fixture *f)
 
           if (orrery_event_get_event_type (later) == ORRERY_EVENT_CONSTELLATION_MODIFIED)
             {
-              on = orrery_constellation_event_get_on_task_ids (ORRERY_CONSTELLATION_EVENT (later));
+              on = orrery_event_get_on_task_ids (later);
               if (on != NULL && g_strv_contains (on, id))
                 break;
             }
@@ -249,7 +249,7 @@ agent_on_completed (OrreryEventBus *bus,
                     OrreryEvent    *event,
                     Agent          *agent)
 {
-  const char *id = orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event));
+  const char *id = orrery_event_get_task_id (event);
   g_autoptr(OrreryEditBatch) batch = orrery_edit_batch_new ();
   guint delay = 10;
 
@@ -296,7 +296,7 @@ test_insert_prerequisite (Fixture       *f,
 {
   g_autoptr(OrreryConstellation) c = orrery_constellation_new ("gate", NULL);
   Agent agent = { .respond = respond_insert_gate };
-  OrreryTaskEvent *completed_a;
+  OrreryEvent *completed_a;
   gint ia;
 
   load_plugin (f, "planner", "5000");
@@ -310,7 +310,7 @@ test_insert_prerequisite (Fixture       *f,
   ia = log_index (f, "task-completed:a");
   g_assert_cmpint (ia, >=, 0);
   completed_a = f->events->pdata[ia];
-  g_assert_true (g_strv_contains (orrery_task_event_get_newly_ready (completed_a), "b"));
+  g_assert_true (g_strv_contains (orrery_event_get_newly_ready (completed_a), "b"));
   /* ... but it ran from the edited graph: after gate. */
   assert_before (f, "task-completed:a", "constellation-modified");
   assert_before (f, "constellation-modified", "task-started:gate");
@@ -492,7 +492,7 @@ test_one_edit_answers_several (Fixture       *f,
     if (orrery_event_get_event_type (f->events->pdata[i]) == ORRERY_EVENT_CONSTELLATION_MODIFIED)
       {
         const char * const *on =
-          orrery_constellation_event_get_on_task_ids (f->events->pdata[i]);
+          orrery_event_get_on_task_ids (f->events->pdata[i]);
 
         if (n_modified++ == 0)
           {

@@ -56,7 +56,7 @@ read_dot_at_start (OrreryEvent  *event,
 
   f->n_events++;
   if (orrery_event_get_event_type (event) == ORRERY_EVENT_CONSTELLATION_STARTED &&
-      g_strcmp0 (orrery_constellation_event_get_constellation_id (ORRERY_CONSTELLATION_EVENT (event)), "small") == 0)
+      g_strcmp0 (orrery_event_get_constellation_id (event), "small") == 0)
     g_assert_true (g_file_get_contents (dot, &f->dot_at_start, NULL, NULL));
   return TRUE;
 }
@@ -496,7 +496,7 @@ test_live_view_burst (Fixture       *f,
   g_autofree char *json = wide_dag (100);
   g_autofree char *text = NULL;
   g_autoptr(OrreryConstellation) c = NULL;
-  g_autoptr(OrreryConstellationEvent) started = NULL;
+  g_autoptr(OrreryEvent) started = NULL;
   g_autoptr(GError) error = NULL;
   guint frames_after_start, frames;
 
@@ -508,11 +508,11 @@ test_live_view_burst (Fixture       *f,
   c = orrery_constellation_new_from_data (json, -1, "test", &error);
   g_assert_no_error (error);
 
-  started = orrery_constellation_event_new (ORRERY_EVENT_CONSTELLATION_STARTED, "test",
+  started = orrery_event_new_constellation (ORRERY_EVENT_CONSTELLATION_STARTED, "test",
                                             orrery_constellation_get_id (c),
                                             ORRERY_CONSTELLATION_STATE_EXECUTING);
-  orrery_constellation_event_set_constellation (started, c);
-  orrery_event_bus_publish (f->h.bus, ORRERY_EVENT (started));
+  orrery_event_set_constellation (started, c);
+  orrery_event_bus_publish (f->h.bus, started);
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_true (g_file_get_contents (out_file, &text, NULL, NULL));
@@ -522,16 +522,16 @@ test_live_view_burst (Fixture       *f,
   for (guint i = 0; i < 100; i++)
     {
       g_autofree char *id = g_strdup_printf ("t%02u", i);
-      g_autoptr(OrreryTaskEvent) st = orrery_task_event_new (ORRERY_EVENT_TASK_STARTED, "test", id,
+      g_autoptr(OrreryEvent) st = orrery_event_new_task (ORRERY_EVENT_TASK_STARTED, "test", id,
                                                              ORRERY_TASK_STATUS_RUNNING);
-      g_autoptr(OrreryTaskEvent) done = orrery_task_event_new (ORRERY_EVENT_TASK_COMPLETED, "test", id,
+      g_autoptr(OrreryEvent) done = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "test", id,
                                                                ORRERY_TASK_STATUS_COMPLETED);
 
-      orrery_task_event_set_constellation (st, c);
-      orrery_task_event_set_device_id (st, "sim");
-      orrery_event_bus_publish (f->h.bus, ORRERY_EVENT (st));
-      orrery_task_event_set_constellation (done, c);
-      orrery_event_bus_publish (f->h.bus, ORRERY_EVENT (done));
+      orrery_event_set_constellation (st, c);
+      orrery_event_set_device_id (st, "sim");
+      orrery_event_bus_publish (f->h.bus, st);
+      orrery_event_set_constellation (done, c);
+      orrery_event_bus_publish (f->h.bus, done);
     }
   /* Everything delivered, and the frame it asked for drawn. */
   while (g_main_context_iteration (NULL, FALSE))

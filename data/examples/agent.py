@@ -40,7 +40,7 @@ def main(argv):
     outcome = {}
 
     def show(_bus, ev):
-        detail = ev.get_task_id() if isinstance(ev, Orrery.TaskEvent) else ev.get_source_id()
+        detail = ev.get_task_id() if ev.get_kind() == Orrery.EventKind.TASK else ev.get_source_id()
         print(f"{ev.get_sequence():3d} {ev.get_type_nick():24s} {detail}")
 
     def answer(task_id, hold):

@@ -20,7 +20,7 @@ const loop = new GLib.MainLoop(null, false);
 let ok = false;
 
 bus.connect('event', (_bus, ev) => {
-    const what = ev instanceof Orrery.TaskEvent ? ev.get_task_id() : ev.get_source_id();
+    const what = ev.get_kind() === Orrery.EventKind.TASK ? ev.get_task_id() : ev.get_source_id();
     print(`${String(ev.get_sequence()).padStart(3)} ${ev.get_type_nick().padEnd(24)} ${what}`);
 });
 bus.connect('event::task-failed', (_bus, ev) => {

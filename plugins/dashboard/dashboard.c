@@ -300,7 +300,7 @@ dashboard_handle (OrreryEvent  *event,
   OrreryEventType type = orrery_event_get_event_type (event);
   gint64 ts = orrery_event_get_timestamp (event);
 
-  EventRec rec = { g_object_ref (event), NULL };
+  EventRec rec = { orrery_event_ref (event), NULL };
 
   g_array_append_val (d->events, rec);
   if ((guint) type < ORRERY_EVENT_TYPE_COUNT)
@@ -309,14 +309,14 @@ dashboard_handle (OrreryEvent  *event,
     d->first_us = ts;
   d->last_us = ts;
 
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     {
-      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
-      TaskRec *t = task_rec (d, orrery_task_event_get_task_id (te));
-      const char *device = orrery_task_event_get_device_id (te);
+      OrreryEvent *te = event;
+      TaskRec *t = task_rec (d, orrery_event_get_task_id (te));
+      const char *device = orrery_event_get_device_id (te);
 
-      t->status = orrery_task_event_get_status (te);
-      t->attempt = orrery_task_event_get_attempt (te);
+      t->status = orrery_event_get_task_status (te);
+      t->attempt = orrery_event_get_attempt (te);
       if (device != NULL && g_strcmp0 (device, t->device) != 0)
         {
           g_free (t->device);
@@ -329,19 +329,19 @@ dashboard_handle (OrreryEvent  *event,
         }
       else
         t->ended_us = ts;
-      take_result (d, t, orrery_task_event_get_result (te));
+      take_result (d, t, orrery_event_get_result (te));
       if (device != NULL && !g_hash_table_contains (d->devices, device))
         g_hash_table_insert (d->devices, g_strdup (device), g_strdup ("idle"));
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      OrreryEvent *ce = event;
 
-      take_constellation (d, orrery_constellation_event_get_constellation (ce));
+      take_constellation (d, orrery_event_get_constellation (ce));
       g_free (d->constellation_id);
-      d->constellation_id = g_strdup (orrery_constellation_event_get_constellation_id (ce));
+      d->constellation_id = g_strdup (orrery_event_get_constellation_id (ce));
       g_free (d->run_state);
-      d->run_state = g_strdup (orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
+      d->run_state = g_strdup (orrery_constellation_state_to_nick (orrery_event_get_constellation_state (ce)));
       if (type == ORRERY_EVENT_CONSTELLATION_STARTED || type == ORRERY_EVENT_CONSTELLATION_MODIFIED)
         {
           d->graph_version++;
@@ -356,16 +356,16 @@ dashboard_handle (OrreryEvent  *event,
           g_clear_pointer (&d->hold, orrery_hold_unref);
         }
     }
-  else if (ORRERY_IS_DEVICE_EVENT (event))
+  else if (ORRERY_EVENT_IS_DEVICE (event))
     {
-      OrreryDeviceEvent *de = ORRERY_DEVICE_EVENT (event);
-      const char *id = orrery_device_event_get_device_id (de);
+      OrreryEvent *de = event;
+      const char *id = orrery_event_get_device_id (de);
 
       if (type == ORRERY_EVENT_DEVICE_REMOVED)
         g_hash_table_remove (d->devices, id);
       else
         g_hash_table_insert (d->devices, g_strdup (id),
-                             g_strdup (enum_nick (ORRERY_TYPE_DEVICE_STATUS, orrery_device_event_get_status (de))));
+                             g_strdup (enum_nick (ORRERY_TYPE_DEVICE_STATUS, orrery_event_get_device_status (de))));
     }
   schedule_pump (d);
   return TRUE;
@@ -575,7 +575,7 @@ event_json (Dashboard *d,
   if (rec->json == NULL)
     {
       rec->json = orrery_journal_event_to_json (rec->event, index + 1);
-      g_clear_object (&rec->event);
+      g_clear_pointer (&rec->event, orrery_event_unref);
     }
   return rec->json;
 }
@@ -585,7 +585,7 @@ event_rec_clear (gpointer data)
 {
   EventRec *rec = data;
 
-  g_clear_object (&rec->event);
+  g_clear_pointer (&rec->event, orrery_event_unref);
   g_free (rec->json);
 }
 

@@ -260,20 +260,20 @@ tail_lines (const char *text,
 static Incident *
 incident_new (Monitor         *mon,
               IncidentKind     kind,
-              OrreryTaskEvent *event)
+              OrreryEvent *event)
 {
   Incident *e = g_rc_box_new0 (Incident);
-  const GError *error = orrery_task_event_get_error (event);
-  GVariant *result = orrery_task_event_get_result (event);
+  const GError *error = orrery_event_get_error (event);
+  GVariant *result = orrery_event_get_result (event);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   const char *stderr_text = NULL;
   gboolean timed_out = FALSE;
 
   e->kind = kind;
-  e->task_id = g_strdup (orrery_task_event_get_task_id (event));
+  e->task_id = g_strdup (orrery_event_get_task_id (event));
   e->task_shown = log_safe (e->task_id);
-  e->device_id = g_strdup (orrery_task_event_get_device_id (event));
-  e->attempt = orrery_task_event_get_attempt (event);
+  e->device_id = g_strdup (orrery_event_get_device_id (event));
+  e->attempt = orrery_event_get_attempt (event);
   e->time = g_date_time_format_iso8601 (now);
   e->has_exit_status = lookup_int (result, "exit_status", &e->exit_status);
   e->has_signal = lookup_int (result, "signal", &e->signal);
@@ -746,7 +746,7 @@ alert_child_setup (gpointer user_data)
 static void
 alert_start (Monitor         *mon,
              Incident        *e,
-             OrreryTaskEvent *event)
+             OrreryEvent *event)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
@@ -872,9 +872,9 @@ abort_stop (Monitor *mon)
 
 static void
 remember_constellation (Monitor         *mon,
-                        OrreryTaskEvent *event)
+                        OrreryEvent *event)
 {
-  OrreryConstellation *c = orrery_task_event_get_constellation (event);
+  OrreryConstellation *c = orrery_event_get_constellation (event);
 
   if (mon->constellation_id == NULL && c != NULL)
     mon->constellation_id = g_strdup (orrery_constellation_get_id (c));
@@ -882,7 +882,7 @@ remember_constellation (Monitor         *mon,
 
 static void
 on_task_failed (Monitor         *mon,
-                OrreryTaskEvent *event)
+                OrreryEvent *event)
 {
   Incident *e;
   g_autofree char *text = NULL;
@@ -900,11 +900,11 @@ on_task_failed (Monitor         *mon,
 
 static void
 on_task_retrying (Monitor         *mon,
-                  OrreryTaskEvent *event)
+                  OrreryEvent *event)
 {
   Incident *e;
   g_autofree char *text = NULL;
-  GVariant *data = orrery_event_get_data (ORRERY_EVENT (event));
+  GVariant *data = orrery_event_get_data (event);
   guint delay = 0;
 
   remember_constellation (mon, event);
@@ -920,7 +920,7 @@ on_task_retrying (Monitor         *mon,
 
 static void
 on_task_cancelled (Monitor         *mon,
-                   OrreryTaskEvent *event)
+                   OrreryEvent *event)
 {
   Incident *e;
   g_autofree char *text = NULL;
@@ -928,7 +928,7 @@ on_task_cancelled (Monitor         *mon,
 
   /* Only tasks a cancel killed while they ran; the ones that never
    * started are in the totals of the run's terminal event. */
-  if (orrery_task_event_get_device_id (event) == NULL)
+  if (orrery_event_get_device_id (event) == NULL)
     return;
   remember_constellation (mon, event);
   e = incident_new (mon, INCIDENT_CANCELLED, event);
@@ -941,33 +941,33 @@ on_task_cancelled (Monitor         *mon,
 
 static void
 on_run_started (Monitor                  *mon,
-                OrreryConstellationEvent *event)
+                OrreryEvent *event)
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
 
   abort_stop (mon);
   monitor_reset (mon);
-  mon->constellation_id = g_strdup (orrery_constellation_event_get_constellation_id (event));
+  mon->constellation_id = g_strdup (orrery_event_get_constellation_id (event));
   mon->start_time = g_date_time_format_iso8601 (now);
 }
 
 static void
 on_run_ended (Monitor                  *mon,
-              OrreryConstellationEvent *event)
+              OrreryEvent *event)
 {
-  GVariant *data = orrery_event_get_data (ORRERY_EVENT (event));
+  GVariant *data = orrery_event_get_data (event);
   const char *reason = NULL;
 
   abort_stop (mon);
   if (mon->constellation_id == NULL)
-    mon->constellation_id = g_strdup (orrery_constellation_event_get_constellation_id (event));
+    mon->constellation_id = g_strdup (orrery_event_get_constellation_id (event));
   g_free (mon->end_state);
-  mon->end_state = g_strdup (orrery_event_get_type_nick (ORRERY_EVENT (event)));
+  mon->end_state = g_strdup (orrery_event_get_type_nick (event));
   if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
     g_variant_lookup (data, "reason", "&s", &reason);
   g_free (mon->end_reason);
   mon->end_reason = g_strdup (reason);
-  mon->end_duration = orrery_constellation_event_get_duration (event);
+  mon->end_duration = orrery_event_get_duration (event);
   mon->ended = TRUE;
   write_report_logged (mon);
   if (mon->n_failed > 0 || mon->n_retries > 0 || mon->n_cancelled > 0)
@@ -991,21 +991,21 @@ monitor_handle (OrreryEvent  *event,
   switch (orrery_event_get_event_type (event))
     {
     case ORRERY_EVENT_TASK_FAILED:
-      on_task_failed (mon, ORRERY_TASK_EVENT (event));
+      on_task_failed (mon, event);
       break;
     case ORRERY_EVENT_TASK_RETRYING:
-      on_task_retrying (mon, ORRERY_TASK_EVENT (event));
+      on_task_retrying (mon, event);
       break;
     case ORRERY_EVENT_TASK_CANCELLED:
-      on_task_cancelled (mon, ORRERY_TASK_EVENT (event));
+      on_task_cancelled (mon, event);
       break;
     case ORRERY_EVENT_CONSTELLATION_STARTED:
-      on_run_started (mon, ORRERY_CONSTELLATION_EVENT (event));
+      on_run_started (mon, event);
       break;
     case ORRERY_EVENT_CONSTELLATION_COMPLETED:
     case ORRERY_EVENT_CONSTELLATION_FAILED:
     case ORRERY_EVENT_CONSTELLATION_CANCELLED:
-      on_run_ended (mon, ORRERY_CONSTELLATION_EVENT (event));
+      on_run_ended (mon, event);
       break;
     default:
       break;

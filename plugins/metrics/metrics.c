@@ -983,18 +983,18 @@ summary_idle_cb (gpointer user_data)
 
 static void
 finish_run (Metrics                  *m,
-            OrreryConstellationEvent *ce)
+            OrreryEvent *ce)
 {
-  GVariant *stats = orrery_constellation_event_get_statistics (ce);
-  OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
+  GVariant *stats = orrery_event_get_statistics (ce);
+  OrreryConstellation *c = orrery_event_get_constellation (ce);
   GVariant *data;
   const char *mode = NULL;
   g_autofree char *json_path = output_path (m, m->json_file);
   g_autofree char *prom_path = output_path (m, m->prom_file);
 
   m->finished = TRUE;
-  m->makespan = orrery_constellation_event_get_duration (ce);
-  data = orrery_event_get_data (ORRERY_EVENT (ce));
+  m->makespan = orrery_event_get_duration (ce);
+  data = orrery_event_get_data (ce);
   if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
     {
       guint32 n32;
@@ -1007,7 +1007,7 @@ finish_run (Metrics                  *m,
         m->bulk_cancelled += (guint64) n64;
     }
   g_free (m->end_state);
-  m->end_state = g_strdup (orrery_constellation_state_to_nick (orrery_constellation_event_get_state (ce)));
+  m->end_state = g_strdup (orrery_constellation_state_to_nick (orrery_event_get_constellation_state (ce)));
   g_clear_pointer (&m->critical_path_tasks, g_ptr_array_unref);
   m->critical_path_tasks = g_ptr_array_new_with_free_func (g_free);
   if (stats != NULL)
@@ -1096,10 +1096,10 @@ metrics_handle (OrreryEvent  *event,
   if ((guint) type < ORRERY_EVENT_TYPE_COUNT)
     m->counts[type]++;
 
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     {
-      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
-      TaskRec *t = task_rec (m, orrery_task_event_get_task_id (te));
+      OrreryEvent *te = event;
+      TaskRec *t = task_rec (m, orrery_event_get_task_id (te));
       DevRec *dev = NULL;
 
       switch (type)
@@ -1114,7 +1114,7 @@ metrics_handle (OrreryEvent  *event,
           t->ready_us = 0;
           t->start_us = ts;
           g_free (t->device);
-          t->device = g_strdup (orrery_task_event_get_device_id (te));
+          t->device = g_strdup (orrery_event_get_device_id (te));
           dev = dev_rec (m, t->device);
           dev->started++;
           dev->running++;
@@ -1128,7 +1128,7 @@ metrics_handle (OrreryEvent  *event,
             dev->completed++;
           else if (dev != NULL)
             dev->failed++;
-          mark_ready (m, orrery_task_event_get_newly_ready (te), ts, FALSE);
+          mark_ready (m, orrery_event_get_newly_ready (te), ts, FALSE);
           break;
         case ORRERY_EVENT_TASK_RETRYING:
           {
@@ -1158,25 +1158,25 @@ metrics_handle (OrreryEvent  *event,
           break;
         }
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
+      OrreryEvent *ce = event;
 
       switch (type)
         {
         case ORRERY_EVENT_CONSTELLATION_STARTED:
           g_free (m->constellation_id);
-          m->constellation_id = g_strdup (orrery_constellation_event_get_constellation_id (ce));
-          if (orrery_constellation_event_get_constellation (ce) != NULL)
-            m->total_tasks = orrery_constellation_get_n_tasks (orrery_constellation_event_get_constellation (ce));
-          mark_ready (m, orrery_constellation_event_get_newly_ready (ce), ts, FALSE);
+          m->constellation_id = g_strdup (orrery_event_get_constellation_id (ce));
+          if (orrery_event_get_constellation (ce) != NULL)
+            m->total_tasks = orrery_constellation_get_n_tasks (orrery_event_get_constellation (ce));
+          mark_ready (m, orrery_event_get_newly_ready (ce), ts, FALSE);
           break;
         case ORRERY_EVENT_CONSTELLATION_MODIFIED:
           /* The ready list is every ready task: keep the earlier time of
            * those already waiting. */
-          mark_ready (m, orrery_constellation_event_get_newly_ready (ce), ts, TRUE);
-          if (orrery_constellation_event_get_constellation (ce) != NULL)
-            m->total_tasks = orrery_constellation_get_n_tasks (orrery_constellation_event_get_constellation (ce));
+          mark_ready (m, orrery_event_get_newly_ready (ce), ts, TRUE);
+          if (orrery_event_get_constellation (ce) != NULL)
+            m->total_tasks = orrery_constellation_get_n_tasks (orrery_event_get_constellation (ce));
           break;
         case ORRERY_EVENT_CONSTELLATION_COMPLETED:
         case ORRERY_EVENT_CONSTELLATION_FAILED:

@@ -571,9 +571,9 @@ publish_worker (RedisPoolDevice    *self,
                status == ORRERY_DEVICE_STATUS_OFFLINE ? "offline" : "online");
   if (self->bus != NULL)
     {
-      g_autoptr(OrreryDeviceEvent) ev = orrery_device_event_new (type, "redis", id, status);
+      g_autoptr(OrreryEvent) ev = orrery_event_new_device (type, "redis", id, status);
 
-      orrery_event_bus_publish (self->bus, ORRERY_EVENT (ev));
+      orrery_event_bus_publish (self->bus, ev);
     }
 }
 

@@ -113,9 +113,9 @@ hold_for (Synchronizer *sync,
 
 static void
 answer (Synchronizer             *sync,
-        OrreryConstellationEvent *event)
+        OrreryEvent *event)
 {
-  const char * const *ids = orrery_constellation_event_get_on_task_ids (event);
+  const char * const *ids = orrery_event_get_on_task_ids (event);
   g_autoptr(GPtrArray) answered = g_ptr_array_new_with_free_func (held_completion_free);
 
   if (ids == NULL)
@@ -209,13 +209,13 @@ synchronizer_handle (OrreryEvent  *event,
   switch (orrery_event_get_event_type (event))
     {
     case ORRERY_EVENT_TASK_COMPLETED:
-      hold_for (sync, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "completed");
+      hold_for (sync, orrery_event_get_task_id (event), "completed");
       break;
     case ORRERY_EVENT_TASK_FAILED:
-      hold_for (sync, orrery_task_event_get_task_id (ORRERY_TASK_EVENT (event)), "failed");
+      hold_for (sync, orrery_event_get_task_id (event), "failed");
       break;
     case ORRERY_EVENT_CONSTELLATION_MODIFIED:
-      answer (sync, ORRERY_CONSTELLATION_EVENT (event));
+      answer (sync, event);
       break;
     case ORRERY_EVENT_CONSTELLATION_STARTED:
       release_all (sync);

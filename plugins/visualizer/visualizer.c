@@ -996,42 +996,42 @@ write_line (Visualizer  *v,
   if (v->color)
     g_string_append (s, C_RESET);
 
-  if (ORRERY_IS_TASK_EVENT (event))
+  if (ORRERY_EVENT_IS_TASK (event))
     {
-      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
-      const char *device = orrery_task_event_get_device_id (te);
+      OrreryEvent *te = event;
+      const char *device = orrery_event_get_device_id (te);
       GVariant *data = orrery_event_get_data (event);
       guint delay_ms = 0;
 
       g_string_append_c (s, ' ');
-      append_user (s, orrery_task_event_get_task_id (te));
+      append_user (s, orrery_event_get_task_id (te));
       if (device != NULL)
         {
           g_string_append (s, " on ");
           append_user (s, device);
         }
-      if (type != ORRERY_EVENT_TASK_SKIPPED && orrery_task_event_get_attempt (te) > 0)
-        g_string_append_printf (s, " (attempt %u)", orrery_task_event_get_attempt (te));
+      if (type != ORRERY_EVENT_TASK_SKIPPED && orrery_event_get_attempt (te) > 0)
+        g_string_append_printf (s, " (attempt %u)", orrery_event_get_attempt (te));
       if (duration >= 0)
         g_string_append_printf (s, " %.2fs", duration);
       if (type != ORRERY_EVENT_TASK_COMPLETED && type != ORRERY_EVENT_TASK_STARTED)
-        append_error (s, orrery_task_event_get_error (te));
+        append_error (s, orrery_event_get_error (te));
       if (type == ORRERY_EVENT_TASK_RETRYING && data != NULL &&
           g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT) &&
           g_variant_lookup (data, "delay_ms", "u", &delay_ms))
         g_string_append_printf (s, "; retry in %u ms", delay_ms);
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
-      OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
-      const char * const *ready = orrery_constellation_event_get_newly_ready (ce);
-      GVariant *mods = orrery_constellation_event_get_modifications (ce);
+      OrreryEvent *ce = event;
+      OrreryConstellation *c = orrery_event_get_constellation (ce);
+      const char * const *ready = orrery_event_get_newly_ready (ce);
+      GVariant *mods = orrery_event_get_modifications (ce);
       GVariant *data = orrery_event_get_data (event);
       const char *reason = NULL;
 
       g_string_append_c (s, ' ');
-      append_user (s, orrery_constellation_event_get_constellation_id (ce));
+      append_user (s, orrery_event_get_constellation_id (ce));
       switch (type)
         {
         case ORRERY_EVENT_CONSTELLATION_STARTED:
@@ -1047,7 +1047,7 @@ write_line (Visualizer  *v,
                                   c ? orrery_constellation_get_n_tasks (c) : 0);
           break;
         default:
-          g_string_append_printf (s, " in %.2fs", orrery_constellation_event_get_duration (ce));
+          g_string_append_printf (s, " in %.2fs", orrery_event_get_duration (ce));
           if (c != NULL)
             g_string_append_printf (s, ": %u completed, %u failed, %u skipped, %u cancelled",
                                     orrery_constellation_count_status (c, ORRERY_TASK_STATUS_COMPLETED),
@@ -1063,10 +1063,10 @@ write_line (Visualizer  *v,
           break;
         }
     }
-  else if (ORRERY_IS_DEVICE_EVENT (event))
+  else if (ORRERY_EVENT_IS_DEVICE (event))
     {
       g_string_append_c (s, ' ');
-      append_user (s, orrery_device_event_get_device_id (ORRERY_DEVICE_EVENT (event)));
+      append_user (s, orrery_event_get_device_id (event));
     }
 
   g_string_append_c (s, '\n');
@@ -1450,21 +1450,21 @@ visualizer_handle (OrreryEvent  *event,
   gdouble duration = -1;
   gboolean text = v->live || v->lines;
 
-  if (ORRERY_IS_TASK_EVENT (event) && text)
+  if (ORRERY_EVENT_IS_TASK (event) && text)
     {
-      OrreryTaskEvent *te = ORRERY_TASK_EVENT (event);
-      const char *id = orrery_task_event_get_task_id (te);
+      OrreryEvent *te = event;
+      const char *id = orrery_event_get_task_id (te);
 
-      if (v->constellation == NULL && orrery_task_event_get_constellation (te) != NULL)
-        v->constellation = g_object_ref (orrery_task_event_get_constellation (te));
+      if (v->constellation == NULL && orrery_event_get_constellation (te) != NULL)
+        v->constellation = g_object_ref (orrery_event_get_constellation (te));
       if (type == ORRERY_EVENT_TASK_STARTED)
         {
           Running *r = g_new0 (Running, 1);
 
-          r->device = g_strdup (orrery_task_event_get_device_id (te));
+          r->device = g_strdup (orrery_event_get_device_id (te));
           r->started_us = orrery_event_get_timestamp (event);
           r->started_mono = g_get_monotonic_time ();
-          r->attempt = orrery_task_event_get_attempt (te);
+          r->attempt = orrery_event_get_attempt (te);
           g_hash_table_replace (v->running, g_strdup (id), r);
           g_hash_table_remove (v->retrying, id);
         }
@@ -1480,9 +1480,9 @@ visualizer_handle (OrreryEvent  *event,
 
               if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT))
                 g_variant_lookup (data, "delay_ms", "u", &delay_ms);
-              w->device = g_strdup (orrery_task_event_get_device_id (te));
+              w->device = g_strdup (orrery_event_get_device_id (te));
               w->retry_mono = g_get_monotonic_time () + (gint64) delay_ms * 1000;
-              w->next_attempt = orrery_task_event_get_attempt (te) + 1;
+              w->next_attempt = orrery_event_get_attempt (te) + 1;
               g_hash_table_replace (v->retrying, g_strdup (id), w);
             }
           else
@@ -1494,10 +1494,10 @@ visualizer_handle (OrreryEvent  *event,
             }
         }
     }
-  else if (ORRERY_IS_CONSTELLATION_EVENT (event))
+  else if (ORRERY_EVENT_IS_CONSTELLATION (event))
     {
-      OrreryConstellationEvent *ce = ORRERY_CONSTELLATION_EVENT (event);
-      OrreryConstellation *c = orrery_constellation_event_get_constellation (ce);
+      OrreryEvent *ce = event;
+      OrreryConstellation *c = orrery_event_get_constellation (ce);
 
       switch (type)
         {
@@ -1528,7 +1528,7 @@ visualizer_handle (OrreryEvent  *event,
             write_dot (v, c);
           g_free (v->final_text);
           v->final_text = g_strdup_printf ("%s in %.2fs", orrery_event_get_type_nick (event),
-                                           orrery_constellation_event_get_duration (ce));
+                                           orrery_event_get_duration (ce));
           break;
         default:
           break;

@@ -146,7 +146,7 @@ call_orchestrator (Faulty      *f,
 
       if (orrery_event_get_event_type (event) != ORRERY_EVENT_CONSTELLATION_COMPLETED)
         return TRUE;
-      c = orrery_constellation_event_get_constellation (ORRERY_CONSTELLATION_EVENT (event));
+      c = orrery_event_get_constellation (event);
       if (c == NULL)
         {
           note (f, "copy none");
@@ -181,8 +181,8 @@ call_orchestrator (Faulty      *f,
     }
   else if (g_str_equal (f->mode, "edit"))
     {
-      OrreryConstellation *c = ORRERY_IS_TASK_EVENT (event) ?
-        orrery_task_event_get_constellation (ORRERY_TASK_EVENT (event)) : NULL;
+      OrreryConstellation *c = ORRERY_EVENT_IS_TASK (event) ?
+        orrery_event_get_constellation (event) : NULL;
       g_autoptr(OrreryEditBatch) bad = orrery_edit_batch_new ();
       g_autoptr(OrreryEditBatch) good = orrery_edit_batch_new ();
       g_autoptr(OrreryTask) added = orrery_task_new ("added", "Added");

@@ -43,7 +43,7 @@ def test_run_publishes_events_in_order():
     bus, orch, c = make_run([("a", None), ("b", None)], [("a", "b")])
     seen = []
     bus.connect("event", lambda _b, ev: seen.append(
-        ev.get_type_nick() + (":" + ev.get_task_id() if isinstance(ev, Orrery.TaskEvent) else "")))
+        ev.get_type_nick() + (":" + ev.get_task_id() if ev.get_kind() == Orrery.EventKind.TASK else "")))
     assert run(orch, c) == {"ok": True}
     assert seen == ["constellation-started", "task-started:a", "task-completed:a",
                     "task-started:b", "task-completed:b", "constellation-completed"]
@@ -65,7 +65,7 @@ def test_agent_extends_the_run_under_a_hold():
     state = {}
     seen = []
     bus.connect("event", lambda _b, ev: seen.append(
-        ev.get_type_nick() + (":" + ev.get_task_id() if isinstance(ev, Orrery.TaskEvent) else "")))
+        ev.get_type_nick() + (":" + ev.get_task_id() if ev.get_kind() == Orrery.EventKind.TASK else "")))
 
     def edit():
         batch = Orrery.EditBatch.new()

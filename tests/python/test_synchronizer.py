@@ -48,7 +48,7 @@ class Run:
         self.orch.connect("hold-expired", self.on_expired)
 
     def on_event(self, bus, event):
-        if isinstance(event, Orrery.TaskEvent):
+        if event.get_kind() == Orrery.EventKind.TASK:
             self.log.append("%s:%s" % (event.get_type_nick(), event.get_task_id()))
         else:
             self.log.append(event.get_type_nick())
