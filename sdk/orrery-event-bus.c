@@ -5,6 +5,7 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Bus"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -75,11 +76,12 @@ struct _OrreryEventBus
   GObject       parent_instance;
 
   GMainContext *context;
-  GThread      *owner;
+  pthread_t     owner;
   GHashTable   *subscriptions;   /* id -> Subscription */
   guint         next_id;
   guint64       sequence;
   gboolean      dispatching;
+  gboolean     *alive;           /* the outermost publish's, while it runs */
   GQueue        pending;         /* of Delivery: published from a handler */
   PublishOp    *current_op;
   gboolean      timing;
@@ -591,15 +593,19 @@ on_bus_event (OrreryEventBus *bus,
 /* ------------------------------------------------------------------------ */
 /* Publishing */
 
+/* @alive turns FALSE if a handler dropped the bus's last reference: the
+ * bus is gone once the emission returns. */
 static void
 bus_emit (OrreryEventBus *self,
           OrreryEvent    *event,
-          PublishOp      *op)
+          PublishOp      *op,
+          const gboolean *alive)
 {
   self->current_op = op;
   g_signal_emit (self, signals[SIGNAL_EVENT],
                  _orrery_event_type_quark (_orrery_event_peek_type (event)), event);
-  self->current_op = NULL;
+  if (*alive)
+    self->current_op = NULL;
   if (op != NULL)
     {
       op->emitted = TRUE;
@@ -656,6 +662,7 @@ bus_publish_here (OrreryEventBus *self,
                   OrreryEvent    *event,
                   PublishOp      *op)
 {
+  gboolean alive = TRUE;
   Delivery *d;
 
   if (self->dispatching && !nested_publish_allowed (self, event))
@@ -686,24 +693,30 @@ bus_publish_here (OrreryEventBus *self,
       return;
     }
 
+  /* No reference of its own on the bus (two atomic operations and the
+   * type checks of g_object_ref/unref on every event): each emission holds
+   * one while handlers run, and if a handler drops the last one, dispose
+   * clears @alive and nothing here touches the bus again. */
   self->dispatching = TRUE;
   self->emission++;
-  g_object_ref (self);
-  bus_emit (self, event, op);
-  while ((d = g_queue_pop_head (&self->pending)) != NULL)
+  self->alive = &alive;
+  bus_emit (self, event, op, &alive);
+  while (alive && (d = g_queue_pop_head (&self->pending)) != NULL)
     {
-      bus_emit (self, d->event, d->op);
+      bus_emit (self, d->event, d->op, &alive);
       orrery_event_unref (d->event);
       g_free (d);
     }
+  if (!alive)
+    return;
+  self->alive = NULL;
   self->dispatching = FALSE;
-  g_object_unref (self);
 }
 
 static inline gboolean
 bus_is_home (OrreryEventBus *self)
 {
-  return g_thread_self () == self->owner || g_main_context_is_owner (self->context);
+  return pthread_equal (pthread_self (), self->owner) || g_main_context_is_owner (self->context);
 }
 
 typedef struct
@@ -776,7 +789,7 @@ orrery_event_bus_publish (OrreryEventBus *self,
 {
   g_return_if_fail (ORRERY_IS_EVENT_BUS (self));
   g_return_if_fail (event != NULL);
-  g_return_if_fail (!orrery_event_is_published (event));
+  g_return_if_fail (!event->sealed);
 
   bus_publish (self, event, NULL);
 }
@@ -1390,6 +1403,7 @@ orrery_event_bus_dispose (GObject *object)
   OrreryEventBus *self = ORRERY_EVENT_BUS (object);
   GHashTableIter iter;
   gpointer value;
+  Delivery *d;
 
   g_hash_table_iter_init (&iter, self->subscriptions);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -1397,6 +1411,27 @@ orrery_event_bus_dispose (GObject *object)
       g_hash_table_iter_steal (&iter);
       sub_detach (value);
       sub_unref (value);
+    }
+
+  /* Disposed from a handler (its last reference dropped): the publish
+   * under way stops; what handlers published meanwhile is not delivered. */
+  if (self->alive != NULL)
+    {
+      *self->alive = FALSE;
+      self->alive = NULL;
+      self->dispatching = FALSE;
+      while ((d = g_queue_pop_head (&self->pending)) != NULL)
+        {
+          PublishOp *op = d->op;
+
+          orrery_event_unref (d->event);
+          g_free (d);
+          if (op != NULL)
+            {
+              op->emitted = TRUE;
+              op_maybe_complete (op);
+            }
+        }
     }
 
   G_OBJECT_CLASS (orrery_event_bus_parent_class)->dispose (object);
@@ -1561,7 +1596,7 @@ static void
 orrery_event_bus_init (OrreryEventBus *self)
 {
   self->context = g_main_context_ref_thread_default ();
-  self->owner = g_thread_self ();
+  self->owner = pthread_self ();
   self->subscriptions = g_hash_table_new (NULL, NULL);
   g_queue_init (&self->pending);
   self->publish_budget = ORRERY_EVENT_BUS_DEFAULT_PUBLISH_BUDGET;

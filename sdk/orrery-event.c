@@ -6,32 +6,6 @@
 
 #include "orrery-private.h"
 
-/* One allocation per event: the fixed part, then the source id and the
- * subject's id (task, constellation or device) copied behind it. */
-struct _OrreryEvent
-{
-  gint                  ref_count;     /* atomic */
-  guint8                type;          /* OrreryEventType */
-  guint8                kind;          /* OrreryEventKind */
-  guint8                sealed;
-  gint                  status;        /* task status, constellation state or device status */
-  guint                 attempt;
-  guint64               sequence;
-  gint64                timestamp;
-  const char           *source_id;     /* in strings[] or NULL */
-  const char           *subject_id;    /* in strings[] or NULL */
-  char                 *device_id;     /* a task's device */
-  GVariant             *data;
-  GVariant             *result;
-  GError               *error;
-  GStrv                 newly_ready;
-  OrreryConstellation  *constellation;
-  GVariant             *statistics;
-  GVariant             *modifications;
-  GStrv                 on_task_ids;
-  gdouble               duration;
-  char                  strings[];
-};
 
 /**
  * OrreryEvent:
@@ -278,27 +252,6 @@ orrery_event_new_device (OrreryEventType     type,
   self = event_alloc (type, ORRERY_EVENT_KIND_DEVICE, source_id, device_id);
   self->status = status;
   return self;
-}
-
-OrreryEventType
-_orrery_event_peek_type (OrreryEvent *event)
-{
-  return (OrreryEventType) event->type;
-}
-
-void
-_orrery_event_seal (OrreryEvent *event,
-                    guint64      sequence)
-{
-  event->sealed = TRUE;
-  event->sequence = sequence;
-}
-
-void
-_orrery_event_set_timestamp (OrreryEvent *event,
-                             gint64       timestamp)
-{
-  event->timestamp = timestamp;
 }
 
 /**

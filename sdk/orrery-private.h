@@ -5,23 +5,14 @@
 #pragma once
 
 #include "orrery.h"
+#include "orrery-event-private.h"
 
 G_BEGIN_DECLS
 
 #define ORRERY_HIDDEN __attribute__((visibility ("hidden")))
 
-/* The event type, read without a type check: the bus calls this once per
- * delivery. */
-ORRERY_HIDDEN OrreryEventType _orrery_event_peek_type   (OrreryEvent *event);
-/* Seals the event and gives it its sequence number. */
-ORRERY_HIDDEN void            _orrery_event_seal        (OrreryEvent *event,
-                                                         guint64      sequence);
 /* The detail quark of each event type, indexed by OrreryEventType. */
 ORRERY_HIDDEN GQuark          _orrery_event_type_quark  (OrreryEventType type);
-
-/* Gives an event the time it was first published (a replayed journal). */
-ORRERY_HIDDEN void            _orrery_event_set_timestamp (OrreryEvent *event,
-                                                           gint64       timestamp);
 
 /* An orchestrator that stands for another process's (an isolated plugin's
  * helper, orrery-plugin-isolation.c): its holds are kept here without a

@@ -121,7 +121,7 @@ time_bus (guint n_observers,
   for (guint i = 0; i < n_events; i++)
     {
       OrreryEvent *ev = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
-                                                   ORRERY_TASK_STATUS_COMPLETED);
+                                               ORRERY_TASK_STATUS_COMPLETED);
       orrery_event_bus_publish (bus, ev);
       orrery_event_unref (ev);
     }
@@ -244,7 +244,7 @@ main (int    argc,
     for (guint i = 0; i < 200000; i++)
       {
         OrreryEvent *ev = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
-                                                     ORRERY_TASK_STATUS_COMPLETED);
+                                                 ORRERY_TASK_STATUS_COMPLETED);
         orrery_event_bus_publish (bus, ev);
         orrery_event_unref (ev);
       }
@@ -253,7 +253,7 @@ main (int    argc,
     for (guint64 i = 0; i < memory_events; i++)
       {
         OrreryEvent *ev = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "bench", "task",
-                                                     ORRERY_TASK_STATUS_COMPLETED);
+                                                 ORRERY_TASK_STATUS_COMPLETED);
         orrery_event_bus_publish (bus, ev);
         orrery_event_unref (ev);
       }
