@@ -140,7 +140,7 @@ test_sync_delivery_and_seal (void)
   g_assert_cmpuint (orrery_event_get_attempt (ev), ==, 0);
 
   /* Nor be published twice. */
-  g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_CRITICAL, "*orrery_event_is_published*");
+  g_test_expect_message ("Orrery-Bus", G_LOG_LEVEL_CRITICAL, "*orrery_event_bus_publish*sealed*");
   orrery_event_bus_publish (bus, ev);
   g_test_assert_expected_messages ();
   g_assert_cmpuint (obs->events->len, ==, 1);
@@ -552,6 +552,117 @@ test_dispose_releases (void)
   g_assert_null (obs);
 }
 
+/* A handler drops the bus's last reference, after publishing another
+ * event: the publish under way stops there (the queued event is released,
+ * not delivered) and nothing touches the freed bus (ASan checks). */
+typedef struct
+{
+  OrreryEventBus *bus;
+  guint           calls;
+} LastUnref;
+
+static void
+on_event_drop_bus (OrreryEventBus *bus,
+                   OrreryEvent    *event,
+                   gpointer        user_data)
+{
+  LastUnref *lu = user_data;
+
+  lu->calls++;
+  if (lu->calls == 1)
+    {
+      g_autoptr(OrreryEvent) nested = task_event (ORRERY_EVENT_TASK_STARTED, "nested");
+
+      orrery_event_bus_publish (bus, nested);
+      g_clear_object (&lu->bus);
+    }
+}
+
+static void
+test_last_unref_in_handler (void)
+{
+  LastUnref lu = { orrery_event_bus_new (), 0 };
+  g_autoptr(OrreryEvent) ev = task_event (ORRERY_EVENT_TASK_COMPLETED, "t");
+
+  g_object_add_weak_pointer (G_OBJECT (lu.bus), (gpointer *) &lu.bus);
+  g_signal_connect (lu.bus, "event", G_CALLBACK (on_event_drop_bus), &lu);
+  orrery_event_bus_publish (lu.bus, ev);
+  g_assert_null (lu.bus);
+  g_assert_cmpuint (lu.calls, ==, 1);
+  g_assert_true (orrery_event_is_published (ev));
+}
+
+/* One type for every kind: each kind's fields, and NULL/0 (no critical)
+ * for the fields a kind lacks; setters of those refuse. */
+static void
+test_event_kinds (void)
+{
+  g_autofree char *long_id = g_strnfill (300, 'x');
+  g_autoptr(OrreryEvent) te = orrery_event_new_task (ORRERY_EVENT_TASK_FAILED, "src", long_id,
+                                                     ORRERY_TASK_STATUS_FAILED);
+  g_autoptr(OrreryEvent) ce = orrery_event_new_constellation (ORRERY_EVENT_CONSTELLATION_STARTED, NULL, "run",
+                                                              ORRERY_CONSTELLATION_STATE_EXECUTING);
+  g_autoptr(OrreryEvent) de = orrery_event_new_device (ORRERY_EVENT_DEVICE_ADDED, "src", "box",
+                                                       ORRERY_DEVICE_STATUS_BUSY);
+  g_autoptr(OrreryEvent) pe = orrery_event_new (ORRERY_EVENT_TASK_COMPLETED, NULL, NULL);
+  g_autoptr(GError) err = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "boom");
+  g_autofree char *desc = NULL;
+  const char *ready[] = { "a", "b", NULL };
+
+  g_assert_cmpint (orrery_event_get_kind (te), ==, ORRERY_EVENT_KIND_TASK);
+  g_assert_true (ORRERY_EVENT_IS_TASK (te));
+  g_assert_cmpstr (orrery_event_get_task_id (te), ==, long_id);
+  g_assert_cmpstr (orrery_event_get_source_id (te), ==, "src");
+  g_assert_cmpint (orrery_event_get_task_status (te), ==, ORRERY_TASK_STATUS_FAILED);
+  orrery_event_set_error (te, err);
+  orrery_event_set_device_id (te, "box");
+  orrery_event_set_newly_ready (te, ready);
+  g_assert_error (orrery_event_get_error (te), G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpstr (orrery_event_get_device_id (te), ==, "box");
+  g_assert_cmpstrv (orrery_event_get_newly_ready (te), ready);
+  g_assert_null (orrery_event_get_constellation_id (te));
+  g_assert_cmpint (orrery_event_get_device_status (te), ==, 0);
+
+  g_assert_true (ORRERY_EVENT_IS_CONSTELLATION (ce));
+  g_assert_cmpstr (orrery_event_get_constellation_id (ce), ==, "run");
+  g_assert_null (orrery_event_get_source_id (ce));
+  g_assert_cmpint (orrery_event_get_constellation_state (ce), ==, ORRERY_CONSTELLATION_STATE_EXECUTING);
+  g_assert_null (orrery_event_get_task_id (ce));
+  g_assert_cmpint (orrery_event_get_task_status (ce), ==, 0);
+  g_assert_null (orrery_event_get_device_id (ce));
+  g_test_expect_message ("Orrery", G_LOG_LEVEL_CRITICAL, "*orrery_event_set_attempt*");
+  orrery_event_set_attempt (ce, 3);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (orrery_event_get_attempt (ce), ==, 0);
+
+  g_assert_true (ORRERY_EVENT_IS_DEVICE (de));
+  g_assert_cmpstr (orrery_event_get_device_id (de), ==, "box");
+  g_assert_cmpint (orrery_event_get_device_status (de), ==, ORRERY_DEVICE_STATUS_BUSY);
+  g_assert_null (orrery_event_get_task_id (de));
+  g_test_expect_message ("Orrery", G_LOG_LEVEL_CRITICAL, "*orrery_event_set_device_id*");
+  orrery_event_set_device_id (de, "other");
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (orrery_event_get_device_id (de), ==, "box");
+
+  g_assert_cmpint (orrery_event_get_kind (pe), ==, ORRERY_EVENT_KIND_PLAIN);
+  g_assert_cmpint (orrery_event_get_event_type (pe), ==, ORRERY_EVENT_TASK_COMPLETED);
+  g_assert_null (orrery_event_get_task_id (pe));
+  g_assert_cmpint (orrery_event_type_get_kind (ORRERY_EVENT_CONSTELLATION_MODIFIED), ==,
+                   ORRERY_EVENT_KIND_CONSTELLATION);
+
+  desc = orrery_event_to_string (de);
+  g_assert_cmpstr (desc, ==, "#0 device-added device=box source=src");
+
+  /* Boxed: a copy is a reference to the same event. */
+  {
+    OrreryEvent *copy = g_boxed_copy (ORRERY_TYPE_EVENT, te);
+
+    g_assert_true (copy == te);
+    g_boxed_free (ORRERY_TYPE_EVENT, copy);
+    g_assert_cmpstr (orrery_event_get_task_id (te), ==, long_id);
+  }
+}
+
 /* Nicks work both ways, in the forms keyfiles use. */
 static void
 test_event_type_nicks (void)
@@ -814,6 +925,8 @@ main (int    argc,
   g_test_add_func ("/bus/timing", test_timing);
   g_test_add_func ("/bus/drain", test_drain);
   g_test_add_func ("/bus/dispose-releases", test_dispose_releases);
+  g_test_add_func ("/bus/last-unref-in-handler", test_last_unref_in_handler);
+  g_test_add_func ("/bus/event-kinds", test_event_kinds);
   g_test_add_func ("/bus/event-type-nicks", test_event_type_nicks);
   g_test_add_func ("/bus/publish-budget", test_publish_budget);
   g_test_add_func ("/bus/publish-budget-signal-handler", test_publish_budget_signal_handler);
