@@ -17,13 +17,16 @@ struct _OrreryEvent
   guint8                type;          /* OrreryEventType */
   guint8                kind;          /* OrreryEventKind */
   guint8                sealed;
+  guint8                pooled;        /* a block of the thread caches' size */
+  guint16               strings_used;
+  guint16               strings_size;
   gint                  status;        /* task status, constellation state or device status */
   guint                 attempt;
   guint64               sequence;
   gint64                timestamp;
   const char           *source_id;     /* in strings[] or NULL */
   const char           *subject_id;    /* in strings[] or NULL */
-  char                 *device_id;     /* a task's device */
+  char                 *device_id;     /* a task's device: in strings[] or its own */
   GVariant             *data;
   GVariant             *result;
   GError               *error;

@@ -13,8 +13,9 @@
  * The events published on the bus.
  *
  * An event is a small ref-counted boxed structure (orrery_event_ref(),
- * orrery_event_unref()), not a GObject: creating one is one allocation and
- * one clock read. There is one type for every kind of event; its
+ * orrery_event_unref()), not a GObject: creating one is one clock read and
+ * one block (taken from the thread's cache of freed events when the ids
+ * fit in it, so usually no allocation at all). There is one type for every kind of event; its
  * #OrreryEventKind, set by the constructor that made it, says which fields
  * it carries: orrery_event_new_task() makes task events (task id, status,
  * attempt, device, result, error, newly ready tasks), orrery_event_new_constellation()
@@ -32,6 +33,50 @@ G_DEFINE_BOXED_TYPE (OrreryEvent, orrery_event, orrery_event_ref, orrery_event_u
 
 #define CHECK_UNSEALED(ev) g_return_if_fail (!(ev)->sealed)
 
+/* Each thread keeps up to EVENT_CACHE_MAX freed events of one block size
+ * (room for the usual ids behind the fields) and makes new ones from them:
+ * no malloc or free on the path of an event. Not under AddressSanitizer,
+ * which must see every event freed. */
+#define EVENT_BLOCK_SIZE 320
+#define EVENT_CACHE_MAX  64
+
+#if defined(__SANITIZE_ADDRESS__)
+# define EVENT_CACHE 0
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define EVENT_CACHE 0
+# endif
+#endif
+#ifndef EVENT_CACHE
+# define EVENT_CACHE 1
+#endif
+
+#if EVENT_CACHE
+/* One thread-local block: one TLS lookup per use. */
+static __thread struct
+{
+  OrreryEvent *head;         /* linked through their first word */
+  guint        len;
+  gboolean     registered;
+} cache;
+
+static void
+cache_drain (gpointer marker)
+{
+  while (cache.head != NULL)
+    {
+      OrreryEvent *ev = cache.head;
+
+      cache.head = *(OrreryEvent **) ev;
+      g_free (ev);
+    }
+  cache.len = 0;
+}
+
+/* Frees a thread's cache when it exits. */
+static GPrivate cache_key = G_PRIVATE_INIT (cache_drain);
+#endif
+
 static OrreryEvent *
 event_alloc (OrreryEventType  type,
              OrreryEventKind  kind,
@@ -40,14 +85,30 @@ event_alloc (OrreryEventType  type,
 {
   gsize source_len = source_id != NULL ? strlen (source_id) + 1 : 0;
   gsize subject_len = subject_id != NULL ? strlen (subject_id) + 1 : 0;
-  OrreryEvent *self = g_malloc (sizeof (OrreryEvent) + source_len + subject_len);
-  char *p = self->strings;
+  gsize size = sizeof (OrreryEvent) + source_len + subject_len;
+  gboolean pooled = size <= EVENT_BLOCK_SIZE;
+  OrreryEvent *self;
+  char *p;
+
+#if EVENT_CACHE
+  if (pooled && cache.head != NULL)
+    {
+      self = cache.head;
+      cache.head = *(OrreryEvent **) self;
+      cache.len--;
+    }
+  else
+#endif
+    self = g_malloc (pooled ? EVENT_BLOCK_SIZE : size);
 
   memset (self, 0, sizeof (OrreryEvent));
   self->ref_count = 1;
   self->type = (guint8) type;
   self->kind = (guint8) kind;
+  self->pooled = pooled;
+  self->strings_size = (guint16) MIN ((pooled ? EVENT_BLOCK_SIZE : size) - sizeof (OrreryEvent), G_MAXUINT16);
   self->timestamp = g_get_real_time ();
+  p = self->strings;
   if (source_id != NULL)
     {
       memcpy (p, source_id, source_len);
@@ -59,7 +120,35 @@ event_alloc (OrreryEventType  type,
       memcpy (p, subject_id, subject_len);
       self->subject_id = p;
     }
+  self->strings_used = (guint16) MIN (source_len + subject_len, G_MAXUINT16);
   return self;
+}
+
+static void
+event_free (OrreryEvent *self)
+{
+#if EVENT_CACHE
+  if (self->pooled && cache.len < EVENT_CACHE_MAX)
+    {
+      if (G_UNLIKELY (!cache.registered))
+        {
+          cache.registered = TRUE;
+          g_private_set (&cache_key, GINT_TO_POINTER (1));
+        }
+      *(OrreryEvent **) self = cache.head;
+      cache.head = self;
+      cache.len++;
+      return;
+    }
+#endif
+  g_free (self);
+}
+
+static inline gboolean
+is_inline_string (OrreryEvent *self,
+                  const char  *s)
+{
+  return s >= self->strings && s < self->strings + self->strings_size;
 }
 
 /**
@@ -90,22 +179,25 @@ orrery_event_unref (OrreryEvent *self)
   g_return_if_fail (self != NULL);
   if (!g_atomic_int_dec_and_test (&self->ref_count))
     return;
-  g_free (self->device_id);
+  if (self->device_id != NULL && !is_inline_string (self, self->device_id))
+    g_free (self->device_id);
   if (self->data != NULL)
     g_variant_unref (self->data);
   if (self->result != NULL)
     g_variant_unref (self->result);
   if (self->error != NULL)
     g_error_free (self->error);
-  g_strfreev (self->newly_ready);
+  if (self->newly_ready != NULL)
+    g_strfreev (self->newly_ready);
   if (self->constellation != NULL)
     g_object_unref (self->constellation);
   if (self->statistics != NULL)
     g_variant_unref (self->statistics);
   if (self->modifications != NULL)
     g_variant_unref (self->modifications);
-  g_strfreev (self->on_task_ids);
-  g_free (self);
+  if (self->on_task_ids != NULL)
+    g_strfreev (self->on_task_ids);
+  event_free (self);
 }
 
 /**
@@ -560,10 +652,24 @@ void
 orrery_event_set_device_id (OrreryEvent *self,
                             const char  *device_id)
 {
+  gsize len;
+
   g_return_if_fail (self != NULL && IS_KIND (self, TASK));
   CHECK_UNSEALED (self);
-  g_free (self->device_id);
-  self->device_id = g_strdup (device_id);
+  if (self->device_id != NULL && !is_inline_string (self, self->device_id))
+    g_free (self->device_id);
+  self->device_id = NULL;
+  if (device_id == NULL)
+    return;
+  /* In the event's own block when there is room (the usual case). */
+  len = strlen (device_id) + 1;
+  if (len <= (gsize) (self->strings_size - self->strings_used))
+    {
+      self->device_id = memcpy (self->strings + self->strings_used, device_id, len);
+      self->strings_used += (guint16) len;
+    }
+  else
+    self->device_id = g_strdup (device_id);
 }
 
 /**
