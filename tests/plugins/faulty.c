@@ -267,17 +267,17 @@ runaway (Faulty      *f,
 {
   if (g_str_equal (f->mode, "publish-loop"))
     {
-      g_autoptr(OrreryDeviceEvent) echo = NULL;
+      g_autoptr(OrreryEvent) echo = NULL;
 
       if (!f->looping && f->seen != f->at)
         return TRUE;
       if (!f->looping)
         note (f, "loop");
       f->looping = TRUE;
-      echo = orrery_device_event_new (ORRERY_EVENT_DEVICE_STATUS_CHANGED, "faulty", "faulty-echo",
+      echo = orrery_event_new_device (ORRERY_EVENT_DEVICE_STATUS_CHANGED, "faulty", "faulty-echo",
                                       ORRERY_DEVICE_STATUS_IDLE);
-      orrery_event_bus_publish (f->bus, ORRERY_EVENT (echo));
-      if (orrery_event_is_published (ORRERY_EVENT (echo)))
+      orrery_event_bus_publish (f->bus, echo);
+      if (orrery_event_is_published (echo))
         f->published++;
       else if (f->refused++ == 0)
         {
