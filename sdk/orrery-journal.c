@@ -81,6 +81,9 @@ struct _OrreryJournal
   guint               prepared_n_deps;
   guint               prepared_counts[ORRERY_TASK_STATUS_SKIPPED + 1];
 
+  GVariant           *memo_result;   /* see append_result() */
+  GString            *memo_text;
+
   GMainContext       *context;
   GSource            *timer;         /* writes the buffer */
   Syncer             *syncer;        /* syncs what is written (batch) */
@@ -144,6 +147,62 @@ G_DEFINE_QUARK (orrery-journal-error-quark, orrery_journal_error)
 /* ------------------------------------------------------------------------ */
 /* JSON, by hand */
 
+/* Appends @n bytes; while there is room (nearly always: the buffer is
+ * sized for a batch of records), without a call into GLib. */
+static inline void
+buf_append (GString    *s,
+            const char *p,
+            gsize       n)
+{
+  if (G_LIKELY (s->len + n < s->allocated_len))
+    {
+      memcpy (s->str + s->len, p, n);
+      s->len += n;
+      s->str[s->len] = '\0';
+    }
+  else
+    g_string_append_len (s, p, n);
+}
+
+#define APPEND_LIT(s, lit) buf_append ((s), "" lit, sizeof (lit) - 1)
+
+static inline void
+append_cstr (GString    *s,
+             const char *str)
+{
+  buf_append (s, str, strlen (str));
+}
+
+static void
+append_uint (GString *s,
+             guint64  v)
+{
+  char buf[24];
+  char *p = buf + sizeof buf;
+
+  do
+    {
+      *--p = '0' + (v % 10);
+      v /= 10;
+    }
+  while (v > 0);
+  buf_append (s, p, buf + sizeof buf - p);
+}
+
+static void
+append_int (GString *s,
+            gint64   v)
+{
+  if (v < 0)
+    {
+      g_string_append_c (s, '-');
+      /* -(v + 1) + 1: no overflow for G_MININT64 */
+      append_uint (s, (guint64) -(v + 1) + 1);
+    }
+  else
+    append_uint (s, (guint64) v);
+}
+
 void
 _orrery_json_append_string (GString    *s,
                             const char *str)
@@ -165,7 +224,7 @@ _orrery_json_append_string (GString    *s,
           p++;
           continue;
         }
-      g_string_append_len (s, (const char *) run, p - run);
+      buf_append (s, (const char *) run, p - run);
       if (*p >= 0x80)
         {
           /* Valid UTF-8 goes through; a bad byte becomes U+FFFD. */
@@ -182,7 +241,7 @@ _orrery_json_append_string (GString    *s,
             }
           else
             {
-              g_string_append (s, "\\ufffd");
+              APPEND_LIT (s, "\\ufffd");
               p++;
             }
         }
@@ -190,18 +249,18 @@ _orrery_json_append_string (GString    *s,
         {
           switch (*p)
             {
-            case '"': g_string_append (s, "\\\""); break;
-            case '\\': g_string_append (s, "\\\\"); break;
-            case '\n': g_string_append (s, "\\n"); break;
-            case '\r': g_string_append (s, "\\r"); break;
-            case '\t': g_string_append (s, "\\t"); break;
+            case '"': APPEND_LIT (s, "\\\""); break;
+            case '\\': APPEND_LIT (s, "\\\\"); break;
+            case '\n': APPEND_LIT (s, "\\n"); break;
+            case '\r': APPEND_LIT (s, "\\r"); break;
+            case '\t': APPEND_LIT (s, "\\t"); break;
             default: g_string_append_printf (s, "\\u%04x", *p); break;
             }
           p++;
         }
       run = p;
     }
-  g_string_append_len (s, (const char *) run, p - run);
+  buf_append (s, (const char *) run, p - run);
   g_string_append_c (s, '"');
 }
 
@@ -213,14 +272,14 @@ append_double (GString *s,
 
   if (!isfinite (d))
     {
-      g_string_append (s, "null");
+      APPEND_LIT (s, "null");
       return;
     }
   g_ascii_dtostr (buf, sizeof buf, d);
   g_string_append (s, buf);
   /* Keep doubles doubles when read back. */
   if (strpbrk (buf, ".eEn") == NULL)
-    g_string_append (s, ".0");
+    APPEND_LIT (s, ".0");
 }
 
 void
@@ -231,38 +290,41 @@ _orrery_json_append_variant (GString  *s,
 
   if (v == NULL)
     {
-      g_string_append (s, "null");
+      APPEND_LIT (s, "null");
       return;
     }
   type = g_variant_get_type (v);
   switch (g_variant_classify (v))
     {
     case G_VARIANT_CLASS_BOOLEAN:
-      g_string_append (s, g_variant_get_boolean (v) ? "true" : "false");
+      if (g_variant_get_boolean (v))
+        APPEND_LIT (s, "true");
+      else
+        APPEND_LIT (s, "false");
       return;
     case G_VARIANT_CLASS_BYTE:
-      g_string_append_printf (s, "%u", g_variant_get_byte (v));
+      append_uint (s, g_variant_get_byte (v));
       return;
     case G_VARIANT_CLASS_INT16:
-      g_string_append_printf (s, "%d", g_variant_get_int16 (v));
+      append_int (s, g_variant_get_int16 (v));
       return;
     case G_VARIANT_CLASS_UINT16:
-      g_string_append_printf (s, "%u", g_variant_get_uint16 (v));
+      append_uint (s, g_variant_get_uint16 (v));
       return;
     case G_VARIANT_CLASS_INT32:
-      g_string_append_printf (s, "%d", g_variant_get_int32 (v));
+      append_int (s, g_variant_get_int32 (v));
       return;
     case G_VARIANT_CLASS_UINT32:
-      g_string_append_printf (s, "%u", g_variant_get_uint32 (v));
+      append_uint (s, g_variant_get_uint32 (v));
       return;
     case G_VARIANT_CLASS_INT64:
-      g_string_append_printf (s, "%" G_GINT64_FORMAT, g_variant_get_int64 (v));
+      append_int (s, g_variant_get_int64 (v));
       return;
     case G_VARIANT_CLASS_UINT64:
-      g_string_append_printf (s, "%" G_GUINT64_FORMAT, g_variant_get_uint64 (v));
+      append_uint (s, g_variant_get_uint64 (v));
       return;
     case G_VARIANT_CLASS_HANDLE:
-      g_string_append_printf (s, "%d", g_variant_get_handle (v));
+      append_int (s, g_variant_get_handle (v));
       return;
     case G_VARIANT_CLASS_DOUBLE:
       append_double (s, g_variant_get_double (v));
@@ -339,19 +401,20 @@ _orrery_json_append_variant (GString  *s,
         return;
       }
     }
-  g_string_append (s, "null");
+  APPEND_LIT (s, "null");
 }
 
+/* Member names are ours: plain ASCII, no escaping needed. */
 static void
-append_member (GString    *s,
-               const char *name)
+append_member_name (GString    *s,
+                    const char *name)
 {
-  /* Member names are ours: plain ASCII, no escaping needed. */
-  g_string_append_c (s, ',');
-  g_string_append_c (s, '"');
-  g_string_append (s, name);
-  g_string_append (s, "\":");
+  APPEND_LIT (s, ",\"");
+  append_cstr (s, name);
+  APPEND_LIT (s, "\":");
 }
+
+#define append_member(s, lit) APPEND_LIT (s, ",\"" lit "\":")
 
 static void
 append_strv (GString            *s,
@@ -383,27 +446,11 @@ void
 _orrery_json_append_error (GString      *s,
                            const GError *error)
 {
-  g_string_append (s, "{\"domain\":");
+  APPEND_LIT (s, "{\"domain\":");
   _orrery_json_append_string (s, g_quark_to_string (error->domain));
   g_string_append_printf (s, ",\"code\":%d,\"message\":", error->code);
   _orrery_json_append_string (s, error->message);
   g_string_append_c (s, '}');
-}
-
-static void
-append_uint (GString *s,
-             guint64  v)
-{
-  char buf[24];
-  char *p = buf + sizeof buf;
-
-  do
-    {
-      *--p = '0' + (v % 10);
-      v /= 10;
-    }
-  while (v > 0);
-  g_string_append_len (s, p, buf + sizeof buf - p);
 }
 
 static void
@@ -443,7 +490,7 @@ append_time (GString    *s,
 
   if (usec <= 0)
     return;
-  append_member (s, member);
+  append_member_name (s, member);
   append_uint (s, (guint64) (usec / G_USEC_PER_SEC));
   f = (guint) (usec % G_USEC_PER_SEC);
   for (int i = 5; i >= 0; i--, f /= 10)
@@ -475,7 +522,7 @@ append_task (GString    *s,
 {
   const GError *task_error;
 
-  g_string_append (s, "{\"task_id\":");
+  APPEND_LIT (s, "{\"task_id\":");
   _orrery_json_append_string (s, t->id);
   if (t->name)
     {
@@ -507,12 +554,12 @@ append_task (GString    *s,
    * tasks, 60 bytes each less to write and to read back. */
   if (t->priority != ORRERY_TASK_PRIORITY_MEDIUM)
     {
-      g_string_append (s, ",\"priority\":");
+      APPEND_LIT (s, ",\"priority\":");
       append_uint (s, t->priority);
     }
   if (t->state.status != ORRERY_TASK_STATUS_PENDING)
     {
-      g_string_append (s, ",\"status\":\"");
+      APPEND_LIT (s, ",\"status\":\"");
       g_string_append (s, _orrery_task_status_ufo_name (t->state.status));
       g_string_append_c (s, '"');
     }
@@ -533,12 +580,12 @@ append_task (GString    *s,
     }
   if (t->retry_count > 0)
     {
-      g_string_append (s, ",\"retry_count\":");
+      APPEND_LIT (s, ",\"retry_count\":");
       append_uint (s, t->retry_count);
     }
   if (t->state.attempt > 0)
     {
-      g_string_append (s, ",\"current_retry\":");
+      APPEND_LIT (s, ",\"current_retry\":");
       append_uint (s, t->state.attempt);
     }
   if (t->task_data)
@@ -574,17 +621,17 @@ static void
 append_dependency (GString          *s,
                    OrreryDependency *d)
 {
-  g_string_append (s, "{\"from_task_id\":");
+  APPEND_LIT (s, "{\"from_task_id\":");
   _orrery_json_append_string (s, d->from->id);
   append_member (s, "to_task_id");
   _orrery_json_append_string (s, d->to->id);
-  g_string_append (s, ",\"dependency_type\":\"");
+  APPEND_LIT (s, ",\"dependency_type\":\"");
   switch (d->type)
     {
-    case ORRERY_DEPENDENCY_UNCONDITIONAL: g_string_append (s, "unconditional"); break;
-    case ORRERY_DEPENDENCY_SUCCESS_ONLY: g_string_append (s, "success_only"); break;
-    case ORRERY_DEPENDENCY_COMPLETION_ONLY: g_string_append (s, "completion_only"); break;
-    default: g_string_append (s, "conditional"); break;
+    case ORRERY_DEPENDENCY_UNCONDITIONAL: APPEND_LIT (s, "unconditional"); break;
+    case ORRERY_DEPENDENCY_SUCCESS_ONLY: APPEND_LIT (s, "success_only"); break;
+    case ORRERY_DEPENDENCY_COMPLETION_ONLY: APPEND_LIT (s, "completion_only"); break;
+    default: APPEND_LIT (s, "conditional"); break;
     }
   g_string_append_c (s, '"');
   if (d->condition_description)
@@ -614,7 +661,7 @@ static void
 append_constellation_head (GString             *s,
                            OrreryConstellation *c)
 {
-  g_string_append (s, "{\"constellation_id\":");
+  APPEND_LIT (s, "{\"constellation_id\":");
   _orrery_json_append_string (s, c->id);
   if (c->name)
     {
@@ -623,7 +670,7 @@ append_constellation_head (GString             *s,
     }
   append_member (s, "state");
   _orrery_json_append_string (s, orrery_constellation_state_to_nick (c->state));
-  g_string_append (s, ",\"version\":");
+  APPEND_LIT (s, ",\"version\":");
   append_uint (s, c->version);
 }
 
@@ -634,14 +681,14 @@ append_constellation_body (GString             *s,
   gboolean first = TRUE;
   DataMemo memo = { NULL, 0, 0 };
 
-  g_string_append (s, ",\"tasks\":[");
+  APPEND_LIT (s, ",\"tasks\":[");
   for (guint i = 0; i < c->tasks->len; i++)
     {
       if (i > 0)
         g_string_append_c (s, ',');
       append_task (s, c->tasks->pdata[i], &memo);
     }
-  g_string_append (s, "],\"dependencies\":[");
+  APPEND_LIT (s, "],\"dependencies\":[");
   for (guint i = 0; i < c->tasks->len; i++)
     {
       OrreryTask *t = c->tasks->pdata[i];
@@ -732,7 +779,7 @@ append_modifications (GString             *s,
           added != NULL && g_hash_table_contains (added, task_id))
         {
           /* As it was when it was added: a later edit may have removed it. */
-          g_string_append (s, ",\"task\":");
+          APPEND_LIT (s, ",\"task\":");
           g_string_append (s, g_hash_table_lookup (added, task_id));
         }
       else if (g_strcmp0 (type, "add_task") == 0 && task_id != NULL && c != NULL)
@@ -741,7 +788,7 @@ append_modifications (GString             *s,
 
           if (task != NULL)
             {
-              g_string_append (s, ",\"task\":");
+              APPEND_LIT (s, ",\"task\":");
               append_task_json (s, task);
             }
         }
@@ -750,7 +797,7 @@ append_modifications (GString             *s,
         {
           g_autofree char *text = g_variant_print (changes, TRUE);
 
-          g_string_append (s, ",\"changes_variant\":");
+          APPEND_LIT (s, ",\"changes_variant\":");
           _orrery_json_append_string (s, text);
         }
       g_string_append_c (s, '}');
@@ -795,7 +842,7 @@ append_header (OrreryJournal       *self,
   _orrery_json_append_string (s, self->run_id);
   for (guint i = 0; i + 1 < self->header_members->len; i += 2)
     {
-      append_member (s, self->header_members->pdata[i]);
+      append_member_name (s, self->header_members->pdata[i]);
       _orrery_json_append_string (s, self->header_members->pdata[i + 1]);
     }
   /* Last, so a reader finds where the constellation's text starts. */
@@ -806,7 +853,7 @@ append_header (OrreryJournal       *self,
   else
     append_constellation_body (s, c);
   clear_prepared (self);
-  g_string_append (s, "}\n");
+  APPEND_LIT (s, "}\n");
 }
 
 static void
@@ -821,7 +868,7 @@ append_resumed (OrreryJournal *self,
   _orrery_json_append_string (s, self->run_id);
   append_member (s, "retried");
   append_strv (s, (const char * const *) self->retried);
-  g_string_append (s, "}\n");
+  APPEND_LIT (s, "}\n");
 }
 
 /* Edits made from inside a bus handler (an agent answering an event)
@@ -917,6 +964,31 @@ watch_edits (OrreryJournal       *self,
   self->modified_id = g_signal_connect (c, "modified", G_CALLBACK (on_modified), self);
 }
 
+/* A task's result; the last one formatted is kept (a reference, so its
+ * address is not reused) with its text: a device that gives every task
+ * one shared result (the simulated device's `{"simulated": true}`) has it
+ * formatted once. */
+static void
+append_result (OrreryJournal *self,
+               GVariant      *result)
+{
+  GString *s = self->buf;
+  gsize start = s->len;
+
+  if (result == self->memo_result)
+    {
+      buf_append (s, self->memo_text->str, self->memo_text->len);
+      return;
+    }
+  _orrery_json_append_variant (s, result);
+  g_clear_pointer (&self->memo_result, g_variant_unref);
+  self->memo_result = g_variant_ref (result);
+  if (self->memo_text == NULL)
+    self->memo_text = g_string_sized_new (64);
+  g_string_truncate (self->memo_text, 0);
+  g_string_append_len (self->memo_text, s->str + start, s->len - start);
+}
+
 static void
 append_event (OrreryJournal *self,
               OrreryEvent   *event)
@@ -926,11 +998,11 @@ append_event (OrreryJournal *self,
   const char *source = orrery_event_get_source_id (event);
   GVariant *data = orrery_event_get_data (event);
 
-  g_string_append (s, "{\"seq\":");
+  APPEND_LIT (s, "{\"seq\":");
   append_uint (s, self->next_seq++);
-  g_string_append (s, ",\"type\":\"");
-  g_string_append (s, orrery_event_type_to_nick (type));
-  g_string_append (s, "\",\"ts\":");
+  APPEND_LIT (s, ",\"type\":\"");
+  append_cstr (s, orrery_event_type_to_nick (type));
+  APPEND_LIT (s, "\",\"ts\":");
   append_uint (s, (guint64) MAX (orrery_event_get_timestamp (event), 0));
   if (source != NULL && strcmp (source, "orchestrator") != 0)
     {
@@ -948,9 +1020,9 @@ append_event (OrreryJournal *self,
 
       append_member (s, "task");
       _orrery_json_append_string (s, orrery_event_get_task_id (te));
-      g_string_append (s, ",\"status\":\"");
-      g_string_append (s, orrery_task_status_to_nick (orrery_event_get_task_status (te)));
-      g_string_append (s, "\",\"attempt\":");
+      APPEND_LIT (s, ",\"status\":\"");
+      append_cstr (s, orrery_task_status_to_nick (orrery_event_get_task_status (te)));
+      APPEND_LIT (s, "\",\"attempt\":");
       append_uint (s, orrery_event_get_attempt (te));
       if (device != NULL)
         {
@@ -960,7 +1032,7 @@ append_event (OrreryJournal *self,
       if (result != NULL)
         {
           append_member (s, "result");
-          _orrery_json_append_variant (s, result);
+          append_result (self, result);
         }
       if (error != NULL)
         {
@@ -1041,7 +1113,7 @@ append_event (OrreryJournal *self,
       append_member (s, "data_gvariant");
       _orrery_json_append_string (s, text);
     }
-  g_string_append (s, "}\n");
+  APPEND_LIT (s, "}\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1229,7 +1301,8 @@ timer_cb (gpointer user_data)
   OrreryJournal *self = user_data;
 
   g_clear_pointer (&self->timer, g_source_unref);
-  write_buffer (self, FALSE);
+  if (self->buf->len > 0)
+    write_buffer (self, FALSE);
   return G_SOURCE_REMOVE;
 }
 
@@ -1348,8 +1421,9 @@ orrery_journal_append_event (OrreryJournal  *self,
        * millisecond, by the timer, so a busy run makes few syscalls, and
        * in any case before the next task starts (what that task does may
        * rely on the finished one, and may kill the host). The disk sync
-       * (batch) is the sync thread's. */
-      disarm_timer (self);
+       * (batch) is the sync thread's. An armed timer stays: when it fires
+       * it writes what is pending, if anything, and goes (one timer per
+       * millisecond of a busy run, not one per task). */
       write_buffer (self, FALSE);
     }
   else if (is_task_end (type))
@@ -1483,6 +1557,9 @@ orrery_journal_finalize (GObject *object)
   g_weak_ref_clear (&self->orchestrator);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_string_free (self->buf, TRUE);
+  g_clear_pointer (&self->memo_result, g_variant_unref);
+  if (self->memo_text != NULL)
+    g_string_free (self->memo_text, TRUE);
   g_ptr_array_unref (self->header_members);
   clear_prepared (self);
   g_strfreev (self->retried);

@@ -135,10 +135,19 @@ _orrery_event_type_quark (OrreryEventType type)
 const char *
 orrery_task_status_to_nick (OrreryTaskStatus status)
 {
-  const char *nick = _orrery_enum_to_nick (ORRERY_TYPE_TASK_STATUS, status);
+  /* Read once from the GEnumClass: the journal names a status in every
+   * task record. */
+  static gsize once = 0;
+  static const char *nicks[ORRERY_TASK_STATUS_SKIPPED + 1];
 
-  g_return_val_if_fail (nick != NULL, NULL);
-  return nick;
+  if (g_once_init_enter (&once))
+    {
+      for (guint i = 0; i <= ORRERY_TASK_STATUS_SKIPPED; i++)
+        nicks[i] = _orrery_enum_to_nick (ORRERY_TYPE_TASK_STATUS, (gint) i);
+      g_once_init_leave (&once, 1);
+    }
+  g_return_val_if_fail ((guint) status <= ORRERY_TASK_STATUS_SKIPPED && nicks[status] != NULL, NULL);
+  return nicks[status];
 }
 
 /* The status as the constellation file and the journal write it:

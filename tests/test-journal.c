@@ -1061,6 +1061,46 @@ test_header_prepared_stale (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (header_task (records, "a"), "description"), ==, "after");
 }
 
+/* Results as JSON: every integer type at its limits (formatted by hand,
+ * not by printf), and the last result's text reused only for the same
+ * result. */
+static char *
+result_record (GVariant *result)
+{
+  g_autoptr(OrreryEvent) e = orrery_event_new_task (ORRERY_EVENT_TASK_COMPLETED, "orchestrator",
+                                                    "t", ORRERY_TASK_STATUS_COMPLETED);
+
+  orrery_event_set_result (e, result);
+  return orrery_journal_event_to_json (e, 7);
+}
+
+static void
+test_result_values (void)
+{
+  g_autoptr(GVariant) limits = g_variant_ref_sink (g_variant_new_parsed (
+    "{'i16': <int16 -32768>, 'u16': <uint16 65535>, 'i32': <-2147483648>,"
+    " 'u32': <uint32 4294967295>, 'i64': <int64 -9223372036854775808>,"
+    " 'u64': <uint64 18446744073709551615>, 'y': <byte 255>, 'z': <0>,"
+    " 'h': <int64 1234567890123>, 'b': <true>, 'f': <false>}"));
+  g_autoptr(GVariant) other = g_variant_ref_sink (g_variant_new_parsed ("{'exit_code': <-1>}"));
+  const char *expected =
+    "\"result\":{\"i16\":-32768,\"u16\":65535,\"i32\":-2147483648,\"u32\":4294967295,"
+    "\"i64\":-9223372036854775808,\"u64\":18446744073709551615,\"y\":255,\"z\":0,"
+    "\"h\":1234567890123,\"b\":true,\"f\":false}";
+  g_autofree char *first = result_record (limits);
+  g_autofree char *again = result_record (limits);
+  g_autofree char *second = result_record (other);
+  g_autofree char *third = result_record (limits);
+  g_autoptr(JsonNode) node = json_from_string (first, NULL);
+
+  g_assert_nonnull (node);
+  g_assert_nonnull (strstr (first, expected));
+  g_assert_cmpstr (strstr (again, "\"result\""), ==, strstr (first, "\"result\""));
+  g_assert_nonnull (strstr (second, "\"result\":{\"exit_code\":-1}"));
+  g_assert_null (strstr (second, "i16"));
+  g_assert_cmpstr (strstr (third, "\"result\""), ==, strstr (first, "\"result\""));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1082,5 +1122,6 @@ main (int    argc,
   ADD ("/journal/header-prepared", test_header_prepared);
   ADD ("/journal/header-prepared-stale", test_header_prepared_stale);
   ADD ("/journal/task-end-before-next-start", test_task_end_before_next_start);
+  g_test_add_func ("/journal/result-values", test_result_values);
   return g_test_run ();
 }
