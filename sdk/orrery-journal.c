@@ -173,6 +173,13 @@ append_cstr (GString    *s,
   buf_append (s, str, strlen (str));
 }
 
+/* Two digits per division: a record's sequence number and time stamp
+ * (16 digits) are formatted in every record. */
+static const char digit_pairs[] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
 static void
 append_uint (GString *s,
              guint64  v)
@@ -180,12 +187,19 @@ append_uint (GString *s,
   char buf[24];
   char *p = buf + sizeof buf;
 
-  do
+  while (v >= 100)
     {
-      *--p = '0' + (v % 10);
-      v /= 10;
+      p -= 2;
+      memcpy (p, digit_pairs + (v % 100) * 2, 2);
+      v /= 100;
     }
-  while (v > 0);
+  if (v >= 10)
+    {
+      p -= 2;
+      memcpy (p, digit_pairs + v * 2, 2);
+    }
+  else
+    *--p = '0' + (char) v;
   buf_append (s, p, buf + sizeof buf - p);
 }
 
