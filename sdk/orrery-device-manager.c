@@ -30,6 +30,10 @@ struct _OrreryDeviceManager
   char                   *run_id;      /* orrery_device_manager_set_run() */
   char                   *run_dir;
   OrreryDeviceKinds      *kinds;       /* Type= name -> factory */
+  /* The last task data seen to ask for no capability (a reference: its
+   * address is not reused): tasks of one file share equal data, and a
+   * lookup in serialised data costs more than the rest of select(). */
+  GVariant               *no_caps_data;
 };
 
 /**
@@ -80,6 +84,7 @@ orrery_device_manager_finalize (GObject *object)
   g_free (self->run_id);
   g_free (self->run_dir);
   _orrery_device_kinds_free (self->kinds);
+  g_clear_pointer (&self->no_caps_data, g_variant_unref);
 
   G_OBJECT_CLASS (orrery_device_manager_parent_class)->finalize (object);
 }
@@ -439,15 +444,26 @@ requirements_clear (Requirements *req)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Requirements, requirements_clear)
 
 static gboolean
-requirements_init (Requirements  *req,
-                   OrreryTask    *task,
-                   GError       **error)
+requirements_init (OrreryDeviceManager  *self,
+                   Requirements         *req,
+                   OrreryTask           *task,
+                   GError              **error)
 {
   const char *type = orrery_task_get_device_type (task);
+  GVariant *data = orrery_task_get_task_data (task);
 
   req->device_type = type && *type ? type : NULL;
   req->caps = NULL;
-  return _orrery_task_dup_capabilities (task, &req->caps, error);
+  if (data == NULL || data == self->no_caps_data)
+    return TRUE;
+  if (!_orrery_task_dup_capabilities (task, &req->caps, error))
+    return FALSE;
+  if (req->caps == NULL)
+    {
+      g_clear_pointer (&self->no_caps_data, g_variant_unref);
+      self->no_caps_data = g_variant_ref (data);
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -654,7 +670,7 @@ orrery_device_manager_can_run (OrreryDeviceManager  *self,
   g_return_val_if_fail (ORRERY_IS_TASK (task), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!requirements_init (&req, task, error))
+  if (!requirements_init (self, &req, task, error))
     return FALSE;
 
   target_id = orrery_task_get_target_device_id (task);
@@ -718,7 +734,7 @@ orrery_device_manager_select (OrreryDeviceManager  *self,
   g_return_val_if_fail (ORRERY_IS_TASK (task), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!requirements_init (&req, task, error))
+  if (!requirements_init (self, &req, task, error))
     return NULL;
 
   target_id = orrery_task_get_target_device_id (task);

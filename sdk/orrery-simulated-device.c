@@ -16,6 +16,14 @@ struct _OrrerySimulatedDevice
   GQueue        ready;         /* of SimRun, completing on the idle */
   GSource      *idle_source;
   GMainContext *idle_context;
+
+  /* What the last task data said (see read_task_data()). */
+  GVariant     *memo_data;     /* a reference: its address is not reused */
+  guint         memo_duration_ms;
+  gboolean      memo_fail;
+  double        memo_fail_attempts;  /* 0: not given */
+  char         *memo_error_message;
+  GVariant     *memo_result;   /* NULL: the default */
 };
 
 /**
@@ -195,6 +203,50 @@ get_number (GVariant   *dict,
     }
 }
 
+/* Reads what @data says into the memo, unless it holds it already: tasks
+ * loaded from one file share one GVariant for equal data, and each lookup
+ * in serialised data costs about as much as the rest of a simulated task. */
+static void
+read_task_data (OrrerySimulatedDevice *self,
+                GVariant              *data)
+{
+  g_autoptr(GVariant) msg = NULL;
+  g_autoptr(GVariant) result = NULL;
+  double n;
+
+  if (data == self->memo_data)
+    return;
+  g_clear_pointer (&self->memo_data, g_variant_unref);
+  g_clear_pointer (&self->memo_error_message, g_free);
+  g_clear_pointer (&self->memo_result, g_variant_unref);
+  self->memo_data = g_variant_ref (data);
+  self->memo_duration_ms = 0;
+  self->memo_fail = FALSE;
+  self->memo_fail_attempts = 0;
+
+  if (get_number (data, "duration_ms", &n) && n > 0)
+    self->memo_duration_ms = (guint) MIN (n, (double) G_MAXUINT);
+  if (get_number (data, "fail", &n) && n != 0)
+    self->memo_fail = TRUE;
+  if (get_number (data, "fail_attempts", &n) && n > 0)
+    self->memo_fail_attempts = n;
+  msg = _orrery_vardict_lookup (data, "error_message");
+  if (msg && g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING))
+    self->memo_error_message = g_variant_dup_string (msg, NULL);
+  result = _orrery_vardict_lookup (data, "result");
+  if (result && g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT))
+    self->memo_result = g_steal_pointer (&result);
+  else if (result)
+    {
+      GVariantBuilder builder;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&builder, "{sv}", "simulated", g_variant_new_boolean (TRUE));
+      g_variant_builder_add (&builder, "{sv}", "value", result);
+      self->memo_result = g_variant_ref_sink (g_variant_builder_end (&builder));
+    }
+}
+
 static void
 orrery_simulated_device_execute_async (OrreryBaseDevice    *device,
                                        OrreryTask          *task,
@@ -218,35 +270,15 @@ orrery_simulated_device_execute_async (OrreryBaseDevice    *device,
 
   if (data != NULL && g_variant_n_children (data) > 0)
     {
-      g_autoptr(GVariant) result = NULL;
-      double n;
-
-      if (get_number (data, "duration_ms", &n) && n > 0)
-        run->duration_ms = (guint) MIN (n, (double) G_MAXUINT);
-      if (get_number (data, "fail", &n) && n != 0)
-        run->fail = TRUE;
-      if (get_number (data, "fail_attempts", &n) &&
-          (double) MAX (orrery_task_get_attempt (task), 1) <= n)
-        run->fail = TRUE;
+      read_task_data (self, data);
+      run->duration_ms = self->memo_duration_ms;
+      run->fail = self->memo_fail ||
+                  (self->memo_fail_attempts > 0 &&
+                   (double) MAX (orrery_task_get_attempt (task), 1) <= self->memo_fail_attempts);
       if (run->fail)
-        {
-          g_autoptr(GVariant) msg = _orrery_vardict_lookup (data, "error_message");
-
-          if (msg && g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING))
-            run->error_message = g_variant_dup_string (msg, NULL);
-        }
-      result = _orrery_vardict_lookup (data, "result");
-      if (result && g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT))
-        run->result = g_steal_pointer (&result);
-      else if (result)
-        {
-          GVariantBuilder builder;
-
-          g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-          g_variant_builder_add (&builder, "{sv}", "simulated", g_variant_new_boolean (TRUE));
-          g_variant_builder_add (&builder, "{sv}", "value", result);
-          run->result = g_variant_ref_sink (g_variant_builder_end (&builder));
-        }
+        run->error_message = g_strdup (self->memo_error_message);
+      if (self->memo_result != NULL)
+        run->result = g_variant_ref (self->memo_result);
     }
   if (run->result == NULL)
     run->result = default_result ();
@@ -322,6 +354,9 @@ orrery_simulated_device_finalize (GObject *object)
   /* Every queued run holds the device through its GTask. */
   g_assert (g_queue_is_empty (&self->ready));
   destroy_source (&self->idle_source);
+  g_clear_pointer (&self->memo_data, g_variant_unref);
+  g_clear_pointer (&self->memo_error_message, g_free);
+  g_clear_pointer (&self->memo_result, g_variant_unref);
 
   G_OBJECT_CLASS (orrery_simulated_device_parent_class)->finalize (object);
 }

@@ -233,6 +233,21 @@ test_capabilities_missing (void)
 
   g_assert_null (orrery_device_manager_select (manager, bad, &error));
   g_assert_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_BAD_TASK_DATA);
+  g_clear_error (&error);
+
+  /* The manager remembers task data that asks for no capability: a task
+   * whose data asks for one, after it, is still refused. */
+  {
+    g_autoptr(OrreryTask) plain = make_task ("p", "{'duration_ms': <0>}");
+
+    g_assert_nonnull (orrery_device_manager_select (manager, plain, &error));
+    g_assert_no_error (error);
+    g_assert_null (orrery_device_manager_select (manager, task, &error));
+    g_assert_error (error, ORRERY_DEVICE_ERROR, ORRERY_DEVICE_ERROR_NO_DEVICE);
+    g_clear_error (&error);
+    g_assert_nonnull (orrery_device_manager_select (manager, plain, &error));
+    g_assert_no_error (error);
+  }
 }
 
 static void
