@@ -241,6 +241,78 @@ orrery_device_execute_finish (OrreryDevice  *self,
 /* ------------------------------------------------------------------------ */
 /* Helpers shared by the built-in devices and the manager. */
 
+/* The members of the last a{sv} looked up on this thread, read once: a
+ * task's data is asked for several keys in a row (the command, the
+ * environment, the directory, the capabilities...), and in serialised data
+ * each g_variant_lookup_value() makes and frees a GVariant for every
+ * member it passes (about 4.5k instructions for a one-member dictionary). */
+typedef struct
+{
+  const char *key;     /* in the dictionary's data */
+  GVariant   *value;   /* unwrapped; a reference */
+} VardictMember;
+
+typedef struct
+{
+  GVariant *dict;      /* a reference: its address is not reused */
+  GArray   *members;   /* of VardictMember, in the dictionary's order */
+} VardictIndex;
+
+static void
+vardict_index_clear (VardictIndex *index)
+{
+  for (guint i = 0; i < index->members->len; i++)
+    g_variant_unref (g_array_index (index->members, VardictMember, i).value);
+  g_array_set_size (index->members, 0);
+  g_clear_pointer (&index->dict, g_variant_unref);
+}
+
+static void
+vardict_index_free (gpointer data)
+{
+  VardictIndex *index = data;
+
+  vardict_index_clear (index);
+  g_array_unref (index->members);
+  g_free (index);
+}
+
+static VardictIndex *
+vardict_index_get (GVariant *dict)
+{
+  static GPrivate index_key = G_PRIVATE_INIT (vardict_index_free);
+  VardictIndex *index = g_private_get (&index_key);
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  if (index == NULL)
+    {
+      index = g_new0 (VardictIndex, 1);
+      index->members = g_array_new (FALSE, FALSE, sizeof (VardictMember));
+      g_private_set (&index_key, index);
+    }
+  if (index->dict == dict)
+    return index;
+  vardict_index_clear (index);
+  index->dict = g_variant_ref (dict);
+  g_variant_iter_init (&iter, dict);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      VardictMember m = { key, value };
+
+      while (g_variant_is_of_type (m.value, G_VARIANT_TYPE_VARIANT))
+        {
+          GVariant *inner = g_variant_get_variant (m.value);
+
+          g_variant_unref (m.value);
+          m.value = inner;
+        }
+      g_array_append_val (index->members, m);
+    }
+  return index;
+}
+
 GVariant *
 _orrery_vardict_lookup (GVariant   *dict,
                         const char *key)
@@ -249,6 +321,20 @@ _orrery_vardict_lookup (GVariant   *dict,
 
   if (dict == NULL)
     return NULL;
+  if (g_variant_is_of_type (dict, G_VARIANT_TYPE_VARDICT))
+    {
+      VardictIndex *index = vardict_index_get (dict);
+
+      /* The first member of that name, as g_variant_lookup_value(). */
+      for (guint i = 0; i < index->members->len; i++)
+        {
+          VardictMember *m = &g_array_index (index->members, VardictMember, i);
+
+          if (strcmp (m->key, key) == 0)
+            return g_variant_ref (m->value);
+        }
+      return NULL;
+    }
   value = g_variant_lookup_value (dict, key, NULL);
   while (value && g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
     {
