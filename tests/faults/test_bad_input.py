@@ -62,6 +62,9 @@ EXPECTED = {
     "command-number.json": (3, "task “a”: “command” must be a string or a list of strings, not a number"),
     "command-list-with-number.json": (3, "not a list holding a number"),
     "command-empty.json": (3, "task “a” has an empty command"),
+    # Tasks sharing equal data (one GVariant) after good ones: the check
+    # skips data it found good, never data it found bad.
+    "command-bad-shared.json": (3, "task “d”: “command” must be a string or a list of strings, not a number"),
     "command-object.json": (3, "not an object"),
     "env-not-object.json": (3, "“env” must be an object of strings, not a list"),
     "env-value-number.json": (3, "environment variable “A” must be a string, not a number"),
