@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -316,6 +318,67 @@ src_check (GSource *source)
   return s->ac != NULL && (s->poll_fd.events & s->poll_fd.revents) != 0;
 }
 
+/* hiredis 0.14 writes with write(2), which has no MSG_NOSIGNAL: a write
+ * to a connection whose peer went away since the last poll (Redis stopped
+ * or restarted between two turns of the loop, a proxy closed) raises
+ * SIGPIPE, whose default action kills the process silently: a worker died
+ * so in the middle of a task, its result never sent, and the task ran
+ * again after its lease. Around each write SIGPIPE is blocked on this
+ * thread (the signal of a write goes to the thread that writes) and one it
+ * raised is taken back, so that the write fails with EPIPE and the link
+ * goes down and reconnects; the process's own disposition (a host may
+ * keep the default) is left alone. */
+typedef struct
+{
+  sigset_t old;
+  gboolean guarded;
+} PipeGuard;
+
+static void
+pipe_guard_enter (PipeGuard *g)
+{
+  sigset_t pipe;
+
+  sigemptyset (&pipe);
+  sigaddset (&pipe, SIGPIPE);
+  g->guarded = pthread_sigmask (SIG_BLOCK, &pipe, &g->old) == 0 &&
+               !sigismember (&g->old, SIGPIPE);
+}
+
+static void
+pipe_guard_leave (PipeGuard *g)
+{
+  sigset_t pipe, pending;
+  const struct timespec now = { 0, 0 };
+  int errsv = errno;
+
+  if (!g->guarded)
+    return;   /* blocked already by the caller: its business */
+  sigemptyset (&pipe);
+  sigaddset (&pipe, SIGPIPE);
+  if (sigpending (&pending) == 0 && sigismember (&pending, SIGPIPE))
+    while (sigtimedwait (&pipe, NULL, &now) < 0 && errno == EINTR)
+      ;
+  pthread_sigmask (SIG_SETMASK, &g->old, NULL);
+  errno = errsv;
+}
+
+static void
+link_handle_write (redisAsyncContext *ac)
+{
+  PipeGuard g;
+
+  /* Nothing to write (most turns: a read, the connect): no guard. */
+  if ((ac->c.flags & REDIS_CONNECTED) && sdslen (ac->c.obuf) == 0)
+    {
+      redisAsyncHandleWrite (ac);
+      return;
+    }
+  pipe_guard_enter (&g);
+  redisAsyncHandleWrite (ac);
+  pipe_guard_leave (&g);
+}
+
 static gboolean
 src_dispatch (GSource     *source,
               GSourceFunc  callback,
@@ -326,7 +389,7 @@ src_dispatch (GSource     *source,
 
   s->poll_fd.revents = 0;
   if (s->ac != NULL && (revents & (G_IO_OUT | G_IO_ERR | G_IO_HUP)))
-    redisAsyncHandleWrite (s->ac);
+    link_handle_write (s->ac);
   /* Writing may have freed the context (cleanup cleared s->ac). */
   if (s->ac != NULL && (revents & (G_IO_IN | G_IO_ERR | G_IO_HUP)))
     redisAsyncHandleRead (s->ac);
@@ -590,7 +653,13 @@ redis_link_flush (RedisLink *link,
       struct pollfd pfd = { link->ac->c.fd, POLLOUT, 0 };
       gint64 left = deadline - g_get_monotonic_time ();
 
-      if (redisBufferWrite (&link->ac->c, &done) != REDIS_OK)
+      PipeGuard g;
+      int status;
+
+      pipe_guard_enter (&g);
+      status = redisBufferWrite (&link->ac->c, &done);
+      pipe_guard_leave (&g);
+      if (status != REDIS_OK)
         return;
       if (done || left <= 0)
         return;
