@@ -9,7 +9,14 @@
  *   logs and outputs as at home, in OUTPUT_DIR/runs/RUN_ID/.
  * - Sends each result to the record's reply stream, then acknowledges and
  *   deletes the entry. Results made while Redis is away are kept and sent
- *   when it is back.
+ *   when it is back, and so are those sent but not answered when the link
+ *   dropped (they may not have reached Redis: sent again, a result twice
+ *   is harmless, the host keeps the first of a delivery).
+ * - After a reconnect of its tasks link, first reads its own pending
+ *   entries (XREADGROUP ... 0, on the command link, after what waited
+ *   there): an entry Redis gave it whose reply the drop lost is run now,
+ *   as the same delivery, rather than taken over after its lease; those it
+ *   runs or has finished are skipped.
  * - Heartbeats (every --heartbeat-ms): its presence key KEY:worker:ID with
  *   a TTL of three heartbeats, and the lease of what it holds (XCLAIM
  *   ... JUSTID resets the entries' idle time). A worker that stops
@@ -82,6 +89,12 @@ typedef struct _Worker
 
   GHashTable    *runs;          /* entry id -> Run */
   GQueue         outbox;        /* GPtrArray commands waiting for the link */
+  GQueue         inflight;      /* GPtrArray commands sent, not yet answered */
+  GHashTable    *acking;        /* entry ids whose XACK is not answered yet */
+  gboolean       tasks_was_up;  /* the tasks link was up before (a reconnect) */
+  char          *pending_from;  /* its pending entries to read, after this id */
+  gboolean       scanning;      /* a read of them is on the command link */
+  guint          leave_timeout;
   GSource       *heartbeat;
   guint          n_signals;
   gboolean       stopping;
@@ -107,25 +120,37 @@ cmd_new (const char *first,
   return a;
 }
 
+/* The answer to a command of send_or_keep(): the oldest of w->inflight
+ * (answers come in order). A NULL reply is the link dropping: the command
+ * stays there, and on_cmd_state() puts it back in the outbox. */
 static void
 on_sent (redisAsyncContext *ac,
          void              *r,
          void              *privdata)
 {
   redisReply *reply = r;
+  Worker *w = privdata;
+  GPtrArray *cmd;
 
-  if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+  if (ac->data == NULL || reply == NULL)
+    return;
+  if (reply->type == REDIS_REPLY_ERROR)
     g_warning ("Redis refused a command: %.*s", (int) MIN (reply->len, 200), reply->str);
+  cmd = g_queue_pop_head (&w->inflight);
+  g_return_if_fail (cmd != NULL);
+  if (g_str_equal (cmd->pdata[0], "XACK"))
+    g_hash_table_remove (w->acking, cmd->pdata[3]);
+  g_ptr_array_unref (cmd);
 }
 
-/* Sends @cmd now, or when the link is back (taken). */
+/* Sends @cmd now, or when the link is back (taken); kept until answered. */
 static void
 send_or_keep (Worker    *w,
               GPtrArray *cmd)
 {
-  if (g_queue_is_empty (&w->outbox) && redis_link_command_strv (w->cmd, on_sent, NULL, cmd))
+  if (g_queue_is_empty (&w->outbox) && redis_link_command_strv (w->cmd, on_sent, w, cmd))
     {
-      g_ptr_array_unref (cmd);
+      g_queue_push_tail (&w->inflight, cmd);
       return;
     }
   g_queue_push_tail (&w->outbox, cmd);
@@ -138,9 +163,9 @@ flush_outbox (Worker *w)
     {
       GPtrArray *cmd = g_queue_peek_head (&w->outbox);
 
-      if (!redis_link_command_strv (w->cmd, on_sent, NULL, cmd))
+      if (!redis_link_command_strv (w->cmd, on_sent, w, cmd))
         return;
-      g_ptr_array_unref (g_queue_pop_head (&w->outbox));
+      g_queue_push_tail (&w->inflight, g_queue_pop_head (&w->outbox));
     }
 }
 
@@ -160,6 +185,7 @@ static void
 ack_entry (Worker     *w,
            const char *entry_id)
 {
+  g_hash_table_add (w->acking, g_strdup (entry_id));
   send_or_keep (w, cmd_new ("XACK", w->tasks_key, REDIS_GROUP, entry_id, NULL));
   send_or_keep (w, cmd_new ("XDEL", w->tasks_key, entry_id, NULL));
 }
@@ -367,34 +393,107 @@ on_tasks (redisAsyncContext *ac,
   maybe_finish (w);
 }
 
+/* One of its own pending entries (the scan after a reconnect). */
+static gboolean
+read_one_pending (const char       *id,
+                  size_t            id_len,
+                  const redisReply *fields,
+                  gpointer          user_data)
+{
+  Worker *w = user_data;
+  g_autofree char *entry_id = g_strndup (id, id_len);
+
+  /* The next page starts after this one. */
+  g_free (w->pending_from);
+  w->pending_from = g_strdup (entry_id);
+  if (g_hash_table_contains (w->runs, entry_id) || g_hash_table_contains (w->acking, entry_id))
+    return TRUE;   /* running here, or finished (its XACK comes after this read) */
+  if (fields->type == REDIS_REPLY_NIL)
+    {
+      ack_entry (w, entry_id);   /* deleted before its XACK went in */
+      return TRUE;
+    }
+  g_message ("Entry %s was given to this worker before the link dropped, its reply lost: "
+             "running it now", entry_id);
+  handle_entry (w, entry_id, fields);
+  return TRUE;
+}
+
+static void
+on_pending (redisAsyncContext *ac,
+            void              *r,
+            void              *privdata)
+{
+  redisReply *reply = r;
+  Worker *w = privdata;
+
+  if (ac->data == NULL)
+    return;
+  w->scanning = FALSE;
+  if (reply == NULL)
+    return;   /* the command link dropped: the scan goes on once it is back */
+  if (reply->type == REDIS_REPLY_ERROR)
+    {
+      g_warning ("Cannot read the pending entries of %s: %.*s", w->tasks_key,
+                 (int) MIN (reply->len, 200), reply->str);
+      g_clear_pointer (&w->pending_from, g_free);
+    }
+  else if (redis_reply_foreach_entry (reply, read_one_pending, w) == 0)
+    g_clear_pointer (&w->pending_from, g_free);   /* all read */
+  read_tasks (w);
+  maybe_finish (w);
+}
+
+/* The scan of its own pending entries, a page at a time, on the command
+ * link: there its reply comes in order with the XACKs of what finished
+ * (on the tasks link, an XACK answered first could make an entry this
+ * read saw pending look new, and it would run twice). */
+static void
+scan_pending (Worker *w)
+{
+  g_autofree char *count = NULL;
+  guint running = g_hash_table_size (w->runs);
+  const char *argv[9];
+  size_t lens[9];
+
+  if (w->scanning || w->stopping || running >= w->slots)
+    return;
+  count = g_strdup_printf ("%u", w->slots - running);
+  argv[0] = "XREADGROUP"; argv[1] = "GROUP"; argv[2] = REDIS_GROUP; argv[3] = w->id;
+  argv[4] = "COUNT"; argv[5] = count; argv[6] = "STREAMS"; argv[7] = w->tasks_key;
+  argv[8] = w->pending_from;
+  for (guint i = 0; i < 9; i++)
+    lens[i] = strlen (argv[i]);
+  /* Only once what waited in the outbox (XACKs among it) is sent. */
+  w->scanning = g_queue_is_empty (&w->outbox) &&
+                redis_link_command (w->cmd, on_pending, w, 9, argv, lens);
+}
+
 static void
 read_tasks (Worker *w)
 {
   g_autofree char *count = NULL;
   g_autofree char *block = NULL;
   guint running = g_hash_table_size (w->runs);
-  const char *argv[10];
-  size_t lens[10];
+  const char *argv[11];
+  size_t lens[11];
 
+  /* After a reconnect, its pending entries first; new ones after. */
+  if (w->pending_from != NULL)
+    {
+      scan_pending (w);
+      return;
+    }
   if (w->reading || w->stopping || running >= w->slots)
     return;
   count = g_strdup_printf ("%u", w->slots - running);
   block = g_strdup_printf ("%u", w->heartbeat_ms);
   argv[0] = "XREADGROUP"; argv[1] = "GROUP"; argv[2] = REDIS_GROUP; argv[3] = w->id;
   argv[4] = "COUNT"; argv[5] = count; argv[6] = "BLOCK"; argv[7] = block;
-  argv[8] = "STREAMS"; argv[9] = w->tasks_key;
-  for (guint i = 0; i < 10; i++)
+  argv[8] = "STREAMS"; argv[9] = w->tasks_key; argv[10] = ">";
+  for (guint i = 0; i < 11; i++)
     lens[i] = strlen (argv[i]);
-  {
-    const char *full[11];
-    size_t full_lens[11];
-
-    memcpy (full, argv, sizeof argv);
-    memcpy (full_lens, lens, sizeof lens);
-    full[10] = ">";
-    full_lens[10] = 1;
-    w->reading = redis_link_command (w->tasks, on_tasks, w, 11, full, full_lens);
-  }
+  w->reading = redis_link_command (w->tasks, on_tasks, w, 11, argv, lens);
 }
 
 /* ---------------------------------------------------------------- control */
@@ -584,6 +683,14 @@ on_left (redisAsyncContext *ac,
 {
   Worker *w = privdata;
 
+  if (ac->data != NULL && r == NULL)
+    {
+      /* The link dropped before Redis answered: what went before it may
+       * not be in. on_cmd_state() puts it back in the outbox and finishes. */
+      w->left = FALSE;
+      g_clear_handle_id (&w->leave_timeout, g_source_remove);
+      return;
+    }
   g_main_loop_quit (w->loop);
 }
 
@@ -592,6 +699,7 @@ on_leave_timeout (gpointer user_data)
 {
   Worker *w = user_data;
 
+  w->leave_timeout = 0;
   g_warning ("Redis did not answer in time; leaving without saying so");
   g_main_loop_quit (w->loop);
   return G_SOURCE_REMOVE;
@@ -603,14 +711,14 @@ maybe_finish (Worker *w)
   const char *ping[] = { "PING" };
   size_t ping_len[] = { 4 };
 
-  if (!w->stopping || w->left || g_hash_table_size (w->runs) > 0 || w->reading)
+  if (!w->stopping || w->left || g_hash_table_size (w->runs) > 0 || w->reading || w->scanning)
     return;
   w->left = TRUE;
   send_or_keep (w, cmd_new ("DEL", w->presence_key, NULL));
   if (redis_link_is_up (w->cmd) && g_queue_is_empty (&w->outbox) &&
       redis_link_command (w->cmd, on_left, w, 1, ping, ping_len))
     {
-      g_timeout_add_seconds (5, on_leave_timeout, w);
+      w->leave_timeout = g_timeout_add_seconds (5, on_leave_timeout, w);
       return;
     }
   if (!g_queue_is_empty (&w->outbox))
@@ -666,6 +774,11 @@ on_cmd_state (RedisLink  *link,
   if (!up)
     {
       g_warning ("%s; reconnecting", error ? error : "disconnected");
+      /* Sent but not answered: maybe never in Redis. First in the outbox
+       * again, in their order (a result before its XACK). */
+      while (!g_queue_is_empty (&w->inflight))
+        g_queue_push_head (&w->outbox, g_queue_pop_tail (&w->inflight));
+      maybe_finish (w);
       return;
     }
   g_message ("Worker “%s” of pool “%s” connected to %s (%u slots)", w->id, w->pool,
@@ -681,6 +794,7 @@ on_cmd_state (RedisLink  *link,
   if (!w->left)
     on_heartbeat (w);
   flush_outbox (w);
+  read_tasks (w);   /* (a scan of its pending entries waits for this link) */
   maybe_finish (w);
 }
 
@@ -693,7 +807,16 @@ on_tasks_state (RedisLink  *link,
   Worker *w = user_data;
 
   if (up)
-    read_tasks (w);
+    {
+      /* A reconnect, not the first connect: what Redis gave this worker
+       * may have been lost with the old link. (At the first connect the
+       * pending entries of an earlier worker of this id are left to the
+       * takeover, which counts the delivery.) */
+      if (w->tasks_was_up && w->pending_from == NULL)
+        w->pending_from = g_strdup ("0");
+      w->tasks_was_up = TRUE;
+      read_tasks (w);
+    }
   else
     w->reading = FALSE;
   maybe_finish (w);
@@ -894,7 +1017,9 @@ main (int    argc,
                                    simulated ? "true" : "false");
   }
   w->runs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) run_free);
+  w->acking = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&w->outbox);
+  g_queue_init (&w->inflight);
 
   g_unix_signal_add (SIGTERM, on_signal, w);
   g_unix_signal_add (SIGINT, on_signal, w);
@@ -916,6 +1041,9 @@ main (int    argc,
   redis_link_free (w->cmd);
   g_hash_table_unref (w->runs);
   g_queue_clear_full (&w->outbox, (GDestroyNotify) g_ptr_array_unref);
+  g_queue_clear_full (&w->inflight, (GDestroyNotify) g_ptr_array_unref);
+  g_hash_table_unref (w->acking);
+  g_free (w->pending_from);
   g_object_unref (w->device);
   redis_url_free (w->url);
   g_free (w->pool);

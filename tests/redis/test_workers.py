@@ -220,6 +220,41 @@ def test_redis_gone_before_a_write_the_worker_lives(tmp_path, redis_server, work
     assert w.poll() is None
 
 
+def test_a_task_finished_while_redis_is_away_runs_once(tmp_path, redis_server, workers):
+    """A task ends while Redis is away: its result waits in the worker and
+    is sent, once, when Redis is back; the worker's scan of its pending
+    entries after the reconnect, which comes after that XACK on the same
+    connection (or skips the entry while its XACK is unanswered), does not
+    run it again."""
+    w = workers.start(redis_server.url, "p", "wa")
+    wait_for_workers(redis_server, "p", ["wa"])
+    go, pid = tmp_path / "go", tmp_path / "pid"
+    marker = tmp_path / "ran"
+    tasks = [{"task_id": "t", "task_data": {
+        "command": f"echo $ORRERY_WORKER_ID >> {marker}; echo $$ > {pid}; "
+                   f"while [ ! -e {go} ]; do sleep 0.02; done; echo done"}}]
+    cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p", lease_ms=8000)
+    file = write_constellation(tmp_path / "c.json", tasks)
+    journal = tmp_path / "j.jsonl"
+    proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                        stderr_path=tmp_path / "orrery.err")
+    wait_for(lambda: pid.exists() and pid.read_text().strip(), 30, "the task to start")
+    redis_server.stop()
+    wait_for(lambda: "reconnecting" in workers.log("wa"), 30, "the worker to see Redis gone")
+    go.touch()
+    wait_for(lambda: not alive(pid.read_text().strip()), 30, "the task to end")
+    redis_server.start()
+    code, _ = finish(proc, timeout=90)
+    err = (tmp_path / "orrery.err").read_text()
+    assert code == 0, err
+    assert ran_by(marker) == ["wa"], workers.log("wa")
+    ends = terminal_events(journal, "t")
+    assert [e["type"] for e in ends] == ["task-completed"] and "done" in str(ends[0]["result"])
+    assert "delivered again" not in err and "Ignored a late result" not in err, err
+    assert "running it now" not in workers.log("wa")
+    assert w.poll() is None
+
+
 class DropFirstAppend:
     """A unix-socket proxy from the host to Redis that forwards the host's
     first task record (its append to KEY:tasks) and everything else, but
@@ -329,6 +364,117 @@ def test_a_send_whose_answer_is_lost_appends_once(tmp_path, redis_server, worker
     assert "delivered again" not in err, err
     # Nothing of the run is left in the pool's stream.
     assert redis_server.client().xlen("orrery:pool:p:tasks") == 0
+
+
+class CutOnce:
+    """A unix-socket proxy from workers to Redis that forwards everything
+    until the first piece of data one way (`to_redis` or `to_worker`) that
+    holds `marker`: that piece is dropped and that connection closed, as
+    when Redis goes away with a command unread or an answer unsent. Later
+    connections are forwarded as they are."""
+
+    def __init__(self, upstream, path, marker, direction):
+        self.upstream, self.path, self.marker = upstream, str(path), marker
+        self.direction = direction
+        self.cut = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(16)
+        self.url = f"redis+unix://{self.path}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                worker, _ = self.listener.accept()
+            except OSError:
+                return
+            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            up.connect(self.upstream)
+            for src, dst, way in ((worker, up, "to_redis"), (up, worker, "to_worker")):
+                threading.Thread(target=self.pump, args=(src, dst, way, (worker, up)),
+                                 daemon=True).start()
+
+    def pump(self, src, dst, way, pair):
+        try:
+            while data := src.recv(65536):
+                if way == self.direction and not self.cut.is_set() and self.marker in data:
+                    self.cut.set()
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+
+
+def run_behind_cut(tmp_path, redis_server, workers, marker, direction, command):
+    """One worker behind a CutOnce proxy runs one task; returns the proxy,
+    the exit status, the journal, the host's standard error, the marker."""
+    proxy = CutOnce(redis_server.sock, tmp_path / "proxy.sock", marker, direction)
+    try:
+        w = workers.start(proxy.url, "p", "wa")
+        wait_for_workers(redis_server, "p", ["wa"])
+        ran = tmp_path / "ran"
+        tasks = [{"task_id": "t", "task_data": {
+            "command": f"echo $ORRERY_WORKER_ID >> {ran}; {command}; echo done"}}]
+        # A lease the cut's reconnect (0.1 s) is far from, but short enough
+        # that a lost entry is taken over within the test.
+        cfg = write_config(tmp_path / "orrery.conf", redis_server.url, "p", lease_ms=3000)
+        file = write_constellation(tmp_path / "c.json", tasks)
+        journal = tmp_path / "j.jsonl"
+        proc = start_orrery("run", file, "--config", cfg, "--journal", journal, cwd=tmp_path,
+                            stderr_path=tmp_path / "orrery.err")
+        code, _ = finish(proc, timeout=90)
+    finally:
+        proxy.close()
+    assert w.poll() is None, workers.log("wa")
+    return proxy, code, journal, (tmp_path / "orrery.err").read_text(), ran
+
+
+def test_a_result_lost_with_the_link_is_sent_again(tmp_path, redis_server, workers):
+    """The worker's result (its XADD to the reply stream, with the XACK and
+    XDEL after it) is written, and the link drops before Redis reads it:
+    the worker used to count it sent, so the host never had it and took
+    the task over after the lease (run twice). Now what the link had not
+    answered is sent again once it is back."""
+    proxy, code, journal, err, ran = run_behind_cut(
+        tmp_path, redis_server, workers, b"\r\nkind\r\n$6\r\nresult\r\n", "to_redis",
+        "sleep 0.2")
+    assert proxy.cut.is_set(), "the proxy never saw the result"
+    assert code == 0, err
+    assert ran_by(ran) == ["wa"]
+    ends = terminal_events(journal, "t")
+    assert [e["type"] for e in ends] == ["task-completed"] and "done" in str(ends[0]["result"])
+    assert "delivered again" not in err, err
+    assert "reconnecting" in workers.log("wa")
+    # Acknowledged and deleted: nothing left in the pool's stream.
+    c = redis_server.client()
+    assert c.xlen("orrery:pool:p:tasks") == 0
+    assert c.xpending("orrery:pool:p:tasks", "workers")["pending"] == 0
+
+
+def test_an_entry_whose_reply_was_lost_runs_at_once(tmp_path, redis_server, workers):
+    """Redis gives the worker a task entry (XREADGROUP: in the worker's
+    pending list) and the link drops before the reply reaches it: the
+    worker used to read only new entries after reconnecting, so the task
+    waited for the host's takeover after the lease (delivered again).
+    Now it reads its own pending entries first and runs it, once, as
+    delivery 1."""
+    proxy, code, journal, err, ran = run_behind_cut(
+        tmp_path, redis_server, workers, b"\r\ndelivery\r\n", "to_worker", "true")
+    assert proxy.cut.is_set(), "the proxy never saw the task"
+    assert code == 0, err
+    assert ran_by(ran) == ["wa"]
+    assert [e["type"] for e in terminal_events(journal, "t")] == ["task-completed"]
+    assert "delivered again" not in err, err
+    assert "its reply lost: running it now" in workers.log("wa")
 
 
 def test_cancel_kills_the_remote_process_group(tmp_path, redis_server, workers):
