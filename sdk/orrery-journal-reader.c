@@ -376,7 +376,7 @@ value_int (const Value *v,
   if (v != NULL && v->kind == ORRERY_JSON_INT)
     return v->u.i;
   if (v != NULL && v->kind == ORRERY_JSON_DOUBLE)
-    return (gint64) v->u.d;
+    return _orrery_json_double_to_int (v->u.d, default_value);
   return default_value;
 }
 

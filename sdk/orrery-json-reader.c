@@ -860,6 +860,18 @@ _orrery_json_value_get_string (const OrreryJsonValue *object,
   return v && v->kind == ORRERY_JSON_STRING ? v->u.s : NULL;
 }
 
+/* A JSON number as a gint64: its integer part, or @default_value when it
+ * has none a gint64 holds (1e300: the conversion would be undefined). */
+gint64
+_orrery_json_double_to_int (double d,
+                            gint64 default_value)
+{
+  /* -2^63 is exact as a double; 2^63 is the first one past the range. */
+  if (d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+    return (gint64) d;
+  return default_value;
+}
+
 gint64
 _orrery_json_value_get_int (const OrreryJsonValue *object,
                             const char            *name,
@@ -870,7 +882,7 @@ _orrery_json_value_get_int (const OrreryJsonValue *object,
   if (v && v->kind == ORRERY_JSON_INT)
     return v->u.i;
   if (v && v->kind == ORRERY_JSON_DOUBLE)
-    return (gint64) v->u.d;
+    return _orrery_json_double_to_int (v->u.d, default_value);
   return default_value;
 }
 

@@ -127,6 +127,8 @@ ORRERY_HIDDEN const OrreryJsonValue *_orrery_json_value_get_member (const Orrery
                                                                     const char            *name);
 ORRERY_HIDDEN const char   *_orrery_json_value_get_string (const OrreryJsonValue *object,
                                                            const char            *name);
+ORRERY_HIDDEN gint64        _orrery_json_double_to_int    (double                 d,
+                                                           gint64                 default_value);
 ORRERY_HIDDEN gint64        _orrery_json_value_get_int    (const OrreryJsonValue *object,
                                                            const char            *name,
                                                            gint64                 default_value);

@@ -817,6 +817,37 @@ test_record_parser (Fixture       *f,
       g_assert_cmpstr (orrery_event_get_device_id (ev), ==, "😀 é");
       g_remove (path);
     }
+    {
+      /* Found by fuzz-journal-reader: a time or an attempt past what a
+       * gint64 holds was converted anyway (undefined behaviour; on x86 the
+       * time came back as G_MININT64). Such a number reads as absent. */
+      g_autofree char *content = g_strconcat (lines[0], "\n",
+        "{\"seq\":2,\"type\":\"device-added\",\"ts\":1796144957378e227,\"device\":\"d\",\"status\":\"idle\"}\n",
+        "{\"seq\":3,\"type\":\"task-started\",\"ts\":-1e300,\"task\":\"t\\\"\\\\/\\b\\f\\n\\r\\t\\u0001 é ☃ 😀\",",
+        "\"status\":\"running\",\"attempt\":1e300}\n", NULL);
+      g_autofree char *path = g_build_filename (f->dir, "huge.jsonl", NULL);
+      g_autoptr(OrreryJournalReader) r = NULL;
+      g_autoptr(OrreryJournalReader) r2 = NULL;
+      g_autoptr(OrreryEvent) ev = NULL;
+      g_autoptr(OrreryEvent) ev2 = NULL;
+
+      g_assert_true (g_file_set_contents (path, content, -1, NULL));
+      r = orrery_journal_reader_new (path, &error);
+      g_assert_no_error (error);
+      ev = orrery_journal_reader_next (r, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (orrery_event_get_timestamp (ev), ==, 0);
+      ev2 = orrery_journal_reader_next (r, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (ev2);
+      g_assert_cmpint (orrery_event_get_timestamp (ev2), ==, 0);
+      g_assert_cmpuint (orrery_event_get_attempt (ev2), ==, 0);
+      r2 = orrery_journal_reader_new (path, &error);
+      g_assert_no_error (error);
+      g_assert_true (orrery_journal_reader_read_to (r2, 0, &error));
+      g_assert_no_error (error);
+      g_remove (path);
+    }
   }
 }
 
