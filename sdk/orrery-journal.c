@@ -62,6 +62,7 @@ struct _OrreryJournal
   gboolean            started;       /* constellation-started seen */
   gboolean            unsynced;      /* written, not yet synced */
   gboolean            task_end_pending; /* a finished task in buf */
+  GHashTable         *awaited;       /* ids whose start writes buf first (see note_task_end()) */
   gint64              last_write_us;
   guint64             n_syncs;       /* fdatasync calls made */
   OrreryJournalSync   sync;
@@ -122,7 +123,8 @@ typedef struct
  * tree), and the buffer goes to the file in one write() at a task's end
  * (retrying, completed, failed, cancelled, skipped: what a resume must not
  * lose; within a millisecond when the last write was less than that ago,
- * and before the next task-started), at run-level events, when it is
+ * and before a task it made ready, or its own next attempt, starts), at
+ * run-level events, when it is
  * large, or when a short timer fires; task-started records ride along
  * with the next write. With JournalSync=batch a thread syncs, once per
  * SYNC_DELAY_MS window that saw a write, everything written by then
@@ -1194,6 +1196,8 @@ write_buffer (OrreryJournal *self,
     }
   g_string_truncate (self->buf, 0);
   self->task_end_pending = FALSE;
+  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
+    g_hash_table_remove_all (self->awaited);
   if (sync && self->unsynced && self->can_sync)
     {
       self->n_syncs++;
@@ -1362,6 +1366,39 @@ is_run_level (OrreryEventType type)
          type == ORRERY_EVENT_CONSTELLATION_MODIFIED;
 }
 
+/* A task end stays in the buffer (for up to a millisecond): the tasks it
+ * made ready, and the task itself when it is to run again, are noted, and
+ * the start of one of them writes the buffer first (what such a task does
+ * relies on the finished one, and may kill the host). The start of a task
+ * it did not make ready does not (a thousand independent tasks: a write a
+ * millisecond, not one per task). */
+static void
+note_task_end (OrreryJournal   *self,
+               OrreryEvent     *event,
+               OrreryEventType  type)
+{
+  const char * const *ready = orrery_event_get_newly_ready (event);
+
+  self->task_end_pending = TRUE;
+  if ((ready == NULL || ready[0] == NULL) && type != ORRERY_EVENT_TASK_RETRYING)
+    return;
+  if (self->awaited == NULL)
+    self->awaited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; ready != NULL && ready[i] != NULL; i++)
+    g_hash_table_add (self->awaited, g_strdup (ready[i]));
+  if (type == ORRERY_EVENT_TASK_RETRYING && orrery_event_get_task_id (event) != NULL)
+    g_hash_table_add (self->awaited, g_strdup (orrery_event_get_task_id (event)));
+}
+
+static gboolean
+is_awaited (OrreryJournal *self,
+            OrreryEvent   *event)
+{
+  const char *id = orrery_event_get_task_id (event);
+
+  return self->awaited != NULL && id != NULL && g_hash_table_contains (self->awaited, id);
+}
+
 /**
  * orrery_journal_append_event:
  * @self: a journal
@@ -1427,21 +1464,21 @@ orrery_journal_append_event (OrreryJournal  *self,
     }
   else if (self->buf->len >= FLUSH_BYTES ||
            (is_task_end (type) && g_get_monotonic_time () - self->last_write_us >= TASK_END_DELAY_US) ||
-           (type == ORRERY_EVENT_TASK_STARTED && self->task_end_pending))
+           (type == ORRERY_EVENT_TASK_STARTED && self->task_end_pending && is_awaited (self, event)))
     {
       /* A finished task reaches the kernel before the orchestrator goes
        * on (a crash of the host then loses nothing that finished), unless
        * the last write was less than a millisecond ago: then within a
        * millisecond, by the timer, so a busy run makes few syscalls, and
-       * in any case before the next task starts (what that task does may
-       * rely on the finished one, and may kill the host). The disk sync
+       * in any case before a task it made ready starts (see
+       * note_task_end()). The disk sync
        * (batch) is the sync thread's. An armed timer stays: when it fires
        * it writes what is pending, if anything, and goes (one timer per
        * millisecond of a busy run, not one per task). */
       write_buffer (self, FALSE);
     }
   else if (is_task_end (type))
-    self->task_end_pending = TRUE;
+    note_task_end (self, event, type);
   if (self->error == NULL && self->buf->len > 0)
     arm_timer (self);
 
@@ -1572,6 +1609,7 @@ orrery_journal_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_string_free (self->buf, TRUE);
   g_clear_pointer (&self->memo_result, g_variant_unref);
+  g_clear_pointer (&self->awaited, g_hash_table_unref);
   if (self->memo_text != NULL)
     g_string_free (self->memo_text, TRUE);
   g_ptr_array_unref (self->header_members);

@@ -1000,6 +1000,94 @@ test_task_end_before_next_start (Fixture       *f,
   close_journal (journal);
 }
 
+/* In a DAG with independent tasks, a chain, a fan-out and a retry: when a
+ * task starts, every task end that made it ready (and, for a retry, its own
+ * last attempt's end) is in the file; the start of an unrelated task need
+ * not write (a thousand independent tasks: a write per millisecond). */
+typedef struct
+{
+  const char *path;
+  GHashTable *needed;        /* task id -> records of task ends needed in the file */
+  guint       ends;          /* task ends heard (completed, retrying) */
+  guint       checked;
+} ReadyProbe;
+
+static guint
+count_task_ends (const char *path)
+{
+  return count_in_file (path, "\"type\":\"task-completed\"") +
+         count_in_file (path, "\"type\":\"task-retrying\"");
+}
+
+static gboolean
+probe_ready_starts (OrreryEvent  *event,
+                    gpointer      user_data,
+                    GError      **error)
+{
+  ReadyProbe *p = user_data;
+  OrreryEventType type = orrery_event_get_event_type (event);
+  const char *id = orrery_event_get_task_id (event);
+
+  if (type == ORRERY_EVENT_TASK_COMPLETED || type == ORRERY_EVENT_TASK_RETRYING)
+    {
+      const char * const *ready = orrery_event_get_newly_ready (event);
+
+      p->ends++;
+      for (guint i = 0; ready != NULL && ready[i] != NULL; i++)
+        g_hash_table_insert (p->needed, g_strdup (ready[i]), GUINT_TO_POINTER (p->ends));
+      if (type == ORRERY_EVENT_TASK_RETRYING)
+        g_hash_table_insert (p->needed, g_strdup (id), GUINT_TO_POINTER (p->ends));
+    }
+  else if (type == ORRERY_EVENT_TASK_STARTED && g_hash_table_contains (p->needed, id))
+    {
+      g_assert_cmpuint (count_task_ends (p->path), >=, GPOINTER_TO_UINT (g_hash_table_lookup (p->needed, id)));
+      g_hash_table_remove (p->needed, id);
+      p->checked++;
+    }
+  return TRUE;
+}
+
+static void
+test_task_end_before_dependent_start (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autoptr(OrreryJournal) journal = open_journal (f, NULL);
+  g_autoptr(GHashTable) needed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  ReadyProbe probe = { f->path, needed };
+  g_autoptr(OrreryObserver) obs = orrery_func_observer_new ("probe", probe_ready_starts, &probe, NULL);
+  g_autoptr(OrreryTask) flaky = sim_task ("flaky", "{'fail_attempts': <1>}");
+
+  for (guint i = 0; i < 40; i++)
+    {
+      char id[16];
+      g_autoptr(OrreryTask) t = NULL;
+
+      g_snprintf (id, sizeof id, "i%03u", i);
+      t = sim_task (id, NULL);
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+      /* Every fifth one fans out to the next four. */
+      if (i % 5 != 0)
+        {
+          char from[16];
+
+          g_snprintf (from, sizeof from, "i%03u", i - i % 5);
+          g_assert_true (orrery_constellation_add_dependency (f->c, from, id, ORRERY_DEPENDENCY_SUCCESS_ONLY,
+                                                              NULL, NULL));
+        }
+    }
+  orrery_task_set_retry_count (flaky, 1);
+  g_assert_true (orrery_constellation_add_task (f->c, flaky, NULL));
+  g_assert_true (orrery_constellation_add_dependency (f->c, "flaky", "a", ORRERY_DEPENDENCY_SUCCESS_ONLY,
+                                                      NULL, NULL));
+  orrery_journal_set_sync (journal, ORRERY_JOURNAL_SYNC_NONE);
+  orrery_event_bus_subscribe (f->bus, obs, NULL, 0);
+  run (f);
+  g_assert_no_error (f->error);
+  /* 32 fanned-out tasks, b and c after a, a after flaky, flaky again. */
+  g_assert_cmpuint (probe.checked, ==, 32 + 2 + 1 + 1);
+  close_journal (journal);
+}
+
 static JsonObject *
 header_task (GPtrArray  *records,
              const char *id)
@@ -1153,6 +1241,7 @@ main (int    argc,
   ADD ("/journal/header-prepared", test_header_prepared);
   ADD ("/journal/header-prepared-stale", test_header_prepared_stale);
   ADD ("/journal/task-end-before-next-start", test_task_end_before_next_start);
+  ADD ("/journal/task-end-before-dependent-start", test_task_end_before_dependent_start);
   g_test_add_func ("/journal/result-values", test_result_values);
   return g_test_run ();
 }
