@@ -18,7 +18,7 @@ typedef struct
   OrreryPluginInfo             *info;
   char                         *dir;         /* the search path entry it came from */
   OrreryPluginElfInfo          *elf;         /* the descriptor read from the file */
-  char                         *digest;      /* SHA-256 of the content checked */
+  GBytes                       *content;     /* the bytes checked (and loaded) */
   GModule                      *module;      /* loaded from a private copy */
   const OrreryPluginDescriptor *descriptor;  /* the loaded one */
   OrreryPluginContext          *context;     /* while enabled */

@@ -90,7 +90,7 @@ entry_free (OrreryPluginEntry *entry)
   g_clear_object (&entry->context);
   g_clear_object (&entry->info);
   g_free (entry->dir);
-  g_free (entry->digest);
+  g_clear_pointer (&entry->content, g_bytes_unref);
   _orrery_plugin_elf_info_free (entry->elf);
   /* Modules stay resident: GTypes cannot be unregistered. */
   if (entry->module != NULL)
@@ -736,8 +736,11 @@ inspect_entry (OrreryPluginEngine  *self,
     }
   _orrery_plugin_elf_info_free (entry->elf);
   entry->elf = g_steal_pointer (&elf);
-  g_free (entry->digest);
-  entry->digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  /* Kept to tell a new build from the same one copied again (hot plug):
+   * comparing bytes costs a fraction of a SHA-256 (which was a tenth of
+   * the host's instructions in a run of a thousand short commands). */
+  g_clear_pointer (&entry->content, g_bytes_unref);
+  entry->content = g_bytes_ref (bytes);
 
   /* NAME.conf beside it sets defaults of its configuration (commands
    * among them): it must be as trustworthy as the plugin. */
@@ -797,7 +800,7 @@ load_entry (OrreryPluginEngine *self,
       return;
     }
 
-  entry->module = _orrery_plugin_open_copy (file, entry->digest, bytes, &error);
+  entry->module = _orrery_plugin_open_copy (file, bytes, &error);
   if (entry->module == NULL)
     {
       fail (self, entry, error);

@@ -78,13 +78,33 @@ _orrery_plugin_private_copy (const char  *file,
  * dlopen() of one file is): a plugin's static state, and what a process
  * does once (install the log writer, register types), stays single. */
 G_LOCK_DEFINE_STATIC (copies);
-static GHashTable *copies;
+/* Of Copy: a few plugins, looked up by size and then content (a hash of
+ * the bytes would read them all, every time). */
+static GPtrArray *copies;
 
-/* Loads @bytes (whose SHA-256 is @digest) from a private copy, or takes the
- * copy of the same content already loaded. */
+typedef struct
+{
+  GBytes *bytes;
+  char   *proc_path;
+} Copy;
+
+static const char *
+find_copy (GBytes *bytes)
+{
+  for (guint i = 0; copies != NULL && i < copies->len; i++)
+    {
+      Copy *c = copies->pdata[i];
+
+      if (g_bytes_equal (c->bytes, bytes))
+        return c->proc_path;
+    }
+  return NULL;
+}
+
+/* Loads @bytes from a private copy, or takes the copy of the same content
+ * already loaded (the table compares the bytes themselves). */
 GModule *
 _orrery_plugin_open_copy (const char  *file,
-                          const char  *digest,
                           GBytes      *bytes,
                           GError     **error)
 {
@@ -94,8 +114,8 @@ _orrery_plugin_open_copy (const char  *file,
 
   G_LOCK (copies);
   if (copies == NULL)
-    copies = g_hash_table_new (g_str_hash, g_str_equal);
-  proc_path = g_strdup (g_hash_table_lookup (copies, digest));
+    copies = g_ptr_array_new ();
+  proc_path = g_strdup (find_copy (bytes));
   if (proc_path != NULL)
     {
       module = g_module_open (proc_path, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
@@ -124,8 +144,12 @@ _orrery_plugin_open_copy (const char  *file,
         {
           /* Whatever happens next, it stays: its constructors may have
            * registered types. */
+          Copy *c = g_new (Copy, 1);
+
           g_module_make_resident (module);
-          g_hash_table_insert (copies, g_strdup (digest), g_steal_pointer (&proc_path));
+          c->bytes = g_bytes_ref (bytes);
+          c->proc_path = g_steal_pointer (&proc_path);
+          g_ptr_array_add (copies, c);
         }
     }
   G_UNLOCK (copies);

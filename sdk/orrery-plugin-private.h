@@ -117,10 +117,9 @@ ORRERY_HIDDEN gboolean             _orrery_plugin_name_is_valid     (const char 
 ORRERY_HIDDEN int                  _orrery_plugin_private_copy      (const char                   *file,
                                                                      GBytes                       *bytes,
                                                                      GError                      **error);
-/* Loads @bytes (SHA-256 @digest) with RTLD_LOCAL from a private copy, or
- * opens again the copy of the same content loaded before; resident. */
+/* Loads @bytes with RTLD_LOCAL from a private copy, or opens again the
+ * copy of the same content loaded before; resident. */
 ORRERY_HIDDEN GModule             *_orrery_plugin_open_copy         (const char                   *file,
-                                                                     const char                   *digest,
                                                                      GBytes                       *bytes,
                                                                      GError                      **error);
 
