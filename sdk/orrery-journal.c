@@ -35,8 +35,9 @@
  * 300-chain of `true` here), and nothing is dispatched while the main
  * context waits for it. The main context asks once per window (one
  * condition signal, not one per record); the thread waits out the window,
- * then syncs. Run-level events and close still sync on the main context,
- * before the next observer hears of them. */
+ * then syncs; the header's sync it makes at once. Later run-level events
+ * and close still sync on the main context, before the next observer
+ * hears of them. */
 typedef struct
 {
   GMutex   lock;
@@ -44,6 +45,7 @@ typedef struct
   GThread *thread;
   int      fd;
   gboolean requested;   /* a window is open */
+  gboolean at_once;     /* no window: sync now (the header) */
   gboolean quit;
   int      errsv;       /* of the first failed fdatasync */
   guint64  n_syncs;
@@ -128,8 +130,9 @@ typedef struct
  * large, or when a short timer fires; task-started records ride along
  * with the next write. With JournalSync=batch a thread syncs, once per
  * SYNC_DELAY_MS window that saw a write, everything written by then
- * (the main context only signals it when a window opens), and run-level
- * events fdatasync on the main context; with always, every record is
+ * (the main context only signals it when a window opens) and the header
+ * at once, and the later run-level events fdatasync on the main context;
+ * with always, every record is
  * written and synced on the main context. A
  * write error is sticky: nothing more is written, #OrreryJournal::failed
  * is emitted and the orchestrator given with
@@ -1231,11 +1234,12 @@ syncer_thread (gpointer data)
         break;
       /* The window: what is written meanwhile rides along. */
       end = g_get_monotonic_time () + SYNC_DELAY_MS * G_TIME_SPAN_MILLISECOND;
-      while (!syncer->quit && g_cond_wait_until (&syncer->cond, &syncer->lock, end))
+      while (!syncer->quit && !syncer->at_once && g_cond_wait_until (&syncer->cond, &syncer->lock, end))
         ;
       if (syncer->quit)
         break;   /* close syncs on the main context */
       syncer->requested = FALSE;
+      syncer->at_once = FALSE;
       g_mutex_unlock (&syncer->lock);
       r = fdatasync (syncer->fd);
       errsv = errno;
@@ -1248,9 +1252,11 @@ syncer_thread (gpointer data)
   return NULL;
 }
 
-/* Opens a window if none is: the thread syncs SYNC_DELAY_MS later. */
+/* Opens a window if none is: the thread syncs SYNC_DELAY_MS later (with
+ * @at_once, as soon as it can). */
 static void
-request_sync (OrreryJournal *self)
+request_sync_full (OrreryJournal *self,
+                   gboolean       at_once)
 {
   Syncer *syncer = self->syncer;
 
@@ -1265,12 +1271,19 @@ request_sync (OrreryJournal *self)
       syncer->thread = g_thread_new ("orrery-journal-sync", syncer_thread, syncer);
     }
   g_mutex_lock (&syncer->lock);
-  if (!syncer->requested)
+  if (!syncer->requested || (at_once && !syncer->at_once))
     {
       syncer->requested = TRUE;
+      syncer->at_once |= at_once;
       g_cond_signal (&syncer->cond);
     }
   g_mutex_unlock (&syncer->lock);
+}
+
+static void
+request_sync (OrreryJournal *self)
+{
+  request_sync_full (self, FALSE);
 }
 
 /* Stops the thread (before the descriptor is closed); what it had not
@@ -1457,7 +1470,18 @@ orrery_journal_append_event (OrreryJournal  *self,
       type == ORRERY_EVENT_CONSTELLATION_CANCELLED)
     watch_edits (self, NULL);
 
-  if (self->sync == ORRERY_JOURNAL_SYNC_ALWAYS || is_run_level (type))
+  if (type == ORRERY_EVENT_CONSTELLATION_STARTED && self->sync == ORRERY_JOURNAL_SYNC_BATCH)
+    {
+      /* The header (the whole constellation: 100 MB for a million tasks)
+       * goes to the disk in the sync thread, at once: the first tasks start
+       * meanwhile instead of waiting for the disk (a host crash loses
+       * nothing the kernel has; a power loss, what the sync had not
+       * reached, as in any window). */
+      disarm_timer (self);
+      if (write_buffer (self, FALSE))
+        request_sync_full (self, TRUE);
+    }
+  else if (self->sync == ORRERY_JOURNAL_SYNC_ALWAYS || is_run_level (type))
     {
       disarm_timer (self);
       write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
