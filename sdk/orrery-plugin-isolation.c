@@ -225,6 +225,19 @@ put_strv (GByteArray         *b,
     put_string (b, strv[i]);
 }
 
+/* Pads the record that starts at @start to a multiple of 8 bytes, with
+ * zeros (what goes to the child is never uninitialised memory). */
+static void
+pad_record (GByteArray *b,
+            guint       start)
+{
+  guint len = b->len;
+
+  g_byte_array_set_size (b, start + PADDED (len - start));
+  if (b->len > len)
+    memset (b->data + len, 0, b->len - len);
+}
+
 static void
 put_variant (GByteArray *b,
              GVariant   *v)
@@ -327,7 +340,7 @@ record_append (GByteArray  *b,
   if (on != NULL)
     put_strv (b, on);
   /* Each record starts 8-aligned. */
-  g_byte_array_set_size (b, start + PADDED (b->len - start));
+  pad_record (b, start);
   head.size = b->len - start;
   memcpy (b->data + start, &head.size, sizeof head.size);
 }
@@ -359,7 +372,7 @@ status_append (GByteArray *b,
       g_byte_array_append (b, (const guint8 *) &code, sizeof code);
       put_string (b, error->message);
     }
-  g_byte_array_set_size (b, start + PADDED (b->len - start));
+  pad_record (b, start);
   head.size = b->len - start;
   memcpy (b->data + start, &head.size, sizeof head.size);
 }
