@@ -2231,7 +2231,15 @@ spawn_child (ChildArgs *a,
   /* On this thread's stack, which sleeps while the child uses it. */
   guint64 stack[CHILD_STACK_SIZE / sizeof (guint64)];
 
+  /* Every signal blocked until the child has put its handlers back to
+   * the default, but SIGCHLD: a child of this thread that exits while it
+   * waits here would otherwise find it blocking SIGCHLD, and the kernel,
+   * which drops a SIGCHLD nobody handles at once, would queue it and wake
+   * another thread of the process to take it (one wake-up per task end
+   * that met a spawn). The child itself has no child yet, and a handler
+   * GLib may have for SIGCHLD only sets flags and writes to a wake-up fd. */
   sigfillset (&all);
+  sigdelset (&all, SIGCHLD);
   pthread_sigmask (SIG_SETMASK, &all, &a->mask);
   pid = clone (child_main, (char *) stack + sizeof stack,
                CLONE_VM | CLONE_VFORK | SIGCHLD | (no_clone_pidfd ? 0 : CLONE_PIDFD),
