@@ -37,4 +37,43 @@ ORRERY_HIDDEN void       _orrery_base_device_record_end    (OrreryBaseDevice    
                                                             OrreryTask           *task,
                                                             gint64                monotonic_us);
 
+/* An `a{sv}` written straight in GVariant's serialised form (one buffer,
+ * no GVariant per member): a task's result, made on the path of every
+ * task, is then one allocation to make, free and read. Members are
+ * appended in order; _end() gives the dictionary (a new reference, not
+ * floating) and resets @w. At most ORRERY_VARDICT_WRITER_MAX members.
+ * Strings that are not UTF-8 are made valid (U+FFFD). */
+#define ORRERY_VARDICT_WRITER_MAX 32
+typedef struct
+{
+  guint8 *data;
+  gsize   len;
+  gsize   alloc;
+  gsize   ends[ORRERY_VARDICT_WRITER_MAX];
+  guint   n;
+} OrreryVardictWriter;
+
+ORRERY_HIDDEN void      _orrery_vardict_writer_add_int32   (OrreryVardictWriter  *w,
+                                                            const char           *key,
+                                                            gint32                value);
+ORRERY_HIDDEN void      _orrery_vardict_writer_add_int64   (OrreryVardictWriter  *w,
+                                                            const char           *key,
+                                                            gint64                value);
+ORRERY_HIDDEN void      _orrery_vardict_writer_add_boolean (OrreryVardictWriter  *w,
+                                                            const char           *key,
+                                                            gboolean              value);
+ORRERY_HIDDEN void      _orrery_vardict_writer_add_double  (OrreryVardictWriter  *w,
+                                                            const char           *key,
+                                                            double                value);
+ORRERY_HIDDEN void      _orrery_vardict_writer_add_string  (OrreryVardictWriter  *w,
+                                                            const char           *key,
+                                                            const char           *value,
+                                                            gssize                length);
+/* Any value (a floating one is sunk and released). */
+ORRERY_HIDDEN void      _orrery_vardict_writer_add_value   (OrreryVardictWriter  *w,
+                                                            const char           *key,
+                                                            GVariant             *value);
+ORRERY_HIDDEN GVariant *_orrery_vardict_writer_end         (OrreryVardictWriter  *w);
+ORRERY_HIDDEN void      _orrery_vardict_writer_clear       (OrreryVardictWriter  *w);
+
 G_END_DECLS

@@ -5,6 +5,8 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Devices"
 
+#include <string.h>
+
 #include "orrery-device-private.h"
 
 G_DEFINE_QUARK (orrery-device-error-quark, orrery_device_error)
@@ -458,4 +460,226 @@ _orrery_task_dup_capabilities (OrreryTask   *task,
   if ((*out_caps)[0] == NULL)
     g_clear_pointer (out_caps, g_strfreev);
   return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* OrreryVardictWriter: `a{sv}` in GVariant's serialised form.
+ *
+ * The layout (GVariant's serialisation, "normal form"): the array's
+ * members one after the other, each aligned to 8 (the alignment of `v`,
+ * hence of `{sv}`), then one framing offset per member, its end; each
+ * member is the key with its NUL, zeros up to 8, the variant (the value's
+ * bytes, a NUL, the value's type string), then one framing offset, the
+ * key's end. Offsets are little-endian, relative to their container's
+ * start, and as wide as the container's size needs (1, 2, 4 or 8 bytes).
+ * The test of every local result (tests/test-local-device.c) reads the
+ * bytes back untrusted and checks them against GVariant's own. */
+
+static void
+writer_reserve (OrreryVardictWriter *w,
+                gsize                more)
+{
+  if (w->len + more <= w->alloc)
+    return;
+  w->alloc = MAX (w->alloc * 2, MAX (w->len + more, 256));
+  w->data = g_realloc (w->data, w->alloc);
+}
+
+static void
+writer_put (OrreryVardictWriter *w,
+            const void          *bytes,
+            gsize                n)
+{
+  writer_reserve (w, n);
+  memcpy (w->data + w->len, bytes, n);
+  w->len += n;
+}
+
+static void
+writer_pad8 (OrreryVardictWriter *w)
+{
+  gsize pad = (8 - (w->len & 7)) & 7;
+
+  writer_reserve (w, pad);
+  memset (w->data + w->len, 0, pad);
+  w->len += pad;
+}
+
+/* The width of the framing offsets of a container of @body bytes with
+ * @n offsets. */
+static guint
+offset_size (gsize body,
+             gsize n)
+{
+  if (body + n <= G_MAXUINT8)
+    return 1;
+  if (body + 2 * n <= G_MAXUINT16)
+    return 2;
+  if (body + 4 * n <= G_MAXUINT32)
+    return 4;
+  return 8;
+}
+
+static void
+writer_put_offset (OrreryVardictWriter *w,
+                   guint64              value,
+                   guint                size)
+{
+  guint8 le[8];
+
+  for (guint i = 0; i < size; i++)
+    le[i] = (guint8) (value >> (8 * i));
+  writer_put (w, le, size);
+}
+
+/* The member's key and alignment; returns where the member starts. */
+static gsize
+writer_begin (OrreryVardictWriter *w,
+              const char          *key,
+              gsize               *key_end)
+{
+  gsize start;
+
+  g_assert (w->n < ORRERY_VARDICT_WRITER_MAX);
+  writer_pad8 (w);
+  start = w->len;
+  writer_put (w, key, strlen (key) + 1);
+  *key_end = w->len - start;
+  writer_pad8 (w);
+  return start;
+}
+
+/* After the value's bytes: its type and the member's framing offset. */
+static void
+writer_finish (OrreryVardictWriter *w,
+               gsize                start,
+               gsize                key_end,
+               const char          *type,
+               gsize                type_len)
+{
+  writer_reserve (w, 1 + type_len);
+  w->data[w->len++] = '\0';
+  memcpy (w->data + w->len, type, type_len);
+  w->len += type_len;
+  writer_put_offset (w, key_end, offset_size (w->len - start, 1));
+  w->ends[w->n++] = w->len;
+}
+
+static void
+writer_add_fixed (OrreryVardictWriter *w,
+                  const char          *key,
+                  const void          *bytes,
+                  gsize                n,
+                  char                 type)
+{
+  gsize key_end, start = writer_begin (w, key, &key_end);
+
+  writer_put (w, bytes, n);
+  writer_finish (w, start, key_end, &type, 1);
+}
+
+void
+_orrery_vardict_writer_add_int32 (OrreryVardictWriter *w,
+                                  const char          *key,
+                                  gint32               value)
+{
+  writer_add_fixed (w, key, &value, sizeof value, 'i');
+}
+
+void
+_orrery_vardict_writer_add_int64 (OrreryVardictWriter *w,
+                                  const char          *key,
+                                  gint64               value)
+{
+  writer_add_fixed (w, key, &value, sizeof value, 'x');
+}
+
+void
+_orrery_vardict_writer_add_boolean (OrreryVardictWriter *w,
+                                    const char          *key,
+                                    gboolean             value)
+{
+  guint8 b = value ? 1 : 0;
+
+  writer_add_fixed (w, key, &b, 1, 'b');
+}
+
+void
+_orrery_vardict_writer_add_double (OrreryVardictWriter *w,
+                                   const char          *key,
+                                   double               value)
+{
+  writer_add_fixed (w, key, &value, sizeof value, 'd');
+}
+
+void
+_orrery_vardict_writer_add_string (OrreryVardictWriter *w,
+                                   const char          *key,
+                                   const char          *value,
+                                   gssize               length)
+{
+  gsize key_end, start, n = length < 0 ? strlen (value) : (gsize) length;
+  const char *end = NULL;
+
+  start = writer_begin (w, key, &key_end);
+  /* A GVariant string is UTF-8 without NUL: what is not is made so. */
+  if (g_utf8_validate_len (value, n, &end))
+    writer_put (w, value, n);
+  else
+    {
+      g_autofree char *valid = g_utf8_make_valid (value, (gssize) n);
+
+      writer_put (w, valid, strlen (valid));
+    }
+  writer_reserve (w, 1);
+  w->data[w->len++] = '\0';
+  writer_finish (w, start, key_end, "s", 1);
+}
+
+void
+_orrery_vardict_writer_add_value (OrreryVardictWriter *w,
+                                  const char          *key,
+                                  GVariant            *value)
+{
+  g_autoptr(GVariant) v = g_variant_ref_sink (value);
+  gsize key_end, start = writer_begin (w, key, &key_end);
+  gsize size = g_variant_get_size (v);
+  const char *type = g_variant_get_type_string (v);
+
+  if (size > 0)
+    {
+      writer_reserve (w, size);
+      g_variant_store (v, w->data + w->len);
+      w->len += size;
+    }
+  writer_finish (w, start, key_end, type, strlen (type));
+}
+
+GVariant *
+_orrery_vardict_writer_end (OrreryVardictWriter *w)
+{
+  guint size = offset_size (w->len, w->n);
+  GVariant *dict;
+
+  for (guint i = 0; i < w->n; i++)
+    writer_put_offset (w, w->ends[i], size);
+  if (w->len == 0)
+    dict = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+  else
+    dict = g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, w->data, w->len, TRUE,
+                                    g_free, w->data);
+  if (w->len == 0)
+    g_free (w->data);
+  w->data = NULL;
+  w->len = w->alloc = 0;
+  w->n = 0;
+  return g_variant_ref_sink (dict);
+}
+
+void
+_orrery_vardict_writer_clear (OrreryVardictWriter *w)
+{
+  g_clear_pointer (&w->data, g_free);
+  w->len = w->alloc = 0;
+  w->n = 0;
 }

@@ -983,6 +983,136 @@ watch_edits (OrreryJournal       *self,
   self->modified_id = g_signal_connect (c, "modified", G_CALLBACK (on_modified), self);
 }
 
+/* The width of the framing offsets in a serialised container of @size
+ * bytes (GVariant's rule). */
+static gsize
+framing_size (gsize size)
+{
+  return size > G_MAXUINT32 ? 8 : size > G_MAXUINT16 ? 4 : size > G_MAXUINT8 ? 2 : size > 0 ? 1 : 0;
+}
+
+static gsize
+read_offset (const guint8 *p,
+             gsize         size)
+{
+  gsize v = 0;
+
+  for (gsize i = 0; i < size; i++)
+    v |= (gsize) p[i] << (8 * i);
+  return v;
+}
+
+/* An `a{sv}` formatted from its serialised bytes, without a GVariant per
+ * member (a local device's result is made serialised: walking it with
+ * g_variant_get_child_value() made an instance of each key, value and
+ * variant). Members whose value is not a string, an integer, a boolean
+ * or a double go through _orrery_json_append_variant(). For a value in
+ * normal form; every bound is checked all the same: FALSE, with nothing
+ * appended, where one does not hold (the caller then walks the value). */
+static gboolean
+append_vardict_serialised (GString  *s,
+                           GVariant *dict)
+{
+  const guint8 *data = g_variant_get_data (dict);
+  gsize size = g_variant_get_size (dict), osz, n, table, start = 0;
+  gsize mark = s->len;
+
+  if (size == 0)
+    {
+      APPEND_LIT (s, "{}");
+      return TRUE;
+    }
+  if (data == NULL)
+    return FALSE;
+  osz = framing_size (size);
+  table = read_offset (data + size - osz, osz);   /* the last member's end */
+  if (table > size || (size - table) % osz != 0)
+    return FALSE;
+  n = (size - table) / osz;
+  g_string_append_c (s, '{');
+  for (gsize i = 0; i < n; i++)
+    {
+      gsize end = read_offset (data + table + i * osz, osz), eosz, key_end, vstart, vend, t;
+      const guint8 *e;
+      const char *type;
+      gsize type_len;
+
+      if (end > table || end < start)
+        goto bad;
+      e = data + start;
+      eosz = framing_size (end - start);
+      if (end - start < eosz)
+        goto bad;
+      key_end = read_offset (data + end - eosz, eosz);
+      if (key_end == 0 || key_end > end - start - eosz || e[key_end - 1] != '\0')
+        goto bad;
+      vstart = (key_end + 7) & ~(gsize) 7;
+      vend = end - start - eosz;
+      if (vstart > vend)
+        goto bad;
+      /* The variant: the value's bytes, a NUL, the value's type. */
+      for (t = vend; t > vstart && e[t - 1] != '\0'; t--)
+        ;
+      if (t == vstart)
+        goto bad;
+      type = (const char *) e + t;
+      type_len = vend - t;
+      if (i > 0)
+        g_string_append_c (s, ',');
+      _orrery_json_append_string (s, (const char *) e);
+      g_string_append_c (s, ':');
+      {
+        const guint8 *v = e + vstart;
+        gsize vlen = t - 1 - vstart;
+
+        if (type_len == 1 && type[0] == 's' && vlen > 0 && v[vlen - 1] == '\0')
+          _orrery_json_append_string (s, (const char *) v);
+        else if (type_len == 1 && type[0] == 'i' && vlen == 4)
+          {
+            gint32 x;
+
+            memcpy (&x, v, 4);
+            append_int (s, x);
+          }
+        else if (type_len == 1 && type[0] == 'x' && vlen == 8)
+          {
+            gint64 x;
+
+            memcpy (&x, v, 8);
+            append_int (s, x);
+          }
+        else if (type_len == 1 && type[0] == 'b' && vlen == 1 && v[0] <= 1)
+          {
+            if (v[0])
+              APPEND_LIT (s, "true");
+            else
+              APPEND_LIT (s, "false");
+          }
+        else if (type_len == 1 && type[0] == 'd' && vlen == 8)
+          {
+            double x;
+
+            memcpy (&x, v, 8);
+            append_double (s, x);
+          }
+        else
+          {
+            g_autoptr(GVariant) member = g_variant_get_child_value (dict, i);
+            g_autoptr(GVariant) boxed = g_variant_get_child_value (member, 1);
+
+            _orrery_json_append_variant (s, boxed);
+          }
+      }
+      start = (end + 7) & ~(gsize) 7;
+    }
+  g_string_append_c (s, '}');
+  return TRUE;
+
+bad:
+  g_string_truncate (s, mark);
+  return FALSE;
+}
+
 /* A task's result; the last one formatted is kept (a reference, so its
  * address is not reused) with its text: a device that gives every task
  * one shared result (the simulated device's `{"simulated": true}`) has it
@@ -999,7 +1129,14 @@ append_result (OrreryJournal *self,
       buf_append (s, self->memo_text->str, self->memo_text->len);
       return;
     }
-  _orrery_json_append_variant (s, result);
+  /* Normal form: cheap to ask of trusted values (every value GVariant's
+   * constructors made, the local device's results), a whole check once of
+   * bytes from elsewhere (g_variant_new_from_bytes() untrusted), whose
+   * reading by GLib the walk below would then not match. */
+  if (!g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT) ||
+      !g_variant_is_normal_form (result) ||
+      !append_vardict_serialised (s, result))
+    _orrery_json_append_variant (s, result);
   g_clear_pointer (&self->memo_result, g_variant_unref);
   self->memo_result = g_variant_ref (result);
   if (self->memo_text == NULL)

@@ -205,7 +205,6 @@ typedef struct
 } RunSource;
 
 static void maybe_complete (Run *run);
-static GVariant *constant_string (GVariant **slot, const char *text);
 static int fd_above_stdio (int fd);
 
 /* RUN_DIR/logs/processes: the process records of the executions running
@@ -1185,16 +1184,18 @@ cancel_cb (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
-static GVariant *
-output_to_variant (Output *out)
+/* What the result keeps of a stream: all of it without a log, its tail
+ * with one (at most limit bytes). Made valid UTF-8 where it is added. */
+static void
+output_add (OrreryVardictWriter *w,
+            const char          *key,
+            Output              *out)
 {
-  g_autofree char *text = NULL;
   const guint8 *data = out->data->data;
   gsize len = out->data->len;
 
   if (out->fd >= 0 || out->path != NULL)
     {
-      /* The tail: at most limit bytes, from a line start when one is near. */
       gsize limit = out->run->limit;
 
       if (len > limit)
@@ -1203,14 +1204,7 @@ output_to_variant (Output *out)
           len = limit;
         }
     }
-  if (len == 0)
-    {
-      static GVariant *empty;
-
-      return constant_string (&empty, "");
-    }
-  text = g_utf8_make_valid ((const char *) data, len);
-  return g_variant_new_take_string (g_steal_pointer (&text));
+  _orrery_vardict_writer_add_string (w, key, (const char *) data, (gssize) len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1586,52 +1580,10 @@ output_close_log (Output *out)
   out->fd = -1;
 }
 
-/* The result's entries, made without GVariant's format strings (whose
- * parsing was a tenth of the host's time per task). */
-typedef struct
-{
-  GVariant *v[20];
-  guint     n;
-} Dict;
-
-/* A constant string, made once (keys, the empty output). */
-static GVariant *
-constant_string (GVariant   **slot,
-                 const char  *text)
-{
-  GVariant *v = g_atomic_pointer_get (slot);
-
-  if (v == NULL)
-    {
-      GVariant *made = g_variant_ref_sink (g_variant_new_string (text));
-
-      if (!g_atomic_pointer_compare_and_exchange (slot, NULL, made))
-        g_variant_unref (made);
-      v = g_atomic_pointer_get (slot);
-    }
-  return v;
-}
-
-static void
-dict_add_entry (Dict     *d,
-                GVariant *key,
-                GVariant *value)
-{
-  g_assert (d->n < G_N_ELEMENTS (d->v));
-  d->v[d->n++] = g_variant_new_dict_entry (key, g_variant_new_variant (value));
-}
-
-/* Each key is made once, where it is used. */
-#define dict_add(d, key, value) \
-  G_STMT_START { \
-    static GVariant *key_variant_; \
-    dict_add_entry ((d), constant_string (&key_variant_, (key)), (value)); \
-  } G_STMT_END
-
 static void
 maybe_complete (Run *run)
 {
-  Dict result = { { NULL }, 0 };
+  OrreryVardictWriter result = { 0 };
   g_autoptr(GVariant) outputs = NULL;
   g_autoptr(GError) outputs_error = NULL;
   gboolean outputs_exists = FALSE;
@@ -1682,23 +1634,21 @@ maybe_complete (Run *run)
       run->plog = NULL;
     }
 
-  dict_add (&result, "exit_status", g_variant_new_int32 (exit_status));
+  _orrery_vardict_writer_add_int32 (&result, "exit_status", exit_status);
   if (signum != 0)
-    dict_add (&result, "signal", g_variant_new_int32 (signum));
-  dict_add (&result, "stdout", output_to_variant (&run->out));
-  dict_add (&result, "stderr", output_to_variant (&run->err));
-  dict_add (&result, "stdout_truncated", g_variant_new_boolean (run->out.truncated));
-  dict_add (&result, "stderr_truncated", g_variant_new_boolean (run->err.truncated));
+    _orrery_vardict_writer_add_int32 (&result, "signal", signum);
+  output_add (&result, "stdout", &run->out);
+  output_add (&result, "stderr", &run->err);
+  _orrery_vardict_writer_add_boolean (&result, "stdout_truncated", run->out.truncated);
+  _orrery_vardict_writer_add_boolean (&result, "stderr_truncated", run->err.truncated);
   if (run->out.path != NULL)
     {
-      dict_add (&result, "stdout_path", g_variant_new_string (run->out.path));
-      dict_add (&result, "stderr_path", g_variant_new_string (run->err.path));
-      dict_add (&result, "stdout_bytes", g_variant_new_int64 ((gint64) run->out.total));
-      dict_add (&result, "stderr_bytes", g_variant_new_int64 ((gint64) run->err.total));
-      dict_add (&result, "stdout_log_truncated",
-                             g_variant_new_boolean (run->out.log_truncated));
-      dict_add (&result, "stderr_log_truncated",
-                             g_variant_new_boolean (run->err.log_truncated));
+      _orrery_vardict_writer_add_string (&result, "stdout_path", run->out.path, -1);
+      _orrery_vardict_writer_add_string (&result, "stderr_path", run->err.path, -1);
+      _orrery_vardict_writer_add_int64 (&result, "stdout_bytes", (gint64) run->out.total);
+      _orrery_vardict_writer_add_int64 (&result, "stderr_bytes", (gint64) run->err.total);
+      _orrery_vardict_writer_add_boolean (&result, "stdout_log_truncated", run->out.log_truncated);
+      _orrery_vardict_writer_add_boolean (&result, "stderr_log_truncated", run->err.log_truncated);
       /* A log file exists only when its stream had something. */
       if (run->out.created && run->err.created)
         where = g_strdup_printf (" (output in %s and %s)", run->out.path, run->err.path);
@@ -1707,12 +1657,12 @@ maybe_complete (Run *run)
                                  run->out.created ? run->out.path : run->err.path);
     }
   if (outputs != NULL)
-    dict_add (&result, "outputs", outputs);
-  dict_add (&result, "duration", g_variant_new_double (duration));
-  dict_add (&result, "pid", g_variant_new_int32 (run->pid));
+    _orrery_vardict_writer_add_value (&result, "outputs", g_steal_pointer (&outputs));
+  _orrery_vardict_writer_add_double (&result, "duration", duration);
+  _orrery_vardict_writer_add_int32 (&result, "pid", run->pid);
   if (run->stop == STOP_TIMEOUT)
-    dict_add (&result, "timed_out", g_variant_new_boolean (TRUE));
-  run->result = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), result.v, result.n));
+    _orrery_vardict_writer_add_boolean (&result, "timed_out", TRUE);
+  run->result = _orrery_vardict_writer_end (&result);
 
   _orrery_base_device_record_end ((OrreryBaseDevice *) run->device, run->task_obj, run->ended_us);
   _orrery_base_device_task_finished ((OrreryBaseDevice *) run->device);

@@ -1221,6 +1221,65 @@ test_result_values (void)
   g_assert_cmpstr (strstr (third, "\"result\""), ==, strstr (first, "\"result\""));
 }
 
+/* A result is formatted the same whether its GVariant is a tree (made
+ * by g_variant_new_*()) or serialised bytes (as the local device makes
+ * it, read here from bytes): the journal reads serialised dictionaries
+ * straight from their bytes. Sizes cover framing offsets of 1, 2 and 4
+ * bytes; members of other types, nesting and strings to escape too. */
+static void
+test_result_serialised (void)
+{
+  g_autofree char *big = g_strnfill (70000, 'x');
+  g_autofree char *mid = g_strnfill (300, 'y');
+  const char *const texts[] = {
+    "{'a': <1>}",
+    "{'exit_status': <0>, 'stdout': <'hi\\n\\\"q\\\"\\t\\u0001'>, 'ok': <false>, 'yes': <true>,"
+    " 'bytes': <int64 -5>, 'duration': <0.25>, 'whole': <2.0>, 'u': <uint32 7>, 'h': <int16 -3>,"
+    " 'list': <['a', 'b']>, 'outputs': <{'n': <[1, 2]>, 'deep': <{'k': <'é ✓'>}>}>, 'none': <@ms nothing>,"
+    " 'vv': <<<'nested'>>>, 'empty': <''>}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts) + 2; i++)
+    {
+      g_autoptr(GVariant) tree = NULL;
+      g_autoptr(GVariant) serialised = NULL;
+      g_autoptr(GBytes) bytes = NULL;
+      g_autofree char *from_tree = NULL;
+      g_autofree char *from_bytes = NULL;
+
+      if (i < G_N_ELEMENTS (texts))
+        tree = g_variant_ref_sink (g_variant_new_parsed (texts[i]));
+      else
+        {
+          g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+          g_variant_builder_add (&b, "{sv}", "stdout", g_variant_new_string (i == G_N_ELEMENTS (texts) ? mid : big));
+          g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_int32 (42));
+          tree = g_variant_ref_sink (g_variant_builder_end (&b));
+        }
+      /* Formatted first, before g_variant_get_data_as_bytes() gives the
+       * tree its serialised form too. */
+      from_tree = result_record (tree);
+      bytes = g_variant_get_data_as_bytes (tree);
+      serialised = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, TRUE));
+      from_bytes = result_record (serialised);
+      g_assert_cmpstr (strstr (from_bytes, "\"result\""), ==, strstr (from_tree, "\"result\""));
+      if (i == 1)
+        g_assert_nonnull (strstr (from_bytes,
+          "\"result\":{\"exit_status\":0,\"stdout\":\"hi\\n\\\"q\\\"\\t\\u0001\",\"ok\":false,"
+          "\"yes\":true,\"bytes\":-5,\"duration\":0.25,\"whole\":2.0,\"u\":7,\"h\":-3,"
+          "\"list\":[\"a\",\"b\"],\"outputs\":{\"n\":[1,2],\"deep\":{\"k\":\"é ✓\"}},"
+          "\"none\":null,\"vv\":\"nested\",\"empty\":\"\"}"));
+      if (i >= G_N_ELEMENTS (texts))
+        {
+          g_autofree char *want = g_strdup_printf ("\"result\":{\"stdout\":\"%s\",\"pid\":42}",
+                                                   i == G_N_ELEMENTS (texts) ? mid : big);
+
+          g_assert_nonnull (strstr (from_bytes, want));
+        }
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1244,5 +1303,6 @@ main (int    argc,
   ADD ("/journal/task-end-before-next-start", test_task_end_before_next_start);
   ADD ("/journal/task-end-before-dependent-start", test_task_end_before_dependent_start);
   g_test_add_func ("/journal/result-values", test_result_values);
+  g_test_add_func ("/journal/result-serialised", test_result_serialised);
   return g_test_run ();
 }

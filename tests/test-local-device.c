@@ -45,6 +45,8 @@ execute_cb (GObject      *source,
   o->done = TRUE;
 }
 
+static void assert_result_normal (GVariant *result);
+
 static void
 run_task (OrreryLocalDevice *device,
           OrreryTask        *task,
@@ -57,6 +59,8 @@ run_task (OrreryLocalDevice *device,
   while (!o->done)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpuint (orrery_local_device_get_n_running (device), ==, 0);
+  if (o->result != NULL)
+    assert_result_normal (o->result);
 }
 
 static OrreryTask *
@@ -68,6 +72,35 @@ make_task (const char *id,
   if (task_data)
     orrery_task_set_task_data (task, g_variant_new_parsed (task_data));
   return task;
+}
+
+/* A result is in GVariant's normal form: its bytes, read back untrusted,
+ * are valid and the same value, and GVariant serialises the same members
+ * to the same bytes (the local device writes results itself). */
+static void
+assert_result_normal (GVariant *result)
+{
+  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (result);
+  g_autoptr(GVariant) untrusted = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT,
+                                                                                 bytes, FALSE));
+  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) rebuilt = NULL;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_assert_true (g_variant_is_of_type (result, G_VARIANT_TYPE_VARDICT));
+  g_assert_true (g_variant_is_normal_form (untrusted));
+  g_assert_true (g_variant_equal (untrusted, result));
+  g_variant_iter_init (&iter, untrusted);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_variant_builder_add (&builder, "{sv}", key, value);
+      g_variant_unref (value);
+    }
+  rebuilt = g_variant_ref_sink (g_variant_builder_end (&builder));
+  g_assert_cmpmem (g_variant_get_data (rebuilt), g_variant_get_size (rebuilt),
+                   g_variant_get_data (result), g_variant_get_size (result));
 }
 
 static const char *
@@ -184,6 +217,21 @@ test_properties (void)
   g_assert_true (orrery_device_has_capability (ORRERY_DEVICE (device), "GPU"));
   g_assert_true (orrery_device_has_capability (ORRERY_DEVICE (device), "shell"));
   g_assert_false (orrery_device_has_capability (ORRERY_DEVICE (device), "docker"));
+}
+
+/* Output that is not UTF-8 is kept as valid UTF-8 (U+FFFD for each bad
+ * byte), a NUL too: GVariant strings are UTF-8 without NUL. */
+static void
+test_output_not_utf8 (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 1);
+  g_autoptr(OrreryTask) task = make_task ("t", "{'command': <'printf \"a\\\\377b\\\\000c\"; printf \"\\\\303\" >&2'>}");
+  g_auto(Outcome) o = { 0 };
+
+  run_task (device, task, NULL, &o);
+  g_assert_no_error (o.error);
+  g_assert_cmpstr (lookup_s (o.result, "stdout"), ==, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+  g_assert_cmpstr (lookup_s (o.result, "stderr"), ==, "\xef\xbf\xbd");
 }
 
 static void
@@ -1274,6 +1322,7 @@ main (int   argc,
 
   g_test_add_func ("/local-device/properties", test_properties);
   g_test_add_func ("/local-device/success", test_success);
+  g_test_add_func ("/local-device/output-not-utf8", test_output_not_utf8);
   g_test_add_func ("/local-device/argv", test_argv);
   g_test_add_func ("/local-device/env-cwd", test_env_cwd);
   g_test_add_func ("/local-device/stdin-closed", test_stdin_closed);
