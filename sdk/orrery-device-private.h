@@ -69,7 +69,7 @@ ORRERY_HIDDEN void      _orrery_vardict_writer_add_string  (OrreryVardictWriter 
                                                             const char           *key,
                                                             const char           *value,
                                                             gssize                length);
-/* Any value (a floating one is sunk and released). */
+/* Any value; takes the caller's reference (or the floating one). */
 ORRERY_HIDDEN void      _orrery_vardict_writer_add_value   (OrreryVardictWriter  *w,
                                                             const char           *key,
                                                             GVariant             *value);

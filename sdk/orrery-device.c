@@ -641,7 +641,7 @@ _orrery_vardict_writer_add_value (OrreryVardictWriter *w,
                                   const char          *key,
                                   GVariant            *value)
 {
-  g_autoptr(GVariant) v = g_variant_ref_sink (value);
+  g_autoptr(GVariant) v = g_variant_take_ref (value);
   gsize key_end, start = writer_begin (w, key, &key_end);
   gsize size = g_variant_get_size (v);
   const char *type = g_variant_get_type_string (v);
