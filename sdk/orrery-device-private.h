@@ -74,6 +74,5 @@ ORRERY_HIDDEN void      _orrery_vardict_writer_add_value   (OrreryVardictWriter 
                                                             const char           *key,
                                                             GVariant             *value);
 ORRERY_HIDDEN GVariant *_orrery_vardict_writer_end         (OrreryVardictWriter  *w);
-ORRERY_HIDDEN void      _orrery_vardict_writer_clear       (OrreryVardictWriter  *w);
 
 G_END_DECLS

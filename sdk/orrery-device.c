@@ -619,11 +619,10 @@ _orrery_vardict_writer_add_string (OrreryVardictWriter *w,
                                    gssize               length)
 {
   gsize key_end, start, n = length < 0 ? strlen (value) : (gsize) length;
-  const char *end = NULL;
 
   start = writer_begin (w, key, &key_end);
   /* A GVariant string is UTF-8 without NUL: what is not is made so. */
-  if (g_utf8_validate_len (value, n, &end))
+  if (g_utf8_validate_len (value, n, NULL))
     writer_put (w, value, n);
   else
     {
@@ -664,22 +663,14 @@ _orrery_vardict_writer_end (OrreryVardictWriter *w)
   for (guint i = 0; i < w->n; i++)
     writer_put_offset (w, w->ends[i], size);
   if (w->len == 0)
-    dict = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+    {
+      dict = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+      g_clear_pointer (&w->data, g_free);
+    }
   else
-    dict = g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, w->data, w->len, TRUE,
-                                    g_free, w->data);
-  if (w->len == 0)
-    g_free (w->data);
+    dict = g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, w->data, w->len, TRUE, g_free, w->data);
   w->data = NULL;
   w->len = w->alloc = 0;
   w->n = 0;
   return g_variant_ref_sink (dict);
-}
-
-void
-_orrery_vardict_writer_clear (OrreryVardictWriter *w)
-{
-  g_clear_pointer (&w->data, g_free);
-  w->len = w->alloc = 0;
-  w->n = 0;
 }
