@@ -490,6 +490,10 @@ writer_put (OrreryVardictWriter *w,
             const void          *bytes,
             gsize                n)
 {
+  /* memcpy() and memset() must not see the NULL of a buffer not yet
+   * allocated, even for no bytes (C11 7.24.1). */
+  if (n == 0)
+    return;
   writer_reserve (w, n);
   memcpy (w->data + w->len, bytes, n);
   w->len += n;
@@ -500,6 +504,8 @@ writer_pad8 (OrreryVardictWriter *w)
 {
   gsize pad = (8 - (w->len & 7)) & 7;
 
+  if (pad == 0)
+    return;
   writer_reserve (w, pad);
   memset (w->data + w->len, 0, pad);
   w->len += pad;
