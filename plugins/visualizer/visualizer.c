@@ -98,7 +98,10 @@ typedef struct
   GSource             *dot_deadline;
   gboolean             dot_killed;
   char                *svg_pending;   /* DOT file waiting for a render */
+  gboolean             svg_pending_ascii;  /* its text is all ASCII */
   char                *svg_running;   /* DOT file being rendered */
+  gboolean             gv_tried;      /* gv_dir was looked for */
+  char                *gv_dir;        /* GVBINDIR of the core plugins, or NULL */
   GSource             *svg_defer;     /* the first render of a run, waiting */
 } Visualizer;
 
@@ -110,6 +113,21 @@ typedef struct
 /* Lines to a file or a pipe are flushed within this time, not one write
  * per event (a terminal still gets each line at once). */
 #define LINES_FLUSH_MS 100
+
+/* The private Graphviz configuration goes (at shutdown, once the last
+ * render is over). */
+static void
+gv_remove (Visualizer *v)
+{
+  g_autofree char *config = NULL;
+
+  if (v->gv_dir == NULL)
+    return;
+  config = g_build_filename (v->gv_dir, "config6a", NULL);
+  g_remove (config);
+  g_rmdir (v->gv_dir);
+  g_clear_pointer (&v->gv_dir, g_free);
+}
 
 static Visualizer *
 visualizer_ref (Visualizer *v)
@@ -145,6 +163,7 @@ visualizer_unref (Visualizer *v)
     }
   g_free (v->svg_pending);
   g_free (v->svg_running);
+  gv_remove (v);
   g_free (v->final_text);
   g_free (v->output_dir);
   g_free (v->dot_program);
@@ -1099,15 +1118,162 @@ dot_child_setup (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* `dot` loads every plugin its configuration lists before it reads the
+ * graph: cairo, pango and fontconfig, gd, webp and X11, 20-30 ms here, and
+ * pango then measures every label (a 300-task chain: 84 ms, against 44 ms
+ * without). The SVG needs two of them: `core` (the SVG writer) and
+ * `dot_layout`. So a render of a graph whose text is all ASCII runs with
+ * GVBINDIR set to a private directory (0700) holding a configuration of
+ * those two, taken from Graphviz's own (the config6a `dot -c` wrote at
+ * install, its entries naming the libraries by absolute path); labels are
+ * then measured with Graphviz's built-in metrics of Helvetica, the font
+ * the DOT asks for. Any other text (which those metrics do not cover), or
+ * a `dot` whose configuration is not found, gets the full set. */
+
+/* The block of @config (config6a) that starts with the library @lib, up to
+ * its closing brace; NULL if there is none. */
+static char *
+gv_config_entry (const char *config,
+                 const char *lib)
+{
+  gsize len = strlen (lib);
+
+  for (const char *line = config; line != NULL && *line != '\0';
+       line = strchr (line, '\n'), line = line ? line + 1 : NULL)
+    {
+      int depth = 0;
+
+      if (strncmp (line, lib, len) != 0 || line[len] != ' ')
+        continue;
+      for (const char *q = line + len; *q != '\0'; q++)
+        if (*q == '{')
+          depth++;
+        else if (*q == '}' && --depth == 0)
+          return g_strndup (line + len, (gsize) (q + 1 - (line + len)));
+      return NULL;
+    }
+  return NULL;
+}
+
+/* The directory of @dot's plugins (DIR/../lib[64]/[TRIPLET/]graphviz, the
+ * one holding config6a); NULL if none is found. */
+static char *
+gv_find_plugin_dir (const char *dot)
+{
+  g_autofree char *real = realpath (dot, NULL);
+  g_autofree char *bin = NULL;
+  g_autofree char *prefix = NULL;
+  const char *libs[] = { "lib", "lib64" };
+
+  if (real == NULL)
+    return NULL;
+  bin = g_path_get_dirname (real);
+  prefix = g_path_get_dirname (bin);
+  for (gsize i = 0; i < G_N_ELEMENTS (libs); i++)
+    {
+      g_autofree char *libdir = g_build_filename (prefix, libs[i], NULL);
+      g_autofree char *direct = g_build_filename (libdir, "graphviz", NULL);
+      g_autofree char *config = g_build_filename (direct, "config6a", NULL);
+      g_autoptr(GDir) dir = NULL;
+      const char *name;
+
+      if (g_file_test (config, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&direct);
+      dir = g_dir_open (libdir, 0, NULL);
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *sub = g_build_filename (libdir, name, "graphviz", NULL);
+          g_autofree char *sub_config = g_build_filename (sub, "config6a", NULL);
+
+          if (g_file_test (sub_config, G_FILE_TEST_IS_REGULAR))
+            return g_steal_pointer (&sub);
+        }
+    }
+  return NULL;
+}
+
+/* Makes v->gv_dir, once; stays NULL when it cannot be made. */
+static void
+gv_prepare (Visualizer *v)
+{
+  g_autofree char *plugin_dir = NULL;
+  g_autofree char *system_config = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GString) config = g_string_new ("# The SVG writer and the dot layout only (Orrery's visualizer).\n");
+  const char *libs[] = { "libgvplugin_core", "libgvplugin_dot_layout" };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+
+  if (v->gv_tried)
+    return;
+  v->gv_tried = TRUE;
+  plugin_dir = gv_find_plugin_dir (v->dot_program);
+  if (plugin_dir == NULL)
+    return;
+  system_config = g_build_filename (plugin_dir, "config6a", NULL);
+  if (!g_file_get_contents (system_config, &text, NULL, NULL))
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (libs); i++)
+    {
+      /* The library's name as config6a gives it: NAME.so.N. */
+      const char *at = strstr (text, libs[i]);
+      g_autofree char *lib = NULL;
+      g_autofree char *entry = NULL;
+      gsize n = 0;
+
+      while (at != NULL && at != text && at[-1] != '\n')
+        at = strstr (at + 1, libs[i]);
+      if (at == NULL)
+        return;
+      while (at[n] != '\0' && at[n] != ' ' && at[n] != '\n')
+        n++;
+      lib = g_strndup (at, n);
+      entry = gv_config_entry (text, lib);
+      if (entry == NULL || strchr (lib, '/') != NULL)
+        return;
+      g_string_append_printf (config, "%s/%s%s\n", plugin_dir, lib, entry);
+    }
+  dir = g_dir_make_tmp ("orrery-graphviz-XXXXXX", &error);
+  if (dir == NULL)
+    {
+      g_debug ("No private Graphviz configuration: %s", error->message);
+      return;
+    }
+  path = g_build_filename (dir, "config6a", NULL);
+  if (!g_file_set_contents_full (path, config->str, (gssize) config->len,
+                                 G_FILE_SET_CONTENTS_NONE, 0600, &error))
+    {
+      g_debug ("No private Graphviz configuration: %s", error->message);
+      g_rmdir (dir);
+      return;
+    }
+  v->gv_dir = g_steal_pointer (&dir);
+}
+
+static gboolean
+text_is_ascii (const char *text)
+{
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    if (*p >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
 static GSubprocess *
 spawn_dot (Visualizer  *v,
            const char  *dot_file,
+           gboolean     ascii,
            GError     **error)
 {
   g_autofree char *tmp = g_strconcat (dot_file, ".svg.tmp", NULL);
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
+  if (ascii)
+    gv_prepare (v);
+  if (ascii && v->gv_dir != NULL)
+    g_subprocess_launcher_setenv (launcher, "GVBINDIR", v->gv_dir, TRUE);
   g_subprocess_launcher_set_child_setup (launcher, dot_child_setup, NULL, NULL);
   return g_subprocess_launcher_spawn (launcher, error, v->dot_program, "-Tsvg", "-o", tmp, dot_file, NULL);
 }
@@ -1187,7 +1353,7 @@ start_svg (Visualizer *v)
   if (v->dot_proc != NULL || v->svg_pending == NULL)
     return;
   v->svg_running = g_steal_pointer (&v->svg_pending);
-  v->dot_proc = spawn_dot (v, v->svg_running, &error);
+  v->dot_proc = spawn_dot (v, v->svg_running, v->svg_pending_ascii, &error);
   if (v->dot_proc == NULL)
     {
       g_warning ("Cannot run %s: %s", v->dot_program, error->message);
@@ -1381,7 +1547,7 @@ finish_svg (Visualizer *v)
   if (v->svg_pending != NULL && v->dot_program != NULL && signal == 0)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, &error);
+      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, v->svg_pending_ascii, &error);
 
       if (p == NULL)
         g_warning ("Cannot run %s: %s", v->dot_program, error->message);
@@ -1433,6 +1599,7 @@ write_dot (Visualizer          *v,
     {
       g_free (v->svg_pending);
       v->svg_pending = g_steal_pointer (&path);
+      v->svg_pending_ascii = text_is_ascii (text);
       svg_render_soon (v);
     }
 }
@@ -1703,6 +1870,7 @@ visualizer_shutdown (OrreryPluginContext *context)
     }
   /* The last SVG, within DotTimeoutSec (or until a signal). */
   finish_svg (v);
+  gv_remove (v);
   /* A pending on_dot_done holds its own reference and sees this flag. */
   v->shut_down = TRUE;
   lines_flush_now (v);
