@@ -25,6 +25,8 @@
 #define FLUSH_DELAY_MS  5
 /* A finished task is written at most this long after it finished. */
 #define TASK_END_DELAY_US 1000
+/* Records buffered while the thread writes the header, at most. */
+#define HEADER_WAIT_BYTES (16 * 1024 * 1024)
 /* JournalSync=batch: what is written is synced this long after the first
  * write since the last sync (one fdatasync for every record of the
  * window), and at once at run-level events. */
@@ -37,7 +39,14 @@
  * condition signal, not one per record); the thread waits out the window,
  * then syncs; the header's sync it makes at once. Later run-level events
  * and close still sync on the main context, before the next observer
- * hears of them. */
+ * hears of them.
+ *
+ * The thread also writes the header (the constellation-started buffer:
+ * 95 MB for a million tasks, a write() of 65 to 220 ms here): the first
+ * tasks run meanwhile. Records formatted meanwhile wait in the buffer,
+ * behind it (see header_writing()); a write that cannot wait (a run-level
+ * event, the start of a task a buffered end made ready, close) waits for
+ * the header first, so the file's order is the bus's. */
 typedef struct
 {
   GMutex   lock;
@@ -49,6 +58,12 @@ typedef struct
   gboolean quit;
   int      errsv;       /* of the first failed fdatasync */
   guint64  n_syncs;
+  GCond    written;     /* signalled when the header is written */
+  GString *header;      /* to write, before any window's sync: */
+  GString *header_body; /* with this inside it (or NULL), */
+  gsize    header_split; /* at this offset */
+  int      write_errsv; /* of the header's failed write */
+  guint64  header_bytes; /* of it written */
 } Syncer;
 
 struct _OrreryJournal
@@ -64,6 +79,9 @@ struct _OrreryJournal
   gboolean            started;       /* constellation-started seen */
   gboolean            unsynced;      /* written, not yet synced */
   gboolean            task_end_pending; /* a finished task in buf */
+  gboolean            header_handed;  /* the thread has (or had) the header to write */
+  GString            *header_body;    /* the prepared body, for the thread to write */
+  gsize               header_split;   /* where it goes in buf */
   GHashTable         *awaited;       /* ids whose start writes buf first (see note_task_end()) */
   gint64              last_write_us;
   guint64             n_syncs;       /* fdatasync calls made */
@@ -847,6 +865,14 @@ prepared_is_current (OrreryJournal       *self,
          memcmp (self->prepared_counts, c->status_counts, sizeof self->prepared_counts) == 0;
 }
 
+/* Whether the thread is to write the header (see Syncer). */
+static gboolean
+can_hand_header (OrreryJournal *self)
+{
+  return self->sync != ORRERY_JOURNAL_SYNC_ALWAYS && self->can_sync && !self->header_handed &&
+         self->error == NULL;
+}
+
 static void
 append_header (OrreryJournal       *self,
                OrreryConstellation *c,
@@ -867,7 +893,13 @@ append_header (OrreryJournal       *self,
   /* Last, so a reader finds where the constellation's text starts. */
   append_member (s, "constellation");
   append_constellation_head (s, c);
-  if (prepared_is_current (self, c))
+  if (prepared_is_current (self, c) && can_hand_header (self))
+    {
+      /* Not copied: the thread writes it where it belongs. */
+      self->header_body = g_steal_pointer (&self->prepared);
+      self->header_split = s->len;
+    }
+  else if (prepared_is_current (self, c))
     g_string_append_len (s, self->prepared->str, self->prepared->len);
   else
     append_constellation_body (s, c);
@@ -1297,6 +1329,8 @@ fail (OrreryJournal *self,
 
 static void request_sync (OrreryJournal *self);
 static gboolean syncer_failed (OrreryJournal *self);
+static void collect_header (OrreryJournal *self,
+                            gboolean       wait);
 
 /* Writes what is buffered; with @sync, then fdatasyncs the file (what
  * this write and every write before it put there). */
@@ -1304,11 +1338,15 @@ static gboolean
 write_buffer (OrreryJournal *self,
               gboolean       sync)
 {
-  const char *p = self->buf->str;
-  gsize left = self->buf->len;
+  const char *p;
+  gsize left;
 
+  if (self->header_handed)
+    collect_header (self, TRUE);
   if (self->error != NULL || syncer_failed (self))
     return FALSE;
+  p = self->buf->str;
+  left = self->buf->len;
   while (left > 0)
     {
       gssize n = write (self->fd, p, left);
@@ -1354,6 +1392,29 @@ write_buffer (OrreryJournal *self,
   return TRUE;
 }
 
+/* write() until all of @len is written; adds to @done what was. Returns
+ * 0 or the errno. */
+static int
+write_all (int         fd,
+           const char *p,
+           gsize       len,
+           gsize      *done)
+{
+  while (len > 0)
+    {
+      gssize n = write (fd, p, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return n < 0 ? errno : ENOSPC;
+      p += n;
+      len -= n;
+      *done += n;
+    }
+  return 0;
+}
+
 static gpointer
 syncer_thread (gpointer data)
 {
@@ -1365,10 +1426,36 @@ syncer_thread (gpointer data)
       gint64 end;
       int r, errsv;
 
-      while (!syncer->requested && !syncer->quit)
+      while (!syncer->requested && !syncer->quit && syncer->header == NULL)
         g_cond_wait (&syncer->cond, &syncer->lock);
+      if (syncer->header != NULL)
+        {
+          /* Written even when told to quit: close waits for it. */
+          GString *header = syncer->header, *body = syncer->header_body;
+          gsize split = body != NULL ? syncer->header_split : header->len, done = 0;
+
+          g_mutex_unlock (&syncer->lock);
+          errsv = write_all (syncer->fd, header->str, split, &done);
+          if (errsv == 0 && body != NULL)
+            errsv = write_all (syncer->fd, body->str, body->len, &done);
+          if (errsv == 0)
+            errsv = write_all (syncer->fd, header->str + split, header->len - split, &done);
+          g_string_free (header, TRUE);
+          if (body != NULL)
+            g_string_free (body, TRUE);
+          g_mutex_lock (&syncer->lock);
+          syncer->header = NULL;
+          syncer->header_body = NULL;
+          syncer->header_bytes = done;
+          syncer->write_errsv = errsv;
+          if (errsv != 0)
+            syncer->requested = syncer->at_once = FALSE;   /* nothing to sync */
+          g_cond_broadcast (&syncer->written);
+        }
       if (syncer->quit)
         break;
+      if (!syncer->requested)
+        continue;
       /* The window: what is written meanwhile rides along. */
       end = g_get_monotonic_time () + SYNC_DELAY_MS * G_TIME_SPAN_MILLISECOND;
       while (!syncer->quit && !syncer->at_once && g_cond_wait_until (&syncer->cond, &syncer->lock, end))
@@ -1391,22 +1478,32 @@ syncer_thread (gpointer data)
 
 /* Opens a window if none is: the thread syncs SYNC_DELAY_MS later (with
  * @at_once, as soon as it can). */
-static void
-request_sync_full (OrreryJournal *self,
-                   gboolean       at_once)
+static Syncer *
+ensure_syncer (OrreryJournal *self)
 {
   Syncer *syncer = self->syncer;
 
-  if (self->error != NULL || !self->can_sync)
-    return;
   if (syncer == NULL)
     {
       syncer = self->syncer = g_new0 (Syncer, 1);
       g_mutex_init (&syncer->lock);
       g_cond_init (&syncer->cond);
+      g_cond_init (&syncer->written);
       syncer->fd = self->fd;
       syncer->thread = g_thread_new ("orrery-journal-sync", syncer_thread, syncer);
     }
+  return syncer;
+}
+
+static void
+request_sync_full (OrreryJournal *self,
+                   gboolean       at_once)
+{
+  Syncer *syncer;
+
+  if (self->error != NULL || !self->can_sync)
+    return;
+  syncer = ensure_syncer (self);
   g_mutex_lock (&syncer->lock);
   if (!syncer->requested || (at_once && !syncer->at_once))
     {
@@ -1423,6 +1520,64 @@ request_sync (OrreryJournal *self)
   request_sync_full (self, FALSE);
 }
 
+/* The buffer (the header and constellation-started) goes to the thread to
+ * write, then (batch) to sync at once; the records that follow start a
+ * new buffer. */
+static void
+hand_header (OrreryJournal *self)
+{
+  Syncer *syncer = ensure_syncer (self);
+
+  g_mutex_lock (&syncer->lock);
+  syncer->header = self->buf;
+  syncer->header_body = g_steal_pointer (&self->header_body);
+  syncer->header_split = self->header_split;
+  if (self->sync == ORRERY_JOURNAL_SYNC_BATCH)
+    syncer->requested = syncer->at_once = TRUE;
+  g_cond_signal (&syncer->cond);
+  g_mutex_unlock (&syncer->lock);
+  self->buf = g_string_sized_new (FLUSH_BYTES + 4096);
+  self->header_handed = TRUE;
+  self->unsynced = TRUE;   /* close syncs, whatever the thread did */
+  self->last_write_us = g_get_monotonic_time ();
+}
+
+/* What the thread's write of the header came to, once it is done (with
+ * @wait, waits for it): its bytes counted, its error the run's. */
+static void
+collect_header (OrreryJournal *self,
+                gboolean       wait)
+{
+  Syncer *syncer = self->syncer;
+  int errsv;
+
+  g_mutex_lock (&syncer->lock);
+  while (wait && syncer->header != NULL)
+    g_cond_wait (&syncer->written, &syncer->lock);
+  if (syncer->header != NULL)
+    {
+      g_mutex_unlock (&syncer->lock);
+      return;
+    }
+  self->header_handed = FALSE;
+  self->bytes_written += syncer->header_bytes;
+  errsv = syncer->write_errsv;
+  g_mutex_unlock (&syncer->lock);
+  if (errsv != 0)
+    fail (self, errsv, "write");
+}
+
+/* Whether the thread is still writing the header: records wait for it,
+ * up to HEADER_WAIT_BYTES of them. */
+static gboolean
+header_writing (OrreryJournal *self)
+{
+  if (!self->header_handed || self->buf->len >= HEADER_WAIT_BYTES)
+    return FALSE;
+  collect_header (self, FALSE);
+  return self->header_handed;
+}
+
 /* Stops the thread (before the descriptor is closed); what it had not
  * synced yet is the caller's to sync. */
 static void
@@ -1432,6 +1587,8 @@ stop_syncer (OrreryJournal *self)
 
   if (syncer == NULL)
     return;
+  if (self->header_handed)
+    collect_header (self, TRUE);
   g_mutex_lock (&syncer->lock);
   syncer->quit = TRUE;
   g_cond_signal (&syncer->cond);
@@ -1442,6 +1599,7 @@ stop_syncer (OrreryJournal *self)
     fail (self, syncer->errsv, "sync");
   g_mutex_clear (&syncer->lock);
   g_cond_clear (&syncer->cond);
+  g_cond_clear (&syncer->written);
   g_clear_pointer (&self->syncer, g_free);
 }
 
@@ -1463,13 +1621,17 @@ syncer_failed (OrreryJournal *self)
   return TRUE;
 }
 
+static void arm_timer (OrreryJournal *self);
+
 static gboolean
 timer_cb (gpointer user_data)
 {
   OrreryJournal *self = user_data;
 
   g_clear_pointer (&self->timer, g_source_unref);
-  if (self->buf->len > 0)
+  if (self->buf->len > 0 && header_writing (self))
+    arm_timer (self);
+  else if (self->buf->len > 0)
     write_buffer (self, FALSE);
   return G_SOURCE_REMOVE;
 }
@@ -1607,25 +1769,34 @@ orrery_journal_append_event (OrreryJournal  *self,
       type == ORRERY_EVENT_CONSTELLATION_CANCELLED)
     watch_edits (self, NULL);
 
-  if (type == ORRERY_EVENT_CONSTELLATION_STARTED && self->sync == ORRERY_JOURNAL_SYNC_BATCH)
+  if (self->header_body != NULL && !(type == ORRERY_EVENT_CONSTELLATION_STARTED && can_hand_header (self)))
     {
-      /* The header (the whole constellation: 100 MB for a million tasks)
-       * goes to the disk in the sync thread, at once: the first tasks start
-       * meanwhile instead of waiting for the disk (a host crash loses
-       * nothing the kernel has; a power loss, what the sync had not
-       * reached, as in any window). */
+      /* Not the thread's after all: the body where it belongs. */
+      if (self->error == NULL)
+        g_string_insert_len (self->buf, self->header_split, self->header_body->str, self->header_body->len);
+      g_string_free (g_steal_pointer (&self->header_body), TRUE);
+    }
+  if (type == ORRERY_EVENT_CONSTELLATION_STARTED && can_hand_header (self))
+    {
+      /* The header (the whole constellation: 95 MB for a million tasks)
+       * goes to the file, then (batch) to the disk, in the sync thread: the
+       * first tasks start meanwhile instead of waiting for the write (a
+       * host crash while it is written loses the records behind it, the
+       * tasks that ended in that time, as the millisecond's window below
+       * does; a power loss, what the sync had not reached, as in any
+       * window). */
       disarm_timer (self);
-      if (write_buffer (self, FALSE))
-        request_sync_full (self, TRUE);
+      hand_header (self);
     }
   else if (self->sync == ORRERY_JOURNAL_SYNC_ALWAYS || is_run_level (type))
     {
       disarm_timer (self);
       write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
     }
-  else if (self->buf->len >= FLUSH_BYTES ||
-           (is_task_end (type) && g_get_monotonic_time () - self->last_write_us >= TASK_END_DELAY_US) ||
-           (type == ORRERY_EVENT_TASK_STARTED && self->task_end_pending && is_awaited (self, event)))
+  else if ((type == ORRERY_EVENT_TASK_STARTED && self->task_end_pending && is_awaited (self, event)) ||
+           ((self->buf->len >= FLUSH_BYTES ||
+             (is_task_end (type) && g_get_monotonic_time () - self->last_write_us >= TASK_END_DELAY_US)) &&
+            !header_writing (self)))
     {
       /* A finished task reaches the kernel before the orchestrator goes
        * on (a crash of the host then loses nothing that finished), unless
@@ -1775,6 +1946,8 @@ orrery_journal_finalize (GObject *object)
     g_string_free (self->memo_text, TRUE);
   g_ptr_array_unref (self->header_members);
   clear_prepared (self);
+  if (self->header_body != NULL)
+    g_string_free (self->header_body, TRUE);
   g_strfreev (self->retried);
   g_clear_error (&self->error);
   g_free (self->path);
@@ -2213,12 +2386,17 @@ orrery_journal_get_next_sequence (OrreryJournal *self)
  * orrery_journal_get_bytes_written:
  * @self: a journal
  *
+ * The header counts once the sync thread has written it (at the latest,
+ * when the journal is closed).
+ *
  * Returns: how many bytes went to the file so far
  */
 guint64
 orrery_journal_get_bytes_written (OrreryJournal *self)
 {
   g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
+  if (self->header_handed)
+    collect_header (self, FALSE);
   return self->bytes_written;
 }
 

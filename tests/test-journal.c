@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,6 +41,51 @@ fdatasync (int fd)
   else
     g_atomic_int_inc (&syncs_elsewhere);
   return (int) syscall (SYS_fdatasync, fd);
+}
+
+/* And every write(): with the gate armed, a write of the header (a buffer
+ * that starts the journal) from a thread other than the main one waits
+ * until the gate opens (or 30 s pass: gate_timed_out). */
+static GMutex gate_lock;
+static GCond gate_cond;
+static gboolean gate_armed, gate_open, gate_timed_out;
+static gboolean header_on_main, header_elsewhere, header_done;
+
+ssize_t write (int fd, const void *buf, size_t n);
+
+ssize_t
+write (int         fd,
+       const void *buf,
+       size_t      n)
+{
+  static const char start[] = "{\"journal\":\"orrery\"";
+  gboolean header = n >= sizeof start - 1 && memcmp (buf, start, sizeof start - 1) == 0;
+  ssize_t r;
+
+  if (header && g_atomic_int_get (&gate_armed))
+    {
+      gint64 end = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+
+      g_mutex_lock (&gate_lock);
+      if (g_thread_self () == main_thread)
+        header_on_main = TRUE;
+      else
+        {
+          header_elsewhere = TRUE;
+          while (!gate_open && !gate_timed_out)
+            if (!g_cond_wait_until (&gate_cond, &gate_lock, end))
+              gate_timed_out = TRUE;
+        }
+      g_mutex_unlock (&gate_lock);
+      /* The main thread, let go on, would be first to write if it did
+       * not wait for the header. */
+      if (!header_on_main)
+        g_usleep (100 * G_TIME_SPAN_MILLISECOND);
+    }
+  r = (ssize_t) syscall (SYS_write, fd, buf, n);
+  if (header && g_atomic_int_get (&gate_armed))
+    g_atomic_int_set (&header_done, TRUE);
+  return r;
 }
 
 static OrreryTask *
@@ -1106,6 +1152,100 @@ header_task (GPtrArray  *records,
   return NULL;
 }
 
+/* The header goes to the file from the sync thread: the run goes on
+ * meanwhile, its records held back until the header is written, then
+ * behind it, in order; a run-level write, and close, wait for it. Here
+ * the thread's write waits until every task has completed, and a little
+ * more (the run's end comes meanwhile). */
+typedef struct
+{
+  guint    n_tasks;
+  guint    n_completed;
+  gboolean header_done_at_last;
+} GateProbe;
+
+static gboolean
+open_gate_at_last (OrreryEvent  *event,
+                   gpointer      user_data,
+                   GError      **error)
+{
+  GateProbe *probe = user_data;
+
+  if (orrery_event_get_event_type (event) != ORRERY_EVENT_TASK_COMPLETED ||
+      ++probe->n_completed < probe->n_tasks)
+    return TRUE;
+  probe->header_done_at_last = g_atomic_int_get (&header_done);
+  g_mutex_lock (&gate_lock);
+  gate_open = TRUE;
+  g_cond_broadcast (&gate_cond);
+  g_mutex_unlock (&gate_lock);
+  return TRUE;
+}
+
+static goffset
+file_size (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
+static void
+test_header_written_aside (Fixture       *f,
+                           gconstpointer  data)
+{
+  const char *mode = data;
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-aside");
+  GateProbe probe = { 0 };
+  g_autoptr(OrreryObserver) obs = orrery_func_observer_new ("gate", open_gate_at_last, &probe, NULL);
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Independent tasks: no start waits for an end to be written. */
+  g_clear_object (&f->c);
+  f->c = orrery_constellation_new ("aside", NULL);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%03u", i);
+      g_autoptr(OrreryTask) t = sim_task (id, NULL);
+
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+    }
+  probe.n_tasks = 200;
+  orrery_journal_set_sync (journal, g_str_equal (mode, "batch") ? ORRERY_JOURNAL_SYNC_BATCH : ORRERY_JOURNAL_SYNC_NONE);
+  if (g_str_equal (mode, "batch"))
+    orrery_journal_prepare (journal, f->c);   /* the body handed over as it is */
+  orrery_event_bus_subscribe (f->bus, obs, NULL, 0);
+  gate_open = gate_timed_out = header_on_main = header_elsewhere = FALSE;
+  g_atomic_int_set (&header_done, FALSE);
+  g_atomic_int_set (&gate_armed, TRUE);
+  run (f);
+  g_atomic_int_set (&gate_armed, FALSE);
+  g_assert_no_error (f->error);
+  g_assert_true (orrery_journal_close (journal, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (gate_timed_out);
+  g_assert_false (header_on_main);
+  g_assert_true (header_elsewhere);
+  /* Every task ran while the header was being written... */
+  g_assert_cmpuint (probe.n_completed, ==, 200);
+  g_assert_false (probe.header_done_at_last);
+  /* ... and the file holds it first, then every record in order. */
+  records = read_lines (f->path);
+  g_assert_cmpuint (records->len, ==, 1 + 1 + 2 * 200 + 1);
+  g_assert_cmpstr (record_type (records, 0), ==, "header");
+  g_assert_cmpstr (record_type (records, 1), ==, "constellation-started");
+  g_assert_cmpstr (record_type (records, records->len - 1), ==, "constellation-completed");
+  reader = read_journal (f->path);
+  g_assert_cmpuint (orrery_journal_reader_get_sequence (reader), ==, records->len);
+  g_assert_cmpuint (orrery_constellation_count_status (orrery_journal_reader_get_constellation (reader),
+                                                       ORRERY_TASK_STATUS_COMPLETED), ==, 200);
+  g_assert_cmpuint (orrery_journal_get_bytes_written (journal), ==, (guint64) file_size (f->path));
+}
+
 /* orrery_journal_prepare() formats the header's tasks before the run: the
  * handler at constellation-started writes that text (a change no
  * fingerprint sees, a task's description set after it, is not in the
@@ -1298,6 +1438,10 @@ main (int    argc,
   ADD ("/journal/cancel-in-bulk", test_cancel_in_bulk);
   ADD ("/journal/edit-removes-added-task", test_edit_removes_added_task);
   ADD ("/journal/batch-sync", test_batch_sync);
+  g_test_add ("/journal/header-written-aside/batch-prepared", Fixture, "batch", fixture_set_up,
+              test_header_written_aside, fixture_tear_down);
+  g_test_add ("/journal/header-written-aside/none", Fixture, "none", fixture_set_up,
+              test_header_written_aside, fixture_tear_down);
   ADD ("/journal/header-prepared", test_header_prepared);
   ADD ("/journal/header-prepared-stale", test_header_prepared_stale);
   ADD ("/journal/task-end-before-next-start", test_task_end_before_next_start);
