@@ -392,6 +392,48 @@ list_children (pid_t   pid,
   closedir (dir);
 }
 
+/* getpid() and gettid() are system calls (glibc caches neither), asked
+ * five times a task: cached, the thread's id per thread. A fork()ed child
+ * forgets both (pthread_atfork); the child of a clone() here never asks. */
+static int cached_pid;
+static __thread pid_t cached_tid;
+
+static void
+forget_ids (void)
+{
+  g_atomic_int_set (&cached_pid, 0);
+  cached_tid = 0;
+}
+
+static pid_t
+self_pid (void)
+{
+  static gsize once;
+  pid_t pid = (pid_t) g_atomic_int_get (&cached_pid);
+
+  if (G_LIKELY (pid != 0))
+    return pid;
+  if (g_once_init_enter (&once))
+    {
+      pthread_atfork (NULL, NULL, forget_ids);
+      g_once_init_leave (&once, 1);
+    }
+  pid = getpid ();
+  g_atomic_int_set (&cached_pid, (int) pid);
+  return pid;
+}
+
+static pid_t
+self_tid (void)
+{
+  if (G_UNLIKELY (cached_tid == 0))
+    {
+      self_pid ();   /* registers the fork handler */
+      cached_tid = (pid_t) syscall (SYS_gettid);
+    }
+  return cached_tid;
+}
+
 /* Appends the pids in /proc/self/task/@tid/children to @out; FALSE if that
  * thread is gone. Plain system calls and a stack buffer: this runs at every
  * task end. */
@@ -413,7 +455,7 @@ read_thread_children (pid_t   tid,
   ssize_t n;
   int fd = -1;
 
-  if (tid == getpid ())
+  if (tid == self_pid ())
     {
       if (main_fd >= 0 && main_fd_pid != tid)
         main_fd = -1;  /* the parent's, in a forked child: not ours to close */
@@ -488,7 +530,7 @@ note_spawn_thread (pid_t tid)
 {
   if (spawn_tids == NULL)
     {
-      pid_t main_tid = getpid ();
+      pid_t main_tid = self_pid ();
 
       spawn_tids = g_array_new (FALSE, FALSE, sizeof (pid_t));
       g_array_append_val (spawn_tids, main_tid);
@@ -515,7 +557,7 @@ list_own_children (GArray *out)
       children_anywhere = TRUE;
       g_array_set_size (out, 0);
     }
-  list_children (getpid (), out);
+  list_children (self_pid (), out);
 }
 
 /* The value of ORRERY_TASK_TOKEN in the environment of @pid, or NULL (gone,
@@ -963,7 +1005,7 @@ sweep (void)
   g_autoptr(GArray) children = g_array_new (FALSE, FALSE, sizeof (pid_t));
   g_autoptr(GPtrArray) all = NULL;
   g_autoptr(GPtrArray) to_complete = g_ptr_array_new_with_free_func (g_object_unref);
-  pid_t self = getpid ();
+  pid_t self = self_pid ();
   gboolean look_again = FALSE;
 
   G_LOCK (registry);
@@ -2845,7 +2887,7 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   G_LOCK (registry);
   registry_init ();
   run->seq = ++next_seq;
-  note_spawn_thread ((pid_t) syscall (SYS_gettid));
+  note_spawn_thread (self_tid ());
   G_UNLOCK (registry);
   if (!prepare_files (self, run, task, attempt, &error))
     {
@@ -2893,10 +2935,10 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   cs.fds[0] = stdin_fd;
   cs.fds[1] = out_pipe[1];
   cs.fds[2] = err_pipe[1];
-  cs.parent = getpid ();
+  cs.parent = self_pid ();
   /* PDEATHSIG follows the thread that forks: only from the main thread,
    * which lives as long as the process. */
-  cs.pdeathsig = syscall (SYS_gettid) == getpid ();
+  cs.pdeathsig = self_tid () == self_pid ();
   cs.record_fd = run->plog != NULL ? run->plog->fd : -1;
   cs.record_off = (off_t) run->slot * RECORD_SLOT;
   if (cs.record_fd >= 0)

@@ -194,6 +194,46 @@ test_success (void)
   assert_gone (lookup_i (o.result, "pid"));
 }
 
+/* A process that forks after running tasks runs tasks in its child too:
+ * what the device keeps of its own ids (its pid, the thread's) are the
+ * child's there. The leader's parent is the child. */
+static void
+test_in_forked_child (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 2);
+  g_autoptr(OrreryTask) task = make_task ("t", "{'command': <['sh', '-c', 'echo $PPID']>}");
+  g_auto(Outcome) o = { 0 };
+  int status = -1;
+  pid_t pid;
+
+  run_task (device, task, NULL, &o);
+  g_assert_true (o.ok);
+  g_assert_cmpint (atoi (lookup_s (o.result, "stdout")), ==, getpid ());
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      OrreryTask *again = make_task ("again", "{'command': <['sh', '-c', 'echo $PPID']>}");
+      Outcome child = { 0 };
+      gboolean ok;
+
+      run_task (device, again, NULL, &child);
+      ok = child.ok && atoi (lookup_s (child.result, "stdout")) == getpid ();
+      if (!ok)
+        g_printerr ("in the forked child: %s\n", child.error ? child.error->message : "wrong parent");
+      /* Nothing left to valgrind's leak check in the child either. */
+      outcome_clear (&child);
+      g_object_unref (again);
+      outcome_clear (&o);
+      g_clear_object (&task);
+      g_clear_object (&device);
+      _exit (ok ? 0 : 1);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
 static void
 test_properties (void)
 {
@@ -1322,6 +1362,7 @@ main (int   argc,
 
   g_test_add_func ("/local-device/properties", test_properties);
   g_test_add_func ("/local-device/success", test_success);
+  g_test_add_func ("/local-device/in-forked-child", test_in_forked_child);
   g_test_add_func ("/local-device/output-not-utf8", test_output_not_utf8);
   g_test_add_func ("/local-device/argv", test_argv);
   g_test_add_func ("/local-device/env-cwd", test_env_cwd);
