@@ -175,6 +175,7 @@ struct _Run
   Output             err;
 
   char              *outputs_path;
+  const char        *outputs_name;  /* its last part, in the logs directory (run dir) */
   gboolean           outputs_temporary;  /* removed at the end (no run dir) */
   struct _ProcessLog *plog;          /* the process record's file (run dir) */
   guint              slot;            /* the record's slot there */
@@ -222,6 +223,7 @@ typedef struct _ProcessLog
 {
   char    *path;
   int      fd;
+  int      dir_fd;      /* the logs directory (O_PATH), or -1 */
   guint    refs;        /* devices and executions using it */
   guint    n_slots;     /* the file's slots (those past the end are free) */
   GArray  *free_slots;  /* guint */
@@ -705,6 +707,10 @@ process_log_acquire (const char  *logs,
   plog = g_new0 (ProcessLog, 1);
   plog->path = g_steal_pointer (&path);
   plog->fd = fd;
+  /* Each task's outputs file is looked up here, by its name alone: a walk
+   * of the whole path at every task end was 5 % of the host's time for a
+   * chain of `true`. */
+  plog->dir_fd = fd_above_stdio (open (logs, O_PATH | O_DIRECTORY | O_CLOEXEC));
   plog->refs = 1;
   plog->n_slots = (guint) MIN ((st.st_size + RECORD_SLOT - 1) / RECORD_SLOT, (off_t) G_MAXUINT / 2);
   plog->free_slots = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -722,6 +728,8 @@ process_log_unref_locked (ProcessLog *plog)
     return;
   g_hash_table_remove (process_logs, plog->path);
   close (plog->fd);
+  if (plog->dir_fd >= 0)
+    close (plog->dir_fd);
   g_array_unref (plog->free_slots);
   g_hash_table_unref (plog->outputs);
   g_free (plog->path);
@@ -1446,7 +1454,9 @@ json_kind (JsonNode *node)
  * (*out_exists says which). Fails on anything but one JSON object, naming
  * the file. */
 static gboolean
-read_outputs (const char  *path,
+read_outputs (int          dir_fd,
+              const char  *path,
+              const char  *name,
               GVariant   **out_outputs,
               gboolean    *out_exists,
               GError     **error)
@@ -1462,7 +1472,10 @@ read_outputs (const char  *path,
 
   *out_outputs = NULL;
   *out_exists = TRUE;
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (dir_fd >= 0)
+    fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  else
+    fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     {
       if (errno == ENOENT)
@@ -1664,7 +1677,8 @@ maybe_complete (Run *run)
   output_close_log (&run->err);
   log_error = run->out.log_error ? run->out.log_error : run->err.log_error;
   if (run->outputs_path != NULL)
-    read_outputs (run->outputs_path, &outputs, &outputs_exists, &outputs_error);
+    read_outputs (run->plog != NULL && run->outputs_name != NULL ? run->plog->dir_fd : -1,
+                  run->outputs_path, run->outputs_name, &outputs, &outputs_exists, &outputs_error);
   if (run->outputs_temporary && outputs_exists)
     g_unlink (run->outputs_path);
   if (run->plog != NULL)
@@ -2536,6 +2550,7 @@ prepare_files (OrreryLocalDevice  *self,
   run->out.path = g_strconcat (base, ".stdout", NULL);
   run->err.path = g_strconcat (base, ".stderr", NULL);
   run->outputs_path = g_strconcat (base, ".outputs.json", NULL);
+  run->outputs_name = strrchr (run->outputs_path, '/') + 1;
   process_log_take_slot (self->plog, &run->slot);
   run->plog = self->plog;
   /* The log files are created at their first byte (most commands print
