@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <orrery.h>
 
@@ -184,7 +185,11 @@ read_report (Fixture    *f,
 {
   g_autofree char *path = g_build_filename (f->h.dir, "failures.json", NULL);
   g_autoptr(GError) error = NULL;
+  GStatBuf st;
 
+  /* It holds the tail of what failed tasks printed: the owner's alone. */
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   json_parser_load_from_file (parser, path, &error);
   g_assert_no_error (error);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));

@@ -599,7 +599,12 @@ write_report (Monitor  *mon,
                    "Cannot create %s: %s", dir, g_strerror (saved));
       return FALSE;
     }
-  if (!g_file_set_contents (path, text, -1, error))
+  /* 0600: the report holds the tail of what the failed tasks printed,
+   * which may be as secret as their environment (a token echoed). The
+   * flags are g_file_set_contents()'s: an fsync() only to replace a file. */
+  if (!g_file_set_contents_full (path, text, -1,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                                 0600, error))
     return FALSE;
   g_free (mon->report_path);
   mon->report_path = g_steal_pointer (&path);
