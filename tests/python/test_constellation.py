@@ -109,3 +109,26 @@ def test_task_status_read_only():
     assert t.get_status() == Orrery.TaskStatus.PENDING
     assert c.mark_task_started('t')
     assert t.props.status == Orrery.TaskStatus.RUNNING
+
+
+def test_hostile_documents_are_errors_not_crashes():
+    """What crashed every SDK caller (json-glib's parser recursing 50,000
+    levels deep) or slipped through (a lone surrogate, a NUL in a command)
+    is a GLib.Error naming the place, in Python as in C."""
+    deep = '{"constellation_id": "d", "tasks": {"a": {"task_id": "a", "task_data": {"x": ' \
+        + '[' * 50000 + ']' * 50000 + '}}}}'
+    cases = [
+        (deep, 'nested deeper than'),
+        ('{"constellation_id": "s", "tasks": {"a": {"task_id": "a", "name": "\\ud800"}}}',
+         'not valid UTF-8'),
+        ('{"constellation_id": "n", "tasks": {"a": {"task_id": "a", '
+         '"task_data": {"command": ["echo", "x\\u0000; rm -rf ~"]}}}}',
+         'NUL'),
+    ]
+    for text, expected in cases:
+        try:
+            Orrery.Constellation.new_from_data(text, -1, 'hostile.json')
+            assert False, expected
+        except GLib.Error as e:
+            assert expected in e.message, e.message
+            assert e.message.startswith('hostile.json: $.'), e.message
