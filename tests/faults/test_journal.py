@@ -228,6 +228,31 @@ def test_full_disk_fails_the_run(tmp_path, orrery):
         subprocess.run(["umount", str(mnt)])
 
 
+def test_read_only_file_system_fails_the_run(tmp_path, orrery):
+    """A journal or a run directory on a read-only file system (root ignores
+    permission bits, not a read-only mount): the run fails, naming it, and
+    no task runs."""
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root): the read-only case is not tested")
+    try:
+        mark = tmp_path / "ran"
+        file = write_constellation(tmp_path / "one.json", [
+            {"task_id": "a", "task_data": {"command": ["touch", str(mark)]}}])
+        r = orrery("run", "--no-plugins", "--journal", mnt / "j.jsonl", file, cwd=tmp_path)
+        assert r.returncode == 1, r
+        assert f"Cannot create the journal “{mnt / 'j.jsonl'}”: Read-only file system" in r.stderr, r
+        assert not mark.exists()
+        r = orrery("run", "--no-plugins", "--set", f"Host.OutputDir={mnt / 'out'}", file, cwd=tmp_path)
+        assert r.returncode == 1, r
+        assert "Cannot create the run directory" in r.stderr and "Read-only file system" in r.stderr, r
+        assert not mark.exists()
+    finally:
+        subprocess.run(["umount", str(mnt)])
+
+
 def test_replay_metrics_equal_live_metrics(tmp_path, orrery):
     conf = os.path.join(SOURCE_ROOT, "data", "simulated.conf")
     demo = os.path.join(SOURCE_ROOT, "data", "constellations", "fan-out-fan-in.json")
