@@ -1635,6 +1635,23 @@ output_close_log (Output *out)
   out->fd = -1;
 }
 
+/* The execution's source goes with its fds: the pipes and the pidfd. */
+static void
+run_release_fds (Run *run)
+{
+  destroy_source (&run->io_source);
+  run->out.tag = run->err.tag = run->pid_tag = NULL;
+  if (run->out.pipe_fd >= 0)
+    close (run->out.pipe_fd);
+  run->out.pipe_fd = -1;
+  if (run->err.pipe_fd >= 0)
+    close (run->err.pipe_fd);
+  run->err.pipe_fd = -1;
+  if (run->pidfd >= 0)
+    close (run->pidfd);
+  run->pidfd = -1;
+}
+
 static void
 maybe_complete (Run *run)
 {
@@ -1659,7 +1676,6 @@ maybe_complete (Run *run)
   destroy_source (&run->cancel_source);
   destroy_source (&run->grace_source);
   destroy_source (&run->drain_source);
-  destroy_source (&run->io_source);
   destroy_source (&run->child_watch);
 
   G_LOCK (registry);
@@ -1686,8 +1702,6 @@ maybe_complete (Run *run)
       /* A process left after a drain may still write it. */
       if (outputs_exists || run->drained)
         process_log_note_outputs (run->plog, run->outputs_path);
-      process_log_release (run->plog, run->slot);
-      run->plog = NULL;
     }
 
   _orrery_vardict_writer_add_int32 (&result, "exit_status", exit_status);
@@ -1745,6 +1759,16 @@ maybe_complete (Run *run)
                              "%s", log_error);
   else
     g_task_return_boolean (task, TRUE);
+  /* The caller has heard of the end (and started what it made ready, most
+   * often): what is left to undo is off that path. Each fd leaving the
+   * source makes GLib write to its context's wake-up eventfd (three a
+   * task), and blanking the process record is a pwrite(). */
+  run_release_fds (run);
+  if (run->plog != NULL)
+    {
+      process_log_release (run->plog, run->slot);
+      run->plog = NULL;
+    }
   g_object_unref (task);
 }
 
@@ -1811,10 +1835,8 @@ reap_leader (Run *run)
   while (r < 0 && errno == EINTR);
   if (r == 0 && info.si_pid == 0)
     return;  /* not yet */
-  g_source_remove_unix_fd (run->io_source, run->pid_tag);
-  run->pid_tag = NULL;
-  close (run->pidfd);
-  run->pidfd = -1;
+  /* The pidfd leaves the source after this dispatch, or with the source
+   * at the completion this most often makes. */
   if (r < 0)
     {
       g_warning ("task “%s”: waiting for process %d: %s",
@@ -1948,7 +1970,7 @@ output_read (Output *out)
     return;
   if (n < 0)
     g_debug ("task “%s”: reading its %s: %s", out->run->task_id, out->name, g_strerror (errno));
-  output_close_pipe (out);
+  out->done = TRUE;  /* its fd leaves the source after this dispatch */
   maybe_complete (out->run);
 }
 
@@ -1963,7 +1985,7 @@ output_ready (Output       *out,
     return;
   if ((revents & G_IO_IN) == 0)
     {
-      output_close_pipe (out);
+      out->done = TRUE;  /* its fd leaves the source after this dispatch */
       maybe_complete (out->run);
       return;
     }
@@ -1979,20 +2001,47 @@ run_source_dispatch (GSource     *source,
                      gpointer     user_data)
 {
   Run *run = ((RunSource *) source)->run;
-  /* Completing the execution may drop the last other reference. */
-  g_autoptr(GTask) keep = g_object_ref (run->task);
+  g_autoptr(GTask) keep = NULL;
 
-  if (run->out.tag != NULL)
+  /* The source can recurse (see where it is made): a main loop iterated
+   * from a handler of the completion, before the source is gone, brings
+   * it here. */
+  if (run->completed)
+    {
+      run_release_fds (run);
+      return G_SOURCE_REMOVE;
+    }
+  /* Completing the execution may drop the last other reference. */
+  keep = g_object_ref (run->task);
+
+  if (run->out.tag != NULL && !run->out.done)
     output_ready (&run->out, g_source_query_unix_fd (source, run->out.tag));
-  if (!run->completed && run->err.tag != NULL)
+  if (!run->completed && run->err.tag != NULL && !run->err.done)
     output_ready (&run->err, g_source_query_unix_fd (source, run->err.tag));
   /* Both pipes at their end: the leader has most likely exited too (its
    * files close a few steps before it becomes a zombie), though poll()
    * did not see its pidfd yet. Asking now (waitid() with WNOHANG) saves
    * a main-loop iteration on the way to the next task. */
-  if (!run->completed && run->pid_tag != NULL &&
+  if (!run->completed && run->pid_tag != NULL && !run->exited &&
       (g_source_query_unix_fd (source, run->pid_tag) != 0 || (run->out.done && run->err.done)))
     reap_leader (run);
+  /* Not complete yet (a process still holds a pipe, or the leader runs
+   * with its output closed): what is at its end must leave poll(), which
+   * would return at once for it again. */
+  if (!run->completed)
+    {
+      if (run->out.done)
+        output_close_pipe (&run->out);
+      if (run->err.done)
+        output_close_pipe (&run->err);
+      if (run->exited && run->pid_tag != NULL)
+        {
+          g_source_remove_unix_fd (run->io_source, run->pid_tag);
+          run->pid_tag = NULL;
+          close (run->pidfd);
+          run->pidfd = -1;
+        }
+    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -3079,6 +3128,14 @@ orrery_local_device_execute_async (OrreryBaseDevice    *device,
   run->io_source = g_source_new (&run_source_funcs, sizeof (RunSource));
   ((RunSource *) run->io_source)->run = run;
   g_source_set_static_name (run->io_source, "[orrery] local device");
+  /* Not blocked while dispatched: GLib blocks a source by taking its fds
+   * out of the context's poll set and puts them back afterwards, each a
+   * write to the context's wake-up eventfd (six a dispatch, on the way
+   * from a task's exit to the next task's start). The dispatch is
+   * reentrant for this: it reads only the fds that poll() reported and
+   * that are not at their end, reaps once, and a completed execution
+   * leaves at once. */
+  g_source_set_can_recurse (run->io_source, TRUE);
   run->out.tag = g_source_add_unix_fd (run->io_source, run->out.pipe_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   run->err.tag = g_source_add_unix_fd (run->io_source, run->err.pipe_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   if (run->pidfd >= 0)

@@ -194,6 +194,81 @@ test_success (void)
   assert_gone (lookup_i (o.result, "pid"));
 }
 
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+typedef struct
+{
+  Outcome  o;
+  guint    iterations;
+} Nested;
+
+/* A completion callback that iterates the main context itself (as a
+ * handler waiting for something may): the execution's source, whose fds
+ * leave it only after the callback, is dispatched from in there. */
+static void
+execute_nested_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Nested *n = user_data;
+
+  n->o.ok = orrery_device_execute_finish (ORRERY_DEVICE (source), result,
+                                          &n->o.result, &n->o.error);
+  for (guint i = 0; i < 50; i++)
+    if (g_main_context_iteration (NULL, FALSE))
+      n->iterations++;
+  n->o.done = TRUE;
+}
+
+static void
+test_nested_loop_in_completion (void)
+{
+  g_autoptr(OrreryLocalDevice) device = orrery_local_device_new ("local", NULL, 2);
+  guint before;
+
+  /* Once, for what the first execution opens for good (the private
+   * directory's, the registry's). */
+  {
+    g_autoptr(OrreryTask) warm = make_task ("w", "{'command': <['true']>}");
+    g_auto(Outcome) o = { 0 };
+
+    run_task (device, warm, NULL, &o);
+    g_assert_true (o.ok);
+  }
+  before = count_fds ();
+  for (guint round = 0; round < 3; round++)
+    {
+      g_autoptr(OrreryTask) task = make_task ("t", "{'command': <'echo out; echo err >&2'>}");
+      Nested n = { { 0 } };
+
+      orrery_device_execute_async (ORRERY_DEVICE (device), task, NULL, execute_nested_cb, &n);
+      while (!n.o.done)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_no_error (n.o.error);
+      g_assert_true (n.o.ok);
+      g_assert_cmpstr (lookup_s (n.o.result, "stdout"), ==, "out\n");
+      g_assert_cmpstr (lookup_s (n.o.result, "stderr"), ==, "err\n");
+      /* Nothing is left to dispatch over and over: not the pipes at their
+       * end, not the reaped pidfd. */
+      g_assert_cmpuint (n.iterations, <, 5);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_assert_cmpuint (orrery_local_device_get_n_running (device), ==, 0);
+      g_assert_cmpuint (count_fds (), ==, before);
+      outcome_clear (&n.o);
+    }
+}
+
 /* A process that forks after running tasks runs tasks in its child too:
  * what the device keeps of its own ids (its pid, the thread's) are the
  * child's there. The leader's parent is the child. */
@@ -1362,6 +1437,7 @@ main (int   argc,
 
   g_test_add_func ("/local-device/properties", test_properties);
   g_test_add_func ("/local-device/success", test_success);
+  g_test_add_func ("/local-device/nested-loop-in-completion", test_nested_loop_in_completion);
   g_test_add_func ("/local-device/in-forked-child", test_in_forked_child);
   g_test_add_func ("/local-device/output-not-utf8", test_output_not_utf8);
   g_test_add_func ("/local-device/argv", test_argv);
