@@ -31,7 +31,10 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "Orrery-Constellation"
 
+#include <string.h>
+
 #include "orrery-private.h"
+#include "orrery-constellation-private.h"
 
 static void
 append_escaped (GString    *s,
@@ -43,11 +46,17 @@ append_escaped (GString    *s,
     return;
   if (!orrery_text_is_terminal_safe (text, -1))
     text = escaped = orrery_escape_for_terminal (text, -1);
-  for (const char *p = text; *p; p++)
+  /* Runs without a quote or a backslash in one append each. */
+  for (const char *p = text; *p; )
     {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (s, '\\');
-      g_string_append_c (s, *p);
+      size_t run = strcspn (p, "\"\\");
+
+      g_string_append_len (s, p, (gssize) run);
+      p += run;
+      if (*p == '\0')
+        break;
+      g_string_append_c (s, '\\');
+      g_string_append_c (s, *p++);
     }
 }
 
@@ -123,18 +132,28 @@ append_task (GString        *s,
   g_string_append (s, "\\n");
   append_escaped (s, orrery_task_get_name (t));
   if (status && (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED))
-    g_string_append_printf (s, "\\n%.2fs", orrery_task_get_duration (t));
+    {
+      char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* With a '.' whatever the locale: DOT is read back by dot. */
+      g_string_append (s, "\\n");
+      g_string_append (s, g_ascii_formatd (seconds, sizeof seconds, "%.2f",
+                                           orrery_task_get_duration (t)));
+      g_string_append_c (s, 's');
+    }
+  g_string_append (s, "\", fillcolor=\"");
+  g_string_append (s, status ? status_color (st) : "white");
   g_string_append_c (s, '"');
-  if (status)
-    g_string_append_printf (s, ", fillcolor=\"%s\"", status_color (st));
-  else
-    g_string_append (s, ", fillcolor=\"white\"");
   if (failed)
     g_string_append (s, ", color=\"red\"");
   if (failed || orrery_task_get_priority (t) == ORRERY_TASK_PRIORITY_CRITICAL)
     g_string_append (s, ", penwidth=2");
   if (status)
-    g_string_append_printf (s, ", tooltip=\"status: %s\"", orrery_task_status_to_nick (st));
+    {
+      g_string_append (s, ", tooltip=\"status: ");
+      g_string_append (s, orrery_task_status_to_nick (st));
+      g_string_append_c (s, '"');
+    }
   g_string_append (s, "];\n");
 }
 
@@ -142,23 +161,25 @@ static void
 append_layers (GString             *s,
                OrreryConstellation *c)
 {
-  g_autoptr(GVariant) layers = orrery_constellation_get_layers (c, NULL);
+  g_autofree OrreryTask **by_layer = NULL;
+  g_autofree gsize *ends = NULL;
+  guint n_layers;
+  gsize first = 0;
 
-  if (layers == NULL)
+  /* What orrery_constellation_get_layers() gives, without its GVariant. */
+  if (!_orrery_constellation_layers (c, &by_layer, &ends, &n_layers, NULL))
     return;
-  for (gsize i = 0; i < g_variant_n_children (layers); i++)
+  for (guint d = 0; d < n_layers; d++)
     {
-      g_autoptr(GVariant) layer = g_variant_get_child_value (layers, i);
-      g_autofree const char **ids = g_variant_get_strv (layer, NULL);
-
       g_string_append (s, "  { rank=same;");
-      for (guint j = 0; ids[j] != NULL; j++)
+      for (gsize i = first; i < ends[d]; i++)
         {
           g_string_append_c (s, ' ');
-          append_quoted (s, ids[j]);
+          append_quoted (s, orrery_task_get_id (by_layer[i]));
           g_string_append_c (s, ';');
         }
       g_string_append (s, " };\n");
+      first = ends[d];
     }
 }
 
@@ -172,8 +193,11 @@ append_dependency (GString          *s,
   append_quoted (s, orrery_dependency_get_from_task_id (d));
   g_string_append (s, " -> ");
   append_quoted (s, orrery_dependency_get_to_task_id (d));
-  g_string_append_printf (s, " [style=%s, tooltip=\"%s\"", edge_style (type),
-                          orrery_dependency_type_to_nick (type));
+  g_string_append (s, " [style=");
+  g_string_append (s, edge_style (type));
+  g_string_append (s, ", tooltip=\"");
+  g_string_append (s, orrery_dependency_type_to_nick (type));
+  g_string_append_c (s, '"');
   if (type == ORRERY_DEPENDENCY_CONDITIONAL && orrery_dependency_get_condition (d) != NULL)
     {
       g_autofree char *cond = orrery_condition_to_string (orrery_dependency_get_condition (d));

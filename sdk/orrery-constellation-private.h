@@ -286,6 +286,11 @@ ORRERY_HIDDEN void              _orrery_constellation_unlink (OrreryConstellatio
 ORRERY_HIDDEN guint             _orrery_constellation_topo (OrreryConstellation *self,
                                                             guint               *order,
                                                             guint               *depth);
+ORRERY_HIDDEN gboolean          _orrery_constellation_layers (OrreryConstellation  *self,
+                                                              OrreryTask         ***out_tasks,
+                                                              gsize               **out_ends,
+                                                              guint                *out_n_layers,
+                                                              GError              **error);
 ORRERY_HIDDEN char             *_orrery_constellation_describe_cycle (OrreryConstellation *self,
                                                                       const guint         *members);
 ORRERY_HIDDEN void              _orrery_constellation_add_task_internal (OrreryConstellation *self,

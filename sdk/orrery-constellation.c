@@ -1499,14 +1499,38 @@ GVariant *
 orrery_constellation_get_layers (OrreryConstellation  *self,
                                  GError              **error)
 {
+  g_autofree gsize *ends = NULL;
+  g_autofree OrreryTask **by_layer = NULL;
+  guint n_layers;
+
+  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  if (!_orrery_constellation_layers (self, &by_layer, &ends, &n_layers, error))
+    return NULL;
+  if (n_layers == 0)
+    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("as"), NULL, 0));
+  return g_variant_ref_sink (layers_to_variant (by_layer, ends, n_layers));
+}
+
+/* The layers without a GVariant: the tasks by layer in @out_tasks, layer d
+ * being [@out_ends[d - 1] (0 for the first), @out_ends[d]), and their
+ * number in @out_n_layers (0 without tasks). */
+gboolean
+_orrery_constellation_layers (OrreryConstellation  *self,
+                              OrreryTask         ***out_tasks,
+                              gsize               **out_ends,
+                              guint                *out_n_layers,
+                              GError              **error)
+{
   guint n, reached, max_depth = 0;
   g_autofree guint *order = NULL;
   g_autofree guint *depth = NULL;
-  g_autofree gsize *start = NULL;
-  g_autofree OrreryTask **by_layer = NULL;
+  gsize *start = NULL;
+  OrreryTask **by_layer = NULL;
   g_autoptr(GPtrArray) sorted = NULL;
 
-  g_return_val_if_fail (ORRERY_IS_CONSTELLATION (self), NULL);
+  *out_tasks = NULL;
+  *out_ends = NULL;
+  *out_n_layers = 0;
   n = self->tasks->len;
   order = g_new (guint, n + 1);
   depth = g_new (guint, n + 1);
@@ -1516,7 +1540,7 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
       g_autofree char *cycle = _orrery_constellation_describe_cycle (self, order + reached);
 
       SET_ERROR (error, CYCLE, "cycle: %s", cycle);
-      return NULL;
+      return FALSE;
     }
   /* One pass: sort once by (priority, id), then count the tasks per depth
    * and place each task in its layer in that order (a counting sort), so
@@ -1529,7 +1553,7 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
     }
   g_ptr_array_sort (sorted, task_ptr_compare);
   if (n == 0)
-    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("as"), NULL, 0));
+    return TRUE;
 
   start = g_new0 (gsize, max_depth + 2);
   by_layer = g_new (OrreryTask *, n);
@@ -1543,7 +1567,10 @@ orrery_constellation_get_layers (OrreryConstellation  *self,
       by_layer[start[depth[t->state.index]]++] = t;
     }
   /* start[d] is now the end of layer d. */
-  return g_variant_ref_sink (layers_to_variant (by_layer, start, max_depth + 1));
+  *out_tasks = by_layer;
+  *out_ends = start;
+  *out_n_layers = max_depth + 1;
+  return TRUE;
 }
 
 /* Running */
