@@ -408,7 +408,7 @@ orrery_host_cmd_replay (int    argc,
   /* Plugins on a bus of their own, with no orchestrator: nothing can run. */
   bus = orrery_event_bus_new ();
   engine = orrery_host_plugin_options_new_engine (&options, bus, config);
-  orrery_plugin_engine_load_all (engine);
+  orrery_plugin_engine_load_enabled (engine);
 
   loop = g_main_loop_new (NULL, FALSE);
   r.reader = reader;

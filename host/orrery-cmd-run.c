@@ -429,7 +429,7 @@ load_plugins (OrreryHostRun       *run,
     return TRUE;
   engine = orrery_host_plugin_options_new_engine (run->options, bus, run->config);
   orrery_plugin_engine_set_orchestrator (engine, orch);
-  orrery_plugin_engine_load_all (engine);
+  orrery_plugin_engine_load_enabled (engine);
   report_plugin_failures (engine, FALSE);
   /* A --set value of a plugin's own key shows as wrong only now. */
   if (!orrery_config_check_overrides (run->config, &error))

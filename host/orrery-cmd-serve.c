@@ -150,7 +150,7 @@ orrery_host_cmd_serve (int    argc,
   bus = orrery_event_bus_new ();
   engine = orrery_host_plugin_options_new_engine (&options, bus, config);
   orrery_host_plugin_options_clear (&options);
-  orrery_plugin_engine_load_all (engine);
+  orrery_plugin_engine_load_enabled (engine);
   plugins = orrery_plugin_engine_get_plugins (engine);
   for (guint i = 0; i < plugins->len; i++)
     {

@@ -772,20 +772,33 @@ inspect_entry (OrreryPluginEngine  *self,
   return TRUE;
 }
 
+static void load_inspected (OrreryPluginEngine *self,
+                            OrreryPluginEntry  *entry,
+                            GBytes             *bytes);
+
 /* Checks and opens one found file; leaves it DISABLED (loaded) or FAILED. */
 static void
 load_entry (OrreryPluginEngine *self,
             OrreryPluginEntry  *entry)
 {
-  const char *file = entry->info->file;
   g_autoptr(GBytes) bytes = NULL;
+
+  if (inspect_entry (self, entry, &bytes))
+    load_inspected (self, entry, bytes);
+}
+
+/* Opens the file inspect_entry() checked, from the @bytes it checked. */
+static void
+load_inspected (OrreryPluginEngine *self,
+                OrreryPluginEntry  *entry,
+                GBytes             *bytes)
+{
+  const char *file = entry->info->file;
   gpointer symbol = NULL;
   const OrreryPluginDescriptor *desc;
   GError *error = NULL;
   gboolean isolated = FALSE;
 
-  if (!inspect_entry (self, entry, &bytes))
-    return;
   /* An isolated plugin is never loaded here: enable_entry() checks it
    * again and hands the child its private copy. */
   if (_orrery_plugin_config_isolated (self->config, entry->info->name, &isolated, &error) &&
@@ -1081,6 +1094,30 @@ _orrery_plugin_engine_load_and_maybe_enable (OrreryPluginEngine *self,
     fail (self, entry, error);
 }
 
+/* Checks one found file, and loads and enables it only if the
+ * configuration enables it: CHECKED (no code run), ENABLED or FAILED. */
+static void
+load_if_enabled (OrreryPluginEngine *self,
+                 OrreryPluginEntry  *entry)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  GError *error = NULL;
+
+  if (!inspect_entry (self, entry, &bytes))
+    return;
+  if (!configured_enabled (self, entry, &error))
+    {
+      if (error != NULL)
+        fail (self, entry, error);
+      else
+        set_state (self, entry, ORRERY_PLUGIN_STATE_CHECKED, NULL);
+      return;
+    }
+  load_inspected (self, entry, bytes);
+  if (entry->info->state == ORRERY_PLUGIN_STATE_DISABLED)
+    enable_entry (self, entry, NULL);
+}
+
 /* Checks one found file without loading it: CHECKED or FAILED. */
 static void
 check_entry (OrreryPluginEngine *self,
@@ -1188,6 +1225,42 @@ orrery_plugin_engine_load_all (OrreryPluginEngine *self)
       if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
           entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
         _orrery_plugin_engine_load_and_maybe_enable (self, entry);
+    }
+  _orrery_plugin_engine_prune_not_found (self);
+  add_not_found (self);
+  return self->enabled_order->len;
+}
+
+/**
+ * orrery_plugin_engine_load_enabled:
+ * @self: an engine
+ *
+ * Discovers the plugins of the search path, checks every one found and not
+ * yet checked or loaded, and loads and enables only those the
+ * configuration enables, in search-path order. The others are checked as
+ * orrery_plugin_engine_check_all() checks them, without running any of
+ * their code, and stay %ORRERY_PLUGIN_STATE_CHECKED: they are loaded if
+ * orrery_plugin_engine_enable() enables one later. What `orrery run` does:
+ * a plugin left disabled costs no load of it or of its libraries (the
+ * dashboard's libsoup, say). Plugins enabled in the configuration that no
+ * file provides are listed as %ORRERY_PLUGIN_STATE_NOT_FOUND; failures stay
+ * on each plugin's #OrreryPluginInfo and stop nothing else.
+ *
+ * Returns: the number of plugins enabled after the call
+ */
+guint
+orrery_plugin_engine_load_enabled (OrreryPluginEngine *self)
+{
+  g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), 0);
+
+  orrery_plugin_engine_discover (self);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
+
+      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
+          entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
+        load_if_enabled (self, entry);
     }
   _orrery_plugin_engine_prune_not_found (self);
   add_not_found (self);

@@ -107,6 +107,8 @@ guint               orrery_plugin_engine_discover             (OrreryPluginEngin
 ORRERY_EXPORT
 guint               orrery_plugin_engine_load_all             (OrreryPluginEngine *self);
 ORRERY_EXPORT
+guint               orrery_plugin_engine_load_enabled         (OrreryPluginEngine *self);
+ORRERY_EXPORT
 guint               orrery_plugin_engine_check_all            (OrreryPluginEngine *self);
 ORRERY_EXPORT
 gboolean            orrery_plugin_engine_get_enabled_by_config (OrreryPluginEngine *self,

@@ -679,6 +679,49 @@ test_trust_defaults_file (Fixture       *f,
 
 /* Listing checks everything that needs no code and runs none: no
  * constructor, no init. */
+/* Only what the configuration enables is loaded: the others are checked,
+ * run no code, and load when enabled. */
+static void
+test_load_enabled (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *trap_mark = g_build_filename (f->dir, "trap-ran", NULL);
+  g_autofree char *trap = fixture_install (f->dir, "trap", NULL);
+  g_autofree char *good = fixture_install (f->dir, "good", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *marks = NULL;
+  OrreryPluginInfo *info;
+
+  g_setenv ("ORRERY_FIXTURE_TRAP", trap_mark, TRUE);
+  g_assert_true (orrery_config_load_data (f->config, "[Plugin trap]\nEnabled=false\n",
+                                          "host.conf", &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (orrery_plugin_engine_load_enabled (f->engine), ==, 1);
+  g_assert_cmpint (orrery_plugin_info_get_state (orrery_plugin_engine_lookup (f->engine, "good")),
+                   ==, ORRERY_PLUGIN_STATE_ENABLED);
+  g_assert_cmpint (fixture_count (f->bus, "good-inits"), ==, 1);
+  info = orrery_plugin_engine_lookup (f->engine, "trap");
+  g_assert_nonnull (info);
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_CHECKED);
+  g_assert_null (orrery_plugin_info_get_error (info));
+  g_assert_false (g_file_test (trap_mark, G_FILE_TEST_EXISTS));
+
+  /* Again: nothing new, nothing loaded. */
+  g_assert_cmpuint (orrery_plugin_engine_load_enabled (f->engine), ==, 1);
+  g_assert_false (g_file_test (trap_mark, G_FILE_TEST_EXISTS));
+
+  /* Enabled later, it is loaded then. */
+  g_assert_true (orrery_plugin_engine_enable (f->engine, "trap", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (orrery_plugin_info_get_state (info), ==, ORRERY_PLUGIN_STATE_ENABLED);
+  g_assert_true (g_file_get_contents (trap_mark, &marks, NULL, NULL));
+  /* (The constructor ran only if no earlier test loaded the same bytes.) */
+  g_assert_true (g_str_has_suffix (marks, "init\n"));
+  orrery_plugin_engine_shutdown (f->engine);
+  g_unsetenv ("ORRERY_FIXTURE_TRAP");
+}
+
 static void
 test_check_all (Fixture       *f,
                 gconstpointer  data)
@@ -938,6 +981,7 @@ main (int    argc,
   ADD ("trust", test_trust);
   ADD ("trust-defaults-file", test_trust_defaults_file);
   ADD ("check-all", test_check_all);
+  ADD ("load-enabled", test_load_enabled);
   ADD ("shutdown-order", test_shutdown_order);
   ADD ("out-of-tree", test_out_of_tree);
   ADD ("plugins-command", test_plugins_command);

@@ -97,6 +97,21 @@ def test_listing_runs_no_plugin_code(orrery, world):
     assert world.mark.read_text().splitlines()[:2] == ["constructor", "init"]
 
 
+def test_run_loads_no_disabled_plugin(orrery, world):
+    """`orrery run` checks a plugin the configuration leaves disabled but
+    loads none of it: neither its ELF constructor nor its init runs (nor do
+    its libraries load); enabled, the same file runs."""
+    plugins = world.dir / "plugins"
+    os.mkdir(plugins, 0o755)
+    install(plugins, "trap")
+    r = run_with(orrery, world, plugins, extra=("--disable", "trap"))
+    assert r.returncode == 0, r
+    assert not world.mark.exists(), world.mark.read_text()
+    r = run_with(orrery, world, plugins, extra=("--enable", "trap"))
+    assert r.returncode == 0, r
+    assert world.mark.read_text().splitlines()[:2] == ["constructor", "init"]
+
+
 def test_listing_escapes_what_it_reads(orrery, world):
     # Paths from the user are printed escaped (a directory name with ESC).
     plugins = world.dir / "plug\x1b]0;x\x07ins"
