@@ -179,3 +179,29 @@ def test_foreign_host_refused(tmp_path):
     finally:
         stop(proc)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("endpoint", [False, True])
+def test_libsoup_loaded_only_for_an_endpoint(tmp_path, endpoint):
+    """Without HttpPort the metrics plugin does not load libsoup (nor the
+    libraries it brings): a task reads its host's memory map."""
+    conf = tmp_path / "orrery.conf"
+    conf.write_text("[Host]\nAutoEnable=false\n[Plugin metrics]\nEnabled=true\n")
+    f = tmp_path / "maps.json"
+    f.write_text(json.dumps({"constellation_id": "maps", "tasks": {"a": {
+        "task_id": "a", "task_data": {"command": ["sh", "-c", "grep -c 'libsoup-3' /proc/$PPID/maps || true"]}}}}))
+    args = [ORRERY, "run", "-c", conf, "--no-default-path",
+            "-P", os.path.join(BUILD_ROOT, "plugins", "metrics"),
+            "--set", "metrics.Summary=false", "--set", f"metrics.OutputDir={tmp_path / 'out'}",
+            "--journal", tmp_path / "j.jsonl"]
+    if endpoint:
+        args += ["--set", f"metrics.HttpPort={free_port()}"]
+    r = subprocess.run(list(map(str, args + [f])), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    done = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()
+            if '"task-completed"' in line]
+    mapped = int(done[0]["result"]["stdout"].strip())
+    if not endpoint:
+        assert mapped == 0, r
+    else:
+        assert mapped > 0, r
