@@ -1635,21 +1635,31 @@ output_close_log (Output *out)
   out->fd = -1;
 }
 
-/* The execution's source goes with its fds: the pipes and the pidfd. */
+static void output_close_pipe (Output *out);
+
+/* The pidfd leaves the execution's source (if it is still there) and is
+ * closed. */
+static void
+run_close_pidfd (Run *run)
+{
+  if (run->pid_tag != NULL && run->io_source != NULL)
+    g_source_remove_unix_fd (run->io_source, run->pid_tag);
+  run->pid_tag = NULL;
+  if (run->pidfd >= 0)
+    close (run->pidfd);
+  run->pidfd = -1;
+}
+
+/* The execution's source goes with its fds: the pipes and the pidfd (gone
+ * with the source, then closed). */
 static void
 run_release_fds (Run *run)
 {
   destroy_source (&run->io_source);
   run->out.tag = run->err.tag = run->pid_tag = NULL;
-  if (run->out.pipe_fd >= 0)
-    close (run->out.pipe_fd);
-  run->out.pipe_fd = -1;
-  if (run->err.pipe_fd >= 0)
-    close (run->err.pipe_fd);
-  run->err.pipe_fd = -1;
-  if (run->pidfd >= 0)
-    close (run->pidfd);
-  run->pidfd = -1;
+  output_close_pipe (&run->out);
+  output_close_pipe (&run->err);
+  run_close_pidfd (run);
 }
 
 static void
@@ -1771,8 +1781,6 @@ maybe_complete (Run *run)
     }
   g_object_unref (task);
 }
-
-static void output_close_pipe (Output *out);
 
 static gboolean
 drain_cb (gpointer user_data)
@@ -2034,13 +2042,8 @@ run_source_dispatch (GSource     *source,
         output_close_pipe (&run->out);
       if (run->err.done)
         output_close_pipe (&run->err);
-      if (run->exited && run->pid_tag != NULL)
-        {
-          g_source_remove_unix_fd (run->io_source, run->pid_tag);
-          run->pid_tag = NULL;
-          close (run->pidfd);
-          run->pidfd = -1;
-        }
+      if (run->exited)
+        run_close_pidfd (run);
     }
   return G_SOURCE_CONTINUE;
 }

@@ -1200,6 +1200,27 @@ add_not_found (OrreryPluginEngine *self)
     }
 }
 
+/* Discovers, then hands @load every plugin found or checked and not yet
+ * loaded, in search-path order; returns the number enabled. */
+static guint
+load_found (OrreryPluginEngine *self,
+            void              (*load) (OrreryPluginEngine *self,
+                                       OrreryPluginEntry  *entry))
+{
+  orrery_plugin_engine_discover (self);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
+
+      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
+          entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
+        load (self, entry);
+    }
+  _orrery_plugin_engine_prune_not_found (self);
+  add_not_found (self);
+  return self->enabled_order->len;
+}
+
 /**
  * orrery_plugin_engine_load_all:
  * @self: an engine
@@ -1217,18 +1238,7 @@ orrery_plugin_engine_load_all (OrreryPluginEngine *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), 0);
 
-  orrery_plugin_engine_discover (self);
-  for (guint i = 0; i < self->entries->len; i++)
-    {
-      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
-
-      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
-          entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
-        _orrery_plugin_engine_load_and_maybe_enable (self, entry);
-    }
-  _orrery_plugin_engine_prune_not_found (self);
-  add_not_found (self);
-  return self->enabled_order->len;
+  return load_found (self, _orrery_plugin_engine_load_and_maybe_enable);
 }
 
 /**
@@ -1253,18 +1263,7 @@ orrery_plugin_engine_load_enabled (OrreryPluginEngine *self)
 {
   g_return_val_if_fail (ORRERY_IS_PLUGIN_ENGINE (self), 0);
 
-  orrery_plugin_engine_discover (self);
-  for (guint i = 0; i < self->entries->len; i++)
-    {
-      OrreryPluginEntry *entry = g_ptr_array_index (self->entries, i);
-
-      if (entry->info->state == ORRERY_PLUGIN_STATE_FOUND ||
-          entry->info->state == ORRERY_PLUGIN_STATE_CHECKED)
-        load_if_enabled (self, entry);
-    }
-  _orrery_plugin_engine_prune_not_found (self);
-  add_not_found (self);
-  return self->enabled_order->len;
+  return load_found (self, load_if_enabled);
 }
 
 /**

@@ -2,6 +2,7 @@
 # host at random moments, each followed by `orrery resume`), a torn last
 # line, a full disk, replay, `--journal -`, `watch` on a run written by
 # another process, file modes and bad journals.
+import contextlib
 import json
 import os
 import random
@@ -213,32 +214,34 @@ def test_journal_to_stdout(tmp_path, orrery):
     assert kept == recs
 
 
-def test_full_disk_fails_the_run(tmp_path, orrery):
-    mnt = tmp_path / "small"
+@contextlib.contextmanager
+def small_tmpfs(mnt, options, what):
+    """A 64 KiB tmpfs at MNT (with OPTIONS), unmounted afterwards; the test
+    is skipped, naming WHAT, where the machine refuses the mount."""
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k" + options, "tmpfs", str(mnt)],
                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root): the full-disk case is not tested")
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {what} is not tested")
     try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)])
+
+
+def test_full_disk_fails_the_run(tmp_path, orrery):
+    with small_tmpfs(tmp_path / "small", "", "the full-disk case") as mnt:
         file = write_constellation(tmp_path / "big.json", [
             {"task_id": f"t{i:03d}", "name": "n" * 300, "task_data": {"command": "true"}} for i in range(300)])
         r = orrery("run", "--no-plugins", "--journal", mnt / "j.jsonl", file, cwd=tmp_path)
         assert r.returncode == 1, r
         assert f"Cannot write the journal “{mnt / 'j.jsonl'}”: No space left on device" in r.stdout + r.stderr
-    finally:
-        subprocess.run(["umount", str(mnt)])
 
 
 def test_read_only_file_system_fails_the_run(tmp_path, orrery):
     """A journal or a run directory on a read-only file system (root ignores
     permission bits, not a read-only mount): the run fails, naming it, and
     no task runs."""
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here (needs root): the read-only case is not tested")
-    try:
+    with small_tmpfs(tmp_path / "ro", ",ro", "the read-only case") as mnt:
         mark = tmp_path / "ran"
         file = write_constellation(tmp_path / "one.json", [
             {"task_id": "a", "task_data": {"command": ["touch", str(mark)]}}])
@@ -250,8 +253,6 @@ def test_read_only_file_system_fails_the_run(tmp_path, orrery):
         assert r.returncode == 1, r
         assert "Cannot create the run directory" in r.stderr and "Read-only file system" in r.stderr, r
         assert not mark.exists()
-    finally:
-        subprocess.run(["umount", str(mnt)])
 
 
 def test_replay_metrics_equal_live_metrics(tmp_path, orrery):
