@@ -26,7 +26,8 @@ def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        # Gone before the open, or between the open and the read (ESRCH).
         return False
 
 
