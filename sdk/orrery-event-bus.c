@@ -701,7 +701,8 @@ bus_publish_here (OrreryEventBus *self,
   self->emission++;
   self->alive = &alive;
   bus_emit (self, event, op, &alive);
-  while (alive && (d = g_queue_pop_head (&self->pending)) != NULL)
+  /* Read inline first: nothing was published from a handler, usually. */
+  while (alive && self->pending.head != NULL && (d = g_queue_pop_head (&self->pending)) != NULL)
     {
       bus_emit (self, d->event, d->op, &alive);
       orrery_event_unref (d->event);
