@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -164,27 +165,51 @@ def test_second_signal_does_not_wait(tmp_path):
     conf = tmp_path / "both.conf"
     conf.write_text(SIM_CONF + "\n[Device local]\nType=local\n")
     proc = start(["run", "--no-plugins", "--config", conf, "--journal", "-", path], tmp_path)
-    completed = 0
-    try:
+    # Both pipes are drained by threads all along: a host blocked on a full
+    # pipe would not see its signals.
+    out_lines, err_lines = [], []
+    started, warned = threading.Event(), threading.Event()
+
+    def drain_out():
+        completed = 0
         for line in proc.stdout:
-            if json.loads(line).get("type") == "task-completed":
+            out_lines.append(line)
+            if completed < 2000 and json.loads(line).get("type") == "task-completed":
                 completed += 1
                 if completed == 2000:
-                    break
+                    started.set()
+        started.set()
+
+    def drain_err():
+        for line in proc.stderr:
+            err_lines.append(line)
+            if b"cancelling the run" in line:
+                warned.set()
+        warned.set()
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (drain_out, drain_err)]
+    for t in readers:
+        t.start()
+    try:
+        assert started.wait(60), "2000 tasks did not complete"
         wait_for(lambda: (pids / "p").exists() and (pids / "p").read_text().strip(),
                  "the local task to start")
         pid = int((pids / "p").read_text())
-        # The second within the local device's kill grace (200 ms) of the
-        # first: the tasks that never started are cancelled in one pass
-        # now, so the stubborn task is what keeps the run going; far enough
-        # apart not to be merged into one pending signal.
+        # The second once the host has taken the first (it said so; two
+        # signals sent before it looks are one), and well within the local
+        # device's kill grace (200 ms) of the SIGTERM the cancel sends the
+        # stubborn task: the tasks that never started are cancelled in one
+        # pass, so that task is what keeps the run going.
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.05)
+        assert warned.wait(60), "no word of the first SIGINT"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        for t in readers:
+            t.join(timeout=60)
     finally:
         kill_all(proc)
-    err = err.decode(errors="replace")
+    out = b"".join(out_lines)
+    err = b"".join(err_lines).decode(errors="replace")
     assert proc.returncode == 1, err
     assert "SIGINT: cancelling the run" in err, err
     assert "SIGINT again: killed" in err, err
