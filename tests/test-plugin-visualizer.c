@@ -692,7 +692,9 @@ write_logging_dot (Fixture *f)
   g_autofree char *text = NULL;
 
   g_assert_nonnull (dot);   /* part of the CI's packages */
-  text = g_strdup_printf ("#!/bin/sh\necho \"$4\" >> '%s'\nexec '%s' \"$@\"\n", calls, dot);
+  /* Its niceness too (the 19th field of its stat). */
+  text = g_strdup_printf ("#!/bin/sh\necho \"$4\" >> '%s'\ncut -d' ' -f19 /proc/$$/stat >> '%s.nice'\n"
+                          "exec '%s' \"$@\"\n", calls, calls, dot);
   g_assert_true (g_file_set_contents (script, text, -1, NULL));
   g_assert_cmpint (g_chmod (script, 0755), ==, 0);
   return script;
@@ -752,8 +754,10 @@ test_svg_short_run_once (Fixture       *f,
   g_autofree char *out_dir = plugin_harness_path (&f->h, "out");
   g_autofree char *svg_file = plugin_harness_path (&f->h, "out/small.svg");
   g_autofree char *calls_file = plugin_harness_path (&f->h, "dot.calls");
+  g_autofree char *nice_file = plugin_harness_path (&f->h, "dot.calls.nice");
   g_autofree char *script = write_logging_dot (f);
   g_autofree char *calls = NULL;
+  g_autofree char *nice = NULL;
   g_autofree char *svg = NULL;
   g_autoptr(GDir) dir = NULL;
   guint n_files = 0;
@@ -771,6 +775,9 @@ test_svg_short_run_once (Fixture       *f,
   g_assert_true (g_str_has_suffix (calls, "/small.template.dot\n"));
   g_assert_false (g_str_has_prefix (calls, out_dir));
   g_assert_true (strchr (calls, '\n') == calls + strlen (calls) - 1);
+  /* In the background: the run's tasks come first. */
+  g_assert_true (g_file_get_contents (nice_file, &nice, NULL, NULL));
+  g_assert_cmpstr (nice, ==, "19\n");
   /* Its files went with it; OutputDir has the DOT file and the SVG. */
   calls[strlen (calls) - 1] = '\0';
   g_assert_false (g_file_test (calls, G_FILE_TEST_EXISTS));

@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <orrery.h>
@@ -1146,6 +1147,10 @@ static void
 dot_child_setup (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* A template's render runs beside the run's tasks, which come first; a
+   * run that waits for it at its end leaves it the processors anyway. */
+  if (GPOINTER_TO_INT (user_data))
+    setpriority (PRIO_PROCESS, 0, 19);
 }
 
 /* `dot` loads every plugin its configuration lists before it reads the
@@ -1295,6 +1300,7 @@ spawn_dot (Visualizer  *v,
            const char  *dot_file,
            const char  *svg_file,
            gboolean     ascii,
+           gboolean     background,
            GError     **error)
 {
   g_autoptr(GSubprocessLauncher) launcher =
@@ -1304,7 +1310,7 @@ spawn_dot (Visualizer  *v,
     gv_prepare (v);
   if (ascii && v->gv_dir != NULL)
     g_subprocess_launcher_setenv (launcher, "GVBINDIR", v->gv_dir, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, dot_child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, dot_child_setup, GINT_TO_POINTER (background), NULL);
   return g_subprocess_launcher_spawn (launcher, error, v->dot_program, "-Tsvg", "-o", svg_file, dot_file, NULL);
 }
 
@@ -1846,7 +1852,7 @@ start_dot (Visualizer *v)
     }
   /* Messages name the run's DOT file, whichever file dot reads. */
   v->dot_label = g_strdup (v->tpl_running != NULL ? v->svg_dot_file : v->svg_running);
-  v->dot_proc = spawn_dot (v, v->svg_running, svg_file, ascii, &error);
+  v->dot_proc = spawn_dot (v, v->svg_running, svg_file, ascii, v->tpl_running != NULL, &error);
   if (v->dot_proc == NULL)
     {
       g_warning ("Cannot run %s: %s", v->dot_program, error->message);
@@ -2078,7 +2084,7 @@ finish_svg (Visualizer *v)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *svg_file = g_strconcat (v->svg_pending, ".svg.tmp", NULL);
-      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, svg_file, v->svg_pending_ascii, &error);
+      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, svg_file, v->svg_pending_ascii, FALSE, &error);
 
       if (p == NULL)
         g_warning ("Cannot run %s: %s", v->dot_program, error->message);
