@@ -12,8 +12,10 @@
  *
  * In both cases, and also with no text output at all, it writes the
  * constellation as Graphviz DOT into OutputDir when the run starts, after
- * every modification and when it ends, and renders it to SVG with `dot`
- * (asynchronously, one process at a time) when `dot` is on PATH.
+ * every modification and when it ends, and an SVG of it when `dot` is on
+ * PATH: a template laid out by `dot` in the background (asynchronously, one
+ * process at a time) when the graph's structure is new, patched with the
+ * run's state (see "The template" below).
  *
  * With no text output and no format, it subscribes to nothing: it costs
  * nothing per event.
