@@ -16,7 +16,13 @@
  * - an edge's style says its kind: `solid` unconditional, `bold`
  *   success-only, `dashed` completion-only, `dotted` conditional (labelled
  *   with its condition); its tooltip names the kind;
- * - with ORRERY_DOT_LAYERS the tasks of one layer share a rank.
+ * - with ORRERY_DOT_LAYERS the tasks of one layer share a rank;
+ * - with ORRERY_DOT_TEMPLATE the state is left out but its room is kept:
+ *   every task as pending, a fixed-width third line where the duration
+ *   goes (digits have one width in Helvetica, as in nearly every font),
+ *   the title's state and version as the widest ones, and ids (taskN,
+ *   depN: from indices, never from user text, so that they need no
+ *   escaping) by which the SVG's elements are found and patched.
  *
  * User text (ids, names, conditions) is escaped as on a terminal first
  * (orrery_escape_for_terminal(): valid UTF-8 with no control character,
@@ -35,6 +41,16 @@
 
 #include "orrery-private.h"
 #include "orrery-constellation-private.h"
+
+/* ORRERY_DOT_TEMPLATE's slots. The duration's holds "%.2fs" up to 99999.99
+ * s; the title's state is the widest nick (partially-failed: 16
+ * characters, the next longest has 9) and the version six digits, or
+ * more if it has more. Documented in
+ * orrery-constellation-dot.h: a program that patches the SVG looks for
+ * them. */
+#define TEMPLATE_DURATION     "00000.00s"
+#define TEMPLATE_STATE        "partially-failed"
+#define TEMPLATE_VERSION_MIN  6
 
 static void
 append_escaped (GString    *s,
@@ -108,7 +124,17 @@ append_header (GString             *s,
   g_string_append_printf (s, " {\n  graph [rankdir=%s, labelloc=t, fontname=\"Helvetica\", label=\"",
                           flags & ORRERY_DOT_LEFT_TO_RIGHT ? "LR" : "TB");
   append_escaped (s, orrery_constellation_get_name (c));
-  if (flags & ORRERY_DOT_STATUS)
+  if (flags & ORRERY_DOT_TEMPLATE)
+    {
+      char digits[24];
+      int n = g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, orrery_constellation_get_version (c));
+
+      g_string_append (s, " (" TEMPLATE_STATE ", version ");
+      for (int i = 0; i < MAX (n, TEMPLATE_VERSION_MIN); i++)
+        g_string_append_c (s, '0');
+      g_string_append_c (s, ')');
+    }
+  else if (flags & ORRERY_DOT_STATUS)
     g_string_append_printf (s, " (%s, version %" G_GUINT64_FORMAT ")",
                             orrery_constellation_state_to_nick (orrery_constellation_get_state (c)),
                             orrery_constellation_get_version (c));
@@ -119,19 +145,26 @@ append_header (GString             *s,
 static void
 append_task (GString        *s,
              OrreryTask     *t,
+             guint           index,
              OrreryDotFlags  flags)
 {
-  OrreryTaskStatus st = orrery_task_get_status (t);
-  gboolean status = (flags & ORRERY_DOT_STATUS) != 0;
+  gboolean template = (flags & ORRERY_DOT_TEMPLATE) != 0;
+  OrreryTaskStatus st = template ? ORRERY_TASK_STATUS_PENDING : orrery_task_get_status (t);
+  gboolean status = template || (flags & ORRERY_DOT_STATUS) != 0;
   gboolean failed = status && st == ORRERY_TASK_STATUS_FAILED;
 
   g_string_append (s, "  ");
   append_quoted (s, orrery_task_get_id (t));
-  g_string_append (s, " [label=\"");
+  if (template)
+    g_string_append_printf (s, " [id=\"task%u\", label=\"", index);
+  else
+    g_string_append (s, " [label=\"");
   append_escaped (s, orrery_task_get_id (t));
   g_string_append (s, "\\n");
   append_escaped (s, orrery_task_get_name (t));
-  if (status && (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED))
+  if (template)
+    g_string_append (s, "\\n" TEMPLATE_DURATION);
+  else if (status && (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED))
     {
       char seconds[G_ASCII_DTOSTR_BUF_SIZE];
 
@@ -185,7 +218,9 @@ append_layers (GString             *s,
 
 static void
 append_dependency (GString          *s,
-                   OrreryDependency *d)
+                   OrreryDependency *d,
+                   guint             index,
+                   OrreryDotFlags    flags)
 {
   OrreryDependencyType type = orrery_dependency_get_dependency_type (d);
 
@@ -193,7 +228,10 @@ append_dependency (GString          *s,
   append_quoted (s, orrery_dependency_get_from_task_id (d));
   g_string_append (s, " -> ");
   append_quoted (s, orrery_dependency_get_to_task_id (d));
-  g_string_append (s, " [style=");
+  if (flags & ORRERY_DOT_TEMPLATE)
+    g_string_append_printf (s, " [id=\"dep%u\", style=", index);
+  else
+    g_string_append (s, " [style=");
   g_string_append (s, edge_style (type));
   g_string_append (s, ", tooltip=\"");
   g_string_append (s, orrery_dependency_type_to_nick (type));
@@ -221,8 +259,11 @@ append_dependency (GString          *s,
  * with its condition). @flags add the run's state (#ORRERY_DOT_STATUS: a
  * colour per status, `tomato` for failed, durations), one rank per layer
  * (#ORRERY_DOT_LAYERS) and the direction (#ORRERY_DOT_LEFT_TO_RIGHT; top
- * to bottom otherwise). User text is escaped for the terminal, then for
- * DOT, so that no file can inject DOT or control characters.
+ * to bottom otherwise); #ORRERY_DOT_TEMPLATE writes instead a graph whose
+ * layout the run's state cannot change, with slots and ids where an SVG
+ * of it is to be patched (see #OrreryDotFlags). User text is escaped for
+ * the terminal, then for DOT, so that no file can inject DOT or control
+ * characters.
  *
  * Returns: (transfer full): the DOT text
  */
@@ -241,11 +282,11 @@ orrery_constellation_to_dot (OrreryConstellation *self,
   s = g_string_sized_new (128 + 96 * (tasks->len + deps->len));
   append_header (s, self, flags);
   for (guint i = 0; i < tasks->len; i++)
-    append_task (s, tasks->pdata[i], flags);
+    append_task (s, tasks->pdata[i], i, flags);
   if (flags & ORRERY_DOT_LAYERS)
     append_layers (s, self);
   for (guint i = 0; i < deps->len; i++)
-    append_dependency (s, deps->pdata[i]);
+    append_dependency (s, deps->pdata[i], i, flags);
   g_string_append (s, "}\n");
   return g_string_free (s, FALSE);
 }

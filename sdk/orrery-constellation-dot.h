@@ -25,6 +25,19 @@ G_BEGIN_DECLS
  * @ORRERY_DOT_LAYERS: the tasks of one layer (same depth) on one rank
  * @ORRERY_DOT_LEFT_TO_RIGHT: dependencies drawn from left to right
  *   instead of top to bottom
+ * @ORRERY_DOT_TEMPLATE: a drawing whose layout no run can change, for a
+ *   program that lays the graph out once and fills in the run's state in
+ *   the SVG itself: every task drawn as pending
+ *   (`white`, tooltip `status: pending`) with a third line that is a
+ *   fixed-width slot for its duration (`00000.00s`), the title's state and
+ *   version as slots too (`NAME (partially-failed, version 000000)`: the
+ *   widest state, six digits or the version's own if it has more), and an
+ *   `id` attribute on every task (`taskN`, N its index in
+ *   orrery_constellation_get_tasks()) and dependency (`depN`, its index in
+ *   orrery_constellation_get_dependencies()), which Graphviz gives the SVG
+ *   group drawing it. Fill and border colours, border widths and tooltips
+ *   do not move anything; a task's size is the same whatever its status.
+ *   #ORRERY_DOT_STATUS is ignored with it.
  *
  * What orrery_constellation_to_dot() writes besides the graph itself.
  */
@@ -33,6 +46,7 @@ typedef enum /*< flags >*/ {
   ORRERY_DOT_STATUS        = 1 << 0,
   ORRERY_DOT_LAYERS        = 1 << 1,
   ORRERY_DOT_LEFT_TO_RIGHT = 1 << 2,
+  ORRERY_DOT_TEMPLATE      = 1 << 3,
 } OrreryDotFlags;
 
 ORRERY_EXPORT

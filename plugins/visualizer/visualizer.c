@@ -12,8 +12,10 @@
  *
  * In both cases, and also with no text output at all, it writes the
  * constellation as Graphviz DOT into OutputDir when the run starts, after
- * every modification and when it ends, and renders it to SVG with `dot`
- * (asynchronously, one process at a time) when `dot` is on PATH.
+ * every modification and when it ends, and an SVG of it when `dot` is on
+ * PATH: a template laid out by `dot` in the background (asynchronously, one
+ * process at a time) when the graph's structure is new, patched with the
+ * run's state (see "The template" below).
  *
  * With no text output and no format, it subscribes to nothing: it costs
  * nothing per event.
@@ -28,6 +30,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <orrery.h>
@@ -51,6 +54,9 @@ typedef struct
   gint64  retry_mono;    /* when the next attempt is due (monotonic) */
   guint   next_attempt;
 } Retrying;
+
+/* An SVG of the graph, laid out once, with where the state goes. */
+typedef struct _Template Template;
 
 typedef struct
 {
@@ -100,6 +106,23 @@ typedef struct
   char                *svg_pending;   /* DOT file waiting for a render */
   gboolean             svg_pending_ascii;  /* its text is all ASCII */
   char                *svg_running;   /* DOT file being rendered */
+  char                *dot_label;     /* the run's DOT file, as messages name it */
+  gboolean             svg_full;      /* the pending DOT file needs a full render */
+  char                *svg_dot_file;  /* the run's DOT file (OutputDir) */
+  OrreryConstellation *svg_constellation;  /* the graph of the pending SVG */
+
+  /* The SVG's template (ORRERY_DOT_TEMPLATE): rendered once per structure,
+   * patched with the state */
+  char                *work_dir;      /* private (0700): its DOT and SVG files */
+  char                *tpl_dot;       /* the template of the graph now */
+  guint                tpl_n_tasks;   /* its tasks */
+  gboolean             tpl_ascii;     /* its text is all ASCII */
+  char                *tpl_name;      /* its file's name in work_dir */
+  char                *tpl_file;      /* the file of the last one rendered */
+  gboolean             tpl_pending;   /* it waits for a render */
+  char                *tpl_running;   /* the one dot_proc renders, if it does */
+  guint                tpl_running_n;
+  Template            *tpl;           /* the last one rendered, indexed */
   gboolean             gv_tried;      /* gv_dir was looked for */
   char                *gv_dir;        /* GVBINDIR of the core plugins, or NULL */
   GSource             *svg_defer;     /* the first render of a run, waiting */
@@ -128,6 +151,9 @@ gv_remove (Visualizer *v)
   g_rmdir (v->gv_dir);
   g_clear_pointer (&v->gv_dir, g_free);
 }
+
+static void template_free (Template *t);
+static void work_dir_remove (Visualizer *v);
 
 static Visualizer *
 visualizer_ref (Visualizer *v)
@@ -163,6 +189,15 @@ visualizer_unref (Visualizer *v)
     }
   g_free (v->svg_pending);
   g_free (v->svg_running);
+  g_free (v->dot_label);
+  g_free (v->svg_dot_file);
+  g_clear_object (&v->svg_constellation);
+  g_free (v->tpl_dot);
+  g_free (v->tpl_name);
+  g_free (v->tpl_running);
+  g_clear_pointer (&v->tpl, template_free);
+  work_dir_remove (v);
+  g_free (v->tpl_file);
   gv_remove (v);
   g_free (v->final_text);
   g_free (v->output_dir);
@@ -1110,12 +1145,14 @@ write_line (Visualizer  *v,
  *   signal kills `dot` and ends the wait at once;
  * - `dot` dies with the process (PR_SET_PDEATHSIG) if the host is killed. */
 
-static void start_svg (Visualizer *v);
-
 static void
 dot_child_setup (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* A template's render runs beside the run's tasks, which come first; a
+   * run that waits for it at its end leaves it the processors anyway. */
+  if (GPOINTER_TO_INT (user_data))
+    setpriority (PRIO_PROCESS, 0, 19);
 }
 
 /* `dot` loads every plugin its configuration lists before it reads the
@@ -1263,10 +1300,11 @@ text_is_ascii (const char *text)
 static GSubprocess *
 spawn_dot (Visualizer  *v,
            const char  *dot_file,
+           const char  *svg_file,
            gboolean     ascii,
+           gboolean     background,
            GError     **error)
 {
-  g_autofree char *tmp = g_strconcat (dot_file, ".svg.tmp", NULL);
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
@@ -1274,8 +1312,8 @@ spawn_dot (Visualizer  *v,
     gv_prepare (v);
   if (ascii && v->gv_dir != NULL)
     g_subprocess_launcher_setenv (launcher, "GVBINDIR", v->gv_dir, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, dot_child_setup, NULL, NULL);
-  return g_subprocess_launcher_spawn (launcher, error, v->dot_program, "-Tsvg", "-o", tmp, dot_file, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, dot_child_setup, GINT_TO_POINTER (background), NULL);
+  return g_subprocess_launcher_spawn (launcher, error, v->dot_program, "-Tsvg", "-o", svg_file, dot_file, NULL);
 }
 
 /* foo.dot.svg.tmp -> foo.svg once `dot` succeeded; removed otherwise. */
@@ -1291,6 +1329,417 @@ svg_commit (const char *dot_file,
     g_remove (tmp);
   else if (g_rename (tmp, dest) != 0)
     g_warning ("Cannot rename %s to %s: %s", tmp, dest, g_strerror (errno));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The template: laid out once, patched with the state.
+ *
+ * `dot` spends most of a render formatting and writing the SVG (a 300-task
+ * chain: ~25 ms, ~5 of them the layout), which at the end of a run is
+ * waited for. But the state changes nothing in the layout if the SDK's
+ * ORRERY_DOT_TEMPLATE draws the graph: every task pending with a slot of
+ * fixed width for its duration, the title's state and version as the
+ * widest. So the template of the graph's structure is rendered in the
+ * background when the run starts and after a modification that changes
+ * it (its DOT text differs), into the private work directory, and kept in
+ * memory, indexed; an SVG of the run's state (the last one at its end) is
+ * that text with each task's fill, border, tooltip and duration and the
+ * title's state and version put in, written at once. `dot` renders the
+ * run's DOT file itself (a full render, as before) only when no template
+ * fits: its render failed, its SVG is not what this code expects, or a
+ * value does not fit its slot (a duration of 100000 s or more).
+ *
+ * The template is found by the ids the SDK writes (taskN, index in
+ * orrery_constellation_get_tasks()) and by what `dot` writes for them; user
+ * text cannot fake any of it: `dot` escapes <, > and " in the text it
+ * writes, so markup is only its own. */
+
+/* What the SDK's template holds (orrery-constellation-dot.h). */
+#define TPL_DURATION       "00000.00s"
+#define TPL_TOOLTIP        "<a xlink:title=\"status: pending\">"
+#define TPL_SHAPE          "<path fill=\"white\" stroke=\"black\""
+#define TPL_CRITICAL       " stroke-width=\"2\""
+#define TPL_NODE           "<g id=\"task"
+#define TPL_VERSION        ", version "
+
+typedef enum
+{
+  EDIT_TITLE,     /* the title's " (STATE, version N)" */
+  EDIT_TOOLTIP,   /* "pending" of a task's tooltip */
+  EDIT_SHAPE,     /* a task's fill="..." stroke="..." [stroke-width="2"] */
+  EDIT_DURATION,  /* a task's third line: <text ...>00000.00s</text>\n */
+} EditKind;
+
+typedef struct
+{
+  gsize    start;   /* the span of the template replaced */
+  gsize    end;
+  gsize    text;    /* EDIT_DURATION: where its text starts */
+  guint    task;
+  EditKind kind;
+} Edit;
+
+struct _Template
+{
+  char   *svg;
+  gsize   len;
+  char   *dot;          /* the template DOT it was rendered from */
+  GArray *edits;        /* Edit, in the order of the text */
+  guint   n_tasks;
+  guint   version_digits;
+};
+
+static void
+template_free (Template *t)
+{
+  g_free (t->svg);
+  g_free (t->dot);
+  g_array_unref (t->edits);
+  g_free (t);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Template, template_free)
+
+static int
+edit_compare (gconstpointer a,
+              gconstpointer b)
+{
+  const Edit *x = a, *y = b;
+
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void
+add_edit (GArray   *edits,
+          EditKind  kind,
+          guint     task,
+          gsize     start,
+          gsize     end,
+          gsize     text)
+{
+  Edit e = { start, end, text, task, kind };
+
+  g_array_append_val (edits, e);
+}
+
+/* The title: the first <text> of the graph, before any node or edge, ends
+ * with " (partially-failed, version 000000)" (the '-' as dot escapes it,
+ * or not). */
+static gboolean
+template_find_title (Template *t)
+{
+  static const char *const states[] = { " (partially&#45;failed", " (partially-failed" };
+  const char *svg = t->svg;
+  const char *graph = strstr (svg, "class=\"graph\"");
+  const char *first_g = graph ? strstr (graph, "<g id=") : NULL;
+  const char *text = graph ? strstr (graph, "<text ") : NULL;
+  const char *close, *content, *digits;
+  guint n = 0;
+
+  if (text == NULL || first_g == NULL || text > first_g)
+    return FALSE;
+  content = strchr (text, '>');
+  close = content ? strstr (content, "</text>") : NULL;
+  if (close == NULL || close > first_g)
+    return FALSE;
+  content++;
+  if (close == content || close[-1] != ')')
+    return FALSE;
+  for (digits = close - 1; digits > content && digits[-1] == '0'; digits--)
+    n++;
+  if (n == 0 || (gsize) (digits - content) < strlen (TPL_VERSION) ||
+      strncmp (digits - strlen (TPL_VERSION), TPL_VERSION, strlen (TPL_VERSION)) != 0)
+    return FALSE;
+  digits -= strlen (TPL_VERSION);
+  for (gsize i = 0; i < G_N_ELEMENTS (states); i++)
+    {
+      gsize len = strlen (states[i]);
+
+      if ((gsize) (digits - content) >= len && strncmp (digits - len, states[i], len) == 0)
+        {
+          t->version_digits = n;
+          add_edit (t->edits, EDIT_TITLE, 0, (gsize) (digits - len - svg), (gsize) (close - svg), 0);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* A task's group, from its id on: its tooltip, its shape's colours and its
+ * third line, the last text before the end of its link. Where it ends, or
+ * NULL if it is not what the template draws. */
+static const char *
+template_find_task (Template   *t,
+                    guint       task,
+                    const char *group)
+{
+  const char *svg = t->svg;
+  const char *end = strstr (group, "</a>\n");
+  const char *a = strstr (group, TPL_TOOLTIP);
+  const char *shape = a ? strstr (a, TPL_SHAPE) : NULL;
+  const char *d = shape ? strstr (shape, " d=\"") : NULL;
+  const char *colours, *rest, *text;
+  gsize text_len = strlen (TPL_DURATION "</text>\n");
+
+  if (end == NULL || a == NULL || a > end || shape == NULL || d == NULL || d > end)
+    return NULL;
+  /* Nothing but a critical task's width between the colours and the path. */
+  colours = shape + strlen ("<path ");
+  rest = shape + strlen (TPL_SHAPE);
+  if (rest != d && (d - rest != (gssize) strlen (TPL_CRITICAL) || strncmp (rest, TPL_CRITICAL, d - rest) != 0))
+    return NULL;
+  /* <text ...>00000.00s</text>, on one line, just before the link's end. */
+  text = g_strrstr_len (d, end - d, "<text ");
+  if (text == NULL || (gsize) (end - text) <= text_len || end[-(gssize) text_len - 1] != '>' ||
+      strncmp (end - text_len, TPL_DURATION "</text>\n", text_len) != 0 ||
+      memchr (text, '\n', (gsize) (end - text) - 1) != NULL)
+    return NULL;
+  a += strlen ("<a xlink:title=\"status: ");
+  add_edit (t->edits, EDIT_TOOLTIP, task, (gsize) (a - svg), (gsize) (a - svg) + strlen ("pending"), 0);
+  add_edit (t->edits, EDIT_SHAPE, task, (gsize) (colours - svg), (gsize) (d - svg), 0);
+  add_edit (t->edits, EDIT_DURATION, task, (gsize) (text - svg), (gsize) (end - svg),
+            (gsize) (end - text_len - svg));
+  return end;
+}
+
+/* Indexes the SVG `dot` made of @dot (a template of @n_tasks tasks); NULL
+ * (and why, for the debug log) if it is not as expected. Takes @svg. */
+static Template *
+template_new (char        *svg,
+              gsize        len,
+              const char  *dot,
+              guint        n_tasks,
+              const char **why)
+{
+  g_autoptr(Template) t = g_new0 (Template, 1);
+  g_autofree guint8 *seen = g_malloc0 (MAX (n_tasks, 1));
+  guint n_seen = 0;
+  const char *p;
+
+  t->svg = svg;
+  t->len = len;
+  t->dot = g_strdup (dot);
+  t->n_tasks = n_tasks;
+  t->edits = g_array_sized_new (FALSE, FALSE, sizeof (Edit), 3 * n_tasks + 1);
+  if (strlen (svg) != len || !g_str_has_suffix (svg, "</svg>\n"))
+    return *why = "not one whole SVG text", NULL;
+  if (!template_find_title (t))
+    return *why = "no title with its slots", NULL;
+  for (p = strstr (svg, TPL_NODE); p != NULL; p = strstr (p, TPL_NODE))
+    {
+      const char *digits = p + strlen (TPL_NODE);
+      char *after = NULL;
+      guint64 task;
+
+      if (!g_ascii_isdigit (*digits))
+        return *why = "a task group without its index", NULL;
+      task = g_ascii_strtoull (digits, &after, 10);
+      if (task >= n_tasks || seen[task] || !g_str_has_prefix (after, "\" class=\"node\">\n"))
+        return *why = "a task group of a wrong index", NULL;
+      seen[task] = 1;
+      n_seen++;
+      p = template_find_task (t, (guint) task, after);
+      if (p == NULL)
+        return *why = "a task group not as the template draws it", NULL;
+    }
+  if (n_seen != n_tasks)
+    return *why = "tasks missing", NULL;
+  g_array_sort (t->edits, edit_compare);
+  return g_steal_pointer (&t);
+}
+
+/* What the SDK's ORRERY_DOT_STATUS fills a task with (documented with
+ * OrreryDotFlags). */
+static const char *
+svg_fill (OrreryTaskStatus status)
+{
+  switch (status)
+    {
+    case ORRERY_TASK_STATUS_RUNNING:   return "gold";
+    case ORRERY_TASK_STATUS_COMPLETED: return "palegreen";
+    case ORRERY_TASK_STATUS_FAILED:    return "tomato";
+    case ORRERY_TASK_STATUS_CANCELLED: return "orange";
+    case ORRERY_TASK_STATUS_SKIPPED:   return "lightblue";
+    case ORRERY_TASK_STATUS_PENDING:
+    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY:
+    default:                           return "white";
+    }
+}
+
+/* The template with @c's state; NULL if a value does not fit its slot (or
+ * @c is not the graph of the template). */
+static GString *
+template_patch (Template            *t,
+                OrreryConstellation *c)
+{
+  g_autoptr(GPtrArray) tasks = orrery_constellation_get_tasks (c);
+  g_autoptr(GString) s = NULL;
+  gsize at = 0;
+
+  if (tasks->len != t->n_tasks)
+    return NULL;
+  s = g_string_sized_new (t->len + 32 * (gsize) t->n_tasks);
+  for (guint i = 0; i < t->edits->len; i++)
+    {
+      const Edit *e = &g_array_index (t->edits, Edit, i);
+      OrreryTask *task = e->kind == EDIT_TITLE ? NULL : tasks->pdata[e->task];
+      OrreryTaskStatus st = task ? orrery_task_get_status (task) : ORRERY_TASK_STATUS_PENDING;
+
+      g_string_append_len (s, t->svg + at, (gssize) (e->start - at));
+      at = e->end;
+      switch (e->kind)
+        {
+        case EDIT_TITLE:
+          {
+            char version[24];
+            int n = g_snprintf (version, sizeof version, "%" G_GUINT64_FORMAT,
+                                orrery_constellation_get_version (c));
+
+            if ((guint) n > t->version_digits)
+              return NULL;
+            /* Nicks and digits: nothing to escape for XML. */
+            g_string_append (s, " (");
+            g_string_append (s, orrery_constellation_state_to_nick (orrery_constellation_get_state (c)));
+            g_string_append (s, TPL_VERSION);
+            g_string_append (s, version);
+            g_string_append_c (s, ')');
+          }
+          break;
+        case EDIT_TOOLTIP:
+          g_string_append (s, orrery_task_status_to_nick (st));
+          break;
+        case EDIT_SHAPE:
+          g_string_append (s, "fill=\"");
+          g_string_append (s, svg_fill (st));
+          g_string_append (s, st == ORRERY_TASK_STATUS_FAILED ? "\" stroke=\"red\"" : "\" stroke=\"black\"");
+          if (st == ORRERY_TASK_STATUS_FAILED || orrery_task_get_priority (task) == ORRERY_TASK_PRIORITY_CRITICAL)
+            g_string_append (s, TPL_CRITICAL);
+          break;
+        case EDIT_DURATION:
+          if (st == ORRERY_TASK_STATUS_COMPLETED || st == ORRERY_TASK_STATUS_FAILED)
+            {
+              char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+
+              /* As the SDK writes it: "%.2f" with a '.' in any locale. */
+              g_ascii_formatd (seconds, sizeof seconds, "%.2f", orrery_task_get_duration (task));
+              if (strlen (seconds) + 1 > strlen (TPL_DURATION))
+                return NULL;
+              g_string_append_len (s, t->svg + e->start, (gssize) (e->text - e->start));
+              g_string_append (s, seconds);
+              g_string_append (s, "s</text>\n");
+            }
+          /* else no third line, as the SDK draws a task not finished. */
+          break;
+        }
+    }
+  g_string_append_len (s, t->svg + at, (gssize) (t->len - at));
+  return g_steal_pointer (&s);
+}
+
+/* The private directory of the template's files (0700), made once. */
+static gboolean
+work_dir_prepare (Visualizer *v)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (v->work_dir == NULL)
+    v->work_dir = g_dir_make_tmp ("orrery-svg-XXXXXX", &error);
+  if (v->work_dir == NULL)
+    g_warning ("No directory for the SVG's template (a full render each time): %s", error->message);
+  return v->work_dir != NULL;
+}
+
+/* At shutdown: the template's files go with their directory. */
+static void
+work_dir_remove (Visualizer *v)
+{
+  if (v->work_dir == NULL)
+    return;
+  if (v->tpl_file != NULL)
+    {
+      g_autofree char *svg = g_strconcat (v->tpl_file, ".svg", NULL);
+
+      g_remove (v->tpl_file);
+      g_remove (svg);
+    }
+  g_rmdir (v->work_dir);
+  g_clear_pointer (&v->work_dir, g_free);
+}
+
+/* The template fits the graph now. */
+static gboolean
+tpl_ready (Visualizer *v)
+{
+  return v->tpl != NULL && g_strcmp0 (v->tpl->dot, v->tpl_dot) == 0;
+}
+
+/* The template of the graph now is being made or waits to be. */
+static gboolean
+tpl_coming (Visualizer *v)
+{
+  return v->tpl_pending || (v->dot_proc != NULL && v->tpl_running != NULL &&
+                            g_strcmp0 (v->tpl_running, v->tpl_dot) == 0);
+}
+
+/* A template render is over: its SVG indexed, or dropped. */
+static void
+tpl_done (Visualizer *v,
+          gboolean    ok)
+{
+  g_autofree char *dot = g_steal_pointer (&v->tpl_running);
+  g_autofree char *svg_file = g_strconcat (v->tpl_file, ".svg", NULL);
+  g_autoptr(GError) error = NULL;
+  char *svg = NULL;
+  gsize len = 0;
+  const char *why = NULL;
+
+  if (ok && !g_file_get_contents (svg_file, &svg, &len, &error))
+    g_warning ("Cannot read %s: %s", svg_file, error->message);
+  g_remove (svg_file);
+  g_remove (v->tpl_file);
+  if (svg == NULL)
+    return;
+  g_clear_pointer (&v->tpl, template_free);
+  v->tpl = template_new (svg, len, dot, v->tpl_running_n, &why);
+  if (v->tpl == NULL)
+    g_debug ("The SVG of the template is not as expected (%s): a full render instead", why);
+}
+
+/* The SVG of the state now, from the template: written (DOT.svg.tmp would
+ * be `dot`'s name: BASE.svg.tmp), then renamed over BASE.svg. Whether the
+ * state fitted. */
+static gboolean
+svg_patch (Visualizer *v)
+{
+  g_autoptr(GString) text = template_patch (v->tpl, v->svg_constellation);
+  g_autofree char *base = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *dest = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (text == NULL)
+    return FALSE;
+  base = g_strndup (v->svg_pending, strlen (v->svg_pending) - 4);
+  tmp = g_strconcat (base, ".svg.tmp", NULL);
+  dest = g_strconcat (base, ".svg", NULL);
+  /* Atomic by the rename, as dot's output; no fsync, as for it. */
+  if (!g_file_set_contents_full (tmp, text->str, (gssize) text->len, G_FILE_SET_CONTENTS_NONE, 0666, &error))
+    {
+      g_warning ("Cannot write %s: %s", tmp, error->message);
+      g_remove (tmp);
+    }
+  else if (g_rename (tmp, dest) != 0)
+    {
+      g_warning ("Cannot rename %s to %s: %s", tmp, dest, g_strerror (errno));
+      g_remove (tmp);
+    }
+  /* A full render of an older state would replace it when over. */
+  if (v->dot_proc != NULL && v->tpl_running == NULL && !v->dot_killed)
+    {
+      v->dot_killed = TRUE;
+      g_subprocess_force_exit (v->dot_proc);
+    }
+  return TRUE;
 }
 
 static void
@@ -1311,12 +1760,15 @@ on_dot_deadline (gpointer user_data)
   if (v->dot_proc != NULL && !v->dot_killed)
     {
       g_warning ("dot ran past %u s on %s: killed, no SVG (DotTimeoutSec; SvgMaxNodes=%u)",
-                 v->dot_timeout_s, v->svg_running, v->svg_max_nodes);
+                 v->dot_timeout_s, v->dot_label, v->svg_max_nodes);
       v->dot_killed = TRUE;
       g_subprocess_force_exit (v->dot_proc);
     }
   return G_SOURCE_REMOVE;
 }
+
+static void start_dot (Visualizer *v);
+static void svg_produce (Visualizer *v);
 
 static void
 on_dot_done (GObject      *source,
@@ -1331,33 +1783,84 @@ on_dot_done (GObject      *source,
   if (!v->shut_down && G_SUBPROCESS (source) == v->dot_proc)
     {
       if (!ok && !v->dot_killed)
-        g_warning ("dot failed on %s: %s", v->svg_running, error->message);
-      svg_commit (v->svg_running, ok);
+        g_warning ("dot failed on %s: %s", v->dot_label, error->message);
+      if (v->tpl_running != NULL)
+        {
+          /* Killed at its deadline (said): no SVG of this state either,
+           * as when a full render is (a full render would take as long). */
+          if (v->dot_killed)
+            g_clear_pointer (&v->svg_pending, g_free);
+          tpl_done (v, ok);
+        }
+      else
+        svg_commit (v->svg_running, ok);
       dot_deadline_clear (v);
       g_clear_object (&v->dot_proc);
       g_clear_pointer (&v->svg_running, g_free);
+      g_clear_pointer (&v->dot_label, g_free);
       v->dot_killed = FALSE;
-      if (v->svg_pending != NULL)
-        start_svg (v);
+      /* The SVG waiting for this template, unless its time is not come. */
+      if (v->svg_defer == NULL)
+        svg_produce (v);
+      start_dot (v);
     }
   visualizer_unref (v);
 }
 
-/* Renders the pending DOT file to SVG, one `dot` at a time: a render asked
- * for while one runs waits for it (and only the newest waits). */
+/* Runs `dot`, one at a time: the pending template first (an SVG of the
+ * state waits for it), else the full render of the pending DOT file when
+ * it needs one. */
 static void
-start_svg (Visualizer *v)
+start_dot (Visualizer *v)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *svg_file = NULL;
+  gboolean ascii = FALSE;
 
-  if (v->dot_proc != NULL || v->svg_pending == NULL)
+  if (v->dot_proc != NULL)
     return;
-  v->svg_running = g_steal_pointer (&v->svg_pending);
-  v->dot_proc = spawn_dot (v, v->svg_running, v->svg_pending_ascii, &error);
+  if (v->tpl_pending)
+    {
+      v->tpl_pending = FALSE;
+      if (work_dir_prepare (v))
+        {
+          g_free (v->tpl_file);
+          v->tpl_file = g_build_filename (v->work_dir, v->tpl_name, NULL);
+          if (!g_file_set_contents_full (v->tpl_file, v->tpl_dot, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error))
+            {
+              g_warning ("Cannot write %s: %s", v->tpl_file, error->message);
+              g_clear_error (&error);
+            }
+          else
+            {
+              v->tpl_running = g_strdup (v->tpl_dot);
+              v->tpl_running_n = v->tpl_n_tasks;
+              v->svg_running = g_strdup (v->tpl_file);
+              svg_file = g_strconcat (v->tpl_file, ".svg", NULL);
+              ascii = v->tpl_ascii;
+            }
+        }
+      /* No template: the state's SVG by a full render (once due). */
+      if (v->tpl_running == NULL && v->svg_defer == NULL)
+        v->svg_full = TRUE;
+    }
+  if (v->tpl_running == NULL)
+    {
+      if (v->svg_pending == NULL || !v->svg_full)
+        return;
+      v->svg_running = g_steal_pointer (&v->svg_pending);
+      svg_file = g_strconcat (v->svg_running, ".svg.tmp", NULL);
+      ascii = v->svg_pending_ascii;
+    }
+  /* Messages name the run's DOT file, whichever file dot reads. */
+  v->dot_label = g_strdup (v->tpl_running != NULL ? v->svg_dot_file : v->svg_running);
+  v->dot_proc = spawn_dot (v, v->svg_running, svg_file, ascii, v->tpl_running != NULL, &error);
   if (v->dot_proc == NULL)
     {
       g_warning ("Cannot run %s: %s", v->dot_program, error->message);
       g_clear_pointer (&v->svg_running, g_free);
+      g_clear_pointer (&v->tpl_running, g_free);
+      g_clear_pointer (&v->dot_label, g_free);
       return;
     }
   v->dot_killed = FALSE;
@@ -1366,6 +1869,28 @@ start_svg (Visualizer *v)
   g_source_set_callback (v->dot_deadline, on_dot_deadline, v, NULL);
   g_source_attach (v->dot_deadline, NULL);
   g_subprocess_wait_check_async (v->dot_proc, NULL, on_dot_done, visualizer_ref (v));
+}
+
+/* The SVG of the pending DOT file's state: patched into the template at
+ * once if it fits, after it if it is coming, else by a full render. */
+static void
+svg_produce (Visualizer *v)
+{
+  if (v->svg_pending == NULL)
+    return;
+  if (tpl_ready (v))
+    {
+      if (svg_patch (v))
+        {
+          g_clear_pointer (&v->svg_pending, g_free);
+          return;
+        }
+      g_debug ("A value of %s does not fit the template: a full render", v->svg_pending);
+    }
+  else if (tpl_coming (v))
+    return;
+  v->svg_full = TRUE;
+  start_dot (v);
 }
 
 static void
@@ -1383,13 +1908,13 @@ on_svg_defer (gpointer user_data)
   Visualizer *v = user_data;
 
   g_clear_pointer (&v->svg_defer, g_source_unref);
-  start_svg (v);
+  svg_produce (v);
   return G_SOURCE_REMOVE;
 }
 
-/* Renders the pending DOT file: now, or, in a run's first
- * SVG_FIRST_DELAY_MS, when that time is over (the run's end renders at
- * once, and replaces what waits). */
+/* The SVG of the pending DOT file: now, or, in a run's first
+ * SVG_FIRST_DELAY_MS, when that time is over (the run's end makes it at
+ * once, and replaces what waits). The template's render does not wait. */
 static void
 svg_render_soon (Visualizer *v)
 {
@@ -1398,7 +1923,7 @@ svg_render_soon (Visualizer *v)
   if (v->run_over || age_ms >= SVG_FIRST_DELAY_MS)
     {
       svg_defer_clear (v);
-      start_svg (v);
+      svg_produce (v);
       return;
     }
   if (v->svg_defer != NULL)
@@ -1471,7 +1996,8 @@ attach_signal (GMainContext *ctx,
 }
 
 /* Waits for PROC until DEADLINE_US (monotonic) or a signal, on CTX (the
- * thread-default context); kills it then. Whether it succeeded. */
+ * thread-default context); kills it then (at once with QUIET_KILL, and
+ * silently). Whether it succeeded, not killed. */
 static gboolean
 dot_wait_bounded (Visualizer   *v,
                   GSubprocess  *proc,
@@ -1517,13 +2043,13 @@ dot_wait_bounded (Visualizer   *v,
       g_source_unref (sig[i]);
     }
   *signal_out = w.signal;
-  svg_commit (dot_file, w.ok && !quiet_kill);
-  return w.ok;
+  return w.ok && !quiet_kill;
 }
 
 /* At shutdown: the last SVG must not be lost when the host exits right
- * after the run, but the wait is bounded. A render of an older graph
- * still running while a newer one waits is stopped at once. */
+ * after the run, but the wait is bounded. A render still running is waited
+ * for if the last SVG needs it (that state's render, or the template it is
+ * to be patched into); an older one is stopped at once. */
 static void
 finish_svg (Visualizer *v)
 {
@@ -1539,20 +2065,33 @@ finish_svg (Visualizer *v)
   g_main_context_push_thread_default (ctx);
   if (v->dot_proc != NULL)
     {
-      dot_wait_bounded (v, v->dot_proc, v->svg_running, ctx, deadline_us,
-                        v->svg_pending != NULL || v->dot_killed, &signal);
+      gboolean template = v->tpl_running != NULL;
+      gboolean needed = template ? v->svg_pending != NULL && g_strcmp0 (v->tpl_running, v->tpl_dot) == 0
+                                 : v->svg_pending == NULL;
+      gboolean ok = dot_wait_bounded (v, v->dot_proc, v->dot_label, ctx, deadline_us,
+                                      !needed || v->dot_killed, &signal);
+
+      if (template)
+        tpl_done (v, ok);
+      else
+        svg_commit (v->svg_running, ok);
       g_clear_pointer (&v->svg_running, g_free);
+      g_clear_pointer (&v->dot_label, g_free);
       g_clear_object (&v->dot_proc);
     }
-  if (v->svg_pending != NULL && v->dot_program != NULL && signal == 0)
+  /* Past the deadline (a template killed at it, said), a full render
+   * would be killed at once: not started. */
+  if (v->svg_pending != NULL && v->dot_program != NULL && signal == 0 &&
+      !(tpl_ready (v) && svg_patch (v)) && g_get_monotonic_time () < deadline_us)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, v->svg_pending_ascii, &error);
+      g_autofree char *svg_file = g_strconcat (v->svg_pending, ".svg.tmp", NULL);
+      g_autoptr(GSubprocess) p = spawn_dot (v, v->svg_pending, svg_file, v->svg_pending_ascii, FALSE, &error);
 
       if (p == NULL)
         g_warning ("Cannot run %s: %s", v->dot_program, error->message);
       else
-        dot_wait_bounded (v, p, v->svg_pending, ctx, deadline_us, FALSE, &signal);
+        svg_commit (v->svg_pending, dot_wait_bounded (v, p, v->svg_pending, ctx, deadline_us, FALSE, &signal));
     }
   g_clear_pointer (&v->svg_pending, g_free);
   g_main_context_pop_thread_default (ctx);
@@ -1594,12 +2133,33 @@ write_dot (Visualizer          *v,
                    orrery_constellation_get_n_tasks (c), v->svg_max_nodes, path);
       v->svg_skip_said = TRUE;
       g_clear_pointer (&v->svg_pending, g_free);
+      v->tpl_pending = FALSE;
     }
   else if (v->want_svg && v->dot_program != NULL)
     {
+      g_autofree char *template = orrery_constellation_to_dot (c, ORRERY_DOT_TEMPLATE | ORRERY_DOT_LAYERS);
+
+      /* A new structure (the run's first, or changed): its template, laid
+       * out at once in the background, for the run's end to be patched in
+       * (the state's SVG itself waits as before). */
+      if (g_strcmp0 (template, v->tpl_dot) != 0)
+        {
+          g_free (v->tpl_dot);
+          v->tpl_dot = g_steal_pointer (&template);
+          v->tpl_n_tasks = orrery_constellation_get_n_tasks (c);
+          v->tpl_ascii = text_is_ascii (v->tpl_dot);
+          g_free (v->tpl_name);
+          v->tpl_name = g_strconcat (stem, ".template.dot", NULL);
+          v->tpl_pending = TRUE;
+        }
+      g_free (v->svg_dot_file);
+      v->svg_dot_file = g_strdup (path);
       g_free (v->svg_pending);
       v->svg_pending = g_steal_pointer (&path);
       v->svg_pending_ascii = text_is_ascii (text);
+      v->svg_full = FALSE;
+      g_set_object (&v->svg_constellation, c);
+      start_dot (v);
       svg_render_soon (v);
     }
 }
@@ -1871,6 +2431,7 @@ visualizer_shutdown (OrreryPluginContext *context)
   /* The last SVG, within DotTimeoutSec (or until a signal). */
   finish_svg (v);
   gv_remove (v);
+  work_dir_remove (v);
   /* A pending on_dot_done holds its own reference and sees this flag. */
   v->shut_down = TRUE;
   lines_flush_now (v);

@@ -51,3 +51,52 @@ def test_flags():
     assert 'label="Dot \\"quoted\\" (' in full and ", version " in full
     assert '  "a" [label="a\\nA", fillcolor="white", tooltip="status: pending"];\n' in full
     assert '  { rank=same; "a"; };\n' in full
+
+
+HOSTILE = {
+    "constellation_id": "evil",
+    "name": "N \"q\" <x> & ]]> \x01",
+    "tasks": {
+        "a\"] x [label=\"inj": {"task_id": "a\"] x [label=\"inj", "name": "<g id=\"task9\"> & ]]>\x07",
+                                 "priority": "critical"},
+        "b": {"task_id": "b", "name": "B"},
+    },
+    "dependencies": [{"from_task_id": "a\"] x [label=\"inj", "to_task_id": "b"}],
+}
+
+
+def test_template():
+    """ORRERY_DOT_TEMPLATE: the layout without the state (every task pending,
+    a fixed slot for its duration, the title's slots) and ids made from
+    indices, whatever the user text; Graphviz reads it and the SVG groups
+    carry those ids."""
+    c = Orrery.Constellation.new_from_data(json.dumps(HOSTILE), -1, "test")
+    t = c.to_dot(Orrery.DotFlags.TEMPLATE | Orrery.DotFlags.LAYERS)
+    # STATUS changes nothing with TEMPLATE: the state is not in it.
+    assert t == c.to_dot(Orrery.DotFlags.TEMPLATE | Orrery.DotFlags.LAYERS | Orrery.DotFlags.STATUS)
+    assert 'label="N \\"q\\" <x> & ]]> \\\\x01 (partially-failed, version 000000)"' in t
+    ids = [task.get_id() for task in c.get_tasks()]
+    for i, tid in enumerate(ids):
+        assert f' [id="task{i}", label="' in t
+    assert '  "b" [id="task%d", label="b\\nB\\n00000.00s", fillcolor="white", tooltip="status: pending"];\n' \
+        % ids.index("b") in t
+    assert '", fillcolor="white", penwidth=2, tooltip="status: pending"];\n' in t   # critical
+    assert ' [id="dep0", style=solid, tooltip="unconditional"];\n' in t
+    assert "color=\"red\"" not in t and "\x01" not in t and "\x07" not in t
+    svg = subprocess.run(["dot", "-Tsvg"], input=t, capture_output=True, text=True, timeout=60, check=True).stdout
+    import xml.dom.minidom
+    doc = xml.dom.minidom.parseString(svg)
+    groups = {g.getAttribute("id"): g for g in doc.getElementsByTagName("g")}
+    assert {g for g in groups if g.startswith("task") or g.startswith("dep")} == {"task0", "task1", "dep0"}
+    for i, tid in enumerate(ids):
+        g = groups[f"task{i}"]
+        assert g.getAttribute("class") == "node"
+        texts = [x.firstChild.data for x in g.getElementsByTagName("text") if x.firstChild]
+        assert texts[0] == tid.replace("\\", "\\\\") and texts[-1] == "00000.00s"
+
+
+def test_template_version_slot():
+    c = Orrery.Constellation.new_from_data(json.dumps(DAG), -1, "test")
+    t = c.to_dot(Orrery.DotFlags.TEMPLATE)
+    assert ' (partially-failed, version 000000)"' in t
+    assert "tooltip=\"status: pending\"" in t
