@@ -2717,7 +2717,7 @@ child_remote_edits (OrreryConstellation  *copy,
   gboolean ok;
   const char *domain, *message;
   gint32 code;
-  GVariant *mods;
+  GVariant *mods, *here;
 
   child_await (child);
   child_send (child, WIRE_EDIT, serial, edits_to_variant (batch));
@@ -2732,9 +2732,8 @@ child_remote_edits (OrreryConstellation  *copy,
     }
   /* The copy follows (the host sends it again at its next event). */
   _orrery_constellation_set_remote_edits (copy, NULL, NULL);
-  {
-    g_autoptr(GVariant) here = orrery_constellation_apply_edits (copy, batch, NULL);
-  }
+  here = orrery_constellation_apply_edits (copy, batch, NULL);
+  g_clear_pointer (&here, g_variant_unref);
   _orrery_constellation_set_remote_edits (copy, child_remote_edits, child);
   return mods;
 }
