@@ -85,8 +85,22 @@ append_quoted (GString    *s,
   g_string_append_c (s, '"');
 }
 
-static const char *
-status_color (OrreryTaskStatus status)
+/**
+ * orrery_task_status_to_dot_color:
+ * @status: a task status
+ *
+ * The fill colour #ORRERY_DOT_STATUS gives a task of @status: an X11
+ * colour name, which Graphviz writes unchanged into an SVG's `fill`
+ * attribute, so a program that patches a drawing laid out with
+ * #ORRERY_DOT_TEMPLATE colours it exactly as orrery_constellation_to_dot()
+ * would.
+ *
+ * Returns: (transfer none): `white` (pending or waiting), `gold`
+ *   (running), `palegreen` (completed), `tomato` (failed), `orange`
+ *   (cancelled) or `lightblue` (skipped)
+ */
+const char *
+orrery_task_status_to_dot_color (OrreryTaskStatus status)
 {
   switch (status)
     {
@@ -175,7 +189,7 @@ append_task (GString        *s,
       g_string_append_c (s, 's');
     }
   g_string_append (s, "\", fillcolor=\"");
-  g_string_append (s, status ? status_color (st) : "white");
+  g_string_append (s, status ? orrery_task_status_to_dot_color (st) : "white");
   g_string_append_c (s, '"');
   if (failed)
     g_string_append (s, ", color=\"red\"");

@@ -52,5 +52,7 @@ typedef enum /*< flags >*/ {
 ORRERY_EXPORT
 char *orrery_constellation_to_dot (OrreryConstellation *self,
                                    OrreryDotFlags       flags);
+ORRERY_EXPORT
+const char *orrery_task_status_to_dot_color (OrreryTaskStatus status);
 
 G_END_DECLS

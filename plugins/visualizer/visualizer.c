@@ -1548,24 +1548,6 @@ template_new (char        *svg,
   return g_steal_pointer (&t);
 }
 
-/* What the SDK's ORRERY_DOT_STATUS fills a task with (documented with
- * OrreryDotFlags). */
-static const char *
-svg_fill (OrreryTaskStatus status)
-{
-  switch (status)
-    {
-    case ORRERY_TASK_STATUS_RUNNING:   return "gold";
-    case ORRERY_TASK_STATUS_COMPLETED: return "palegreen";
-    case ORRERY_TASK_STATUS_FAILED:    return "tomato";
-    case ORRERY_TASK_STATUS_CANCELLED: return "orange";
-    case ORRERY_TASK_STATUS_SKIPPED:   return "lightblue";
-    case ORRERY_TASK_STATUS_PENDING:
-    case ORRERY_TASK_STATUS_WAITING_DEPENDENCY:
-    default:                           return "white";
-    }
-}
-
 /* The template with @c's state; NULL if a value does not fit its slot (or
  * @c is not the graph of the template). */
 static GString *
@@ -1610,7 +1592,7 @@ template_patch (Template            *t,
           break;
         case EDIT_SHAPE:
           g_string_append (s, "fill=\"");
-          g_string_append (s, svg_fill (st));
+          g_string_append (s, orrery_task_status_to_dot_color (st));
           g_string_append (s, st == ORRERY_TASK_STATUS_FAILED ? "\" stroke=\"red\"" : "\" stroke=\"black\"");
           if (st == ORRERY_TASK_STATUS_FAILED || orrery_task_get_priority (task) == ORRERY_TASK_PRIORITY_CRITICAL)
             g_string_append (s, TPL_CRITICAL);

@@ -100,3 +100,24 @@ def test_template_version_slot():
     t = c.to_dot(Orrery.DotFlags.TEMPLATE)
     assert ' (partially-failed, version 000000)"' in t
     assert "tooltip=\"status: pending\"" in t
+
+
+def test_status_colors():
+    """Orrery.TaskStatus.to_dot_color() is the fill ORRERY_DOT_STATUS gives
+    each status (what the visualizer patches into its SVG template)."""
+    statuses = ["pending", "waiting_dependency", "running", "completed", "failed",
+                "cancelled", "skipped"]
+    dag = {"constellation_id": "colors", "name": "Colors",
+           "tasks": {s: {"task_id": s, "name": s, "status": s} for s in statuses},
+           "dependencies": []}
+    c = Orrery.Constellation.new_from_data(json.dumps(dag), -1, "test")
+    text = c.to_dot(Orrery.DotFlags.STATUS)
+    seen = set()
+    for s in statuses:
+        status = c.get_task(s).get_status()
+        color = Orrery.TaskStatus.to_dot_color(status)
+        assert f'  "{s}" [label="{s}\\n{s}' in text
+        line = next(ln for ln in text.splitlines() if ln.startswith(f'  "{s}" ['))
+        assert f'fillcolor="{color}"' in line, line
+        seen.add(color)
+    assert seen == {"white", "gold", "palegreen", "tomato", "orange", "lightblue"}
