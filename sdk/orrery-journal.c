@@ -25,45 +25,72 @@
 #define FLUSH_DELAY_MS  5
 /* A finished task is written at most this long after it finished. */
 #define TASK_END_DELAY_US 1000
-/* Records buffered while the thread writes the header, at most. */
-#define HEADER_WAIT_BYTES (16 * 1024 * 1024)
+/* Handed to the writer thread and not yet written, at most: past it the
+ * main context waits for the thread (the header, being written, is not
+ * counted: records wait behind it up to this much). */
+#define QUEUED_BYTES_MAX (16 * 1024 * 1024)
+/* Written buffers kept for the next hand-offs, at most. */
+#define SPARE_BUFFERS   4
 /* JournalSync=batch: what is written is synced this long after the first
  * write since the last sync (one fdatasync for every record of the
  * window), and at once at run-level events. */
 #define SYNC_DELAY_MS   10
 
-/* JournalSync=batch's syncs of the windows, off the main context: an
- * fdatasync takes milliseconds on a real disk (a median of 3.35 ms on a
- * 300-chain of `true` here), and nothing is dispatched while the main
- * context waits for it. The main context asks once per window (one
- * condition signal, not one per record); the thread waits out the window,
- * then syncs; the header's sync it makes at once. Later run-level events
- * and close still sync on the main context, before the next observer
- * hears of them.
+/* Two threads of the journal's (a journal of a regular file, JournalSync
+ * none or batch), sharing one lock:
  *
- * The thread also writes the header (the constellation-started buffer:
- * 95 MB for a million tasks, a write() of 65 to 220 ms here): the first
- * tasks run meanwhile. Records formatted meanwhile wait in the buffer,
- * behind it (see header_writing()); a write that cannot wait (a run-level
- * event, the start of a task a buffered end made ready, close) waits for
- * the header first, so the file's order is the bus's. */
+ * - The writer writes the buffers the main context hands it, in order:
+ *   the header (the constellation-started buffer: 95 MB for a million
+ *   tasks, a write() of 65 to 220 ms here), then every 64 KiB or
+ *   millisecond of records. Copying them into the page cache is most of
+ *   what a journal costs the kernel (a million tasks write 370 MB: 0.8 s
+ *   of system time on the main thread when it wrote them itself); the
+ *   tasks run meanwhile. A write that cannot wait (a run-level event, the
+ *   start of a task a buffered end made ready, close) waits until the
+ *   writer has written what it was handed, then is made on the main
+ *   context, so the file's order is the bus's and the record is in the
+ *   kernel when the observer after the journal hears of it.
+ *
+ * - The syncer (batch) makes the windows' fdatasync calls: one takes
+ *   milliseconds on a real disk (a median of 3.35 ms on a 300-chain of
+ *   `true` here), and nothing would be dispatched while the main context
+ *   waited for it. A write (the writer's or the main context's) opens a
+ *   window if none is open; the syncer waits it out, then syncs; the
+ *   header's sync it makes at once. Run-level events and close still sync
+ *   on the main context, before the next observer hears of them. */
+typedef struct
+{
+  GString *text;
+  GString *body;        /* or NULL: written inside text, */
+  gsize    split;       /* at this offset */
+  gboolean sync_at_once;
+} Chunk;
+
 typedef struct
 {
   GMutex   lock;
-  GCond    cond;
-  GThread *thread;
   int      fd;
+  gboolean batch;       /* writes open windows */
+  gboolean quit;
+
+  /* The syncer */
+  GThread *thread;
+  GCond    cond;
   gboolean requested;   /* a window is open */
   gboolean at_once;     /* no window: sync now (the header) */
-  gboolean quit;
   int      errsv;       /* of the first failed fdatasync */
   guint64  n_syncs;
-  GCond    written;     /* signalled when the header is written */
-  GString *header;      /* to write, before any window's sync: */
-  GString *header_body; /* with this inside it (or NULL), */
-  gsize    header_split; /* at this offset */
-  int      write_errsv; /* of the header's failed write */
-  guint64  header_bytes; /* of it written */
+
+  /* The writer */
+  GThread *writer;
+  GCond    wcond;       /* to the writer: a chunk, or quit */
+  GCond    written;     /* from it: a chunk written, or room in the queue */
+  GQueue   chunks;      /* to write, in order */
+  gsize    queued;      /* their bytes */
+  gboolean writing;     /* one is being written */
+  int      write_errsv; /* of the first failed write */
+  guint64  bytes;       /* it wrote */
+  GPtrArray *spare;     /* written buffers, for the next hand-offs */
 } Syncer;
 
 struct _OrreryJournal
@@ -79,7 +106,6 @@ struct _OrreryJournal
   gboolean            started;       /* constellation-started seen */
   gboolean            unsynced;      /* written, not yet synced */
   gboolean            task_end_pending; /* a finished task in buf */
-  gboolean            header_handed;  /* the thread has (or had) the header to write */
   GString            *header_body;    /* the prepared body, for the thread to write */
   gsize               header_split;   /* where it goes in buf */
   GHashTable         *awaited;       /* ids whose start writes buf first (see note_task_end()) */
@@ -107,7 +133,7 @@ struct _OrreryJournal
 
   GMainContext       *context;
   GSource            *timer;         /* writes the buffer */
-  Syncer             *syncer;        /* syncs what is written (batch) */
+  Syncer             *syncer;        /* writes and syncs (see Syncer) */
   OrreryEventBus     *bus;
   guint               subscription;
   GWeakRef            orchestrator;
@@ -865,12 +891,11 @@ prepared_is_current (OrreryJournal       *self,
          memcmp (self->prepared_counts, c->status_counts, sizeof self->prepared_counts) == 0;
 }
 
-/* Whether the thread is to write the header (see Syncer). */
+/* Whether the writer is to write the header (see Syncer). */
 static gboolean
 can_hand_header (OrreryJournal *self)
 {
-  return self->sync != ORRERY_JOURNAL_SYNC_ALWAYS && self->can_sync && !self->header_handed &&
-         self->error == NULL;
+  return self->sync != ORRERY_JOURNAL_SYNC_ALWAYS && self->can_sync && self->error == NULL;
 }
 
 static void
@@ -1327,70 +1352,8 @@ fail (OrreryJournal *self,
   g_object_unref (self);
 }
 
-static void request_sync (OrreryJournal *self);
-static gboolean syncer_failed (OrreryJournal *self);
-static void collect_header (OrreryJournal *self,
-                            gboolean       wait);
-
-/* Writes what is buffered; with @sync, then fdatasyncs the file (what
- * this write and every write before it put there). */
-static gboolean
-write_buffer (OrreryJournal *self,
-              gboolean       sync)
-{
-  const char *p;
-  gsize left;
-
-  if (self->header_handed)
-    collect_header (self, TRUE);
-  if (self->error != NULL || syncer_failed (self))
-    return FALSE;
-  p = self->buf->str;
-  left = self->buf->len;
-  while (left > 0)
-    {
-      gssize n = write (self->fd, p, left);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          fail (self, errno, "write");
-          return FALSE;
-        }
-      if (n == 0)
-        {
-          fail (self, ENOSPC, "write");
-          return FALSE;
-        }
-      p += n;
-      left -= n;
-      self->bytes_written += n;
-    }
-  if (self->buf->len > 0)
-    {
-      self->unsynced = TRUE;
-      self->last_write_us = g_get_monotonic_time ();
-    }
-  g_string_truncate (self->buf, 0);
-  self->task_end_pending = FALSE;
-  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
-    g_hash_table_remove_all (self->awaited);
-  if (sync && self->unsynced && self->can_sync)
-    {
-      self->n_syncs++;
-      if (fdatasync (self->fd) < 0)
-        {
-          fail (self, errno, "sync");
-          return FALSE;
-        }
-    }
-  if (sync)
-    self->unsynced = FALSE;
-  else if (self->unsynced && self->sync == ORRERY_JOURNAL_SYNC_BATCH)
-    request_sync (self);
-  return TRUE;
-}
+static void request_sync_full (OrreryJournal *self,
+                               gboolean       at_once);
 
 /* write() until all of @len is written; adds to @done what was. Returns
  * 0 or the errno. */
@@ -1398,7 +1361,7 @@ static int
 write_all (int         fd,
            const char *p,
            gsize       len,
-           gsize      *done)
+           guint64    *done)
 {
   while (len > 0)
     {
@@ -1415,6 +1378,107 @@ write_all (int         fd,
   return 0;
 }
 
+static int
+write_chunk (int      fd,
+             Chunk   *chunk,
+             guint64 *done)
+{
+  GString *text = chunk->text, *body = chunk->body;
+  gsize split = body != NULL ? chunk->split : text->len;
+  int errsv = write_all (fd, text->str, split, done);
+
+  if (errsv == 0 && body != NULL)
+    errsv = write_all (fd, body->str, body->len, done);
+  if (errsv == 0)
+    errsv = write_all (fd, text->str + split, text->len - split, done);
+  return errsv;
+}
+
+static gsize
+chunk_len (Chunk *chunk)
+{
+  return chunk->text->len + (chunk->body != NULL ? chunk->body->len : 0);
+}
+
+/* Frees @chunk; its text is kept as a spare buffer if it is not the
+ * header's (a buffer's size) and there is room. Under the lock. */
+static void
+chunk_free (Syncer *syncer,
+            Chunk  *chunk)
+{
+  if (chunk->body == NULL && chunk->text->allocated_len <= 2 * (FLUSH_BYTES + 4096) &&
+      syncer->spare->len < SPARE_BUFFERS)
+    {
+      g_string_truncate (chunk->text, 0);
+      g_ptr_array_add (syncer->spare, chunk->text);
+    }
+  else
+    g_string_free (chunk->text, TRUE);
+  if (chunk->body != NULL)
+    g_string_free (chunk->body, TRUE);
+  g_free (chunk);
+}
+
+/* Opens a window if none is (with @at_once, the sync is made as soon as
+ * the syncer can). Under the lock. */
+static void
+syncer_request (Syncer   *syncer,
+                gboolean  at_once)
+{
+  if (syncer->thread == NULL)
+    return;
+  if (!syncer->requested || (at_once && !syncer->at_once))
+    {
+      syncer->requested = TRUE;
+      syncer->at_once |= at_once;
+      g_cond_signal (&syncer->cond);
+    }
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  Syncer *syncer = data;
+
+  g_mutex_lock (&syncer->lock);
+  for (;;)
+    {
+      Chunk *chunk;
+      int errsv;
+      guint64 done = 0;
+
+      while (syncer->chunks.length == 0 && !syncer->quit)
+        g_cond_wait (&syncer->wcond, &syncer->lock);
+      /* Quit comes after the main context took back what was left. */
+      if (syncer->chunks.length == 0)
+        break;
+      chunk = g_queue_pop_head (&syncer->chunks);
+      syncer->queued -= chunk_len (chunk);
+      if (syncer->queued + chunk_len (chunk) > QUEUED_BYTES_MAX)
+        g_cond_broadcast (&syncer->written);   /* room again */
+      if (syncer->write_errsv != 0)
+        {
+          /* Nothing more is written after a failed write. */
+          chunk_free (syncer, chunk);
+          continue;
+        }
+      syncer->writing = TRUE;
+      g_mutex_unlock (&syncer->lock);
+      errsv = write_chunk (syncer->fd, chunk, &done);
+      g_mutex_lock (&syncer->lock);
+      syncer->writing = FALSE;
+      syncer->bytes += done;
+      if (errsv != 0)
+        syncer->write_errsv = errsv;
+      else if (syncer->batch)
+        syncer_request (syncer, chunk->sync_at_once);
+      chunk_free (syncer, chunk);
+      g_cond_broadcast (&syncer->written);
+    }
+  g_mutex_unlock (&syncer->lock);
+  return NULL;
+}
+
 static gpointer
 syncer_thread (gpointer data)
 {
@@ -1426,36 +1490,10 @@ syncer_thread (gpointer data)
       gint64 end;
       int r, errsv;
 
-      while (!syncer->requested && !syncer->quit && syncer->header == NULL)
+      while (!syncer->requested && !syncer->quit)
         g_cond_wait (&syncer->cond, &syncer->lock);
-      if (syncer->header != NULL)
-        {
-          /* Written even when told to quit: close waits for it. */
-          GString *header = syncer->header, *body = syncer->header_body;
-          gsize split = body != NULL ? syncer->header_split : header->len, done = 0;
-
-          g_mutex_unlock (&syncer->lock);
-          errsv = write_all (syncer->fd, header->str, split, &done);
-          if (errsv == 0 && body != NULL)
-            errsv = write_all (syncer->fd, body->str, body->len, &done);
-          if (errsv == 0)
-            errsv = write_all (syncer->fd, header->str + split, header->len - split, &done);
-          g_string_free (header, TRUE);
-          if (body != NULL)
-            g_string_free (body, TRUE);
-          g_mutex_lock (&syncer->lock);
-          syncer->header = NULL;
-          syncer->header_body = NULL;
-          syncer->header_bytes = done;
-          syncer->write_errsv = errsv;
-          if (errsv != 0)
-            syncer->requested = syncer->at_once = FALSE;   /* nothing to sync */
-          g_cond_broadcast (&syncer->written);
-        }
       if (syncer->quit)
         break;
-      if (!syncer->requested)
-        continue;
       /* The window: what is written meanwhile rides along. */
       end = g_get_monotonic_time () + SYNC_DELAY_MS * G_TIME_SPAN_MILLISECOND;
       while (!syncer->quit && !syncer->at_once && g_cond_wait_until (&syncer->cond, &syncer->lock, end))
@@ -1476,8 +1514,15 @@ syncer_thread (gpointer data)
   return NULL;
 }
 
-/* Opens a window if none is: the thread syncs SYNC_DELAY_MS later (with
- * @at_once, as soon as it can). */
+/* Whether the threads write (a regular file, not synced at every record)
+ * and are still to. */
+static gboolean
+can_hand (OrreryJournal *self)
+{
+  return self->sync != ORRERY_JOURNAL_SYNC_ALWAYS && self->can_sync && self->error == NULL &&
+         self->fd >= 0;
+}
+
 static Syncer *
 ensure_syncer (OrreryJournal *self)
 {
@@ -1488,11 +1533,159 @@ ensure_syncer (OrreryJournal *self)
       syncer = self->syncer = g_new0 (Syncer, 1);
       g_mutex_init (&syncer->lock);
       g_cond_init (&syncer->cond);
+      g_cond_init (&syncer->wcond);
       g_cond_init (&syncer->written);
+      g_queue_init (&syncer->chunks);
+      syncer->spare = g_ptr_array_new ();
       syncer->fd = self->fd;
-      syncer->thread = g_thread_new ("orrery-journal-sync", syncer_thread, syncer);
+      syncer->batch = self->sync == ORRERY_JOURNAL_SYNC_BATCH;
+      if (syncer->batch)
+        syncer->thread = g_thread_new ("orrery-journal-sync", syncer_thread, syncer);
     }
   return syncer;
+}
+
+/* What failed in a thread fails the run (a write: at the next record
+ * handed or written; a sync: at the latest at the run's end, whose sync
+ * is the main context's). */
+static gboolean
+syncer_failed (OrreryJournal *self)
+{
+  int errsv, write_errsv;
+
+  if (self->syncer == NULL)
+    return FALSE;
+  g_mutex_lock (&self->syncer->lock);
+  errsv = self->syncer->errsv;
+  write_errsv = self->syncer->write_errsv;
+  g_mutex_unlock (&self->syncer->lock);
+  if (write_errsv != 0)
+    fail (self, write_errsv, "write");
+  else if (errsv != 0)
+    fail (self, errsv, "sync");
+  return self->error != NULL;
+}
+
+/* The buffer goes to the writer (with @body written at @split inside it,
+ * and with @sync_at_once synced at once, batch); the records that follow
+ * start a new buffer. Waits for the writer when more than
+ * QUEUED_BYTES_MAX is queued. */
+static void
+hand_buffer (OrreryJournal *self,
+             GString       *body,
+             gsize          split,
+             gboolean       sync_at_once)
+{
+  Syncer *syncer = ensure_syncer (self);
+  Chunk *chunk;
+  int write_errsv;
+
+  if (syncer->writer == NULL)
+    syncer->writer = g_thread_new ("orrery-journal-write", writer_thread, syncer);
+  chunk = g_new0 (Chunk, 1);
+  chunk->text = self->buf;
+  chunk->body = body;
+  chunk->split = split;
+  chunk->sync_at_once = sync_at_once;
+  g_mutex_lock (&syncer->lock);
+  g_queue_push_tail (&syncer->chunks, chunk);
+  syncer->queued += chunk_len (chunk);
+  g_cond_signal (&syncer->wcond);
+  self->buf = syncer->spare->len > 0 ? g_ptr_array_steal_index_fast (syncer->spare, syncer->spare->len - 1)
+                                     : g_string_sized_new (FLUSH_BYTES + 4096);
+  /* Not for the header itself: it is the writer's as soon as it wakes. */
+  while (body == NULL && syncer->queued > QUEUED_BYTES_MAX && syncer->write_errsv == 0)
+    g_cond_wait (&syncer->written, &syncer->lock);
+  write_errsv = syncer->write_errsv;
+  g_mutex_unlock (&syncer->lock);
+  self->unsynced = TRUE;   /* close syncs, whatever the threads did */
+  self->last_write_us = g_get_monotonic_time ();
+  self->task_end_pending = FALSE;
+  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
+    g_hash_table_remove_all (self->awaited);
+  if (write_errsv != 0)
+    fail (self, write_errsv, "write");
+}
+
+/* Waits until the writer has written everything handed to it (its
+ * writes are what the main context would make itself, in its place):
+ * then the main context writes what follows. */
+static void
+wait_writer (OrreryJournal *self)
+{
+  Syncer *syncer = self->syncer;
+  int errsv;
+
+  if (syncer == NULL || syncer->writer == NULL)
+    return;
+  g_mutex_lock (&syncer->lock);
+  while ((syncer->writing || syncer->chunks.length > 0) && syncer->write_errsv == 0)
+    g_cond_wait (&syncer->written, &syncer->lock);
+  errsv = syncer->write_errsv;
+  g_mutex_unlock (&syncer->lock);
+  if (errsv != 0)
+    fail (self, errsv, "write");
+}
+
+/* Writes what is buffered (after what the writer had yet to write); with
+ * @sync, then fdatasyncs the file (what this write and every write
+ * before it put there). */
+static gboolean
+write_buffer (OrreryJournal *self,
+              gboolean       sync)
+{
+  int errsv;
+  gsize len = self->buf->len;
+
+  wait_writer (self);
+  if (self->error != NULL || syncer_failed (self))
+    return FALSE;
+  errsv = write_all (self->fd, self->buf->str, len, &self->bytes_written);
+  if (errsv != 0)
+    {
+      fail (self, errsv, "write");
+      return FALSE;
+    }
+  if (len > 0)
+    {
+      self->unsynced = TRUE;
+      self->last_write_us = g_get_monotonic_time ();
+    }
+  g_string_truncate (self->buf, 0);
+  self->task_end_pending = FALSE;
+  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
+    g_hash_table_remove_all (self->awaited);
+  if (sync && self->unsynced && self->can_sync)
+    {
+      self->n_syncs++;
+      if (fdatasync (self->fd) < 0)
+        {
+          fail (self, errno, "sync");
+          return FALSE;
+        }
+    }
+  if (sync)
+    self->unsynced = FALSE;
+  else if (self->unsynced && self->sync == ORRERY_JOURNAL_SYNC_BATCH)
+    request_sync_full (self, FALSE);
+  return TRUE;
+}
+
+/* The buffer, to the kernel soon: by the writer when there is one and no
+ * task start is to wait for a record in it (see note_task_end()), else
+ * here. */
+static void
+flush_soon (OrreryJournal *self)
+{
+  if (self->buf->len == 0)
+    return;
+  if (can_hand (self) && (self->awaited == NULL || g_hash_table_size (self->awaited) == 0))
+    {
+      if (!syncer_failed (self))
+        hand_buffer (self, NULL, 0, FALSE);
+    }
+  else
+    write_buffer (self, FALSE);
 }
 
 static void
@@ -1501,85 +1694,26 @@ request_sync_full (OrreryJournal *self,
 {
   Syncer *syncer;
 
-  if (self->error != NULL || !self->can_sync)
+  if (self->error != NULL || !self->can_sync || self->sync != ORRERY_JOURNAL_SYNC_BATCH)
     return;
   syncer = ensure_syncer (self);
   g_mutex_lock (&syncer->lock);
-  if (!syncer->requested || (at_once && !syncer->at_once))
-    {
-      syncer->requested = TRUE;
-      syncer->at_once |= at_once;
-      g_cond_signal (&syncer->cond);
-    }
+  syncer_request (syncer, at_once);
   g_mutex_unlock (&syncer->lock);
 }
 
-static void
-request_sync (OrreryJournal *self)
-{
-  request_sync_full (self, FALSE);
-}
-
-/* The buffer (the header and constellation-started) goes to the thread to
- * write, then (batch) to sync at once; the records that follow start a
- * new buffer. */
+/* The header (with the prepared body, when there is one) goes to the
+ * writer, then (batch) to the disk at once. */
 static void
 hand_header (OrreryJournal *self)
 {
-  Syncer *syncer = ensure_syncer (self);
-
-  g_mutex_lock (&syncer->lock);
-  syncer->header = self->buf;
-  syncer->header_body = g_steal_pointer (&self->header_body);
-  syncer->header_split = self->header_split;
-  if (self->sync == ORRERY_JOURNAL_SYNC_BATCH)
-    syncer->requested = syncer->at_once = TRUE;
-  g_cond_signal (&syncer->cond);
-  g_mutex_unlock (&syncer->lock);
-  self->buf = g_string_sized_new (FLUSH_BYTES + 4096);
-  self->header_handed = TRUE;
-  self->unsynced = TRUE;   /* close syncs, whatever the thread did */
-  self->last_write_us = g_get_monotonic_time ();
+  hand_buffer (self, g_steal_pointer (&self->header_body), self->header_split,
+               self->sync == ORRERY_JOURNAL_SYNC_BATCH);
 }
 
-/* What the thread's write of the header came to, once it is done (with
- * @wait, waits for it): its bytes counted, its error the run's. */
-static void
-collect_header (OrreryJournal *self,
-                gboolean       wait)
-{
-  Syncer *syncer = self->syncer;
-  int errsv;
-
-  g_mutex_lock (&syncer->lock);
-  while (wait && syncer->header != NULL)
-    g_cond_wait (&syncer->written, &syncer->lock);
-  if (syncer->header != NULL)
-    {
-      g_mutex_unlock (&syncer->lock);
-      return;
-    }
-  self->header_handed = FALSE;
-  self->bytes_written += syncer->header_bytes;
-  errsv = syncer->write_errsv;
-  g_mutex_unlock (&syncer->lock);
-  if (errsv != 0)
-    fail (self, errsv, "write");
-}
-
-/* Whether the thread is still writing the header: records wait for it,
- * up to HEADER_WAIT_BYTES of them. */
-static gboolean
-header_writing (OrreryJournal *self)
-{
-  if (!self->header_handed || self->buf->len >= HEADER_WAIT_BYTES)
-    return FALSE;
-  collect_header (self, FALSE);
-  return self->header_handed;
-}
-
-/* Stops the thread (before the descriptor is closed); what it had not
- * synced yet is the caller's to sync. */
+/* Stops the threads (before the descriptor is closed), once the writer
+ * has written what it was handed: what they had not synced yet is the
+ * caller's to sync. */
 static void
 stop_syncer (OrreryJournal *self)
 {
@@ -1587,38 +1721,30 @@ stop_syncer (OrreryJournal *self)
 
   if (syncer == NULL)
     return;
-  if (self->header_handed)
-    collect_header (self, TRUE);
+  wait_writer (self);
   g_mutex_lock (&syncer->lock);
   syncer->quit = TRUE;
   g_cond_signal (&syncer->cond);
+  g_cond_signal (&syncer->wcond);
   g_mutex_unlock (&syncer->lock);
-  g_thread_join (syncer->thread);
+  if (syncer->writer != NULL)
+    g_thread_join (syncer->writer);
+  if (syncer->thread != NULL)
+    g_thread_join (syncer->thread);
   self->n_syncs += syncer->n_syncs;
-  if (syncer->errsv != 0)
+  self->bytes_written += syncer->bytes;
+  if (syncer->write_errsv != 0)
+    fail (self, syncer->write_errsv, "write");
+  else if (syncer->errsv != 0)
     fail (self, syncer->errsv, "sync");
+  for (guint i = 0; i < syncer->spare->len; i++)
+    g_string_free (syncer->spare->pdata[i], TRUE);
+  g_ptr_array_unref (syncer->spare);
   g_mutex_clear (&syncer->lock);
   g_cond_clear (&syncer->cond);
+  g_cond_clear (&syncer->wcond);
   g_cond_clear (&syncer->written);
   g_clear_pointer (&self->syncer, g_free);
-}
-
-/* A sync the thread made failed: the run fails at the next record written
- * (at the latest at the run's end, whose sync is the main context's). */
-static gboolean
-syncer_failed (OrreryJournal *self)
-{
-  int errsv;
-
-  if (self->syncer == NULL)
-    return FALSE;
-  g_mutex_lock (&self->syncer->lock);
-  errsv = self->syncer->errsv;
-  g_mutex_unlock (&self->syncer->lock);
-  if (errsv == 0)
-    return FALSE;
-  fail (self, errsv, "sync");
-  return TRUE;
 }
 
 static void arm_timer (OrreryJournal *self);
@@ -1629,10 +1755,7 @@ timer_cb (gpointer user_data)
   OrreryJournal *self = user_data;
 
   g_clear_pointer (&self->timer, g_source_unref);
-  if (self->buf->len > 0 && header_writing (self))
-    arm_timer (self);
-  else if (self->buf->len > 0)
-    write_buffer (self, FALSE);
+  flush_soon (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1793,21 +1916,27 @@ orrery_journal_append_event (OrreryJournal  *self,
       disarm_timer (self);
       write_buffer (self, self->sync != ORRERY_JOURNAL_SYNC_NONE);
     }
-  else if ((type == ORRERY_EVENT_TASK_STARTED && self->task_end_pending && is_awaited (self, event)) ||
-           ((self->buf->len >= FLUSH_BYTES ||
-             (is_task_end (type) && g_get_monotonic_time () - self->last_write_us >= TASK_END_DELAY_US)) &&
-            !header_writing (self)))
+  else if (type == ORRERY_EVENT_TASK_STARTED && self->task_end_pending && is_awaited (self, event))
     {
-      /* A finished task reaches the kernel before the orchestrator goes
-       * on (a crash of the host then loses nothing that finished), unless
-       * the last write was less than a millisecond ago: then within a
-       * millisecond, by the timer, so a busy run makes few syscalls, and
-       * in any case before a task it made ready starts (see
-       * note_task_end()). The disk sync
-       * (batch) is the sync thread's. An armed timer stays: when it fires
-       * it writes what is pending, if anything, and goes (one timer per
-       * millisecond of a busy run, not one per task). */
+      /* What this task does relies on the end in the buffer (see
+       * note_task_end()): in the kernel first. */
       write_buffer (self, FALSE);
+    }
+  else if (self->buf->len >= FLUSH_BYTES ||
+           (is_task_end (type) && g_get_monotonic_time () - self->last_write_us >= TASK_END_DELAY_US))
+    {
+      /* A finished task goes to the kernel before the orchestrator goes
+       * on (a crash of the host then loses nothing that finished): by the
+       * writer (see Syncer), or here when a task it made ready is about to
+       * start. Unless the last write was less than a millisecond ago: then
+       * within a millisecond, by the timer, so a busy run makes few
+       * syscalls, and in any case before a task it made ready starts. The
+       * disk sync (batch) is the syncer's. An armed timer stays: when it
+       * fires it writes what is pending, if anything, and goes (one timer
+       * per millisecond of a busy run, not one per task). */
+      if (is_task_end (type))
+        note_task_end (self, event, type);
+      flush_soon (self);
     }
   else if (is_task_end (type))
     note_task_end (self, event, type);
@@ -2386,18 +2515,26 @@ orrery_journal_get_next_sequence (OrreryJournal *self)
  * orrery_journal_get_bytes_written:
  * @self: a journal
  *
- * The header counts once the sync thread has written it (at the latest,
- * when the journal is closed).
+ * What the journal's writer thread writes (the header, and most records
+ * of a busy run) counts once it is written (at the latest, when the
+ * journal is closed).
  *
  * Returns: how many bytes went to the file so far
  */
 guint64
 orrery_journal_get_bytes_written (OrreryJournal *self)
 {
+  guint64 n;
+
   g_return_val_if_fail (ORRERY_IS_JOURNAL (self), 0);
-  if (self->header_handed)
-    collect_header (self, FALSE);
-  return self->bytes_written;
+  n = self->bytes_written;
+  if (self->syncer != NULL)
+    {
+      g_mutex_lock (&self->syncer->lock);
+      n += self->syncer->bytes;
+      g_mutex_unlock (&self->syncer->lock);
+    }
+  return n;
 }
 
 /**

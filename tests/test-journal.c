@@ -50,6 +50,10 @@ static GMutex gate_lock;
 static GCond gate_cond;
 static gboolean gate_armed, gate_open, gate_timed_out;
 static gboolean header_on_main, header_elsewhere, header_done;
+/* And of the other writes: how many, from which thread; with
+ * fail_aside set, those from another thread fail with ENOSPC. */
+static gint records_on_main, records_elsewhere;
+static gboolean fail_aside;
 
 ssize_t write (int fd, const void *buf, size_t n);
 
@@ -81,6 +85,18 @@ write (int         fd,
        * not wait for the header. */
       if (!header_on_main)
         g_usleep (100 * G_TIME_SPAN_MILLISECOND);
+    }
+  if (!header && n > 0 && memcmp (buf, "{\"seq\":", 7) == 0)
+    {
+      if (g_thread_self () == main_thread)
+        g_atomic_int_inc (&records_on_main);
+      else if (g_atomic_int_get (&fail_aside))
+        {
+          errno = ENOSPC;
+          return -1;
+        }
+      else
+        g_atomic_int_inc (&records_elsewhere);
     }
   r = (ssize_t) syscall (SYS_write, fd, buf, n);
   if (header && g_atomic_int_get (&gate_armed))
@@ -192,6 +208,22 @@ read_journal (const char *path)
   g_assert_true (orrery_journal_reader_read_to (reader, 0, &error));
   g_assert_no_error (error);
   return reader;
+}
+
+/* @n simulated tasks t0000... with no dependencies, into f->c. */
+static void
+add_independent_tasks (Fixture *f,
+                       guint    n)
+{
+  g_clear_object (&f->c);
+  f->c = orrery_constellation_new ("independent", NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%05u", i);
+      g_autoptr(OrreryTask) t = orrery_task_new (id, NULL);
+
+      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
+    }
 }
 
 static GPtrArray *
@@ -1420,6 +1452,71 @@ test_result_serialised (void)
     }
 }
 
+/* A run of independent tasks: its records (past the first 64 KiB) go to
+ * the file from the journal's writer thread, in order behind the header;
+ * the run's last record from the main thread, after them. */
+static void
+test_records_written_aside (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-records");
+  g_autoptr(OrreryJournalReader) reader = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+
+  add_independent_tasks (f, 2000);
+  orrery_journal_set_sync (journal, ORRERY_JOURNAL_SYNC_BATCH);
+  g_atomic_int_set (&records_on_main, 0);
+  g_atomic_int_set (&records_elsewhere, 0);
+  run (f);
+  g_assert_no_error (f->error);
+  close_journal (journal);
+
+  /* 2000 tasks' 4000 records are more than 64 KiB many times over. */
+  g_assert_cmpint (g_atomic_int_get (&records_elsewhere), >=, 2);
+  /* constellation-completed (a run-level event: written at once). */
+  g_assert_cmpint (g_atomic_int_get (&records_on_main), >=, 1);
+  records = read_lines (f->path);
+  g_assert_cmpuint (records->len, ==, 1 + 1 + 2 * 2000 + 1);
+  g_assert_cmpstr (record_type (records, records->len - 1), ==, "constellation-completed");
+  reader = read_journal (f->path);
+  g_assert_cmpuint (orrery_journal_reader_get_sequence (reader), ==, records->len);
+  g_assert_cmpuint (orrery_constellation_count_status (orrery_journal_reader_get_constellation (reader),
+                                                       ORRERY_TASK_STATUS_COMPLETED), ==, 2000);
+  g_assert_cmpuint (orrery_journal_get_bytes_written (journal), ==, (guint64) file_size (f->path));
+}
+
+/* A write the writer thread makes fails (a full disk): the run fails with
+ * that error, reported once, and nothing is written after it. */
+static void
+test_write_error_aside_fails_the_run (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autoptr(OrreryJournal) journal = open_journal (f, "run-full");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+
+  add_independent_tasks (f, 2000);
+  orrery_journal_set_sync (journal, ORRERY_JOURNAL_SYNC_NONE);
+  g_signal_connect (journal, "failed", G_CALLBACK (on_failed), f);
+  g_test_expect_message ("Orrery-Orchestrator", G_LOG_LEVEL_WARNING, "*fails*No space left on device*");
+  g_atomic_int_set (&fail_aside, TRUE);
+  run (f);
+  g_atomic_int_set (&fail_aside, FALSE);
+  g_test_assert_expected_messages ();
+  g_assert_false (f->ok);
+  g_assert_nonnull (f->error);
+  g_assert_nonnull (strstr (f->error->message, f->path));
+  g_assert_nonnull (strstr (f->error->message, g_strerror (ENOSPC)));
+  g_assert_cmpint (orrery_constellation_get_state (f->c), ==, ORRERY_CONSTELLATION_STATE_FAILED);
+  g_assert_cmpuint (f->n_failed_signals, ==, 1);
+  g_assert_false (orrery_journal_close (journal, &error));
+  g_assert_error (error, ORRERY_JOURNAL_ERROR, ORRERY_JOURNAL_ERROR_IO);
+  /* What reached the file is whole records, the last not the run's end. */
+  records = read_lines (f->path);
+  g_assert_cmpuint (records->len, <, 1 + 1 + 2 * 2000 + 1);
+  g_assert_cmpstr (record_type (records, records->len - 1), !=, "constellation-completed");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1446,6 +1543,8 @@ main (int    argc,
   ADD ("/journal/header-prepared-stale", test_header_prepared_stale);
   ADD ("/journal/task-end-before-next-start", test_task_end_before_next_start);
   ADD ("/journal/task-end-before-dependent-start", test_task_end_before_dependent_start);
+  ADD ("/journal/records-written-aside", test_records_written_aside);
+  ADD ("/journal/write-error-aside-fails-the-run", test_write_error_aside_fails_the_run);
   g_test_add_func ("/journal/result-values", test_result_values);
   g_test_add_func ("/journal/result-serialised", test_result_serialised);
   return g_test_run ();
