@@ -52,7 +52,7 @@ static gboolean gate_armed, gate_open, gate_timed_out;
 static gboolean header_on_main, header_elsewhere, header_done;
 /* And of the other writes: how many, from which thread; with
  * fail_aside set, those from another thread fail with ENOSPC. */
-static gint records_on_main, records_elsewhere;
+static gint records_on_main, records_elsewhere, records_failed;
 static gboolean fail_aside;
 
 ssize_t write (int fd, const void *buf, size_t n);
@@ -92,6 +92,7 @@ write (int         fd,
         g_atomic_int_inc (&records_on_main);
       else if (g_atomic_int_get (&fail_aside))
         {
+          g_atomic_int_inc (&records_failed);
           errno = ENOSPC;
           return -1;
         }
@@ -1485,6 +1486,22 @@ test_records_written_aside (Fixture       *f,
   g_assert_cmpuint (orrery_journal_get_bytes_written (journal), ==, (guint64) file_size (f->path));
 }
 
+/* Holds the run at its 1000th task end until the writer's write has
+ * failed (30 s at most), so the run hears of it before its end. */
+static gboolean
+await_failed_write (OrreryEvent  *event,
+                    gpointer      user_data,
+                    GError      **error)
+{
+  guint *n = user_data;
+
+  if (orrery_event_get_event_type (event) != ORRERY_EVENT_TASK_COMPLETED || ++*n != 1000)
+    return TRUE;
+  for (guint i = 0; i < 30000 && g_atomic_int_get (&records_failed) == 0; i++)
+    g_usleep (G_TIME_SPAN_MILLISECOND);
+  return TRUE;
+}
+
 /* A write the writer thread makes fails (a full disk): the run fails with
  * that error, reported once, and nothing is written after it. */
 static void
@@ -1494,8 +1511,12 @@ test_write_error_aside_fails_the_run (Fixture       *f,
   g_autoptr(OrreryJournal) journal = open_journal (f, "run-full");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) records = NULL;
+  guint n_ends = 0;
+  g_autoptr(OrreryObserver) obs = orrery_func_observer_new ("await", await_failed_write, &n_ends, NULL);
 
   add_independent_tasks (f, 2000);
+  orrery_event_bus_subscribe (f->bus, obs, NULL, 0);
+  g_atomic_int_set (&records_failed, 0);
   orrery_journal_set_sync (journal, ORRERY_JOURNAL_SYNC_NONE);
   g_signal_connect (journal, "failed", G_CALLBACK (on_failed), f);
   g_test_expect_message ("Orrery-Orchestrator", G_LOG_LEVEL_WARNING, "*fails*No space left on device*");
@@ -1503,6 +1524,7 @@ test_write_error_aside_fails_the_run (Fixture       *f,
   run (f);
   g_atomic_int_set (&fail_aside, FALSE);
   g_test_assert_expected_messages ();
+  g_assert_cmpint (g_atomic_int_get (&records_failed), ==, 1);
   g_assert_false (f->ok);
   g_assert_nonnull (f->error);
   g_assert_nonnull (strstr (f->error->message, f->path));
