@@ -88,6 +88,8 @@ typedef struct
   GQueue   chunks;      /* to write, in order */
   gsize    queued;      /* their bytes */
   gboolean writing;     /* one is being written */
+  gboolean idle;        /* the writer waits on wcond (a hand-off signals it) */
+  gboolean awaited;     /* the main context waits on written */
   int      write_errsv; /* of the first failed write */
   guint64  bytes;       /* it wrote */
   GPtrArray *spare;     /* written buffers, for the next hand-offs */
@@ -1448,13 +1450,17 @@ writer_thread (gpointer data)
       guint64 done = 0;
 
       while (syncer->chunks.length == 0 && !syncer->quit)
-        g_cond_wait (&syncer->wcond, &syncer->lock);
+        {
+          syncer->idle = TRUE;
+          g_cond_wait (&syncer->wcond, &syncer->lock);
+          syncer->idle = FALSE;
+        }
       /* Quit comes after the main context took back what was left. */
       if (syncer->chunks.length == 0)
         break;
       chunk = g_queue_pop_head (&syncer->chunks);
       syncer->queued -= chunk_len (chunk);
-      if (syncer->queued + chunk_len (chunk) > QUEUED_BYTES_MAX)
+      if (syncer->awaited && syncer->queued + chunk_len (chunk) > QUEUED_BYTES_MAX)
         g_cond_broadcast (&syncer->written);   /* room again */
       if (syncer->write_errsv != 0)
         {
@@ -1473,7 +1479,8 @@ writer_thread (gpointer data)
       else if (syncer->batch)
         syncer_request (syncer, chunk->sync_at_once);
       chunk_free (syncer, chunk);
-      g_cond_broadcast (&syncer->written);
+      if (syncer->awaited)
+        g_cond_broadcast (&syncer->written);
     }
   g_mutex_unlock (&syncer->lock);
   return NULL;
@@ -1590,12 +1597,18 @@ hand_buffer (OrreryJournal *self,
   g_mutex_lock (&syncer->lock);
   g_queue_push_tail (&syncer->chunks, chunk);
   syncer->queued += chunk_len (chunk);
-  g_cond_signal (&syncer->wcond);
+  /* A busy writer takes it without a wake-up (a system call each). */
+  if (syncer->idle)
+    g_cond_signal (&syncer->wcond);
   self->buf = syncer->spare->len > 0 ? g_ptr_array_steal_index_fast (syncer->spare, syncer->spare->len - 1)
                                      : g_string_sized_new (FLUSH_BYTES + 4096);
   /* Not for the header itself: it is the writer's as soon as it wakes. */
   while (body == NULL && syncer->queued > QUEUED_BYTES_MAX && syncer->write_errsv == 0)
-    g_cond_wait (&syncer->written, &syncer->lock);
+    {
+      syncer->awaited = TRUE;
+      g_cond_wait (&syncer->written, &syncer->lock);
+      syncer->awaited = FALSE;
+    }
   write_errsv = syncer->write_errsv;
   g_mutex_unlock (&syncer->lock);
   self->unsynced = TRUE;   /* close syncs, whatever the threads did */
@@ -1620,7 +1633,11 @@ wait_writer (OrreryJournal *self)
     return;
   g_mutex_lock (&syncer->lock);
   while ((syncer->writing || syncer->chunks.length > 0) && syncer->write_errsv == 0)
-    g_cond_wait (&syncer->written, &syncer->lock);
+    {
+      syncer->awaited = TRUE;
+      g_cond_wait (&syncer->written, &syncer->lock);
+      syncer->awaited = FALSE;
+    }
   errsv = syncer->write_errsv;
   g_mutex_unlock (&syncer->lock);
   if (errsv != 0)
