@@ -89,7 +89,7 @@ typedef struct
   gsize    queued;      /* their bytes */
   gboolean writing;     /* one is being written */
   gboolean idle;        /* the writer waits on wcond (a hand-off signals it) */
-  gboolean awaited;     /* the main context waits on written */
+  gboolean main_waits;  /* the main context waits on written */
   int      write_errsv; /* of the first failed write */
   guint64  bytes;       /* it wrote */
   GPtrArray *spare;     /* written buffers, for the next hand-offs */
@@ -1460,7 +1460,7 @@ writer_thread (gpointer data)
         break;
       chunk = g_queue_pop_head (&syncer->chunks);
       syncer->queued -= chunk_len (chunk);
-      if (syncer->awaited && syncer->queued + chunk_len (chunk) > QUEUED_BYTES_MAX)
+      if (syncer->main_waits && syncer->queued + chunk_len (chunk) > QUEUED_BYTES_MAX)
         g_cond_broadcast (&syncer->written);   /* room again */
       if (syncer->write_errsv != 0)
         {
@@ -1479,7 +1479,7 @@ writer_thread (gpointer data)
       else if (syncer->batch)
         syncer_request (syncer, chunk->sync_at_once);
       chunk_free (syncer, chunk);
-      if (syncer->awaited)
+      if (syncer->main_waits)
         g_cond_broadcast (&syncer->written);
     }
   g_mutex_unlock (&syncer->lock);
@@ -1573,6 +1573,18 @@ syncer_failed (OrreryJournal *self)
   return self->error != NULL;
 }
 
+/* The buffer's records left it (written, or handed to the writer): to
+ * be synced, and no task start waits for them any more. */
+static void
+buffer_gone (OrreryJournal *self)
+{
+  self->unsynced = TRUE;   /* close syncs, whatever the threads did */
+  self->last_write_us = g_get_monotonic_time ();
+  self->task_end_pending = FALSE;
+  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
+    g_hash_table_remove_all (self->awaited);
+}
+
 /* The buffer goes to the writer (with @body written at @split inside it,
  * and with @sync_at_once synced at once, batch); the records that follow
  * start a new buffer. Waits for the writer when more than
@@ -1605,17 +1617,13 @@ hand_buffer (OrreryJournal *self,
   /* Not for the header itself: it is the writer's as soon as it wakes. */
   while (body == NULL && syncer->queued > QUEUED_BYTES_MAX && syncer->write_errsv == 0)
     {
-      syncer->awaited = TRUE;
+      syncer->main_waits = TRUE;
       g_cond_wait (&syncer->written, &syncer->lock);
-      syncer->awaited = FALSE;
+      syncer->main_waits = FALSE;
     }
   write_errsv = syncer->write_errsv;
   g_mutex_unlock (&syncer->lock);
-  self->unsynced = TRUE;   /* close syncs, whatever the threads did */
-  self->last_write_us = g_get_monotonic_time ();
-  self->task_end_pending = FALSE;
-  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
-    g_hash_table_remove_all (self->awaited);
+  buffer_gone (self);
   if (write_errsv != 0)
     fail (self, write_errsv, "write");
 }
@@ -1634,9 +1642,9 @@ wait_writer (OrreryJournal *self)
   g_mutex_lock (&syncer->lock);
   while ((syncer->writing || syncer->chunks.length > 0) && syncer->write_errsv == 0)
     {
-      syncer->awaited = TRUE;
+      syncer->main_waits = TRUE;
       g_cond_wait (&syncer->written, &syncer->lock);
-      syncer->awaited = FALSE;
+      syncer->main_waits = FALSE;
     }
   errsv = syncer->write_errsv;
   g_mutex_unlock (&syncer->lock);
@@ -1663,15 +1671,9 @@ write_buffer (OrreryJournal *self,
       fail (self, errsv, "write");
       return FALSE;
     }
-  if (len > 0)
-    {
-      self->unsynced = TRUE;
-      self->last_write_us = g_get_monotonic_time ();
-    }
   g_string_truncate (self->buf, 0);
-  self->task_end_pending = FALSE;
-  if (self->awaited != NULL && g_hash_table_size (self->awaited) > 0)
-    g_hash_table_remove_all (self->awaited);
+  if (len > 0)
+    buffer_gone (self);
   if (sync && self->unsynced && self->can_sync)
     {
       self->n_syncs++;

@@ -1185,7 +1185,7 @@ header_task (GPtrArray  *records,
   return NULL;
 }
 
-/* The header goes to the file from the sync thread: the run goes on
+/* The header goes to the file from the writer thread: the run goes on
  * meanwhile, its records held back until the header is written, then
  * behind it, in order; a run-level write, and close, wait for it. Here
  * the thread's write waits until every task has completed, and a little
@@ -1224,6 +1224,29 @@ file_size (const char *path)
   return st.st_size;
 }
 
+/* The closed @journal of a run of @n independent tasks that all
+ * completed: the header, constellation-started, each task's two records,
+ * constellation-completed, in order; the reader rebuilds it; every byte
+ * counted. */
+static void
+assert_whole_independent_run (Fixture       *f,
+                              OrreryJournal *journal,
+                              guint          n)
+{
+  g_autoptr(GPtrArray) records = read_lines (f->path);
+  g_autoptr(OrreryJournalReader) reader = NULL;
+
+  g_assert_cmpuint (records->len, ==, 1 + 1 + 2 * n + 1);
+  g_assert_cmpstr (record_type (records, 0), ==, "header");
+  g_assert_cmpstr (record_type (records, 1), ==, "constellation-started");
+  g_assert_cmpstr (record_type (records, records->len - 1), ==, "constellation-completed");
+  reader = read_journal (f->path);
+  g_assert_cmpuint (orrery_journal_reader_get_sequence (reader), ==, records->len);
+  g_assert_cmpuint (orrery_constellation_count_status (orrery_journal_reader_get_constellation (reader),
+                                                       ORRERY_TASK_STATUS_COMPLETED), ==, n);
+  g_assert_cmpuint (orrery_journal_get_bytes_written (journal), ==, (guint64) file_size (f->path));
+}
+
 static void
 test_header_written_aside (Fixture       *f,
                            gconstpointer  data)
@@ -1232,20 +1255,10 @@ test_header_written_aside (Fixture       *f,
   g_autoptr(OrreryJournal) journal = open_journal (f, "run-aside");
   GateProbe probe = { 0 };
   g_autoptr(OrreryObserver) obs = orrery_func_observer_new ("gate", open_gate_at_last, &probe, NULL);
-  g_autoptr(OrreryJournalReader) reader = NULL;
-  g_autoptr(GPtrArray) records = NULL;
   g_autoptr(GError) error = NULL;
 
   /* Independent tasks: no start waits for an end to be written. */
-  g_clear_object (&f->c);
-  f->c = orrery_constellation_new ("aside", NULL);
-  for (guint i = 0; i < 200; i++)
-    {
-      g_autofree char *id = g_strdup_printf ("t%03u", i);
-      g_autoptr(OrreryTask) t = sim_task (id, NULL);
-
-      g_assert_true (orrery_constellation_add_task (f->c, t, NULL));
-    }
+  add_independent_tasks (f, 200);
   probe.n_tasks = 200;
   orrery_journal_set_sync (journal, g_str_equal (mode, "batch") ? ORRERY_JOURNAL_SYNC_BATCH : ORRERY_JOURNAL_SYNC_NONE);
   if (g_str_equal (mode, "batch"))
@@ -1267,16 +1280,7 @@ test_header_written_aside (Fixture       *f,
   g_assert_cmpuint (probe.n_completed, ==, 200);
   g_assert_false (probe.header_done_at_last);
   /* ... and the file holds it first, then every record in order. */
-  records = read_lines (f->path);
-  g_assert_cmpuint (records->len, ==, 1 + 1 + 2 * 200 + 1);
-  g_assert_cmpstr (record_type (records, 0), ==, "header");
-  g_assert_cmpstr (record_type (records, 1), ==, "constellation-started");
-  g_assert_cmpstr (record_type (records, records->len - 1), ==, "constellation-completed");
-  reader = read_journal (f->path);
-  g_assert_cmpuint (orrery_journal_reader_get_sequence (reader), ==, records->len);
-  g_assert_cmpuint (orrery_constellation_count_status (orrery_journal_reader_get_constellation (reader),
-                                                       ORRERY_TASK_STATUS_COMPLETED), ==, 200);
-  g_assert_cmpuint (orrery_journal_get_bytes_written (journal), ==, (guint64) file_size (f->path));
+  assert_whole_independent_run (f, journal, 200);
 }
 
 /* orrery_journal_prepare() formats the header's tasks before the run: the
@@ -1461,8 +1465,6 @@ test_records_written_aside (Fixture       *f,
                             gconstpointer  data)
 {
   g_autoptr(OrreryJournal) journal = open_journal (f, "run-records");
-  g_autoptr(OrreryJournalReader) reader = NULL;
-  g_autoptr(GPtrArray) records = NULL;
 
   add_independent_tasks (f, 2000);
   orrery_journal_set_sync (journal, ORRERY_JOURNAL_SYNC_BATCH);
@@ -1476,14 +1478,7 @@ test_records_written_aside (Fixture       *f,
   g_assert_cmpint (g_atomic_int_get (&records_elsewhere), >=, 2);
   /* constellation-completed (a run-level event: written at once). */
   g_assert_cmpint (g_atomic_int_get (&records_on_main), >=, 1);
-  records = read_lines (f->path);
-  g_assert_cmpuint (records->len, ==, 1 + 1 + 2 * 2000 + 1);
-  g_assert_cmpstr (record_type (records, records->len - 1), ==, "constellation-completed");
-  reader = read_journal (f->path);
-  g_assert_cmpuint (orrery_journal_reader_get_sequence (reader), ==, records->len);
-  g_assert_cmpuint (orrery_constellation_count_status (orrery_journal_reader_get_constellation (reader),
-                                                       ORRERY_TASK_STATUS_COMPLETED), ==, 2000);
-  g_assert_cmpuint (orrery_journal_get_bytes_written (journal), ==, (guint64) file_size (f->path));
+  assert_whole_independent_run (f, journal, 2000);
 }
 
 /* Holds the run at its 1000th task end until the writer's write has
